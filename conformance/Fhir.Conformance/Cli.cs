@@ -1,0 +1,32 @@
+namespace FhirArchive.Conformance;
+
+/// <summary>The conformance runner: one verb per suite. Each suite ends with "name: P passed, F failed, S skipped".</summary>
+public static class Cli
+{
+    private const string Usage = """
+        FhirArchive conformance runner / 一致性测试运行器
+          examples <folder-or-tgz>     JSON/XML round-trip of the official R4 examples (hl7.fhir.r4.examples@4.0.1)
+        """;
+
+    public static int Run(string[] args)
+    {
+        if (args.Length == 0)
+        {
+            Console.Error.WriteLine(Usage);
+            return 2;
+        }
+        var rest = args[1..];
+        return args[0] switch
+        {
+            "examples" => ExamplesSuite.Main(rest),
+            _ => Fail($"unknown suite '{args[0]}'"),
+        };
+    }
+
+    private static int Fail(string message)
+    {
+        Console.Error.WriteLine(message);
+        Console.Error.WriteLine(Usage);
+        return 2;
+    }
+}

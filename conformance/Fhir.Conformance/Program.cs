@@ -1,0 +1,1 @@
+return FhirArchive.Conformance.Cli.Run(args);

@@ -1,0 +1,252 @@
+using System.Text;
+using FhirArchive.Fhir.Definitions;
+
+namespace FhirArchive.Fhir.Model;
+
+/// <summary>
+/// One element of a FHIR instance: a resource, a complex value, a backbone element or a primitive.
+/// The tree is typed by the definitions: every known node carries the <see cref="ElementDef"/> it
+/// instantiates and the <see cref="TypeDefinition"/> that describes its children.
+/// <para>
+/// A primitive keeps its lexical form in <see cref="Value"/> exactly as it was written (a JSON number's text,
+/// so "1.50" stays "1.50"); its id and extensions are ordinary children named "id" and "extension".
+/// A resource (root, contained, or inside a Bundle entry) is a node whose <see cref="TypeDef"/> is a resource type.
+/// </para>
+/// </summary>
+public sealed class ElementNode
+{
+    private List<ElementNode>? _children;
+
+    private ElementNode(string name, string? type, ElementDef? definition, TypeDefinition? typeDef)
+    {
+        Name = name;
+        Type = type;
+        Definition = definition;
+        TypeDef = typeDef;
+    }
+
+    /// <summary>The element name as the definitions give it ("value" for "value[x]"); a root resource's type name.</summary>
+    public string Name { get; }
+
+    /// <summary>The instance's FHIR type ("string", "Quantity", "Patient", "BackboneElement"); null if unknown.</summary>
+    public string? Type { get; }
+
+    /// <summary>The definition this node instantiates; null for a root resource or an unknown element.</summary>
+    public ElementDef? Definition { get; }
+
+    /// <summary>The type whose elements are this node's children (the backbone for inline elements).</summary>
+    public TypeDefinition? TypeDef { get; }
+
+    /// <summary>The lexical value of a primitive (null when only id/extensions are present).</summary>
+    public string? Value { get; set; }
+
+    /// <summary>
+    /// Unknown content kept verbatim as JSON text (lenient parsing keeps what it cannot type, so nothing is lost).
+    /// </summary>
+    public string? RawJson { get; set; }
+
+    public ElementNode? Parent { get; private set; }
+
+    public IReadOnlyList<ElementNode> Children => (IReadOnlyList<ElementNode>?)_children ?? [];
+
+    public bool HasChildren => _children is { Count: > 0 };
+
+    public bool IsPrimitive => TypeDef?.Kind == TypeKind.Primitive;
+
+    public bool IsResource => TypeDef?.Kind == TypeKind.Resource;
+
+    /// <summary>The serialised name: "valueQuantity" for a choice, else the name.</summary>
+    public string SerialName =>
+        Definition is { IsChoice: true } && Type is not null ? TypeDefinition.SerialName(Name, Type) : Name;
+
+    /// <summary>The resource's id (for resource nodes).</summary>
+    public string? ResourceId => IsResource ? Child("id")?.Value : null;
+
+    /// <summary>Creates an empty root resource of the given type.</summary>
+    public static ElementNode CreateResource(string resourceType, FhirDefinitions? definitions = null)
+    {
+        var defs = definitions ?? FhirDefinitions.R4;
+        var t = defs.GetType(resourceType);
+        if (t is not { Kind: TypeKind.Resource })
+            throw new ArgumentException($"'{resourceType}' is not a FHIR resource type", nameof(resourceType));
+        return new ElementNode(resourceType, resourceType, null, t);
+    }
+
+    /// <summary>A node for a known element. <paramref name="type"/> is required for choices and resources.</summary>
+    public static ElementNode Create(ElementDef def, string? type = null, FhirDefinitions? definitions = null)
+    {
+        type ??= def.SingleType;
+        var typeDef = def.Backbone ?? (type is null ? null : (definitions ?? FhirDefinitions.R4).GetType(type));
+        return new ElementNode(def.Name, type, def, typeDef);
+    }
+
+    /// <summary>A node for a resource held in an element of type Resource (contained, Bundle.entry.resource).</summary>
+    public static ElementNode CreateResourceIn(ElementDef def, TypeDefinition resourceType) =>
+        new(def.Name, resourceType.Name, def, resourceType);
+
+    /// <summary>A node for an element the definitions do not know (kept in lenient mode).</summary>
+    public static ElementNode CreateUnknown(string name, string rawJson) =>
+        new(name, null, null, null) { RawJson = rawJson };
+
+    public ElementNode? Child(string name)
+    {
+        if (_children is null) return null;
+        foreach (var c in _children)
+            if (c.Name == name) return c;
+        return null;
+    }
+
+    public IEnumerable<ElementNode> ChildrenNamed(string name)
+    {
+        if (_children is null) yield break;
+        foreach (var c in _children)
+            if (c.Name == name) yield return c;
+    }
+
+    /// <summary>Appends a child (callers keep definition order; see <see cref="SortChildren"/>).</summary>
+    public ElementNode Add(ElementNode child)
+    {
+        if (child.Parent is not null) throw new InvalidOperationException("The node already has a parent.");
+        child.Parent = this;
+        (_children ??= []).Add(child);
+        return child;
+    }
+
+    /// <summary>Adds a child for a known element by name, with an optional primitive value.</summary>
+    public ElementNode Add(string name, string? value = null, string? type = null)
+    {
+        var def = TypeDef?.GetElement(name) ?? throw new ArgumentException($"{Type} has no element '{name}'");
+        var child = Create(def, type);
+        child.Value = value;
+        InsertInOrder(child);
+        return child;
+    }
+
+    /// <summary>Inserts a child at its place in definition order.</summary>
+    public ElementNode InsertInOrder(ElementNode child)
+    {
+        if (child.Parent is not null) throw new InvalidOperationException("The node already has a parent.");
+        child.Parent = this;
+        _children ??= [];
+        var order = OrderOf(child);
+        var i = _children.Count;
+        while (i > 0 && OrderOf(_children[i - 1]) > order) i--;
+        _children.Insert(i, child);
+        return child;
+    }
+
+    public bool Remove(ElementNode child)
+    {
+        if (_children is null || !_children.Remove(child)) return false;
+        child.Parent = null;
+        return true;
+    }
+
+    public void RemoveAll(string name)
+    {
+        if (_children is null) return;
+        foreach (var c in _children)
+            if (c.Name == name) c.Parent = null;
+        _children.RemoveAll(c => c.Name == name);
+    }
+
+    /// <summary>Stable-sorts the children into definition order (unknown elements last).</summary>
+    public void SortChildren()
+    {
+        if (_children is not { Count: > 1 }) return;
+        var sorted = true;
+        for (var i = 1; i < _children.Count && sorted; i++)
+            sorted = OrderOf(_children[i - 1]) <= OrderOf(_children[i]);
+        if (sorted) return;
+        var copy = _children.Select((c, i) => (c, i)).OrderBy(x => OrderOf(x.c)).ThenBy(x => x.i).Select(x => x.c).ToList();
+        _children = copy;
+    }
+
+    private static int OrderOf(ElementNode n) => n.Definition?.Order ?? int.MaxValue;
+
+    /// <summary>
+    /// Where the node sits, as a FHIRPath expression: "Patient.name[0].given[1]", "Bundle.entry[2].resource".
+    /// Repeating elements carry their index.
+    /// </summary>
+    public string Location
+    {
+        get
+        {
+            var parts = new List<string>();
+            for (var n = this; n != null; n = n.Parent)
+            {
+                if (n.Parent is null)
+                {
+                    parts.Add(n.Name);
+                    break;
+                }
+                var repeats = n.Definition?.IsCollection ?? false;
+                parts.Add(repeats ? $"{n.Name}[{n.Parent.IndexAmongSiblings(n)}]" : n.Name);
+            }
+            parts.Reverse();
+            return string.Join('.', parts);
+        }
+    }
+
+    private int IndexAmongSiblings(ElementNode child)
+    {
+        var i = 0;
+        foreach (var c in _children!)
+        {
+            if (ReferenceEquals(c, child)) return i;
+            if (c.Name == child.Name) i++;
+        }
+        return -1;
+    }
+
+    /// <summary>The resource that holds this node (the nearest resource node, itself included).</summary>
+    public ElementNode? ContainingResource
+    {
+        get
+        {
+            for (var n = this; n != null; n = n.Parent)
+                if (n.IsResource) return n;
+            return null;
+        }
+    }
+
+    /// <summary>All nodes below this one, depth first.</summary>
+    public IEnumerable<ElementNode> Descendants()
+    {
+        if (_children is null) yield break;
+        var stack = new Stack<ElementNode>();
+        for (var i = _children.Count - 1; i >= 0; i--) stack.Push(_children[i]);
+        while (stack.Count > 0)
+        {
+            var n = stack.Pop();
+            yield return n;
+            if (n._children is null) continue;
+            for (var i = n._children.Count - 1; i >= 0; i--) stack.Push(n._children[i]);
+        }
+    }
+
+    /// <summary>A deep copy, detached from any parent.</summary>
+    public ElementNode DeepCopy()
+    {
+        var copy = new ElementNode(Name, Type, Definition, TypeDef) { Value = Value, RawJson = RawJson };
+        if (_children is not null)
+        {
+            copy._children = new List<ElementNode>(_children.Count);
+            foreach (var c in _children)
+            {
+                var cc = c.DeepCopy();
+                cc.Parent = copy;
+                copy._children.Add(cc);
+            }
+        }
+        return copy;
+    }
+
+    public override string ToString()
+    {
+        var sb = new StringBuilder(Name);
+        if (Type is not null) sb.Append(" : ").Append(Type);
+        if (Value is not null) sb.Append(" = ").Append(Value);
+        return sb.ToString();
+    }
+}

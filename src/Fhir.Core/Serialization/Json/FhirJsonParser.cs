@@ -1,0 +1,493 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Unicode;
+using FhirArchive.Fhir.Definitions;
+using FhirArchive.Fhir.Model;
+
+namespace FhirArchive.Fhir.Serialization.Json;
+
+/// <summary>
+/// Parses FHIR JSON into the typed element model in one forward pass over the UTF-8 bytes, driven by the
+/// definitions. It keeps the lexical form of every primitive (a number's digits as written), merges
+/// primitive values with their "_name" extension objects, and reports every deviation from the JSON
+/// format rules with a FHIRPath location. Safe on hostile input: size and depth are bounded, UTF-8 is
+/// checked up front, duplicate keys are rejected and nothing recurses beyond <see cref="ParserOptions.MaxDepth"/>.
+/// </summary>
+public sealed class FhirJsonParser
+{
+    private readonly FhirDefinitions _defs;
+    private readonly ParserOptions _options;
+    private readonly TypeDefinition _resourceBase;
+
+    public FhirJsonParser(ParserOptions? options = null, FhirDefinitions? definitions = null)
+    {
+        _options = options ?? ParserOptions.Strict;
+        _defs = definitions ?? FhirDefinitions.R4;
+        _resourceBase = _defs.GetType("Resource")!;
+    }
+
+    public ParseResult Parse(string json) => Parse(Encoding.UTF8.GetBytes(json));
+
+    /// <summary>Reads at most <see cref="ParserOptions.MaxBytes"/> from the stream, then parses.</summary>
+    public ParseResult Parse(Stream stream)
+    {
+        var sink = new IssueSink(_options);
+        var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
+        var length = 0;
+        try
+        {
+            while (true)
+            {
+                if (length == buffer.Length)
+                {
+                    if (length > _options.MaxBytes) break;
+                    var bigger = ArrayPool<byte>.Shared.Rent((int)Math.Min((long)buffer.Length * 2, Array.MaxLength));
+                    buffer.AsSpan(0, length).CopyTo(bigger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = bigger;
+                }
+                var n = stream.Read(buffer, length, buffer.Length - length);
+                if (n == 0) break;
+                length += n;
+            }
+            if (length > _options.MaxBytes)
+            {
+                sink.Fatal("too-costly", $"The document is larger than the limit of {_options.MaxBytes:N0} bytes");
+                return new ParseResult(null, sink.Issues);
+            }
+            return Parse(buffer.AsSpan(0, length));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    public ParseResult Parse(ReadOnlySpan<byte> utf8)
+    {
+        var sink = new IssueSink(_options);
+        if (utf8.Length > _options.MaxBytes)
+        {
+            sink.Fatal("too-costly", $"The document is larger than the limit of {_options.MaxBytes:N0} bytes");
+            return new ParseResult(null, sink.Issues);
+        }
+        if (utf8.StartsWith("\uFEFF"u8)) utf8 = utf8[3..];
+        if (!Utf8.IsValid(utf8))
+        {
+            sink.Fatal("structure", "The document is not valid UTF-8");
+            return new ParseResult(null, sink.Issues);
+        }
+
+        if (utf8.Trim(" \t\r\n"u8).IsEmpty)
+        {
+            sink.Fatal("structure", "The document is empty");
+            return new ParseResult(null, sink.Issues);
+        }
+
+        var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { MaxDepth = _options.MaxDepth });
+        ElementNode? root = null;
+        try
+        {
+            reader.Read();
+            if (reader.TokenType != JsonTokenType.StartObject)
+                sink.Fatal("structure", "A FHIR resource must be a JSON object");
+            else
+            {
+                root = new Run(this, sink).ParseResource(ref reader, null, null, "");
+                while (reader.Read()) { } // throws on anything but trailing white space
+            }
+        }
+        catch (JsonException e)
+        {
+            sink.Fatal("structure", "Invalid JSON: " + JsonErrorText(e));
+            root = null;
+        }
+        catch (InvalidOperationException e)
+        {
+            // e.g. an escaped lone surrogate that cannot become text
+            sink.Fatal("structure", "Invalid JSON string: " + e.Message);
+            root = null;
+        }
+        return new ParseResult(root, sink.Issues);
+    }
+
+    private static string JsonErrorText(JsonException e)
+    {
+        var msg = e.Message;
+        var cut = msg.IndexOf(" Path:", StringComparison.Ordinal);
+        if (cut > 0) msg = msg[..cut];
+        return e.LineNumber is { } line ? $"{msg} (line {line + 1}, byte {e.BytePositionInLine + 1})" : msg;
+    }
+
+    /// <summary>The state of one parse (the issue sink); the parser itself stays immutable and shareable.</summary>
+    private readonly struct Run(FhirJsonParser p, IssueSink sink)
+    {
+        private bool Lenient => p._options.IsLenient;
+
+        /// <summary>Parses a resource object; the reader is on its StartObject and ends on its EndObject.</summary>
+        public ElementNode? ParseResource(ref Utf8JsonReader reader, ElementDef? def, ElementNode? parent, string where)
+        {
+            var typeName = FindResourceType(reader, out var problem);
+            var location = parent is null ? (typeName ?? "Resource") : where;
+            if (typeName is null)
+            {
+                Fail(parent, "structure", problem!, location);
+                reader.Skip();
+                return null;
+            }
+            var type = p._defs.GetType(typeName);
+            if (type is not { Kind: TypeKind.Resource } || type.IsAbstract)
+            {
+                Fail(parent, "structure", $"Unknown resource type '{typeName}'", location);
+                reader.Skip();
+                return null;
+            }
+            var node = def is null ? ElementNode.CreateResource(typeName, p._defs) : ElementNode.CreateResourceIn(def, type);
+            parent?.Add(node);
+            ParseObjectBody(ref reader, node, type, isResource: true);
+            return node;
+        }
+
+        // At the root a missing/unknown resource type is fatal; inside a resource it is an error on that element.
+        private void Fail(ElementNode? parent, string code, string message, string location)
+        {
+            if (parent is null) sink.Fatal(code, message, location);
+            else sink.Error(code, message, location);
+        }
+
+        private static string? FindResourceType(Utf8JsonReader reader, out string? problem)
+        {
+            // A copy of the reader looks ahead; "resourceType" normally comes first, so this is cheap.
+            problem = null;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("resourceType"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType == JsonTokenType.String) return reader.GetString();
+                    problem = "resourceType must be a string";
+                    return null;
+                }
+                reader.Read();
+                reader.Skip();
+            }
+            problem = "The resource has no resourceType";
+            return null;
+        }
+
+        private void ParseObjectBody(ref Utf8JsonReader reader, ElementNode node, TypeDefinition type, bool isResource)
+        {
+            var count = type.Elements.Count;
+            Span<ulong> seen = stackalloc ulong[(2 * count + 63) / 64];
+            HashSet<string>? unknownSeen = null;
+            Span<char> nameBuffer = stackalloc char[64];
+
+            while (true)
+            {
+                reader.Read();
+                if (reader.TokenType == JsonTokenType.EndObject) break;
+
+                scoped ReadOnlySpan<char> name;
+                string? nameString = null;
+                if (!reader.ValueIsEscaped && reader.ValueSpan.Length <= nameBuffer.Length)
+                    name = nameBuffer[..Encoding.UTF8.GetChars(reader.ValueSpan, nameBuffer)];
+                else
+                    name = nameString = reader.GetString()!;
+
+                if (isResource && name.SequenceEqual("resourceType"))
+                {
+                    if (!MarkUnknown(ref unknownSeen, "resourceType"))
+                        sink.Error("structure", "Duplicate JSON property 'resourceType'", node.Location);
+                    reader.Read();
+                    continue;
+                }
+
+                var underscore = name.Length > 1 && name[0] == '_';
+                var lookup = underscore ? name[1..] : name;
+                if (!type.TryGetBySerialName(lookup, out var def, out var choice) || (underscore && def.Name == "id" && def.IsXmlAttribute))
+                {
+                    nameString ??= name.ToString();
+                    if (!MarkUnknown(ref unknownSeen, nameString))
+                        sink.Error("structure", $"Duplicate JSON property '{nameString}'", node.Location);
+                    Unknown(ref reader, node, nameString);
+                    continue;
+                }
+
+                var bit = 2 * def.Order + (underscore ? 1 : 0);
+                if ((seen[bit / 64] & (1UL << (bit % 64))) != 0)
+                {
+                    var previous = def.IsChoice ? FirstChild(node, def)?.Type : choice;
+                    sink.Error("structure", previous == choice
+                        ? $"Duplicate JSON property '{name.ToString()}'"
+                        : $"Only one type is allowed for {def.Name}[x]: found {def.Name}{Cap(previous)} and {name.ToString()}",
+                        node.Location);
+                    reader.Read();
+                    reader.Skip();
+                    continue;
+                }
+                seen[bit / 64] |= 1UL << (bit % 64);
+                if (def.IsChoice && underscore == false && HasOtherChoice(node, def, choice))
+                {
+                    sink.Error("structure", $"Only one type is allowed for {def.Name}[x]", node.Location);
+                    reader.Read();
+                    reader.Skip();
+                    continue;
+                }
+
+                reader.Read();
+                if (underscore) ParsePrimitiveExtras(ref reader, node, def, choice);
+                else ParseProperty(ref reader, node, def, choice);
+            }
+
+            node.SortChildren();
+            CheckPrimitivesHaveContent(node);
+        }
+
+        private static string Cap(string? s) => string.IsNullOrEmpty(s) ? "" : char.ToUpperInvariant(s[0]) + s[1..];
+
+        private static bool MarkUnknown(ref HashSet<string>? set, string name) => (set ??= new HashSet<string>(StringComparer.Ordinal)).Add(name);
+
+        private static ElementNode? FirstChild(ElementNode node, ElementDef def)
+        {
+            foreach (var c in node.Children)
+                if (ReferenceEquals(c.Definition, def)) return c;
+            return null;
+        }
+
+        private static bool HasOtherChoice(ElementNode node, ElementDef def, string? choice)
+        {
+            foreach (var c in node.Children)
+                if (ReferenceEquals(c.Definition, def) && c.Type != choice) return true;
+            return false;
+        }
+
+        private void CheckPrimitivesHaveContent(ElementNode node)
+        {
+            List<ElementNode>? empty = null;
+            foreach (var c in node.Children)
+                if (c.IsPrimitive && c.Value is null && !c.HasChildren)
+                    (empty ??= []).Add(c);
+            if (empty is null) return;
+            foreach (var c in empty)
+            {
+                sink.Recoverable("structure", $"'{c.SerialName}' has a null with neither a value nor an extension", c.Location);
+                node.Remove(c);
+            }
+        }
+
+        private void Unknown(ref Utf8JsonReader reader, ElementNode node, string name)
+        {
+            sink.Recoverable("structure", $"Unknown element '{name}'", $"{node.Location}.{name}");
+            reader.Read();
+            if (Lenient)
+            {
+                using var doc = JsonDocument.ParseValue(ref reader);
+                node.Add(ElementNode.CreateUnknown(name, doc.RootElement.GetRawText()));
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+
+        /// <summary>The value of a known element (array or single), reader on its first token.</summary>
+        private void ParseProperty(ref Utf8JsonReader reader, ElementNode node, ElementDef def, string? choice)
+        {
+            var typeCode = choice ?? def.SingleType;
+            var existing = CollectExisting(node, def);
+            if (reader.TokenType == JsonTokenType.StartArray)
+            {
+                if (!def.IsCollection)
+                    sink.Recoverable("structure", $"'{def.Name}' is a single value, not an array: only the first item is kept", $"{node.Location}.{def.Name}");
+                var index = 0;
+                while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                {
+                    if (index > 0 && !def.IsCollection)
+                    {
+                        reader.Skip();
+                        continue;
+                    }
+                    ParseSingle(ref reader, node, def, typeCode, existing is not null && index < existing.Count ? existing[index] : null, inArray: true);
+                    index++;
+                }
+                if (index == 0)
+                    sink.Recoverable("structure", $"'{def.Name}' is an empty array (leave it out instead)", $"{node.Location}.{def.Name}");
+                if (existing is not null && existing.Count != index)
+                    sink.Recoverable("structure", $"'{def.Name}' and '_{def.Name}' have different lengths ({index} and {existing.Count})", $"{node.Location}.{def.Name}");
+            }
+            else
+            {
+                if (def.IsCollection)
+                    sink.Recoverable("structure", $"'{def.Name}' repeats and must be a JSON array", $"{node.Location}.{def.Name}");
+                ParseSingle(ref reader, node, def, typeCode, existing?[0], inArray: false);
+            }
+        }
+
+        /// <summary>The "_name" object(s) holding a primitive's id and extensions.</summary>
+        private void ParsePrimitiveExtras(ref Utf8JsonReader reader, ElementNode node, ElementDef def, string? choice)
+        {
+            var type = p._defs.GetType(choice ?? def.SingleType ?? "");
+            var where = $"{node.Location}._{def.Name}";
+            if (type is not { Kind: TypeKind.Primitive })
+            {
+                sink.Recoverable("structure", $"'_{def.Name}' is only allowed for primitive elements", where);
+                reader.Skip();
+                return;
+            }
+            var existing = CollectExisting(node, def);
+            if (reader.TokenType == JsonTokenType.StartArray)
+            {
+                if (!def.IsCollection) sink.Recoverable("structure", $"'_{def.Name}' must not be an array", where);
+                var index = 0;
+                while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                {
+                    var target = existing is not null && index < existing.Count ? existing[index] : null;
+                    if (reader.TokenType == JsonTokenType.Null)
+                    {
+                        if (target is null) AddPrimitive(node, def, type);
+                    }
+                    else
+                    {
+                        ExtrasObject(ref reader, node, def, type, target, where);
+                    }
+                    index++;
+                }
+                if (index == 0) sink.Recoverable("structure", $"'_{def.Name}' is an empty array", where);
+                if (existing is not null && existing.Count != index)
+                    sink.Recoverable("structure", $"'{def.Name}' and '_{def.Name}' have different lengths ({existing.Count} and {index})", where);
+            }
+            else
+            {
+                if (def.IsCollection) sink.Recoverable("structure", $"'_{def.Name}' repeats and must be a JSON array", where);
+                ExtrasObject(ref reader, node, def, type, existing?[0], where);
+            }
+        }
+
+        private void ExtrasObject(ref Utf8JsonReader reader, ElementNode node, ElementDef def, TypeDefinition type, ElementNode? target, string where)
+        {
+            if (reader.TokenType != JsonTokenType.StartObject)
+            {
+                sink.Recoverable("structure", $"'_{def.Name}' must hold objects with id/extension", where);
+                reader.Skip();
+                return;
+            }
+            target ??= AddPrimitive(node, def, type);
+            var before = target.Children.Count;
+            ParseObjectBody(ref reader, target, type, isResource: false);
+            if (target.Children.Count == before)
+                sink.Recoverable("structure", $"'_{def.Name}' is an empty object", where);
+        }
+
+        private ElementNode AddPrimitive(ElementNode parent, ElementDef def, TypeDefinition type) =>
+            parent.Add(def.IsChoice ? ElementNode.Create(def, type.Name, p._defs) : ElementNode.Create(def, null, p._defs));
+
+        /// <summary>Nodes already made for this element (by a "_name" seen before "name", or the reverse).</summary>
+        private static List<ElementNode>? CollectExisting(ElementNode node, ElementDef def)
+        {
+            List<ElementNode>? list = null;
+            foreach (var c in node.Children)
+                if (ReferenceEquals(c.Definition, def)) (list ??= []).Add(c);
+            return list;
+        }
+
+        private void ParseSingle(ref Utf8JsonReader reader, ElementNode parent, ElementDef def, string? typeCode, ElementNode? existing, bool inArray)
+        {
+            if (def.Backbone is not null)
+            {
+                ParseComplex(ref reader, parent, def, null);
+                return;
+            }
+            var type = typeCode is null ? null : p._defs.GetType(typeCode);
+            if (type is null)
+            {
+                reader.Skip();
+                return;
+            }
+            switch (type.Kind)
+            {
+                case TypeKind.Primitive:
+                    ParsePrimitive(ref reader, parent, def, type, existing, inArray);
+                    break;
+                case TypeKind.Resource:
+                    if (reader.TokenType != JsonTokenType.StartObject)
+                    {
+                        sink.Recoverable("structure", $"'{def.Name}' must be a resource (a JSON object)", $"{parent.Location}.{def.Name}");
+                        reader.Skip();
+                        return;
+                    }
+                    ParseResource(ref reader, def, parent, $"{parent.Location}.{def.Name}");
+                    break;
+                default:
+                    ParseComplex(ref reader, parent, def, type.Name);
+                    break;
+            }
+        }
+
+        private void ParseComplex(ref Utf8JsonReader reader, ElementNode parent, ElementDef def, string? typeCode)
+        {
+            if (reader.TokenType != JsonTokenType.StartObject)
+            {
+                sink.Recoverable("structure", $"'{def.Name}' must be a JSON object, not {Describe(reader.TokenType)}", $"{parent.Location}.{def.Name}");
+                reader.Skip();
+                return;
+            }
+            var child = parent.Add(ElementNode.Create(def, typeCode, p._defs));
+            ParseObjectBody(ref reader, child, child.TypeDef!, isResource: false);
+            if (!child.HasChildren)
+            {
+                sink.Recoverable("structure", $"'{child.SerialName}' is an empty object (leave it out instead)", child.Location);
+                parent.Remove(child);
+            }
+        }
+
+        private void ParsePrimitive(ref Utf8JsonReader reader, ElementNode parent, ElementDef def, TypeDefinition type, ElementNode? existing, bool inArray)
+        {
+            string? value;
+            var kind = type.JsonKind;
+            switch (reader.TokenType)
+            {
+                case JsonTokenType.Null:
+                    if (!inArray)
+                        sink.Recoverable("structure", $"'{def.Name}' is null (leave it out instead)", $"{parent.Location}.{def.Name}");
+                    if (existing is null && inArray) AddPrimitive(parent, def, type);
+                    return;
+                case JsonTokenType.String:
+                    value = reader.GetString()!;
+                    if (kind != JsonPrimitiveKind.String)
+                        sink.Recoverable("structure", $"'{def.Name}' ({type.Name}) must be a JSON {(kind == JsonPrimitiveKind.Number ? "number" : "boolean")}, not a string", $"{parent.Location}.{def.Name}");
+                    break;
+                case JsonTokenType.Number:
+                    value = Encoding.UTF8.GetString(reader.ValueSpan);
+                    if (kind != JsonPrimitiveKind.Number)
+                        sink.Recoverable("structure", $"'{def.Name}' ({type.Name}) must be a JSON {(kind == JsonPrimitiveKind.String ? "string" : "boolean")}, not a number", $"{parent.Location}.{def.Name}");
+                    break;
+                case JsonTokenType.True or JsonTokenType.False:
+                    value = reader.TokenType == JsonTokenType.True ? "true" : "false";
+                    if (kind != JsonPrimitiveKind.Boolean)
+                        sink.Recoverable("structure", $"'{def.Name}' ({type.Name}) must be a JSON {(kind == JsonPrimitiveKind.String ? "string" : "number")}, not a boolean", $"{parent.Location}.{def.Name}");
+                    break;
+                default:
+                    sink.Recoverable("structure", $"'{def.Name}' is a primitive ({type.Name}) and cannot be {Describe(reader.TokenType)}", $"{parent.Location}.{def.Name}");
+                    reader.Skip();
+                    return;
+            }
+
+            var node = existing ?? AddPrimitive(parent, def, type);
+            node.Value = value;
+            if (p._options.ValidatePrimitives && PrimitiveValidator.Check(type, value) is { } problem)
+                sink.Recoverable("value", problem, node.Location);
+        }
+
+        private static string Describe(JsonTokenType t) => t switch
+        {
+            JsonTokenType.StartArray => "an array",
+            JsonTokenType.StartObject => "an object",
+            JsonTokenType.String => "a string",
+            JsonTokenType.Number => "a number",
+            JsonTokenType.True or JsonTokenType.False => "a boolean",
+            JsonTokenType.Null => "null",
+            _ => t.ToString(),
+        };
+    }
+}

@@ -1,0 +1,50 @@
+using System.Diagnostics;
+
+namespace FhirArchive.Fhir.Tests.Support;
+
+/// <summary>
+/// The official examples package hl7.fhir.r4.examples@4.0.1. The tests obtain it themselves with
+/// `npm pack` into artifacts/ (once per machine), unless FHIR_R4_EXAMPLES names a folder or .tgz.
+/// </summary>
+public static class OfficialExamples
+{
+    private const string Package = "hl7.fhir.r4.examples@4.0.1";
+    private const string TgzName = "hl7.fhir.r4.examples-4.0.1.tgz";
+    private static readonly Lazy<string> LazyPath = new(Locate, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    /// <summary>A folder or .tgz holding the package.</summary>
+    public static string PackagePath => LazyPath.Value;
+
+    public static string RepoRoot
+    {
+        get
+        {
+            for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)
+                if (File.Exists(Path.Combine(d.FullName, "FhirArchive.sln"))) return d.FullName;
+            throw new InvalidOperationException("FhirArchive.sln not found above " + AppContext.BaseDirectory);
+        }
+    }
+
+    /// <summary>The shared/ folder beside the repository (conformance data).</summary>
+    public static string SharedFolder => Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared"));
+
+    private static string Locate()
+    {
+        if (Environment.GetEnvironmentVariable("FHIR_R4_EXAMPLES") is { Length: > 0 } given) return given;
+        var artifacts = Path.Combine(RepoRoot, "artifacts");
+        var tgz = Path.Combine(artifacts, TgzName);
+        if (File.Exists(tgz)) return tgz;
+        Directory.CreateDirectory(artifacts);
+        var psi = new ProcessStartInfo("npm", $"pack {Package} --silent --pack-destination \"{artifacts}\"")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var p = Process.Start(psi)!;
+        var err = p.StandardError.ReadToEndAsync();
+        p.StandardOutput.ReadToEnd();
+        if (!p.WaitForExit(TimeSpan.FromMinutes(5)) || p.ExitCode != 0 || !File.Exists(tgz))
+            throw new InvalidOperationException($"npm pack {Package} failed: {err.Result}");
+        return tgz;
+    }
+}

@@ -89,22 +89,44 @@ public sealed class FhirDefinitions
         return new GZipStream(s, CompressionMode.Decompress);
     }
 
+    /// <summary>
+    /// Streams a definition Bundle entry by entry: one small JsonDocument at a time, so that loading the
+    /// 35 MB resources Bundle leaves no large pooled buffers behind.
+    /// </summary>
+    private static void ForEachEntryResource(string fileName, Action<JsonElement> action)
+    {
+        using var ms = new MemoryStream();
+        using (var s = OpenResource(fileName)) s.CopyTo(ms);
+        var reader = new Utf8JsonReader(ms.GetBuffer().AsSpan(0, (int)ms.Length), new JsonReaderOptions { MaxDepth = 256 });
+        reader.Read(); // the Bundle object
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var isEntry = reader.ValueTextEquals("entry"u8);
+            reader.Read();
+            if (!isEntry)
+            {
+                reader.Skip();
+                continue;
+            }
+            while (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
+            {
+                using var entry = JsonDocument.ParseValue(ref reader);
+                if (entry.RootElement.TryGetProperty("resource", out var resource)) action(resource);
+            }
+        }
+    }
+
     private static FhirDefinitions Load()
     {
         var sw = Stopwatch.StartNew();
         var defs = new FhirDefinitions();
         // The definitions are read once into the type system; the big Bundle documents are not kept.
         foreach (var file in new[] { "Bundle-types.json", "Bundle-resources.json" })
-        {
-            using var s = OpenResource(file);
-            using var doc = JsonDocument.Parse(s, new JsonDocumentOptions { MaxDepth = 256 });
-            foreach (var entry in doc.RootElement.GetProperty("entry").EnumerateArray())
+            ForEachEntryResource(file, sd =>
             {
-                var sd = entry.GetProperty("resource");
                 if (sd.GetProperty("resourceType").GetString() == "StructureDefinition")
                     defs.AddStructureDefinition(sd);
-            }
-        }
+            });
         defs.ResolveContentReferences();
         foreach (var t in defs._types.Values.Where(t => t.IsPrimitive))
             t.JsonKind = defs.IsSubtypeOf(t.Name, "boolean") ? JsonPrimitiveKind.Boolean

@@ -15,12 +15,13 @@ namespace FhirArchive.Fhir.Model;
 /// </summary>
 public sealed class ElementNode
 {
-    private List<ElementNode>? _children;
+    // Children live in a plain array (no List object per node): large documents build millions of nodes.
+    private ElementNode[]? _children;
+    private int _count;
 
-    private ElementNode(string name, string? type, ElementDef? definition, TypeDefinition? typeDef)
+    private ElementNode(string name, ElementDef? definition, TypeDefinition? typeDef)
     {
         Name = name;
-        Type = type;
         Definition = definition;
         TypeDef = typeDef;
     }
@@ -29,7 +30,7 @@ public sealed class ElementNode
     public string Name { get; }
 
     /// <summary>The instance's FHIR type ("string", "Quantity", "Patient", "BackboneElement"); null if unknown.</summary>
-    public string? Type { get; }
+    public string? Type => TypeDef is null ? null : TypeDef.Kind == TypeKind.Backbone ? TypeDef.BaseName : TypeDef.Name;
 
     /// <summary>The definition this node instantiates; null for a root resource or an unknown element.</summary>
     public ElementDef? Definition { get; }
@@ -42,14 +43,23 @@ public sealed class ElementNode
 
     /// <summary>
     /// Unknown content kept verbatim as JSON text (lenient parsing keeps what it cannot type, so nothing is lost).
+    /// Held in <see cref="Value"/>: an unknown node has no type, so it has no primitive value of its own.
     /// </summary>
-    public string? RawJson { get; set; }
+    public string? RawJson
+    {
+        get => TypeDef is null ? Value : null;
+        set
+        {
+            if (TypeDef is not null) throw new InvalidOperationException("Only unknown elements hold raw JSON.");
+            Value = value;
+        }
+    }
 
     public ElementNode? Parent { get; private set; }
 
-    public IReadOnlyList<ElementNode> Children => (IReadOnlyList<ElementNode>?)_children ?? [];
+    public ChildList Children => new(_children, _count);
 
-    public bool HasChildren => _children is { Count: > 0 };
+    public bool HasChildren => _count > 0;
 
     public bool IsPrimitive => TypeDef?.Kind == TypeKind.Primitive;
 
@@ -69,38 +79,37 @@ public sealed class ElementNode
         var t = defs.GetType(resourceType);
         if (t is not { Kind: TypeKind.Resource })
             throw new ArgumentException($"'{resourceType}' is not a FHIR resource type", nameof(resourceType));
-        return new ElementNode(resourceType, resourceType, null, t);
+        return new ElementNode(resourceType, null, t);
     }
 
     /// <summary>A node for a known element. <paramref name="type"/> is required for choices and resources.</summary>
     public static ElementNode Create(ElementDef def, string? type = null, FhirDefinitions? definitions = null)
     {
         type ??= def.SingleType;
-        var typeDef = def.Backbone ?? (type is null ? null : (definitions ?? FhirDefinitions.R4).GetType(type));
-        return new ElementNode(def.Name, type, def, typeDef);
+        var typeDef = def.Backbone ?? (type is null ? null : (definitions ?? FhirDefinitions.R4).GetType(type))
+                      ?? throw new ArgumentException($"{def.Path}: unknown type '{type}'", nameof(type));
+        return new ElementNode(def.Name, def, typeDef);
     }
 
     /// <summary>A node for a resource held in an element of type Resource (contained, Bundle.entry.resource).</summary>
     public static ElementNode CreateResourceIn(ElementDef def, TypeDefinition resourceType) =>
-        new(def.Name, resourceType.Name, def, resourceType);
+        new(def.Name, def, resourceType);
 
     /// <summary>A node for an element the definitions do not know (kept in lenient mode).</summary>
     public static ElementNode CreateUnknown(string name, string rawJson) =>
-        new(name, null, null, null) { RawJson = rawJson };
+        new(name, null, null) { Value = rawJson };
 
     public ElementNode? Child(string name)
     {
-        if (_children is null) return null;
-        foreach (var c in _children)
-            if (c.Name == name) return c;
+        for (var i = 0; i < _count; i++)
+            if (_children![i].Name == name) return _children[i];
         return null;
     }
 
     public IEnumerable<ElementNode> ChildrenNamed(string name)
     {
-        if (_children is null) yield break;
-        foreach (var c in _children)
-            if (c.Name == name) yield return c;
+        for (var i = 0; i < _count; i++)
+            if (_children![i].Name == name) yield return _children[i];
     }
 
     /// <summary>Appends a child (callers keep definition order; see <see cref="SortChildren"/>).</summary>
@@ -108,8 +117,17 @@ public sealed class ElementNode
     {
         if (child.Parent is not null) throw new InvalidOperationException("The node already has a parent.");
         child.Parent = this;
-        (_children ??= []).Add(child);
+        InsertAt(_count, child);
         return child;
+    }
+
+    private void InsertAt(int index, ElementNode child)
+    {
+        if (_children is null) _children = new ElementNode[4];
+        else if (_count == _children.Length) Array.Resize(ref _children, _count * 2);
+        if (index < _count) Array.Copy(_children, index, _children, index + 1, _count - index);
+        _children[index] = child;
+        _count++;
     }
 
     /// <summary>Adds a child for a known element by name, with an optional primitive value.</summary>
@@ -127,39 +145,46 @@ public sealed class ElementNode
     {
         if (child.Parent is not null) throw new InvalidOperationException("The node already has a parent.");
         child.Parent = this;
-        _children ??= [];
         var order = OrderOf(child);
-        var i = _children.Count;
-        while (i > 0 && OrderOf(_children[i - 1]) > order) i--;
-        _children.Insert(i, child);
+        var i = _count;
+        while (i > 0 && OrderOf(_children![i - 1]) > order) i--;
+        InsertAt(i, child);
         return child;
     }
 
     public bool Remove(ElementNode child)
     {
-        if (_children is null || !_children.Remove(child)) return false;
+        var i = _children is null ? -1 : Array.IndexOf(_children, child, 0, _count);
+        if (i < 0) return false;
+        Array.Copy(_children!, i + 1, _children!, i, _count - i - 1);
+        _children![--_count] = null!;
         child.Parent = null;
         return true;
     }
 
     public void RemoveAll(string name)
     {
-        if (_children is null) return;
-        foreach (var c in _children)
+        var kept = 0;
+        for (var i = 0; i < _count; i++)
+        {
+            var c = _children![i];
             if (c.Name == name) c.Parent = null;
-        _children.RemoveAll(c => c.Name == name);
+            else _children[kept++] = c;
+        }
+        for (var i = kept; i < _count; i++) _children![i] = null!;
+        _count = kept;
     }
 
     /// <summary>Stable-sorts the children into definition order (unknown elements last).</summary>
     public void SortChildren()
     {
-        if (_children is not { Count: > 1 }) return;
+        if (_count < 2) return;
         var sorted = true;
-        for (var i = 1; i < _children.Count && sorted; i++)
-            sorted = OrderOf(_children[i - 1]) <= OrderOf(_children[i]);
+        for (var i = 1; i < _count && sorted; i++)
+            sorted = OrderOf(_children![i - 1]) <= OrderOf(_children[i]);
         if (sorted) return;
-        var copy = _children.Select((c, i) => (c, i)).OrderBy(x => OrderOf(x.c)).ThenBy(x => x.i).Select(x => x.c).ToList();
-        _children = copy;
+        var copy = _children!.Take(_count).Select((c, i) => (c, i)).OrderBy(x => OrderOf(x.c)).ThenBy(x => x.i).Select(x => x.c).ToArray();
+        copy.CopyTo(_children, 0);
     }
 
     private static int OrderOf(ElementNode n) => n.Definition?.Order ?? int.MaxValue;
@@ -191,8 +216,9 @@ public sealed class ElementNode
     private int IndexAmongSiblings(ElementNode child)
     {
         var i = 0;
-        foreach (var c in _children!)
+        for (var k = 0; k < _count; k++)
         {
+            var c = _children![k];
             if (ReferenceEquals(c, child)) return i;
             if (c.Name == child.Name) i++;
         }
@@ -213,30 +239,30 @@ public sealed class ElementNode
     /// <summary>All nodes below this one, depth first.</summary>
     public IEnumerable<ElementNode> Descendants()
     {
-        if (_children is null) yield break;
+        if (_count == 0) yield break;
         var stack = new Stack<ElementNode>();
-        for (var i = _children.Count - 1; i >= 0; i--) stack.Push(_children[i]);
+        for (var i = _count - 1; i >= 0; i--) stack.Push(_children![i]);
         while (stack.Count > 0)
         {
             var n = stack.Pop();
             yield return n;
-            if (n._children is null) continue;
-            for (var i = n._children.Count - 1; i >= 0; i--) stack.Push(n._children[i]);
+            for (var i = n._count - 1; i >= 0; i--) stack.Push(n._children![i]);
         }
     }
 
     /// <summary>A deep copy, detached from any parent.</summary>
     public ElementNode DeepCopy()
     {
-        var copy = new ElementNode(Name, Type, Definition, TypeDef) { Value = Value, RawJson = RawJson };
-        if (_children is not null)
+        var copy = new ElementNode(Name, Definition, TypeDef) { Value = Value };
+        if (_count > 0)
         {
-            copy._children = new List<ElementNode>(_children.Count);
-            foreach (var c in _children)
+            copy._children = new ElementNode[_count];
+            copy._count = _count;
+            for (var i = 0; i < _count; i++)
             {
-                var cc = c.DeepCopy();
+                var cc = _children![i].DeepCopy();
                 cc.Parent = copy;
-                copy._children.Add(cc);
+                copy._children[i] = cc;
             }
         }
         return copy;

@@ -35,7 +35,8 @@ public static class PrimitiveValidator
                 if (type.Name == "unsignedInt" && i < 0) return $"'{value}' is not an unsignedInt (must be ≥ 0)";
                 break;
             case "date" or "dateTime" or "instant":
-                if (value.Length >= 10 && !DateOnly.TryParseExact(value.AsSpan(0, 10), "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out _))
+                // The regex has checked the shape; only the day-of-month can still be wrong (Feb 30, Apr 31).
+                if (value.Length >= 10 && DayOfMonth(value) > DateTime.DaysInMonth(Number(value, 0, 4), Number(value, 5, 2)))
                     return $"'{Shorten(value)}' is not a real calendar date";
                 break;
         }
@@ -48,6 +49,15 @@ public static class PrimitiveValidator
     /// </summary>
     private static string XsdWhitespace(string regex) =>
         regex.Replace(@"[^\s]", @"[^ \t\r\n]").Replace(@"\S", @"[^ \t\r\n]").Replace(@"\s", @"[ \t\r\n]");
+
+    private static int DayOfMonth(string v) => Number(v, 8, 2);
+
+    private static int Number(string s, int start, int length)
+    {
+        var n = 0;
+        for (var i = start; i < start + length; i++) n = n * 10 + (s[i] - '0');
+        return n;
+    }
 
     private static string Shorten(string s) => s.Length <= 64 ? s : s[..61] + "...";
 }

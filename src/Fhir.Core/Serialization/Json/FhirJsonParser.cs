@@ -94,7 +94,7 @@ public sealed class FhirJsonParser
                 sink.Fatal("structure", "A FHIR resource must be a JSON object");
             else
             {
-                root = new Run(this, sink).ParseResource(ref reader, null, null, "");
+                root = new Run(this, sink).ParseResource(ref reader, null, null);
                 while (reader.Read()) { } // throws on anything but trailing white space
             }
         }
@@ -126,20 +126,20 @@ public sealed class FhirJsonParser
         private bool Lenient => p._options.IsLenient;
 
         /// <summary>Parses a resource object; the reader is on its StartObject and ends on its EndObject.</summary>
-        public ElementNode? ParseResource(ref Utf8JsonReader reader, ElementDef? def, ElementNode? parent, string where)
+        public ElementNode? ParseResource(ref Utf8JsonReader reader, ElementDef? def, ElementNode? parent)
         {
             var typeName = FindResourceType(reader, out var problem);
-            var location = parent is null ? (typeName ?? "Resource") : where;
+            string Location() => parent is null ? typeName ?? "Resource" : $"{parent.Location}.{def!.Name}";
             if (typeName is null)
             {
-                Fail(parent, "structure", problem!, location);
+                Fail(parent, "structure", problem!, Location());
                 reader.Skip();
                 return null;
             }
             var type = p._defs.GetType(typeName);
             if (type is not { Kind: TypeKind.Resource } || type.IsAbstract)
             {
-                Fail(parent, "structure", $"Unknown resource type '{typeName}'", location);
+                Fail(parent, "structure", $"Unknown resource type '{typeName}'", Location());
                 reader.Skip();
                 return null;
             }
@@ -416,7 +416,7 @@ public sealed class FhirJsonParser
                         reader.Skip();
                         return;
                     }
-                    ParseResource(ref reader, def, parent, $"{parent.Location}.{def.Name}");
+                    ParseResource(ref reader, def, parent);
                     break;
                 default:
                     ParseComplex(ref reader, parent, def, type.Name);

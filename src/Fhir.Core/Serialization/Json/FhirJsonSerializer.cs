@@ -180,7 +180,7 @@ public static class FhirJsonSerializer
     }
 
     /// <summary>The children in definition order (already so unless a caller appended out of order).</summary>
-    internal static IReadOnlyList<ElementNode> InOrder(IReadOnlyList<ElementNode> children)
+    internal static IReadOnlyList<ElementNode> InOrder(ChildList children)
     {
         for (var i = 1; i < children.Count; i++)
             if (Order(children[i - 1]) > Order(children[i]))

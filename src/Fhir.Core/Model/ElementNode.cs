@@ -38,8 +38,50 @@ public sealed class ElementNode
     /// <summary>The type whose elements are this node's children (the backbone for inline elements).</summary>
     public TypeDefinition? TypeDef { get; }
 
+    // The value is a string, or (straight from the JSON parser) UTF-8 bytes in a buffer decoded on first read:
+    // most values of a parsed resource are never looked at, only written out again.
+    private object? _value;
+    private int _utf8Start;
+    private int _utf8Length;
+
     /// <summary>The lexical value of a primitive (null when only id/extensions are present).</summary>
-    public string? Value { get; set; }
+    public string? Value
+    {
+        get
+        {
+            if (_value is byte[] utf8)
+            {
+                var decoded = System.Text.Encoding.UTF8.GetString(utf8, _utf8Start, _utf8Length);
+                _value = decoded; // a racing reader decodes the same text again: harmless
+                return decoded;
+            }
+            return (string?)_value;
+        }
+        set => _value = value;
+    }
+
+    /// <summary>True when the node has a primitive value (without decoding it).</summary>
+    public bool HasValue => _value is not null;
+
+    /// <summary>Sets the value as UTF-8 bytes owned by the caller and never changed afterwards.</summary>
+    internal void SetUtf8Value(byte[] buffer, int start, int length)
+    {
+        _value = buffer;
+        _utf8Start = start;
+        _utf8Length = length;
+    }
+
+    /// <summary>The value's UTF-8 bytes when it has not been decoded yet (the serializer copies them as they are).</summary>
+    internal bool TryGetUtf8Value(out ReadOnlySpan<byte> utf8)
+    {
+        if (_value is byte[] b)
+        {
+            utf8 = b.AsSpan(_utf8Start, _utf8Length);
+            return true;
+        }
+        utf8 = default;
+        return false;
+    }
 
     /// <summary>
     /// Unknown content kept verbatim as JSON text (lenient parsing keeps what it cannot type, so nothing is lost).
@@ -253,7 +295,7 @@ public sealed class ElementNode
     /// <summary>A deep copy, detached from any parent.</summary>
     public ElementNode DeepCopy()
     {
-        var copy = new ElementNode(Name, Definition, TypeDef) { Value = Value };
+        var copy = new ElementNode(Name, Definition, TypeDef) { _value = _value, _utf8Start = _utf8Start, _utf8Length = _utf8Length };
         if (_count > 0)
         {
             copy._children = new ElementNode[_count];
@@ -272,7 +314,7 @@ public sealed class ElementNode
     {
         var sb = new StringBuilder(Name);
         if (Type is not null) sb.Append(" : ").Append(Type);
-        if (Value is not null) sb.Append(" = ").Append(Value);
+        if (HasValue) sb.Append(" = ").Append(Value);
         return sb.ToString();
     }
 }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using System.Text;
 using System.Text.RegularExpressions;
 using FhirArchive.Fhir.Definitions;
 
@@ -8,20 +9,43 @@ namespace FhirArchive.Fhir.Serialization;
 /// <summary>
 /// Checks a primitive's lexical form against the regex its StructureDefinition gives, plus the value-space
 /// rules a regex cannot say (32-bit integer ranges, real calendar dates). Regexes run on the non-backtracking
-/// engine, so hostile input costs linear time.
+/// engine, so hostile input costs linear time; nothing is allocated for valid values.
 /// </summary>
 public static class PrimitiveValidator
 {
     private static readonly ConcurrentDictionary<string, Regex?> Cache = new();
 
     /// <summary>Returns null when valid, else a message saying what is wrong.</summary>
-    public static string? Check(TypeDefinition type, string value)
+    public static string? Check(TypeDefinition type, string value) => Check(type, value.AsSpan());
+
+    /// <summary>The same check on UTF-8 bytes (as the JSON parser holds them): decodes only short values.</summary>
+    public static string? Check(TypeDefinition type, ReadOnlySpan<byte> utf8)
     {
-        if (value.Length == 0) return $"empty {type.Name} value (FHIR primitives may not be empty strings)";
-        if (type.Name == "xhtml")
-            return value.AsSpan().TrimStart().StartsWith("<div") ? null : "xhtml must be a <div> element";
-        // string/markdown's regex only forbids emptiness (checked); skip the regex for speed.
-        if (type.Name is "string" or "markdown") return null;
+        switch (type.Name)
+        {
+            case "string" or "markdown":
+                return utf8.IsEmpty ? Empty(type) : null;
+            case "xhtml":
+                return utf8.TrimStart(" \t\r\n"u8).StartsWith("<div"u8) ? null : "xhtml must be a <div> element";
+            case "base64Binary":
+                return IsBase64(utf8) ? null : $"the value is not valid {type.Name}";
+        }
+        if (utf8.Length > 4096) return Check(type, Encoding.UTF8.GetString(utf8).AsSpan());
+        Span<char> chars = stackalloc char[utf8.Length];
+        var n = Encoding.UTF8.GetChars(utf8, chars);
+        return Check(type, chars[..n]);
+    }
+
+    public static string? Check(TypeDefinition type, ReadOnlySpan<char> value)
+    {
+        if (value.IsEmpty) return Empty(type);
+        switch (type.Name)
+        {
+            case "xhtml":
+                return value.TrimStart().StartsWith("<div") ? null : "xhtml must be a <div> element";
+            case "string" or "markdown":
+                return null; // the regex only forbids emptiness (checked above)
+        }
         var regex = Cache.GetOrAdd(type.Name, _ => type.Regex is null ? null
             : new Regex("^(?:" + XsdWhitespace(type.Regex) + ")$", RegexOptions.NonBacktracking | RegexOptions.CultureInvariant));
         if (regex is not null && !regex.IsMatch(value))
@@ -36,11 +60,28 @@ public static class PrimitiveValidator
                 break;
             case "date" or "dateTime" or "instant":
                 // The regex has checked the shape; only the day-of-month can still be wrong (Feb 30, Apr 31).
-                if (value.Length >= 10 && DayOfMonth(value) > DateTime.DaysInMonth(Number(value, 0, 4), Number(value, 5, 2)))
+                if (value.Length >= 10 && Number(value, 8, 2) > DateTime.DaysInMonth(Number(value, 0, 4), Number(value, 5, 2)))
                     return $"'{Shorten(value)}' is not a real calendar date";
                 break;
         }
         return null;
+    }
+
+    private static string Empty(TypeDefinition type) => $"empty {type.Name} value (FHIR primitives may not be empty strings)";
+
+    /// <summary>base64 as the FHIR regex allows it: groups of four base64 characters, white space between.</summary>
+    private static bool IsBase64(ReadOnlySpan<byte> s)
+    {
+        var count = 0;
+        var padding = 0;
+        foreach (var b in s)
+        {
+            if (b is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n') continue;
+            if (b == '=') padding++;
+            else if (padding > 0 || !(char.IsAsciiLetterOrDigit((char)b) || b == '+' || b == '/')) return false;
+            count++;
+        }
+        return count > 0 && count % 4 == 0 && padding <= 2;
     }
 
     /// <summary>
@@ -50,14 +91,12 @@ public static class PrimitiveValidator
     private static string XsdWhitespace(string regex) =>
         regex.Replace(@"[^\s]", @"[^ \t\r\n]").Replace(@"\S", @"[^ \t\r\n]").Replace(@"\s", @"[ \t\r\n]");
 
-    private static int DayOfMonth(string v) => Number(v, 8, 2);
-
-    private static int Number(string s, int start, int length)
+    private static int Number(ReadOnlySpan<char> s, int start, int length)
     {
         var n = 0;
         for (var i = start; i < start + length; i++) n = n * 10 + (s[i] - '0');
         return n;
     }
 
-    private static string Shorten(string s) => s.Length <= 64 ? s : s[..61] + "...";
+    private static string Shorten(ReadOnlySpan<char> s) => s.Length <= 64 ? s.ToString() : string.Concat(s[..61], "...");
 }

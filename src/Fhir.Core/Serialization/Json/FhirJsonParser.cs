@@ -27,7 +27,7 @@ public sealed class FhirJsonParser
         _resourceBase = _defs.GetType("Resource")!;
     }
 
-    public ParseResult Parse(string json) => Parse(Encoding.UTF8.GetBytes(json));
+    public ParseResult Parse(string json) => ParseOwned(Encoding.UTF8.GetBytes(json));
 
     /// <summary>Reads at most <see cref="ParserOptions.MaxBytes"/> from the stream, then parses.</summary>
     public ParseResult Parse(Stream stream)
@@ -64,15 +64,32 @@ public sealed class FhirJsonParser
         }
     }
 
+    /// <summary>
+    /// Parses UTF-8 JSON. The bytes are copied once: the model keeps primitive values as slices of that copy
+    /// and decodes them only when read.
+    /// </summary>
     public ParseResult Parse(ReadOnlySpan<byte> utf8)
     {
-        var sink = new IssueSink(_options);
-        if (utf8.Length > _options.MaxBytes)
-        {
-            sink.Fatal("too-costly", $"The document is larger than the limit of {_options.MaxBytes:N0} bytes");
-            return new ParseResult(null, sink.Issues);
-        }
+        if (utf8.Length > _options.MaxBytes) return TooLarge();
         if (utf8.StartsWith("\uFEFF"u8)) utf8 = utf8[3..];
+        return ParseOwned(utf8.ToArray());
+    }
+
+    private ParseResult TooLarge()
+    {
+        var sink = new IssueSink(_options);
+        sink.Fatal("too-costly", $"The document is larger than the limit of {_options.MaxBytes:N0} bytes");
+        return new ParseResult(null, sink.Issues);
+    }
+
+    /// <summary>Parses a buffer this parser now owns (nobody may change it afterwards).</summary>
+    private ParseResult ParseOwned(byte[] document)
+    {
+        var sink = new IssueSink(_options);
+        if (document.Length > _options.MaxBytes) return TooLarge();
+        ReadOnlySpan<byte> utf8 = document;
+        var offset = utf8.StartsWith("\uFEFF"u8) ? 3 : 0;
+        utf8 = utf8[offset..];
         if (!Utf8.IsValid(utf8))
         {
             sink.Fatal("structure", "The document is not valid UTF-8");
@@ -94,7 +111,7 @@ public sealed class FhirJsonParser
                 sink.Fatal("structure", "A FHIR resource must be a JSON object");
             else
             {
-                root = new Run(this, sink).ParseResource(ref reader, null, null);
+                root = new Run(this, sink, document, offset).ParseResource(ref reader, null, null);
                 while (reader.Read()) { } // throws on anything but trailing white space
             }
         }
@@ -112,6 +129,45 @@ public sealed class FhirJsonParser
         return new ParseResult(root, sink.Issues);
     }
 
+    /// <summary>Owned buffers for unescaped strings, in chunks that grow from 1 KB to 64 KB.</summary>
+    private sealed class Utf8Arena
+    {
+        private const int MaxChunk = 64 * 1024;
+        private int _nextChunk = 1024;
+        private byte[]? _chunk;
+        private int _used;
+        private byte[]? _reserved;
+        private int _reservedStart;
+
+        public Span<byte> Reserve(int maxLength, out byte[] chunk, out int start)
+        {
+            if (maxLength > MaxChunk / 4)
+            {
+                chunk = new byte[maxLength]; // big strings get their own buffer
+                start = 0;
+            }
+            else
+            {
+                if (_chunk is null || _used + maxLength > _chunk.Length)
+                {
+                    _chunk = new byte[Math.Max(_nextChunk, maxLength)];
+                    _nextChunk = Math.Min(_nextChunk * 2, MaxChunk);
+                    _used = 0;
+                }
+                chunk = _chunk;
+                start = _used;
+            }
+            _reserved = chunk;
+            _reservedStart = start;
+            return chunk.AsSpan(start, maxLength);
+        }
+
+        public void Commit(int length)
+        {
+            if (ReferenceEquals(_reserved, _chunk) && _reservedStart == _used) _used += length;
+        }
+    }
+
     private static string JsonErrorText(JsonException e)
     {
         var msg = e.Message;
@@ -121,8 +177,10 @@ public sealed class FhirJsonParser
     }
 
     /// <summary>The state of one parse (the issue sink); the parser itself stays immutable and shareable.</summary>
-    private readonly struct Run(FhirJsonParser p, IssueSink sink)
+    private readonly struct Run(FhirJsonParser p, IssueSink sink, byte[] document, int offset)
     {
+        private readonly Utf8Arena _arena = new();
+
         private bool Lenient => p._options.IsLenient;
 
         /// <summary>Parses a resource object; the reader is on its StartObject and ends on its EndObject.</summary>
@@ -266,7 +324,7 @@ public sealed class FhirJsonParser
         {
             List<ElementNode>? empty = null;
             foreach (var c in node.Children)
-                if (c.IsPrimitive && c.Value is null && !c.HasChildren)
+                if (c.IsPrimitive && !c.HasValue && !c.HasChildren)
                     (empty ??= []).Add(c);
             if (empty is null) return;
             foreach (var c in empty)
@@ -443,8 +501,8 @@ public sealed class FhirJsonParser
 
         private void ParsePrimitive(ref Utf8JsonReader reader, ElementNode parent, ElementDef def, TypeDefinition type, ElementNode? existing, bool inArray)
         {
-            string? value;
             var kind = type.JsonKind;
+            string? wrongKind = null;
             switch (reader.TokenType)
             {
                 case JsonTokenType.Null:
@@ -453,31 +511,54 @@ public sealed class FhirJsonParser
                     if (existing is null && inArray) AddPrimitive(parent, def, type);
                     return;
                 case JsonTokenType.String:
-                    value = reader.GetString()!;
-                    if (kind != JsonPrimitiveKind.String)
-                        sink.Recoverable("structure", $"'{def.Name}' ({type.Name}) must be a JSON {(kind == JsonPrimitiveKind.Number ? "number" : "boolean")}, not a string", $"{parent.Location}.{def.Name}");
+                    if (kind != JsonPrimitiveKind.String) wrongKind = "a string";
                     break;
                 case JsonTokenType.Number:
-                    value = Encoding.UTF8.GetString(reader.ValueSpan);
-                    if (kind != JsonPrimitiveKind.Number)
-                        sink.Recoverable("structure", $"'{def.Name}' ({type.Name}) must be a JSON {(kind == JsonPrimitiveKind.String ? "string" : "boolean")}, not a number", $"{parent.Location}.{def.Name}");
+                    if (kind != JsonPrimitiveKind.Number) wrongKind = "a number";
                     break;
                 case JsonTokenType.True or JsonTokenType.False:
-                    value = reader.TokenType == JsonTokenType.True ? "true" : "false";
-                    if (kind != JsonPrimitiveKind.Boolean)
-                        sink.Recoverable("structure", $"'{def.Name}' ({type.Name}) must be a JSON {(kind == JsonPrimitiveKind.String ? "string" : "number")}, not a boolean", $"{parent.Location}.{def.Name}");
+                    if (kind != JsonPrimitiveKind.Boolean) wrongKind = "a boolean";
                     break;
                 default:
                     sink.Recoverable("structure", $"'{def.Name}' is a primitive ({type.Name}) and cannot be {Describe(reader.TokenType)}", $"{parent.Location}.{def.Name}");
                     reader.Skip();
                     return;
             }
+            if (wrongKind is not null)
+                sink.Recoverable("structure", $"'{def.Name}' ({type.Name}) must be a JSON {KindName(kind)}, not {wrongKind}", $"{parent.Location}.{def.Name}");
 
             var node = existing ?? AddPrimitive(parent, def, type);
-            node.Value = value;
+            ReadOnlySpan<byte> value;
+            if (reader.TokenType is JsonTokenType.True or JsonTokenType.False)
+            {
+                node.Value = reader.TokenType == JsonTokenType.True ? "true" : "false";
+                value = reader.TokenType == JsonTokenType.True ? "true"u8 : "false"u8;
+            }
+            else if (!reader.ValueIsEscaped)
+            {
+                // The value's bytes stay where they are in the document; a string's start is after its quote.
+                var start = offset + (int)reader.TokenStartIndex + (reader.TokenType == JsonTokenType.String ? 1 : 0);
+                node.SetUtf8Value(document, start, reader.ValueSpan.Length);
+                value = reader.ValueSpan;
+            }
+            else
+            {
+                var target = _arena.Reserve(reader.ValueSpan.Length, out var chunk, out var start);
+                var length = reader.CopyString(target);
+                _arena.Commit(length);
+                node.SetUtf8Value(chunk, start, length);
+                value = chunk.AsSpan(start, length);
+            }
             if (p._options.ValidatePrimitives && PrimitiveValidator.Check(type, value) is { } problem)
                 sink.Recoverable("value", problem, node.Location);
         }
+
+        private static string KindName(JsonPrimitiveKind kind) => kind switch
+        {
+            JsonPrimitiveKind.Number => "number",
+            JsonPrimitiveKind.Boolean => "boolean",
+            _ => "string",
+        };
 
         private static string Describe(JsonTokenType t) => t switch
         {

@@ -95,7 +95,7 @@ public static class FhirJsonSerializer
             var anyExtras = false;
             for (var k = start; k < end; k++)
             {
-                anyValue |= nodes[k].Value is not null;
+                anyValue |= nodes[k].HasValue;
                 anyExtras |= nodes[k].HasChildren;
             }
             if (anyValue)
@@ -104,7 +104,7 @@ public static class FhirJsonSerializer
                 if (array) writer.WriteStartArray();
                 for (var k = start; k < end; k++)
                 {
-                    if (nodes[k].Value is null) writer.WriteNullValue();
+                    if (!nodes[k].HasValue) writer.WriteNullValue();
                     else WritePrimitive(nodes[k], writer);
                 }
                 if (array) writer.WriteEndArray();
@@ -136,6 +136,17 @@ public static class FhirJsonSerializer
 
     private static void WritePrimitive(ElementNode node, Utf8JsonWriter writer)
     {
+        if (node.TryGetUtf8Value(out var utf8))
+        {
+            // Still the parsed bytes: copy them without a round trip through UTF-16.
+            if (node.TypeDef!.JsonKind == JsonPrimitiveKind.Number && IsJsonNumber(utf8))
+                writer.WriteRawValue(utf8, skipInputValidation: true);
+            else if (node.TypeDef.JsonKind == JsonPrimitiveKind.Boolean && (utf8.SequenceEqual("true"u8) || utf8.SequenceEqual("false"u8)))
+                writer.WriteBooleanValue(utf8[0] == 't');
+            else
+                writer.WriteStringValue(utf8);
+            return;
+        }
         var value = node.Value!;
         switch (node.TypeDef!.JsonKind)
         {
@@ -155,17 +166,30 @@ public static class FhirJsonSerializer
     /// <summary>True when the text is a JSON number (so it can be written raw, digits preserved).</summary>
     internal static bool IsJsonNumber(ReadOnlySpan<char> s)
     {
+        if (s.Length > 1024) return false;
+        Span<byte> bytes = stackalloc byte[s.Length];
+        for (var i = 0; i < s.Length; i++)
+        {
+            if (s[i] > 127) return false;
+            bytes[i] = (byte)s[i];
+        }
+        return IsJsonNumber(bytes);
+    }
+
+    /// <summary>True when the bytes are a JSON number (so they can be written raw, digits preserved).</summary>
+    internal static bool IsJsonNumber(ReadOnlySpan<byte> s)
+    {
         var i = 0;
         if (i < s.Length && s[i] == '-') i++;
         if (i >= s.Length) return false;
         if (s[i] == '0') i++;
-        else if (s[i] is >= '1' and <= '9') while (i < s.Length && char.IsAsciiDigit(s[i])) i++;
+        else if (s[i] is >= (byte)'1' and <= (byte)'9') while (i < s.Length && char.IsAsciiDigit((char)s[i])) i++;
         else return false;
         if (i < s.Length && s[i] == '.')
         {
             i++;
             var start = i;
-            while (i < s.Length && char.IsAsciiDigit(s[i])) i++;
+            while (i < s.Length && char.IsAsciiDigit((char)s[i])) i++;
             if (i == start) return false;
         }
         if (i < s.Length && (s[i] == 'e' || s[i] == 'E'))
@@ -173,7 +197,7 @@ public static class FhirJsonSerializer
             i++;
             if (i < s.Length && (s[i] == '+' || s[i] == '-')) i++;
             var start = i;
-            while (i < s.Length && char.IsAsciiDigit(s[i])) i++;
+            while (i < s.Length && char.IsAsciiDigit((char)s[i])) i++;
             if (i == start) return false;
         }
         return i == s.Length;

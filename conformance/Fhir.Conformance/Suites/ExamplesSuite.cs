@@ -1,12 +1,13 @@
 using System.Diagnostics;
 using FhirArchive.Fhir.Serialization;
 using FhirArchive.Fhir.Serialization.Json;
+using FhirArchive.Fhir.Serialization.Xml;
 
 namespace FhirArchive.Conformance;
 
 /// <summary>
-/// The official R4 examples: each parses in strict mode, and JSON → model → JSON gives back the same
-/// document (key order and whitespace aside).
+/// The official R4 examples: each parses in strict mode, JSON → model → JSON gives back the same document
+/// (key order and whitespace aside), and so does JSON → model → XML → model → JSON.
 /// </summary>
 public static class ExamplesSuite
 {
@@ -54,6 +55,8 @@ public static class ExamplesSuite
         };
 
     private static readonly FhirJsonParser LenientParser = new(ParserOptions.Lenient);
+    private static readonly FhirXmlParser XmlParser = new(ParserOptions.Strict);
+    private static readonly FhirXmlParser LenientXmlParser = new(ParserOptions.Lenient);
 
     public static Failure? Check(FhirJsonParser parser, string name, byte[] content)
     {
@@ -70,6 +73,14 @@ public static class ExamplesSuite
         var json = FhirJsonSerializer.SerializeToUtf8Bytes(parsed.Resource!);
         if (JsonCanonical.FirstDifference(content, json) is { } diff)
             return new Failure(name, "json-roundtrip", diff);
+
+        var xml = FhirXmlSerializer.SerializeToUtf8Bytes(parsed.Resource!);
+        var fromXml = (known.Location is null ? XmlParser : LenientXmlParser).Parse(xml);
+        if (!fromXml.Success)
+            return new Failure(name, "xml-parse", string.Join("; ", fromXml.Issues.Where(i => i.IsError).Take(3)));
+        var jsonAgain = FhirJsonSerializer.SerializeToUtf8Bytes(fromXml.Resource!);
+        if (JsonCanonical.FirstDifference(content, jsonAgain) is { } xmlDiff)
+            return new Failure(name, "xml-roundtrip", xmlDiff);
         return null;
     }
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
@@ -15,18 +16,27 @@ public static class PrimitiveValidator
 {
     private static readonly ConcurrentDictionary<string, Regex?> Cache = new();
 
+    // FHIR strings may not hold control characters other than tab, CR and LF (nor can XML 1.0).
+    private static readonly SearchValues<byte> ControlBytes = SearchValues.Create(Controls().Select(c => (byte)c).ToArray());
+    private static readonly SearchValues<char> ControlChars = SearchValues.Create(Controls().ToArray());
+
+    private static IEnumerable<char> Controls() => Enumerable.Range(0, 32).Where(c => c is not (9 or 10 or 13)).Select(c => (char)c);
+
+    private const string ControlMessage = "the value holds a control character (only tab, CR and LF are allowed)";
+
     /// <summary>Returns null when valid, else a message saying what is wrong.</summary>
     public static string? Check(TypeDefinition type, string value) => Check(type, value.AsSpan());
 
     /// <summary>The same check on UTF-8 bytes (as the JSON parser holds them): decodes only short values.</summary>
     public static string? Check(TypeDefinition type, ReadOnlySpan<byte> utf8)
     {
+        if (utf8.IndexOfAny(ControlBytes) >= 0) return ControlMessage;
         switch (type.Name)
         {
             case "string" or "markdown":
                 return utf8.IsEmpty ? Empty(type) : null;
             case "xhtml":
-                return utf8.TrimStart(" \t\r\n"u8).StartsWith("<div"u8) ? null : "xhtml must be a <div> element";
+                return XhtmlProblem(Encoding.UTF8.GetString(utf8));
             case "base64Binary":
                 return IsBase64(utf8) ? null : $"the value is not valid {type.Name}";
         }
@@ -39,10 +49,11 @@ public static class PrimitiveValidator
     public static string? Check(TypeDefinition type, ReadOnlySpan<char> value)
     {
         if (value.IsEmpty) return Empty(type);
+        if (value.IndexOfAny(ControlChars) >= 0) return ControlMessage;
         switch (type.Name)
         {
             case "xhtml":
-                return value.TrimStart().StartsWith("<div") ? null : "xhtml must be a <div> element";
+                return XhtmlProblem(value.ToString());
             case "string" or "markdown":
                 return null; // the regex only forbids emptiness (checked above)
         }
@@ -66,6 +77,9 @@ public static class PrimitiveValidator
         }
         return null;
     }
+
+    private static string? XhtmlProblem(string xhtml) =>
+        xhtml.AsSpan().TrimStart().StartsWith("<div") ? Xml.XhtmlChecker.Problem(xhtml) : "xhtml must be a <div> element";
 
     private static string Empty(TypeDefinition type) => $"empty {type.Name} value (FHIR primitives may not be empty strings)";
 

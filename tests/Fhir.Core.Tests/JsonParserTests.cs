@@ -104,7 +104,7 @@ public class JsonParserTests
     [InlineData("""{"resourceType":"Patient","birthDate":"1980-13-01"}""", "value", "Patient.birthDate", "not a valid date")]
     [InlineData("""{"resourceType":"Patient","birthDate":"1981-02-29"}""", "value", "Patient.birthDate", "calendar")]
     [InlineData("""{"resourceType":"Patient","id":"a b"}""", "value", "Patient.id", "not a valid id")]
-    [InlineData("""{"resourceType":"Patient","multipleBirthInteger":2147483648}""", "value", "Patient.multipleBirth", "32-bit")]
+    [InlineData("""{"resourceType":"Patient","multipleBirthInteger":2147483648}""", "value", "Patient.multipleBirth.ofType(integer)", "32-bit")]
     [InlineData("""{"resourceType":"Patient","active":true,"active":false}""", "structure", "Patient", "Duplicate JSON property 'active'")]
     [InlineData("""{"resourceType":"Patient","deceasedBoolean":true,"deceasedDateTime":"2020"}""", "structure", "Patient", "Only one type")]
     [InlineData("""{"resourceType":"Observation","status":"final","code":{"text":"x"},"valueDecimal":1}""", "structure", "Observation.valueDecimal", "Unknown element")]

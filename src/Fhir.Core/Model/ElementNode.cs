@@ -233,7 +233,7 @@ public sealed class ElementNode
 
     /// <summary>
     /// Where the node sits, as a FHIRPath expression: "Patient.name[0].given[1]", "Bundle.entry[2].resource".
-    /// Repeating elements carry their index.
+    /// Repeating elements carry their index; choice elements their type ("Observation.value.ofType(Quantity)").
     /// </summary>
     public string Location
     {
@@ -248,7 +248,9 @@ public sealed class ElementNode
                     break;
                 }
                 var repeats = n.Definition?.IsCollection ?? false;
-                parts.Add(repeats ? $"{n.Name}[{n.Parent.IndexAmongSiblings(n)}]" : n.Name);
+                // A choice element names its type the way FHIRPath selects it: value.ofType(Quantity).
+                var name = n.Definition is { IsChoice: true } && n.Type is { } t ? $"{n.Name}.ofType({t})" : n.Name;
+                parts.Add(repeats ? $"{name}[{n.Parent.IndexAmongSiblings(n)}]" : name);
             }
             parts.Reverse();
             return string.Join('.', parts);

@@ -386,7 +386,7 @@ public sealed class FhirJsonParser
         private void ParsePrimitiveExtras(ref Utf8JsonReader reader, ElementNode node, ElementDef def, string? choice)
         {
             var type = p._defs.GetType(choice ?? def.SingleType ?? "");
-            var where = $"{node.Location}._{def.Name}";
+            var where = $"{node.Location}.{def.Name}"; // the FHIRPath of the element; messages name "_x"
             if (type is not { Kind: TypeKind.Primitive })
             {
                 sink.Recoverable("structure", $"'_{def.Name}' is only allowed for primitive elements", where);

@@ -14,6 +14,7 @@ namespace FhirArchive.Fhir.Serialization.Xml;
 public sealed class FhirXmlParser
 {
     private const string XmlnsNamespace = "http://www.w3.org/2000/xmlns/";
+    private const string XsiNamespace = "http://www.w3.org/2001/XMLSchema-instance";
     private static readonly UTF8Encoding StrictUtf8 = new(false, throwOnInvalidBytes: true);
 
     private readonly FhirDefinitions _defs;
@@ -182,6 +183,10 @@ public sealed class FhirXmlParser
                     var child = node.Add(ElementNode.Create(def, null, p._defs));
                     SetValue(child, reader.Value);
                 }
+                else if (reader.NamespaceURI == XsiNamespace)
+                {
+                    // xsi:schemaLocation and friends are hints for schema tools, not content
+                }
                 else
                 {
                     sink.Recoverable("structure", $"Unknown attribute '{reader.Name}'", node.Location);
@@ -239,17 +244,17 @@ public sealed class FhirXmlParser
 
         private void CheckOrder(ElementNode node, ElementDef def, string? choice, Span<ulong> seen, ref ElementDef? lastDef)
         {
-            var where = $"{node.Location}.{def.Name}";
+            string Where() => $"{node.Location}.{def.Name}";
             if (ReferenceEquals(def, lastDef))
             {
-                if (!def.IsCollection) sink.Recoverable("structure", $"'{def.Name}' may appear only once", where);
-                else if (def.IsChoice) sink.Recoverable("structure", $"Only one type is allowed for {def.Name}[x]", where);
+                if (!def.IsCollection) sink.Recoverable("structure", $"'{def.Name}' may appear only once", Where());
+                else if (def.IsChoice) sink.Recoverable("structure", $"Only one type is allowed for {def.Name}[x]", Where());
                 return;
             }
             if ((seen[def.Order / 64] & (1UL << (def.Order % 64))) != 0)
-                sink.Recoverable("structure", $"'{def.Name}' appears again after other elements (repeats must be together)", where);
+                sink.Recoverable("structure", $"'{def.Name}' appears again after other elements (repeats must be together)", Where());
             else if (lastDef is not null && def.Order < lastDef.Order)
-                sink.Recoverable("structure", $"'{def.Name}' is out of order: it must come before '{lastDef.Name}'", where);
+                sink.Recoverable("structure", $"'{def.Name}' is out of order: it must come before '{lastDef.Name}'", Where());
             seen[def.Order / 64] |= 1UL << (def.Order % 64);
             lastDef = def;
         }
@@ -257,11 +262,11 @@ public sealed class FhirXmlParser
         /// <summary>&lt;contained&gt;&lt;Patient&gt;…&lt;/Patient&gt;&lt;/contained&gt;: the wrapper holds exactly one resource.</summary>
         private ElementNode? ReadResourceWrapper(ElementNode parent, ElementDef def)
         {
-            var where = $"{parent.Location}.{def.Name}";
-            if (reader.HasAttributes) sink.Recoverable("structure", $"'{def.Name}' takes no attributes", where);
+            string Where() => $"{parent.Location}.{def.Name}";
+            if (reader.HasAttributes) sink.Recoverable("structure", $"'{def.Name}' takes no attributes", Where());
             if (reader.IsEmptyElement)
             {
-                sink.Recoverable("structure", $"'{def.Name}' must hold a resource", where);
+                sink.Recoverable("structure", $"'{def.Name}' must hold a resource", Where());
                 return null;
             }
             ElementNode? resource = null;
@@ -269,14 +274,14 @@ public sealed class FhirXmlParser
             {
                 if (reader.NodeType is XmlNodeType.Text or XmlNodeType.CDATA)
                 {
-                    sink.Recoverable("structure", "Text is not allowed here", where);
+                    sink.Recoverable("structure", "Text is not allowed here", Where());
                     continue;
                 }
                 if (reader.NodeType != XmlNodeType.Element) continue;
                 var type = reader.NamespaceURI == FhirXmlSerializer.FhirNamespace ? p._defs.GetType(reader.LocalName) : null;
                 if (resource is not null || type is not { Kind: TypeKind.Resource } || type.IsAbstract)
                 {
-                    sink.Recoverable("structure", resource is null ? $"Unknown resource type '{reader.LocalName}'" : $"'{def.Name}' holds more than one resource", where);
+                    sink.Recoverable("structure", resource is null ? $"Unknown resource type '{reader.LocalName}'" : $"'{def.Name}' holds more than one resource", Where());
                     reader.Skip();
                     if (reader.NodeType == XmlNodeType.EndElement) break;
                     continue;
@@ -284,7 +289,7 @@ public sealed class FhirXmlParser
                 resource = parent.Add(ElementNode.CreateResourceIn(def, type));
                 ParseContent(resource, type);
             }
-            if (resource is null) sink.Recoverable("structure", $"'{def.Name}' must hold a resource", where);
+            if (resource is null) sink.Recoverable("structure", $"'{def.Name}' must hold a resource", Where());
             return resource;
         }
 

@@ -56,8 +56,21 @@ public class XmlTests
     {
         var r = Xml.Parse("""<Patient xmlns="http://hl7.org/fhir"><name><given value="a"/><given value="1980-01-01"/></name><name><given value=" x"/></name></Patient>""");
         Assert.True(r.Success); // given is a string: leading space is fine there
-        var bad = Xml.Parse("""<Patient xmlns="http://hl7.org/fhir"><contact><gender value="m ale"/></contact></Patient>""");
+        var bad = Xml.Parse("""<Patient xmlns="http://hl7.org/fhir"><contact><gender value="ma  le"/></contact></Patient>""");
         Assert.Contains(bad.Issues, i => i.Location == "Patient.contact[0].gender" && i.Code == "value");
+    }
+
+    [Fact]
+    public void Lenient_reading_skips_a_bad_contained_resource_and_keeps_what_follows()
+    {
+        var r = new FhirXmlParser(ParserOptions.Lenient).Parse("""
+            <Patient xmlns="http://hl7.org/fhir"><contained><Foo><x/></Foo><Organization><name value="a"/></Organization></contained>
+            <contained/><active value="true"/></Patient>
+            """);
+        Assert.True(r.Success, string.Join("\n", r.Issues));
+        Assert.Equal("a", r.Resource!.Child("contained")!.Child("name")!.Value);
+        Assert.Equal("true", r.Resource.Child("active")!.Value);
+        Assert.Equal(2, r.Issues.Count); // the unknown type and the empty wrapper
     }
 
     [Fact]
@@ -100,6 +113,17 @@ public class XmlTests
         ["observation-example.xml"] = "'extension' is out of order",
     };
 
+    /// <summary>JSON twins that fhirpath.js converted wrongly: valueUuid written as an object {"value": ...}.</summary>
+    private static readonly HashSet<string> DefectiveJsonTwins = ["parameters-example-types.xml"];
+
+    [Fact]
+    public void The_defective_json_twin_is_really_defective()
+    {
+        var twin = Path.Combine(OfficialExamples.SharedFolder, "conformance-data", "fhirpath", "input-json", "parameters-example-types.json");
+        var r = Json.Parse(File.ReadAllBytes(twin));
+        Assert.Contains(r.Issues, i => i.IsError && i.Message.Contains("'value' is a primitive (uuid)"));
+    }
+
     [Theory]
     [MemberData(nameof(FhirPathInputs))]
     public void FhirPath_suite_xml_inputs_parse_and_round_trip(string file)
@@ -128,7 +152,7 @@ public class XmlTests
         // attribute values that XML normalises to spaces, and re-indents narratives): our XML reading must agree
         // with it up to whitespace.
         var twin = Path.Combine(folder, "input-json", Path.ChangeExtension(file, ".json"));
-        if (File.Exists(twin))
+        if (File.Exists(twin) && !DefectiveJsonTwins.Contains(file))
         {
             var fromJson = Json.Parse(File.ReadAllBytes(twin));
             Assert.True(fromJson.Success, string.Join("\n", fromJson.Issues));
@@ -166,7 +190,12 @@ public class XmlTests
             }
         }
 
-        static string Collapse(string s) =>
-            System.Text.RegularExpressions.Regex.Replace(System.Text.RegularExpressions.Regex.Replace(s, @"\s+", " "), @">\s+<", "><").Trim();
+        // Narratives are compared as XML: &quot; and " (or &#39; and ') are the same text.
+        static string Collapse(string s)
+        {
+            if (s.StartsWith("<div", StringComparison.Ordinal))
+                s = System.Xml.Linq.XElement.Parse(s, System.Xml.Linq.LoadOptions.PreserveWhitespace).ToString(System.Xml.Linq.SaveOptions.DisableFormatting);
+            return System.Text.RegularExpressions.Regex.Replace(System.Text.RegularExpressions.Regex.Replace(s, @"\s+", " "), @">\s+<", "><").Trim();
+        }
     }
 }

@@ -257,6 +257,10 @@ public sealed class ElementNode
         }
     }
 
+    /// <summary>The location of a child not built yet (for issues found while reading it).</summary>
+    public static string ChildLocation(ElementNode parent, ElementDef def, string? type) =>
+        def.IsChoice && type is not null ? $"{parent.Location}.{def.Name}.ofType({type})" : $"{parent.Location}.{def.Name}";
+
     private int IndexAmongSiblings(ElementNode child)
     {
         var i = 0;

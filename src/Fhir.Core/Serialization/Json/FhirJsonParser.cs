@@ -37,17 +37,18 @@ public sealed class FhirJsonParser
         var length = 0;
         try
         {
-            while (true)
+            // One byte past the limit is enough to know the document is too large: never read further.
+            var limit = (int)Math.Min(_options.MaxBytes + 1, Array.MaxLength);
+            while (length < limit)
             {
                 if (length == buffer.Length)
                 {
-                    if (length > _options.MaxBytes) break;
-                    var bigger = ArrayPool<byte>.Shared.Rent((int)Math.Min((long)buffer.Length * 2, Array.MaxLength));
+                    var bigger = ArrayPool<byte>.Shared.Rent((int)Math.Min((long)buffer.Length * 2, limit));
                     buffer.AsSpan(0, length).CopyTo(bigger);
                     ArrayPool<byte>.Shared.Return(buffer);
                     buffer = bigger;
                 }
-                var n = stream.Read(buffer, length, buffer.Length - length);
+                var n = stream.Read(buffer, length, Math.Min(buffer.Length, limit) - length);
                 if (n == 0) break;
                 length += n;
             }
@@ -507,7 +508,7 @@ public sealed class FhirJsonParser
             {
                 case JsonTokenType.Null:
                     if (!inArray)
-                        sink.Recoverable("structure", $"'{def.Name}' is null (leave it out instead)", $"{parent.Location}.{def.Name}");
+                        sink.Recoverable("structure", $"'{def.Name}' is null (leave it out instead)", ElementNode.ChildLocation(parent, def, type.Name));
                     if (existing is null && inArray) AddPrimitive(parent, def, type);
                     return;
                 case JsonTokenType.String:
@@ -520,12 +521,12 @@ public sealed class FhirJsonParser
                     if (kind != JsonPrimitiveKind.Boolean) wrongKind = "a boolean";
                     break;
                 default:
-                    sink.Recoverable("structure", $"'{def.Name}' is a primitive ({type.Name}) and cannot be {Describe(reader.TokenType)}", $"{parent.Location}.{def.Name}");
+                    sink.Recoverable("structure", $"'{def.Name}' is a primitive ({type.Name}) and cannot be {Describe(reader.TokenType)}", ElementNode.ChildLocation(parent, def, type.Name));
                     reader.Skip();
                     return;
             }
             if (wrongKind is not null)
-                sink.Recoverable("structure", $"'{def.Name}' ({type.Name}) must be a JSON {KindName(kind)}, not {wrongKind}", $"{parent.Location}.{def.Name}");
+                sink.Recoverable("structure", $"'{def.Name}' ({type.Name}) must be a JSON {KindName(kind)}, not {wrongKind}", ElementNode.ChildLocation(parent, def, type.Name));
 
             var node = existing ?? AddPrimitive(parent, def, type);
             ReadOnlySpan<byte> value;

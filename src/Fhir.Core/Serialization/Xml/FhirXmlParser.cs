@@ -207,8 +207,14 @@ public sealed class FhirXmlParser
         private bool ParseChild(ElementNode node, TypeDefinition type, Span<ulong> seen, ref ElementDef? lastDef)
         {
             var name = reader.LocalName;
-            if (reader.NamespaceURI == FhirXmlSerializer.XhtmlNamespace && name == "div" && type.GetElement("div") is { } divDef && divDef.SingleType == "xhtml")
+            if (name == "div" && type.GetElement("div") is { SingleType: "xhtml" } divDef)
             {
+                if (reader.NamespaceURI != FhirXmlSerializer.XhtmlNamespace)
+                {
+                    sink.Recoverable("structure", $"The narrative 'div' must be in the XHTML namespace ({FhirXmlSerializer.XhtmlNamespace})", $"{node.Location}.div");
+                    reader.Skip();
+                    return false;
+                }
                 CheckOrder(node, divDef, null, seen, ref lastDef);
                 var div = node.Add(ElementNode.Create(divDef, null, p._defs));
                 div.Value = ReadRawElement();
@@ -226,7 +232,7 @@ public sealed class FhirXmlParser
             if (def.Backbone is null && p._defs.GetType(choice ?? def.SingleType ?? "") is { Kind: TypeKind.Resource })
             {
                 var inner = ReadResourceWrapper(node, def);
-                if (inner is null) return false;
+                if (inner is null) return true; // the reader is still on the wrapper (empty) or its end tag
                 child = inner;
             }
             else
@@ -244,7 +250,7 @@ public sealed class FhirXmlParser
 
         private void CheckOrder(ElementNode node, ElementDef def, string? choice, Span<ulong> seen, ref ElementDef? lastDef)
         {
-            string Where() => $"{node.Location}.{def.Name}";
+            string Where() => ElementNode.ChildLocation(node, def, choice);
             if (ReferenceEquals(def, lastDef))
             {
                 if (!def.IsCollection) sink.Recoverable("structure", $"'{def.Name}' may appear only once", Where());
@@ -270,8 +276,10 @@ public sealed class FhirXmlParser
                 return null;
             }
             ElementNode? resource = null;
-            while (reader.Read() && reader.NodeType != XmlNodeType.EndElement)
+            var advance = true;
+            while ((!advance || reader.Read()) && reader.NodeType != XmlNodeType.EndElement)
             {
+                advance = true;
                 if (reader.NodeType is XmlNodeType.Text or XmlNodeType.CDATA)
                 {
                     sink.Recoverable("structure", "Text is not allowed here", Where());
@@ -282,8 +290,8 @@ public sealed class FhirXmlParser
                 if (resource is not null || type is not { Kind: TypeKind.Resource } || type.IsAbstract)
                 {
                     sink.Recoverable("structure", resource is null ? $"Unknown resource type '{reader.LocalName}'" : $"'{def.Name}' holds more than one resource", Where());
-                    reader.Skip();
-                    if (reader.NodeType == XmlNodeType.EndElement) break;
+                    reader.Skip(); // now on the node after the skipped one
+                    advance = false;
                     continue;
                 }
                 resource = parent.Add(ElementNode.CreateResourceIn(def, type));

@@ -188,6 +188,20 @@ public sealed class TerminologyService
         }
     }
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, HashSet<string>?> _codesByValueSet = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Membership for the validator: true, false, or null when it cannot be told. A bare code (a FHIR
+    /// <c>code</c> element has no system) is looked up among the codes of the value set's expansion.
+    /// </summary>
+    public bool? CodeInValueSet(string valueSetUrl, string? system, string code)
+    {
+        if (system is not null) return ValidateCode(valueSetUrl, system, code).Result;
+        var codes = _codesByValueSet.GetOrAdd(StripVersion(valueSetUrl), url =>
+            Expand(url, count: int.MaxValue) is { Error: null } e ? e.Items.Select(i => i.Code).ToHashSet(StringComparer.Ordinal) : null);
+        return codes?.Contains(code);
+    }
+
     /// <summary>$expand: the active codes of a value set, filtered by text (code or display), paged.</summary>
     public ExpansionResult Expand(string valueSetUrl, string? filter = null, int offset = 0, int count = 1000, string? language = null)
     {

@@ -1,0 +1,182 @@
+using FhirArchive.Fhir.Definitions;
+using FhirArchive.Fhir.Model;
+using FhirArchive.Fhir.Outcomes;
+
+namespace FhirArchive.Fhir.Validation;
+
+/// <summary>What the validator asks of the world outside the core: terminology and FHIRPath.</summary>
+public sealed record ValidationSettings
+{
+    /// <summary>
+    /// Is the code (with its system, null for a bare <c>code</c> element) in the value set? true, false, or
+    /// null when the value set or code system is not held (then no issue is raised).
+    /// </summary>
+    public Func<string, string?, string, bool?>? CodeInValueSet { get; init; }
+
+    /// <summary>Evaluates an invariant on a node: true (holds), false (violated), null (could not evaluate).</summary>
+    public Func<ElementNode, Constraint, bool?>? CheckInvariant { get; init; }
+
+    /// <summary>Stop after this many issues (one more, informational, says so).</summary>
+    public int MaxIssues { get; init; } = 500;
+}
+
+/// <summary>
+/// Validates an instance against the base FHIR definitions it was parsed with: cardinality, terminology
+/// bindings (required: error, extensible: warning), reference target types, and invariants through the
+/// <see cref="ValidationSettings.CheckInvariant"/> callback. Walks contained resources and Bundle entries too.
+/// Structure and primitive lexical rules are the parsers' job: an instance reaching here was parsed already.
+/// </summary>
+public sealed class InstanceValidator(ValidationSettings? settings = null, FhirDefinitions? definitions = null)
+{
+    private readonly ValidationSettings _settings = settings ?? new ValidationSettings();
+    private readonly FhirDefinitions _defs = definitions ?? FhirDefinitions.R4;
+
+    public IReadOnlyList<FhirIssue> Validate(ElementNode resource)
+    {
+        var run = new Run(this);
+        run.Visit(resource);
+        return run.Issues;
+    }
+
+    private sealed class Run(InstanceValidator v)
+    {
+        public readonly List<FhirIssue> Issues = [];
+
+        private void Add(IssueSeverity severity, string code, string message, string location)
+        {
+            if (Issues.Count < v._settings.MaxIssues) Issues.Add(new FhirIssue(severity, code, message, location));
+            else if (Issues.Count == v._settings.MaxIssues)
+                Issues.Add(new FhirIssue(IssueSeverity.Information, "too-costly", $"More than {v._settings.MaxIssues} issues; the rest are not listed"));
+        }
+
+        public void Visit(ElementNode node)
+        {
+            var type = node.TypeDef;
+            if (type is null) return; // unknown content kept by a lenient parse: the parser reported it
+
+            CheckCardinality(node, type);
+            if (node.Definition?.Binding is { } binding) CheckBinding(node, binding);
+            if (node.Type == "Reference" && node.Definition is { } refDef) CheckReferenceTarget(node, refDef);
+            CheckInvariants(node, type);
+
+            foreach (var child in node.Children) Visit(child);
+        }
+
+        private void CheckCardinality(ElementNode node, TypeDefinition type)
+        {
+            var elements = type.Elements;
+            Span<int> counts = elements.Count <= 256 ? stackalloc int[elements.Count] : new int[elements.Count];
+            foreach (var c in node.Children)
+                if (c.Definition is { } d && d.Order < counts.Length && ReferenceEquals(elements[d.Order], d))
+                    counts[d.Order]++;
+            for (var i = 0; i < elements.Count; i++)
+            {
+                var def = elements[i];
+                if (node.IsPrimitive && def.Name == "value") continue; // a primitive's value is not a child node
+                if (counts[i] < def.Min)
+                    Add(IssueSeverity.Error, "required", $"'{def.Name}' is required: minimum {def.Min}, found {counts[i]}", $"{node.Location}.{def.Name}");
+                else if (def.Max >= 0 && counts[i] > def.Max)
+                    Add(IssueSeverity.Error, "structure", $"'{def.Name}' allows at most {def.Max}, found {counts[i]}", $"{node.Location}.{def.Name}");
+            }
+        }
+
+        private void CheckBinding(ElementNode node, Binding binding)
+        {
+            if (binding.ValueSet is null || v._settings.CodeInValueSet is not { } inValueSet) return;
+            if (binding.Strength is not ("required" or "extensible")) return;
+            var severity = binding.Strength == "required" ? IssueSeverity.Error : IssueSeverity.Warning;
+            switch (node.Type)
+            {
+                case "code":
+                    if (node.Value is { } code && inValueSet(binding.ValueSet, null, code) == false)
+                        Add(severity, "code-invalid", $"The code '{code}' is not in the value set {binding.ValueSet} ({binding.Strength})", node.Location);
+                    break;
+                case "Coding":
+                    if (CodingVerdict(node, binding.ValueSet, inValueSet) == false)
+                        Add(severity, "code-invalid", $"The coding {Describe(node)} is not in the value set {binding.ValueSet} ({binding.Strength})", node.Location);
+                    break;
+                case "CodeableConcept":
+                    var anyCoding = false;
+                    bool? verdict = false;
+                    foreach (var coding in node.ChildrenNamed("coding"))
+                    {
+                        anyCoding = true;
+                        var r = CodingVerdict(coding, binding.ValueSet, inValueSet);
+                        if (r == true) { verdict = true; break; }
+                        if (r is null) verdict = null;
+                    }
+                    // Extensible bindings allow text alone (the concept is not in the value set); required do not.
+                    if (!anyCoding && binding.Strength == "required")
+                        Add(severity, "code-invalid", $"A code from the value set {binding.ValueSet} is required", node.Location);
+                    else if (anyCoding && verdict == false)
+                        Add(severity, "code-invalid", $"None of the codings is in the value set {binding.ValueSet} ({binding.Strength})", node.Location);
+                    break;
+            }
+        }
+
+        private static bool? CodingVerdict(ElementNode coding, string valueSet, Func<string, string?, string, bool?> inValueSet)
+        {
+            var code = coding.Child("code")?.Value;
+            var system = coding.Child("system")?.Value;
+            if (code is null || system is null) return null; // nothing to check against (extensions only)
+            return inValueSet(valueSet, system, code);
+        }
+
+        private static string Describe(ElementNode coding) =>
+            $"{coding.Child("system")?.Value}#{coding.Child("code")?.Value}";
+
+        private void CheckReferenceTarget(ElementNode node, ElementDef def)
+        {
+            var targets = def.Types.Count == 1 ? def.Types[0].TargetProfiles : [];
+            if (targets.Count == 0) return;
+            var reference = node.Child("reference")?.Value;
+            if (reference is null) return;
+            var targetType = ReferencedType(node, reference);
+            if (targetType is null) return; // urn:uuid, logical or unresolvable contained: nothing to say
+            foreach (var t in targets)
+            {
+                var name = t[(t.LastIndexOf('/') + 1)..];
+                if (name == "Resource" || name == targetType || v._defs.IsSubtypeOf(targetType, name)) return;
+            }
+            var allowed = string.Join(", ", targets.Select(t => t[(t.LastIndexOf('/') + 1)..]));
+            Add(IssueSeverity.Error, "structure", $"A reference to a {targetType} is not allowed here: it must point to {allowed}", $"{node.Location}.reference");
+        }
+
+        /// <summary>"Patient/1", "http://x/fhir/Patient/1/_history/2" → Patient; "#c1" → the contained resource's type.</summary>
+        private string? ReferencedType(ElementNode node, string reference)
+        {
+            if (reference.StartsWith('#'))
+            {
+                var container = node.ContainingResource;
+                // References from a contained resource point at its siblings in the container.
+                while (container?.Parent?.ContainingResource is { } outer && container.Definition?.Name == "contained") container = outer;
+                if (container is null) return null;
+                foreach (var c in container.ChildrenNamed("contained"))
+                    if (c.ResourceId == reference[1..]) return c.Type;
+                return null;
+            }
+            if (reference.StartsWith("urn:", StringComparison.Ordinal)) return null;
+            var path = reference.Split('?')[0].Split('/');
+            var i = path.Length >= 4 && path[^2] == "_history" ? path.Length - 4 : path.Length - 2;
+            return i >= 0 && v._defs.IsResourceType(path[i]) ? path[i] : null;
+        }
+
+        private void CheckInvariants(ElementNode node, TypeDefinition type)
+        {
+            if (v._settings.CheckInvariant is not { } check) return;
+            // Type-level invariants (the root element of the type) hold for every instance of it; element-level
+            // ones are on the definition. ele-1 is on both for every element: evaluate each key once.
+            HashSet<string>? done = null;
+            foreach (var list in new[] { type.Root?.Constraints, node.Definition?.Constraints })
+            {
+                if (list is null) continue;
+                foreach (var c in list)
+                {
+                    if (c.Expression is null || !(done ??= []).Add(c.Key)) continue;
+                    if (check(node, c) == false)
+                        Add(c.Severity == "error" ? IssueSeverity.Error : IssueSeverity.Warning, "invariant", $"{c.Key}: {c.Human}", node.Location);
+                }
+            }
+        }
+    }
+}

@@ -6,6 +6,7 @@ public static class Cli
     private const string Usage = """
         FhirArchive conformance runner / 一致性测试运行器
           examples <folder-or-tgz>     JSON/XML round-trip of the official R4 examples (hl7.fhir.r4.examples@4.0.1)
+          definitions                  start-up cost of the embedded R4 definitions (time, memory)
         """;
 
     public static int Run(string[] args)
@@ -19,6 +20,7 @@ public static class Cli
         return args[0] switch
         {
             "examples" => ExamplesSuite.Main(rest),
+            "definitions" => DefinitionsInfo.Main(),
             _ => Fail($"unknown suite '{args[0]}'"),
         };
     }

@@ -16,6 +16,9 @@ public sealed record ValidationSettings
     /// <summary>Evaluates an invariant on a node: true (holds), false (violated), null (could not evaluate).</summary>
     public Func<ElementNode, Constraint, bool?>? CheckInvariant { get; init; }
 
+    /// <summary>Finds the profile a resource claims in meta.profile (null: not known).</summary>
+    public Func<string, StructureProfile?>? ResolveProfile { get; init; }
+
     /// <summary>Stop after this many issues (one more, informational, says so).</summary>
     public int MaxIssues { get; init; } = 500;
 }
@@ -58,8 +61,26 @@ public sealed class InstanceValidator(ValidationSettings? settings = null, FhirD
             if (node.Definition?.Binding is { } binding) CheckBinding(node, binding);
             if (node.Type == "Reference" && node.Definition is { } refDef) CheckReferenceTarget(node, refDef);
             CheckInvariants(node, type);
+            if (node.IsResource) CheckClaimedProfiles(node);
 
             foreach (var child in node.Children) Visit(child);
+        }
+
+        private void CheckClaimedProfiles(ElementNode resource)
+        {
+            if (resource.Child("meta") is not { } meta) return;
+            foreach (var claimed in meta.ChildrenNamed("profile"))
+            {
+                if (claimed.Value is not { } url) continue;
+                var profile = v._settings.ResolveProfile?.Invoke(url);
+                if (profile is null)
+                {
+                    Add(IssueSeverity.Warning, "not-found", $"The profile {url} is not known here: checked against the base definition only", claimed.Location);
+                    continue;
+                }
+                foreach (var issue in ProfileValidator.Validate(resource, profile))
+                    Add(issue.Severity, issue.Code, issue.Message, issue.Location ?? resource.Location);
+            }
         }
 
         private void CheckCardinality(ElementNode node, TypeDefinition type)

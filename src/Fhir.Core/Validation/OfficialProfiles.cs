@@ -1,0 +1,25 @@
+using System.Collections.Concurrent;
+using FhirArchive.Fhir.Definitions;
+using FhirArchive.Fhir.Serialization;
+using FhirArchive.Fhir.Serialization.Json;
+
+namespace FhirArchive.Fhir.Validation;
+
+/// <summary>The profiles published with the R4 specification (vital signs, lipid profile, genetics...), by canonical URL.</summary>
+public static class OfficialProfiles
+{
+    private static readonly Lazy<Dictionary<string, string>> Sources = new(() =>
+        FhirDefinitions.DefinitionResources("Bundle-profiles-others.json")
+            .Where(r => r.GetProperty("resourceType").GetString() == "StructureDefinition" && r.TryGetProperty("snapshot", out _))
+            .ToDictionary(r => r.GetProperty("url").GetString()!, r => r.GetRawText(), StringComparer.Ordinal));
+
+    private static readonly ConcurrentDictionary<string, StructureProfile?> Loaded = new(StringComparer.Ordinal);
+
+    public static IEnumerable<string> Urls => Sources.Value.Keys;
+
+    /// <summary>The profile with this canonical URL ("|version" ignored), or null.</summary>
+    public static StructureProfile? Find(string url) => Loaded.GetOrAdd(url.Split('|')[0], static u =>
+        Sources.Value.TryGetValue(u, out var json)
+            ? StructureProfile.Load(new FhirJsonParser(ParserOptions.Lenient).Parse(json).Resource!)
+            : null);
+}

@@ -1,0 +1,141 @@
+using FhirArchive.Fhir.Model;
+using FhirArchive.Fhir.Outcomes;
+
+namespace FhirArchive.Fhir.Validation;
+
+/// <summary>
+/// Checks an instance against a profile's snapshot: cardinality as the profile narrows it, fixed and pattern
+/// values, allowed types of choice elements, and slicing (discriminators by value, pattern, type and exists;
+/// closed slicing rejects what no slice takes). Base-definition rules are <see cref="InstanceValidator"/>'s job.
+/// </summary>
+public static class ProfileValidator
+{
+    public static IReadOnlyList<FhirIssue> Validate(ElementNode instance, StructureProfile profile)
+    {
+        var issues = new List<FhirIssue>();
+        if (instance.Type != profile.Type)
+            issues.Add(new FhirIssue(IssueSeverity.Error, "structure", $"The profile {profile.Url} is for {profile.Type}, not {instance.Type}", instance.Location));
+        else
+            CheckNode(instance, profile.Root, profile.Url, issues);
+        return issues;
+    }
+
+    private static void CheckNode(ElementNode node, ProfileElement e, string url, List<FhirIssue> issues)
+    {
+        if (e.Fixed is { } fixedValue && !Matches(node, fixedValue, exact: true))
+            issues.Add(Error("value", $"The value must be exactly {Show(fixedValue)} ({url})", node.Location));
+        if (e.Pattern is { } pattern && !Matches(node, pattern, exact: false))
+            issues.Add(Error("value", $"The value must match the pattern {Show(pattern)} ({url})", node.Location));
+        if (node.Definition is { IsChoice: true } && e.TypeCodes.Count > 0 && node.Type is { } t && !e.TypeCodes.Contains(t))
+            issues.Add(Error("structure", $"The type {t} is not allowed here: {string.Join(", ", e.TypeCodes)} ({url})", node.Location));
+
+        foreach (var child in e.Children)
+            CheckGroup(node, child, node.ChildrenNamed(child.Name).ToList(), url, issues);
+    }
+
+    /// <summary>The instance nodes of one element: their count, their slices, then each node.</summary>
+    private static void CheckGroup(ElementNode parent, ProfileElement e, List<ElementNode> nodes, string url, List<FhirIssue> issues)
+    {
+        var where = $"{parent.Location}.{e.Name}";
+        CheckCount(nodes.Count, e, where, url, issues);
+        if (e.Slices.Count == 0)
+        {
+            foreach (var n in nodes) CheckNode(n, e, url, issues);
+            return;
+        }
+
+        var bySlice = e.Slices.ToDictionary(s => s, _ => new List<ElementNode>());
+        foreach (var n in nodes)
+        {
+            var slice = e.Slices.FirstOrDefault(s => InSlice(n, s, e.Discriminators));
+            if (slice is not null) bySlice[slice].Add(n);
+            else if (e.ClosedSlicing)
+                issues.Add(Error("structure", $"No slice of {e.Id} takes this element, and the slicing is closed ({url})", n.Location));
+            else
+                CheckNode(n, e, url, issues);
+        }
+        foreach (var (slice, members) in bySlice)
+        {
+            CheckCount(members.Count, slice, $"{where}:{slice.SliceName}", url, issues);
+            foreach (var n in members) CheckNode(n, slice, url, issues);
+        }
+    }
+
+    private static void CheckCount(int count, ProfileElement e, string where, string url, List<FhirIssue> issues)
+    {
+        if (count < e.Min)
+            issues.Add(Error("required", $"{e.Id}: minimum {e.Min}, found {count} ({url})", where));
+        else if (e.Max >= 0 && count > e.Max)
+            issues.Add(Error(e.Max == 0 ? "business-rule" : "structure", $"{e.Id}: maximum {e.Max}, found {count} ({url})", where));
+    }
+
+    /// <summary>Does the node belong to the slice? Every discriminator must agree.</summary>
+    private static bool InSlice(ElementNode node, ProfileElement slice, IReadOnlyList<Discriminator> discriminators)
+    {
+        foreach (var d in discriminators)
+        {
+            switch (d.Type)
+            {
+                case "value" or "pattern":
+                    var (required, exact) = ValueAt(slice, d.Path);
+                    if (required is null) continue; // the slice does not constrain this path
+                    if (!Navigate(node, d.Path).Any(v => Matches(v, required, exact))) return false;
+                    break;
+                case "type":
+                    if (d.Path == "$this" && node.Type is { } t && slice.TypeCodes.Count > 0 && !slice.TypeCodes.Contains(t)) return false;
+                    break;
+                case "exists":
+                    var target = d.Path == "$this" ? slice : slice.Descend(d.Path);
+                    var exists = Navigate(node, d.Path).Any();
+                    if (target is { Min: > 0 } && !exists || target is { Max: 0 } && exists) return false;
+                    break;
+                default:
+                    return false; // profile / resolve() discriminators need a resolver: not matched
+            }
+        }
+        return true;
+    }
+
+    /// <summary>The value a slice requires at a discriminator path: a fixed/pattern on the element there, or inside an ancestor's pattern.</summary>
+    private static (ElementNode? Value, bool Exact) ValueAt(ProfileElement slice, string path)
+    {
+        if (path == "$this") return slice.Fixed is { } f ? (f, true) : (slice.Pattern, false);
+        if (slice.Descend(path) is { } e && (e.Fixed ?? e.Pattern) is { } v) return (v, e.Fixed is not null);
+        foreach (var own in new[] { slice.Fixed, slice.Pattern })
+            if (own is not null && Navigate(own, path).FirstOrDefault() is { } inner) return (inner, ReferenceEquals(own, slice.Fixed));
+        return (null, false);
+    }
+
+    private static IEnumerable<ElementNode> Navigate(ElementNode node, string path)
+    {
+        IEnumerable<ElementNode> current = [node];
+        if (path == "$this") return current;
+        foreach (var segment in path.Split('.'))
+        {
+            var name = segment.EndsWith("[x]", StringComparison.Ordinal) ? segment[..^3] : segment;
+            current = current.SelectMany(n => n.ChildrenNamed(name)).ToList();
+        }
+        return current;
+    }
+
+    /// <summary>fixed: the same value and the same children; pattern: at least what the pattern has.</summary>
+    private static bool Matches(ElementNode actual, ElementNode expected, bool exact)
+    {
+        if (expected.HasValue && actual.Value != expected.Value) return false;
+        if (exact && !expected.HasValue && actual.HasValue) return false;
+        var expectedChildren = expected.Children;
+        if (exact && actual.Children.Count(c => c.Name != "id") != expectedChildren.Count(c => c.Name != "id")) return false;
+        foreach (var want in expectedChildren)
+        {
+            if (want.Name == "id") continue;
+            if (!actual.ChildrenNamed(want.Name).Any(have => Matches(have, want, exact))) return false;
+        }
+        return true;
+    }
+
+    /// <summary>A compact rendering for messages: 'v', or {system: 'x', code: 'y'}.</summary>
+    private static string Show(ElementNode value) =>
+        value.HasValue ? $"'{value.Value}'" : "{" + string.Join(", ", value.Children.Select(c => $"{c.Name}: {Show(c)}")) + "}";
+
+    private static FhirIssue Error(string code, string message, string location) => new(IssueSeverity.Error, code, message, location);
+}

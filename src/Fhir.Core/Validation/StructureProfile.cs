@@ -1,0 +1,126 @@
+using FhirArchive.Fhir.Model;
+
+namespace FhirArchive.Fhir.Validation;
+
+/// <summary>A slicing discriminator: how instances are told apart among the slices.</summary>
+public sealed record Discriminator(string Type, string Path);
+
+/// <summary>
+/// One element of a profile's snapshot, arranged as a tree: <see cref="Children"/> are the elements under it,
+/// <see cref="Slices"/> the named slices of it (each with its own children).
+/// </summary>
+public sealed class ProfileElement
+{
+    public required string Id { get; init; }
+    public required string Path { get; init; }
+
+    /// <summary>The element name without "[x]" (what instance nodes are named).</summary>
+    public required string Name { get; init; }
+
+    public string? SliceName { get; init; }
+    public int Min { get; init; }
+
+    /// <summary>-1 for "*".</summary>
+    public int Max { get; init; }
+
+    public ElementNode? Fixed { get; init; }
+    public ElementNode? Pattern { get; init; }
+    public IReadOnlyList<string> TypeCodes { get; init; } = [];
+    public IReadOnlyList<Discriminator> Discriminators { get; init; } = [];
+    public bool ClosedSlicing { get; init; }
+
+    public List<ProfileElement> Children { get; } = [];
+    public List<ProfileElement> Slices { get; } = [];
+
+    /// <summary>The element below this one at a dotted path ("coding.code"), through children only.</summary>
+    public ProfileElement? Descend(string path)
+    {
+        var e = this;
+        foreach (var segment in path.Split('.'))
+        {
+            var name = segment.EndsWith("[x]", StringComparison.Ordinal) ? segment[..^3] : segment;
+            e = e.Children.FirstOrDefault(c => c.Name == name);
+            if (e is null) return null;
+        }
+        return e;
+    }
+
+    public override string ToString() => Id;
+}
+
+/// <summary>
+/// A profile (constraining StructureDefinition) read from its snapshot: what <see cref="ProfileValidator"/>
+/// checks an instance against. Snapshots come with the official profiles; local profiles are generated.
+/// </summary>
+public sealed class StructureProfile
+{
+    private StructureProfile(string url, string type, ProfileElement root)
+    {
+        Url = url;
+        Type = type;
+        Root = root;
+    }
+
+    public string Url { get; }
+
+    /// <summary>The resource or data type constrained ("Observation").</summary>
+    public string Type { get; }
+
+    public ProfileElement Root { get; }
+
+    /// <summary>Reads a StructureDefinition (as parsed by the FHIR parsers) that has a snapshot.</summary>
+    public static StructureProfile Load(ElementNode structureDefinition)
+    {
+        var url = structureDefinition.Child("url")?.Value ?? throw new ArgumentException("The StructureDefinition has no url");
+        var type = structureDefinition.Child("type")?.Value ?? throw new ArgumentException($"{url}: no type");
+        var snapshot = structureDefinition.Child("snapshot") ?? throw new ArgumentException($"{url}: no snapshot");
+        var byId = new Dictionary<string, ProfileElement>(StringComparer.Ordinal);
+        ProfileElement? root = null;
+        foreach (var node in snapshot.ChildrenNamed("element"))
+        {
+            var e = Read(node);
+            byId[e.Id] = e;
+            if (root is null)
+            {
+                root = e;
+                continue;
+            }
+            // Ids are dot-separated paths with ":slice" on sliced segments (slice names with dots are not supported).
+            var lastDot = e.Id.LastIndexOf('.') + 1;
+            var colon = e.Id.IndexOf(':', lastDot);
+            if (colon >= 0 && e.SliceName is not null)
+            {
+                // "Observation.category:VSCat" is a slice of "Observation.category"
+                var sliced = e.Id[..colon];
+                if (byId.TryGetValue(sliced, out var baseElement)) baseElement.Slices.Add(e);
+                continue;
+            }
+            if (lastDot > 0 && byId.TryGetValue(e.Id[..(lastDot - 1)], out var parent)) parent.Children.Add(e);
+        }
+        return new StructureProfile(url, type, root ?? throw new ArgumentException($"{url}: empty snapshot"));
+    }
+
+    private static ProfileElement Read(ElementNode e)
+    {
+        var path = e.Child("path")?.Value ?? "";
+        var name = path[(path.LastIndexOf('.') + 1)..];
+        if (name.EndsWith("[x]", StringComparison.Ordinal)) name = name[..^3];
+        var slicing = e.Child("slicing");
+        var max = e.Child("max")?.Value;
+        return new ProfileElement
+        {
+            Id = e.Child("id")?.Value ?? path,
+            Path = path,
+            Name = name,
+            SliceName = e.Child("sliceName")?.Value,
+            Min = int.TryParse(e.Child("min")?.Value, out var min) ? min : 0,
+            Max = max is null or "*" ? -1 : int.TryParse(max, out var m) ? m : -1,
+            Fixed = e.Child("fixed"),
+            Pattern = e.Child("pattern"),
+            TypeCodes = e.ChildrenNamed("type").Select(t => t.Child("code")?.Value).OfType<string>().ToList(),
+            Discriminators = slicing?.ChildrenNamed("discriminator")
+                .Select(d => new Discriminator(d.Child("type")?.Value ?? "value", d.Child("path")?.Value ?? "$this")).ToList() ?? [],
+            ClosedSlicing = slicing?.Child("rules")?.Value == "closed",
+        };
+    }
+}

@@ -17,6 +17,10 @@ public static class OfficialProfiles
 
     public static IEnumerable<string> Urls => Sources.Value.Keys;
 
+    /// <summary>The StructureDefinition JSON of an official profile (a fresh copy), or null.</summary>
+    public static System.Text.Json.Nodes.JsonObject? Json(string url) =>
+        Sources.Value.TryGetValue(url.Split('|')[0], out var json) ? (System.Text.Json.Nodes.JsonObject)System.Text.Json.Nodes.JsonNode.Parse(json)! : null;
+
     /// <summary>The profile with this canonical URL ("|version" ignored), or null.</summary>
     public static StructureProfile? Find(string url) => Loaded.GetOrAdd(url.Split('|')[0], static u =>
         Sources.Value.TryGetValue(u, out var json)

@@ -78,7 +78,7 @@ public sealed class InstanceValidator(ValidationSettings? settings = null, FhirD
                     Add(IssueSeverity.Warning, "not-found", $"The profile {url} is not known here: checked against the base definition only", claimed.Location);
                     continue;
                 }
-                foreach (var issue in ProfileValidator.Validate(resource, profile))
+                foreach (var issue in ProfileValidator.Validate(resource, profile, v._settings))
                     Add(issue.Severity, issue.Code, issue.Message, issue.Location ?? resource.Location);
             }
         }
@@ -104,47 +104,9 @@ public sealed class InstanceValidator(ValidationSettings? settings = null, FhirD
         private void CheckBinding(ElementNode node, Binding binding)
         {
             if (binding.ValueSet is null || v._settings.CodeInValueSet is not { } inValueSet) return;
-            if (binding.Strength is not ("required" or "extensible")) return;
-            var severity = binding.Strength == "required" ? IssueSeverity.Error : IssueSeverity.Warning;
-            switch (node.Type)
-            {
-                case "code":
-                    if (node.Value is { } code && inValueSet(binding.ValueSet, null, code) == false)
-                        Add(severity, "code-invalid", $"The code '{code}' is not in the value set {binding.ValueSet} ({binding.Strength})", node.Location);
-                    break;
-                case "Coding":
-                    if (CodingVerdict(node, binding.ValueSet, inValueSet) == false)
-                        Add(severity, "code-invalid", $"The coding {Describe(node)} is not in the value set {binding.ValueSet} ({binding.Strength})", node.Location);
-                    break;
-                case "CodeableConcept":
-                    var anyCoding = false;
-                    bool? verdict = false;
-                    foreach (var coding in node.ChildrenNamed("coding"))
-                    {
-                        anyCoding = true;
-                        var r = CodingVerdict(coding, binding.ValueSet, inValueSet);
-                        if (r == true) { verdict = true; break; }
-                        if (r is null) verdict = null;
-                    }
-                    // Extensible bindings allow text alone (the concept is not in the value set); required do not.
-                    if (!anyCoding && binding.Strength == "required")
-                        Add(severity, "code-invalid", $"A code from the value set {binding.ValueSet} is required", node.Location);
-                    else if (anyCoding && verdict == false)
-                        Add(severity, "code-invalid", $"None of the codings is in the value set {binding.ValueSet} ({binding.Strength})", node.Location);
-                    break;
-            }
+            if (BindingCheck.Check(node, binding.Strength, binding.ValueSet, inValueSet) is { } issue)
+                Add(issue.Severity, issue.Code, issue.Message, node.Location);
         }
-
-        private static bool? CodingVerdict(ElementNode coding, string valueSet, Func<string, string?, string, bool?> inValueSet)
-        {
-            var code = coding.Child("code")?.Value;
-            var system = coding.Child("system")?.Value;
-            if (code is null || system is null) return null; // nothing to check against (extensions only)
-            return inValueSet(valueSet, system, code);
-        }
-
-        private static string Describe(ElementNode coding) =>
-            $"{coding.Child("system")?.Value}#{coding.Child("code")?.Value}";
 
         private void CheckReferenceTarget(ElementNode node, ElementDef def)
         {

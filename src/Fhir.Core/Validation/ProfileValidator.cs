@@ -10,54 +10,71 @@ namespace FhirArchive.Fhir.Validation;
 /// </summary>
 public static class ProfileValidator
 {
-    public static IReadOnlyList<FhirIssue> Validate(ElementNode instance, StructureProfile profile)
+    /// <param name="settings">Profiles named by element types (extension definitions) are found through
+    /// <see cref="ValidationSettings.ResolveProfile"/>, profile bindings checked through <see cref="ValidationSettings.CodeInValueSet"/>.</param>
+    public static IReadOnlyList<FhirIssue> Validate(ElementNode instance, StructureProfile profile, ValidationSettings? settings = null)
     {
-        var issues = new List<FhirIssue>();
+        var run = new Run(settings ?? new ValidationSettings());
         if (instance.Type != profile.Type)
-            issues.Add(new FhirIssue(IssueSeverity.Error, "structure", $"The profile {profile.Url} is for {profile.Type}, not {instance.Type}", instance.Location));
+            run.Issues.Add(new FhirIssue(IssueSeverity.Error, "structure", $"The profile {profile.Url} is for {profile.Type}, not {instance.Type}", instance.Location));
         else
-            CheckNode(instance, profile.Root, profile.Url, issues);
-        return issues;
+            run.CheckNode(instance, profile.Root, profile.Url);
+        return run.Issues;
     }
 
-    private static void CheckNode(ElementNode node, ProfileElement e, string url, List<FhirIssue> issues)
+    private sealed class Run(ValidationSettings settings)
     {
-        if (e.Fixed is { } fixedValue && !Matches(node, fixedValue, exact: true))
-            issues.Add(Error("value", $"The value must be exactly {Show(fixedValue)} ({url})", node.Location));
-        if (e.Pattern is { } pattern && !Matches(node, pattern, exact: false))
-            issues.Add(Error("value", $"The value must match the pattern {Show(pattern)} ({url})", node.Location));
-        if (node.Definition is { IsChoice: true } && e.TypeCodes.Count > 0 && node.Type is { } t && !e.TypeCodes.Contains(t))
-            issues.Add(Error("structure", $"The type {t} is not allowed here: {string.Join(", ", e.TypeCodes)} ({url})", node.Location));
+        public readonly List<FhirIssue> Issues = [];
 
-        foreach (var child in e.Children)
-            CheckGroup(node, child, node.ChildrenNamed(child.Name).ToList(), url, issues);
-    }
-
-    /// <summary>The instance nodes of one element: their count, their slices, then each node.</summary>
-    private static void CheckGroup(ElementNode parent, ProfileElement e, List<ElementNode> nodes, string url, List<FhirIssue> issues)
-    {
-        var where = $"{parent.Location}.{e.Name}";
-        CheckCount(nodes.Count, e, where, url, issues);
-        if (e.Slices.Count == 0)
+        public void CheckNode(ElementNode node, ProfileElement e, string url)
         {
-            foreach (var n in nodes) CheckNode(n, e, url, issues);
-            return;
+            var issues = Issues;
+            if (e.Fixed is { } fixedValue && !Matches(node, fixedValue, exact: true))
+                issues.Add(Error("value", $"The value must be exactly {Show(fixedValue)} ({url})", node.Location));
+            if (e.Pattern is { } pattern && !Matches(node, pattern, exact: false))
+                issues.Add(Error("value", $"The value must match the pattern {Show(pattern)} ({url})", node.Location));
+            if (node.Definition is { IsChoice: true } && e.TypeCodes.Count > 0 && node.Type is { } t && !e.TypeCodes.Contains(t))
+                issues.Add(Error("structure", $"The type {t} is not allowed here: {string.Join(", ", e.TypeCodes)} ({url})", node.Location));
+            if (e.Binding is { } b && settings.CodeInValueSet is { } inValueSet && BindingCheck.Check(node, b.Strength, b.ValueSet, inValueSet) is { } bindingIssue)
+                issues.Add(bindingIssue with { Message = $"{bindingIssue.Message} ({url})" });
+
+            foreach (var child in e.Children)
+                CheckGroup(node, child, node.ChildrenNamed(child.Name).ToList(), url);
+
+            foreach (var typeProfile in e.TypeProfiles)
+            {
+                if (settings.ResolveProfile?.Invoke(typeProfile) is not { } p || p.Type != node.Type) continue; // core types need no second look
+                CheckNode(node, p.Root, p.Url);
+            }
         }
 
-        var bySlice = e.Slices.ToDictionary(s => s, _ => new List<ElementNode>());
-        foreach (var n in nodes)
+        /// <summary>The instance nodes of one element: their count, their slices, then each node.</summary>
+        private void CheckGroup(ElementNode parent, ProfileElement e, List<ElementNode> nodes, string url)
         {
-            var slice = e.Slices.FirstOrDefault(s => InSlice(n, s, e.Discriminators));
-            if (slice is not null) bySlice[slice].Add(n);
-            else if (e.ClosedSlicing)
-                issues.Add(Error("structure", $"No slice of {e.Id} takes this element, and the slicing is closed ({url})", n.Location));
-            else
-                CheckNode(n, e, url, issues);
-        }
-        foreach (var (slice, members) in bySlice)
-        {
-            CheckCount(members.Count, slice, $"{where}:{slice.SliceName}", url, issues);
-            foreach (var n in members) CheckNode(n, slice, url, issues);
+            var issues = Issues;
+            var where = $"{parent.Location}.{e.Name}";
+            CheckCount(nodes.Count, e, where, url, issues);
+            if (e.Slices.Count == 0)
+            {
+                foreach (var n in nodes) CheckNode(n, e, url);
+                return;
+            }
+
+            var bySlice = e.Slices.ToDictionary(s => s, _ => new List<ElementNode>());
+            foreach (var n in nodes)
+            {
+                var slice = e.Slices.FirstOrDefault(s => InSlice(n, s, e.Discriminators));
+                if (slice is not null) bySlice[slice].Add(n);
+                else if (e.ClosedSlicing)
+                    issues.Add(Error("structure", $"No slice of {e.Id} takes this element, and the slicing is closed ({url})", n.Location));
+                else
+                    CheckNode(n, e, url);
+            }
+            foreach (var (slice, members) in bySlice)
+            {
+                CheckCount(members.Count, slice, $"{where}:{slice.SliceName}", url, issues);
+                foreach (var n in members) CheckNode(n, slice, url);
+            }
         }
     }
 

@@ -26,6 +26,12 @@ public sealed class ProfileElement
     public ElementNode? Fixed { get; init; }
     public ElementNode? Pattern { get; init; }
     public IReadOnlyList<string> TypeCodes { get; init; } = [];
+
+    /// <summary>Profiles the element's type must meet (type.profile: an extension's definition, a constrained type).</summary>
+    public IReadOnlyList<string> TypeProfiles { get; init; } = [];
+    /// <summary>The binding the profile sets (strength, value set), if any.</summary>
+    public (string Strength, string ValueSet)? Binding { get; init; }
+
     public IReadOnlyList<Discriminator> Discriminators { get; init; } = [];
     public bool ClosedSlicing { get; init; }
 
@@ -118,9 +124,12 @@ public sealed class StructureProfile
             Fixed = e.Child("fixed"),
             Pattern = e.Child("pattern"),
             TypeCodes = e.ChildrenNamed("type").Select(t => t.Child("code")?.Value).OfType<string>().ToList(),
+            TypeProfiles = e.ChildrenNamed("type").SelectMany(t => t.ChildrenNamed("profile")).Select(p => p.Value).OfType<string>().ToList(),
             Discriminators = slicing?.ChildrenNamed("discriminator")
                 .Select(d => new Discriminator(d.Child("type")?.Value ?? "value", d.Child("path")?.Value ?? "$this")).ToList() ?? [],
             ClosedSlicing = slicing?.Child("rules")?.Value == "closed",
+            Binding = e.Child("binding") is { } b && b.Child("strength")?.Value is { } strength && b.Child("valueSet")?.Value is { } vs
+                ? (strength, vs) : null,
         };
     }
 }

@@ -6,6 +6,9 @@ namespace FhirArchive.Profiles.Identifiers;
 /// </summary>
 public static class BirthCertificateNumber
 {
+    /// <summary>No national OID is known for it: FhirArchive's own identifier system.</summary>
+    public const string System = "http://fhirarchive.cn/fhir/sid/birth-certificate";
+
     public static IdentifierCheck Check(string? number)
     {
         if (number is null || number.Length != 10)

@@ -1,0 +1,98 @@
+using System.Text.Json.Nodes;
+using FhirArchive.Fhir.Outcomes;
+using FhirArchive.Fhir.Serialization;
+using FhirArchive.Fhir.Serialization.Json;
+using FhirArchive.Profiles.Validation;
+using Xunit;
+
+namespace FhirArchive.Profiles.Tests;
+
+/// <summary>
+/// Every local profile has a valid example (src/Profiles/Examples) that passes, and invalid variants of it that
+/// fail with the expected issue at the expected place.
+/// </summary>
+public class CnProfileTests
+{
+    private static readonly RecordValidator Validator = new();
+    private static readonly string ExamplesFolder = Path.Combine(AppContext.BaseDirectory, "Examples");
+
+    private static JsonObject Example(string name) => (JsonObject)JsonNode.Parse(File.ReadAllText(Path.Combine(ExamplesFolder, name + ".json")))!;
+
+    private static IReadOnlyList<FhirIssue> Errors(JsonObject resource) =>
+        Validator.Validate(new FhirJsonParser(ParserOptions.Strict).Parse(resource.ToJsonString()).GetResourceOrThrow())
+            .Where(i => i.IsError).ToList();
+
+    public static TheoryData<string> ExampleNames() => new(Directory.EnumerateFiles(ExamplesFolder, "*.json").Select(Path.GetFileNameWithoutExtension).Order()!);
+
+    [Theory]
+    [MemberData(nameof(ExampleNames))]
+    public void Each_valid_example_passes_its_profile(string name)
+    {
+        var example = Example(name);
+        Assert.StartsWith(CnProfiles.Canonical, example["meta"]!["profile"]![0]!.GetValue<string>());
+        var errors = Errors(example);
+        Assert.True(errors.Count == 0, string.Join("\n", errors));
+    }
+
+    [Fact]
+    public void Every_profile_has_a_valid_example()
+    {
+        var claimed = Directory.EnumerateFiles(ExamplesFolder, "*.json")
+            .Select(f => Example(Path.GetFileNameWithoutExtension(f))["meta"]!["profile"]![0]!.GetValue<string>()).ToHashSet();
+        var resourceProfiles = CnProfiles.Urls.Where(u => CnProfiles.WithSnapshot(u)!["type"]!.GetValue<string>() != "Extension");
+        Assert.Empty(resourceProfiles.Except(claimed));
+    }
+
+    /// <summary>An invalid variant: the example, a change, and the issue it must give.</summary>
+    public static TheoryData<string, string, string, string> InvalidVariants() => new()
+    {
+        // example, JSON pointer-ish change ("remove a.b" / "set a.b=json"), expected code, expected location
+        { "Patient-zhang-wei", "set identifier=[{\"system\":\"urn:oid:2.16.156.10011.1.3\",\"value\":\"500101198001010014\"}]", "value", "Patient.identifier[0].value" },
+        { "Patient-zhang-wei", "set birthDate=\"1980-02-01\"", "business-rule", "Patient.birthDate" },
+        { "Patient-zhang-wei", "set gender=\"female\"", "business-rule", "Patient.gender" },
+        { "Patient-zhang-wei", "remove managingOrganization", "required", "Patient.managingOrganization" },
+        { "Patient-zhang-wei", "remove birthDate", "required", "Patient.birthDate" },
+        { "Patient-zhang-wei", "set identifier=[{\"system\":\"urn:oid:2.16.156.10011.1.3\",\"value\":\"500101198001010013\"},{\"system\":\"urn:oid:2.16.156.10011.1.3\",\"value\":\"500101195603150028\"}]", "structure", "Patient.identifier:idCard" },
+        { "Patient-zhang-wei", "set identifier=[{\"system\":\"urn:oid:2.16.156.10011.1.2\",\"value\":\"50010100120000001\"}]", "value", "Patient.identifier[0].value" },
+        { "Patient-zhang-wei", "set extension=[{\"url\":\"http://fhirarchive.cn/fhir/StructureDefinition/cn-ethnicity\",\"valueCoding\":{\"system\":\"urn:oid:2.16.156.10011.2.3.3.3\",\"code\":\"99\"}}]", "code-invalid", "Patient.extension[0].value.ofType(Coding)" },
+        { "Patient-zhang-wei", "set extension=[{\"url\":\"http://fhirarchive.cn/fhir/StructureDefinition/cn-ethnicity\",\"valueString\":\"汉族\"}]", "structure", "Patient.extension[0].value.ofType(string)" },
+        { "Organization-wz-gst-chc", "remove extension", "required", "Organization.extension:divisionCode" },
+        { "Organization-wz-gst-chc", "set identifier=[{\"system\":\"http://example.org\",\"value\":\"1\"}]", "required", "Organization.identifier:institutionCode" },
+        { "Practitioner-li-na", "remove name", "required", "Practitioner.name" },
+        { "RelatedPerson-wang-fang", "remove extension", "required", "RelatedPerson.extension:guardianship" },
+        { "RelatedPerson-wang-fang", "remove relationship", "required", "RelatedPerson.relationship" },
+        { "Encounter-zhang-wei-followup", "remove serviceProvider", "required", "Encounter.serviceProvider" },
+        { "Encounter-zhang-wei-followup", "set period={\"end\":\"2026-11-02\"}", "required", "Encounter.period.start" },
+        { "Observation-zhang-wei-sbp", "remove performer", "required", "Observation.performer" },
+        { "Observation-zhang-wei-sbp", "remove effectiveDateTime", "required", "Observation.effective" },
+        { "Consent-zhang-wei-share", "remove performer", "required", "Consent.performer" },
+        { "Consent-zhang-wei-share", "set provision={\"type\":\"permit\"}", "required", "Consent.provision.period" },
+    };
+
+    [Theory]
+    [MemberData(nameof(InvalidVariants))]
+    public void Each_invalid_variant_fails_with_its_issue(string example, string change, string code, string location)
+    {
+        var resource = Example(example);
+        var parts = change.Split(' ', 2);
+        if (parts[0] == "remove") Assert.True(resource.Remove(parts[1]), $"no {parts[1]} to remove");
+        else
+        {
+            var eq = parts[1].IndexOf('=');
+            resource[parts[1][..eq]] = JsonNode.Parse(parts[1][(eq + 1)..]);
+        }
+        var errors = Errors(resource);
+        Assert.True(errors.Any(i => i.Code == code && i.Location == location),
+            $"expected [{code}] at {location}; got:\n{string.Join("\n", errors)}");
+    }
+
+    [Fact]
+    public void A_profile_asked_for_by_the_caller_is_checked_even_when_not_claimed()
+    {
+        var plain = new FhirJsonParser(ParserOptions.Strict).Parse("""{"resourceType":"Patient","gender":"male"}""").GetResourceOrThrow();
+        Assert.Empty(Validator.Validate(plain).Where(i => i.IsError));
+        var issues = Validator.Validate(plain, CnProfiles.ResidentPatient);
+        Assert.Contains(issues, i => i.IsError && i.Location == "Patient.identifier");
+        Assert.Contains(Validator.Validate(plain, "http://example.org/unknown"), i => i.IsError && i.Code == "not-found");
+    }
+}

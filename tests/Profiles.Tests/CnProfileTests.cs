@@ -67,6 +67,13 @@ public class CnProfileTests
         { "Observation-zhang-wei-sbp", "remove effectiveDateTime", "required", "Observation.effective" },
         { "Consent-zhang-wei-share", "remove performer", "required", "Consent.performer" },
         { "Consent-zhang-wei-share", "set provision={\"type\":\"permit\"}", "required", "Consent.provision.period" },
+        { "Composition-zhang-wei-homepage", "set type={\"text\":\"首页\"}", "value", "Composition.type" },
+        { "Composition-zhang-wei-homepage", "remove section", "required", "Composition.section" },
+        { "Composition-zhang-wei-registration", "set type={\"coding\":[{\"system\":\"urn:oid:2.16.156.10011.2.4\",\"code\":\"C0032\"}]}", "code-invalid", "Composition.type" },
+        { "Task-zhang-wei-transfer", "set code={\"coding\":[{\"system\":\"http://fhirarchive.cn/fhir/CodeSystem/record-task-type\",\"code\":\"delete\"}]}", "code-invalid", "Task.code" },
+        { "Task-zhang-wei-transfer", "remove owner", "required", "Task.owner" },
+        { "Provenance-zhang-wei-sbp", "set agent=[{\"who\":{\"reference\":\"Practitioner/li-na\"}}]", "required", "Provenance.agent[0].onBehalfOf" },
+        { "Provenance-zhang-wei-sbp", "remove occurredDateTime", "required", "Provenance.occurred" },
     };
 
     [Theory]

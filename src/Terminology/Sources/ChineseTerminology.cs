@@ -26,6 +26,8 @@ public static class CnTerminology
     public const string HealthTag = Canonical + "/CodeSystem/health-tag";
     public const string TransferReason = Canonical + "/CodeSystem/transfer-reason";
     public const string ConfirmationMethod = Canonical + "/CodeSystem/resident-confirmation-method";
+    public const string RecordTaskType = Canonical + "/CodeSystem/record-task-type";
+    public const string RecordDocumentType = Canonical + "/CodeSystem/record-document-type";
 
     public const string AdministrativeGender = "http://hl7.org/fhir/administrative-gender";
     public const string SexToGenderMap = Canonical + "/ConceptMap/gbt-2261-1-sex-to-administrative-gender";
@@ -95,6 +97,13 @@ public static class ChineseTerminology
                 { TitleEn = "Resident confirmation method", Description = "重庆市居民电子健康档案管理服务规范(试行) 细则 四(三)4" },
                 ("1", "现场签署知情同意书", "Signed informed consent on site"), ("2", "生物识别确认", "Biometric confirmation"),
                 ("3", "短信或电话确认", "SMS or telephone confirmation"), ("4", "视频确认", "Video confirmation")),
+            Listed(new CodeSystemInfo(CnTerminology.RecordTaskType, "record-task-type", "健康档案业务任务类型")
+                { TitleEn = "Health record task type", Description = "转迁、更正审批、工单与异地服务回传（重庆市规范 细则 四）" },
+                ("transfer", "档案转迁", "Record transfer"), ("correction", "档案更正", "Record correction (needs an administrator's approval)"),
+                ("work-order", "工单", "Work order"), ("off-site-service", "异地服务回传", "Off-site service pushed back to the holding institution")),
+            Listed(new CodeSystemInfo(CnTerminology.RecordDocumentType, "record-document-type", "健康档案文档类型")
+                { TitleEn = "Health record document type" },
+                ("homepage", "居民电子健康档案首页", "Resident health record homepage")),
             AdminDivisions(),
         };
 

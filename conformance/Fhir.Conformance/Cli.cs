@@ -7,6 +7,7 @@ public static class Cli
         FhirArchive conformance runner / 一致性测试运行器
           examples <folder-or-tgz>     JSON/XML round-trip of the official R4 examples (hl7.fhir.r4.examples@4.0.1)
           definitions                  start-up cost of the embedded R4 definitions (time, memory)
+          validator-suite <folder>     the HL7 validator test cases (R4): agreement with the reference validator
           package [out.tgz]            writes the FhirArchive FHIR package (profiles, terminology, naming systems, examples)
         """;
 
@@ -23,6 +24,7 @@ public static class Cli
             "examples" => ExamplesSuite.Main(rest),
             "definitions" => DefinitionsInfo.Main(),
             "package" => PackageCommand.Main(rest),
+            "validator-suite" => ValidatorSuite.Main(rest),
             _ => Fail($"unknown suite '{args[0]}'"),
         };
     }

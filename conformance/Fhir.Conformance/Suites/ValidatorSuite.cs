@@ -1,0 +1,168 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using FhirArchive.Fhir.Model;
+using FhirArchive.Fhir.Serialization;
+using FhirArchive.Fhir.Serialization.Json;
+using FhirArchive.Fhir.Serialization.Xml;
+using FhirArchive.Fhir.Validation;
+using FhirArchive.Profiles;
+using FhirArchive.Terminology;
+
+namespace FhirArchive.Conformance;
+
+/// <summary>
+/// `validator-suite &lt;folder&gt;`: the HL7 validator test cases (FHIR/fhir-test-cases, R4 subset). For each case
+/// the Java validator's verdict (valid: no error or fatal issue) is compared with ours. Cases that need FHIR
+/// packages from the registry, a terminology server or a logical model are skipped, with the reason.
+/// </summary>
+public static class ValidatorSuite
+{
+    public sealed record Outcome(string Case, bool ExpectedValid, bool ActualValid, string Detail);
+
+    public sealed record Result(int Passed, int Failed, IReadOnlyList<(string Case, string Reason)> Skipped, IReadOnlyList<Outcome> Disagreements);
+
+    public static int Main(string[] args)
+    {
+        if (args.Length != 1)
+        {
+            Console.Error.WriteLine("usage: validator-suite <folder with manifest-r4.json>");
+            return 2;
+        }
+        var result = Run(args[0]);
+        foreach (var d in result.Disagreements)
+            Console.WriteLine($"FAIL {d.Case}: expected {(d.ExpectedValid ? "valid" : "invalid")}, got {(d.ActualValid ? "valid" : "invalid")} {d.Detail}");
+        foreach (var reason in result.Skipped.GroupBy(s => s.Reason).OrderByDescending(g => g.Count()))
+            Console.WriteLine($"skipped {reason.Count()}: {reason.Key}");
+        var compared = result.Passed + result.Failed;
+        Console.WriteLine($"agreement: {result.Passed} of {compared} ({(compared == 0 ? 0 : 100.0 * result.Passed / compared):F1}%)");
+        Console.WriteLine($"validator-suite: {result.Passed} passed, {result.Failed} failed, {result.Skipped.Count} skipped");
+        return 0;
+    }
+
+    public static Result Run(string folder)
+    {
+        var manifest = JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "manifest-r4.json")))!;
+        var skipped = new List<(string, string)>();
+        var outcomes = new List<Outcome>();
+        foreach (var node in (JsonArray)manifest["test-cases"]!)
+        {
+            var tc = (JsonObject)node!;
+            var name = tc["name"]!.GetValue<string>();
+            if (SkipReason(tc, folder) is { } reason)
+            {
+                skipped.Add((name, reason));
+                continue;
+            }
+            try
+            {
+                outcomes.AddRange(RunCase(tc, folder, name));
+            }
+            catch (Exception e) when (e is SnapshotException or FhirParseException or ArgumentException or JsonException)
+            {
+                skipped.Add((name, $"a supporting definition could not be read ({e.GetType().Name})"));
+            }
+        }
+        var failures = outcomes.Where(o => o.ExpectedValid != o.ActualValid).ToList();
+        return new Result(outcomes.Count - failures.Count, failures.Count, skipped, failures);
+    }
+
+    private static string? SkipReason(JsonObject tc, string folder)
+    {
+        if (tc["use-test"]?.GetValue<bool>() == false) return "use-test: false in the manifest";
+        if (tc["packages"] is not null || tc["profile"]?["packages"] is not null) return "needs FHIR packages from the registry";
+        if (tc["logical"] is not null) return "validates against a logical model from a package";
+        if (tc["module"]?.GetValue<string>() is "tx" or "tx-advanced") return "needs a terminology server (tx.fhir.org)";
+        if (tc["java"] is null) return "no expected outcome for the reference validator";
+        if (!HasExpectation(tc["java"]!, folder)) return "the expected outcome file is not in the copy";
+        var file = tc["file"]!.GetValue<string>();
+        if (!File.Exists(Path.Combine(folder, file))) return "input file not in the copy";
+        if (!file.EndsWith(".json", StringComparison.Ordinal) && !file.EndsWith(".xml", StringComparison.Ordinal)) return "input is neither FHIR JSON nor XML";
+        return null;
+    }
+
+    private static IEnumerable<Outcome> RunCase(JsonObject tc, string folder, string name)
+    {
+        var profiles = LoadProfiles(tc, folder);
+        StructureProfile? Resolve(string url) => profiles.TryGetValue(url.Split('|')[0], out var p) ? p : CnProfiles.Find(url);
+        var validator = new InstanceValidator(new ValidationSettings
+        {
+            CodeInValueSet = TerminologyService.Default.CodeInValueSet,
+            ResolveProfile = Resolve,
+        });
+
+        var file = tc["file"]!.GetValue<string>();
+        var bytes = File.ReadAllBytes(Path.Combine(folder, file));
+        var parsed = file.EndsWith(".xml", StringComparison.Ordinal) ? new FhirXmlParser().Parse(bytes) : new FhirJsonParser().Parse(bytes);
+        var baseErrors = parsed.Issues.Where(i => i.IsError).ToList();
+        if (parsed.Resource is not null) baseErrors.AddRange(validator.Validate(parsed.Resource).Where(i => i.IsError));
+        yield return Compare(name, ExpectedValid(tc["java"]!, folder), baseErrors);
+
+        if (tc["profile"] is JsonObject second && second["java"] is { } expectation && HasExpectation(expectation, folder)
+            && second["source"]?.GetValue<string>() is { } source)
+        {
+            var url = UrlOf(Path.Combine(folder, source));
+            var errors = baseErrors.ToList();
+            if (parsed.Resource is not null && url is not null && Resolve(url) is { } profile)
+                errors.AddRange(ProfileValidator.Validate(parsed.Resource, profile, new ValidationSettings
+                {
+                    CodeInValueSet = TerminologyService.Default.CodeInValueSet,
+                    ResolveProfile = Resolve,
+                }).Where(i => i.IsError));
+            yield return Compare(name + " (profile)", ExpectedValid(expectation, folder), errors);
+        }
+    }
+
+    private static Outcome Compare(string name, bool expectedValid, List<Fhir.Outcomes.FhirIssue> errors) =>
+        new(name, expectedValid, errors.Count == 0, errors.Count == 0 ? "" : "- " + string.Join(" | ", errors.Take(2)));
+
+    private static bool HasExpectation(JsonNode expectation, string folder) =>
+        expectation is JsonObject || File.Exists(Path.Combine(folder, "outcomes", expectation.GetValue<string>()));
+
+    /// <summary>The reference verdict: an outcome file, an inline outcome, or an inline error count.</summary>
+    private static bool ExpectedValid(JsonNode expectation, string folder)
+    {
+        if (expectation is JsonObject inline)
+        {
+            if (inline["errorCount"] is { } count) return count.GetValue<int>() == 0;
+            return !HasErrors(inline["outcome"]);
+        }
+        var path = Path.Combine(folder, "outcomes", expectation.GetValue<string>());
+        return !HasErrors(JsonNode.Parse(File.ReadAllText(path)));
+    }
+
+    private static bool HasErrors(JsonNode? outcome) =>
+        ((JsonArray?)outcome?["issue"] ?? []).Any(i => i?["severity"]?.GetValue<string>() is "error" or "fatal");
+
+    /// <summary>The StructureDefinitions a case brings (supporting files and profiles), with snapshots.</summary>
+    private static Dictionary<string, StructureProfile> LoadProfiles(JsonObject tc, string folder)
+    {
+        var sources = new Dictionary<string, JsonObject>(StringComparer.Ordinal);
+        var files = new[] { tc["supporting"], tc["profiles"], tc["profile"]?["supporting"] }
+            .OfType<JsonArray>().SelectMany(a => a).Select(f => f!.GetValue<string>());
+        if (tc["profile"]?["source"]?.GetValue<string>() is { } source) files = files.Append(source);
+        foreach (var f in files.Distinct())
+        {
+            var path = Path.Combine(folder, f);
+            if (!File.Exists(path)) continue;
+            if (ReadJson(path) is { } sd && sd["resourceType"]?.GetValue<string>() == "StructureDefinition" && sd["url"] is { } url)
+                sources[url.GetValue<string>()] = sd;
+        }
+
+        SnapshotGenerator? generator = null;
+        generator = new SnapshotGenerator(url => sources.TryGetValue(url, out var sd) ? WithSnapshot(sd) : OfficialProfiles.Json(url));
+        JsonObject WithSnapshot(JsonObject sd) => sd["snapshot"] is not null ? sd : generator.Generate(sd);
+        var parser = new FhirJsonParser(ParserOptions.Lenient);
+        return sources.ToDictionary(s => s.Key, s => StructureProfile.Load(parser.Parse(WithSnapshot(s.Value).ToJsonString()).GetResourceOrThrow()));
+    }
+
+    /// <summary>A definition file as JSON (XML ones are read with our parser and written out as JSON).</summary>
+    private static JsonObject? ReadJson(string path)
+    {
+        if (path.EndsWith(".json", StringComparison.Ordinal)) return JsonNode.Parse(File.ReadAllText(path)) as JsonObject;
+        if (!path.EndsWith(".xml", StringComparison.Ordinal)) return null;
+        var r = new FhirXmlParser(ParserOptions.Lenient).Parse(File.ReadAllBytes(path)).Resource;
+        return r is null ? null : JsonNode.Parse(FhirJsonSerializer.Serialize(r)) as JsonObject;
+    }
+
+    private static string? UrlOf(string path) => ReadJson(path)?["url"]?.GetValue<string>();
+}

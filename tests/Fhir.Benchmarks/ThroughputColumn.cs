@@ -26,7 +26,7 @@ public sealed class ThroughputColumn : IColumn
     {
         var report = summary[benchmarkCase];
         if (report?.ResultStatistics is not { } stats) return "-";
-        var set = (string)benchmarkCase.Parameters["Set"];
+        if (benchmarkCase.Parameters["Set"] is not string set) return "-"; // not a corpus benchmark
         var xml = benchmarkCase.Descriptor.WorkloadMethod.Name.Contains("Xml");
         var bytes = xml ? XmlBytes(set) : Corpus.Bytes(set);
         return (bytes / 1e6 / (stats.Mean / 1e9)).ToString("F0");

@@ -6,6 +6,8 @@ public static class Cli
     private const string Usage = """
         FhirArchive conformance runner / 一致性测试运行器
           examples <folder-or-tgz>     JSON/XML round-trip of the official R4 examples (hl7.fhir.r4.examples@4.0.1)
+          fhirpath "<expr>" <file>     evaluate a FHIRPath expression on a resource; prints the result as JSON
+          fhirpath-suite <folder>      the official FHIRPath R4 test suite (tests-fhir-r4.xml + input/)
         """;
 
     public static int Run(string[] args)
@@ -19,6 +21,8 @@ public static class Cli
         return args[0] switch
         {
             "examples" => ExamplesSuite.Main(rest),
+            "fhirpath" => FhirPathCommand.Main(rest),
+            "fhirpath-suite" => FhirPathSuite.Main(rest),
             _ => Fail($"unknown suite '{args[0]}'"),
         };
     }

@@ -128,9 +128,21 @@ internal static partial class Functions
         Add("unescape", 1, 1, StringFn1((s, f) => f switch
         {
             "html" => WebUtility.HtmlDecode(s),
-            "json" => System.Text.Json.JsonSerializer.Deserialize<string>("\"" + s + "\""),
+            "json" => UnescapeJson(s),
             _ => null,
         }));
+    }
+
+    private static string? UnescapeJson(string s)
+    {
+        try
+        {
+            return System.Text.Json.JsonSerializer.Deserialize<string>("\"" + s.Replace("\"", "\\\"").Replace("\\\\\"", "\\\"") + "\"");
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
     }
 
     private static T Match<T>(Func<T> f)

@@ -66,10 +66,7 @@ internal static class Compiler
                     if (t.TryGetBySerialName(name, out var def, out var choiceType) && choiceType is not null)
                     {
                         // "valueQuantity": the serialised name of a choice; the spec path is value.ofType(Quantity).
-                        if (env.Ctx.Strict)
-                            throw new FhirPathEvaluationException($"'{name}' is not a FHIRPath name; use {def.Name}.ofType({choiceType})");
-                        foreach (var c in n.Children)
-                            if (c.Name == def.Name && c.Type == choiceType) (result ??= []).Add(FhirPathItem.FromNode(c));
+                        throw new FhirPathEvaluationException($"'{name}' is not a FHIRPath name; use {def.Name}.ofType({choiceType})");
                     }
                     else if (env.Ctx.Strict && !(root && typeLike && n.IsResource))
                         throw new FhirPathEvaluationException($"{n.Type} has no element '{name}'");
@@ -99,6 +96,7 @@ internal static class Compiler
     {
         var operand = Compile(t.Operand);
         var type = t.TypeName;
+        TypeSystem.CheckKnown(type, t.Position);
         if (t.Op == "is")
         {
             return (env, focus) =>
@@ -113,10 +111,10 @@ internal static class Compiler
         {
             var input = operand(env, focus);
             if (input.Count == 0) return Empty;
-            if (input.Count > 1 && env.Ctx.Strict) throw new FhirPathEvaluationException("'as' needs a single item");
+            if (input.Count > 1) throw new FhirPathEvaluationException("'as' needs a single item");
             List<FhirPathItem>? r = null;
             foreach (var it in input)
-                if (TypeSystem.Is(it, type)) (r ??= []).Add(it);
+                if (TypeSystem.Is(it, type, exact: true)) (r ??= []).Add(it);
             return r is null ? Empty : r;
         };
     }
@@ -172,7 +170,11 @@ internal static class TypeSystem
     private static readonly HashSet<string> SystemTypes =
         ["Boolean", "String", "Integer", "Long", "Decimal", "Date", "DateTime", "Time", "Quantity", "Any"];
 
-    public static bool Is(FhirPathItem item, string typeName)
+    /// <summary>
+    /// Type test. <paramref name="exact"/> (as/ofType) does not let a FHIR primitive pass as its base primitive
+    /// (code is a string for "is", but code.as(string) is empty), as the official tests require.
+    /// </summary>
+    public static bool Is(FhirPathItem item, string typeName, bool exact = false)
     {
         string? ns = null;
         var dot = typeName.IndexOf('.');
@@ -184,6 +186,7 @@ internal static class TypeSystem
         if (item.Node is { } n)
         {
             if (ns == "System") return false;
+            if (exact && n.IsPrimitive) return n.Type == typeName;
             return NodeIs(n, typeName, ns);
         }
         if (ns == "FHIR") return false;
@@ -196,10 +199,26 @@ internal static class TypeSystem
         var t = n.Type;
         if (t is null) return false;
         if (t == typeName) return true;
-        return FhirDefinitions.R4.IsSubtypeOf(t, typeName) && !(n.IsPrimitive && FhirDefinitions.R4.GetType(typeName)?.IsPrimitive == true);
+        return FhirDefinitions.R4.IsSubtypeOf(t, typeName);
     }
 
     public static bool IsKnownSystemType(string name) => SystemTypes.Contains(name);
+
+    /// <summary>Unknown type names are errors ("as(string1)"), not silently empty results.</summary>
+    public static void CheckKnown(string typeName, int position)
+    {
+        var dot = typeName.IndexOf('.');
+        var (ns, name) = dot > 0 ? (typeName[..dot], typeName[(dot + 1)..]) : (null, typeName);
+        var known = ns switch
+        {
+            "System" => SystemTypes.Contains(name),
+            "FHIR" => FhirDefinitions.R4.GetType(name) is not null,
+            null => SystemTypes.Contains(name) || FhirDefinitions.R4.GetType(name) is not null,
+            _ => false,
+        };
+        if (!known && !(ns == "System" && FhirDefinitions.R4.GetType(name) is not null))
+            throw new FhirPathSyntaxException($"unknown type '{typeName}'", position);
+    }
 
     public static TypeInfo TypeOf(FhirPathItem item) =>
         item.Node is { } n ? new TypeInfo("FHIR", n.Type ?? "Element") : new TypeInfo("System", item.TypeName);

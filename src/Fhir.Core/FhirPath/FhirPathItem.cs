@@ -77,7 +77,7 @@ public sealed class FhirPathItem
             return node.Type == "Quantity" || td.BaseName == "Quantity" ? QuantityFromNode(node) : null;
         var s = node.Value;
         if (s is null) return null;
-        switch (td.SystemType)
+        switch (td.SystemType is { } st && st.StartsWith("System.", StringComparison.Ordinal) ? st[7..] : td.SystemType)
         {
             case "Boolean": return s == "true";
             case "Integer": return long.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var l) ? l : null;

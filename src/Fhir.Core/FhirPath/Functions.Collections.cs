@@ -5,6 +5,7 @@ internal static partial class Functions
 {
     private static void RegisterExistence()
     {
+        Add("not", 0, 0, (_, input, _, _) => Values.SingleBool(input, "not()") is { } b ? Bool(!b) : Empty);
         Add("empty", 0, 0, (_, input, _, _) => Bool(input.Count == 0));
         Add("exists", 0, 1, (env, input, _, args) =>
         {
@@ -19,10 +20,10 @@ internal static partial class Functions
                 if (Values.SingleBool(Lambda(env, args[0], input[i], i), "all") != true) return FalseList;
             return TrueList;
         });
-        Add("allTrue", 0, 0, (_, input, _, _) => Bool(input.All(i => i.Value is true)));
-        Add("anyTrue", 0, 0, (_, input, _, _) => Bool(input.Any(i => i.Value is true)));
-        Add("allFalse", 0, 0, (_, input, _, _) => Bool(input.All(i => i.Value is false)));
-        Add("anyFalse", 0, 0, (_, input, _, _) => Bool(input.Any(i => i.Value is false)));
+        Add("allTrue", 0, 0, (_, input, _, _) => Bool(Booleans(input).All(b => b)));
+        Add("anyTrue", 0, 0, (_, input, _, _) => Bool(Booleans(input).Any(b => b)));
+        Add("allFalse", 0, 0, (_, input, _, _) => Bool(Booleans(input).All(b => !b)));
+        Add("anyFalse", 0, 0, (_, input, _, _) => Bool(Booleans(input).Any(b => !b)));
         Add("subsetOf", 1, 1, (env, input, outer, args) =>
         {
             var other = Arg(env, outer, args[0]);
@@ -76,6 +77,14 @@ internal static partial class Functions
             }
             return total;
         });
+    }
+
+    private static List<bool> Booleans(IReadOnlyList<FhirPathItem> input)
+    {
+        var r = new List<bool>(input.Count);
+        foreach (var i in input)
+            r.Add(i.Value is bool b ? b : throw new FhirPathEvaluationException("allTrue()/anyTrue()/allFalse()/anyFalse() need Booleans"));
+        return r;
     }
 
     private static IReadOnlyList<FhirPathItem> Repeat(Env env, IReadOnlyList<FhirPathItem> input, Eval arg, bool distinct)

@@ -122,7 +122,7 @@ internal static partial class Functions
         Add("escape", 1, 1, StringFn1((s, f) => f switch
         {
             "html" => WebUtility.HtmlEncode(s),
-            "json" => System.Text.Json.JsonSerializer.Serialize(s)[1..^1].Replace("\\u0022", "\\\"").Replace("\\u0027", "'"),
+            "json" => EscapeJson(s),
             _ => null,
         }));
         Add("unescape", 1, 1, StringFn1((s, f) => f switch
@@ -131,6 +131,27 @@ internal static partial class Functions
             "json" => UnescapeJson(s),
             _ => null,
         }));
+    }
+
+    private static string EscapeJson(string s)
+    {
+        var sb = new StringBuilder(s.Length + 8);
+        foreach (var c in s)
+        {
+            switch (c)
+            {
+                case '"': sb.Append("\\\""); break;
+                case '\\': sb.Append("\\\\"); break;
+                case '\n': sb.Append("\\n"); break;
+                case '\r': sb.Append("\\r"); break;
+                case '\t': sb.Append("\\t"); break;
+                default:
+                    if (c < ' ') sb.Append("\\u").Append(((int)c).ToString("x4"));
+                    else sb.Append(c);
+                    break;
+            }
+        }
+        return sb.ToString();
     }
 
     private static string? UnescapeJson(string s)

@@ -35,6 +35,7 @@ internal static partial class Functions
             if (f.Args.Count != 1) throw new FhirPathSyntaxException($"{f.Name}() takes one type name", f.Position);
             var type = TypeName(f.Args[0]) ?? throw new FhirPathSyntaxException($"{f.Name}() needs a type name", f.Args[0].Position);
             var name = f.Name;
+            TypeSystem.CheckKnown(type, f.Args[0].Position);
             return (env, focus) =>
             {
                 var input = target is null ? focus : target(env, focus);
@@ -44,9 +45,10 @@ internal static partial class Functions
                     if (input.Count > 1) throw new FhirPathEvaluationException("is() needs a single item");
                     return TypeSystem.Is(input[0], type) ? TrueList : FalseList;
                 }
+                if (name == "as" && input.Count > 1) throw new FhirPathEvaluationException("as() needs a single item");
                 List<FhirPathItem>? r = null;
                 foreach (var it in input)
-                    if (TypeSystem.Is(it, type)) (r ??= []).Add(it);
+                    if (TypeSystem.Is(it, type, exact: true)) (r ??= []).Add(it);
                 return r is null ? Empty : r;
             };
         }
@@ -88,7 +90,13 @@ internal static partial class Functions
                 for (var j = 0; j < a.Keys.Length; j++)
                 {
                     var (x, y) = (a.Keys[j], b.Keys[j]);
-                    int c = x is null ? (y is null ? 0 : -1) : y is null ? 1 : Values.Compare(x, y) ?? 0;
+                    // Items without a key come first in either direction (as the official tests expect).
+                    if (x is null || y is null)
+                    {
+                        if (x is null && y is null) continue;
+                        return x is null ? -1 : 1;
+                    }
+                    var c = Values.Compare(x, y) ?? 0;
                     if (keys.Length > j && keys[j].Desc) c = -c;
                     if (c != 0) return c;
                 }
@@ -137,6 +145,8 @@ internal static partial class Functions
     private static string? InputString(IReadOnlyList<FhirPathItem> input, string fn)
     {
         var v = InputValue(input, fn);
+        if (v is null && input.Count == 1 && input[0].Node is { IsPrimitive: false })
+            throw new FhirPathEvaluationException($"{fn}() needs a string, not a {input[0].TypeName}");
         return v switch
         {
             null => null,

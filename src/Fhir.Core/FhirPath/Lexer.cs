@@ -88,13 +88,13 @@ internal static class Lexer
                 {
                     i++;
                     var ts = i;
-                    while (i < s.Length && (char.IsDigit(s[i]) || s[i] is ':' or '.')) i++;
+                    while (i < s.Length && (char.IsDigit(s[i]) || s[i] == ':' || s[i] == '.' && i + 1 < s.Length && char.IsDigit(s[i + 1]))) i++;
                     tokens.Add(new Token(TokenKind.Time, s[ts..i], start));
                 }
                 else
                 {
                     var ds = i;
-                    while (i < s.Length && (char.IsDigit(s[i]) || s[i] is '-' or ':' or '.' or 'T' or 'Z' or '+')) i++;
+                    while (i < s.Length && (char.IsDigit(s[i]) || s[i] is '-' or ':' or 'T' or 'Z' or '+' || s[i] == '.' && i + 1 < s.Length && char.IsDigit(s[i + 1]))) i++;
                     // a trailing '-'/'+' belongs to the next operator only if no digits follow (@2012-01-01 - 1 day)
                     tokens.Add(new Token(TokenKind.DateTime, s[ds..i], start));
                 }

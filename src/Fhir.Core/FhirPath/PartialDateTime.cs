@@ -132,6 +132,9 @@ public sealed partial class PartialDateTime
             x = a.Normalized();
             y = b.Normalized();
         }
+        // One side zoned, the other not: the instant is unknown.
+        if ((a.Offset is null) != (b.Offset is null) && pa >= DateTimePrecision.Hour && pb >= DateTimePrecision.Hour
+            && a.Kind == DateTimeKind2.DateTime && b.Kind == DateTimeKind2.DateTime) return null;
         var common = pa < pb ? pa : pb;
         Span<int> fa = [x.Year, x.Month, x.Day, x.Hour, x.Minute, x.Second * 1000 + x.Millisecond];
         Span<int> fb = [y.Year, y.Month, y.Day, y.Hour, y.Minute, y.Second * 1000 + y.Millisecond];
@@ -170,12 +173,13 @@ public sealed partial class PartialDateTime
                 case "month":
                     dt = dt.AddMonths((int)decimal.Truncate(amount)); break;
                 case "week":
-                    return AddDays(dt, amount * 7);
+                    return AddDays(dt, decimal.Truncate(amount) * 7);
                 case "day":
-                    return AddDays(dt, amount);
-                case "hour": dt = dt.AddHours((double)amount); break;
-                case "minute": dt = dt.AddMinutes((double)amount); break;
-                case "second": dt = dt.AddMilliseconds((double)(amount * 1000)); break;
+                    return AddDays(dt, decimal.Truncate(amount));
+                // Only whole calendar units are added (spec: fractions are truncated).
+                case "hour": dt = dt.AddHours((double)decimal.Truncate(amount)); break;
+                case "minute": dt = dt.AddMinutes((double)decimal.Truncate(amount)); break;
+                case "second": dt = dt.AddSeconds((double)decimal.Truncate(amount)); break;
                 case "millisecond": dt = dt.AddMilliseconds((double)amount); break;
                 default: return null;
             }

@@ -104,8 +104,11 @@ public sealed class Quantity(decimal value, string unit)
 
     public static Quantity? Multiply(Quantity a, Quantity b)
     {
-        var unit = a.Unit == "1" ? b.Unit : b.Unit == "1" ? a.Unit : a.Unit == b.Unit ? a.Unit + "2" : a.Unit + "." + b.Unit;
-        return new Quantity(a.Value * b.Value, unit);
+        if (a.Unit == "1") return new Quantity(a.Value * b.Value, b.Unit);
+        if (b.Unit == "1") return new Quantity(a.Value * b.Value, a.Unit);
+        // Same dimension (cm × m): express both in the left unit, giving its square.
+        if (b.ConvertTo(a.Unit) is { } bc) return new Quantity(a.Value * bc.Value, a.Unit + "2");
+        return new Quantity(a.Value * b.Value, a.Unit + "." + b.Unit);
     }
 
     public static Quantity? Divide(Quantity a, Quantity b)

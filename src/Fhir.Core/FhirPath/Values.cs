@@ -77,6 +77,7 @@ internal static class Values
             case string sa when vb is string sb: return sa == sb;
             case bool ba when vb is bool bb: return ba == bb;
             case PartialDateTime pa when vb is PartialDateTime pb:
+                if (pa.IsTime != pb.IsTime) return false;
                 var c = PartialDateTime.Compare(pa, pb);
                 return c is null ? null : c == 0;
             case Quantity qa when vb is Quantity qb:
@@ -110,11 +111,11 @@ internal static class Values
             case PartialDateTime pa when vb is PartialDateTime pb: return PartialDateTime.Equivalent(pa, pb);
             case Quantity qa when vb is Quantity qb:
             {
-                if (qa.Unit == qb.Unit || qa.ConvertTo(qb.Unit) is null)
-                    return Quantity.Compare(qa, qb, equivalence: true) is 0 || EquivalentRounded(qa, qb);
-                var conv = qa.ConvertTo(qb.Unit)!;
+                if (Quantity.Compare(qa, qb, equivalence: true) is 0 || EquivalentRounded(qa, qb)) return true;
+                // Compare at the precision of the less precise side, in either unit.
                 var scale = Math.Min(qa.Value.Scale, qb.Value.Scale);
-                return Math.Round(conv.Value, scale) == Math.Round(qb.Value, scale);
+                return qa.ConvertTo(qb.Unit) is { } ab && Math.Round(ab.Value, scale) == Math.Round(qb.Value, scale)
+                       || qb.ConvertTo(qa.Unit) is { } ba && Math.Round(ba.Value, scale) == Math.Round(qa.Value, scale);
             }
             default: return ValueEquals(va, vb) == true;
         }

@@ -111,7 +111,9 @@ internal static class Compiler
         {
             var input = operand(env, focus);
             if (input.Count == 0) return Empty;
-            if (input.Count > 1) throw new FhirPathEvaluationException("'as' needs a single item");
+            // FHIRPath 2.0 makes "as" on several items an error, but R4's own invariants (dom-3) rely on
+            // filtering semantics (descendants().as(canonical)), so only strict mode rejects it.
+            if (input.Count > 1 && env.Ctx.Strict) throw new FhirPathEvaluationException("'as' needs a single item");
             List<FhirPathItem>? r = null;
             foreach (var it in input)
                 if (TypeSystem.Is(it, type, exact: true)) (r ??= []).Add(it);

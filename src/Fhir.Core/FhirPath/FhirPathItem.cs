@@ -77,6 +77,9 @@ public sealed class FhirPathItem
             return node.Type == "Quantity" || td.BaseName == "Quantity" ? QuantityFromNode(node) : null;
         var s = node.Value;
         if (s is null) return null;
+        // The R4 definitions give positiveInt and unsignedInt a System.String value: they are integers.
+        if (td.Name is "positiveInt" or "unsignedInt")
+            return long.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) ? n : null;
         switch (td.SystemType is { } st && st.StartsWith("System.", StringComparison.Ordinal) ? st[7..] : td.SystemType)
         {
             case "Boolean": return s == "true";

@@ -52,6 +52,7 @@ internal static partial class Functions
             for (var i = 0; i < input.Count; i++)
             {
                 var part = Lambda(env, args[0], input[i], i);
+                env.Step(part.Count); // items produced count against the budget, so fan-out is bounded too
                 if (part.Count > 0) (r ??= []).AddRange(part);
             }
             return r is null ? Empty : r;

@@ -45,7 +45,7 @@ internal static partial class Functions
                     if (input.Count > 1) throw new FhirPathEvaluationException("is() needs a single item");
                     return TypeSystem.Is(input[0], type) ? TrueList : FalseList;
                 }
-                if (name == "as" && input.Count > 1) throw new FhirPathEvaluationException("as() needs a single item");
+                if (name == "as" && input.Count > 1 && env.Ctx.Strict) throw new FhirPathEvaluationException("as() needs a single item");
                 List<FhirPathItem>? r = null;
                 foreach (var it in input)
                     if (TypeSystem.Is(it, type, exact: true)) (r ??= []).Add(it);

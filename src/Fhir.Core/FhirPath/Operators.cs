@@ -55,6 +55,7 @@ internal static class Operators
                 {
                     var x = l(env, f);
                     var y = r(env, f);
+                    env.Step(x.Count + y.Count);
                     return Values.Distinct(x.Concat(y));
                 };
             case "=":

@@ -85,6 +85,7 @@ public class FhirPathDefinitionsTests(ITestOutputHelper output)
         int examples = 0, allSatisfied = 0, allErrorsSatisfied = 0, evaluations = 0;
         var errors = new List<string>();
         var violated = new Dictionary<string, int>();
+        var errorViolations = new List<string>();
         foreach (var (name, content) in ExampleSource.Read(OfficialExamples.PackagePath))
         {
             var resource = parser.Parse(content).Resource;
@@ -103,7 +104,11 @@ public class FhirPathDefinitionsTests(ITestOutputHelper output)
                         if (r is [{ Value: false }])
                         {
                             ok = false;
-                            if (c.Severity == "error") okErrors = false;
+                            if (c.Severity == "error")
+                            {
+                                okErrors = false;
+                                if (errorViolations.Count < 20) errorViolations.Add($"{name} {node.Location} {c.Key}: {c.Expression}");
+                            }
                             violated[$"{c.Key} ({c.Severity})"] = violated.GetValueOrDefault($"{c.Key} ({c.Severity})") + 1;
                         }
                     }
@@ -121,9 +126,49 @@ public class FhirPathDefinitionsTests(ITestOutputHelper output)
         output.WriteLine($"{examples} examples, {evaluations} invariant evaluations; {allErrorsSatisfied} ({share:F1}%) satisfy every error-severity invariant, "
                          + $"{allSatisfied} ({shareAll:F1}%) also every warning");
         foreach (var (key, count) in violated.OrderByDescending(v => v.Value).Take(25)) output.WriteLine($"  {key}: violated {count}x");
+        foreach (var v in errorViolations) output.WriteLine("  " + v);
         Assert.True(errors.Count == 0, $"{errors.Count} errors:\n" + string.Join("\n", errors.Take(30)));
         Assert.True(examples > 5000);
         Assert.True(share >= MinimumShare, $"share {share:F1}% below {MinimumShare}%");
+    }
+
+    [Fact]
+    public void Search_parameter_expressions_evaluate_on_the_official_examples()
+    {
+        var byType = new Dictionary<string, List<(string Id, CompiledExpression Expr)>>();
+        foreach (var sp in FhirDefinitions.DefinitionResources("Bundle-searchParams.json"))
+        {
+            if (!sp.TryGetProperty("expression", out var e) || !sp.TryGetProperty("base", out var bases)) continue;
+            var compiled = FhirPathCompiler.Default.Compile(e.GetString()!);
+            foreach (var b in bases.EnumerateArray())
+            {
+                var t = b.GetString()!;
+                if (!byType.TryGetValue(t, out var list)) byType[t] = list = [];
+                list.Add((sp.GetProperty("id").GetString()!, compiled));
+            }
+        }
+        var parser = new FhirJsonParser(ParserOptions.Lenient);
+        long evaluations = 0, values = 0;
+        var errors = new List<string>();
+        foreach (var (name, content) in ExampleSource.Read(OfficialExamples.PackagePath))
+        {
+            if (parser.Parse(content).Resource is not { } resource) continue;
+            foreach (var (id, expr) in byType.GetValueOrDefault(resource.Type!, []).Concat(byType.GetValueOrDefault("Resource", [])))
+            {
+                evaluations++;
+                try
+                {
+                    values += expr.Evaluate(resource).Count;
+                }
+                catch (FhirPathEvaluationException e)
+                {
+                    errors.Add($"{name} {id}: {e.Message}");
+                }
+            }
+        }
+        output.WriteLine($"{evaluations} search parameter evaluations, {values} values extracted, {errors.Count} errors");
+        Assert.True(errors.Count == 0, string.Join("\n", errors.Take(30)));
+        Assert.True(values > 10_000);
     }
 
     /// <summary>Measured share of examples satisfying every invariant of their types; raise it when it improves.</summary>

@@ -192,18 +192,52 @@ internal static class Values
         }
     }
 
-    /// <summary>Distinct by equality, keeping first occurrences.</summary>
+    /// <summary>Distinct by equality, keeping first occurrences. Items are bucketed by a coarse hash that equal
+    /// items always share (1 and 1.0 included), so large unions stay near linear.</summary>
     public static List<FhirPathItem> Distinct(IEnumerable<FhirPathItem> items)
     {
         var result = new List<FhirPathItem>();
+        Dictionary<int, List<FhirPathItem>>? buckets = null;
         foreach (var it in items)
         {
-            var dup = false;
-            foreach (var r in result)
-                if (SameItem(r, it)) { dup = true; break; }
-            if (!dup) result.Add(it);
+            if (buckets is null && result.Count < 16)
+            {
+                var dup = false;
+                foreach (var r in result)
+                    if (SameItem(r, it)) { dup = true; break; }
+                if (!dup) result.Add(it);
+                continue;
+            }
+            if (buckets is null)
+            {
+                buckets = [];
+                foreach (var r in result) Bucket(buckets, r).Add(r);
+            }
+            var bucket = Bucket(buckets, it);
+            var seen = false;
+            foreach (var r in bucket)
+                if (SameItem(r, it)) { seen = true; break; }
+            if (seen) continue;
+            bucket.Add(it);
+            result.Add(it);
         }
         return result;
+    }
+
+    private static List<FhirPathItem> Bucket(Dictionary<int, List<FhirPathItem>> buckets, FhirPathItem it)
+    {
+        var h = it.Value switch
+        {
+            long l => ((decimal)l).GetHashCode(),
+            decimal d => d.GetHashCode(),
+            string s => s.GetHashCode(),
+            bool b => b ? 1 : 2,
+            PartialDateTime p => p.Year,
+            Quantity => 3,
+            _ => it.Node?.Type?.GetHashCode() ?? 4,
+        };
+        if (!buckets.TryGetValue(h, out var list)) buckets[h] = list = [];
+        return list;
     }
 
     /// <summary>Identity for union/distinct: the same node, or equal values.</summary>

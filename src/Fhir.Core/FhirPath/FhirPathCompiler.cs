@@ -54,8 +54,9 @@ public sealed class CompiledExpression
         var root = ctx.RootResource;
         if (root is null)
         {
-            // %rootResource: the outermost resource (a Bundle or the container of a contained resource).
-            for (var n = resource; n != null; n = n.Parent?.ContainingResource) root = n;
+            // %rootResource: the container of a contained resource, else %resource itself (a Bundle entry is its own root).
+            root = resource;
+            while (root is { Name: "contained", Parent: { } p } && p.ContainingResource is { } container) root = container;
         }
         var env = new Env { Ctx = ctx, Context = focus, Resource = resource, RootResource = root, Now = ctx.Now };
         return _eval(env, focus);

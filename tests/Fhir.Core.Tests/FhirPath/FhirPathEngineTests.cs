@@ -119,6 +119,12 @@ public class FhirPathEngineTests
         Assert.Equal("female", One("Bundle.entry[2].resource.performer[0].resolve().gender", bundle));
         Assert.Equal(false, One("Bundle.entry[2].resource.performer[1].resolve().active", bundle));
         Assert.Equal(true, One("Bundle.entry[2].resource.subject.resolve() is Patient", bundle));
+        // %resource and %rootResource: a Bundle entry is its own root; a contained resource's root is its container.
+        var entry = bundle.ChildrenNamed("entry").Last().Child("resource")!;
+        Assert.Equal("o1", Assert.Single(Eval("%rootResource.id", entry)).Value);
+        var contained = entry.Child("contained")!;
+        Assert.Equal("pr", Assert.Single(Eval("%resource.id", contained)).Value);
+        Assert.Equal("o1", Assert.Single(Eval("%rootResource.id", contained)).Value);
         // Unknown references go to the caller's resolver.
         var external = Parse("""{"resourceType":"Organization","id":"org","name":"Acme"}""");
         var obs = Parse("""{"resourceType":"Observation","status":"final","code":{"text":"x"},"performer":[{"reference":"Organization/org"}]}""");

@@ -8,6 +8,7 @@ public static class Cli
           examples <folder-or-tgz>     JSON/XML round-trip of the official R4 examples (hl7.fhir.r4.examples@4.0.1)
           fhirpath "<expr>" <file>     evaluate a FHIRPath expression on a resource; prints the result as JSON
           fhirpath-suite <folder>      the official FHIRPath R4 test suite (tests-fhir-r4.xml + input/)
+          fhirpath-searchparams <examples> [dump.jsonl]   all SearchParameter expressions over the examples (timing, optional dump)
         """;
 
     public static int Run(string[] args)
@@ -23,6 +24,7 @@ public static class Cli
             "examples" => ExamplesSuite.Main(rest),
             "fhirpath" => FhirPathCommand.Main(rest),
             "fhirpath-suite" => FhirPathSuite.Main(rest),
+            "fhirpath-searchparams" => SearchParamDump.Main(rest),
             _ => Fail($"unknown suite '{args[0]}'"),
         };
     }

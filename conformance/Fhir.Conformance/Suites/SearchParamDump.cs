@@ -66,7 +66,7 @@ public static class SearchParamDump
         return errors == 0 ? 0 : 1;
     }
 
-    /// <summary>A comparable text per item: a primitive's lexical value, else "{Type}".</summary>
+    /// <summary>A comparable text per item: a primitive's lexical value, else "#object:Type".</summary>
     private static string Key(FhirPathItem i) =>
-        i.Node is { IsPrimitive: true } n ? n.Value ?? "" : i.Node is { } c ? "{" + c.Type + "}" : FhirPathValues.Format(i.Value);
+        i.Node is { IsPrimitive: true } n ? n.Value ?? "" : i.Node is { } c ? "#object:" + c.Type : FhirPathValues.Format(i.Value);
 }

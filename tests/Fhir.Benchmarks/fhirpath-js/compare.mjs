@@ -43,7 +43,7 @@ if (dumpFile) {
 }
 // fhirpath.js gives primitives as JS values (numbers lose their lexical form) and complex values as objects.
 const key = v => v === null || v === undefined ? '' : typeof v === 'object' ? '{}' : String(v);
-const ourKey = v => v.startsWith('{') && v.endsWith('}') ? '{}' : v;
+const ourKey = v => v.startsWith('#object:') ? '{}' : v;
 const sameNumber = (a, b) => a !== '' && b !== '' && !isNaN(+a) && !isNaN(+b) && +a === +b;
 let evaluations = 0, errors = 0, compared = 0, agree = 0;
 const differences = [];

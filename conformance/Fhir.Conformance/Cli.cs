@@ -6,6 +6,9 @@ public static class Cli
     private const string Usage = """
         FhirArchive conformance runner / 一致性测试运行器
           examples <folder-or-tgz>     JSON/XML round-trip of the official R4 examples (hl7.fhir.r4.examples@4.0.1)
+          fhirpath "<expr>" <file>     evaluate a FHIRPath expression on a resource; prints the result as JSON
+          fhirpath-suite <folder>      the official FHIRPath R4 test suite (tests-fhir-r4.xml + input/)
+          fhirpath-searchparams <examples> [dump.jsonl]   all SearchParameter expressions over the examples (timing, optional dump)
           definitions                  start-up cost of the embedded R4 definitions (time, memory)
           validator-suite <folder>     the HL7 validator test cases (R4): agreement with the reference validator
           package [out.tgz]            writes the FhirArchive FHIR package (profiles, terminology, naming systems, examples)
@@ -22,6 +25,9 @@ public static class Cli
         return args[0] switch
         {
             "examples" => ExamplesSuite.Main(rest),
+            "fhirpath" => FhirPathCommand.Main(rest),
+            "fhirpath-suite" => FhirPathSuite.Main(rest),
+            "fhirpath-searchparams" => SearchParamDump.Main(rest),
             "definitions" => DefinitionsInfo.Main(),
             "package" => PackageCommand.Main(rest),
             "validator-suite" => ValidatorSuite.Main(rest),

@@ -13,8 +13,14 @@ public sealed record ValidationSettings
     /// </summary>
     public Func<string, string?, string, bool?>? CodeInValueSet { get; init; }
 
-    /// <summary>Evaluates an invariant on a node: true (holds), false (violated), null (could not evaluate).</summary>
+    /// <summary>
+    /// Evaluates an invariant on a node: true (holds), false (violated), null (could not evaluate).
+    /// Default: the FHIRPath engine, with memberOf() answered by <see cref="CodeInValueSet"/>.
+    /// </summary>
     public Func<ElementNode, Constraint, bool?>? CheckInvariant { get; init; }
+
+    /// <summary>Evaluate invariants at all (off for callers that check structure only).</summary>
+    public bool EvaluateInvariants { get; init; } = true;
 
     /// <summary>Finds the profile a resource claims in meta.profile (null: not known).</summary>
     public Func<string, StructureProfile?>? ResolveProfile { get; init; }
@@ -33,6 +39,10 @@ public sealed class InstanceValidator(ValidationSettings? settings = null, FhirD
 {
     private readonly ValidationSettings _settings = settings ?? new ValidationSettings();
     private readonly FhirDefinitions _defs = definitions ?? FhirDefinitions.R4;
+    private Func<ElementNode, Constraint, bool?>? _invariants;
+
+    private Func<ElementNode, Constraint, bool?>? Invariants =>
+        !_settings.EvaluateInvariants ? null : _invariants ??= _settings.CheckInvariant ?? FhirPathInvariants.Checker(_settings.CodeInValueSet);
 
     public IReadOnlyList<FhirIssue> Validate(ElementNode resource)
     {
@@ -146,7 +156,7 @@ public sealed class InstanceValidator(ValidationSettings? settings = null, FhirD
 
         private void CheckInvariants(ElementNode node, TypeDefinition type)
         {
-            if (v._settings.CheckInvariant is not { } check) return;
+            if (v.Invariants is not { } check) return;
             // Type-level invariants (the root element of the type) hold for every instance of it; element-level
             // ones are on the definition. ele-1 is on both for every element: evaluate each key once.
             HashSet<string>? done = null;

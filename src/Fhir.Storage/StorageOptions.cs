@@ -1,0 +1,48 @@
+using FhirArchive.Storage.Indexing;
+using FhirArchive.Storage.Schema;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace FhirArchive.Storage;
+
+public sealed class StorageOptions
+{
+    /// <summary>"sqlite" (default, embedded) or "postgres".</summary>
+    public string Provider { get; set; } = "sqlite";
+    /// <summary>A provider connection string; for SQLite the default is a file in <see cref="DataFolder"/>.</summary>
+    public string? ConnectionString { get; set; }
+    public string DataFolder { get; set; } = "data";
+
+    public SqlDialect Dialect => Provider.StartsWith("postgres", StringComparison.OrdinalIgnoreCase) ? SqlDialect.Postgres : SqlDialect.Sqlite;
+}
+
+public static class StorageServiceCollectionExtensions
+{
+    public static IServiceCollection AddFhirStorage(this IServiceCollection services, StorageOptions options)
+    {
+        services.AddSingleton(options);
+        services.AddDbContextFactory<FhirDbContext>(o =>
+        {
+            if (options.Dialect == SqlDialect.Postgres)
+                o.UseNpgsql(options.ConnectionString ?? throw new InvalidOperationException("PostgreSQL needs a connection string."));
+            else
+            {
+                var cs = options.ConnectionString;
+                if (cs is null)
+                {
+                    Directory.CreateDirectory(options.DataFolder);
+                    cs = $"Data Source={Path.Combine(options.DataFolder, "fhirarchive.db")}";
+                }
+                o.UseSqlite(cs);
+            }
+            o.UseQueryTrackingBehavior(QueryTrackingBehavior.NoTracking);
+        });
+        services.TryAddSingleton(SearchParameterRegistry.R4);
+        // Interim: replaced by the FHIRPath engine's adapter when it lands (register another ISearchExpressionEvaluator first).
+        services.TryAddSingleton<ISearchExpressionEvaluator, SimplePathEvaluator>();
+        services.AddSingleton<IndexExtractor>();
+        services.AddSingleton<IResourceStore, ResourceStore>();
+        return services;
+    }
+}

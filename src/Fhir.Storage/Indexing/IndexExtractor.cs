@@ -138,6 +138,9 @@ public sealed class IndexExtractor(SearchParameterRegistry registry, ISearchExpr
     private static void AddReference(IndexSet set, string code, ElementNode n)
     {
         var reference = n.Type == "Reference" ? n.Child("reference")?.Value : n.Value;
+        // Reference.identifier serves the :identifier modifier, indexed as a token under "code:identifier".
+        if (n.Type == "Reference" && n.Child("identifier") is { } ident)
+            set.Tokens.Add(Token(code + ":identifier", ident.Child("system")?.Value, ident.Child("value")?.Value, null));
         if (reference is null) return;
         var (type, id) = ParseReference(reference);
         set.References.Add(new ReferenceIndexRow { Param = code, TargetType = type, TargetId = id, Url = reference });

@@ -38,7 +38,7 @@ public static class SampleDataLoader
         foreach (var json in Resources())
         {
             var node = FhirFormats.Parse(FhirFormats.Utf8(json), FhirFormat.Json);
-            await writer.UpdateAsync(s, node, node.Name, node.Child("id")!.Value!, null, ct);
+            await writer.UpdateAsync(s, node, node.Type!, node.Child("id")!.Value!, null, ct);
         }
         await s.CommitAsync(ct);
     }

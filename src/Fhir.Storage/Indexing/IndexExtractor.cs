@@ -24,7 +24,7 @@ public sealed class IndexExtractor(SearchParameterRegistry registry, ISearchExpr
     public IndexSet Extract(ElementNode resource)
     {
         var set = new IndexSet();
-        foreach (var p in registry.For(resource.Name))
+        foreach (var p in registry.For(resource.Type ?? resource.Name))
         {
             // _id and _lastUpdated are columns of the version row; composite/special are not supported yet.
             if (p.Expression is null || p.Code is "_id" or "_lastUpdated" || p.Type is SearchParamType.Composite or SearchParamType.Special) continue;
@@ -77,8 +77,9 @@ public sealed class IndexExtractor(SearchParameterRegistry registry, ISearchExpr
             case "CodeableConcept":
                 var text = n.Child("text")?.Value;
                 foreach (var c in n.ChildrenNamed("coding"))
-                    set.Tokens.Add(Token(code, c.Child("system")?.Value, c.Child("code")?.Value, c.Child("display")?.Value ?? text));
-                if (!n.ChildrenNamed("coding").Any() && text is not null) set.Tokens.Add(Token(code, null, null, text));
+                    set.Tokens.Add(Token(code, c.Child("system")?.Value, c.Child("code")?.Value, c.Child("display")?.Value));
+                // The concept's own text is searchable with :text even when codings carry displays.
+                if (text is not null) set.Tokens.Add(Token(code, null, null, text));
                 break;
             case "Identifier":
                 set.Tokens.Add(Token(code, n.Child("system")?.Value, n.Child("value")?.Value, n.Child("type")?.Child("text")?.Value));

@@ -34,8 +34,8 @@ public sealed class SimplePathEvaluator : ISearchExpressionEvaluator
     }
 
     private static bool AppliesTo(string root, ElementNode resource) =>
-        root == resource.Name || root is "Resource" or "DomainResource" ||
-        FhirDefinitions.R4.IsSubtypeOf(resource.Name, root);
+        root == resource.Type || root is "Resource" or "DomainResource" ||
+        FhirDefinitions.R4.IsSubtypeOf(resource.Type ?? "", root);
 
     private static IEnumerable<ElementNode> Apply(IEnumerable<ElementNode> input, Step step) => step switch
     {

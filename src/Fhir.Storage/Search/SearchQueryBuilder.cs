@@ -51,8 +51,16 @@ internal static class SearchQueryBuilder
     }
 
     private static IOrderedQueryable<ResourceVersionRow> Then<TKey>(IOrderedQueryable<ResourceVersionRow>? o, IQueryable<ResourceVersionRow> q,
-        Expression<Func<ResourceVersionRow, TKey>> key, bool desc) =>
-        o is null ? (desc ? q.OrderByDescending(key) : q.OrderBy(key)) : (desc ? o.ThenByDescending(key) : o.ThenBy(key));
+        Expression<Func<ResourceVersionRow, TKey>> key, bool desc)
+    {
+        // Resources without a value sort last in both directions and on both providers (SQLite and PostgreSQL differ by default).
+        if (default(TKey) is null)
+        {
+            var isNull = Expression.Lambda<Func<ResourceVersionRow, bool>>(Expression.Equal(key.Body, Expression.Constant(null, typeof(TKey))), key.Parameters);
+            o = o is null ? q.OrderBy(isNull) : o.ThenBy(isNull);
+        }
+        return o is null ? (desc ? q.OrderByDescending(key) : q.OrderBy(key)) : (desc ? o.ThenByDescending(key) : o.ThenBy(key));
+    }
 
     private static Expression<Func<ResourceVersionRow, bool>> ToExpression(FhirDbContext db, SearchPredicate p)
     {

@@ -27,7 +27,7 @@ public static class BatchEndpoint
         public string? FullUrl { get; } = node.Child("fullUrl")?.Value;
         public string? IfNoneExist { get; } = node.Child("request")?.Child("ifNoneExist")?.Value;
         public string? IfMatch { get; } = node.Child("request")?.Child("ifMatch")?.Value;
-        public ElementNode? Resource { get; } = node.Child("resource")?.Children.FirstOrDefault();
+        public ElementNode? Resource { get; } = node.Child("resource");
         public string? AssignedId { get; set; }
         public BundleEntry? Response { get; set; }
 
@@ -39,7 +39,7 @@ public static class BatchEndpoint
     private static async Task Process(HttpContext ctx, IResourceStore store, ResourceWriter writer, SearchService search, ReadGuard guard)
     {
         var bundle = await FhirFormats.ReadResourceAsync(ctx.Request, ctx.RequestAborted);
-        if (bundle.Name != "Bundle") throw FhirException.BadRequest($"POST to the base URL takes a batch or transaction Bundle, not a {bundle.Name}.");
+        if (bundle.Type != "Bundle") throw FhirException.BadRequest($"POST to the base URL takes a batch or transaction Bundle, not a {bundle.Type}.");
         var type = bundle.Child("type")?.Value;
         var entries = bundle.ChildrenNamed("entry").Select((e, i) => new Entry(i, e)).ToList();
         BundleBuilder response;

@@ -26,8 +26,8 @@ public sealed class ResourceWriter(IndexExtractor extractor, SearchParser parser
 
     public static void CheckBodyType(ElementNode resource, string type)
     {
-        if (resource.Name != type)
-            throw FhirException.BadRequest($"The body is a {resource.Name} but the URL is for {type}.");
+        if (resource.Type != type)
+            throw FhirException.BadRequest($"The body is a {resource.Type} but the URL is for {type}.");
     }
 
     public static bool IsValidId(string id) =>

@@ -195,13 +195,20 @@ public sealed class SearchParser(SearchParameterRegistry registry, IResourceStor
     {
         var p = registry.Get(type, refParam);
         if (p is not { Type: SearchParamType.Reference }) return null;
-        var target = targetType ?? (p.Targets.Count == 1 ? p.Targets[0] : null);
-        if (target is null) throw FhirException.BadRequest($"Chained parameter '{refParam}' has several target types: name one ({refParam}:Type.{chained}).");
-        var (inner, _) = await ParseAsync(target, [new(chained, value)], strict: true, ct, session);
-        inner.Count = 1000;
-        inner.IncludeTotal = false;
-        var found = session is null ? await store.SearchAsync(inner, ct) : await session.SearchAsync(inner, ct);
-        return new SearchCriterion([new ReferenceToAnyPredicate(refParam, target, found.Matches.Select(m => m.Id).ToList())]);
+        // Without a type modifier, every target type that knows the chained parameter is searched.
+        var chainedName = chained.Split('.', ':')[0];
+        var targets = targetType is not null ? [targetType] : p.Targets.Where(t => registry.Get(t, chainedName) is not null).ToList();
+        if (targets.Count == 0) return null;
+        var alternatives = new List<SearchPredicate>();
+        foreach (var target in targets)
+        {
+            var (inner, _) = await ParseAsync(target, [new(chained, value)], strict: true, ct, session);
+            inner.Count = 1000;
+            inner.IncludeTotal = false;
+            var found = session is null ? await store.SearchAsync(inner, ct) : await session.SearchAsync(inner, ct);
+            alternatives.Add(new ReferenceToAnyPredicate(refParam, target, found.Matches.Select(m => m.Id).ToList()));
+        }
+        return new SearchCriterion(alternatives);
     }
 
     public static TokenPredicate ParseToken(string name, string v)

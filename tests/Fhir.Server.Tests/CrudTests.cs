@@ -91,10 +91,19 @@ public sealed class CrudTests(ServerFixture fx) : IClassFixture<ServerFixture>
         r = await _c.PostAsync("/Patient", Body("<Patient xmlns=\"http://hl7.org/fhir\"><gender value=\"male\"/>", Xml));
         Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
         AssertOutcome(await r.JsonAsync());
-        r = await _c.PostAsync("/Patient", Body("{\"resourceType\":\"Patient\",\"nonsense\":1}"));
+        r = await _c.PostAsync("/Patient", Body("{\"resourceType\":\"NotAType\"}"));
         Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
+    }
+
+    [Fact]
+    public async Task Readable_resources_that_break_fhir_rules_are_422()
+    {
+        var r = await _c.PostAsync("/Patient", Body("{\"resourceType\":\"Patient\",\"nonsense\":1}"));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, r.StatusCode);
+        AssertOutcome(await r.JsonAsync(), "nonsense");
         r = await _c.PostAsync("/Patient", Body("{\"resourceType\":\"Patient\",\"birthDate\":\"1990-13-45\"}"));
-        Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, r.StatusCode);
+        AssertOutcome(await r.JsonAsync());
     }
 
     [Fact]

@@ -76,7 +76,13 @@ public static class FhirFormats
         {
             throw FhirException.BadRequest($"The body could not be parsed: {e.Message}");
         }
-        if (!result.Success) throw new FhirException(400, result.Issues.Where(i => i.IsError).ToList());
+        if (!result.Success)
+        {
+            // Unreadable input (bad syntax, not a resource) is 400; a readable resource that breaks FHIR's rules
+            // (unknown elements, invalid primitive values) is 422.
+            var unreadable = result.Resource is null || result.Issues.Any(i => i.Severity == Fhir.Outcomes.IssueSeverity.Fatal);
+            throw new FhirException(unreadable ? 400 : 422, result.Issues.Where(i => i.IsError).ToList());
+        }
         return result.Resource!;
     }
 

@@ -5,11 +5,11 @@ using static FhirArchive.Server.Tests.Http;
 
 namespace FhirArchive.Server.Tests;
 
-public sealed class BatchTests(ServerFixture fx) : IClassFixture<ServerFixture>
+public abstract class BatchTestsBase<TFixture>(TFixture fx) where TFixture : ServerFixture
 {
     private readonly HttpClient _c = fx.Client;
 
-    [Fact]
+    [FhirFact]
     public async Task Transaction_rewrites_urn_uuid_references_and_resolves_conditional_ones()
     {
         var org = "urn:org:" + Unique();
@@ -41,7 +41,7 @@ public sealed class BatchTests(ServerFixture fx) : IClassFixture<ServerFixture>
         Assert.Equal(1, entries[2].GetProperty("resource").GetProperty("total").GetInt32());
     }
 
-    [Fact]
+    [FhirFact]
     public async Task Transaction_is_all_or_nothing()
     {
         var family = "Rollback" + Unique();
@@ -57,7 +57,7 @@ public sealed class BatchTests(ServerFixture fx) : IClassFixture<ServerFixture>
         Assert.Empty(await _c.SearchIdsAsync($"/Patient?family={family}"));
     }
 
-    [Fact]
+    [FhirFact]
     public async Task Transaction_processes_deletes_before_creates_and_fails_412_on_ambiguous_conditional_reference()
     {
         var id = await _c.CreateAsync("""{"resourceType":"Patient","name":[{"family":"欧阳"}]}""");
@@ -84,7 +84,7 @@ public sealed class BatchTests(ServerFixture fx) : IClassFixture<ServerFixture>
         Assert.Equal(HttpStatusCode.PreconditionFailed, (await _c.PostAsync("/", Body(ambiguous))).StatusCode);
     }
 
-    [Fact]
+    [FhirFact]
     public async Task Batch_entries_succeed_or_fail_independently()
     {
         var bundle = """
@@ -104,10 +104,14 @@ public sealed class BatchTests(ServerFixture fx) : IClassFixture<ServerFixture>
         Assert.Equal("OperationOutcome", b.GetProperty("entry")[1].GetProperty("resource").GetProperty("resourceType").GetString());
     }
 
-    [Fact]
+    [FhirFact]
     public async Task Non_bundles_and_other_bundle_types_are_400()
     {
         Assert.Equal(HttpStatusCode.BadRequest, (await _c.PostAsync("/", Body("""{"resourceType":"Patient"}"""))).StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, (await _c.PostAsync("/", Body("""{"resourceType":"Bundle","type":"collection"}"""))).StatusCode);
     }
 }
+
+public sealed class BatchTests(ServerFixture fx) : BatchTestsBase<ServerFixture>(fx), IClassFixture<ServerFixture>;
+
+public sealed class PostgresBatchTests(PostgresServerFixture fx) : BatchTestsBase<PostgresServerFixture>(fx), IClassFixture<PostgresServerFixture>;

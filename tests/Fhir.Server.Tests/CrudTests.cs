@@ -5,14 +5,14 @@ using static FhirArchive.Server.Tests.Http;
 
 namespace FhirArchive.Server.Tests;
 
-public sealed class CrudTests(ServerFixture fx) : IClassFixture<ServerFixture>
+public abstract class CrudTestsBase<TFixture>(TFixture fx) where TFixture : ServerFixture
 {
     private readonly HttpClient _c = fx.Client;
 
     private static string Patient(string family, string? id = null, string extra = "") =>
         $$"""{"resourceType":"Patient"{{(id is null ? "" : $",\"id\":\"{id}\"")}},"name":[{"family":"{{family}}","given":["测试"]}]{{extra}}}""";
 
-    [Fact]
+    [FhirFact]
     public async Task Create_returns_201_with_location_etag_last_modified_and_the_stored_resource()
     {
         var r = await _c.PostAsync("/Patient", Body(Patient("王", "ignored-id")));
@@ -27,7 +27,7 @@ public sealed class CrudTests(ServerFixture fx) : IClassFixture<ServerFixture>
         Assert.StartsWith("application/fhir+json", r.Content.Headers.ContentType!.ToString());
     }
 
-    [Fact]
+    [FhirFact]
     public async Task Read_serves_the_stored_resource_and_versioned_headers()
     {
         var id = await _c.CreateAsync(Patient("李"));
@@ -37,7 +37,7 @@ public sealed class CrudTests(ServerFixture fx) : IClassFixture<ServerFixture>
         Assert.Equal("李", (await r.JsonAsync()).GetProperty("name")[0].GetProperty("family").GetString());
     }
 
-    [Fact]
+    [FhirFact]
     public async Task Read_of_unknown_id_or_type_is_404_outcome()
     {
         var r = await _c.GetAsync("/Patient/does-not-exist");
@@ -48,7 +48,7 @@ public sealed class CrudTests(ServerFixture fx) : IClassFixture<ServerFixture>
         AssertOutcome(await r.JsonAsync(), "Unknown resource type");
     }
 
-    [Fact]
+    [FhirFact]
     public async Task Update_makes_a_new_version_and_vread_returns_each()
     {
         var id = await _c.CreateAsync(Patient("赵"));
@@ -62,7 +62,7 @@ public sealed class CrudTests(ServerFixture fx) : IClassFixture<ServerFixture>
         Assert.Equal(HttpStatusCode.NotFound, (await _c.GetAsync($"/Patient/{id}/_history/9")).StatusCode);
     }
 
-    [Fact]
+    [FhirFact]
     public async Task Update_as_create_with_a_client_id_is_201()
     {
         var id = "client-" + Unique();
@@ -71,18 +71,24 @@ public sealed class CrudTests(ServerFixture fx) : IClassFixture<ServerFixture>
         Assert.EndsWith($"/Patient/{id}/_history/1", r.Headers.Location!.ToString());
     }
 
-    [Theory]
-    [InlineData("{\"resourceType\":\"Patient\",\"id\":\"other\"}", "does not match")]
-    [InlineData("{\"resourceType\":\"Patient\"}", "no id")]
-    [InlineData("{\"resourceType\":\"Observation\",\"id\":\"x1\",\"status\":\"final\",\"code\":{\"text\":\"x\"}}", "URL is for Patient")]
-    public async Task Bad_update_bodies_are_400(string body, string message)
+    [FhirFact]
+    public async Task Bad_update_bodies_are_400()
     {
-        var r = await _c.PutAsync("/Patient/x1", Body(body));
-        Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
-        AssertOutcome(await r.JsonAsync(), message);
+        (string Body, string Message)[] cases =
+        [
+            ("{\"resourceType\":\"Patient\",\"id\":\"other\"}", "does not match"),
+            ("{\"resourceType\":\"Patient\"}", "no id"),
+            ("{\"resourceType\":\"Observation\",\"id\":\"x1\",\"status\":\"final\",\"code\":{\"text\":\"x\"}}", "URL is for Patient"),
+        ];
+        foreach (var (body, message) in cases)
+        {
+            var r = await _c.PutAsync("/Patient/x1", Body(body));
+            Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
+            AssertOutcome(await r.JsonAsync(), message);
+        }
     }
 
-    [Fact]
+    [FhirFact]
     public async Task Malformed_json_and_xml_and_unknown_elements_are_400()
     {
         var r = await _c.PostAsync("/Patient", Body("{\"resourceType\":\"Patient\","));
@@ -95,7 +101,7 @@ public sealed class CrudTests(ServerFixture fx) : IClassFixture<ServerFixture>
         Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
     }
 
-    [Fact]
+    [FhirFact]
     public async Task Readable_resources_that_break_fhir_rules_are_422()
     {
         var r = await _c.PostAsync("/Patient", Body("{\"resourceType\":\"Patient\",\"nonsense\":1}"));
@@ -106,7 +112,7 @@ public sealed class CrudTests(ServerFixture fx) : IClassFixture<ServerFixture>
         AssertOutcome(await r.JsonAsync());
     }
 
-    [Fact]
+    [FhirFact]
     public async Task Wrong_resource_type_in_create_is_400()
     {
         var r = await _c.PostAsync("/Patient", Body("{\"resourceType\":\"Organization\",\"name\":\"x\"}"));
@@ -114,7 +120,7 @@ public sealed class CrudTests(ServerFixture fx) : IClassFixture<ServerFixture>
         AssertOutcome(await r.JsonAsync(), "URL is for Patient");
     }
 
-    [Fact]
+    [FhirFact]
     public async Task Unsupported_media_type_is_415_and_oversized_body_is_413()
     {
         var r = await _c.PostAsync("/Patient", new StringContent("name=x", Encoding.UTF8, "text/plain"));
@@ -126,7 +132,7 @@ public sealed class CrudTests(ServerFixture fx) : IClassFixture<ServerFixture>
         AssertOutcome(await r.JsonAsync());
     }
 
-    [Fact]
+    [FhirFact]
     public async Task Xml_in_and_out()
     {
         var xml = "<Patient xmlns=\"http://hl7.org/fhir\"><name><family value=\"周\"/></name><gender value=\"female\"/></Patient>";
@@ -147,7 +153,7 @@ public sealed class CrudTests(ServerFixture fx) : IClassFixture<ServerFixture>
         Assert.StartsWith(Json, (await _c.SendAsync(req)).Content.Headers.ContentType!.ToString());
     }
 
-    [Fact]
+    [FhirFact]
     public async Task Pretty_output_is_indented()
     {
         var id = await _c.CreateAsync(Patient("吴"));
@@ -157,7 +163,7 @@ public sealed class CrudTests(ServerFixture fx) : IClassFixture<ServerFixture>
         Assert.Contains("\n  ", pretty);
     }
 
-    [Fact]
+    [FhirFact]
     public async Task Delete_keeps_history_and_read_becomes_410()
     {
         var id = await _c.CreateAsync(Patient("郑"));
@@ -180,7 +186,7 @@ public sealed class CrudTests(ServerFixture fx) : IClassFixture<ServerFixture>
         Assert.Equal("W/\"3\"", again.Headers.ETag!.ToString());
     }
 
-    [Fact]
+    [FhirFact]
     public async Task If_match_versioned_update_412_on_mismatch_409_on_deleted()
     {
         var id = await _c.CreateAsync(Patient("冯"));
@@ -196,7 +202,7 @@ public sealed class CrudTests(ServerFixture fx) : IClassFixture<ServerFixture>
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
     }
 
-    [Fact]
+    [FhirFact]
     public async Task Conditional_reads_return_304()
     {
         var id = await _c.CreateAsync(Patient("陈"));
@@ -211,7 +217,7 @@ public sealed class CrudTests(ServerFixture fx) : IClassFixture<ServerFixture>
         Assert.Equal(HttpStatusCode.OK, r.StatusCode);
     }
 
-    [Fact]
+    [FhirFact]
     public async Task Prefer_return_minimal_and_operation_outcome()
     {
         var r = await _c.SendAsync(HttpMethod.Post, "/Patient", Patient("褚"), ("Prefer", "return=minimal"));
@@ -223,7 +229,7 @@ public sealed class CrudTests(ServerFixture fx) : IClassFixture<ServerFixture>
         AssertOutcome(await r.JsonAsync(), "Created");
     }
 
-    [Fact]
+    [FhirFact]
     public async Task Conditional_create_returns_the_existing_match_or_412()
     {
         var system = "urn:test:" + Unique();
@@ -238,7 +244,7 @@ public sealed class CrudTests(ServerFixture fx) : IClassFixture<ServerFixture>
         Assert.Equal(HttpStatusCode.PreconditionFailed, many.StatusCode);
     }
 
-    [Fact]
+    [FhirFact]
     public async Task Conditional_update_creates_updates_or_412()
     {
         var system = "urn:test:" + Unique();
@@ -254,7 +260,7 @@ public sealed class CrudTests(ServerFixture fx) : IClassFixture<ServerFixture>
         Assert.Equal(HttpStatusCode.BadRequest, (await _c.PutAsync("/Patient?nonsense=1", Body(body))).StatusCode);
     }
 
-    [Fact]
+    [FhirFact]
     public async Task Conditional_delete_deletes_one_204_for_none_412_for_several()
     {
         var system = "urn:test:" + Unique();
@@ -268,7 +274,7 @@ public sealed class CrudTests(ServerFixture fx) : IClassFixture<ServerFixture>
         Assert.Equal(HttpStatusCode.PreconditionFailed, (await _c.DeleteAsync($"/Patient?identifier={system}|D")).StatusCode);
     }
 
-    [Fact]
+    [FhirFact]
     public async Task Unsupported_methods_are_405_and_unknown_urls_404_as_outcomes()
     {
         var id = await _c.CreateAsync(Patient("杨"));
@@ -282,7 +288,7 @@ public sealed class CrudTests(ServerFixture fx) : IClassFixture<ServerFixture>
         AssertOutcome(await r.JsonAsync());
     }
 
-    [Fact]
+    [FhirFact]
     public async Task Responses_are_compressed_when_asked()
     {
         var id = await _c.CreateAsync(Patient("朱"));
@@ -296,3 +302,7 @@ public sealed class CrudTests(ServerFixture fx) : IClassFixture<ServerFixture>
         }
     }
 }
+
+public sealed class CrudTests(ServerFixture fx) : CrudTestsBase<ServerFixture>(fx), IClassFixture<ServerFixture>;
+
+public sealed class PostgresCrudTests(PostgresServerFixture fx) : CrudTestsBase<PostgresServerFixture>(fx), IClassFixture<PostgresServerFixture>;

@@ -5,14 +5,14 @@ using static FhirArchive.Server.Tests.Http;
 
 namespace FhirArchive.Server.Tests;
 
-public sealed class HistoryTests(ServerFixture fx) : IClassFixture<ServerFixture>
+public abstract class HistoryTestsBase<TFixture>(TFixture fx) where TFixture : ServerFixture
 {
     private readonly HttpClient _c = fx.Client;
 
     private static List<JsonElement> Entries(JsonElement b) =>
         b.TryGetProperty("entry", out var e) ? e.EnumerateArray().ToList() : [];
 
-    [Fact]
+    [FhirFact]
     public async Task Instance_history_lists_every_version_newest_first_with_request_and_response()
     {
         var id = await _c.CreateAsync("""{"resourceType":"Practitioner","name":[{"family":"一"}]}""");
@@ -29,7 +29,7 @@ public sealed class HistoryTests(ServerFixture fx) : IClassFixture<ServerFixture
         Assert.Equal(HttpStatusCode.NotFound, (await _c.GetAsync("/Practitioner/nobody/_history")).StatusCode);
     }
 
-    [Fact]
+    [FhirFact]
     public async Task Type_and_system_history_with_since_at_and_count()
     {
         var before = DateTimeOffset.UtcNow.AddSeconds(-1);
@@ -53,3 +53,7 @@ public sealed class HistoryTests(ServerFixture fx) : IClassFixture<ServerFixture
         Assert.Equal(HttpStatusCode.BadRequest, (await _c.GetAsync("/Device/_history?_since=yesterday")).StatusCode);
     }
 }
+
+public sealed class HistoryTests(ServerFixture fx) : HistoryTestsBase<ServerFixture>(fx), IClassFixture<ServerFixture>;
+
+public sealed class PostgresHistoryTests(PostgresServerFixture fx) : HistoryTestsBase<PostgresServerFixture>(fx), IClassFixture<PostgresServerFixture>;

@@ -5,12 +5,16 @@ using static FhirArchive.Server.Tests.Http;
 
 namespace FhirArchive.Server.Tests;
 
-/// <summary>A fixed data set in its own database, so every search result is exactly known.</summary>
 public sealed class SearchFixture : ServerFixture
 {
-    public SearchFixture()
+    public SearchFixture() => SearchData.Seed(Client);
+}
+
+/// <summary>A fixed data set, loaded into a fresh database, so every search result is exactly known.</summary>
+public static class SearchData
+{
+    public static void Seed(HttpClient c)
     {
-        var c = Client;
         Task.Run(async () =>
         {
             await c.PutAsync("""{"resourceType":"Organization","id":"org1","name":"北京协和医院","identifier":[{"system":"urn:org","value":"PUMCH"}]}""");
@@ -29,7 +33,7 @@ public sealed class SearchFixture : ServerFixture
     }
 }
 
-public sealed class SearchTests(SearchFixture fx) : IClassFixture<SearchFixture>
+public abstract class SearchTestsBase<TFixture>(TFixture fx) where TFixture : ServerFixture
 {
     private readonly HttpClient _c = fx.Client;
 
@@ -39,72 +43,72 @@ public sealed class SearchTests(SearchFixture fx) : IClassFixture<SearchFixture>
         Assert.Equal(ids.Order(), found.Order());
     }
 
-    [Fact] public Task String_default_is_case_and_accent_insensitive_prefix() => Expect("/Patient?family=zhang", "p1");
-    [Fact] public Task String_prefix_matches_several() => Expect("/Patient?family=wang", "p2", "p3");
-    [Fact] public Task String_exact() => Expect("/Patient?family:exact=Wang", "p2");
-    [Fact] public Task String_exact_is_case_sensitive() => Expect("/Patient?family:exact=wang");
-    [Fact] public Task String_contains() => Expect("/Patient?name:contains=ngsh", "p3");
-    [Fact] public Task String_chinese_text() => Expect("/Patient?name=%E7%8E%8B", "p2");
-    [Fact] public Task String_or_with_commas() => Expect("/Patient?family=zhang,wangshu", "p1", "p3");
-    [Fact] public Task String_and_by_repetition() => Expect("/Patient?name=wang&name=fang", "p2");
+    [FhirFact] public Task String_default_is_case_and_accent_insensitive_prefix() => Expect("/Patient?family=zhang", "p1");
+    [FhirFact] public Task String_prefix_matches_several() => Expect("/Patient?family=wang", "p2", "p3");
+    [FhirFact] public Task String_exact() => Expect("/Patient?family:exact=Wang", "p2");
+    [FhirFact] public Task String_exact_is_case_sensitive() => Expect("/Patient?family:exact=wang");
+    [FhirFact] public Task String_contains() => Expect("/Patient?name:contains=ngsh", "p3");
+    [FhirFact] public Task String_chinese_text() => Expect("/Patient?name=%E7%8E%8B", "p2");
+    [FhirFact] public Task String_or_with_commas() => Expect("/Patient?family=zhang,wangshu", "p1", "p3");
+    [FhirFact] public Task String_and_by_repetition() => Expect("/Patient?name=wang&name=fang", "p2");
 
-    [Fact] public Task Token_code() => Expect("/Patient?gender=female", "p2", "p3");
-    [Fact] public Task Token_system_and_code() => Expect("/Patient?identifier=urn:oid:2.16.156.10011.1.3|110105198503120311", "p1");
-    [Fact] public Task Token_system_only() => Expect("/Patient?identifier=urn:local|", "p2");
-    [Fact] public Task Token_no_system() => Expect("/Observation?code=|8480-6");
-    [Fact] public Task Token_boolean() => Expect("/Patient?active=true", "p1");
-    [Fact] public Task Token_not() => Expect("/Patient?gender:not=male", "p2", "p3");
-    [Fact] public Task Token_text() => Expect("/Observation?code:text=body", "o3");
-    [Fact] public Task Token_text_from_concept_text() => Expect("/Observation?code:text=%E6%94%B6%E7%BC%A9", "o1");
-    [Fact] public Task Token_coding_or() => Expect("/Observation?code=http://loinc.org|8480-6,http://loinc.org|29463-7", "o1", "o2", "o3");
+    [FhirFact] public Task Token_code() => Expect("/Patient?gender=female", "p2", "p3");
+    [FhirFact] public Task Token_system_and_code() => Expect("/Patient?identifier=urn:oid:2.16.156.10011.1.3|110105198503120311", "p1");
+    [FhirFact] public Task Token_system_only() => Expect("/Patient?identifier=urn:local|", "p2");
+    [FhirFact] public Task Token_no_system() => Expect("/Observation?code=|8480-6");
+    [FhirFact] public Task Token_boolean() => Expect("/Patient?active=true", "p1");
+    [FhirFact] public Task Token_not() => Expect("/Patient?gender:not=male", "p2", "p3");
+    [FhirFact] public Task Token_text() => Expect("/Observation?code:text=body", "o3");
+    [FhirFact] public Task Token_text_from_concept_text() => Expect("/Observation?code:text=%E6%94%B6%E7%BC%A9", "o1");
+    [FhirFact] public Task Token_coding_or() => Expect("/Observation?code=http://loinc.org|8480-6,http://loinc.org|29463-7", "o1", "o2", "o3");
 
-    [Fact] public Task Date_day_equality() => Expect("/Patient?birthdate=1985-03-12", "p1");
-    [Fact] public Task Date_year_precision_contains_days() => Expect("/Patient?birthdate=1990", "p2", "p3");
-    [Fact] public Task Date_month_precision_excludes_a_year_value() => Expect("/Patient?birthdate=1990-07", "p2");
-    [Fact] public Task Date_gt() => Expect("/Observation?date=gt2024-05-01", "o2");
-    [Fact] public Task Date_lt() => Expect("/Observation?date=lt2024-01-01", "o3");
-    [Fact] public Task Date_ge() => Expect("/Observation?date=ge2024-05-01", "o1", "o2");
-    [Fact] public Task Date_le() => Expect("/Observation?date=le2023-12-31", "o3");
-    [Fact] public Task Date_ne() => Expect("/Observation?date=ne2024-05-01", "o2", "o3");
-    [Fact] public Task Date_sa() => Expect("/Observation?date=sa2024-05-31", "o2");
-    [Fact] public Task Date_eb() => Expect("/Observation?date=eb2024-01-01", "o3");
-    [Fact] public Task Date_ap() => Expect("/Observation?date=ap2024-06-14", "o1", "o2");
-    [Fact] public Task Date_range_by_and() => Expect("/Observation?date=ge2024-01-01&date=lt2024-06-01", "o1");
-    [Fact] public Task Date_with_time() => Expect("/Observation?date=2024-05-01T09:10:00Z", "o1");
+    [FhirFact] public Task Date_day_equality() => Expect("/Patient?birthdate=1985-03-12", "p1");
+    [FhirFact] public Task Date_year_precision_contains_days() => Expect("/Patient?birthdate=1990", "p2", "p3");
+    [FhirFact] public Task Date_month_precision_excludes_a_year_value() => Expect("/Patient?birthdate=1990-07", "p2");
+    [FhirFact] public Task Date_gt() => Expect("/Observation?date=gt2024-05-01", "o2");
+    [FhirFact] public Task Date_lt() => Expect("/Observation?date=lt2024-01-01", "o3");
+    [FhirFact] public Task Date_ge() => Expect("/Observation?date=ge2024-05-01", "o1", "o2");
+    [FhirFact] public Task Date_le() => Expect("/Observation?date=le2023-12-31", "o3");
+    [FhirFact] public Task Date_ne() => Expect("/Observation?date=ne2024-05-01", "o2", "o3");
+    [FhirFact] public Task Date_sa() => Expect("/Observation?date=sa2024-05-31", "o2");
+    [FhirFact] public Task Date_eb() => Expect("/Observation?date=eb2024-01-01", "o3");
+    [FhirFact] public Task Date_ap() => Expect("/Observation?date=ap2024-06-14", "o1", "o2");
+    [FhirFact] public Task Date_range_by_and() => Expect("/Observation?date=ge2024-01-01&date=lt2024-06-01", "o1");
+    [FhirFact] public Task Date_with_time() => Expect("/Observation?date=2024-05-01T09:10:00Z", "o1");
 
-    [Fact] public Task Number_eq_uses_precision() => Expect("/RiskAssessment?probability=0.25", "r1");
-    [Fact] public Task Number_gt() => Expect("/RiskAssessment?probability=gt0.5", "r2");
-    [Fact] public Task Number_le() => Expect("/RiskAssessment?probability=le0.25", "r1");
+    [FhirFact] public Task Number_eq_uses_precision() => Expect("/RiskAssessment?probability=0.25", "r1");
+    [FhirFact] public Task Number_gt() => Expect("/RiskAssessment?probability=gt0.5", "r2");
+    [FhirFact] public Task Number_le() => Expect("/RiskAssessment?probability=le0.25", "r1");
 
-    [Fact] public Task Quantity_value_system_code() => Expect("/Observation?value-quantity=118|http://unitsofmeasure.org|mm[Hg]", "o1");
-    [Fact] public Task Quantity_prefix_and_code_only() => Expect("/Observation?value-quantity=gt100||mm[Hg]", "o1", "o2");
-    [Fact] public Task Quantity_precision() => Expect("/Observation?value-quantity=135.5", "o2");
-    [Fact] public Task Quantity_lt_any_unit() => Expect("/Observation?value-quantity=lt100", "o3");
+    [FhirFact] public Task Quantity_value_system_code() => Expect("/Observation?value-quantity=118|http://unitsofmeasure.org|mm[Hg]", "o1");
+    [FhirFact] public Task Quantity_prefix_and_code_only() => Expect("/Observation?value-quantity=gt100||mm[Hg]", "o1", "o2");
+    [FhirFact] public Task Quantity_precision() => Expect("/Observation?value-quantity=135.5", "o2");
+    [FhirFact] public Task Quantity_lt_any_unit() => Expect("/Observation?value-quantity=lt100", "o3");
 
-    [Fact] public Task Reference_type_and_id() => Expect("/Observation?subject=Patient/p1", "o1", "o2");
-    [Fact] public Task Reference_id_only() => Expect("/Observation?subject=p2", "o3");
-    [Fact] public Task Reference_type_modifier() => Expect("/Observation?subject:Patient=p1", "o1", "o2");
-    [Fact] public Task Reference_patient_param_narrowed_from_multi_base_expression() => Expect("/Observation?patient=p2", "o3");
-    [Fact] public Task Reference_absolute_url() => Expect("/Observation?subject=http://other.example/fhir/Patient/p1", "o1", "o2");
-    [Fact] public Task Reference_identifier_modifier() => Expect("/Observation?subject:identifier=urn:local|W-2", "o4");
-    [Fact] public Task Reference_chained() => Expect("/Observation?subject.family=zhang", "o1", "o2");
-    [Fact] public Task Reference_chained_with_type() => Expect("/Observation?subject:Patient.gender=female", "o3");
-    [Fact] public Task Reference_organization_chain() => Expect("/Patient?organization.identifier=urn:org|PUMCH", "p1");
+    [FhirFact] public Task Reference_type_and_id() => Expect("/Observation?subject=Patient/p1", "o1", "o2");
+    [FhirFact] public Task Reference_id_only() => Expect("/Observation?subject=p2", "o3");
+    [FhirFact] public Task Reference_type_modifier() => Expect("/Observation?subject:Patient=p1", "o1", "o2");
+    [FhirFact] public Task Reference_patient_param_narrowed_from_multi_base_expression() => Expect("/Observation?patient=p2", "o3");
+    [FhirFact] public Task Reference_absolute_url() => Expect("/Observation?subject=http://other.example/fhir/Patient/p1", "o1", "o2");
+    [FhirFact] public Task Reference_identifier_modifier() => Expect("/Observation?subject:identifier=urn:local|W-2", "o4");
+    [FhirFact] public Task Reference_chained() => Expect("/Observation?subject.family=zhang", "o1", "o2");
+    [FhirFact] public Task Reference_chained_with_type() => Expect("/Observation?subject:Patient.gender=female", "o3");
+    [FhirFact] public Task Reference_organization_chain() => Expect("/Patient?organization.identifier=urn:org|PUMCH", "p1");
 
-    [Fact] public Task Uri_exact() => Expect("/ValueSet?url=http://example.org/fhir/ValueSet/a", "vs1");
+    [FhirFact] public Task Uri_exact() => Expect("/ValueSet?url=http://example.org/fhir/ValueSet/a", "vs1");
 
-    [Fact] public Task Missing_true() => Expect("/Patient?organization:missing=true", "p2", "p3");
-    [Fact] public Task Missing_false() => Expect("/Patient?organization:missing=false", "p1");
-    [Fact] public Task Id_param() => Expect("/Patient?_id=p1,p3", "p1", "p3");
+    [FhirFact] public Task Missing_true() => Expect("/Patient?organization:missing=true", "p2", "p3");
+    [FhirFact] public Task Missing_false() => Expect("/Patient?organization:missing=false", "p1");
+    [FhirFact] public Task Id_param() => Expect("/Patient?_id=p1,p3", "p1", "p3");
 
-    [Fact]
+    [FhirFact]
     public async Task LastUpdated_param()
     {
         await Expect("/Patient?_lastUpdated=gt2000-01-01", "p1", "p2", "p3");
         await Expect("/Patient?_lastUpdated=lt2000-01-01");
     }
 
-    [Fact]
+    [FhirFact]
     public async Task Sort_by_several_keys_and_descending()
     {
         Assert.Equal(["p3", "p2", "p1"], await _c.SearchIdsAsync("/Patient?_sort=-birthdate,_id"));
@@ -113,7 +117,7 @@ public sealed class SearchTests(SearchFixture fx) : IClassFixture<SearchFixture>
         Assert.Equal(["o3", "o1", "o2", "o4"], await _c.SearchIdsAsync("/Observation?_sort=date"));
     }
 
-    [Fact]
+    [FhirFact]
     public async Task Paging_has_stable_next_and_previous_links_and_total()
     {
         var seen = new List<string>();
@@ -131,7 +135,7 @@ public sealed class SearchTests(SearchFixture fx) : IClassFixture<SearchFixture>
         Assert.Equal(["p1", "p2", "p3"], seen);
     }
 
-    [Fact]
+    [FhirFact]
     public async Task Total_none_and_summary_count()
     {
         var b = await (await _c.GetAsync("/Patient?_total=none")).JsonAsync();
@@ -141,7 +145,7 @@ public sealed class SearchTests(SearchFixture fx) : IClassFixture<SearchFixture>
         Assert.False(b.TryGetProperty("entry", out _));
     }
 
-    [Fact]
+    [FhirFact]
     public async Task Elements_and_summary_subset_the_resources()
     {
         var b = await (await _c.GetAsync("/Patient?_id=p1&_elements=gender")).JsonAsync();
@@ -153,7 +157,7 @@ public sealed class SearchTests(SearchFixture fx) : IClassFixture<SearchFixture>
         Assert.True(b.GetProperty("entry")[0].GetProperty("resource").TryGetProperty("name", out _));
     }
 
-    [Fact]
+    [FhirFact]
     public async Task Include_and_revinclude()
     {
         var b = await (await _c.GetAsync("/Observation?_id=o1&_include=Observation:subject")).JsonAsync();
@@ -165,7 +169,7 @@ public sealed class SearchTests(SearchFixture fx) : IClassFixture<SearchFixture>
         Assert.Equal(1, b.GetProperty("total").GetInt32());
     }
 
-    [Fact]
+    [FhirFact]
     public async Task Compartment_search()
     {
         await Expect("/Patient/p1/Observation", "o1", "o2");
@@ -174,7 +178,7 @@ public sealed class SearchTests(SearchFixture fx) : IClassFixture<SearchFixture>
         Assert.Equal(HttpStatusCode.NotFound, (await _c.GetAsync("/Observation/o1/Patient")).StatusCode);
     }
 
-    [Fact]
+    [FhirFact]
     public async Task Unknown_parameter_is_a_warning_when_lenient_and_400_when_strict()
     {
         var b = await (await _c.GetAsync("/Patient?nonsense=1&gender=male")).JsonAsync();
@@ -186,7 +190,7 @@ public sealed class SearchTests(SearchFixture fx) : IClassFixture<SearchFixture>
         AssertOutcome(await strict.JsonAsync(), "nonsense");
     }
 
-    [Fact]
+    [FhirFact]
     public async Task Bad_values_are_400()
     {
         Assert.Equal(HttpStatusCode.BadRequest, (await _c.GetAsync("/Patient?birthdate=notadate")).StatusCode);
@@ -195,7 +199,7 @@ public sealed class SearchTests(SearchFixture fx) : IClassFixture<SearchFixture>
         Assert.Equal(HttpStatusCode.BadRequest, (await _c.GetAsync("/Patient?active:missing=maybe")).StatusCode);
     }
 
-    [Fact]
+    [FhirFact]
     public async Task Post_search_with_form_parameters()
     {
         var r = await _c.PostAsync("/Patient/_search", new FormUrlEncodedContent([new("gender", "female"), new("_sort", "_id")]));
@@ -206,7 +210,7 @@ public sealed class SearchTests(SearchFixture fx) : IClassFixture<SearchFixture>
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, bad.StatusCode);
     }
 
-    [Fact]
+    [FhirFact]
     public async Task Search_as_xml()
     {
         var r = await _c.GetAsync("/Patient?_id=p1&_format=application/fhir%2Bxml");
@@ -216,3 +220,7 @@ public sealed class SearchTests(SearchFixture fx) : IClassFixture<SearchFixture>
         Assert.Contains("<Patient", text);
     }
 }
+
+public sealed class SearchTests(SearchFixture fx) : SearchTestsBase<SearchFixture>(fx), IClassFixture<SearchFixture>;
+
+public sealed class PostgresSearchTests(PostgresSearchFixture fx) : SearchTestsBase<PostgresSearchFixture>(fx), IClassFixture<PostgresSearchFixture>;

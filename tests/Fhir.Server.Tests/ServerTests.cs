@@ -6,11 +6,11 @@ using static FhirArchive.Server.Tests.Http;
 
 namespace FhirArchive.Server.Tests;
 
-public sealed class MetadataTests(ServerFixture fx) : IClassFixture<ServerFixture>
+public abstract class MetadataTestsBase<TFixture>(TFixture fx) where TFixture : ServerFixture
 {
     private readonly HttpClient _c = fx.Client;
 
-    [Fact]
+    [FhirFact]
     public async Task CapabilityStatement_lists_real_interactions_and_search_parameters()
     {
         var r = await _c.GetAsync("/metadata");
@@ -28,7 +28,7 @@ public sealed class MetadataTests(ServerFixture fx) : IClassFixture<ServerFixtur
         Assert.DoesNotContain(cs.GetProperty("rest")[0].GetProperty("resource").EnumerateArray(), x => x.GetProperty("type").GetString() == "DomainResource");
     }
 
-    [Fact]
+    [FhirFact]
     public async Task Health_and_swagger()
     {
         Assert.Equal(HttpStatusCode.OK, (await _c.GetAsync("/health")).StatusCode);
@@ -43,7 +43,7 @@ public sealed class AccessPolicyTests(PolicyFixture fx) : IClassFixture<PolicyFi
 {
     private readonly HttpClient _c = fx.Client;
 
-    [Fact]
+    [FhirFact]
     public async Task Every_read_path_goes_through_the_policy_and_hidden_resources_stay_hidden()
     {
         var hidden = await _c.CreateAsync("""{"resourceType":"Patient","name":[{"family":"secret"}],"gender":"other"}""");
@@ -63,7 +63,7 @@ public sealed class AccessPolicyTests(PolicyFixture fx) : IClassFixture<PolicyFi
         }
     }
 
-    [Fact]
+    [FhirFact]
     public async Task Unexpected_errors_become_a_500_operation_outcome()
     {
         var r = await _c.GetAsync("/Basic/anything");
@@ -74,7 +74,7 @@ public sealed class AccessPolicyTests(PolicyFixture fx) : IClassFixture<PolicyFi
 
 public sealed class SampleDataTests(SampleDataFixture fx) : IClassFixture<SampleDataFixture>
 {
-    [Fact]
+    [FhirFact]
     public async Task Sample_residents_are_loaded_with_valid_resident_id_numbers()
     {
         var b = await (await fx.Client.GetAsync("/Patient?identifier=urn:oid:2.16.156.10011.1.3|&_count=50")).JsonAsync();
@@ -89,3 +89,7 @@ public sealed class SampleDataTests(SampleDataFixture fx) : IClassFixture<Sample
         Assert.Equal(2, obs.Count);
     }
 }
+
+public sealed class MetadataTests(ServerFixture fx) : MetadataTestsBase<ServerFixture>(fx), IClassFixture<ServerFixture>;
+
+public sealed class PostgresMetadataTests(PostgresServerFixture fx) : MetadataTestsBase<PostgresServerFixture>(fx), IClassFixture<PostgresServerFixture>;

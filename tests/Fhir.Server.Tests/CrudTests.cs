@@ -289,6 +289,20 @@ public abstract class CrudTestsBase<TFixture>(TFixture fx) where TFixture : Serv
     }
 
     [FhirFact]
+    public async Task Concurrent_updates_of_one_resource_get_distinct_consecutive_versions()
+    {
+        var id = "concurrent-" + Unique();
+        var tasks = Enumerable.Range(0, 12).Select(_ => _c.PutAsync($"/Patient/{id}", Body(Patient("并发", id)))).ToList();
+        var responses = await Task.WhenAll(tasks);
+        Assert.All(responses, r => Assert.True(r.StatusCode is HttpStatusCode.OK or HttpStatusCode.Created));
+        Assert.Single(responses, r => r.StatusCode == HttpStatusCode.Created);
+        var versions = responses.Select(r => r.Headers.ETag!.ToString()).Order().ToList();
+        Assert.Equal(12, versions.Distinct().Count());
+        var read = await _c.GetAsync($"/Patient/{id}");
+        Assert.Equal("W/\"12\"", read.Headers.ETag!.ToString());
+    }
+
+    [FhirFact]
     public async Task Responses_are_compressed_when_asked()
     {
         var id = await _c.CreateAsync(Patient("朱"));

@@ -109,6 +109,14 @@ public abstract class SearchTestsBase<TFixture>(TFixture fx) where TFixture : Se
     }
 
     [FhirFact]
+    public async Task System_search_with_type_and_id()
+    {
+        await Expect("/?_type=Patient,RiskAssessment&_lastUpdated=gt2000-01-01", "p1", "p2", "p3", "r1", "r2");
+        await Expect("/?_id=o1,vs2", "o1", "vs2");
+        Assert.Equal(HttpStatusCode.NotFound, (await _c.GetAsync("/?_type=Nope")).StatusCode);
+    }
+
+    [FhirFact]
     public async Task Sort_by_several_keys_and_descending()
     {
         Assert.Equal(["p3", "p2", "p1"], await _c.SearchIdsAsync("/Patient?_sort=-birthdate,_id"));

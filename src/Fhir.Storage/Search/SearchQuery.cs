@@ -30,6 +30,8 @@ public sealed class SearchQuery
 {
     /// <summary>Null searches all types.</summary>
     public string? ResourceType { get; init; }
+    /// <summary>For system-level search: restricts to these types (_type); null means all.</summary>
+    public List<string>? Types { get; set; }
     public List<SearchCriterion> Criteria { get; } = [];
     public List<SortKey> Sort { get; } = [];
     public int Count { get; set; } = 20;

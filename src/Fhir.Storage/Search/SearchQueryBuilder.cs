@@ -13,6 +13,7 @@ internal static class SearchQueryBuilder
     {
         var q = db.Resources.Where(r => r.IsCurrent && !r.IsDeleted);
         if (query.ResourceType is { } type) q = q.Where(r => r.ResourceType == type);
+        if (query.Types is { } types) q = q.Where(r => types.Contains(r.ResourceType));
         foreach (var c in query.Criteria)
         {
             var any = c.AnyOf.Select(p => ToExpression(db, p)).Aggregate(Or);

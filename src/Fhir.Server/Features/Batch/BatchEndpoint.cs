@@ -71,8 +71,7 @@ public static class BatchEndpoint
             }
             catch (FhirException fe)
             {
-                e.Response = new BundleEntry(null, FhirJsonSerializer.SerializeToUtf8Bytes(OperationOutcomes.Create(fe.Issues)),
-                    Response: ($"{fe.Status}", null, null, null));
+                e.Response = Failed(fe);
             }
         }
         var b = new BundleBuilder("batch-response");
@@ -138,11 +137,19 @@ public static class BatchEndpoint
             await s.CommitAsync(ct);
         }
         // 4. Reads come last and see the transaction's writes.
-        foreach (var e in entries.Where(e => e.Method == "GET")) e.Response = await GetAsync(ctx, e, store, search, guard);
+        foreach (var e in entries.Where(e => e.Method == "GET"))
+        {
+            // The writes are committed: a failed read is reported in its entry rather than failing the response.
+            try { e.Response = await GetAsync(ctx, e, store, search, guard); }
+            catch (FhirException fe) { e.Response = Failed(fe); }
+        }
         var b = new BundleBuilder("transaction-response");
         b.Entries.AddRange(entries.Select(e => e.Response!));
         return b;
     }
+
+    private static BundleEntry Failed(FhirException fe) =>
+        new(null, FhirJsonSerializer.SerializeToUtf8Bytes(OperationOutcomes.Create(fe.Issues)), Response: ($"{fe.Status}", null, null, null));
 
     private static (string Type, string? Id) Split(string path)
     {

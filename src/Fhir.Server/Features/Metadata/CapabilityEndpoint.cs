@@ -51,7 +51,7 @@ public static class CapabilityEndpoint
             AddParam(r, "_id", "http://hl7.org/fhir/SearchParameter/Resource-id", "token");
             AddParam(r, "_lastUpdated", "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated", "date");
         }
-        foreach (var i in new[] { "transaction", "batch", "history-system" }) rest.Add("interaction").Add("code", i);
+        foreach (var i in new[] { "transaction", "batch", "search-system", "history-system" }) rest.Add("interaction").Add("code", i);
         return cs;
     }
 

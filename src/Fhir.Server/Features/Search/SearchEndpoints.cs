@@ -19,6 +19,8 @@ public static class SearchEndpoints
             ResourceWriter.CheckType(type);
             return s.SearchAsync(ctx, type, QueryPairs(ctx.Request.Query), null, "search-type");
         }).WithTags("Search").WithSummary("search a resource type");
+        app.MapGet("/", (HttpContext ctx, SearchService s) => s.SearchAsync(ctx, null, QueryPairs(ctx.Request.Query), null, "search-system"))
+            .WithTags("Search").WithSummary("system search (_type, _id, _lastUpdated)");
         app.MapPost("/{type}/_search", async (HttpContext ctx, string type, SearchService s) =>
         {
             ResourceWriter.CheckType(type);

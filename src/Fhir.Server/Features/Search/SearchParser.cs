@@ -25,7 +25,7 @@ public sealed class SearchParser(SearchParameterRegistry registry, IResourceStor
     public const int MaxCount = 500;
 
     private static readonly HashSet<string> ResultParams =
-        ["_count", "_offset", "_sort", "_include", "_revinclude", "_summary", "_elements", "_total", "_format", "_pretty", "_contained", "_containedType"];
+        ["_type", "_count", "_offset", "_sort", "_include", "_revinclude", "_summary", "_elements", "_total", "_format", "_pretty", "_contained", "_containedType"];
 
     public async Task<(SearchQuery Query, SearchOptions Options)> ParseAsync(string? type, IEnumerable<KeyValuePair<string, string>> parameters,
         bool strict, CancellationToken ct, IWriteSession? session = null)
@@ -57,6 +57,11 @@ public sealed class SearchParser(SearchParameterRegistry registry, IResourceStor
     {
         switch (name)
         {
+            case "_type":
+                var types = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+                foreach (var t in types) Resources.ResourceWriter.CheckType(t);
+                if (type is null) query.Types = types;
+                break;
             case "_count":
                 if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var c)) throw FhirException.BadRequest($"_count '{value}' is not a number.");
                 query.Count = Math.Min(c, MaxCount);

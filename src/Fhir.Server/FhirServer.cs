@@ -23,6 +23,7 @@ public static class FhirServer
     {
         var builder = WebApplication.CreateBuilder(args);
         var storage = builder.Configuration.GetSection("Storage").Get<StorageOptions>() ?? new StorageOptions();
+        storage.DataFolder = ResolveDataFolder(storage.DataFolder, builder.Environment.ContentRootPath);
         builder.Services.AddFhirStorage(storage);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<SearchParser>();
@@ -65,6 +66,18 @@ public static class FhirServer
         if (app.Configuration.GetValue("SampleData:Load", true))
             SampleDataLoader.LoadIfEmptyAsync(app.Services).GetAwaiter().GetResult();
         return app;
+    }
+
+    /// <summary>
+    /// A relative data folder is taken from the repository root when running from a checkout (dotnet run starts in
+    /// the project folder, but data/ belongs at the root, where it is git-ignored), else from the content root.
+    /// </summary>
+    private static string ResolveDataFolder(string folder, string contentRoot)
+    {
+        if (Path.IsPathRooted(folder)) return folder;
+        for (var dir = new DirectoryInfo(contentRoot); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "FhirArchive.sln"))) return Path.Combine(dir.FullName, folder);
+        return Path.Combine(contentRoot, folder);
     }
 
     /// <summary>Routing failures (unknown URL, wrong method) also answer with an OperationOutcome.</summary>

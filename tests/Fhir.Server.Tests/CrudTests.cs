@@ -154,6 +154,18 @@ public abstract class CrudTestsBase<TFixture>(TFixture fx) where TFixture : Serv
     }
 
     [FhirFact]
+    public async Task Unsupported_format_is_406_and_elements_apply_to_reads()
+    {
+        var id = await _c.CreateAsync(Patient("何", extra: ",\"gender\":\"male\""));
+        var r = await _c.GetAsync($"/Patient/{id}?_format=text/csv");
+        Assert.Equal(HttpStatusCode.NotAcceptable, r.StatusCode);
+        AssertOutcome(await r.JsonAsync());
+        var subset = await (await _c.GetAsync($"/Patient/{id}?_elements=gender")).JsonAsync();
+        Assert.Equal("male", subset.GetProperty("gender").GetString());
+        Assert.False(subset.TryGetProperty("name", out _));
+    }
+
+    [FhirFact]
     public async Task Pretty_output_is_indented()
     {
         var id = await _c.CreateAsync(Patient("吴"));

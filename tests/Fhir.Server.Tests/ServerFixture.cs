@@ -58,7 +58,7 @@ public sealed class TestAccessPolicy : IAccessPolicy
     }
 
     public ValueTask<bool> CanShowAsync(AccessContext context, Storage.StoredResource resource) =>
-        ValueTask.FromResult(!Encoding.UTF8.GetString(resource.Json!).Contains("\"secret\""));
+        ValueTask.FromResult(resource.Json is null || !Encoding.UTF8.GetString(resource.Json).Contains("\"secret\""));
 
     public ValueTask OnEndAsync(AccessContext context)
     {

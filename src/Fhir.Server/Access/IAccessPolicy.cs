@@ -21,6 +21,7 @@ public interface IAccessPolicy
 {
     /// <summary>Throw a FhirException (e.g. 403) to refuse the whole operation.</summary>
     ValueTask OnStartAsync(AccessContext context);
+    /// <summary>Also asked for history entries of deletions (their <see cref="StoredResource.Json"/> is null).</summary>
     ValueTask<bool> CanShowAsync(AccessContext context, StoredResource resource);
     ValueTask OnEndAsync(AccessContext context);
 }

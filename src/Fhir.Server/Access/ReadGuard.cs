@@ -25,7 +25,7 @@ public sealed class ReadGuard(IAccessPolicy policy)
     {
         var shown = new List<StoredResource>();
         foreach (var r in resources)
-            if (r.IsDeleted || await policy.CanShowAsync(ctx, r)) shown.Add(r);
+            if (await policy.CanShowAsync(ctx, r)) shown.Add(r);
         return shown;
     }
 }

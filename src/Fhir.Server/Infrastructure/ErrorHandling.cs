@@ -15,6 +15,8 @@ public sealed class FhirExceptionHandler(ILogger<FhirExceptionHandler> logger) :
         {
             FhirException fe => (fe.Status, fe.Issues),
             BadHttpRequestException bad => (bad.StatusCode, (IReadOnlyList<FhirIssue>)[new FhirIssue(IssueSeverity.Error, bad.StatusCode == 413 ? "too-costly" : "invalid", bad.Message)]),
+            // Only another server process writing the same resource at the same moment can hit the unique version index.
+            Microsoft.EntityFrameworkCore.DbUpdateException => (409, [new FhirIssue(IssueSeverity.Error, "conflict", "A concurrent write to the same resource won; retry the request.")]),
             OperationCanceledException when ctx.RequestAborted.IsCancellationRequested => (499, []),
             _ => (500, [new FhirIssue(IssueSeverity.Error, "exception", "An unexpected error occurred; it has been logged.")]),
         };

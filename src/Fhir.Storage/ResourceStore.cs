@@ -23,6 +23,8 @@ public interface IResourceStore
     Task<IReadOnlyList<StoredResource>> IncludesAsync(IReadOnlyCollection<long> rowIds, string param, string? targetType, CancellationToken ct = default);
     /// <summary>Resources of <paramref name="sourceType"/> referring through <paramref name="param"/> to the given resources (_revinclude).</summary>
     Task<IReadOnlyList<StoredResource>> RevIncludesAsync(string sourceType, string param, string targetType, IReadOnlyCollection<string> targetIds, CancellationToken ct = default);
+    /// <summary>The ids of <paramref name="targetType"/> resources that the given rows reference through <paramref name="param"/> (_has).</summary>
+    Task<IReadOnlyList<string>> ReferencedIdsAsync(IReadOnlyCollection<long> rowIds, string param, string targetType, CancellationToken ct = default);
     /// <summary>Opens the single writer: everything written through the session commits or rolls back together.</summary>
     Task<IWriteSession> BeginWriteAsync(CancellationToken ct = default);
 }
@@ -144,6 +146,15 @@ public sealed class ResourceStore(IDbContextFactory<FhirDbContext> factory, Stor
                         db.References.Any(x => x.ResourceRowId == r.Id && x.Param == param && x.TargetType == targetType && ids.Contains(x.TargetId!)))
             .ToListAsync(ct);
         return rows.Select(ToStored).ToList();
+    }
+
+    public async Task<IReadOnlyList<string>> ReferencedIdsAsync(IReadOnlyCollection<long> rowIds, string param, string targetType, CancellationToken ct = default)
+    {
+        await using var db = await factory.CreateDbContextAsync(ct);
+        var ids = rowIds.ToList();
+        return await db.References
+            .Where(x => ids.Contains(x.ResourceRowId) && x.Param == param && x.TargetType == targetType && x.TargetId != null)
+            .Select(x => x.TargetId!).Distinct().ToListAsync(ct);
     }
 
     public async Task<IWriteSession> BeginWriteAsync(CancellationToken ct = default)

@@ -95,6 +95,10 @@ public abstract class SearchTestsBase<TFixture>(TFixture fx) where TFixture : Se
     [FhirFact] public Task Reference_chained_with_type() => Expect("/Observation?subject:Patient.gender=female", "o3");
     [FhirFact] public Task Reference_organization_chain() => Expect("/Patient?organization.identifier=urn:org|PUMCH", "p1");
 
+    [FhirFact] public Task Reverse_chaining_has() => Expect("/Patient?_has:Observation:subject:code=29463-7", "p2");
+    [FhirFact] public Task Reverse_chaining_has_or_values() => Expect("/Patient?_has:Observation:patient:date=ge2024-01-01", "p1");
+    [FhirFact] public Task Reverse_chaining_no_match() => Expect("/Patient?_has:Observation:subject:code=nothing");
+
     [FhirFact] public Task Uri_exact() => Expect("/ValueSet?url=http://example.org/fhir/ValueSet/a", "vs1");
 
     [FhirFact] public Task Missing_true() => Expect("/Patient?organization:missing=true", "p2", "p3");

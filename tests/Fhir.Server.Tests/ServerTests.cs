@@ -36,6 +36,38 @@ public abstract class MetadataTestsBase<TFixture>(TFixture fx) where TFixture : 
         Assert.Equal(HttpStatusCode.OK, swagger.StatusCode);
         var text = await swagger.Content.ReadAsStringAsync();
         Assert.Contains("/{type}/{id}/_history/{vid}", text);
+        Assert.Equal(HttpStatusCode.OK, (await _c.GetAsync("/swagger/index.html")).StatusCode);
+    }
+
+    [FhirFact]
+    public async Task Errors_follow_the_requested_format()
+    {
+        var req = new HttpRequestMessage(HttpMethod.Get, "/Patient/missing-one");
+        req.Headers.Accept.Add(Accept(Xml));
+        var r = await _c.SendAsync(req);
+        Assert.Equal(HttpStatusCode.NotFound, r.StatusCode);
+        Assert.StartsWith(Xml, r.Content.Headers.ContentType!.ToString());
+        Assert.Contains("<OperationOutcome", await r.Content.ReadAsStringAsync());
+    }
+
+    [FhirFact]
+    public async Task Transaction_in_xml()
+    {
+        var xml = """
+            <Bundle xmlns="http://hl7.org/fhir"><type value="transaction"/>
+              <entry><fullUrl value="urn:uuid:0c3151bd-1cbf-4d64-b04d-cd9187a4c6e0"/>
+                <resource><Patient><name><family value="许"/></name></Patient></resource>
+                <request><method value="POST"/><url value="Patient"/></request></entry>
+              <entry><resource><Encounter><status value="finished"/><class><code value="AMB"/></class>
+                  <subject><reference value="urn:uuid:0c3151bd-1cbf-4d64-b04d-cd9187a4c6e0"/></subject></Encounter></resource>
+                <request><method value="POST"/><url value="Encounter"/></request></entry>
+            </Bundle>
+            """;
+        var r = await _c.PostAsync("/?_format=xml", Body(xml, Xml));
+        Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        var text = await r.Content.ReadAsStringAsync();
+        Assert.Contains("transaction-response", text);
+        Assert.Contains("<reference value=\"Patient/", text);
     }
 }
 

@@ -17,6 +17,8 @@ public sealed record ReferencePredicate(string Param, string? TargetType, string
 public sealed record UriPredicate(string Param, string Value) : SearchPredicate(Param);
 public sealed record MissingPredicate(string Param, SearchParamType Type, bool Missing) : SearchPredicate(Param);
 public sealed record IdPredicate(string Id) : SearchPredicate("_id");
+/// <summary>Matches resources whose id is in a set (reverse chaining, _has, resolves to this).</summary>
+public sealed record IdInPredicate(IReadOnlyCollection<string> Ids) : SearchPredicate("_id");
 public sealed record LastUpdatedPredicate(Prefix Prefix, long Start, long End) : SearchPredicate("_lastUpdated");
 /// <summary>Matches resources whose row id is in a set (chained searches resolve to this).</summary>
 public sealed record ReferenceToAnyPredicate(string Param, string TargetType, IReadOnlyCollection<string> TargetIds) : SearchPredicate(Param);

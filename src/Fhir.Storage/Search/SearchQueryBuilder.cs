@@ -70,6 +70,11 @@ internal static class SearchQueryBuilder
         {
             case IdPredicate id:
                 return r => r.ResourceId == id.Id;
+            case IdInPredicate inSet:
+            {
+                var ids = inSet.Ids.ToList();
+                return r => ids.Contains(r.ResourceId);
+            }
             case LastUpdatedPredicate lu:
                 return RangeMatch<ResourceVersionRow>(lu.Prefix, lu.Start, lu.End, r => r.LastUpdated, r => r.LastUpdated);
             case TokenPredicate t:

@@ -124,6 +124,9 @@ public sealed class SearchParser(SearchParameterRegistry registry, IResourceStor
                 return (SearchPredicate)new LastUpdatedPredicate(prefix, r.Start, r.End);
             }).ToList()) : null;
 
+        // Reverse chaining: _has:Observation:patient:code=1234-5 (resources referred to by matching Observations).
+        if (name == "_has" && type is not null) return await ParseHasAsync(type, modifier, value, ct, session);
+
         // Chaining: subject.name=..., subject:Patient.name=...
         var dot = name.IndexOf('.');
         if (dot > 0 && type is not null) return await ParseChainAsync(type, name[..dot], modifier, name[(dot + 1)..], value, ct, session);
@@ -214,6 +217,21 @@ public sealed class SearchParser(SearchParameterRegistry registry, IResourceStor
             alternatives.Add(new ReferenceToAnyPredicate(refParam, target, found.Matches.Select(m => m.Id).ToList()));
         }
         return new SearchCriterion(alternatives);
+    }
+
+    private async Task<SearchCriterion?> ParseHasAsync(string type, string? spec, string value, CancellationToken ct, IWriteSession? session)
+    {
+        // spec = "Observation:patient:code" (the inner parameter may itself be another _has or a chain).
+        var parts = spec?.Split(':', 3);
+        if (parts is not { Length: 3 } || registry.Get(parts[0], parts[1]) is not { Type: SearchParamType.Reference }) return null;
+        var (source, refParam, inner) = (parts[0], parts[1], parts[2]);
+        Resources.ResourceWriter.CheckType(source);
+        var (query, _) = await ParseAsync(source, [new(inner, value)], strict: true, ct, session);
+        query.Count = 1000;
+        query.IncludeTotal = false;
+        var found = session is null ? await store.SearchAsync(query, ct) : await session.SearchAsync(query, ct);
+        var ids = await store.ReferencedIdsAsync(found.Matches.Select(m => m.RowId).ToList(), refParam, type, ct);
+        return new SearchCriterion([new IdInPredicate(ids)]);
     }
 
     public static TokenPredicate ParseToken(string name, string v)

@@ -182,6 +182,19 @@ public abstract class SearchTestsBase<TFixture>(TFixture fx) where TFixture : Se
     }
 
     [FhirFact]
+    public async Task Include_iterate_follows_included_resources()
+    {
+        var plain = await (await _c.GetAsync("/Observation?_id=o1&_include=Observation:subject&_include=Patient:organization")).JsonAsync();
+        Assert.DoesNotContain("org1", plain.GetRawText().Replace("Organization/org1", ""));
+        var b = await (await _c.GetAsync("/Observation?_id=o1&_include=Observation:subject&_include:iterate=Patient:organization")).JsonAsync();
+        var ids = b.GetProperty("entry").EnumerateArray().Select(e => e.GetProperty("resource").GetProperty("id").GetString()).ToList();
+        Assert.Equal(["o1", "p1", "org1"], ids);
+        var rev = await (await _c.GetAsync("/Organization?_id=org1&_revinclude=Patient:organization&_revinclude:iterate=Observation:subject")).JsonAsync();
+        var revIds = rev.GetProperty("entry").EnumerateArray().Select(e => e.GetProperty("resource").GetProperty("id").GetString()).Order().ToList();
+        Assert.Equal(["o1", "o2", "org1", "p1"], revIds);
+    }
+
+    [FhirFact]
     public async Task Compartment_search()
     {
         await Expect("/Patient/p1/Observation", "o1", "o2");

@@ -48,6 +48,8 @@ public static class SearchEndpoints
 
 public sealed class SearchService(SearchParser parser, IResourceStore store, ReadGuard guard)
 {
+    private const int MaxIncludeRounds = 4;
+
     public async Task SearchAsync(HttpContext ctx, string? type, IEnumerable<KeyValuePair<string, string>> parameters, SearchCriterion? extra, string interaction)
     {
         var bundle = await BuildAsync(ctx, type, parameters.ToList(), extra, interaction);
@@ -70,13 +72,30 @@ public sealed class SearchService(SearchParser parser, IResourceStore store, Rea
             foreach (var m in matches) bundle.Entries.Add(Entry(baseUrl, m, "match", shape));
 
             var seen = matches.Select(m => (m.ResourceType, m.Id)).ToHashSet();
-            foreach (var (src, param, target) in options.Includes.Where(i => i.SourceType == type))
-                foreach (var inc in await guard.FilterAsync(access, await store.IncludesAsync(matches.Select(m => m.RowId).ToList(), param, target, ct)))
-                    if (seen.Add((inc.ResourceType, inc.Id))) bundle.Entries.Add(Entry(baseUrl, inc, "include", null));
-            foreach (var (src, param, target) in options.RevIncludes)
-                if (type is not null && (target is null || target == type))
-                    foreach (var inc in await guard.FilterAsync(access, await store.RevIncludesAsync(src, param, type, matches.Select(m => m.Id).ToList(), ct)))
-                        if (seen.Add((inc.ResourceType, inc.Id))) bundle.Entries.Add(Entry(baseUrl, inc, "include", null));
+            // Round 0 applies every include to the matches; later rounds apply :iterate ones to what was just included.
+            var added = matches;
+            for (var round = 0; round < MaxIncludeRounds && added.Count > 0; round++)
+            {
+                var next = new List<StoredResource>();
+                async Task AddAll(IEnumerable<StoredResource> found)
+                {
+                    foreach (var inc in await guard.FilterAsync(access, found))
+                        if (seen.Add((inc.ResourceType, inc.Id)))
+                        {
+                            bundle.Entries.Add(Entry(baseUrl, inc, "include", null));
+                            next.Add(inc);
+                        }
+                }
+                foreach (var inc in options.Includes.Where(i => round == 0 || i.Iterate))
+                {
+                    var sources = added.Where(r => r.ResourceType == inc.SourceType).Select(r => r.RowId).ToList();
+                    if (sources.Count > 0) await AddAll(await store.IncludesAsync(sources, inc.Param, inc.TargetType, ct));
+                }
+                foreach (var rev in options.RevIncludes.Where(i => round == 0 || i.Iterate))
+                    foreach (var group in added.GroupBy(r => r.ResourceType).Where(g => rev.TargetType is null || rev.TargetType == g.Key))
+                        await AddAll(await store.RevIncludesAsync(rev.SourceType, rev.Param, group.Key, group.Select(r => r.Id).ToList(), ct));
+                added = next;
+            }
 
             if (options.Warnings.Count > 0)
                 bundle.Entries.Add(new BundleEntry(null, FhirJsonSerializer.SerializeToUtf8Bytes(OperationOutcomes.Create(options.Warnings)), SearchMode: "outcome"));

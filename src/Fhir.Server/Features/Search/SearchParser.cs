@@ -8,11 +8,14 @@ using SortKey = FhirArchive.Storage.Search.SortKey;
 
 namespace FhirArchive.Server.Features.Search;
 
+/// <summary>One _include/_revinclude: Type:param[:targetType], optionally :iterate (applied to included resources too).</summary>
+public sealed record IncludeSpec(string SourceType, string Param, string? TargetType, bool Iterate);
+
 /// <summary>The result-shaping parameters of a search (not criteria).</summary>
 public sealed class SearchOptions
 {
-    public List<(string SourceType, string Param, string? TargetType)> Includes { get; } = [];
-    public List<(string SourceType, string Param, string? TargetType)> RevIncludes { get; } = [];
+    public List<IncludeSpec> Includes { get; } = [];
+    public List<IncludeSpec> RevIncludes { get; } = [];
     public string? Summary { get; set; }
     public string[]? Elements { get; set; }
     public List<FhirIssue> Warnings { get; } = [];
@@ -101,7 +104,8 @@ public sealed class SearchParser(SearchParameterRegistry registry, IResourceStor
                     options.Warnings.Add(new FhirIssue(IssueSeverity.Warning, "not-supported", $"{name} '{value}' was ignored."));
                     break;
                 }
-                (name == "_include" ? options.Includes : options.RevIncludes).Add((parts[0], parts[1], parts.Length > 2 ? parts[2] : null));
+                (name == "_include" ? options.Includes : options.RevIncludes)
+                    .Add(new IncludeSpec(parts[0], parts[1], parts.Length > 2 ? parts[2] : null, modifier == "iterate"));
                 break;
         }
     }

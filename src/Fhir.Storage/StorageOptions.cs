@@ -13,6 +13,11 @@ public sealed class StorageOptions
     /// <summary>A provider connection string; for SQLite the default is a file in <see cref="DataFolder"/>.</summary>
     public string? ConnectionString { get; set; }
     public string DataFolder { get; set; } = "data";
+    /// <summary>
+    /// The server's local zone for dates and times written without one (search and index alike):
+    /// China Standard Time by default, so "2024-05-01" means that day in Beijing.
+    /// </summary>
+    public TimeSpan LocalTimeZone { get; set; } = TimeSpan.FromHours(8);
 
     public SqlDialect Dialect => Provider.StartsWith("postgres", StringComparison.OrdinalIgnoreCase) ? SqlDialect.Postgres : SqlDialect.Sqlite;
 }
@@ -41,7 +46,8 @@ public static class StorageServiceCollectionExtensions
         services.TryAddSingleton(SearchParameterRegistry.R4);
         // Interim: replaced by the FHIRPath engine's adapter when it lands (register another ISearchExpressionEvaluator first).
         services.TryAddSingleton<ISearchExpressionEvaluator, SimplePathEvaluator>();
-        services.AddSingleton<IndexExtractor>();
+        services.AddSingleton(sp => new IndexExtractor(
+            sp.GetRequiredService<SearchParameterRegistry>(), sp.GetRequiredService<ISearchExpressionEvaluator>(), options.LocalTimeZone));
         services.AddSingleton<IResourceStore, ResourceStore>();
         return services;
     }

@@ -56,6 +56,18 @@ public sealed class IndexingTests
         Assert.Equal(DateTimeOffset.Parse(end).UtcTicks, r.End);
     }
 
+    [Fact]
+    public void Local_zone_applies_to_values_without_one()
+    {
+        var beijing = TimeSpan.FromHours(8);
+        Assert.True(FhirDateRange.TryParse("2024-07-01", beijing, out var day));
+        Assert.Equal(DateTimeOffset.Parse("2024-06-30T16:00:00Z").UtcTicks, day.Start);
+        Assert.True(FhirDateRange.TryParse("2024-07-01T08:00:00", beijing, out var t));
+        Assert.Equal(DateTimeOffset.Parse("2024-07-01T00:00:00Z").UtcTicks, t.Start);
+        Assert.True(FhirDateRange.TryParse("2024-07-01T08:00:00Z", beijing, out var z));
+        Assert.Equal(DateTimeOffset.Parse("2024-07-01T08:00:00Z").UtcTicks, z.Start);
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("yesterday")]

@@ -27,6 +27,7 @@ public static class SearchData
             await c.PutAsync("""{"resourceType":"Observation","id":"o4","status":"final","code":{"text":"free text only"},"subject":{"identifier":{"system":"urn:local","value":"W-2"}}}""");
             await c.PutAsync("""{"resourceType":"RiskAssessment","id":"r1","status":"final","subject":{"reference":"Patient/p1"},"prediction":[{"probabilityDecimal":0.25}]}""");
             await c.PutAsync("""{"resourceType":"RiskAssessment","id":"r2","status":"final","subject":{"reference":"Patient/p2"},"prediction":[{"probabilityDecimal":0.8}]}""");
+            await c.PutAsync("""{"resourceType":"Encounter","id":"e1","status":"finished","class":{"code":"AMB"},"period":{"start":"2024-07-01T01:00:00+08:00","end":"2024-07-01T02:00:00+08:00"}}""");
             await c.PutAsync("""{"resourceType":"ValueSet","id":"vs1","status":"active","url":"http://example.org/fhir/ValueSet/a"}""");
             await c.PutAsync("""{"resourceType":"ValueSet","id":"vs2","status":"active","url":"http://example.org/fhir/ValueSet/b"}""");
         }).GetAwaiter().GetResult();
@@ -74,6 +75,8 @@ public abstract class SearchTestsBase<TFixture>(TFixture fx) where TFixture : Se
     [FhirFact] public Task Date_eb() => Expect("/Observation?date=eb2024-01-01", "o3");
     [FhirFact] public Task Date_ap() => Expect("/Observation?date=ap2024-06-14", "o1", "o2");
     [FhirFact] public Task Date_range_by_and() => Expect("/Observation?date=ge2024-01-01&date=lt2024-06-01", "o1");
+    [FhirFact] public Task Date_without_zone_is_a_beijing_day() => Expect("/Encounter?date=2024-07-01", "e1");
+    [FhirFact] public Task Date_without_zone_previous_utc_day_does_not_match() => Expect("/Encounter?date=2024-06-30");
     [FhirFact] public Task Date_with_time() => Expect("/Observation?date=2024-05-01T09:10:00Z", "o1");
 
     [FhirFact] public Task Number_eq_uses_precision() => Expect("/RiskAssessment?probability=0.25", "r1");

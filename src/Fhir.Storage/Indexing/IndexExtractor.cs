@@ -19,7 +19,7 @@ public sealed class IndexSet
 }
 
 /// <summary>Turns a resource into typed index rows for every search parameter of its type.</summary>
-public sealed class IndexExtractor(SearchParameterRegistry registry, ISearchExpressionEvaluator evaluator)
+public sealed class IndexExtractor(SearchParameterRegistry registry, ISearchExpressionEvaluator evaluator, TimeSpan localOffset = default)
 {
     public IndexSet Extract(ElementNode resource)
     {
@@ -36,7 +36,7 @@ public sealed class IndexExtractor(SearchParameterRegistry registry, ISearchExpr
         return set;
     }
 
-    private static void Add(IndexSet set, SearchParamDef p, ElementNode n)
+    private void Add(IndexSet set, SearchParamDef p, ElementNode n)
     {
         switch (p.Type)
         {
@@ -101,24 +101,24 @@ public sealed class IndexExtractor(SearchParameterRegistry registry, ISearchExpr
     private static TokenIndexRow Token(string param, string? system, string? code, string? text) =>
         new() { Param = param, System = system, Code = code, Text = text is null ? null : TextNormalizer.Normalize(text) };
 
-    private static void AddDate(IndexSet set, string code, ElementNode n)
+    private void AddDate(IndexSet set, string code, ElementNode n)
     {
         if (n.IsPrimitive)
         {
-            if (FhirDateRange.TryParse(n.Value, out var r)) set.Dates.Add(new DateIndexRow { Param = code, Start = r.Start, End = r.End });
+            if (FhirDateRange.TryParse(n.Value, localOffset, out var r)) set.Dates.Add(new DateIndexRow { Param = code, Start = r.Start, End = r.End });
             return;
         }
         if (n.Type == "Period")
         {
-            var hasStart = FhirDateRange.TryParse(n.Child("start")?.Value, out var s);
-            var hasEnd = FhirDateRange.TryParse(n.Child("end")?.Value, out var e);
+            var hasStart = FhirDateRange.TryParse(n.Child("start")?.Value, localOffset, out var s);
+            var hasEnd = FhirDateRange.TryParse(n.Child("end")?.Value, localOffset, out var e);
             if (hasStart || hasEnd)
                 set.Dates.Add(new DateIndexRow { Param = code, Start = hasStart ? s.Start : FhirDateRange.Min, End = hasEnd ? e.End : FhirDateRange.Max });
             return;
         }
         if (n.Type == "Timing")
             foreach (var ev in n.ChildrenNamed("event"))
-                if (FhirDateRange.TryParse(ev.Value, out var r)) set.Dates.Add(new DateIndexRow { Param = code, Start = r.Start, End = r.End });
+                if (FhirDateRange.TryParse(ev.Value, localOffset, out var r)) set.Dates.Add(new DateIndexRow { Param = code, Start = r.Start, End = r.End });
     }
 
     private static void AddQuantity(IndexSet set, string code, ElementNode n)

@@ -31,10 +31,11 @@ public static class HistoryEndpoints
 
     private static async Task HistoryAsync(HttpContext ctx, string? type, string? id, IResourceStore store, ReadGuard guard)
     {
+        var zone = ctx.RequestServices.GetRequiredService<StorageOptions>().LocalTimeZone;
         var q = ctx.Request.Query;
         var count = Int(q["_count"], SearchParser.DefaultCount);
         var offset = Int(q["_offset"], 0);
-        var query = new HistoryQuery(type, id, Instant(q["_since"], "_since"), Instant(q["_at"], "_at"), Math.Min(count, SearchParser.MaxCount), offset);
+        var query = new HistoryQuery(type, id, Instant(q["_since"], "_since", zone), Instant(q["_at"], "_at", zone), Math.Min(count, SearchParser.MaxCount), offset);
         var interaction = id is not null ? "history-instance" : type is not null ? "history-type" : "history-system";
         var bundle = await guard.RunAsync(ctx, interaction, type, async access =>
         {
@@ -65,10 +66,10 @@ public static class HistoryEndpoints
     private static int Int(string? s, int dflt) =>
         string.IsNullOrEmpty(s) ? dflt : int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : throw FhirException.BadRequest($"'{s}' is not a number.");
 
-    private static DateTimeOffset? Instant(string? s, string name)
+    private static DateTimeOffset? Instant(string? s, string name, TimeSpan zone)
     {
         if (string.IsNullOrEmpty(s)) return null;
-        if (!FhirDateRange.TryParse(s, out var r)) throw FhirException.BadRequest($"{name} '{s}' is not a valid instant.");
+        if (!FhirDateRange.TryParse(s, zone, out var r)) throw FhirException.BadRequest($"{name} '{s}' is not a valid instant.");
         // _at names a moment: for partial dates take the end of the period; _since takes its start.
         return new DateTimeOffset(name == "_at" ? r.End : r.Start, TimeSpan.Zero);
     }

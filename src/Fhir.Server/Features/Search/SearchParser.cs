@@ -22,7 +22,7 @@ public sealed class SearchOptions
 }
 
 /// <summary>Parses FHIR search parameters into a storage <see cref="SearchQuery"/>.</summary>
-public sealed class SearchParser(SearchParameterRegistry registry, IResourceStore store)
+public sealed class SearchParser(SearchParameterRegistry registry, IResourceStore store, StorageOptions storage)
 {
     public const int DefaultCount = 20;
     public const int MaxCount = 500;
@@ -284,8 +284,8 @@ public sealed class SearchParser(SearchParameterRegistry registry, IResourceStor
     private static (Prefix, string) SplitPrefix(string v) =>
         v.Length > 2 && Prefixes.TryGetValue(v[..2], out var p) ? (p, v[2..]) : (Prefix.Eq, v);
 
-    private static FhirDateRange ParseDate(string v) =>
-        FhirDateRange.TryParse(v, out var r) ? r : throw FhirException.BadRequest($"'{v}' is not a valid FHIR date.");
+    private FhirDateRange ParseDate(string v) =>
+        FhirDateRange.TryParse(v, storage.LocalTimeZone, out var r) ? r : throw FhirException.BadRequest($"'{v}' is not a valid FHIR date.");
 
     /// <summary>The implicit range of a number's precision: 100 → [99.5, 100.5), 1.50 → [1.495, 1.505).</summary>
     private static (double, double) NumberRange(string v)

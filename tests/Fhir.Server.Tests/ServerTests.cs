@@ -25,6 +25,7 @@ public abstract class MetadataTestsBase<TFixture>(TFixture fx) where TFixture : 
         var ps = patient.GetProperty("searchParam").EnumerateArray().Select(p => p.GetProperty("name").GetString()).ToList();
         Assert.Contains("birthdate", ps);
         Assert.Contains("_lastUpdated", ps);
+        Assert.Contains(patient.GetProperty("searchRevInclude").EnumerateArray(), x => x.GetString() == "Observation:subject");
         Assert.DoesNotContain(cs.GetProperty("rest")[0].GetProperty("resource").EnumerateArray(), x => x.GetProperty("type").GetString() == "DomainResource");
     }
 

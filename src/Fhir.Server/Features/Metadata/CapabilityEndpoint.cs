@@ -32,6 +32,15 @@ public static class CapabilityEndpoint
         foreach (var f in new[] { FhirFormats.JsonType, FhirFormats.XmlType, "json", "xml" }) cs.Add("format", f);
         var rest = cs.Add("rest");
         rest.Add("mode", "server");
+        // Which Source:param pairs can point at each type (the _revinclude values worth offering).
+        var revIncludes = new Dictionary<string, List<string>>();
+        foreach (var source in FhirDefinitions.R4.ResourceTypes)
+            foreach (var p in registry.For(source).Where(p => p.Type == SearchParamType.Reference))
+                foreach (var target in p.Targets)
+                {
+                    if (!revIncludes.TryGetValue(target, out var list)) revIncludes[target] = list = [];
+                    list.Add($"{source}:{p.Code}");
+                }
         foreach (var type in FhirDefinitions.R4.ResourceTypes.Where(t => FhirDefinitions.R4.GetType(t) is { IsAbstract: false }).Order(StringComparer.Ordinal))
         {
             var r = rest.Add("resource");
@@ -46,6 +55,8 @@ public static class CapabilityEndpoint
             r.Add("conditionalDelete", "single");
             foreach (var inc in registry.For(type).Where(p => p.Type == SearchParamType.Reference).Select(p => $"{type}:{p.Code}").Order(StringComparer.Ordinal))
                 r.Add("searchInclude", inc);
+            foreach (var rev in revIncludes.GetValueOrDefault(type, []).Order(StringComparer.Ordinal))
+                r.Add("searchRevInclude", rev);
             foreach (var p in registry.For(type).Where(p => Indexed.Contains(p.Type) && p.Code is not ("_id" or "_lastUpdated")).OrderBy(p => p.Code, StringComparer.Ordinal))
                 AddParam(r, p.Code, p.Url, p.Type.ToString().ToLowerInvariant());
             AddParam(r, "_id", "http://hl7.org/fhir/SearchParameter/Resource-id", "token");

@@ -315,6 +315,44 @@ public abstract class CrudTestsBase<TFixture>(TFixture fx) where TFixture : Serv
     }
 
     [FhirFact]
+    public async Task Odd_requests_never_produce_a_500()
+    {
+        string[] gets =
+        [
+            "/Patient?_sort=", "/Patient?_sort=-", "/Patient?birthdate=ge", "/Observation?value-quantity=gt", "/Patient?_count=0",
+            "/Patient?name=", "/Observation?subject.organization.name=x", "/Patient?_has=x", "/Patient?_has:Observation=1",
+            "/Patient?_include=*", "/Patient?_include=Patient", "/Location?near=1|2|3", "/Observation?combo-code-value-quantity=1",
+            "/Patient/" + new string('a', 300), "/Patient?_offset=-1", "/Patient?_format=", "/Patient?_id=", "/_history?_at=2024",
+            "/Patient?subject:Nope=1", "/Patient?gender:unknownmod=x", "/Patient?_lastUpdated=xx", "/Patient/x/_history/abc",
+            "/Observation?code=%7C", "/Observation?value-quantity=1|%7C", "/Patient?identifier=%5C,",
+        ];
+        foreach (var url in gets)
+        {
+            var r = await _c.GetAsync(url);
+            Assert.True((int)r.StatusCode < 500, $"{url} -> {(int)r.StatusCode} {await r.Content.ReadAsStringAsync()}");
+            var type = (await r.JsonAsync()).GetProperty("resourceType").GetString();
+            Assert.True(type is "Bundle" or "OperationOutcome", url);
+        }
+        (HttpMethod Method, string Url, string? Body)[] writes =
+        [
+            (HttpMethod.Delete, "/Patient", null),
+            (HttpMethod.Put, "/Patient/a%20b", "{\"resourceType\":\"Patient\",\"id\":\"a b\"}"),
+            (HttpMethod.Post, "/", "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":[{\"resource\":{\"resourceType\":\"Patient\"}}]}"),
+            (HttpMethod.Post, "/", "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":[{\"request\":{\"method\":\"POST\",\"url\":\"Patient\"}}]}"),
+            (HttpMethod.Post, "/", "{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":[{\"request\":{\"method\":\"PATCH\",\"url\":\"Patient/1\"}}]}"),
+            (HttpMethod.Post, "/", "{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":[{\"request\":{\"method\":\"GET\",\"url\":\"Nope/1\"}}]}"),
+            (HttpMethod.Post, "/Patient", ""),
+            (HttpMethod.Post, "/Patient", "[]"),
+            (HttpMethod.Post, "/Patient", "null"),
+        ];
+        foreach (var (method, url, body) in writes)
+        {
+            var r = await _c.SendAsync(method, url, body);
+            Assert.True((int)r.StatusCode < 500, $"{method} {url} -> {(int)r.StatusCode} {await r.Content.ReadAsStringAsync()}");
+        }
+    }
+
+    [FhirFact]
     public async Task Responses_are_compressed_when_asked()
     {
         var id = await _c.CreateAsync(Patient("朱"));

@@ -1,0 +1,228 @@
+using FhirArchive.Fhir.Model;
+using FhirArchive.Fhir.Outcomes;
+using FhirArchive.Fhir.Serialization.Json;
+using FhirArchive.Server.Access;
+using FhirArchive.Server.Features.Resources;
+using FhirArchive.Server.Features.Search;
+using FhirArchive.Server.Infrastructure;
+using FhirArchive.Storage;
+using Microsoft.AspNetCore.WebUtilities;
+
+namespace FhirArchive.Server.Features.Batch;
+
+/// <summary>
+/// POST [base] with a batch (entries independent) or transaction Bundle (all or nothing, processed
+/// DELETE, POST, PUT, GET; urn:uuid and conditional references resolved before anything is written).
+/// </summary>
+public static class BatchEndpoint
+{
+    public static void Map(IEndpointRouteBuilder app) =>
+        app.MapPost("/", Process).WithTags("Batch").WithSummary("batch or transaction Bundle");
+
+    private sealed class Entry(int index, ElementNode node)
+    {
+        public int Index { get; } = index;
+        public string Method { get; } = node.Child("request")?.Child("method")?.Value ?? throw FhirException.BadRequest($"entry[{index}] has no request.method.");
+        public string Url { get; } = node.Child("request")?.Child("url")?.Value ?? throw FhirException.BadRequest($"entry[{index}] has no request.url.");
+        public string? FullUrl { get; } = node.Child("fullUrl")?.Value;
+        public string? IfNoneExist { get; } = node.Child("request")?.Child("ifNoneExist")?.Value;
+        public string? IfMatch { get; } = node.Child("request")?.Child("ifMatch")?.Value;
+        public ElementNode? Resource { get; } = node.Child("resource");
+        public string? AssignedId { get; set; }
+        public BundleEntry? Response { get; set; }
+
+        public string Path => Url.Split('?')[0].Trim('/');
+        public string Query => Url.Contains('?') ? Url[(Url.IndexOf('?') + 1)..] : "";
+        public int Order => Method switch { "DELETE" => 0, "POST" => 1, "PUT" or "PATCH" => 2, _ => 3 };
+    }
+
+    private static async Task Process(HttpContext ctx, IResourceStore store, ResourceWriter writer, SearchService search, ReadGuard guard)
+    {
+        var bundle = await FhirFormats.ReadResourceAsync(ctx.Request, ctx.RequestAborted);
+        if (bundle.Type != "Bundle") throw FhirException.BadRequest($"POST to the base URL takes a batch or transaction Bundle, not a {bundle.Type}.");
+        var type = bundle.Child("type")?.Value;
+        var entries = bundle.ChildrenNamed("entry").Select((e, i) => new Entry(i, e)).ToList();
+        BundleBuilder response;
+        if (type == "transaction") response = await TransactionAsync(ctx, entries, store, writer, search, guard);
+        else if (type == "batch") response = await BatchAsync(ctx, entries, store, writer, search, guard);
+        else throw FhirException.BadRequest($"Bundle.type must be batch or transaction, not '{type}'.");
+        await FhirFormats.WriteJsonBytesAsync(ctx, 200, response.ToJson());
+    }
+
+    private static async Task<BundleBuilder> BatchAsync(HttpContext ctx, List<Entry> entries, IResourceStore store, ResourceWriter writer, SearchService search, ReadGuard guard)
+    {
+        foreach (var e in entries)
+        {
+            try
+            {
+                if (e.Method == "GET") e.Response = await GetAsync(ctx, e, store, search, guard);
+                else
+                {
+                    await using var s = await store.BeginWriteAsync(ctx.RequestAborted);
+                    if (e.Method == "POST" && e.Resource is not null)
+                    {
+                        var (t, _) = Split(e.Path);
+                        ResourceWriter.CheckType(t);
+                        if (e.IfNoneExist is null) e.AssignedId = ResourceWriter.NewId();
+                    }
+                    e.Response = await WriteAsync(ctx, s, e, writer);
+                    await s.CommitAsync(ctx.RequestAborted);
+                }
+            }
+            catch (FhirException fe)
+            {
+                e.Response = Failed(fe);
+            }
+        }
+        var b = new BundleBuilder("batch-response");
+        b.Entries.AddRange(entries.Select(e => e.Response!));
+        return b;
+    }
+
+    private static async Task<BundleBuilder> TransactionAsync(HttpContext ctx, List<Entry> entries, IResourceStore store, ResourceWriter writer, SearchService search, ReadGuard guard)
+    {
+        var ct = ctx.RequestAborted;
+        await using (var s = await store.BeginWriteAsync(ct))
+        {
+            // 1. Decide every created resource's id, so references between entries can be rewritten before any write.
+            var map = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var e in entries.Where(e => e.Method == "POST"))
+            {
+                var (type, _) = Split(e.Path);
+                ResourceWriter.CheckType(type);
+                string id;
+                if (e.IfNoneExist is not null)
+                {
+                    var found = await writer.FindAsync(s, type, QueryHelpers.ParseQuery(e.IfNoneExist.TrimStart('?')), ct);
+                    if (found.Count > 1) throw FhirException.PreconditionFailed($"entry[{e.Index}]: If-None-Exist matched {found.Count} resources.");
+                    id = found.Count == 1 ? found[0].Id : ResourceWriter.NewId();
+                    if (found.Count == 0) e.AssignedId = id;
+                }
+                else e.AssignedId = id = ResourceWriter.NewId();
+                if (e.FullUrl is not null) map[e.FullUrl] = $"{type}/{id}";
+            }
+            foreach (var e in entries.Where(e => e.Method == "PUT" && e.FullUrl is not null && !e.Url.Contains('?')))
+                map[e.FullUrl!] = e.Path;
+
+            // 2. Rewrite urn:uuid references and resolve conditional ones (Patient?identifier=...).
+            foreach (var e in entries.Where(e => e.Resource is not null))
+                foreach (var n in e.Resource!.Descendants().Where(n => n.Name == "reference" && n.Parent?.Type == "Reference" && n.Value is not null).ToList())
+                {
+                    var v = n.Value!;
+                    if (map.TryGetValue(v, out var target)) n.Value = target;
+                    else if (v.StartsWith("urn:uuid:", StringComparison.Ordinal) || v.StartsWith("urn:oid:", StringComparison.Ordinal))
+                        throw FhirException.BadRequest($"entry[{e.Index}]: reference '{v}' matches no fullUrl in the transaction.");
+                    else if (v.Contains('?'))
+                    {
+                        var (rt, _) = Split(v.Split('?')[0]);
+                        var found = await writer.FindAsync(s, rt, QueryHelpers.ParseQuery(v[(v.IndexOf('?') + 1)..]), ct);
+                        if (found.Count != 1)
+                            throw FhirException.PreconditionFailed($"entry[{e.Index}]: conditional reference '{v}' matched {found.Count} resources (exactly one is needed).");
+                        n.Value = $"{rt}/{found[0].Id}";
+                    }
+                }
+
+            // 3. Write in the spec's order; any failure rolls the whole transaction back.
+            foreach (var e in entries.Where(e => e.Method != "GET").OrderBy(e => e.Order))
+            {
+                try
+                {
+                    e.Response = await WriteAsync(ctx, s, e, writer);
+                }
+                catch (FhirException fe)
+                {
+                    throw new FhirException(fe.Status, fe.Issues.Select(i => i with { Message = $"entry[{e.Index}] ({e.Method} {e.Url}): {i.Message}" }).ToList());
+                }
+            }
+            await s.CommitAsync(ct);
+        }
+        // 4. Reads come last and see the transaction's writes.
+        foreach (var e in entries.Where(e => e.Method == "GET"))
+        {
+            // The writes are committed: a failed read is reported in its entry rather than failing the response.
+            try { e.Response = await GetAsync(ctx, e, store, search, guard); }
+            catch (FhirException fe) { e.Response = Failed(fe); }
+        }
+        var b = new BundleBuilder("transaction-response");
+        b.Entries.AddRange(entries.Select(e => e.Response!));
+        return b;
+    }
+
+    private static BundleEntry Failed(FhirException fe) =>
+        new(null, FhirJsonSerializer.SerializeToUtf8Bytes(OperationOutcomes.Create(fe.Issues)), Response: ($"{fe.Status}", null, null, null));
+
+    private static (string Type, string? Id) Split(string path)
+    {
+        var parts = path.Trim('/').Split('/');
+        return (parts[0], parts.Length > 1 ? parts[1] : null);
+    }
+
+    private static async Task<BundleEntry> WriteAsync(HttpContext ctx, IWriteSession s, Entry e, ResourceWriter writer)
+    {
+        var ct = ctx.RequestAborted;
+        var (type, id) = Split(e.Path);
+        ResourceWriter.CheckType(type);
+        var baseUrl = FhirHeaders.BaseUrl(ctx.Request);
+        switch (e.Method)
+        {
+            case "POST":
+            {
+                var r = e.Resource ?? throw FhirException.BadRequest($"entry[{e.Index}]: POST needs a resource.");
+                var o = await writer.CreateAsync(s, r, type, e.IfNoneExist, ct, e.AssignedId);
+                return Written(baseUrl, o);
+            }
+            case "PUT":
+            {
+                var r = e.Resource ?? throw FhirException.BadRequest($"entry[{e.Index}]: PUT needs a resource.");
+                var ifMatch = FhirHeaders.ParseVersionTag(e.IfMatch);
+                var o = id is null
+                    ? await writer.ConditionalUpdateAsync(s, r, type, QueryHelpers.ParseQuery(e.Query), ifMatch, ct)
+                    : await writer.UpdateAsync(s, r, type, id, ifMatch, ct);
+                return Written(baseUrl, o);
+            }
+            case "DELETE":
+            {
+                if (id is null)
+                {
+                    var n = await writer.ConditionalDeleteAsync(s, type, QueryHelpers.ParseQuery(e.Query), ct);
+                    return new BundleEntry(null, Response: (n == 0 ? "204" : "200", null, null, null));
+                }
+                var d = await writer.DeleteAsync(s, type, id, ct);
+                return new BundleEntry(null, Response: ("200", null, d is null ? null : FhirHeaders.ETag(d.Version), d?.LastUpdated));
+            }
+            default:
+                throw new FhirException(405, "not-supported", $"entry[{e.Index}]: method {e.Method} is not supported.");
+        }
+    }
+
+    private static BundleEntry Written(string baseUrl, WriteOutcome o)
+    {
+        var s = o.Stored;
+        return new BundleEntry($"{baseUrl}/{s.ResourceType}/{s.Id}", s.Json,
+            Response: (o.Status == 201 ? "201 Created" : "200 OK", $"{s.ResourceType}/{s.Id}/_history/{s.Version}", FhirHeaders.ETag(s.Version), s.LastUpdated));
+    }
+
+    private static async Task<BundleEntry> GetAsync(HttpContext ctx, Entry e, IResourceStore store, SearchService search, ReadGuard guard)
+    {
+        var (type, id) = Split(e.Path);
+        ResourceWriter.CheckType(type);
+        var baseUrl = FhirHeaders.BaseUrl(ctx.Request);
+        if (id is null)
+        {
+            var pairs = SearchEndpoints.QueryPairs(QueryHelpers.ParseQuery(e.Query)).ToList();
+            var b = await search.BuildAsync(ctx, type, pairs, null, "batch-search");
+            return new BundleEntry(null, b.ToJson(), Response: ("200", null, null, null));
+        }
+        return await guard.RunAsync(ctx, "batch-read", type, async access =>
+        {
+            var parts = e.Path.Split('/');
+            var s = parts.Length >= 4 && parts[2] == "_history" && int.TryParse(parts[3], out var v)
+                ? await store.ReadVersionAsync(type, id, v, ctx.RequestAborted)
+                : await store.ReadAsync(type, id, ctx.RequestAborted);
+            if (s is null || (!s.IsDeleted && !await guard.CanShowAsync(access, s)))
+                throw FhirException.NotFound($"{type}/{id} is not known.");
+            if (s.IsDeleted) throw FhirException.Gone($"{type}/{id} was deleted.");
+            return new BundleEntry($"{baseUrl}/{type}/{id}", s.Json, Response: ("200", null, FhirHeaders.ETag(s.Version), s.LastUpdated));
+        });
+    }
+}

@@ -1,0 +1,76 @@
+using System.Globalization;
+using FhirArchive.Server.Access;
+using FhirArchive.Server.Features.Resources;
+using FhirArchive.Server.Features.Search;
+using FhirArchive.Server.Infrastructure;
+using FhirArchive.Storage;
+using FhirArchive.Storage.Indexing;
+using Microsoft.AspNetCore.WebUtilities;
+
+namespace FhirArchive.Server.Features.History;
+
+/// <summary>Instance, type and system history with _since, _at, _count (and _offset for paging).</summary>
+public static class HistoryEndpoints
+{
+    public static void Map(IEndpointRouteBuilder app)
+    {
+        app.MapGet("/_history", (HttpContext ctx, IResourceStore store, ReadGuard guard) =>
+            HistoryAsync(ctx, null, null, store, guard)).WithTags("History").WithSummary("system history");
+        app.MapGet("/{type}/_history", (HttpContext ctx, string type, IResourceStore store, ReadGuard guard) =>
+        {
+            ResourceWriter.CheckType(type);
+            return HistoryAsync(ctx, type, null, store, guard);
+        }).WithTags("History").WithSummary("type history");
+        app.MapGet("/{type}/{id}/_history", async (HttpContext ctx, string type, string id, IResourceStore store, ReadGuard guard) =>
+        {
+            ResourceWriter.CheckType(type);
+            if (await store.ReadAsync(type, id, ctx.RequestAborted) is null) throw FhirException.NotFound($"{type}/{id} is not known.");
+            await HistoryAsync(ctx, type, id, store, guard);
+        }).WithTags("History").WithSummary("instance history");
+    }
+
+    private static async Task HistoryAsync(HttpContext ctx, string? type, string? id, IResourceStore store, ReadGuard guard)
+    {
+        var zone = ctx.RequestServices.GetRequiredService<StorageOptions>().LocalTimeZone;
+        var q = ctx.Request.Query;
+        var count = Int(q["_count"], SearchParser.DefaultCount);
+        var offset = Int(q["_offset"], 0);
+        var query = new HistoryQuery(type, id, Instant(q["_since"], "_since", zone), Instant(q["_at"], "_at", zone), Math.Min(count, SearchParser.MaxCount), offset);
+        var interaction = id is not null ? "history-instance" : type is not null ? "history-type" : "history-system";
+        var bundle = await guard.RunAsync(ctx, interaction, type, async access =>
+        {
+            var (versions, total) = await store.HistoryAsync(query, ctx.RequestAborted);
+            var baseUrl = FhirHeaders.BaseUrl(ctx.Request);
+            var b = new BundleBuilder("history") { Total = total };
+            var self = $"{baseUrl}{ctx.Request.Path}";
+            string Url(int off) => SearchEndpoints.QueryPairs(q.Where(kv => kv.Key != "_offset"))
+                .Append(new("_offset", off.ToString(CultureInfo.InvariantCulture)))
+                .Aggregate(self, (u, p) => QueryHelpers.AddQueryString(u, p.Key, p.Value));
+            b.Links.Add(("self", Url(offset)));
+            if (offset > 0) b.Links.Add(("previous", Url(Math.Max(0, offset - query.Count))));
+            if (offset + query.Count < total) b.Links.Add(("next", Url(offset + query.Count)));
+            foreach (var v in await guard.FilterAsync(access, versions))
+            {
+                var url = $"{v.ResourceType}/{v.Id}";
+                var method = v.IsDeleted ? "DELETE" : v.Version == 1 ? "POST" : "PUT";
+                var status = v.IsDeleted ? "204" : v.Version == 1 ? "201" : "200";
+                b.Entries.Add(new BundleEntry($"{baseUrl}/{url}", v.Json,
+                    Request: (method, method == "POST" ? v.ResourceType : url),
+                    Response: (status, $"{url}/_history/{v.Version}", FhirHeaders.ETag(v.Version), v.LastUpdated)));
+            }
+            return b;
+        });
+        await FhirFormats.WriteJsonBytesAsync(ctx, 200, bundle.ToJson());
+    }
+
+    private static int Int(string? s, int dflt) =>
+        string.IsNullOrEmpty(s) ? dflt : int.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : throw FhirException.BadRequest($"'{s}' is not a number.");
+
+    private static DateTimeOffset? Instant(string? s, string name, TimeSpan zone)
+    {
+        if (string.IsNullOrEmpty(s)) return null;
+        if (!FhirDateRange.TryParse(s, zone, out var r)) throw FhirException.BadRequest($"{name} '{s}' is not a valid instant.");
+        // _at names a moment: for partial dates take the end of the period; _since takes its start.
+        return new DateTimeOffset(name == "_at" ? r.End : r.Start, TimeSpan.Zero);
+    }
+}

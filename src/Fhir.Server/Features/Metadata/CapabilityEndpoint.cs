@@ -1,0 +1,76 @@
+using FhirArchive.Fhir.Definitions;
+using FhirArchive.Fhir.Model;
+using FhirArchive.Server.Infrastructure;
+using FhirArchive.Storage.Indexing;
+
+namespace FhirArchive.Server.Features.Metadata;
+
+/// <summary>The CapabilityStatement, generated from what the server really implements and indexes.</summary>
+public static class CapabilityEndpoint
+{
+    private static readonly string[] Interactions = ["read", "vread", "update", "delete", "history-instance", "history-type", "create", "search-type"];
+    private static readonly SearchParamType[] Indexed =
+        [SearchParamType.String, SearchParamType.Token, SearchParamType.Date, SearchParamType.Number, SearchParamType.Quantity, SearchParamType.Reference, SearchParamType.Uri];
+
+    public static void Map(IEndpointRouteBuilder app) =>
+        app.MapGet("/metadata", (HttpContext ctx, SearchParameterRegistry registry) =>
+            FhirFormats.WriteNodeAsync(ctx, 200, Build(FhirHeaders.BaseUrl(ctx.Request), registry)))
+            .WithTags("Metadata").WithSummary("CapabilityStatement");
+
+    public static ElementNode Build(string baseUrl, SearchParameterRegistry registry)
+    {
+        var cs = ElementNode.CreateResource("CapabilityStatement");
+        cs.Add("status", "active");
+        cs.Add("date", DateTime.UtcNow.ToString("yyyy-MM-dd"));
+        cs.Add("kind", "instance");
+        var software = cs.Add("software");
+        software.Add("name", "FhirArchive");
+        var impl = cs.Add("implementation");
+        impl.Add("description", "FhirArchive 居民电子健康档案 FHIR R4 server");
+        impl.Add("url", baseUrl);
+        cs.Add("fhirVersion", "4.0.1");
+        foreach (var f in new[] { FhirFormats.JsonType, FhirFormats.XmlType, "json", "xml" }) cs.Add("format", f);
+        var rest = cs.Add("rest");
+        rest.Add("mode", "server");
+        // Which Source:param pairs can point at each type (the _revinclude values worth offering).
+        var revIncludes = new Dictionary<string, List<string>>();
+        foreach (var source in FhirDefinitions.R4.ResourceTypes)
+            foreach (var p in registry.For(source).Where(p => p.Type == SearchParamType.Reference))
+                foreach (var target in p.Targets)
+                {
+                    if (!revIncludes.TryGetValue(target, out var list)) revIncludes[target] = list = [];
+                    list.Add($"{source}:{p.Code}");
+                }
+        foreach (var type in FhirDefinitions.R4.ResourceTypes.Where(t => FhirDefinitions.R4.GetType(t) is { IsAbstract: false }).Order(StringComparer.Ordinal))
+        {
+            var r = rest.Add("resource");
+            r.Add("type", type);
+            foreach (var i in Interactions) r.Add("interaction").Add("code", i);
+            r.Add("versioning", "versioned-update");
+            r.Add("readHistory", "true");
+            r.Add("updateCreate", "true");
+            r.Add("conditionalCreate", "true");
+            r.Add("conditionalRead", "modified-since");
+            r.Add("conditionalUpdate", "true");
+            r.Add("conditionalDelete", "single");
+            foreach (var inc in registry.For(type).Where(p => p.Type == SearchParamType.Reference).Select(p => $"{type}:{p.Code}").Order(StringComparer.Ordinal))
+                r.Add("searchInclude", inc);
+            foreach (var rev in revIncludes.GetValueOrDefault(type, []).Order(StringComparer.Ordinal))
+                r.Add("searchRevInclude", rev);
+            foreach (var p in registry.For(type).Where(p => Indexed.Contains(p.Type) && p.Code is not ("_id" or "_lastUpdated")).OrderBy(p => p.Code, StringComparer.Ordinal))
+                AddParam(r, p.Code, p.Url, p.Type.ToString().ToLowerInvariant());
+            AddParam(r, "_id", "http://hl7.org/fhir/SearchParameter/Resource-id", "token");
+            AddParam(r, "_lastUpdated", "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated", "date");
+        }
+        foreach (var i in new[] { "transaction", "batch", "search-system", "history-system" }) rest.Add("interaction").Add("code", i);
+        return cs;
+    }
+
+    private static void AddParam(ElementNode r, string name, string url, string type)
+    {
+        var sp = r.Add("searchParam");
+        sp.Add("name", name);
+        sp.Add("definition", url);
+        sp.Add("type", type);
+    }
+}

@@ -1,0 +1,97 @@
+using System.IO.Compression;
+using FhirArchive.Server.Access;
+using FhirArchive.Server.Features.Batch;
+using FhirArchive.Server.Features.History;
+using FhirArchive.Server.Features.Metadata;
+using FhirArchive.Server.Features.Resources;
+using FhirArchive.Server.Features.Search;
+using FhirArchive.Server.Infrastructure;
+using FhirArchive.Server.SampleData;
+using FhirArchive.Storage;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.ResponseCompression;
+
+namespace FhirArchive.Server;
+
+/// <summary>
+/// Host composition. Configuration: Storage:Provider (sqlite|postgres), Storage:ConnectionString,
+/// Storage:DataFolder (default "data"), SampleData:Load (default true).
+/// </summary>
+public static class FhirServer
+{
+    public static WebApplication Build(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        var storage = builder.Configuration.GetSection("Storage").Get<StorageOptions>() ?? new StorageOptions();
+        storage.DataFolder = ResolveDataFolder(storage.DataFolder, builder.Environment.ContentRootPath);
+        builder.Services.AddFhirStorage(storage);
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<SearchParser>();
+        builder.Services.AddSingleton<ResourceWriter>();
+        builder.Services.AddSingleton<SearchService>();
+        builder.Services.AddSingleton<ReadGuard>();
+        builder.Services.AddSingleton<IAccessPolicy, AllowAllAccessPolicy>();
+        builder.Services.AddExceptionHandler<FhirExceptionHandler>();
+        builder.Services.AddProblemDetails();
+        builder.Services.AddResponseCompression(o =>
+        {
+            o.EnableForHttps = true;
+            o.Providers.Add<BrotliCompressionProvider>();
+            o.Providers.Add<GzipCompressionProvider>();
+            o.MimeTypes = ResponseCompressionDefaults.MimeTypes.Concat([FhirFormats.JsonType, FhirFormats.XmlType]);
+        });
+        builder.Services.Configure<BrotliCompressionProviderOptions>(o => o.Level = CompressionLevel.Fastest);
+        builder.Services.Configure<GzipCompressionProviderOptions>(o => o.Level = CompressionLevel.Fastest);
+        builder.Services.AddEndpointsApiExplorer();
+        builder.Services.AddSwaggerGen(o => o.SwaggerDoc("v1", new() { Title = "FhirArchive FHIR R4 API", Version = "v1" }));
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = FhirFormats.MaxBodyBytes + 1);
+
+        var app = builder.Build();
+        app.UseExceptionHandler();
+        app.UseStatusCodePages(StatusPages);
+        app.UseResponseCompression();
+        app.UseSwagger();
+        app.UseSwaggerUI();
+
+        app.MapGet("/health", () => Results.Json(new { status = "ok", fhirVersion = "4.0.1" })).WithTags("Health");
+        CapabilityEndpoint.Map(app);
+        BatchEndpoint.Map(app);
+        HistoryEndpoints.Map(app);
+        ResourceEndpoints.Map(app);
+        SearchEndpoints.Map(app);
+
+        // Schema first, then sample data (once: only into an empty database).
+        var store = app.Services.GetRequiredService<IResourceStore>();
+        store.InitializeAsync().GetAwaiter().GetResult();
+        if (app.Configuration.GetValue("SampleData:Load", true))
+            SampleDataLoader.LoadIfEmptyAsync(app.Services).GetAwaiter().GetResult();
+        return app;
+    }
+
+    /// <summary>
+    /// A relative data folder is taken from the repository root when running from a checkout (dotnet run starts in
+    /// the project folder, but data/ belongs at the root, where it is git-ignored), else from the content root.
+    /// </summary>
+    private static string ResolveDataFolder(string folder, string contentRoot)
+    {
+        if (Path.IsPathRooted(folder)) return folder;
+        for (var dir = new DirectoryInfo(contentRoot); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "FhirArchive.sln"))) return Path.Combine(dir.FullName, folder);
+        return Path.Combine(contentRoot, folder);
+    }
+
+    /// <summary>Routing failures (unknown URL, wrong method) also answer with an OperationOutcome.</summary>
+    private static async Task StatusPages(StatusCodeContext c)
+    {
+        var ctx = c.HttpContext;
+        var status = ctx.Response.StatusCode;
+        if (status < 400 || ctx.Response.HasStarted || ctx.Response.ContentLength > 0) return;
+        var (code, message) = status switch
+        {
+            404 => ("not-found", $"No FHIR interaction at {ctx.Request.Method} {ctx.Request.Path}."),
+            405 => ("not-supported", $"{ctx.Request.Method} is not allowed on {ctx.Request.Path}."),
+            _ => ("processing", $"HTTP {status}."),
+        };
+        await FhirFormats.WriteNodeAsync(ctx, status, Fhir.Outcomes.OperationOutcomes.Create(Fhir.Outcomes.IssueSeverity.Error, code, message));
+    }
+}

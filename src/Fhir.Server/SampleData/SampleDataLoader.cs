@@ -1,0 +1,95 @@
+using FhirArchive.Profiles.Identifiers;
+using FhirArchive.Server.Features.Resources;
+using FhirArchive.Server.Infrastructure;
+using FhirArchive.Storage;
+
+namespace FhirArchive.Server.SampleData;
+
+/// <summary>
+/// Loads a few sample residents (with their organisation, doctor, visits and observations) into an empty database,
+/// so a fresh server has something to show. Resident ID numbers carry a valid GB 11643 check character.
+/// </summary>
+public static class SampleDataLoader
+{
+    private sealed record Resident(string Id, string Family, string Given, string Gender, string BirthDate, string AddressCode, string Sequence, string City, string District);
+
+    private static readonly Resident[] Residents =
+    [
+        new("zhang-wei", "张", "伟", "male", "1985-03-12", "110105", "031", "北京市", "朝阳区"),
+        new("wang-fang", "王", "芳", "female", "1990-07-24", "310104", "042", "上海市", "徐汇区"),
+        new("li-na", "李", "娜", "female", "1978-11-02", "440106", "128", "广州市", "天河区"),
+        new("liu-yang", "刘", "洋", "male", "2001-01-30", "510107", "015", "成都市", "武侯区"),
+    ];
+
+    /// <summary>A valid 18-digit resident ID number: address code, birth date, sequence and MOD 11-2 check character.</summary>
+    public static string IdCardNumber(string addressCode, string birthDate, string sequence)
+    {
+        var first17 = addressCode + birthDate.Replace("-", "") + sequence;
+        return first17 + ResidentIdCard.CheckCharacter(first17);
+    }
+
+    public static async Task LoadIfEmptyAsync(IServiceProvider services, CancellationToken ct = default)
+    {
+        var store = services.GetRequiredService<IResourceStore>();
+        var (_, total) = await store.HistoryAsync(new HistoryQuery(null, null, null, null, 1, 0), ct);
+        if (total > 0) return;
+        var writer = services.GetRequiredService<ResourceWriter>();
+        await using var s = await store.BeginWriteAsync(ct);
+        foreach (var json in Resources())
+        {
+            var node = FhirFormats.Parse(FhirFormats.Utf8(json), FhirFormat.Json);
+            await writer.UpdateAsync(s, node, node.Type!, node.Child("id")!.Value!, null, ct);
+        }
+        await s.CommitAsync(ct);
+    }
+
+    public static IEnumerable<string> Resources()
+    {
+        yield return """
+            {"resourceType":"Organization","id":"bj-chaoyang-hospital","active":true,
+             "identifier":[{"system":"urn:oid:2.16.156.10011.1.5","value":"12110000400688688M"}],
+             "name":"北京市朝阳区社区卫生服务中心","alias":["Chaoyang Community Health Center"],
+             "address":[{"city":"北京市","district":"朝阳区","country":"CN"}]}
+            """;
+        yield return """
+            {"resourceType":"Practitioner","id":"dr-chen-jing","active":true,
+             "name":[{"text":"陈静","family":"陈","given":["静"]}],"gender":"female",
+             "qualification":[{"code":{"text":"全科医生 / general practitioner"}}]}
+            """;
+        var observationNo = 0;
+        foreach (var r in Residents)
+        {
+            var idNumber = IdCardNumber(r.AddressCode, r.BirthDate, r.Sequence);
+            yield return $$"""
+                {"resourceType":"Patient","id":"{{r.Id}}","active":true,
+                 "identifier":[{"use":"official","type":{"text":"居民身份证"},"system":"{{ResidentIdCard.OidSystem}}","value":"{{idNumber}}"}],
+                 "name":[{"use":"official","text":"{{r.Family}}{{r.Given}}","family":"{{r.Family}}","given":["{{r.Given}}"]}],
+                 "telecom":[{"system":"phone","value":"1380000{{r.Sequence}}{{r.Sequence[0]}}","use":"mobile"}],
+                 "gender":"{{r.Gender}}","birthDate":"{{r.BirthDate}}",
+                 "address":[{"use":"home","city":"{{r.City}}","district":"{{r.District}}","country":"CN"}],
+                 "generalPractitioner":[{"reference":"Practitioner/dr-chen-jing"}],
+                 "managingOrganization":{"reference":"Organization/bj-chaoyang-hospital"} }
+                """;
+            yield return $$"""
+                {"resourceType":"Encounter","id":"enc-{{r.Id}}","status":"finished",
+                 "class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"AMB","display":"门诊 ambulatory"},
+                 "subject":{"reference":"Patient/{{r.Id}}"},
+                 "participant":[{"individual":{"reference":"Practitioner/dr-chen-jing"} }],
+                 "period":{"start":"2024-05-0{{r.Sequence[2]}}T09:00:00+08:00","end":"2024-05-0{{r.Sequence[2]}}T09:30:00+08:00"},
+                 "serviceProvider":{"reference":"Organization/bj-chaoyang-hospital"} }
+                """;
+            foreach (var (code, display, value, unit, ucum) in new[] { ("8480-6", "收缩压 systolic blood pressure", 118 + observationNo * 7, "mmHg", "mm[Hg]"), ("29463-7", "体重 body weight", 55 + observationNo * 6, "kg", "kg") })
+            {
+                observationNo++;
+                yield return $$"""
+                    {"resourceType":"Observation","id":"obs-{{observationNo}}","status":"final",
+                     "category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"vital-signs"}]}],
+                     "code":{"coding":[{"system":"http://loinc.org","code":"{{code}}","display":"{{display}}"}],"text":"{{display}}"},
+                     "subject":{"reference":"Patient/{{r.Id}}"},"encounter":{"reference":"Encounter/enc-{{r.Id}}"},
+                     "effectiveDateTime":"2024-05-0{{r.Sequence[2]}}T09:10:00+08:00",
+                     "valueQuantity":{"value":{{value}},"unit":"{{unit}}","system":"http://unitsofmeasure.org","code":"{{ucum}}"} }
+                    """;
+            }
+        }
+    }
+}

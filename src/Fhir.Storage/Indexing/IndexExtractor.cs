@@ -1,0 +1,164 @@
+using System.Globalization;
+using FhirArchive.Fhir.Model;
+
+namespace FhirArchive.Storage.Indexing;
+
+/// <summary>The search-index rows of one resource version, written with it in one transaction.</summary>
+public sealed class IndexSet
+{
+    public List<TokenIndexRow> Tokens { get; } = [];
+    public List<StringIndexRow> Strings { get; } = [];
+    public List<DateIndexRow> Dates { get; } = [];
+    public List<NumberIndexRow> Numbers { get; } = [];
+    public List<QuantityIndexRow> Quantities { get; } = [];
+    public List<ReferenceIndexRow> References { get; } = [];
+    public List<UriIndexRow> Uris { get; } = [];
+
+    public IEnumerable<IndexRow> All =>
+        Tokens.Cast<IndexRow>().Concat(Strings).Concat(Dates).Concat(Numbers).Concat(Quantities).Concat(References).Concat(Uris);
+}
+
+/// <summary>Turns a resource into typed index rows for every search parameter of its type.</summary>
+public sealed class IndexExtractor(SearchParameterRegistry registry, ISearchExpressionEvaluator evaluator, TimeSpan localOffset = default)
+{
+    public IndexSet Extract(ElementNode resource)
+    {
+        var set = new IndexSet();
+        foreach (var p in registry.For(resource.Type ?? resource.Name))
+        {
+            // _id and _lastUpdated are columns of the version row; composite/special are not supported yet.
+            if (p.Expression is null || p.Code is "_id" or "_lastUpdated" || p.Type is SearchParamType.Composite or SearchParamType.Special) continue;
+            IEnumerable<ElementNode> nodes;
+            try { nodes = evaluator.Select(resource, p.Expression).ToList(); }
+            catch (Exception) { continue; } // an expression the evaluator cannot handle indexes nothing rather than failing the write
+            foreach (var n in nodes) Add(set, p, n);
+        }
+        return set;
+    }
+
+    private void Add(IndexSet set, SearchParamDef p, ElementNode n)
+    {
+        switch (p.Type)
+        {
+            case SearchParamType.String: AddStrings(set, p.Code, n); break;
+            case SearchParamType.Token: AddTokens(set, p.Code, n); break;
+            case SearchParamType.Date: AddDate(set, p.Code, n); break;
+            case SearchParamType.Number:
+                if (TryDouble(n.Value, out var d)) set.Numbers.Add(new NumberIndexRow { Param = p.Code, Value = d });
+                break;
+            case SearchParamType.Quantity: AddQuantity(set, p.Code, n); break;
+            case SearchParamType.Reference: AddReference(set, p.Code, n); break;
+            case SearchParamType.Uri:
+                if (n.Value is { } u) set.Uris.Add(new UriIndexRow { Param = p.Code, Uri = u });
+                break;
+        }
+    }
+
+    private static void AddStrings(IndexSet set, string code, ElementNode n)
+    {
+        if (n.IsPrimitive)
+        {
+            if (n.Value is { } v) set.Strings.Add(new StringIndexRow { Param = code, Value = v, Normalized = TextNormalizer.Normalize(v) });
+            return;
+        }
+        // HumanName, Address and other complex values: every string part is searchable.
+        foreach (var c in n.Children)
+            if (c.IsPrimitive && c.Name is not ("use" or "id") && c.Value is { } v && c.Type is "string" or "markdown")
+                set.Strings.Add(new StringIndexRow { Param = code, Value = v, Normalized = TextNormalizer.Normalize(v) });
+    }
+
+    private static void AddTokens(IndexSet set, string code, ElementNode n)
+    {
+        switch (n.Type)
+        {
+            case "Coding":
+                set.Tokens.Add(Token(code, n.Child("system")?.Value, n.Child("code")?.Value, n.Child("display")?.Value));
+                break;
+            case "CodeableConcept":
+                var text = n.Child("text")?.Value;
+                foreach (var c in n.ChildrenNamed("coding"))
+                    set.Tokens.Add(Token(code, c.Child("system")?.Value, c.Child("code")?.Value, c.Child("display")?.Value));
+                // The concept's own text is searchable with :text even when codings carry displays.
+                if (text is not null) set.Tokens.Add(Token(code, null, null, text));
+                break;
+            case "Identifier":
+                set.Tokens.Add(Token(code, n.Child("system")?.Value, n.Child("value")?.Value, n.Child("type")?.Child("text")?.Value));
+                // :of-type needs the identifier type coding; indexed under a derived name.
+                break;
+            case "ContactPoint":
+                set.Tokens.Add(Token(code, n.Child("system")?.Value, n.Child("value")?.Value, null));
+                break;
+            case "Quantity" or "Age" or "Duration" or "Distance" or "Count" or "SimpleQuantity":
+                set.Tokens.Add(Token(code, n.Child("system")?.Value, n.Child("code")?.Value, n.Child("unit")?.Value));
+                break;
+            default:
+                if (n.IsPrimitive && n.Value is { } v)
+                    set.Tokens.Add(Token(code, n.Type == "boolean" ? null : null, v, null));
+                break;
+        }
+    }
+
+    private static TokenIndexRow Token(string param, string? system, string? code, string? text) =>
+        new() { Param = param, System = system, Code = code, Text = text is null ? null : TextNormalizer.Normalize(text) };
+
+    private void AddDate(IndexSet set, string code, ElementNode n)
+    {
+        if (n.IsPrimitive)
+        {
+            if (FhirDateRange.TryParse(n.Value, localOffset, out var r)) set.Dates.Add(new DateIndexRow { Param = code, Start = r.Start, End = r.End });
+            return;
+        }
+        if (n.Type == "Period")
+        {
+            var hasStart = FhirDateRange.TryParse(n.Child("start")?.Value, localOffset, out var s);
+            var hasEnd = FhirDateRange.TryParse(n.Child("end")?.Value, localOffset, out var e);
+            if (hasStart || hasEnd)
+                set.Dates.Add(new DateIndexRow { Param = code, Start = hasStart ? s.Start : FhirDateRange.Min, End = hasEnd ? e.End : FhirDateRange.Max });
+            return;
+        }
+        if (n.Type == "Timing")
+            foreach (var ev in n.ChildrenNamed("event"))
+                if (FhirDateRange.TryParse(ev.Value, localOffset, out var r)) set.Dates.Add(new DateIndexRow { Param = code, Start = r.Start, End = r.End });
+    }
+
+    private static void AddQuantity(IndexSet set, string code, ElementNode n)
+    {
+        if (n.Type == "Money")
+        {
+            if (TryDouble(n.Child("value")?.Value, out var m))
+                set.Quantities.Add(new QuantityIndexRow { Param = code, Value = m, System = "urn:iso:std:iso:4217", Code = n.Child("currency")?.Value });
+            return;
+        }
+        if (TryDouble(n.Child("value")?.Value, out var v))
+            set.Quantities.Add(new QuantityIndexRow
+            {
+                Param = code, Value = v, System = n.Child("system")?.Value, Code = n.Child("code")?.Value ?? n.Child("unit")?.Value,
+            });
+    }
+
+    private static void AddReference(IndexSet set, string code, ElementNode n)
+    {
+        var reference = n.Type == "Reference" ? n.Child("reference")?.Value : n.Value;
+        // Reference.identifier serves the :identifier modifier, indexed as a token under "code:identifier".
+        if (n.Type == "Reference" && n.Child("identifier") is { } ident)
+            set.Tokens.Add(Token(code + ":identifier", ident.Child("system")?.Value, ident.Child("value")?.Value, null));
+        if (reference is null) return;
+        var (type, id) = ParseReference(reference);
+        set.References.Add(new ReferenceIndexRow { Param = code, TargetType = type, TargetId = id, Url = reference });
+    }
+
+    /// <summary>"Patient/1", "http://x/fhir/Patient/1/_history/2" → ("Patient", "1"); otherwise (null, null).</summary>
+    public static (string? Type, string? Id) ParseReference(string reference)
+    {
+        if (reference.StartsWith('#') || reference.StartsWith("urn:", StringComparison.Ordinal)) return (null, null);
+        var path = reference;
+        var h = path.IndexOf("/_history/", StringComparison.Ordinal);
+        if (h >= 0) path = path[..h];
+        var parts = path.Split('/');
+        if (parts.Length >= 2 && Fhir.Definitions.FhirDefinitions.R4.IsResourceType(parts[^2])) return (parts[^2], parts[^1]);
+        return (null, null);
+    }
+
+    private static bool TryDouble(string? s, out double d) =>
+        double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out d);
+}

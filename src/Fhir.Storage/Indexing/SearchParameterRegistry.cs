@@ -1,0 +1,69 @@
+using System.Collections.Frozen;
+using FhirArchive.Fhir.Definitions;
+
+namespace FhirArchive.Storage.Indexing;
+
+public enum SearchParamType { Number, Date, String, Token, Reference, Composite, Quantity, Uri, Special }
+
+/// <summary>One search parameter as the server uses it, for one resource type (the expression narrowed to it).</summary>
+public sealed record SearchParamDef(string Code, SearchParamType Type, string? Expression, IReadOnlyList<string> Targets, string Url);
+
+/// <summary>
+/// The official R4 search parameters by resource type and code. Parameters on Resource/DomainResource apply to all types.
+/// Composite and special parameters are listed but not indexed.
+/// </summary>
+public sealed class SearchParameterRegistry
+{
+    private readonly FrozenDictionary<string, FrozenDictionary<string, SearchParamDef>> _byType;
+
+    public static SearchParameterRegistry R4 => Lazy.Value;
+    private static readonly Lazy<SearchParameterRegistry> Lazy = new(() => new SearchParameterRegistry(FhirDefinitions.R4));
+
+    public SearchParameterRegistry(FhirDefinitions definitions)
+    {
+        var perType = new Dictionary<string, Dictionary<string, SearchParamDef>>();
+        var common = new List<SearchParamDef>();
+        foreach (var r in FhirDefinitions.DefinitionResources("Bundle-searchParams.json"))
+        {
+            var code = r.GetProperty("code").GetString()!;
+            var type = Enum.Parse<SearchParamType>(r.GetProperty("type").GetString()!, ignoreCase: true);
+            var expression = r.TryGetProperty("expression", out var e) ? e.GetString() : null;
+            var targets = r.TryGetProperty("target", out var t) ? t.EnumerateArray().Select(x => x.GetString()!).ToArray() : [];
+            var url = r.TryGetProperty("url", out var u) ? u.GetString()! : "";
+            foreach (var b in r.GetProperty("base").EnumerateArray().Select(x => x.GetString()!))
+            {
+                var def = new SearchParamDef(code, type, NarrowTo(expression, b), targets, url);
+                if (b is "Resource" or "DomainResource") common.Add(def);
+                else
+                {
+                    if (!perType.TryGetValue(b, out var d)) perType[b] = d = new Dictionary<string, SearchParamDef>();
+                    d[code] = def;
+                }
+            }
+        }
+        foreach (var type in definitions.ResourceTypes)
+        {
+            if (!perType.TryGetValue(type, out var d)) perType[type] = d = new Dictionary<string, SearchParamDef>();
+            foreach (var c in common) d.TryAdd(c.Code, c with { Expression = c.Expression });
+        }
+        _byType = perType.ToFrozenDictionary(kv => kv.Key, kv => kv.Value.ToFrozenDictionary());
+    }
+
+    public SearchParamDef? Get(string resourceType, string code) =>
+        _byType.TryGetValue(resourceType, out var d) && d.TryGetValue(code, out var p) ? p : null;
+
+    public IEnumerable<SearchParamDef> For(string resourceType) =>
+        _byType.TryGetValue(resourceType, out var d) ? d.Values : [];
+
+    /// <summary>Keeps only the union branches of a multi-base expression that apply to <paramref name="type"/>.</summary>
+    private static string? NarrowTo(string? expression, string type)
+    {
+        if (expression is null || type is "Resource" or "DomainResource") return expression;
+        var parts = SimplePathEvaluator.SplitTopLevel(expression, '|')
+            .Select(p => p.Trim())
+            .Where(p => p.StartsWith(type + ".", StringComparison.Ordinal) || p.StartsWith("(" + type + ".", StringComparison.Ordinal)
+                        || p == type)
+            .ToList();
+        return parts.Count == 0 ? expression : string.Join(" | ", parts);
+    }
+}

@@ -1,0 +1,41 @@
+using Microsoft.EntityFrameworkCore;
+
+namespace FhirArchive.Storage.Schema;
+
+public enum SqlDialect { Sqlite, Postgres }
+
+/// <summary>One ordered, hand-written schema step. Steps are never edited once released: add a new one.</summary>
+public sealed record Migration(int Version, string Description, Func<SqlDialect, IEnumerable<string>> Statements);
+
+/// <summary>
+/// Creates or upgrades the schema: reads the highest applied version from SchemaVersion and runs the later steps,
+/// each in its own transaction together with its SchemaVersion row.
+/// </summary>
+public static class SchemaMigrator
+{
+    public static int LatestVersion => Migrations.All[^1].Version;
+
+    public static async Task MigrateAsync(FhirDbContext db, SqlDialect dialect, CancellationToken ct = default)
+    {
+        await db.Database.OpenConnectionAsync(ct);
+        try
+        {
+            await db.Database.ExecuteSqlRawAsync(
+                """CREATE TABLE IF NOT EXISTS "SchemaVersion" ("Version" integer PRIMARY KEY, "Description" text NOT NULL, "AppliedAt" bigint NOT NULL)""", ct);
+            var applied = await db.SchemaVersions.Select(v => (int?)v.Version).MaxAsync(ct) ?? 0;
+            foreach (var m in Migrations.All.Where(m => m.Version > applied))
+            {
+                await using var tx = await db.Database.BeginTransactionAsync(ct);
+                foreach (var sql in m.Statements(dialect)) await db.Database.ExecuteSqlRawAsync(sql, ct);
+                db.SchemaVersions.Add(new SchemaVersionRow { Version = m.Version, Description = m.Description, AppliedAt = DateTime.UtcNow.Ticks });
+                await db.SaveChangesAsync(ct);
+                await tx.CommitAsync(ct);
+                db.ChangeTracker.Clear();
+            }
+        }
+        finally
+        {
+            await db.Database.CloseConnectionAsync();
+        }
+    }
+}

@@ -1,0 +1,54 @@
+using FhirArchive.Storage.Indexing;
+using FhirArchive.Storage.Schema;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace FhirArchive.Storage;
+
+public sealed class StorageOptions
+{
+    /// <summary>"sqlite" (default, embedded) or "postgres".</summary>
+    public string Provider { get; set; } = "sqlite";
+    /// <summary>A provider connection string; for SQLite the default is a file in <see cref="DataFolder"/>.</summary>
+    public string? ConnectionString { get; set; }
+    public string DataFolder { get; set; } = "data";
+    /// <summary>
+    /// The server's local zone for dates and times written without one (search and index alike):
+    /// China Standard Time by default, so "2024-05-01" means that day in Beijing.
+    /// </summary>
+    public TimeSpan LocalTimeZone { get; set; } = TimeSpan.FromHours(8);
+
+    public SqlDialect Dialect => Provider.StartsWith("postgres", StringComparison.OrdinalIgnoreCase) ? SqlDialect.Postgres : SqlDialect.Sqlite;
+}
+
+public static class StorageServiceCollectionExtensions
+{
+    public static IServiceCollection AddFhirStorage(this IServiceCollection services, StorageOptions options)
+    {
+        services.AddSingleton(options);
+        services.AddDbContextFactory<FhirDbContext>(o =>
+        {
+            if (options.Dialect == SqlDialect.Postgres)
+                o.UseNpgsql(options.ConnectionString ?? throw new InvalidOperationException("PostgreSQL needs a connection string."));
+            else
+            {
+                var cs = options.ConnectionString;
+                if (cs is null)
+                {
+                    Directory.CreateDirectory(options.DataFolder);
+                    cs = $"Data Source={Path.Combine(options.DataFolder, "fhirarchive.db")}";
+                }
+                o.UseSqlite(cs);
+            }
+            o.UseQueryTrackingBehavior(QueryTrackingBehavior.NoTracking);
+        });
+        services.TryAddSingleton(SearchParameterRegistry.R4);
+        // Interim: replaced by the FHIRPath engine's adapter when it lands (register another ISearchExpressionEvaluator first).
+        services.TryAddSingleton<ISearchExpressionEvaluator, SimplePathEvaluator>();
+        services.AddSingleton(sp => new IndexExtractor(
+            sp.GetRequiredService<SearchParameterRegistry>(), sp.GetRequiredService<ISearchExpressionEvaluator>(), options.LocalTimeZone));
+        services.AddSingleton<IResourceStore, ResourceStore>();
+        return services;
+    }
+}

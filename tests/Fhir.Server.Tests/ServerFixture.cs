@@ -1,0 +1,137 @@
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using FhirArchive.Server.Access;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace FhirArchive.Server.Tests;
+
+/// <summary>An in-process server on a fresh SQLite database in a temp folder (or any provider via settings).</summary>
+public class ServerFixture : IDisposable
+{
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), "fhirarchive-tests-" + Guid.NewGuid().ToString("N"));
+    public WebApplicationFactory<Program> Factory { get; }
+    public HttpClient Client { get; }
+
+    public ServerFixture() : this(null, null) { }
+
+    protected ServerFixture(IDictionary<string, string>? settings, Action<IServiceCollection>? services)
+    {
+        Directory.CreateDirectory(_folder);
+        Factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
+        {
+            b.UseSetting("Storage:DataFolder", _folder);
+            b.UseSetting("SampleData:Load", "false");
+            foreach (var (k, v) in settings ?? new Dictionary<string, string>()) b.UseSetting(k, v);
+            if (services is not null) b.ConfigureTestServices(services);
+        });
+        Client = Factory.CreateClient();
+    }
+
+    public virtual void Dispose()
+    {
+        Client.Dispose();
+        Factory.Dispose();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        try { Directory.Delete(_folder, true); } catch (IOException) { }
+        GC.SuppressFinalize(this);
+    }
+}
+
+public sealed class SampleDataFixture() : ServerFixtureWith(new Dictionary<string, string> { ["SampleData:Load"] = "true" }, null);
+
+public class ServerFixtureWith(IDictionary<string, string>? settings, Action<IServiceCollection>? services) : ServerFixture(settings, services);
+
+/// <summary>Hides resources tagged "secret" and fails hard on "Basic" reads: exercises the access hook and the 500 path.</summary>
+public sealed class TestAccessPolicy : IAccessPolicy
+{
+    public List<string> Calls { get; } = [];
+
+    public ValueTask OnStartAsync(AccessContext context)
+    {
+        lock (Calls) Calls.Add("start:" + context.Interaction);
+        if (context.ResourceType == "Basic") throw new InvalidOperationException("boom");
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask<bool> CanShowAsync(AccessContext context, Storage.StoredResource resource) =>
+        ValueTask.FromResult(resource.Json is null || !Encoding.UTF8.GetString(resource.Json).Contains("\"secret\""));
+
+    public ValueTask OnEndAsync(AccessContext context)
+    {
+        lock (Calls) Calls.Add("end:" + context.Interaction);
+        return ValueTask.CompletedTask;
+    }
+}
+
+public sealed class PolicyFixture() : ServerFixtureWith(null, s =>
+{
+    s.AddSingleton<TestAccessPolicy>();
+    s.AddSingleton<IAccessPolicy>(sp => sp.GetRequiredService<TestAccessPolicy>());
+});
+
+public static class Http
+{
+    public const string Json = "application/fhir+json";
+    public const string Xml = "application/fhir+xml";
+
+    public static StringContent Body(string json, string type = Json) => new(json, Encoding.UTF8, type);
+
+    public static async Task<HttpResponseMessage> SendAsync(this HttpClient c, HttpMethod m, string url, string? body = null,
+        params (string Name, string Value)[] headers)
+    {
+        var req = new HttpRequestMessage(m, url);
+        if (body is not null) req.Content = Body(body);
+        foreach (var (n, v) in headers)
+            if (!req.Headers.TryAddWithoutValidation(n, v)) req.Content!.Headers.TryAddWithoutValidation(n, v);
+        return await c.SendAsync(req);
+    }
+
+    public static async Task<JsonElement> JsonAsync(this HttpResponseMessage r)
+    {
+        var s = await r.Content.ReadAsStringAsync();
+        return JsonDocument.Parse(s).RootElement;
+    }
+
+    public static async Task<string> CreateAsync(this HttpClient c, string json)
+    {
+        var type = JsonDocument.Parse(json).RootElement.GetProperty("resourceType").GetString();
+        var r = await c.PostAsync("/" + type, Body(json));
+        if ((int)r.StatusCode != 201) throw new Exception($"create failed: {r.StatusCode} {await r.Content.ReadAsStringAsync()}");
+        return (await r.JsonAsync()).GetProperty("id").GetString()!;
+    }
+
+    public static async Task PutAsync(this HttpClient c, string json)
+    {
+        var root = JsonDocument.Parse(json).RootElement;
+        var r = await c.PutAsync($"/{root.GetProperty("resourceType").GetString()}/{root.GetProperty("id").GetString()}", Body(json));
+        if ((int)r.StatusCode is not (200 or 201)) throw new Exception($"update failed: {r.StatusCode} {await r.Content.ReadAsStringAsync()}");
+    }
+
+    /// <summary>The ids of the search matches, in order.</summary>
+    public static async Task<List<string>> SearchIdsAsync(this HttpClient c, string url)
+    {
+        var r = await c.GetAsync(url);
+        var body = await r.Content.ReadAsStringAsync();
+        if ((int)r.StatusCode != 200) throw new Exception($"search {url} failed: {r.StatusCode} {body}");
+        var b = JsonDocument.Parse(body).RootElement;
+        if (!b.TryGetProperty("entry", out var entries)) return [];
+        return entries.EnumerateArray()
+            .Where(e => e.GetProperty("search").GetProperty("mode").GetString() == "match")
+            .Select(e => e.GetProperty("resource").GetProperty("id").GetString()!).ToList();
+    }
+
+    public static void AssertOutcome(JsonElement body, string? diagnosticsContains = null)
+    {
+        Xunit.Assert.Equal("OperationOutcome", body.GetProperty("resourceType").GetString());
+        if (diagnosticsContains is not null)
+            Xunit.Assert.Contains(diagnosticsContains, body.GetProperty("issue")[0].GetProperty("diagnostics").GetString());
+    }
+
+    public static string Unique() => Guid.NewGuid().ToString("N")[..12];
+
+    public static MediaTypeWithQualityHeaderValue Accept(string t) => new(t);
+}

@@ -45,7 +45,7 @@ public static class StorageServiceCollectionExtensions
         });
         services.TryAddSingleton(SearchParameterRegistry.R4);
         // Interim: replaced by the FHIRPath engine's adapter when it lands (register another ISearchExpressionEvaluator first).
-        services.TryAddSingleton<ISearchExpressionEvaluator, SimplePathEvaluator>();
+        services.TryAddSingleton<ISearchExpressionEvaluator, FhirPathSearchEvaluator>();
         services.AddSingleton(sp => new IndexExtractor(
             sp.GetRequiredService<SearchParameterRegistry>(), sp.GetRequiredService<ISearchExpressionEvaluator>(), options.LocalTimeZone));
         services.AddSingleton<IResourceStore, ResourceStore>();

@@ -7,7 +7,7 @@ namespace FhirArchive.Server.Tests;
 /// <summary>Unit tests of the index extraction pieces (no server).</summary>
 public sealed class IndexingTests
 {
-    private static readonly SimplePathEvaluator Evaluator = new();
+    private static readonly FhirPathSearchEvaluator Evaluator = new();
 
     private static Fhir.Model.ElementNode Parse(string json) => new FhirJsonParser().Parse(json).GetResourceOrThrow();
 

@@ -3,8 +3,8 @@ using FhirArchive.Fhir.Model;
 namespace FhirArchive.Storage.Indexing;
 
 /// <summary>
-/// Evaluates a SearchParameter expression against a resource. The interim implementation is
-/// <see cref="SimplePathEvaluator"/>; the FHIRPath engine (FhirArchive.Fhir.FhirPath) replaces it through DI.
+/// Evaluates a SearchParameter expression against a resource: the nodes to index. The server uses
+/// <see cref="FhirPathSearchEvaluator"/>; tests may plug in their own through DI.
 /// </summary>
 public interface ISearchExpressionEvaluator
 {

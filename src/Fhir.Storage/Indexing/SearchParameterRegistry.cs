@@ -59,11 +59,34 @@ public sealed class SearchParameterRegistry
     private static string? NarrowTo(string? expression, string type)
     {
         if (expression is null || type is "Resource" or "DomainResource") return expression;
-        var parts = SimplePathEvaluator.SplitTopLevel(expression, '|')
+        var parts = SplitTopLevel(expression, '|')
             .Select(p => p.Trim())
             .Where(p => p.StartsWith(type + ".", StringComparison.Ordinal) || p.StartsWith("(" + type + ".", StringComparison.Ordinal)
                         || p == type)
             .ToList();
         return parts.Count == 0 ? expression : string.Join(" | ", parts);
+    }
+
+    /// <summary>Splits at a separator outside parentheses and quoted strings ("a | b.where(x|y)").</summary>
+    public static List<string> SplitTopLevel(string s, char separator)
+    {
+        var result = new List<string>();
+        int depth = 0, start = 0;
+        var quoted = false;
+        for (var i = 0; i < s.Length; i++)
+        {
+            var c = s[i];
+            if (c == '\'') quoted = !quoted;
+            else if (quoted) continue;
+            else if (c == '(') depth++;
+            else if (c == ')') depth--;
+            else if (c == separator && depth == 0)
+            {
+                result.Add(s[start..i]);
+                start = i + 1;
+            }
+        }
+        result.Add(s[start..]);
+        return result;
     }
 }

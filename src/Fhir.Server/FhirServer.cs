@@ -5,6 +5,8 @@ using FhirArchive.Server.Features.History;
 using FhirArchive.Server.Features.Metadata;
 using FhirArchive.Server.Features.Resources;
 using FhirArchive.Server.Features.Search;
+using FhirArchive.Server.Features.Terminology;
+using FhirArchive.Server.Features.Validation;
 using FhirArchive.Server.Infrastructure;
 using FhirArchive.Server.SampleData;
 using FhirArchive.Storage;
@@ -15,7 +17,8 @@ namespace FhirArchive.Server;
 
 /// <summary>
 /// Host composition. Configuration: Storage:Provider (sqlite|postgres), Storage:ConnectionString,
-/// Storage:DataFolder (default "data"), SampleData:Load (default true).
+/// Storage:DataFolder (default "data"), SampleData:Load (default true), Validation:BaseRules and
+/// Validation:RecordProfiles (type → profile every write of that type must meet).
 /// </summary>
 public static class FhirServer
 {
@@ -28,6 +31,10 @@ public static class FhirServer
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<SearchParser>();
         builder.Services.AddSingleton<ResourceWriter>();
+        builder.Services.AddSingleton(builder.Configuration.GetSection("Validation").Get<ValidationOptions>() ?? new ValidationOptions());
+        builder.Services.AddSingleton(_ => FhirArchive.Terminology.TerminologyService.Default);
+        builder.Services.AddSingleton<FhirArchive.Profiles.Validation.RecordValidator>();
+        builder.Services.AddSingleton<WriteValidator>();
         builder.Services.AddSingleton<SearchService>();
         builder.Services.AddSingleton<ReadGuard>();
         builder.Services.AddSingleton<IAccessPolicy, AllowAllAccessPolicy>();
@@ -59,6 +66,8 @@ public static class FhirServer
         HistoryEndpoints.Map(app);
         ResourceEndpoints.Map(app);
         SearchEndpoints.Map(app);
+        TerminologyEndpoints.Map(app);
+        ValidateEndpoint.Map(app);
 
         // Schema first, then sample data (once: only into an empty database).
         var store = app.Services.GetRequiredService<IResourceStore>();

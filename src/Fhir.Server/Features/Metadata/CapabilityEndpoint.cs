@@ -63,8 +63,25 @@ public static class CapabilityEndpoint
             AddParam(r, "_lastUpdated", "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated", "date");
         }
         foreach (var i in new[] { "transaction", "batch", "search-system", "history-system" }) rest.Add("interaction").Add("code", i);
+        foreach (var (name, definition) in Operations)
+        {
+            var op = rest.Add("operation");
+            op.Add("name", name);
+            op.Add("definition", definition);
+        }
         return cs;
     }
+
+    /// <summary>The operations the server implements (Features/Validation, Features/Terminology).</summary>
+    private static readonly (string Name, string Definition)[] Operations =
+    [
+        ("validate", "http://hl7.org/fhir/OperationDefinition/Resource-validate"),
+        ("lookup", "http://hl7.org/fhir/OperationDefinition/CodeSystem-lookup"),
+        ("subsumes", "http://hl7.org/fhir/OperationDefinition/CodeSystem-subsumes"),
+        ("validate-code", "http://hl7.org/fhir/OperationDefinition/ValueSet-validate-code"),
+        ("expand", "http://hl7.org/fhir/OperationDefinition/ValueSet-expand"),
+        ("translate", "http://hl7.org/fhir/OperationDefinition/ConceptMap-translate"),
+    ];
 
     private static void AddParam(ElementNode r, string name, string url, string type)
     {

@@ -16,7 +16,7 @@ public sealed record WriteOutcome(StoredResource Stored, int Status);
 /// Create, update and delete (plain and conditional) inside a write session: shared by the REST endpoints and
 /// by batch/transaction processing, so both follow exactly the same rules.
 /// </summary>
-public sealed class ResourceWriter(IndexExtractor extractor, SearchParser parser, TimeProvider clock)
+public sealed class ResourceWriter(IndexExtractor extractor, SearchParser parser, TimeProvider clock, Validation.WriteValidator validator)
 {
     public static void CheckType(string type)
     {
@@ -114,6 +114,7 @@ public sealed class ResourceWriter(IndexExtractor extractor, SearchParser parser
 
     private async Task<StoredResource> StoreAsync(IWriteSession s, ElementNode resource, string type, string id, int version, CancellationToken ct)
     {
+        validator.EnsureValid(resource);
         var now = Now();
         Stamp(resource, id, version, now);
         var json = FhirJsonSerializer.SerializeToUtf8Bytes(resource);

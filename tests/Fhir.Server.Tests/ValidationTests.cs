@@ -164,3 +164,20 @@ public sealed class TerminologyOperationTests(ServerFixture fx) : IClassFixture<
         Assert.Contains("\"female\"", translated.GetRawText());
     }
 }
+
+/// <summary>The sample residents meet the record profile: a server that enforces it still loads them all.</summary>
+public sealed class SampleDataUnderRecordProfileFixture() : ServerFixtureWith(new Dictionary<string, string>
+{
+    ["SampleData:Load"] = "true",
+    ["Validation:RecordProfiles:Patient"] = CnProfiles.ResidentPatient,
+}, null);
+
+public sealed class SampleDataValidationTests(SampleDataUnderRecordProfileFixture fx) : IClassFixture<SampleDataUnderRecordProfileFixture>
+{
+    [Fact]
+    public async Task Every_sample_resident_is_a_valid_record()
+    {
+        var bundle = await (await fx.Client.GetAsync("/Patient?_summary=count")).JsonAsync();
+        Assert.Equal(4, bundle.GetProperty("total").GetInt32());
+    }
+}

@@ -208,3 +208,17 @@ public class FhirPathEngineTests
         Assert.False(FhirPathCompiler.Default.Compile("deceased").Predicate(Patient));
     }
 }
+
+public class FhirPathCommandTests
+{
+    [Fact]
+    public void Result_collections_print_as_typed_json()
+    {
+        var patient = new FhirArchive.Fhir.Serialization.Json.FhirJsonParser(FhirArchive.Fhir.Serialization.ParserOptions.Strict)
+            .Parse("""{"resourceType":"Patient","active":true,"name":[{"family":"Chalmers"}]}""").GetResourceOrThrow();
+        var r = FhirPathCompiler.Default.Compile("name | active | 1.50 | 'x' | 5 'mg' | @2012-01").Evaluate(patient);
+        Assert.Equal(
+            """[{"type":"HumanName","value":{"family":"Chalmers"}},{"type":"boolean","value":true},{"type":"decimal","value":1.50},{"type":"string","value":"x"},{"type":"Quantity","value":"5 'mg'"},{"type":"date","value":"2012-01"}]""",
+            FhirArchive.Conformance.FhirPathCommand.ToJson(r));
+    }
+}

@@ -3,6 +3,7 @@ using FhirArchive.Server.Access;
 using FhirArchive.Server.Features.Batch;
 using FhirArchive.Server.Features.History;
 using FhirArchive.Server.Features.Metadata;
+using FhirArchive.Server.Features.Patch;
 using FhirArchive.Server.Features.Resources;
 using FhirArchive.Server.Features.Search;
 using FhirArchive.Server.Infrastructure;
@@ -28,6 +29,7 @@ public static class FhirServer
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<SearchParser>();
         builder.Services.AddSingleton<ResourceWriter>();
+        builder.Services.AddSingleton<ResourcePatcher>();
         builder.Services.AddSingleton<SearchService>();
         builder.Services.AddSingleton<ReadGuard>();
         builder.Services.AddSingleton<IAccessPolicy, AllowAllAccessPolicy>();
@@ -58,6 +60,7 @@ public static class FhirServer
         BatchEndpoint.Map(app);
         HistoryEndpoints.Map(app);
         ResourceEndpoints.Map(app);
+        PatchEndpoints.Map(app);
         SearchEndpoints.Map(app);
 
         // Schema first, then sample data (once: only into an empty database).

@@ -3,6 +3,7 @@ using FhirArchive.Server.Access;
 using FhirArchive.Server.Features.Batch;
 using FhirArchive.Server.Features.History;
 using FhirArchive.Server.Features.Metadata;
+using FhirArchive.Server.Features.Patch;
 using FhirArchive.Server.Features.Resources;
 using FhirArchive.Server.Features.Search;
 using FhirArchive.Server.Features.Terminology;
@@ -35,6 +36,7 @@ public static class FhirServer
         builder.Services.AddSingleton(_ => FhirArchive.Terminology.TerminologyService.Default);
         builder.Services.AddSingleton<FhirArchive.Profiles.Validation.RecordValidator>();
         builder.Services.AddSingleton<WriteValidator>();
+        builder.Services.AddSingleton<ResourcePatcher>();
         builder.Services.AddSingleton<SearchService>();
         builder.Services.AddSingleton<ReadGuard>();
         builder.Services.AddSingleton<IAccessPolicy, AllowAllAccessPolicy>();
@@ -65,6 +67,7 @@ public static class FhirServer
         BatchEndpoint.Map(app);
         HistoryEndpoints.Map(app);
         ResourceEndpoints.Map(app);
+        PatchEndpoints.Map(app);
         SearchEndpoints.Map(app);
         TerminologyEndpoints.Map(app);
         ValidateEndpoint.Map(app);

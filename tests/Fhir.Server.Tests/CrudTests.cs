@@ -290,7 +290,7 @@ public abstract class CrudTestsBase<TFixture>(TFixture fx) where TFixture : Serv
     public async Task Unsupported_methods_are_405_and_unknown_urls_404_as_outcomes()
     {
         var id = await _c.CreateAsync(Patient("杨"));
-        var r = await _c.PatchAsync($"/Patient/{id}", Body("{}"));
+        var r = await _c.PatchAsync($"/Patient/{id}/_history/1", Body("{}"));
         Assert.Equal(HttpStatusCode.MethodNotAllowed, r.StatusCode);
         AssertOutcome(await r.JsonAsync());
         r = await _c.PutAsync($"/Patient/{id}/_history/1", Body(Patient("杨", id)));

@@ -21,7 +21,7 @@ public abstract class MetadataTestsBase<TFixture>(TFixture fx) where TFixture : 
         var patient = cs.GetProperty("rest")[0].GetProperty("resource").EnumerateArray().Single(x => x.GetProperty("type").GetString() == "Patient");
         var interactions = patient.GetProperty("interaction").EnumerateArray().Select(i => i.GetProperty("code").GetString()).ToList();
         Assert.Contains("history-instance", interactions);
-        Assert.DoesNotContain("patch", interactions);
+        Assert.Contains("patch", interactions);
         var ps = patient.GetProperty("searchParam").EnumerateArray().Select(p => p.GetProperty("name").GetString()).ToList();
         Assert.Contains("birthdate", ps);
         Assert.Contains("_lastUpdated", ps);

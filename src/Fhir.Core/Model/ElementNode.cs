@@ -194,6 +194,19 @@ public sealed class ElementNode
         return child;
     }
 
+    /// <summary>The child's position among all children; -1 when it is not a child of this node.</summary>
+    public int IndexOf(ElementNode child) => _children is null ? -1 : Array.IndexOf(_children, child, 0, _count);
+
+    /// <summary>Inserts a child at an exact position among all children (the caller keeps definition order).</summary>
+    public ElementNode InsertChild(int index, ElementNode child)
+    {
+        if (child.Parent is not null) throw new InvalidOperationException("The node already has a parent.");
+        if ((uint)index > (uint)_count) throw new ArgumentOutOfRangeException(nameof(index));
+        child.Parent = this;
+        InsertAt(index, child);
+        return child;
+    }
+
     public bool Remove(ElementNode child)
     {
         var i = _children is null ? -1 : Array.IndexOf(_children, child, 0, _count);

@@ -52,6 +52,12 @@ public static class FhirFormats
             format = FromMime(mime) is { } fm && mime != "*/*" ? fm
                 : throw new FhirException(415, "not-supported", $"Unsupported Content-Type '{contentType}': use {JsonType} or {XmlType}.");
         }
+        return Parse((await ReadBodyAsync(request, ct)).Span, format);
+    }
+
+    /// <summary>The request body's bytes, whatever the media type; 413 above the limit, 400 when empty.</summary>
+    public static async Task<ReadOnlyMemory<byte>> ReadBodyAsync(HttpRequest request, CancellationToken ct)
+    {
         if (request.ContentLength > MaxBodyBytes) throw TooLarge();
         using var buffer = new MemoryStream();
         var chunk = new byte[81920];
@@ -62,8 +68,11 @@ public static class FhirFormats
             buffer.Write(chunk, 0, read);
         }
         if (buffer.Length == 0) throw FhirException.BadRequest("The request has no body.");
-        return Parse(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), format);
+        return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
     }
+
+    /// <summary>The FHIR format a media type names (JSON or XML), or null for any other type.</summary>
+    public static FhirFormat? FormatOfMediaType(string mime) => mime == "*/*" ? null : FromMime(mime);
 
     public static ElementNode Parse(ReadOnlySpan<byte> body, FhirFormat format)
     {

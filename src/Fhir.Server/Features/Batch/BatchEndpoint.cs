@@ -2,6 +2,7 @@ using FhirArchive.Fhir.Model;
 using FhirArchive.Fhir.Outcomes;
 using FhirArchive.Fhir.Serialization.Json;
 using FhirArchive.Server.Access;
+using FhirArchive.Server.Features.Patch;
 using FhirArchive.Server.Features.Resources;
 using FhirArchive.Server.Features.Search;
 using FhirArchive.Server.Infrastructure;
@@ -36,20 +37,20 @@ public static class BatchEndpoint
         public int Order => Method switch { "DELETE" => 0, "POST" => 1, "PUT" or "PATCH" => 2, _ => 3 };
     }
 
-    private static async Task Process(HttpContext ctx, IResourceStore store, ResourceWriter writer, SearchService search, ReadGuard guard)
+    private static async Task Process(HttpContext ctx, IResourceStore store, ResourceWriter writer, ResourcePatcher patcher, SearchService search, ReadGuard guard)
     {
         var bundle = await FhirFormats.ReadResourceAsync(ctx.Request, ctx.RequestAborted);
         if (bundle.Type != "Bundle") throw FhirException.BadRequest($"POST to the base URL takes a batch or transaction Bundle, not a {bundle.Type}.");
         var type = bundle.Child("type")?.Value;
         var entries = bundle.ChildrenNamed("entry").Select((e, i) => new Entry(i, e)).ToList();
         BundleBuilder response;
-        if (type == "transaction") response = await TransactionAsync(ctx, entries, store, writer, search, guard);
-        else if (type == "batch") response = await BatchAsync(ctx, entries, store, writer, search, guard);
+        if (type == "transaction") response = await TransactionAsync(ctx, entries, store, writer, patcher, search, guard);
+        else if (type == "batch") response = await BatchAsync(ctx, entries, store, writer, patcher, search, guard);
         else throw FhirException.BadRequest($"Bundle.type must be batch or transaction, not '{type}'.");
         await FhirFormats.WriteJsonBytesAsync(ctx, 200, response.ToJson());
     }
 
-    private static async Task<BundleBuilder> BatchAsync(HttpContext ctx, List<Entry> entries, IResourceStore store, ResourceWriter writer, SearchService search, ReadGuard guard)
+    private static async Task<BundleBuilder> BatchAsync(HttpContext ctx, List<Entry> entries, IResourceStore store, ResourceWriter writer, ResourcePatcher patcher, SearchService search, ReadGuard guard)
     {
         foreach (var e in entries)
         {
@@ -65,7 +66,7 @@ public static class BatchEndpoint
                         ResourceWriter.CheckType(t);
                         if (e.IfNoneExist is null) e.AssignedId = ResourceWriter.NewId();
                     }
-                    e.Response = await WriteAsync(ctx, s, e, writer);
+                    e.Response = await WriteAsync(ctx, s, e, writer, patcher);
                     await s.CommitAsync(ctx.RequestAborted);
                 }
             }
@@ -79,7 +80,7 @@ public static class BatchEndpoint
         return b;
     }
 
-    private static async Task<BundleBuilder> TransactionAsync(HttpContext ctx, List<Entry> entries, IResourceStore store, ResourceWriter writer, SearchService search, ReadGuard guard)
+    private static async Task<BundleBuilder> TransactionAsync(HttpContext ctx, List<Entry> entries, IResourceStore store, ResourceWriter writer, ResourcePatcher patcher, SearchService search, ReadGuard guard)
     {
         var ct = ctx.RequestAborted;
         await using (var s = await store.BeginWriteAsync(ct))
@@ -127,7 +128,7 @@ public static class BatchEndpoint
             {
                 try
                 {
-                    e.Response = await WriteAsync(ctx, s, e, writer);
+                    e.Response = await WriteAsync(ctx, s, e, writer, patcher);
                 }
                 catch (FhirException fe)
                 {
@@ -157,7 +158,7 @@ public static class BatchEndpoint
         return (parts[0], parts.Length > 1 ? parts[1] : null);
     }
 
-    private static async Task<BundleEntry> WriteAsync(HttpContext ctx, IWriteSession s, Entry e, ResourceWriter writer)
+    private static async Task<BundleEntry> WriteAsync(HttpContext ctx, IWriteSession s, Entry e, ResourceWriter writer, ResourcePatcher patcher)
     {
         var ct = ctx.RequestAborted;
         var (type, id) = Split(e.Path);
@@ -178,6 +179,15 @@ public static class BatchEndpoint
                 var o = id is null
                     ? await writer.ConditionalUpdateAsync(s, r, type, QueryHelpers.ParseQuery(e.Query), ifMatch, ct)
                     : await writer.UpdateAsync(s, r, type, id, ifMatch, ct);
+                return Written(baseUrl, o);
+            }
+            case "PATCH":
+            {
+                var patch = PatchDocument.FromEntryResource(e.Resource);
+                var ifMatch = FhirHeaders.ParseVersionTag(e.IfMatch);
+                var o = id is null
+                    ? await patcher.ConditionalPatchAsync(s, type, QueryHelpers.ParseQuery(e.Query), patch, ifMatch, ct)
+                    : await patcher.PatchAsync(s, type, id, patch, ifMatch, ct);
                 return Written(baseUrl, o);
             }
             case "DELETE":

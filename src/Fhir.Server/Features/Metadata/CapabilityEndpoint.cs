@@ -8,7 +8,7 @@ namespace FhirArchive.Server.Features.Metadata;
 /// <summary>The CapabilityStatement, generated from what the server really implements and indexes.</summary>
 public static class CapabilityEndpoint
 {
-    private static readonly string[] Interactions = ["read", "vread", "update", "delete", "history-instance", "history-type", "create", "search-type"];
+    private static readonly string[] Interactions = ["read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create", "search-type"];
     private static readonly SearchParamType[] Indexed =
         [SearchParamType.String, SearchParamType.Token, SearchParamType.Date, SearchParamType.Number, SearchParamType.Quantity, SearchParamType.Reference, SearchParamType.Uri];
 

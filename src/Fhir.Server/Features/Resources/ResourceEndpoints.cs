@@ -18,7 +18,6 @@ public static class ResourceEndpoints
         app.MapPut("/{type}", ConditionalUpdate).WithTags("Resources").WithSummary("conditional update");
         app.MapDelete("/{type}/{id}", Delete).WithTags("Resources").WithSummary("delete");
         app.MapDelete("/{type}", ConditionalDelete).WithTags("Resources").WithSummary("conditional delete");
-        app.MapMethods("/{type}/{id}", ["PATCH"], (string type) => NotAllowed("PATCH")).ExcludeFromDescription();
         app.MapMethods("/{type}/{id}/_history/{vid}", ["PUT", "DELETE", "POST", "PATCH"], (HttpContext c) => NotAllowed(c.Request.Method)).ExcludeFromDescription();
     }
 
@@ -148,7 +147,7 @@ public static class ResourceEndpoints
         FhirFormats.WriteNodeAsync(ctx, status, OperationOutcomes.Create(IssueSeverity.Information, "informational", message));
 
     /// <summary>Location/ETag/Last-Modified, then the body the client asked for with Prefer: return=...</summary>
-    private static async Task WriteOutcomeAsync(HttpContext ctx, WriteOutcome o, string message)
+    internal static async Task WriteOutcomeAsync(HttpContext ctx, WriteOutcome o, string message)
     {
         var s = o.Stored;
         FhirHeaders.SetVersionHeaders(ctx.Response, s);

@@ -107,7 +107,7 @@ public static class BatchEndpoint
 
             // 2. Rewrite urn:uuid references and resolve conditional ones (Patient?identifier=...).
             foreach (var e in entries.Where(e => e.Resource is not null))
-                foreach (var n in e.Resource!.Descendants().Where(n => n.Name == "reference" && n.Parent?.Type == "Reference" && n.Value is not null).ToList())
+                foreach (var n in e.Resource!.Descendants().Where(n => n.Name == "reference" && n.Parent?.Type == "Reference" && n.Value is not null && !InNestedBundle(n, e.Resource!)).ToList())
                 {
                     var v = n.Value!;
                     if (map.TryGetValue(v, out var target)) n.Value = target;
@@ -147,6 +147,17 @@ public static class BatchEndpoint
         var b = new BundleBuilder("transaction-response");
         b.Entries.AddRange(entries.Select(e => e.Response!));
         return b;
+    }
+
+    /// <summary>
+    /// True for a reference inside an entry of a Bundle held by the entry's resource (a document or message stored
+    /// as a resource): its urn:uuid references point at that Bundle's own fullUrls, not at this transaction's.
+    /// </summary>
+    private static bool InNestedBundle(ElementNode n, ElementNode entryResource)
+    {
+        for (var p = n.Parent; p is not null && p != entryResource; p = p.Parent)
+            if (p.IsResource && p.Name == "resource" && p.Parent?.Name == "entry") return true;
+        return false;
     }
 
     private static BundleEntry Failed(FhirException fe) =>

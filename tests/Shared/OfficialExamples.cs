@@ -1,10 +1,13 @@
 using System.Diagnostics;
+using System.Formats.Tar;
+using System.IO.Compression;
 
 namespace FhirArchive.Fhir.Tests.Support;
 
 /// <summary>
 /// The official examples package hl7.fhir.r4.examples@4.0.1. The tests obtain it themselves with
 /// `npm pack` into artifacts/ (once per machine), unless FHIR_R4_EXAMPLES names a folder or .tgz.
+/// Shared by the test projects (linked from tests/Shared).
 /// </summary>
 public static class OfficialExamples
 {
@@ -46,5 +49,27 @@ public static class OfficialExamples
         if (!p.WaitForExit(TimeSpan.FromMinutes(5)) || p.ExitCode != 0 || !File.Exists(tgz))
             throw new InvalidOperationException($"npm pack {Package} failed: {err.Result}");
         return tgz;
+    }
+
+    /// <summary>(file name, content) of every JSON resource file in the package (package.json and index files left out).</summary>
+    public static IEnumerable<(string Name, byte[] Content)> JsonFiles()
+    {
+        static bool IsResource(string name) => name.EndsWith(".json", StringComparison.Ordinal) && name != "package.json" && !name.StartsWith('.');
+        var path = PackagePath;
+        if (Directory.Exists(path))
+        {
+            foreach (var f in Directory.EnumerateFiles(path, "*.json", SearchOption.AllDirectories).Where(f => IsResource(Path.GetFileName(f))).Order(StringComparer.Ordinal))
+                yield return (Path.GetFileName(f), File.ReadAllBytes(f));
+            yield break;
+        }
+        using var tar = new TarReader(new GZipStream(File.OpenRead(path), CompressionMode.Decompress));
+        while (tar.GetNextEntry() is { } entry)
+        {
+            var name = Path.GetFileName(entry.Name);
+            if (entry.DataStream is null || !IsResource(name)) continue;
+            using var ms = new MemoryStream();
+            entry.DataStream.CopyTo(ms);
+            yield return (name, ms.ToArray());
+        }
     }
 }

@@ -22,18 +22,7 @@ public static class SearchParamDump
             Console.Error.WriteLine("usage: fhirpath-searchparams <examples-folder-or-tgz> [dump.jsonl]");
             return 2;
         }
-        var byType = new Dictionary<string, List<(string Id, CompiledExpression Expr)>>();
-        foreach (var sp in FhirDefinitions.DefinitionResources("Bundle-searchParams.json"))
-        {
-            if (!sp.TryGetProperty("expression", out var e) || !sp.TryGetProperty("base", out var bases)) continue;
-            var compiled = FhirPathCompiler.Default.Compile(e.GetString()!);
-            foreach (var b in bases.EnumerateArray())
-            {
-                var t = b.GetString()!;
-                if (!byType.TryGetValue(t, out var list)) byType[t] = list = [];
-                list.Add((sp.GetProperty("id").GetString()!, compiled));
-            }
-        }
+        var byType = CompiledByBaseType();
         var parser = new FhirJsonParser(ParserOptions.Lenient);
         var resources = ExampleSource.Read(args[0])
             .Select(f => (f.Name, Resource: parser.Parse(f.Content).Resource))
@@ -69,4 +58,22 @@ public static class SearchParamDump
     /// <summary>A comparable text per item: a primitive's lexical value, else "#object:Type".</summary>
     private static string Key(FhirPathItem i) =>
         i.Node is { IsPrimitive: true } n ? n.Value ?? "" : i.Node is { } c ? "#object:" + c.Type : FhirPathValues.Format(i.Value);
+
+    /// <summary>Every official SearchParameter expression, compiled, under each resource type it is based on.</summary>
+    public static Dictionary<string, List<(string Id, CompiledExpression Expr)>> CompiledByBaseType()
+    {
+        var byType = new Dictionary<string, List<(string Id, CompiledExpression Expr)>>();
+        foreach (var sp in FhirDefinitions.DefinitionResources("Bundle-searchParams.json"))
+        {
+            if (!sp.TryGetProperty("expression", out var e) || !sp.TryGetProperty("base", out var bases)) continue;
+            var compiled = FhirPathCompiler.Default.Compile(e.GetString()!);
+            foreach (var b in bases.EnumerateArray())
+            {
+                var t = b.GetString()!;
+                if (!byType.TryGetValue(t, out var list)) byType[t] = list = [];
+                list.Add((sp.GetProperty("id").GetString()!, compiled));
+            }
+        }
+        return byType;
+    }
 }

@@ -149,9 +149,7 @@ public sealed class InstanceValidator(ValidationSettings? settings = null, FhirD
                 return null;
             }
             if (reference.StartsWith("urn:", StringComparison.Ordinal)) return null;
-            var path = reference.Split('?')[0].Split('/');
-            var i = path.Length >= 4 && path[^2] == "_history" ? path.Length - 4 : path.Length - 2;
-            return i >= 0 && v._defs.IsResourceType(path[i]) ? path[i] : null;
+            return ReferenceParts.TryParse(reference, out var type, out _) ? type : null;
         }
 
         private void CheckInvariants(ElementNode node, TypeDefinition type)

@@ -1,4 +1,3 @@
-using FhirArchive.Fhir.Definitions;
 using FhirArchive.Fhir.FhirPath;
 using FhirArchive.Fhir.Model;
 
@@ -31,11 +30,9 @@ public sealed class FhirPathSearchEvaluator : ISearchExpressionEvaluator
     /// <summary>"Patient/1", "http://x/fhir/Patient/1/_history/2" → an empty Patient with id 1.</summary>
     private static ElementNode? TypedStub(string reference)
     {
-        var parts = reference.Split('?')[0].Split('/');
-        var i = parts.Length >= 4 && parts[^2] == "_history" ? parts.Length - 4 : parts.Length - 2;
-        if (i < 0 || !FhirDefinitions.R4.IsResourceType(parts[i])) return null;
-        var stub = ElementNode.CreateResource(parts[i]);
-        stub.Add("id", parts[i + 1]);
+        if (!ReferenceParts.TryParse(reference, out var type, out var id)) return null;
+        var stub = ElementNode.CreateResource(type);
+        stub.Add("id", id);
         return stub;
     }
 }

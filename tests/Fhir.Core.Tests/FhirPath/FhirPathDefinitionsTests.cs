@@ -135,18 +135,7 @@ public class FhirPathDefinitionsTests(ITestOutputHelper output)
     [Fact]
     public void Search_parameter_expressions_evaluate_on_the_official_examples()
     {
-        var byType = new Dictionary<string, List<(string Id, CompiledExpression Expr)>>();
-        foreach (var sp in FhirDefinitions.DefinitionResources("Bundle-searchParams.json"))
-        {
-            if (!sp.TryGetProperty("expression", out var e) || !sp.TryGetProperty("base", out var bases)) continue;
-            var compiled = FhirPathCompiler.Default.Compile(e.GetString()!);
-            foreach (var b in bases.EnumerateArray())
-            {
-                var t = b.GetString()!;
-                if (!byType.TryGetValue(t, out var list)) byType[t] = list = [];
-                list.Add((sp.GetProperty("id").GetString()!, compiled));
-            }
-        }
+        var byType = SearchParamDump.CompiledByBaseType();
         var parser = new FhirJsonParser(ParserOptions.Lenient);
         long evaluations = 0, values = 0;
         var errors = new List<string>();

@@ -9,6 +9,7 @@ using FhirArchive.Server.Features.Search;
 using FhirArchive.Server.Features.Terminology;
 using FhirArchive.Server.Features.Validation;
 using FhirArchive.Server.Infrastructure;
+using FhirArchive.Server.Interception;
 using FhirArchive.Server.SampleData;
 using FhirArchive.Storage;
 using Microsoft.AspNetCore.Diagnostics;
@@ -40,6 +41,9 @@ public static class FhirServer
         builder.Services.AddSingleton<SearchService>();
         builder.Services.AddSingleton<ReadGuard>();
         builder.Services.AddSingleton<IAccessPolicy, AllowAllAccessPolicy>();
+        // Write interceptors: register IWriteInterceptor singletons, in the order they are to run (none by default).
+        builder.Services.AddSingleton<WriteInterceptors>();
+        builder.Services.AddHttpContextAccessor();
         builder.Services.AddExceptionHandler<FhirExceptionHandler>();
         builder.Services.AddProblemDetails();
         builder.Services.AddResponseCompression(o =>

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace FhirArchive.Server.Tests;
@@ -102,14 +103,21 @@ public static class PostgresCluster
     }
 }
 
-public class PostgresServerFixture() : ServerFixture(PostgresSettings(), null)
+public class PostgresServerFixture : ServerFixture
 {
-    private static Dictionary<string, string>? PostgresSettings() =>
-        PostgresCluster.MissingReason is not null ? null : new Dictionary<string, string>
-        {
-            ["Storage:Provider"] = "postgres",
-            ["Storage:ConnectionString"] = PostgresCluster.CreateDatabase(),
-        };
+    public PostgresServerFixture() : this(null, null) { }
+
+    protected PostgresServerFixture(IDictionary<string, string>? settings, Action<IServiceCollection>? services)
+        : base(PostgresSettings(settings), services) { }
+
+    private static Dictionary<string, string> PostgresSettings(IDictionary<string, string>? settings)
+    {
+        var all = new Dictionary<string, string>(settings ?? new Dictionary<string, string>());
+        if (PostgresCluster.MissingReason is not null) return all;
+        all["Storage:Provider"] = "postgres";
+        all["Storage:ConnectionString"] = PostgresCluster.CreateDatabase();
+        return all;
+    }
 }
 
 public sealed class PostgresSearchFixture : PostgresServerFixture

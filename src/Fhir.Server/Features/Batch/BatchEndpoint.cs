@@ -94,7 +94,7 @@ public static class BatchEndpoint
                 string id;
                 if (e.IfNoneExist is not null)
                 {
-                    var found = await writer.FindAsync(s, type, QueryHelpers.ParseQuery(e.IfNoneExist.TrimStart('?')), ct);
+                    var found = await writer.FindAsync(s, type, QueryHelpers.ParseQuery(e.IfNoneExist.TrimStart('?')), ct, "conditional-create");
                     if (found.Count > 1) throw FhirException.PreconditionFailed($"entry[{e.Index}]: If-None-Exist matched {found.Count} resources.");
                     id = found.Count == 1 ? found[0].Id : ResourceWriter.NewId();
                     if (found.Count == 0) e.AssignedId = id;

@@ -19,12 +19,7 @@ public static class PatchEndpoints
         ResourceWriter.CheckType(type);
         var patch = await PatchDocument.ReadAsync(ctx.Request, ctx.RequestAborted);
         var ifMatch = FhirHeaders.IfMatch(ctx.Request);
-        WriteOutcome outcome;
-        await using (var s = await store.BeginWriteAsync(ctx.RequestAborted))
-        {
-            outcome = await patcher.PatchAsync(s, type, id, patch, ifMatch, ctx.RequestAborted);
-            await s.CommitAsync(ctx.RequestAborted);
-        }
+        var outcome = await ResourceEndpoints.InSessionAsync(ctx, store, s => patcher.PatchAsync(s, type, id, patch, ifMatch, ctx.RequestAborted));
         await ResourceEndpoints.WriteOutcomeAsync(ctx, outcome, "Patched");
     }
 
@@ -33,12 +28,7 @@ public static class PatchEndpoints
         ResourceWriter.CheckType(type);
         var patch = await PatchDocument.ReadAsync(ctx.Request, ctx.RequestAborted);
         var ifMatch = FhirHeaders.IfMatch(ctx.Request);
-        WriteOutcome outcome;
-        await using (var s = await store.BeginWriteAsync(ctx.RequestAborted))
-        {
-            outcome = await patcher.ConditionalPatchAsync(s, type, ResourceEndpoints.CriteriaOf(ctx), patch, ifMatch, ctx.RequestAborted);
-            await s.CommitAsync(ctx.RequestAborted);
-        }
+        var outcome = await ResourceEndpoints.InSessionAsync(ctx, store, s => patcher.ConditionalPatchAsync(s, type, ResourceEndpoints.CriteriaOf(ctx), patch, ifMatch, ctx.RequestAborted));
         await ResourceEndpoints.WriteOutcomeAsync(ctx, outcome, "Patched");
     }
 }

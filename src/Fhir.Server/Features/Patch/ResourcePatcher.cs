@@ -4,6 +4,7 @@ using FhirArchive.Fhir.Patch;
 using FhirArchive.Fhir.Serialization.Json;
 using FhirArchive.Server.Features.Resources;
 using FhirArchive.Server.Infrastructure;
+using FhirArchive.Server.Interception;
 using FhirArchive.Storage;
 
 namespace FhirArchive.Server.Features.Patch;
@@ -14,7 +15,18 @@ namespace FhirArchive.Server.Features.Patch;
 /// </summary>
 public sealed class ResourcePatcher(ResourceWriter writer)
 {
-    public async Task<WriteOutcome> PatchAsync(IWriteSession s, string type, string id, PatchDocument patch, int? ifMatch, CancellationToken ct)
+    public Task<WriteOutcome> PatchAsync(IWriteSession s, string type, string id, PatchDocument patch, int? ifMatch, CancellationToken ct) =>
+        PatchAsync(s, type, id, patch, ifMatch, new WriteIntent(WriteInteraction.Patch), ct);
+
+    public async Task<WriteOutcome> ConditionalPatchAsync(IWriteSession s, string type,
+        IEnumerable<KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues>> criteria, PatchDocument patch, int? ifMatch, CancellationToken ct)
+    {
+        var match = await writer.MatchOneAsync(s, type, criteria, "patch", ct)
+            ?? throw FhirException.NotFound($"The conditional patch matched no {type}.");
+        return await PatchAsync(s, type, match.Id, patch, ifMatch, new WriteIntent(WriteInteraction.Patch, Conditional: true), ct);
+    }
+
+    private async Task<WriteOutcome> PatchAsync(IWriteSession s, string type, string id, PatchDocument patch, int? ifMatch, WriteIntent intent, CancellationToken ct)
     {
         var current = await s.ReadAsync(type, id, ct);
         if (current is null) throw FhirException.NotFound($"{type}/{id} is not known.");
@@ -24,16 +36,7 @@ public sealed class ResourcePatcher(ResourceWriter writer)
         var patched = Apply(current.Json!, patch);
         if (patched.Type != type) throw FhirException.Unprocessable($"The patch turned the {type} into a {patched.Type}.");
         if (patched.Child("id")?.Value != id) throw FhirException.Unprocessable("A patch must not change or remove the resource's id.");
-        return await writer.UpdateAsync(s, patched, type, id, ifMatch, ct);
-    }
-
-    public async Task<WriteOutcome> ConditionalPatchAsync(IWriteSession s, string type,
-        IEnumerable<KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues>> criteria, PatchDocument patch, int? ifMatch, CancellationToken ct)
-    {
-        var matches = await writer.FindAsync(s, type, criteria, ct);
-        if (matches.Count == 0) throw FhirException.NotFound($"The conditional patch matched no {type}.");
-        if (matches.Count > 1) throw FhirException.PreconditionFailed($"The conditional patch matched {matches.Count} resources; only one may match.");
-        return await PatchAsync(s, type, matches[0].Id, patch, ifMatch, ct);
+        return await writer.UpdateAsync(s, patched, type, id, ifMatch, ct, intent);
     }
 
     /// <summary>

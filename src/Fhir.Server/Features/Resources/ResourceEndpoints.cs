@@ -70,12 +70,7 @@ public static class ResourceEndpoints
     {
         ResourceWriter.CheckType(type);
         var resource = await FhirFormats.ReadResourceAsync(ctx.Request, ctx.RequestAborted);
-        WriteOutcome outcome;
-        await using (var s = await store.BeginWriteAsync(ctx.RequestAborted))
-        {
-            outcome = await writer.CreateAsync(s, resource, type, ctx.Request.Headers["If-None-Exist"].ToString(), ctx.RequestAborted);
-            await s.CommitAsync(ctx.RequestAborted);
-        }
+        var outcome = await InSessionAsync(ctx, store, s => writer.CreateAsync(s, resource, type, ctx.Request.Headers["If-None-Exist"].ToString(), ctx.RequestAborted));
         await WriteOutcomeAsync(ctx, outcome, outcome.Status == 201 ? "Created" : "A matching resource already exists; nothing was created.");
     }
 
@@ -84,12 +79,7 @@ public static class ResourceEndpoints
         ResourceWriter.CheckType(type);
         var resource = await FhirFormats.ReadResourceAsync(ctx.Request, ctx.RequestAborted);
         var ifMatch = FhirHeaders.IfMatch(ctx.Request);
-        WriteOutcome outcome;
-        await using (var s = await store.BeginWriteAsync(ctx.RequestAborted))
-        {
-            outcome = await writer.UpdateAsync(s, resource, type, id, ifMatch, ctx.RequestAborted);
-            await s.CommitAsync(ctx.RequestAborted);
-        }
+        var outcome = await InSessionAsync(ctx, store, s => writer.UpdateAsync(s, resource, type, id, ifMatch, ctx.RequestAborted));
         await WriteOutcomeAsync(ctx, outcome, outcome.Status == 201 ? "Created" : "Updated");
     }
 
@@ -98,13 +88,17 @@ public static class ResourceEndpoints
         ResourceWriter.CheckType(type);
         var resource = await FhirFormats.ReadResourceAsync(ctx.Request, ctx.RequestAborted);
         var ifMatch = FhirHeaders.IfMatch(ctx.Request);
-        WriteOutcome outcome;
-        await using (var s = await store.BeginWriteAsync(ctx.RequestAborted))
-        {
-            outcome = await writer.ConditionalUpdateAsync(s, resource, type, CriteriaOf(ctx), ifMatch, ctx.RequestAborted);
-            await s.CommitAsync(ctx.RequestAborted);
-        }
+        var outcome = await InSessionAsync(ctx, store, s => writer.ConditionalUpdateAsync(s, resource, type, CriteriaOf(ctx), ifMatch, ctx.RequestAborted));
         await WriteOutcomeAsync(ctx, outcome, outcome.Status == 201 ? "Created" : "Updated");
+    }
+
+    /// <summary>One write in its own session: committed when it succeeds, rolled back when it throws.</summary>
+    internal static async Task<T> InSessionAsync<T>(HttpContext ctx, IResourceStore store, Func<IWriteSession, Task<T>> write)
+    {
+        await using var s = await store.BeginWriteAsync(ctx.RequestAborted);
+        var result = await write(s);
+        await s.CommitAsync(ctx.RequestAborted);
+        return result;
     }
 
     /// <summary>The query string without the formatting parameters (those are not search criteria).</summary>
@@ -114,14 +108,12 @@ public static class ResourceEndpoints
     private static async Task Delete(HttpContext ctx, string type, string id, IResourceStore store, ResourceWriter writer)
     {
         ResourceWriter.CheckType(type);
-        StoredResource? deleted;
-        await using (var s = await store.BeginWriteAsync(ctx.RequestAborted))
+        var deleted = await InSessionAsync(ctx, store, async s =>
         {
             var current = await s.ReadAsync(type, id, ctx.RequestAborted);
             if (current is null) throw FhirException.NotFound($"{type}/{id} is not known.");
-            deleted = await writer.DeleteAsync(s, type, id, ctx.RequestAborted);
-            await s.CommitAsync(ctx.RequestAborted);
-        }
+            return await writer.DeleteAsync(s, type, id, ctx.RequestAborted);
+        });
         if (deleted is not null) ctx.Response.Headers.ETag = FhirHeaders.ETag(deleted.Version);
         await WriteInfoAsync(ctx, 200, deleted is null ? $"{type}/{id} was already deleted." : $"Deleted {type}/{id} (version {deleted.Version}).");
     }
@@ -129,12 +121,7 @@ public static class ResourceEndpoints
     private static async Task ConditionalDelete(HttpContext ctx, string type, IResourceStore store, ResourceWriter writer)
     {
         ResourceWriter.CheckType(type);
-        int count;
-        await using (var s = await store.BeginWriteAsync(ctx.RequestAborted))
-        {
-            count = await writer.ConditionalDeleteAsync(s, type, CriteriaOf(ctx), ctx.RequestAborted);
-            await s.CommitAsync(ctx.RequestAborted);
-        }
+        var count = await InSessionAsync(ctx, store, s => writer.ConditionalDeleteAsync(s, type, CriteriaOf(ctx), ctx.RequestAborted));
         if (count == 0)
         {
             ctx.Response.StatusCode = StatusCodes.Status204NoContent;

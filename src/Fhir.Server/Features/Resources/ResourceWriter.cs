@@ -1,8 +1,10 @@
 using FhirArchive.Fhir.Definitions;
 using FhirArchive.Fhir.Model;
 using FhirArchive.Fhir.Serialization.Json;
+using FhirArchive.Server.Access;
 using FhirArchive.Server.Features.Search;
 using FhirArchive.Server.Infrastructure;
+using FhirArchive.Server.Interception;
 using FhirArchive.Storage;
 using FhirArchive.Storage.Indexing;
 using Microsoft.AspNetCore.WebUtilities;
@@ -13,10 +15,13 @@ namespace FhirArchive.Server.Features.Resources;
 public sealed record WriteOutcome(StoredResource Stored, int Status);
 
 /// <summary>
-/// Create, update and delete (plain and conditional) inside a write session: shared by the REST endpoints and
-/// by batch/transaction processing, so both follow exactly the same rules.
+/// Create, update and delete (plain and conditional) inside a write session: shared by the REST endpoints, by
+/// batch/transaction processing, PATCH and the sample data loader, so all follow exactly the same rules and all go
+/// through the <see cref="IWriteInterceptor"/>s. Conditional matching sees only what the <see cref="IAccessPolicy"/>
+/// lets the caller see.
 /// </summary>
-public sealed class ResourceWriter(IndexExtractor extractor, SearchParser parser, TimeProvider clock, Validation.WriteValidator validator)
+public sealed class ResourceWriter(IndexExtractor extractor, SearchParser parser, TimeProvider clock, Validation.WriteValidator validator,
+    WriteInterceptors interceptors, ReadGuard guard, IHttpContextAccessor caller)
 {
     public static void CheckType(string type)
     {
@@ -33,20 +38,23 @@ public sealed class ResourceWriter(IndexExtractor extractor, SearchParser parser
     public static bool IsValidId(string id) =>
         id.Length is > 0 and <= 64 && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.');
 
-    public async Task<WriteOutcome> CreateAsync(IWriteSession s, ElementNode resource, string type, string? ifNoneExist, CancellationToken ct, string? assignedId = null)
+    public async Task<WriteOutcome> CreateAsync(IWriteSession s, ElementNode resource, string type, string? ifNoneExist, CancellationToken ct,
+        string? assignedId = null, WriteIntent? intent = null)
     {
         CheckBodyType(resource, type);
+        intent ??= WriteIntent.Create;
         if (!string.IsNullOrWhiteSpace(ifNoneExist))
         {
-            var matches = await FindAsync(s, type, QueryHelpers.ParseQuery(ifNoneExist.TrimStart('?')), ct);
-            if (matches.Count > 1) throw FhirException.PreconditionFailed($"If-None-Exist matched {matches.Count} resources.");
-            if (matches.Count == 1) return new WriteOutcome(matches[0], 200);
+            intent = intent with { Conditional = true };
+            var match = await MatchOneAsync(s, type, QueryHelpers.ParseQuery(ifNoneExist.TrimStart('?')), "create", ct);
+            if (match is not null) return new WriteOutcome(match, 200);
         }
         // The server assigns the id of a created resource; an id in the body is ignored.
-        return new WriteOutcome(await StoreAsync(s, resource, type, assignedId ?? NewId(), 1, ct), 201);
+        return new WriteOutcome(await StoreAsync(s, intent, resource, type, assignedId ?? NewId(), null, ct), 201);
     }
 
-    public async Task<WriteOutcome> UpdateAsync(IWriteSession s, ElementNode resource, string type, string id, int? ifMatch, CancellationToken ct)
+    public async Task<WriteOutcome> UpdateAsync(IWriteSession s, ElementNode resource, string type, string id, int? ifMatch, CancellationToken ct,
+        WriteIntent? intent = null)
     {
         CheckBodyType(resource, type);
         var bodyId = resource.Child("id")?.Value;
@@ -61,8 +69,7 @@ public sealed class ResourceWriter(IndexExtractor extractor, SearchParser parser
             if (current.Version != expected)
                 throw FhirException.PreconditionFailed($"Version conflict: {type}/{id} is at version {current.Version}, If-Match asked for {expected}.");
         }
-        var version = (current?.Version ?? 0) + 1;
-        var stored = await StoreAsync(s, resource, type, id, version, ct);
+        var stored = await StoreAsync(s, intent ?? WriteIntent.Update, resource, type, id, current, ct);
         // Update-as-create (client-chosen id) and update of a deleted resource both bring it (back) into existence.
         return new WriteOutcome(stored, current is null || current.IsDeleted ? 201 : 200);
     }
@@ -70,18 +77,18 @@ public sealed class ResourceWriter(IndexExtractor extractor, SearchParser parser
     public async Task<WriteOutcome> ConditionalUpdateAsync(IWriteSession s, ElementNode resource, string type, IEnumerable<KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues>> criteria, int? ifMatch, CancellationToken ct)
     {
         CheckBodyType(resource, type);
-        var matches = await FindAsync(s, type, criteria, ct);
-        if (matches.Count > 1) throw FhirException.PreconditionFailed($"The conditional update matched {matches.Count} resources.");
+        var intent = new WriteIntent(WriteInteraction.Update, Conditional: true);
+        var match = await MatchOneAsync(s, type, criteria, "update", ct);
         var bodyId = resource.Child("id")?.Value;
-        if (matches.Count == 1)
+        if (match is not null)
         {
-            if (bodyId is not null && bodyId != matches[0].Id)
-                throw FhirException.BadRequest($"The id in the body ('{bodyId}') is not the id of the matching resource ('{matches[0].Id}').");
-            if (bodyId is null) SetId(resource, matches[0].Id);
-            return await UpdateAsync(s, resource, type, matches[0].Id, ifMatch, ct);
+            if (bodyId is not null && bodyId != match.Id)
+                throw FhirException.BadRequest($"The id in the body ('{bodyId}') is not the id of the matching resource ('{match.Id}').");
+            if (bodyId is null) SetId(resource, match.Id);
+            return await UpdateAsync(s, resource, type, match.Id, ifMatch, ct, intent);
         }
-        if (bodyId is not null) return await UpdateAsync(s, resource, type, bodyId, null, ct);
-        return new WriteOutcome(await StoreAsync(s, resource, type, NewId(), 1, ct), 201);
+        if (bodyId is not null) return await UpdateAsync(s, resource, type, bodyId, null, ct, intent);
+        return new WriteOutcome(await StoreAsync(s, intent, resource, type, NewId(), null, ct), 201);
     }
 
     /// <summary>Deletes; null when there was nothing to delete (never existed or already deleted).</summary>
@@ -89,19 +96,37 @@ public sealed class ResourceWriter(IndexExtractor extractor, SearchParser parser
     {
         var current = await s.ReadAsync(type, id, ct);
         if (current is null || current.IsDeleted) return null;
-        return await s.DeleteAsync(type, id, current.Version + 1, Now(), ct);
+        return await DeleteVersionAsync(s, WriteIntent.Delete, current, ct);
     }
 
+    /// <summary>Deletes the one resource matching the criteria; 0 when none matched.</summary>
     public async Task<int> ConditionalDeleteAsync(IWriteSession s, string type, IEnumerable<KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues>> criteria, CancellationToken ct)
     {
-        var matches = await FindAsync(s, type, criteria, ct);
-        if (matches.Count > 1) throw FhirException.PreconditionFailed($"The conditional delete matched {matches.Count} resources; only one may match.");
-        foreach (var m in matches) await s.DeleteAsync(type, m.Id, m.Version + 1, Now(), ct);
-        return matches.Count;
+        var match = await MatchOneAsync(s, type, criteria, "delete", ct);
+        if (match is null) return 0;
+        await DeleteVersionAsync(s, new WriteIntent(WriteInteraction.Delete, Conditional: true), match, ct);
+        return 1;
     }
 
+    /// <summary>
+    /// The shape every conditional interaction shares: the one resource the criteria match (null for none), 412
+    /// when several do. <paramref name="interaction"/> names it in the message and, as "conditional-...", to the access policy.
+    /// </summary>
+    public async Task<StoredResource?> MatchOneAsync(IWriteSession s, string type,
+        IEnumerable<KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues>> criteria, string interaction, CancellationToken ct)
+    {
+        var matches = await FindAsync(s, type, criteria, ct, "conditional-" + interaction);
+        if (matches.Count > 1) throw FhirException.PreconditionFailed($"The conditional {interaction} matched {matches.Count} resources; only one may match.");
+        return matches.Count == 1 ? matches[0] : null;
+    }
+
+    /// <summary>
+    /// Up to two resources matching the criteria, of those the access policy shows the caller (a conditional
+    /// operation must neither reveal nor act on what the caller cannot see); the server's own writes have no caller.
+    /// </summary>
     public async Task<IReadOnlyList<StoredResource>> FindAsync(IWriteSession s, string type,
-        IEnumerable<KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues>> criteria, CancellationToken ct)
+        IEnumerable<KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues>> criteria, CancellationToken ct,
+        string interaction = "conditional-reference")
     {
         var flat = criteria.SelectMany(kv => kv.Value.Select(v => new KeyValuePair<string, string>(kv.Key, v ?? ""))).ToList();
         if (flat.Count == 0) throw FhirException.BadRequest("A conditional operation needs search criteria.");
@@ -109,17 +134,59 @@ public sealed class ResourceWriter(IndexExtractor extractor, SearchParser parser
         var (query, _) = await parser.ParseAsync(type, flat, strict: true, ct, s);
         query.Count = 2;
         query.IncludeTotal = false;
-        return (await s.SearchAsync(query, ct)).Matches;
+        if (caller.HttpContext is not { } http) return (await s.SearchAsync(query, ct)).Matches;
+        return await guard.RunAsync(http, interaction, type, async access =>
+        {
+            // Page on past hidden matches until two are visible or the matches run out.
+            var visible = new List<StoredResource>();
+            while (true)
+            {
+                var page = (await s.SearchAsync(query, ct)).Matches;
+                visible.AddRange(await guard.FilterAsync(access, page));
+                if (visible.Count >= 2 || page.Count < query.Count) return (IReadOnlyList<StoredResource>)visible.Take(2).ToList();
+                query.Offset += page.Count;
+            }
+        });
     }
 
-    private async Task<StoredResource> StoreAsync(IWriteSession s, ElementNode resource, string type, string id, int version, CancellationToken ct)
+    /// <summary>Interceptors (before), validation, stamping, indexing, storing, interceptors (after).</summary>
+    private async Task<StoredResource> StoreAsync(IWriteSession s, WriteIntent intent, ElementNode resource, string type, string id, StoredResource? current, CancellationToken ct)
     {
+        var version = (current?.Version ?? 0) + 1;
+        var context = await BeforeAsync(s, intent, type, id, version, resource, current, ct);
+        // After the interceptors: whatever they add is held to the same rules and indexed.
         validator.EnsureValid(resource);
         var now = Now();
         Stamp(resource, id, version, now);
         var json = FhirJsonSerializer.SerializeToUtf8Bytes(resource);
         var index = extractor.Extract(resource);
-        return await s.PutAsync(type, id, version, now, json, index, ct);
+        var stored = await s.PutAsync(type, id, version, now, json, index, ct);
+        await AfterAsync(context, stored);
+        return stored;
+    }
+
+    private async Task<StoredResource> DeleteVersionAsync(IWriteSession s, WriteIntent intent, StoredResource current, CancellationToken ct)
+    {
+        var context = await BeforeAsync(s, intent, current.ResourceType, current.Id, current.Version + 1, null, current, ct);
+        var deleted = await s.DeleteAsync(current.ResourceType, current.Id, current.Version + 1, Now(), ct);
+        await AfterAsync(context, deleted);
+        return deleted;
+    }
+
+    private async ValueTask<WriteContext?> BeforeAsync(IWriteSession s, WriteIntent intent, string type, string id, int version,
+        ElementNode? resource, StoredResource? current, CancellationToken ct)
+    {
+        if (interceptors.IsEmpty) return null;
+        var context = new WriteContext(this, s, caller.HttpContext, intent, type, id, version, resource, current, ct);
+        await interceptors.BeforeWriteAsync(context);
+        return context;
+    }
+
+    private async ValueTask AfterAsync(WriteContext? context, StoredResource stored)
+    {
+        if (context is null) return;
+        context.Stored = stored;
+        await interceptors.AfterWriteAsync(context);
     }
 
     /// <summary>Millisecond precision: what meta.lastUpdated shows is exactly what is stored and compared.</summary>

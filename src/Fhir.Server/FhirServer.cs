@@ -1,5 +1,6 @@
 using System.IO.Compression;
 using FhirArchive.Server.Access;
+using FhirArchive.Server.Features.Audit;
 using FhirArchive.Server.Features.Batch;
 using FhirArchive.Server.Features.History;
 using FhirArchive.Server.Features.Metadata;
@@ -40,6 +41,9 @@ public static class FhirServer
         builder.Services.AddSingleton<SearchService>();
         builder.Services.AddSingleton<ReadGuard>();
         builder.Services.AddSingleton<IAccessPolicy, AllowAllAccessPolicy>();
+        builder.Services.AddSingleton<PatientReferences>();
+        builder.Services.AddSingleton<AuditTrail>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<AuditTrail>());
         builder.Services.AddExceptionHandler<FhirExceptionHandler>();
         builder.Services.AddProblemDetails();
         builder.Services.AddResponseCompression(o =>
@@ -59,11 +63,13 @@ public static class FhirServer
         app.UseExceptionHandler();
         app.UseStatusCodePages(StatusPages);
         app.UseResponseCompression();
+        app.UseMiddleware<AuditMiddleware>();
         app.UseSwagger();
         app.UseSwaggerUI();
 
         app.MapGet("/health", () => Results.Json(new { status = "ok", fhirVersion = "4.0.1" })).WithTags("Health");
         CapabilityEndpoint.Map(app);
+        AuditEndpoints.Map(app);
         BatchEndpoint.Map(app);
         HistoryEndpoints.Map(app);
         ResourceEndpoints.Map(app);

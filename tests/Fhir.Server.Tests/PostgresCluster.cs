@@ -104,7 +104,7 @@ public static class PostgresCluster
 
 public class PostgresServerFixture() : ServerFixture(PostgresSettings(), null)
 {
-    private static Dictionary<string, string>? PostgresSettings() =>
+    internal static Dictionary<string, string>? PostgresSettings() =>
         PostgresCluster.MissingReason is not null ? null : new Dictionary<string, string>
         {
             ["Storage:Provider"] = "postgres",

@@ -63,7 +63,9 @@ public static class FhirServer
         app.UseExceptionHandler();
         app.UseStatusCodePages(StatusPages);
         app.UseResponseCompression();
-        app.UseMiddleware<AuditMiddleware>();
+        // Audit:Enabled=false exists only to measure the audit's cost; it logs a warning.
+        if (app.Configuration.GetValue("Audit:Enabled", true)) app.UseMiddleware<AuditMiddleware>();
+        else app.Logger.LogWarning("Audit:Enabled=false: interactions are NOT audited. Use this for benchmarks only.");
         app.UseSwagger();
         app.UseSwaggerUI();
 

@@ -102,8 +102,12 @@ public static class PostgresCluster
     }
 }
 
-public class PostgresServerFixture() : ServerFixture(PostgresSettings(), null)
+public class PostgresServerFixture : ServerFixture
 {
+    public PostgresServerFixture() : this(null) { }
+
+    protected PostgresServerFixture(Action<Microsoft.Extensions.DependencyInjection.IServiceCollection>? services) : base(PostgresSettings(), services) { }
+
     private static Dictionary<string, string>? PostgresSettings() =>
         PostgresCluster.MissingReason is not null ? null : new Dictionary<string, string>
         {

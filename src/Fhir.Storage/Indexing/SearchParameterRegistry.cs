@@ -73,10 +73,16 @@ public sealed class SearchParameterRegistry
     {
         if (!r.TryGetProperty("component", out var cs)) return [];
         var parts = cs.EnumerateArray()
-            .Select(c => typeByUrl.TryGetValue(c.GetProperty("definition").GetString()!, out var t) ? new CompositeComponent(t, c.GetProperty("expression").GetString()!) : null)
+            .Select(c => typeByUrl.TryGetValue(c.GetProperty("definition").GetString()!, out var t) ? new CompositeComponent(t, FixComponent(c.GetProperty("expression").GetString()!)) : null)
             .ToArray();
         return parts.Any(p => p is null) ? [] : parts!;
     }
+
+    /// <summary>
+    /// R4 erratum: Observation code-value-date's component says value.as(DateTime), the System type, where the FHIR
+    /// dateTime is meant (its own definition and R5 say dateTime); as() is exact, so it would select nothing.
+    /// </summary>
+    private static string FixComponent(string expression) => expression.Replace("as(DateTime)", "as(dateTime)", StringComparison.Ordinal);
 
     /// <summary>Keeps only the union branches of a multi-base expression that apply to <paramref name="type"/>.</summary>
     private static string? NarrowTo(string? expression, string type)

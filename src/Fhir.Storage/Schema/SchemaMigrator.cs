@@ -15,7 +15,8 @@ public static class SchemaMigrator
 {
     public static int LatestVersion => Migrations.All[^1].Version;
 
-    public static async Task MigrateAsync(FhirDbContext db, SqlDialect dialect, CancellationToken ct = default)
+    /// <param name="upTo">Stop after this version (tests build an older schema to upgrade); null runs every step.</param>
+    public static async Task MigrateAsync(FhirDbContext db, SqlDialect dialect, CancellationToken ct = default, int? upTo = null)
     {
         await db.Database.OpenConnectionAsync(ct);
         try
@@ -23,7 +24,7 @@ public static class SchemaMigrator
             await db.Database.ExecuteSqlRawAsync(
                 """CREATE TABLE IF NOT EXISTS "SchemaVersion" ("Version" integer PRIMARY KEY, "Description" text NOT NULL, "AppliedAt" bigint NOT NULL)""", ct);
             var applied = await db.SchemaVersions.Select(v => (int?)v.Version).MaxAsync(ct) ?? 0;
-            foreach (var m in Migrations.All.Where(m => m.Version > applied))
+            foreach (var m in Migrations.All.Where(m => m.Version > applied && m.Version <= (upTo ?? int.MaxValue)))
             {
                 await using var tx = await db.Database.BeginTransactionAsync(ct);
                 foreach (var sql in m.Statements(dialect)) await db.Database.ExecuteSqlRawAsync(sql, ct);

@@ -19,8 +19,8 @@ public sealed record ReferencePredicate(string Param, string? TargetType, string
 public sealed record UriPredicate(string Param, string Value, UriMatch Match = UriMatch.Exact) : SearchPredicate(Param);
 /// <summary>:above/:below on a reference parameter holding canonicals (matched against the reference text).</summary>
 public sealed record CanonicalPredicate(string Param, string Value, UriMatch Match) : SearchPredicate(Param);
-/// <summary>A token matching any of a set of codes (:in, :not-in, :above, :below after asking the terminology service).</summary>
-public sealed record TokenInPredicate(string Param, IReadOnlyList<(string System, string Code)> Codes) : SearchPredicate(Param);
+/// <summary>A token matching any of a set of codes (:in, :not-in, :above, :below after asking the terminology service); a null system matches rows without one.</summary>
+public sealed record TokenInPredicate(string Param, IReadOnlyList<(string? System, string Code)> Codes) : SearchPredicate(Param);
 /// <summary>
 /// Membership of a compartment (Patient/$everything): the compartment resource itself, or a resource whose type lists
 /// parameters in the CompartmentDefinition and that refers to it through one of them.

@@ -154,7 +154,9 @@ internal static class SearchQueryBuilder
                 {
                     var sys = g.Key;
                     var codes = g.Select(c => c.Code).Distinct().ToList();
-                    return (Expression<Func<TokenIndexRow, bool>>)(x => x.System == sys && codes.Contains(x.Code!));
+                    return sys is null
+                        ? (Expression<Func<TokenIndexRow, bool>>)(x => x.System == null && codes.Contains(x.Code!))
+                        : x => x.System == sys && codes.Contains(x.Code!);
                 }).DefaultIfEmpty(x => false).Aggregate(Or);
                 return Keys(db.Tokens.Where(x => x.Param == param).Where(any));
             }

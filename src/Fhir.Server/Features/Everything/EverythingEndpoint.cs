@@ -19,6 +19,7 @@ namespace FhirArchive.Server.Features.Everything;
 public static class EverythingEndpoint
 {
     public const string Definition = "http://hl7.org/fhir/OperationDefinition/Patient-everything";
+    private static readonly HashSet<string> CompartmentTypes = [.. Compartments.Members("Patient")!.Keys, "Patient"];
 
     public static void Map(IEndpointRouteBuilder app) =>
         app.MapGet("/Patient/{id}/$everything", (HttpContext ctx, string id, IResourceStore store, ReadGuard guard, SearchService search, StorageOptions storage) =>
@@ -42,9 +43,11 @@ public static class EverythingEndpoint
             SearchService.AddLinks(b, ctx, parameters, query, result);
             var matches = await guard.FilterAsync(access, result.Matches);
             foreach (var m in matches) b.Entries.Add(SearchService.Entry(baseUrl, m, "match", null));
-            // What the page's resources refer to, within _type and _since as well.
+            // What the page's resources refer to, within _type and _since as well. Compartment types are left out:
+            // those the patient's record holds are matches on some page.
             await search.AddIncludesAsync(b, baseUrl, access, matches, [new IncludeSpec(null, null, null, Iterate: false)], [], ct,
-                keep: r => (types is null || types.Contains(r.ResourceType)) && (since is null || r.LastUpdated >= since));
+                keep: r => !CompartmentTypes.Contains(r.ResourceType)
+                           && (types is null || types.Contains(r.ResourceType)) && (since is null || r.LastUpdated >= since));
             if (warnings.Count > 0)
                 b.Entries.Add(new BundleEntry(null, FhirJsonSerializer.SerializeToUtf8Bytes(OperationOutcomes.Create(warnings)), SearchMode: "outcome"));
             return b;

@@ -313,7 +313,10 @@ public sealed class SearchParser(SearchParameterRegistry registry, IResourceStor
         var expansion = terminology.Expand(valueSetUrl, count: MaxCodes);
         if (expansion.Error is { } error) throw new UnsupportedSearchException($"{name}:in cannot use {valueSetUrl}: {error}.");
         if (expansion.Total > MaxCodes) throw new UnsupportedSearchException($"{name}:in: {valueSetUrl} has {expansion.Total} codes, more than the {MaxCodes} a search may use.");
-        return new TokenInPredicate(name, expansion.Items.SelectMany(i => SystemAliases(i.System).Select(s => (s, i.Code))).ToList());
+        // A bare code (a FHIR code element, e.g. Patient.gender) carries no system: it matches by code alone.
+        var codes = expansion.Items.SelectMany(i => SystemAliases(i.System).Select(s => ((string?)s, i.Code)))
+            .Concat(expansion.Items.Select(i => ((string?)null, i.Code)));
+        return new TokenInPredicate(name, codes.ToList());
     }
 
     /// <summary>
@@ -341,7 +344,7 @@ public sealed class SearchParser(SearchParameterRegistry registry, IResourceStor
             : cs.Concepts.Where(c => cs.Subsumes(c, concept)).Append(concept);
         var list = codes.Select(c => c.Code).Distinct().Take(MaxCodes + 1).ToList();
         if (list.Count > MaxCodes) throw new UnsupportedSearchException($"{name}:{modifier}={v} stands for more than {MaxCodes} codes.");
-        return new TokenInPredicate(name, SystemAliases(system).SelectMany(s => list.Select(c => (s, c))).ToList());
+        return new TokenInPredicate(name, SystemAliases(system).SelectMany(s => list.Select(c => ((string?)s, c))).ToList());
     }
 
     /// <summary>A code system's URL and its OID form: data may carry either.</summary>
@@ -418,7 +421,8 @@ public sealed class SearchParser(SearchParameterRegistry registry, IResourceStor
         {
             // subject:Patient=123 and subject:Patient=Patient/123 are the same; another type in the value matches nothing.
             var (t, id) = v.Contains('/') ? IndexExtractor.ParseReference(v) : (typeModifier, v);
-            return new ReferencePredicate(name, typeModifier, t == typeModifier ? id : "\0", null);
+            if (t != typeModifier) throw FhirException.BadRequest($"'{v}' is not a {typeModifier} reference ({name}:{typeModifier}).");
+            return new ReferencePredicate(name, typeModifier, id, null);
         }
         if (v.StartsWith("http://", StringComparison.Ordinal) || v.StartsWith("https://", StringComparison.Ordinal) || v.StartsWith("urn:", StringComparison.Ordinal))
         {

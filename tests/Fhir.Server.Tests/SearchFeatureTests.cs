@@ -116,6 +116,7 @@ public abstract class SearchFeatureTestsBase<TFixture>(TFixture fx) where TFixtu
     [FhirFact] public Task Composite_code_value_date_outside() => Expect("/Observation?code-value-date=http://loinc.org|21112-8$lt2024");
     [FhirFact] public Task Composite_code_value_concept() => Expect("/Observation?code-value-concept=http://loinc.org|12345-6$http://loinc.org|LA6576-8", "c1");
     [FhirFact] public Task Composite_combo_code_value_concept() => Expect("/Observation?combo-code-value-concept=12345-6$LA6576-8", "c1");
+    [FhirFact] public Task Composite_missing() => Expect("/Observation?code-value-date:missing=false", "dt1");
     [FhirFact] public Task Composite_with_wrong_number_of_parts_is_400() => ExpectStrict400("/Observation?code-value-quantity=8480-6", "2 parts");
 
     // Token subsumption through the terminology service (GB/T 4761 family relationships: 10 配偶 ⊃ 11 夫, 12 妻).

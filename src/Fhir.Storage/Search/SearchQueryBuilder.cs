@@ -89,7 +89,6 @@ internal static class SearchQueryBuilder
                     SearchParamType.Quantity => r => db.Quantities.Any(x => x.ResourceRowId == r.Id && x.Param == param),
                     SearchParamType.Reference => r => db.References.Any(x => x.ResourceRowId == r.Id && x.Param == param),
                     SearchParamType.Uri => r => db.Uris.Any(x => x.ResourceRowId == r.Id && x.Param == param),
-                    SearchParamType.Composite => r => db.Tokens.Any(x => x.ResourceRowId == r.Id && x.Param == param + "$0"),
                     _ => r => true,
                 };
                 return m.Missing ? Not(exists) : exists;

@@ -192,7 +192,14 @@ public sealed class SearchParser(SearchParameterRegistry registry, IResourceStor
         var p = registry.Get(type, name);
         if (p is null || p.Type is SearchParamType.Special) return null;
         if (p.Type is SearchParamType.Composite)
-            return p.Components.Count == 0 || modifier is not null ? null : new SearchCriterion(SplitComposite(value).Select(v => (SearchPredicate)ParseComposite(p, v)).ToList());
+        {
+            if (p.Components.Count == 0) return null;
+            // :missing asks whether the first component has any value.
+            if (modifier == "missing")
+                return value is "true" or "false" ? new SearchCriterion([new MissingPredicate(p.ComponentParam(0), p.Components[0].Type, value == "true")])
+                    : throw FhirException.BadRequest($"{name}:missing takes true or false.");
+            return modifier is not null ? null : new SearchCriterion(SplitComposite(value).Select(v => (SearchPredicate)ParseComposite(p, v)).ToList());
+        }
 
         if (modifier == "missing")
             return value is "true" or "false" ? new SearchCriterion([new MissingPredicate(name, p.Type, value == "true")])

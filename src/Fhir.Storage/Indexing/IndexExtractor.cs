@@ -64,11 +64,14 @@ public sealed class IndexExtractor(SearchParameterRegistry registry, ISearchExpr
     /// </summary>
     private void AddComposite(IndexSet set, SearchParamDef p, ElementNode element, int group)
     {
+        // A composite value exists only where every component has one (code-value-date needs a dateTime value).
+        var values = p.Components.Select(c => Select(element, c.Expression)).ToList();
+        if (values.Any(v => v.Count == 0)) return;
         var before = set.Counts();
         for (var i = 0; i < p.Components.Count; i++)
         {
             var component = new SearchParamDef(p.ComponentParam(i), p.Components[i].Type, null, [], p.Url);
-            foreach (var n in Select(element, p.Components[i].Expression)) Add(set, component, n);
+            foreach (var n in values[i]) Add(set, component, n);
         }
         set.MarkGroupSince(before, group);
     }

@@ -2,6 +2,7 @@ using System.IO.Compression;
 using FhirArchive.Server.Access;
 using FhirArchive.Server.Features.Audit;
 using FhirArchive.Server.Features.Batch;
+using FhirArchive.Server.Features.Everything;
 using FhirArchive.Server.Features.History;
 using FhirArchive.Server.Features.Metadata;
 using FhirArchive.Server.Features.Patch;
@@ -82,6 +83,7 @@ public static class FhirServer
         ResourceEndpoints.Map(app);
         PatchEndpoints.Map(app);
         SearchEndpoints.Map(app);
+        EverythingEndpoint.Map(app);
         TerminologyEndpoints.Map(app);
         ValidateEndpoint.Map(app);
 

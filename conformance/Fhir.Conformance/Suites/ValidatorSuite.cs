@@ -83,12 +83,15 @@ public static class ValidatorSuite
     private static IEnumerable<Outcome> RunCase(JsonObject tc, string folder, string name)
     {
         var profiles = LoadProfiles(tc, folder);
+        var resources = LoadResources(tc, folder);
         StructureProfile? Resolve(string url) => profiles.TryGetValue(url.Split('|')[0], out var p) ? p : CnProfiles.Find(url);
-        var validator = new InstanceValidator(new ValidationSettings
+        var settings = new ValidationSettings
         {
             CodeInValueSet = TerminologyService.Default.CodeInValueSet,
             ResolveProfile = Resolve,
-        });
+            ResolveResource = url => resources.GetValueOrDefault(url.Split('|')[0]),
+        };
+        var validator = new InstanceValidator(settings);
 
         var file = tc["file"]!.GetValue<string>();
         var bytes = File.ReadAllBytes(Path.Combine(folder, file));
@@ -103,11 +106,7 @@ public static class ValidatorSuite
             var url = UrlOf(Path.Combine(folder, source));
             var errors = baseErrors.ToList();
             if (parsed.Resource is not null && url is not null && Resolve(url) is { } profile)
-                errors.AddRange(ProfileValidator.Validate(parsed.Resource, profile, new ValidationSettings
-                {
-                    CodeInValueSet = TerminologyService.Default.CodeInValueSet,
-                    ResolveProfile = Resolve,
-                }).Where(i => i.IsError));
+                errors.AddRange(ProfileValidator.Validate(parsed.Resource, profile, settings).Where(i => i.IsError));
             yield return Compare(name + " (profile)", ExpectedValid(expectation, folder), errors);
         }
     }
@@ -153,6 +152,21 @@ public static class ValidatorSuite
         JsonObject WithSnapshot(JsonObject sd) => sd["snapshot"] is not null ? sd : generator.Generate(sd);
         var parser = new FhirJsonParser(ParserOptions.Lenient);
         return sources.ToDictionary(s => s.Key, s => StructureProfile.Load(parser.Parse(WithSnapshot(s.Value).ToJsonString()).GetResourceOrThrow()));
+    }
+
+    /// <summary>The other canonical resources a case brings (questionnaires, value sets...), by URL.</summary>
+    private static Dictionary<string, ElementNode> LoadResources(JsonObject tc, string folder)
+    {
+        var found = new Dictionary<string, ElementNode>(StringComparer.Ordinal);
+        foreach (var f in new[] { tc["supporting"], tc["profiles"] }.OfType<JsonArray>().SelectMany(a => a).Select(f => f!.GetValue<string>()).Distinct())
+        {
+            var path = Path.Combine(folder, f);
+            if (!File.Exists(path) || !(path.EndsWith(".json", StringComparison.Ordinal) || path.EndsWith(".xml", StringComparison.Ordinal))) continue;
+            var bytes = File.ReadAllBytes(path);
+            var resource = (path.EndsWith(".xml", StringComparison.Ordinal) ? new FhirXmlParser(ParserOptions.Lenient).Parse(bytes) : new FhirJsonParser(ParserOptions.Lenient).Parse(bytes)).Resource;
+            if (resource?.Child("url")?.Value is { } url && resource.Type != "StructureDefinition") found[url] = resource;
+        }
+        return found;
     }
 
     /// <summary>A definition file as JSON (XML ones are read with our parser and written out as JSON).</summary>

@@ -25,6 +25,12 @@ public sealed record ValidationSettings
     /// <summary>Finds the profile a resource claims in meta.profile (null: not known).</summary>
     public Func<string, StructureProfile?>? ResolveProfile { get; init; }
 
+    /// <summary>
+    /// Finds a conformance resource by canonical URL (e.g. the Questionnaire a QuestionnaireResponse answers);
+    /// null: not known, and the checks that need it are not made.
+    /// </summary>
+    public Func<string, ElementNode?>? ResolveResource { get; init; }
+
     /// <summary>Stop after this many issues (one more, informational, says so).</summary>
     public int MaxIssues { get; init; } = 500;
 }
@@ -72,6 +78,8 @@ public sealed class InstanceValidator(ValidationSettings? settings = null, FhirD
             if (node.Type == "Reference" && node.Definition is { } refDef) CheckReferenceTarget(node, refDef);
             CheckInvariants(node, type);
             if (node.IsResource) CheckClaimedProfiles(node);
+            if (node.IsResource && node.Type == "QuestionnaireResponse")
+                Questionnaires.QuestionnaireResponseCheck.Check(node, v._settings.ResolveResource, v._settings.CodeInValueSet, Add);
 
             foreach (var child in node.Children) Visit(child);
         }

@@ -19,18 +19,18 @@ public static class ValidatorSuite
 {
     public sealed record Outcome(string Case, bool ExpectedValid, bool ActualValid, string Detail);
 
-    public sealed record Result(int Passed, int Failed, IReadOnlyList<(string Case, string Reason)> Skipped, IReadOnlyList<Outcome> Disagreements);
+    public sealed record Result(int Passed, int Failed, IReadOnlyList<(string Case, string Reason)> Skipped, IReadOnlyList<Outcome> Disagreements, IReadOnlyList<Outcome> All);
 
     public static int Main(string[] args)
     {
-        if (args.Length != 1)
+        if (args.Length is < 1 or > 2)
         {
-            Console.Error.WriteLine("usage: validator-suite <folder with manifest-r4.json>");
+            Console.Error.WriteLine("usage: validator-suite <folder with manifest-r4.json> [case name: run that one, list all our issues]");
             return 2;
         }
-        var result = Run(args[0]);
-        foreach (var d in result.Disagreements)
-            Console.WriteLine($"FAIL {d.Case}: expected {(d.ExpectedValid ? "valid" : "invalid")}, got {(d.ActualValid ? "valid" : "invalid")} {d.Detail}");
+        var result = Run(args[0], args.Length == 2 ? args[1] : null);
+        foreach (var d in args.Length == 2 ? result.All : result.Disagreements)
+            Console.WriteLine($"{(d.ExpectedValid == d.ActualValid ? "PASS" : "FAIL")} {d.Case}: expected {(d.ExpectedValid ? "valid" : "invalid")}, got {(d.ActualValid ? "valid" : "invalid")} {d.Detail}");
         foreach (var reason in result.Skipped.GroupBy(s => s.Reason).OrderByDescending(g => g.Count()))
             Console.WriteLine($"skipped {reason.Count()}: {reason.Key}");
         var compared = result.Passed + result.Failed;
@@ -39,7 +39,7 @@ public static class ValidatorSuite
         return 0;
     }
 
-    public static Result Run(string folder)
+    public static Result Run(string folder, string? only = null)
     {
         var manifest = JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "manifest-r4.json")))!;
         var skipped = new List<(string, string)>();
@@ -48,6 +48,8 @@ public static class ValidatorSuite
         {
             var tc = (JsonObject)node!;
             var name = tc["name"]!.GetValue<string>();
+            if (only is not null && name != only) continue;
+            if (only is not null) _detailCount = int.MaxValue;
             if (SkipReason(tc, folder) is { } reason)
             {
                 skipped.Add((name, reason));
@@ -63,7 +65,7 @@ public static class ValidatorSuite
             }
         }
         var failures = outcomes.Where(o => o.ExpectedValid != o.ActualValid).ToList();
-        return new Result(outcomes.Count - failures.Count, failures.Count, skipped, failures);
+        return new Result(outcomes.Count - failures.Count, failures.Count, skipped, failures, outcomes);
     }
 
     private static string? SkipReason(JsonObject tc, string folder)
@@ -95,7 +97,9 @@ public static class ValidatorSuite
 
         var file = tc["file"]!.GetValue<string>();
         var bytes = File.ReadAllBytes(Path.Combine(folder, file));
-        var parsed = file.EndsWith(".xml", StringComparison.Ordinal) ? new FhirXmlParser().Parse(bytes) : new FhirJsonParser().Parse(bytes);
+        // "allow-comments" in the manifest: the case is run with comments in JSON accepted.
+        var jsonOptions = tc["allow-comments"]?.GetValue<bool>() == true ? ParserOptions.Strict with { AllowComments = true } : ParserOptions.Strict;
+        var parsed = file.EndsWith(".xml", StringComparison.Ordinal) ? new FhirXmlParser().Parse(bytes) : new FhirJsonParser(jsonOptions).Parse(bytes);
         var baseErrors = parsed.Issues.Where(i => i.IsError).ToList();
         if (parsed.Resource is not null) baseErrors.AddRange(validator.Validate(parsed.Resource).Where(i => i.IsError));
         yield return Compare(name, ExpectedValid(tc["java"]!, folder), baseErrors);
@@ -112,7 +116,9 @@ public static class ValidatorSuite
     }
 
     private static Outcome Compare(string name, bool expectedValid, List<Fhir.Outcomes.FhirIssue> errors) =>
-        new(name, expectedValid, errors.Count == 0, errors.Count == 0 ? "" : "- " + string.Join(" | ", errors.Take(2)));
+        new(name, expectedValid, errors.Count == 0, errors.Count == 0 ? "" : "- " + string.Join(" | ", errors.Take(_detailCount)));
+
+    private static int _detailCount = 2;
 
     private static bool HasExpectation(JsonNode expectation, string folder) =>
         expectation is JsonObject || File.Exists(Path.Combine(folder, "outcomes", expectation.GetValue<string>()));
@@ -151,6 +157,7 @@ public static class ValidatorSuite
         generator = new SnapshotGenerator(url => sources.TryGetValue(url, out var sd) ? WithSnapshot(sd) : OfficialProfiles.Json(url));
         JsonObject WithSnapshot(JsonObject sd) => sd["snapshot"] is not null ? sd : generator.Generate(sd);
         var parser = new FhirJsonParser(ParserOptions.Lenient);
+        if (Environment.GetEnvironmentVariable("DUMP_SNAPSHOT") is { } dump && sources.TryGetValue(dump, out var d)) Console.WriteLine(WithSnapshot(d).ToJsonString());
         return sources.ToDictionary(s => s.Key, s => StructureProfile.Load(parser.Parse(WithSnapshot(s.Value).ToJsonString()).GetResourceOrThrow()));
     }
 

@@ -29,6 +29,9 @@ public sealed class ProfileElement
 
     /// <summary>Profiles the element's type must meet (type.profile: an extension's definition, a constrained type).</summary>
     public IReadOnlyList<string> TypeProfiles { get; init; } = [];
+    /// <summary>Profiles a reference's target must meet (type.targetProfile).</summary>
+    public IReadOnlyList<string> TargetProfiles { get; init; } = [];
+
     /// <summary>The binding the profile sets (strength, value set), if any.</summary>
     public (string Strength, string ValueSet)? Binding { get; init; }
 
@@ -44,6 +47,8 @@ public sealed class ProfileElement
         var e = this;
         foreach (var segment in path.Split('.'))
         {
+            if (segment is "$this" or "resolve()") continue;
+            if (segment.StartsWith("ofType(", StringComparison.Ordinal)) continue;
             var name = segment.EndsWith("[x]", StringComparison.Ordinal) ? segment[..^3] : segment;
             e = e.Children.FirstOrDefault(c => c.Name == name);
             if (e is null) return null;
@@ -125,6 +130,7 @@ public sealed class StructureProfile
             Pattern = e.Child("pattern"),
             TypeCodes = e.ChildrenNamed("type").Select(t => t.Child("code")?.Value).OfType<string>().ToList(),
             TypeProfiles = e.ChildrenNamed("type").SelectMany(t => t.ChildrenNamed("profile")).Select(p => p.Value).OfType<string>().ToList(),
+            TargetProfiles = e.ChildrenNamed("type").SelectMany(t => t.ChildrenNamed("targetProfile")).Select(p => p.Value).OfType<string>().ToList(),
             Discriminators = slicing?.ChildrenNamed("discriminator")
                 .Select(d => new Discriminator(d.Child("type")?.Value ?? "value", d.Child("path")?.Value ?? "$this")).ToList() ?? [],
             ClosedSlicing = slicing?.Child("rules")?.Value == "closed",

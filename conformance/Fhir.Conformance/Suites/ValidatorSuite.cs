@@ -92,6 +92,9 @@ public static class ValidatorSuite
             CodeInValueSet = TerminologyService.Default.CodeInValueSet,
             ResolveProfile = Resolve,
             ResolveResource = url => resources.GetValueOrDefault(url.Split('|')[0]),
+            // As the reference validator is configured for these cases: an extension nobody defines is an error.
+            UnknownExtensions = Fhir.Outcomes.IssueSeverity.Error,
+            AllowExampleExtensions = tc["examples"]?.GetValue<bool>() != false,
         };
         var validator = new InstanceValidator(settings);
 
@@ -142,7 +145,7 @@ public static class ValidatorSuite
     private static Dictionary<string, StructureProfile> LoadProfiles(JsonObject tc, string folder)
     {
         var sources = new Dictionary<string, JsonObject>(StringComparer.Ordinal);
-        var files = new[] { tc["supporting"], tc["profiles"], tc["profile"]?["supporting"] }
+        var files = new[] { tc["supporting"], tc["supporting5"], tc["profiles"], tc["profile"]?["supporting"] }
             .OfType<JsonArray>().SelectMany(a => a).Select(f => f!.GetValue<string>());
         if (tc["profile"]?["source"]?.GetValue<string>() is { } source) files = files.Append(source);
         foreach (var f in files.Distinct())
@@ -165,7 +168,7 @@ public static class ValidatorSuite
     private static Dictionary<string, ElementNode> LoadResources(JsonObject tc, string folder)
     {
         var found = new Dictionary<string, ElementNode>(StringComparer.Ordinal);
-        foreach (var f in new[] { tc["supporting"], tc["profiles"] }.OfType<JsonArray>().SelectMany(a => a).Select(f => f!.GetValue<string>()).Distinct())
+        foreach (var f in new[] { tc["supporting"], tc["supporting5"], tc["profiles"] }.OfType<JsonArray>().SelectMany(a => a).Select(f => f!.GetValue<string>()).Distinct())
         {
             var path = Path.Combine(folder, f);
             if (!File.Exists(path) || !(path.EndsWith(".json", StringComparison.Ordinal) || path.EndsWith(".xml", StringComparison.Ordinal))) continue;

@@ -31,6 +31,15 @@ public sealed record ValidationSettings
     /// </summary>
     public Func<string, ElementNode?>? ResolveResource { get; init; }
 
+    /// <summary>
+    /// The severity of an extension whose definition cannot be found (null: say nothing). The reference
+    /// validator makes it an error; the default here is a warning, since records carry extensions from many sources.
+    /// </summary>
+    public IssueSeverity? UnknownExtensions { get; init; } = IssueSeverity.Warning;
+
+    /// <summary>Unknown extensions from example domains (example.org, acme.com...) pass without an issue.</summary>
+    public bool AllowExampleExtensions { get; init; } = true;
+
     /// <summary>Stop after this many issues (one more, informational, says so).</summary>
     public int MaxIssues { get; init; } = 500;
 }
@@ -78,6 +87,8 @@ public sealed class InstanceValidator(ValidationSettings? settings = null, FhirD
             if (node.Type == "Reference" && node.Definition is { } refDef) CheckReferenceTarget(node, refDef);
             CheckInvariants(node, type);
             if (node.IsResource) CheckClaimedProfiles(node);
+            if (node.Type == "Extension" && node.Definition?.Name is "extension" or "modifierExtension")
+                ExtensionCheck.Check(node, v._settings, v._defs, v.Invariants, Add);
             if (node.IsResource && node.Type == "QuestionnaireResponse")
                 Questionnaires.QuestionnaireResponseCheck.Check(node, v._settings.ResolveResource, v._settings.CodeInValueSet, Add);
 

@@ -72,6 +72,15 @@ public sealed class StructureProfile
         Root = root;
     }
 
+    /// <summary>Where an extension definition may be used (context type "element" or "extension", and its expression).</summary>
+    public IReadOnlyList<(string Type, string Expression)> Contexts { get; private init; } = [];
+
+    /// <summary>FHIRPath conditions on the element an extension is used on (contextInvariant).</summary>
+    public IReadOnlyList<string> ContextInvariants { get; private init; } = [];
+
+    /// <summary>An extension definition whose extension changes the meaning of what holds it (a modifierExtension).</summary>
+    public bool IsModifier { get; private init; }
+
     public string Url { get; }
 
     /// <summary>The resource or data type constrained ("Observation").</summary>
@@ -108,7 +117,13 @@ public sealed class StructureProfile
             }
             if (lastDot > 0 && byId.TryGetValue(e.Id[..(lastDot - 1)], out var parent)) parent.Children.Add(e);
         }
-        return new StructureProfile(url, type, root ?? throw new ArgumentException($"{url}: empty snapshot"));
+        return new StructureProfile(url, type, root ?? throw new ArgumentException($"{url}: empty snapshot"))
+        {
+            Contexts = structureDefinition.ChildrenNamed("context")
+                .Select(c => (c.Child("type")?.Value ?? "element", c.Child("expression")?.Value ?? "")).ToList(),
+            ContextInvariants = structureDefinition.ChildrenNamed("contextInvariant").Select(c => c.Value).OfType<string>().ToList(),
+            IsModifier = snapshot.ChildrenNamed("element").FirstOrDefault()?.Child("isModifier")?.Value == "true",
+        };
     }
 
     private static ProfileElement Read(ElementNode e)

@@ -40,8 +40,11 @@ internal static class ExtensionCheck
                 ? $"The extension {url} is a modifier extension: it must be used as a modifierExtension"
                 : $"The extension {url} is not a modifier extension: it cannot be used as a modifierExtension", extension.Location);
 
+        // R4's own definitions and examples use several core extensions beyond their declared contexts (contexts
+        // widened in later releases): for those a misplaced use is a warning, for all others an error.
+        var contextSeverity = url.StartsWith("http://hl7.org/fhir/StructureDefinition/", StringComparison.Ordinal) ? IssueSeverity.Warning : IssueSeverity.Error;
         if (definition.Contexts.Count > 0 && !definition.Contexts.Any(c => InContext(parent, c.Type, c.Expression, defs)))
-            add(IssueSeverity.Error, "structure",
+            add(contextSeverity, "structure",
                 $"The extension {url} is not allowed here (allowed: {string.Join(", ", definition.Contexts.Select(c => c.Expression))})", extension.Location);
         if (invariants is not null)
             foreach (var expression in definition.ContextInvariants)

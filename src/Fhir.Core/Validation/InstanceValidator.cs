@@ -89,6 +89,7 @@ public sealed class InstanceValidator(ValidationSettings? settings = null, FhirD
             if (node.IsResource) CheckClaimedProfiles(node);
             if (node.Type == "Extension" && node.Definition?.Name is "extension" or "modifierExtension")
                 ExtensionCheck.Check(node, v._settings, v._defs, v.Invariants, Add);
+            if (node.IsResource && node.Type == "Bundle") BundleCheck.Check(node, v._defs, Add);
             if (node.IsResource && node.Type == "QuestionnaireResponse")
                 Questionnaires.QuestionnaireResponseCheck.Check(node, v._settings.ResolveResource, v._settings.CodeInValueSet, Add);
 
@@ -183,7 +184,8 @@ public sealed class InstanceValidator(ValidationSettings? settings = null, FhirD
                 foreach (var c in list)
                 {
                     if (c.Expression is null || !(done ??= []).Add(c.Key)) continue;
-                    if (check(node, c) == false)
+                    var holds = c.Key == "dom-3" && node.IsResource ? ContainedReferences.Hold(node) : check(node, c);
+                    if (holds == false)
                         Add(c.Severity == "error" ? IssueSeverity.Error : IssueSeverity.Warning, "invariant", $"{c.Key}: {c.Human}", node.Location);
                 }
             }

@@ -11,6 +11,7 @@ using FhirArchive.Server.Features.Search;
 using FhirArchive.Server.Features.Terminology;
 using FhirArchive.Server.Features.Validation;
 using FhirArchive.Server.Infrastructure;
+using FhirArchive.Server.ConformanceResources;
 using FhirArchive.Server.Interception;
 using FhirArchive.Server.SampleData;
 using FhirArchive.Storage;
@@ -92,6 +93,10 @@ public static class FhirServer
         store.InitializeAsync().GetAwaiter().GetResult();
         if (app.Configuration.GetValue("SampleData:Load", true))
             SampleDataLoader.LoadIfEmptyAsync(app.Services).GetAwaiter().GetResult();
+        // The package's profiles, terminology and naming systems, kept current in the store (after the sample data,
+        // which loads only into an empty database).
+        if (app.Configuration.GetValue("ConformanceResources:Load", true))
+            ConformanceResourceLoader.LoadAsync(app.Services).GetAwaiter().GetResult();
         return app;
     }
 

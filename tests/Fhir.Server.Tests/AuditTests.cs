@@ -151,6 +151,18 @@ public abstract class AuditTestsBase<TFixture>(TFixture fx) where TFixture : Ser
     }
 
     [FhirFact]
+    public async Task The_CapabilityStatement_offers_the_trail_read_only_with_verify()
+    {
+        var cs = await (await _c.GetAsync("/metadata")).JsonAsync();
+        var audit = cs.GetProperty("rest")[0].GetProperty("resource").EnumerateArray().Single(r => r.GetProperty("type").GetString() == "AuditEvent");
+        Assert.Equal(["read", "search-type"], audit.GetProperty("interaction").EnumerateArray().Select(i => i.GetProperty("code").GetString()));
+        Assert.Equal(["action", "agent", "date", "entity", "outcome", "patient", "subtype"], audit.GetProperty("searchParam").EnumerateArray().Select(p => p.GetProperty("name").GetString()));
+        Assert.Equal("verify", audit.GetProperty("operation")[0].GetProperty("name").GetString());
+        var patient = cs.GetProperty("rest")[0].GetProperty("resource").EnumerateArray().Single(r => r.GetProperty("type").GetString() == "Patient");
+        Assert.Contains(patient.GetProperty("operation").EnumerateArray(), o => o.GetProperty("name").GetString() == "access-log");
+    }
+
+    [FhirFact]
     public async Task A_resident_sees_who_accessed_their_record_and_nobody_else_does()
     {
         var patient = await _c.CreateAsync($$"""{"resourceType":"Patient","name":[{"family":"居民{{Unique()}}"}]}""");

@@ -13,7 +13,7 @@ namespace FhirArchive.Server.Features.Audit;
 public static class AuditEndpoints
 {
     private const int MaxCount = 500;
-    private static readonly string[] SearchParams = ["patient", "agent", "entity", "date", "subtype", "action", "outcome", "_count", "_before", "_format", "_pretty"];
+    public static readonly string[] SearchParams = ["patient", "agent", "entity", "date", "subtype", "action", "outcome", "_count", "_before", "_format", "_pretty"];
 
     public static void Map(IEndpointRouteBuilder app)
     {

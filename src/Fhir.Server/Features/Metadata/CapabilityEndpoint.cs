@@ -45,6 +45,11 @@ public static class CapabilityEndpoint
         {
             var r = rest.Add("resource");
             r.Add("type", type);
+            if (type == "AuditEvent")
+            {
+                AddAuditTrail(r, registry);
+                continue;
+            }
             foreach (var i in Interactions) r.Add("interaction").Add("code", i);
             r.Add("versioning", "versioned-update");
             r.Add("readHistory", "true");
@@ -61,12 +66,7 @@ public static class CapabilityEndpoint
                 AddParam(r, p.Code, p.Url, p.Type.ToString().ToLowerInvariant());
             AddParam(r, "_id", "http://hl7.org/fhir/SearchParameter/Resource-id", "token");
             AddParam(r, "_lastUpdated", "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated", "date");
-            if (type == "Patient")
-            {
-                var op = r.Add("operation");
-                op.Add("name", "everything");
-                op.Add("definition", Features.Everything.EverythingEndpoint.Definition);
-            }
+            AddTypeOperations(r, type);
         }
         foreach (var i in new[] { "transaction", "batch", "search-system", "history-system" }) rest.Add("interaction").Add("code", i);
         foreach (var (name, definition) in Operations)
@@ -88,6 +88,34 @@ public static class CapabilityEndpoint
         ("expand", "http://hl7.org/fhir/OperationDefinition/ValueSet-expand"),
         ("translate", "http://hl7.org/fhir/OperationDefinition/ConceptMap-translate"),
     ];
+
+    /// <summary>Operations on one resource type.</summary>
+    private static readonly (string Type, string Name, string Definition)[] TypeOperations =
+    [
+        ("Patient", "everything", Features.Everything.EverythingEndpoint.Definition),
+        ("Patient", "access-log", "http://fhirarchive.cn/fhir/OperationDefinition/Patient-access-log"),
+        ("AuditEvent", "verify", "http://fhirarchive.cn/fhir/OperationDefinition/AuditEvent-verify"),
+    ];
+
+    /// <summary>The audit trail is the server's own and append-only: read and search (auditors), and $verify.</summary>
+    private static void AddAuditTrail(ElementNode r, SearchParameterRegistry registry)
+    {
+        r.Add("documentation", "The server's append-only, SM3-chained audit trail (IHE BALP). Read and searched by auditors; never written by clients.");
+        foreach (var i in new[] { "read", "search-type" }) r.Add("interaction").Add("code", i);
+        foreach (var p in registry.For("AuditEvent").Where(p => Audit.AuditEndpoints.SearchParams.Contains(p.Code)).OrderBy(p => p.Code, StringComparer.Ordinal))
+            AddParam(r, p.Code, p.Url, p.Type.ToString().ToLowerInvariant());
+        AddTypeOperations(r, "AuditEvent");
+    }
+
+    private static void AddTypeOperations(ElementNode r, string type)
+    {
+        foreach (var (_, name, definition) in TypeOperations.Where(o => o.Type == type))
+        {
+            var op = r.Add("operation");
+            op.Add("name", name);
+            op.Add("definition", definition);
+        }
+    }
 
     /// <summary>Indexed types, and composites whose components the definitions name.</summary>
     private static bool Searchable(SearchParamDef p) =>

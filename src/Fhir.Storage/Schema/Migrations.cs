@@ -27,12 +27,14 @@ internal static class Migrations
             yield return $"""DROP INDEX "IX_{table}_Param" """;
         }
         yield return """CREATE INDEX "IX_TokenIndex_Param" ON "TokenIndex" ("Param", "Code", "System", "ResourceRowId")""";
-        yield return """CREATE INDEX "IX_StringIndex_Param" ON "StringIndex" ("Param", "Normalized", "ResourceRowId")""";
+        // Prefix searches (LIKE 'abc%') use the index on PostgreSQL whatever the database collation.
+        var pattern = d == SqlDialect.Postgres ? " text_pattern_ops" : "";
+        yield return $"""CREATE INDEX "IX_StringIndex_Param" ON "StringIndex" ("Param", "Normalized"{pattern}, "ResourceRowId")""";
         yield return """CREATE INDEX "IX_DateIndex_Param" ON "DateIndex" ("Param", "Start", "End", "ResourceRowId")""";
         yield return """CREATE INDEX "IX_NumberIndex_Param" ON "NumberIndex" ("Param", "Value", "ResourceRowId")""";
         yield return """CREATE INDEX "IX_QuantityIndex_Param" ON "QuantityIndex" ("Param", "Value", "Code", "ResourceRowId")""";
         yield return """CREATE INDEX "IX_ReferenceIndex_Param" ON "ReferenceIndex" ("Param", "TargetId", "TargetType", "ResourceRowId")""";
-        yield return """CREATE INDEX "IX_UriIndex_Param" ON "UriIndex" ("Param", "Uri", "ResourceRowId")""";
+        yield return $"""CREATE INDEX "IX_UriIndex_Param" ON "UriIndex" ("Param", "Uri"{pattern}, "ResourceRowId")""";
         // Default search order is by row id within the current rows of a type.
         yield return """CREATE INDEX "IX_ResourceVersion_Type_Current_Id" ON "ResourceVersion" ("ResourceType", "IsCurrent", "Id")""";
         if (d == SqlDialect.Sqlite)

@@ -1,4 +1,5 @@
 using System.Linq.Expressions;
+using Microsoft.EntityFrameworkCore;
 using FhirArchive.Storage.Indexing;
 
 namespace FhirArchive.Storage.Search;
@@ -143,6 +144,18 @@ internal static class SearchQueryBuilder
         }
     }
 
+    /// <summary>
+    /// Prefix match. SQLite's LIKE is case-insensitive, so it cannot use the (binary) index on Normalized; the
+    /// equivalent range [prefix, next prefix) can. PostgreSQL's index on it is built with text_pattern_ops for LIKE.
+    /// </summary>
+    private static IQueryable<StringIndexRow> StartsWith(FhirDbContext db, IQueryable<StringIndexRow> rows, string prefix)
+    {
+        rows = rows.Where(x => x.Normalized.StartsWith(prefix));
+        if (prefix.Length == 0 || !db.Database.IsSqlite() || char.IsSurrogate(prefix[^1]) || prefix[^1] == char.MaxValue) return rows;
+        var next = prefix[..^1] + (char)(prefix[^1] + 1);
+        return rows.Where(x => string.Compare(x.Normalized, prefix) >= 0 && string.Compare(x.Normalized, next) < 0);
+    }
+
     /// <summary>The row id and composite group of an index row.</summary>
     private sealed class IndexKey
     {
@@ -194,7 +207,7 @@ internal static class SearchQueryBuilder
                 {
                     StringMatch.Exact => rows.Where(x => x.Value == v),
                     StringMatch.Contains => rows.Where(x => x.Normalized.Contains(norm)),
-                    _ => rows.Where(x => x.Normalized.StartsWith(norm)),
+                    _ => StartsWith(db, rows, norm),
                 });
             }
             case DatePredicate d:

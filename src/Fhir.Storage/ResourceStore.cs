@@ -134,15 +134,19 @@ public sealed class ResourceStore(IDbContextFactory<FhirDbContext> factory, Stor
 
     public async Task<IReadOnlyList<StoredResource>> IncludesAsync(IReadOnlyCollection<long> rowIds, string? param, string? targetType, CancellationToken ct = default)
     {
-        await using var db = await factory.CreateDbContextAsync(ct);
-        var ids = rowIds.ToList();
-        var refs = db.References.Where(x => ids.Contains(x.ResourceRowId) && x.TargetId != null && x.CompositeGroup == null);
-        if (param is not null) refs = refs.Where(x => x.Param == param);
-        if (targetType is not null) refs = refs.Where(x => x.TargetType == targetType);
-        var rows = await db.Resources
-            .Where(r => r.IsCurrent && !r.IsDeleted && refs.Any(x => x.TargetType == r.ResourceType && x.TargetId == r.ResourceId))
-            .OrderBy(r => r.Id).Take(MaxIncluded).ToListAsync(ct);
-        return rows.Select(ToStored).ToList();
+        // First the (type, id) targets from the sources' reference rows, then those resources by their key: both
+        // index lookups (matching reference rows against every resource row instead scans the whole table).
+        List<(string, string)> targets;
+        await using (var db = await factory.CreateDbContextAsync(ct))
+        {
+            var ids = rowIds.ToList();
+            var refs = db.References.Where(x => ids.Contains(x.ResourceRowId) && x.TargetId != null && x.TargetType != null && x.CompositeGroup == null);
+            if (param is not null) refs = refs.Where(x => x.Param == param);
+            if (targetType is not null) refs = refs.Where(x => x.TargetType == targetType);
+            targets = (await refs.Select(x => new { x.TargetType, x.TargetId }).Distinct().Take(MaxIncluded).ToListAsync(ct))
+                .Select(t => (t.TargetType!, t.TargetId!)).ToList();
+        }
+        return targets.Count == 0 ? [] : (await ReadManyAsync(targets, ct)).OrderBy(r => r.RowId).ToList();
     }
 
     public async Task<IReadOnlyList<StoredResource>> RevIncludesAsync(string? sourceType, string? param, string targetType, IReadOnlyCollection<string> targetIds, CancellationToken ct = default)

@@ -95,4 +95,39 @@ public sealed class IndexingTests
         Assert.Contains(set.Dates, d => d.Param == "birthdate");
         Assert.Contains(set.References, r => r.Param == "organization" && r.TargetType == "Organization" && r.TargetId == "o1");
     }
+
+    [Fact]
+    public void Composite_components_of_one_element_share_a_group()
+    {
+        var extractor = new IndexExtractor(SearchParameterRegistry.R4, Evaluator);
+        var set = extractor.Extract(Parse("""
+            {"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"85354-9"}]},
+             "component":[{"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"valueQuantity":{"value":150}},
+                          {"code":{"coding":[{"system":"http://loinc.org","code":"8462-4"}]},"valueQuantity":{"value":85}}]}
+            """));
+        var codes = set.Tokens.Where(t => t.Param == "component-code-value-quantity$0").ToDictionary(t => t.Code!, t => t.CompositeGroup);
+        var values = set.Quantities.Where(q => q.Param == "component-code-value-quantity$1").ToDictionary(q => q.Value, q => q.CompositeGroup);
+        Assert.Equal(codes["8480-6"], values[150]);
+        Assert.Equal(codes["8462-4"], values[85]);
+        Assert.NotEqual(values[150], values[85]);
+        // No value[x] of the Observation itself: no code-value-quantity composite at all; plain rows carry no group.
+        Assert.DoesNotContain(set.Tokens, t => t.Param == "code-value-quantity$0");
+        Assert.All(set.Tokens.Where(t => t.Param == "code"), t => Assert.Null(t.CompositeGroup));
+    }
+
+    [Fact]
+    public void Text_index_strips_the_narrative_and_chunks_long_content_with_overlap()
+    {
+        var words = Enumerable.Range(0, 300).Select(i => $"word{i:D3}").ToList();
+        var set = new IndexSet();
+        TextIndex.Add(set, Parse($$"""
+            {"resourceType":"Patient","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><b>张伟</b> &amp; Zhāng</div>"},
+             "name":[{"text":"{{string.Join(' ', words)}}"}]}
+            """));
+        Assert.Equal("张伟 & zhang", Assert.Single(set.Strings, s => s.Param == TextIndex.Text).Normalized);
+        var content = set.Strings.Where(s => s.Param == TextIndex.Content).ToList();
+        Assert.True(content.Count > 1);
+        Assert.All(content, c => Assert.True(c.Normalized.Length <= 480));
+        Assert.All(words, w => Assert.Contains(content, c => c.Normalized.Contains(w)));
+    }
 }

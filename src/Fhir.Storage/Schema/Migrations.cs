@@ -63,14 +63,49 @@ internal static class Migrations
             yield return $"""DROP INDEX "IX_{table}_Param" """;
         }
         yield return """CREATE INDEX "IX_TokenIndex_Param" ON "TokenIndex" ("Param", "Code", "System", "ResourceRowId")""";
-        yield return """CREATE INDEX "IX_StringIndex_Param" ON "StringIndex" ("Param", "Normalized", "ResourceRowId")""";
+        // Prefix searches (LIKE 'abc%') use the index on PostgreSQL whatever the database collation.
+        var pattern = d == SqlDialect.Postgres ? " text_pattern_ops" : "";
+        yield return $"""CREATE INDEX "IX_StringIndex_Param" ON "StringIndex" ("Param", "Normalized"{pattern}, "ResourceRowId")""";
         yield return """CREATE INDEX "IX_DateIndex_Param" ON "DateIndex" ("Param", "Start", "End", "ResourceRowId")""";
         yield return """CREATE INDEX "IX_NumberIndex_Param" ON "NumberIndex" ("Param", "Value", "ResourceRowId")""";
         yield return """CREATE INDEX "IX_QuantityIndex_Param" ON "QuantityIndex" ("Param", "Value", "Code", "ResourceRowId")""";
         yield return """CREATE INDEX "IX_ReferenceIndex_Param" ON "ReferenceIndex" ("Param", "TargetId", "TargetType", "ResourceRowId")""";
-        yield return """CREATE INDEX "IX_UriIndex_Param" ON "UriIndex" ("Param", "Uri", "ResourceRowId")""";
+        yield return $"""CREATE INDEX "IX_UriIndex_Param" ON "UriIndex" ("Param", "Uri"{pattern}, "ResourceRowId")""";
         // Default search order is by row id within the current rows of a type.
         yield return """CREATE INDEX "IX_ResourceVersion_Type_Current_Id" ON "ResourceVersion" ("ResourceType", "IsCurrent", "Id")""";
+        if (d == SqlDialect.Sqlite)
+            foreach (var sql in SqlitePlannerStatistics()) yield return sql;
+    }
+
+    /// <summary>
+    /// SQLite plans without statistics take a resource type for selective and scan every row of the type, probing the
+    /// index tables for each. Fixed statistics of a representative database (the documented "fixed results of
+    /// ANALYZE") tell it the truth: a type covers many rows, a parameter's value few, so the criterion's index drives.
+    /// A later ANALYZE replaces them with measured ones. PostgreSQL gathers its own (autovacuum).
+    /// </summary>
+    private static IEnumerable<string> SqlitePlannerStatistics()
+    {
+        (string Table, string Index, string Stat)[] stats =
+        [
+            ("ResourceVersion", "IX_ResourceVersion_Type_Id_Version", "1000000 50000 1 1"),
+            ("ResourceVersion", "IX_ResourceVersion_Current", "1000000 50000 40000 1"),
+            ("ResourceVersion", "IX_ResourceVersion_Type_Current_Id", "1000000 50000 40000 1"),
+            ("ResourceVersion", "IX_ResourceVersion_LastUpdated", "1000000 1"),
+            ("TokenIndex", "IX_TokenIndex_Param", "4000000 80000 20 20 1"),
+            ("StringIndex", "IX_StringIndex_Param", "2000000 40000 5 1"),
+            ("DateIndex", "IX_DateIndex_Param", "1000000 50000 40 40 1"),
+            ("NumberIndex", "IX_NumberIndex_Param", "100000 20000 20 1"),
+            ("QuantityIndex", "IX_QuantityIndex_Param", "2000000 80000 400 100 1"),
+            ("ReferenceIndex", "IX_ReferenceIndex_Param", "2000000 60000 5 5 1"),
+            ("UriIndex", "IX_UriIndex_Param", "100000 20000 2 1"),
+        ];
+        yield return "ANALYZE sqlite_schema"; // creates sqlite_stat1 without scanning the tables
+        yield return $"""DELETE FROM sqlite_stat1 WHERE tbl IN ('ResourceVersion', {string.Join(", ", IndexTables.Select(t => $"'{t}'"))})""";
+        foreach (var table in IndexTables)
+            yield return $"""INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES ('{table}', 'IX_{table}_Row', '1000000 5 2')""";
+        foreach (var (table, index, stat) in stats)
+            yield return $"""INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES ('{table}', '{index}', '{stat}')""";
+        yield return "ANALYZE sqlite_schema"; // loads them
     }
 
     private static IEnumerable<string> Initial(SqlDialect d)

@@ -1,11 +1,13 @@
 using System.Linq.Expressions;
+using Microsoft.EntityFrameworkCore;
 using FhirArchive.Storage.Indexing;
 
 namespace FhirArchive.Storage.Search;
 
 /// <summary>
-/// Turns a <see cref="SearchQuery"/> into one SQL query over current versions: every predicate becomes an EXISTS
-/// over its typed index table, so both providers run it without loading index rows.
+/// Turns a <see cref="SearchQuery"/> into one SQL query over current versions. The most selective criterion drives:
+/// row ids IN its matching index rows (answered from the index leading with Param and the value); the others are
+/// correlated EXISTS probes of the few candidate rows (the index on row id and Param).
 /// </summary>
 internal static class SearchQueryBuilder
 {
@@ -15,13 +17,32 @@ internal static class SearchQueryBuilder
         if (query.ResourceType is { } type) q = q.Where(r => r.ResourceType == type);
         if (query.Types is { } types) q = q.Where(r => types.Contains(r.ResourceType));
         if (query.SnapshotRowId is { } snapshot) q = q.Where(r => r.Id <= snapshot);
+        var driver = Driver(query.Criteria);
         foreach (var c in query.Criteria)
         {
-            var any = c.AnyOf.Select(p => ToExpression(db, p)).Aggregate(Or);
+            var any = c.AnyOf.Select(p => ToExpression(db, p, drives: ReferenceEquals(c, driver))).Aggregate(Or);
             q = q.Where(c.Negated ? Not(any) : any);
         }
         return q;
     }
+
+    /// <summary>The criterion expected to match the fewest rows (by the kind of its predicates), or null.</summary>
+    private static SearchCriterion? Driver(IEnumerable<SearchCriterion> criteria) =>
+        criteria.Where(c => !c.Negated)
+            .Select(c => (c, Rank: c.AnyOf.Max(Selectivity)))
+            .Where(x => x.Rank < int.MaxValue)
+            .OrderBy(x => x.Rank).Select(x => x.c).FirstOrDefault();
+
+    /// <summary>Lower is more selective; MaxValue for predicates that are not index lookups.</summary>
+    private static int Selectivity(SearchPredicate p) => p switch
+    {
+        TokenPredicate { MatchCode: true } or ReferencePredicate { TargetId: not null } or ReferencePredicate { Url: not null } or ReferenceToAnyPredicate
+            or UriPredicate { Match: UriMatch.Exact } or StringPredicate { Match: StringMatch.Exact } => 1,
+        StringPredicate { Match: StringMatch.StartsWith } or TokenInPredicate or CompositePredicate or UriPredicate or CanonicalPredicate => 2,
+        DatePredicate or NumberPredicate or QuantityPredicate or TokenPredicate or ReferencePredicate => 3,
+        TokenTextPredicate or StringPredicate => 4,
+        _ => int.MaxValue,
+    };
 
     public static IQueryable<ResourceVersionRow> Order(FhirDbContext db, IQueryable<ResourceVersionRow> q, IReadOnlyList<SortKey> keys)
     {
@@ -64,7 +85,7 @@ internal static class SearchQueryBuilder
         return o is null ? (desc ? q.OrderByDescending(key) : q.OrderBy(key)) : (desc ? o.ThenByDescending(key) : o.ThenBy(key));
     }
 
-    private static Expression<Func<ResourceVersionRow, bool>> ToExpression(FhirDbContext db, SearchPredicate p)
+    private static Expression<Func<ResourceVersionRow, bool>> ToExpression(FhirDbContext db, SearchPredicate p, bool drives)
     {
         var param = p.Param;
         switch (p)
@@ -115,11 +136,24 @@ internal static class SearchQueryBuilder
                 }).DefaultIfEmpty(r => true).Aggregate(And);
             default:
             {
-                // Row ids IN the matching index rows: the index (Param, value..., row id) answers the criterion and drives the search.
-                var rowIds = Matching(db, p).Select(k => k.RowId);
+                var keys = Matching(db, p);
+                if (!drives) return r => keys.Any(k => k.RowId == r.Id);
+                var rowIds = keys.Select(k => k.RowId);
                 return r => rowIds.Contains(r.Id);
             }
         }
+    }
+
+    /// <summary>
+    /// Prefix match. SQLite's LIKE is case-insensitive, so it cannot use the (binary) index on Normalized; the
+    /// equivalent range [prefix, next prefix) can. PostgreSQL's index on it is built with text_pattern_ops for LIKE.
+    /// </summary>
+    private static IQueryable<StringIndexRow> StartsWith(FhirDbContext db, IQueryable<StringIndexRow> rows, string prefix)
+    {
+        rows = rows.Where(x => x.Normalized.StartsWith(prefix));
+        if (prefix.Length == 0 || !db.Database.IsSqlite() || char.IsSurrogate(prefix[^1]) || prefix[^1] == char.MaxValue) return rows;
+        var next = prefix[..^1] + (char)(prefix[^1] + 1);
+        return rows.Where(x => string.Compare(x.Normalized, prefix) >= 0 && string.Compare(x.Normalized, next) < 0);
     }
 
     /// <summary>The row id and composite group of an index row.</summary>
@@ -173,7 +207,7 @@ internal static class SearchQueryBuilder
                 {
                     StringMatch.Exact => rows.Where(x => x.Value == v),
                     StringMatch.Contains => rows.Where(x => x.Normalized.Contains(norm)),
-                    _ => rows.Where(x => x.Normalized.StartsWith(norm)),
+                    _ => StartsWith(db, rows, norm),
                 });
             }
             case DatePredicate d:

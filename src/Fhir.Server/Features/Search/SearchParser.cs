@@ -39,7 +39,7 @@ public static class PagingParams
 }
 
 /// <summary>Parses FHIR search parameters into a storage <see cref="SearchQuery"/>.</summary>
-public sealed class SearchParser(SearchParameterRegistry registry, IResourceStore store, StorageOptions storage, TerminologyService terminology)
+public sealed partial class SearchParser(SearchParameterRegistry registry, IResourceStore store, StorageOptions storage, TerminologyService terminology)
 {
     public const int DefaultCount = 20;
     public const int MaxCount = 500;
@@ -314,94 +314,6 @@ public sealed class SearchParser(SearchParameterRegistry registry, IResourceStor
         return new TokenPredicate(name + ":of-type", parts[0].Length == 0 ? null : parts[0], true, IndexExtractor.OfTypeCode(parts[1], parts[2]), true);
     }
 
-    /// <summary>:in — the codes of a value set the terminology service can expand (base R4 and the Chinese ones).</summary>
-    private TokenInPredicate InValueSet(string name, string valueSetUrl)
-    {
-        var expansion = terminology.Expand(valueSetUrl, count: MaxCodes);
-        if (expansion.Error is { } error) throw new UnsupportedSearchException($"{name}:in cannot use {valueSetUrl}: {error}.");
-        if (expansion.Total > MaxCodes) throw new UnsupportedSearchException($"{name}:in: {valueSetUrl} has {expansion.Total} codes, more than the {MaxCodes} a search may use.");
-        // A bare code (a FHIR code element, e.g. Patient.gender) carries no system: it matches by code alone.
-        var codes = expansion.Items.SelectMany(i => SystemAliases(i.System).Select(s => ((string?)s, i.Code)))
-            .Concat(expansion.Items.Select(i => ((string?)null, i.Code)));
-        return new TokenInPredicate(name, codes.ToList());
-    }
-
-    /// <summary>
-    /// :below / :above — the code and the codes it subsumes (or that subsume it) in the code system's hierarchy, from
-    /// the terminology service. Where no hierarchy is known, strict handling refuses; lenient matches the code exactly, with a warning.
-    /// </summary>
-    private SearchPredicate Subsumption(string name, string v, bool below, bool strict, List<FhirIssue> warnings)
-    {
-        var token = ParseToken(name, v);
-        var modifier = below ? "below" : "above";
-        if (token is not { System: { } system, Code: { } code })
-            throw FhirException.BadRequest($"{name}:{modifier} needs system|code, not '{v}'.");
-        var cs = terminology.GetCodeSystem(system);
-        var concept = cs?.Find(code);
-        if (cs is null || concept is null || !cs.IsHierarchical)
-        {
-            var why = cs is null ? $"the code system {system} is not known to this server"
-                : concept is null ? $"'{code}' is not a code of {system}" : $"the code system {system} has no hierarchy";
-            if (strict) throw FhirException.BadRequest($"{name}:{modifier}={v} cannot be evaluated: {why}.");
-            warnings.Add(new FhirIssue(IssueSeverity.Warning, "not-supported", $"{name}:{modifier}={v}: {why}; matched the code exactly."));
-            return token;
-        }
-        var codes = below
-            ? cs.DescendantsOf(concept).Prepend(concept)
-            : cs.Concepts.Where(c => cs.Subsumes(c, concept)).Append(concept);
-        var list = codes.Select(c => c.Code).Distinct().Take(MaxCodes + 1).ToList();
-        if (list.Count > MaxCodes) throw new UnsupportedSearchException($"{name}:{modifier}={v} stands for more than {MaxCodes} codes.");
-        return new TokenInPredicate(name, SystemAliases(system).SelectMany(s => list.Select(c => ((string?)s, c))).ToList());
-    }
-
-    /// <summary>A code system's URL and its OID form: data may carry either.</summary>
-    private IEnumerable<string> SystemAliases(string system)
-    {
-        var cs = terminology.GetCodeSystem(system);
-        return new[] { system, cs?.Url, cs?.Oid is { } oid ? "urn:oid:" + oid : null }.OfType<string>().Distinct();
-    }
-
-    /// <summary>One composite value "a$b[$c]": each part is parsed as its component's type, under the component's index name.</summary>
-    private CompositePredicate ParseComposite(SearchParamDef p, string value)
-    {
-        var parts = SplitUnescaped(value, '$');
-        if (parts.Count != p.Components.Count)
-            throw FhirException.BadRequest($"{p.Code} takes {p.Components.Count} parts separated by '$', not '{value}'.");
-        return new CompositePredicate(p.Code, parts.Select((v, i) => ParseValue(p.ComponentParam(i), p.Components[i].Type, Unescape(v))).ToList());
-    }
-
-    /// <summary>A plain value of a parameter type (no modifier): used for composite components.</summary>
-    private SearchPredicate ParseValue(string param, SearchParamType type, string v)
-    {
-        switch (type)
-        {
-            case SearchParamType.Token: return ParseToken(param, v);
-            case SearchParamType.String: return new StringPredicate(param, v, StringMatch.StartsWith);
-            case SearchParamType.Reference: return ParseReference(param, null, v);
-            case SearchParamType.Uri: return new UriPredicate(param, v);
-            case SearchParamType.Date:
-            {
-                var (prefix, rest) = SplitPrefix(v);
-                var r = ParseDate(rest);
-                return new DatePredicate(param, prefix, r.Start, r.End);
-            }
-            case SearchParamType.Number:
-            {
-                var (prefix, rest) = SplitPrefix(v);
-                var (lo, hi) = NumberRange(rest);
-                return new NumberPredicate(param, prefix, lo, hi);
-            }
-            case SearchParamType.Quantity:
-            {
-                var parts = v.Split('|');
-                var (prefix, rest) = SplitPrefix(parts[0]);
-                var (lo, hi) = NumberRange(rest);
-                return new QuantityPredicate(param, prefix, lo, hi, parts.Length > 1 && parts[1].Length > 0 ? parts[1] : null, parts.Length > 2 && parts[2].Length > 0 ? parts[2] : null);
-            }
-            default: throw new UnsupportedSearchException($"A {type} component cannot be searched.");
-        }
-    }
-
     /// <summary>_list=id: the resources of this type that List/id has as entries.</summary>
     private async Task<SearchCriterion> ParseListAsync(string type, string value, CancellationToken ct)
     {
@@ -454,35 +366,6 @@ public sealed class SearchParser(SearchParameterRegistry registry, IResourceStor
         result.Add(sb.ToString());
         return result;
     }
-
-    /// <summary>Splits on a separator not escaped with a backslash, keeping the escapes (for <see cref="Unescape"/> later).</summary>
-    private static List<string> SplitUnescaped(string value, char separator)
-    {
-        var result = new List<string>();
-        var start = 0;
-        for (var i = 0; i < value.Length; i++)
-        {
-            if (value[i] == '\\') i++;
-            else if (value[i] == separator)
-            {
-                result.Add(value[start..i]);
-                start = i + 1;
-            }
-        }
-        result.Add(value[start..]);
-        return result;
-    }
-
-    private static string Unescape(string v)
-    {
-        var sb = new System.Text.StringBuilder(v.Length);
-        for (var i = 0; i < v.Length; i++)
-            sb.Append(v[i] == '\\' && i + 1 < v.Length && v[i + 1] is ',' or '$' or '\\' ? v[++i] : v[i]);
-        return sb.ToString();
-    }
-
-    /// <summary>Composite alternatives: commas outside escapes; the '$' parts keep their escapes until split.</summary>
-    private static List<string> SplitComposite(string value) => SplitUnescaped(value, ',');
 
     private static readonly Dictionary<string, Prefix> Prefixes = new()
     {

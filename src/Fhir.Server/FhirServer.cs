@@ -1,5 +1,6 @@
 using System.IO.Compression;
 using FhirArchive.Server.Access;
+using FhirArchive.Server.Features.Audit;
 using FhirArchive.Server.Features.Batch;
 using FhirArchive.Server.Features.History;
 using FhirArchive.Server.Features.Metadata;
@@ -43,7 +44,11 @@ public static class FhirServer
         builder.Services.AddSingleton<IAccessPolicy, AllowAllAccessPolicy>();
         // Write interceptors: register IWriteInterceptor singletons, in the order they are to run (none by default).
         builder.Services.AddSingleton<WriteInterceptors>();
+        builder.Services.AddSingleton<IWriteInterceptor, AuditWriteInterceptor>();
         builder.Services.AddHttpContextAccessor();
+        builder.Services.AddSingleton<PatientReferences>();
+        builder.Services.AddSingleton<AuditTrail>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<AuditTrail>());
         builder.Services.AddExceptionHandler<FhirExceptionHandler>();
         builder.Services.AddProblemDetails();
         builder.Services.AddResponseCompression(o =>
@@ -63,11 +68,15 @@ public static class FhirServer
         app.UseExceptionHandler();
         app.UseStatusCodePages(StatusPages);
         app.UseResponseCompression();
+        // Audit:Enabled=false exists only to measure the audit's cost; it logs a warning.
+        if (app.Configuration.GetValue("Audit:Enabled", true)) app.UseMiddleware<AuditMiddleware>();
+        else app.Logger.LogWarning("Audit:Enabled=false: interactions are NOT audited. Use this for benchmarks only.");
         app.UseSwagger();
         app.UseSwaggerUI();
 
         app.MapGet("/health", () => Results.Json(new { status = "ok", fhirVersion = "4.0.1" })).WithTags("Health");
         CapabilityEndpoint.Map(app);
+        AuditEndpoints.Map(app);
         BatchEndpoint.Map(app);
         HistoryEndpoints.Map(app);
         ResourceEndpoints.Map(app);

@@ -17,6 +17,8 @@ public sealed class FhirDbContext(DbContextOptions<FhirDbContext> options) : DbC
     public DbSet<ReferenceIndexRow> References => Set<ReferenceIndexRow>();
     public DbSet<UriIndexRow> Uris => Set<UriIndexRow>();
     public DbSet<SchemaVersionRow> SchemaVersions => Set<SchemaVersionRow>();
+    public DbSet<Audit.AuditRecordRow> AuditRecords => Set<Audit.AuditRecordRow>();
+    public DbSet<Audit.AuditEntityRow> AuditEntities => Set<Audit.AuditEntityRow>();
 
     protected override void OnModelCreating(ModelBuilder b)
     {
@@ -33,6 +35,19 @@ public sealed class FhirDbContext(DbContextOptions<FhirDbContext> options) : DbC
         b.Entity<QuantityIndexRow>().ToTable("QuantityIndex").HasKey(x => x.Id);
         b.Entity<ReferenceIndexRow>().ToTable("ReferenceIndex").HasKey(x => x.Id);
         b.Entity<UriIndexRow>().ToTable("UriIndex").HasKey(x => x.Id);
+        b.Entity<Audit.AuditRecordRow>(e =>
+        {
+            e.ToTable("AuditRecord");
+            e.HasKey(x => x.Seq);
+            e.Property(x => x.Seq).ValueGeneratedNever();
+        });
+        b.Entity<Audit.AuditEntityRow>(e =>
+        {
+            e.ToTable("AuditEntity");
+            e.HasKey(x => x.Id);
+            // Known to EF so that events are inserted before the entities that point at them.
+            e.HasOne<Audit.AuditRecordRow>().WithMany().HasForeignKey(x => x.Seq);
+        });
         b.Entity<SchemaVersionRow>(e =>
         {
             e.ToTable("SchemaVersion");

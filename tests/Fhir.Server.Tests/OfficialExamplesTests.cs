@@ -26,6 +26,9 @@ public sealed class OfficialExamplesFixture : ServerFixture
     /// <summary>Examples whose id breaks FHIR's 64-character limit (the server rightly refuses them).</summary>
     public List<string> InvalidId { get; } = [];
 
+    /// <summary>AuditEvent examples: the audit trail is the server's own, append-only (clients get 405), so not sent.</summary>
+    public List<(string Url, JsonObject Resource)> ServerOwned { get; } = [];
+
     public OfficialExamplesFixture() => Loaded = LoadAsync().GetAwaiter().GetResult();
 
     private async Task<int> LoadAsync()
@@ -38,6 +41,7 @@ public sealed class OfficialExamplesFixture : ServerFixture
             var bytes = Encoding.UTF8.GetByteCount(resource.ToJsonString());
             if (bytes > BatchBytes) TooLarge.Add(url);
             else if (resource["id"]!.ToString().Length > 64) InvalidId.Add(url);
+            else if (resource["resourceType"]!.ToString() == "AuditEvent") ServerOwned.Add((url, resource));
             else entries.Add((url, new JsonObject { ["resource"] = resource, ["request"] = new JsonObject { ["method"] = "PUT", ["url"] = url } }, bytes));
         }
         // A transaction must not touch one resource twice: a repeated id waits for the next transaction.
@@ -109,7 +113,10 @@ public sealed class OfficialExamplesTests(OfficialExamplesFixture fx) : IClassFi
     {
         Assert.Equal(["Bundle/dataelements", "Bundle/resources"], fx.TooLarge.Order(StringComparer.Ordinal));
         Assert.Equal(["SearchParameter/questionnaireresponse-extensions-QuestionnaireResponse-item-subject"], fx.InvalidId);
-        Assert.Equal(5302, fx.Loaded);
+        Assert.Equal(5302 - fx.ServerOwned.Count, fx.Loaded);
+        Assert.Equal(9, fx.ServerOwned.Count);
+        foreach (var (url, resource) in fx.ServerOwned)
+            Assert.Equal(System.Net.HttpStatusCode.MethodNotAllowed, (await _c.PutAsync("/" + url, Body(resource.ToJsonString()))).StatusCode);
         Assert.Equal(22, await TotalAsync("/Patient?_summary=count"));
         Assert.Equal(64, await TotalAsync("/Observation?_summary=count"));
         var ig = await (await _c.GetAsync("/ImplementationGuide/fhir")).JsonAsync();

@@ -19,13 +19,18 @@ public sealed class ReadGuard(IAccessPolicy policy)
         }
     }
 
-    public ValueTask<bool> CanShowAsync(AccessContext ctx, StoredResource r) => policy.CanShowAsync(ctx, r);
+    public async ValueTask<bool> CanShowAsync(AccessContext ctx, StoredResource r)
+    {
+        if (!await policy.CanShowAsync(ctx, r)) return false;
+        ctx.Http.Features.Get<IAccessRecorder>()?.Shown(r);
+        return true;
+    }
 
     public async Task<List<StoredResource>> FilterAsync(AccessContext ctx, IEnumerable<StoredResource> resources)
     {
         var shown = new List<StoredResource>();
         foreach (var r in resources)
-            if (await policy.CanShowAsync(ctx, r)) shown.Add(r);
+            if (await CanShowAsync(ctx, r)) shown.Add(r);
         return shown;
     }
 }

@@ -57,10 +57,10 @@ public static class TerminologyEndpoints
         var system = Required(p, "system");
         var code = Required(p, "code");
         var found = t.Lookup(system, code) ?? throw FhirException.NotFound($"Code '{code}' is not known in {system}.");
-        var result = Parameters();
-        Param(result, "name", found.System.Name, "string");
-        if (found.System.Version is { } version) Param(result, "version", version, "string");
-        Param(result, "display", found.DisplayFor(p.GetValueOrDefault("displayLanguage")), "string");
+        var result = FhirParameters.Create();
+        FhirParameters.Add(result, "name", found.System.Name, "string");
+        if (found.System.Version is { } version) FhirParameters.Add(result, "version", version, "string");
+        FhirParameters.Add(result, "display", found.DisplayFor(p.GetValueOrDefault("displayLanguage")), "string");
         if (found.Concept.DisplayEn is { } en)
         {
             var d = result.Add("parameter");
@@ -90,10 +90,10 @@ public static class TerminologyEndpoints
     {
         var url = p.GetValueOrDefault("url");
         var r = t.ValidateCode(url is { Length: > 0 } ? url : null, Required(p, "system"), Required(p, "code"), p.GetValueOrDefault("display"));
-        var result = Parameters();
-        Param(result, "result", r.Result == true ? "true" : "false", "boolean");
-        Param(result, "message", r.Message, "string");
-        if (r.Display is { } display) Param(result, "display", display, "string");
+        var result = FhirParameters.Create();
+        FhirParameters.Add(result, "result", r.Result == true ? "true" : "false", "boolean");
+        FhirParameters.Add(result, "message", r.Message, "string");
+        if (r.Display is { } display) FhirParameters.Add(result, "display", display, "string");
         return FhirFormats.WriteNodeAsync(ctx, 200, result);
     }
 
@@ -128,8 +128,8 @@ public static class TerminologyEndpoints
         var system = Required(p, "system");
         var outcome = t.Subsumes(system, Required(p, "codeA"), Required(p, "codeB"))
                       ?? throw FhirException.NotFound($"The codes are not both known in {system}, or it has no hierarchy.");
-        var result = Parameters();
-        Param(result, "outcome", outcome switch
+        var result = FhirParameters.Create();
+        FhirParameters.Add(result, "outcome", outcome switch
         {
             SubsumptionOutcome.Equivalent => "equivalent",
             SubsumptionOutcome.Subsumes => "subsumes",
@@ -144,8 +144,8 @@ public static class TerminologyEndpoints
         var url = p.GetValueOrDefault("url");
         var target = p.GetValueOrDefault("targetsystem");
         var matches = t.Translate(Required(p, "system"), Required(p, "code"), url is { Length: > 0 } ? url : null, target is { Length: > 0 } ? target : null);
-        var result = Parameters();
-        Param(result, "result", matches.Count > 0 ? "true" : "false", "boolean");
+        var result = FhirParameters.Create();
+        FhirParameters.Add(result, "result", matches.Count > 0 ? "true" : "false", "boolean");
         foreach (var m in matches)
         {
             var match = result.Add("parameter");
@@ -167,12 +167,4 @@ public static class TerminologyEndpoints
         !p.TryGetValue(name, out var v) || v.Length == 0 ? fallback
         : int.TryParse(v, out var n) && n >= 0 ? n : throw FhirException.BadRequest($"'{name}' must be a non-negative integer.");
 
-    private static ElementNode Parameters() => ElementNode.CreateResource("Parameters");
-
-    private static void Param(ElementNode parameters, string name, string value, string type)
-    {
-        var p = parameters.Add("parameter");
-        p.Add("name", name);
-        p.Add("value", value, type);
-    }
 }

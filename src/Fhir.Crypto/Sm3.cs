@@ -1,0 +1,43 @@
+using System.Buffers.Binary;
+using Org.BouncyCastle.Crypto.Digests;
+
+namespace FhirArchive.Crypto;
+
+/// <summary>SM3 (GB/T 32905-2016), the national 256-bit hash, through BouncyCastle.</summary>
+public static class Sm3
+{
+    public const int Size = 32;
+
+    public static byte[] Hash(byte[] data)
+    {
+        var d = new SM3Digest();
+        d.BlockUpdate(data, 0, data.Length);
+        return Final(d);
+    }
+
+    /// <summary>
+    /// One link of a hash chain: SM3(previous ‖ sequence number (8 bytes, big-endian) ‖ data). Binding the sequence
+    /// number makes a deleted or reordered link as visible as a changed byte.
+    /// </summary>
+    public static byte[] ChainLink(byte[] previous, long sequence, byte[] data)
+    {
+        if (previous.Length != Size) throw new ArgumentException($"The previous link must be {Size} bytes.", nameof(previous));
+        var d = new SM3Digest();
+        d.BlockUpdate(previous, 0, Size);
+        var seq = new byte[8];
+        BinaryPrimitives.WriteInt64BigEndian(seq, sequence);
+        d.BlockUpdate(seq, 0, seq.Length);
+        d.BlockUpdate(data, 0, data.Length);
+        return Final(d);
+    }
+
+    /// <summary>The anchor the first link of every chain starts from.</summary>
+    public static byte[] Genesis { get; } = Hash("FhirArchive audit chain"u8.ToArray());
+
+    private static byte[] Final(SM3Digest d)
+    {
+        var result = new byte[Size];
+        d.DoFinal(result, 0);
+        return result;
+    }
+}

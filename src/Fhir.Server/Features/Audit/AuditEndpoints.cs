@@ -1,0 +1,131 @@
+using FhirArchive.Server.Access;
+using FhirArchive.Server.Features.Search;
+using FhirArchive.Server.Infrastructure;
+using FhirArchive.Storage.Audit;
+using FhirArchive.Storage.Indexing;
+
+namespace FhirArchive.Server.Features.Audit;
+
+/// <summary>
+/// The audit trail over REST: auditors read and search AuditEvents and check the chain ($verify); a resident sees who
+/// accessed their record (Patient/{id}/$access-log). The trail is append-only: no write interaction is offered.
+/// </summary>
+public static class AuditEndpoints
+{
+    private const int MaxCount = 500;
+    private static readonly string[] SearchParams = ["patient", "agent", "entity", "date", "subtype", "action", "outcome", "_count", "_before", "_format", "_pretty"];
+
+    public static void Map(IEndpointRouteBuilder app)
+    {
+        app.MapGet("/AuditEvent/{id}", Read).WithTags("Audit").WithSummary("read an audit event (auditors)");
+        app.MapGet("/AuditEvent", (HttpContext c, AuditStore s) => Search(c, s, Pairs(c.Request.Query))).WithTags("Audit").WithSummary("search the audit trail (auditors)");
+        app.MapPost("/AuditEvent/_search", async (HttpContext c, AuditStore s) => await Search(c, s, Pairs((await c.Request.ReadFormAsync()).Concat(c.Request.Query))))
+            .WithTags("Audit").WithSummary("search the audit trail (auditors)");
+        app.MapGet("/AuditEvent/$verify", Verify).WithTags("Audit").WithSummary("check the SM3 chain of the audit trail (auditors)");
+        app.MapPost("/AuditEvent/$verify", Verify).WithTags("Audit").ExcludeFromDescription();
+        app.MapGet("/Patient/{id}/$access-log", AccessLog).WithTags("Audit").WithSummary("who accessed this record, and when (谁查看了我的档案)");
+        app.MapMethods("/AuditEvent", ["POST", "PUT", "PATCH", "DELETE"], AppendOnly).ExcludeFromDescription();
+        app.MapMethods("/AuditEvent/{id}", ["PUT", "PATCH", "DELETE", "POST"], AppendOnly).ExcludeFromDescription();
+    }
+
+    public static bool IsAuditor(Caller c) => c.HasRole(Roles.Auditor) || c.HasRole(Roles.Server);
+
+    private static IResult AppendOnly() =>
+        throw new FhirException(405, "not-supported", "The audit trail is append-only: audit events are recorded by the server and cannot be created, changed or deleted.");
+
+    private static void RequireAuditor(HttpContext c)
+    {
+        if (!IsAuditor(c.GetCaller())) throw new FhirException(403, "forbidden", "Only auditors may read the audit trail.");
+    }
+
+    private static async Task Read(HttpContext c, string id, AuditStore store)
+    {
+        RequireAuditor(c);
+        var row = await store.ReadAsync(id, c.RequestAborted) ?? throw FhirException.NotFound($"AuditEvent/{id} is not known.");
+        await FhirFormats.WriteJsonBytesAsync(c, 200, row.Data);
+    }
+
+    private static async Task Search(HttpContext c, AuditStore store, List<KeyValuePair<string, string>> p)
+    {
+        RequireAuditor(c);
+        var unknown = p.Select(kv => kv.Key.Split(':')[0]).Where(k => !SearchParams.Contains(k)).Distinct().ToList();
+        if (unknown.Count > 0 && FhirHeaders.StrictHandling(c.Request))
+            throw FhirException.BadRequest($"Unknown audit search parameter(s): {string.Join(", ", unknown)}. Known: {string.Join(", ", SearchParams[..^2])}.");
+        var q = new AuditQuery(
+            Patient: Reference(One(p, "patient"), "Patient"),
+            Agent: One(p, "agent"),
+            Entity: One(p, "entity"),
+            Subtype: One(p, "subtype"),
+            Action: One(p, "action"),
+            Outcome: One(p, "outcome") is { } o ? (int.TryParse(o, out var oi) ? oi : throw FhirException.BadRequest($"outcome '{o}' is not 0, 4, 8 or 12.")) : null,
+            BeforeSeq: One(p, "_before") is { } b ? (long.TryParse(b, out var bi) ? bi : throw FhirException.BadRequest($"_before '{b}' is not a position in the trail.")) : null,
+            Count: Count(One(p, "_count")));
+        foreach (var d in p.Where(kv => kv.Key == "date").Select(kv => kv.Value)) q = WithDate(q, d);
+        await WriteBundleAsync(c, store, q, "AuditEvent");
+    }
+
+    private static async Task AccessLog(HttpContext c, string id, AuditStore store)
+    {
+        var caller = c.GetCaller();
+        var own = caller.Patient == $"Patient/{id}" && (caller.HasRole(Roles.Resident) || caller.HasRole(Roles.Guardian));
+        if (!own && !IsAuditor(caller)) throw new FhirException(403, "forbidden", "Only the resident (or guardian) of this record and auditors may see its access log.");
+        var q = new AuditQuery(Patient: $"Patient/{id}", ExcludeAgent: own ? caller.Subject : null, Count: Count(c.Request.Query["_count"].ToString()),
+            BeforeSeq: long.TryParse(c.Request.Query["_before"].ToString(), out var b) ? b : null);
+        await WriteBundleAsync(c, store, q, $"Patient/{id}/$access-log");
+    }
+
+    private static async Task Verify(HttpContext c, AuditStore store)
+    {
+        RequireAuditor(c);
+        var report = await store.VerifyAsync(c.RequestAborted);
+        var result = FhirParameters.Create();
+        FhirParameters.Add(result, "result", report.Intact ? "true" : "false", "boolean");
+        FhirParameters.Add(result, "checked", report.Checked.ToString(), "integer");
+        if (report.BrokenAt is { } at) FhirParameters.Add(result, "brokenAt", at.ToString(), "integer");
+        if (report.Problem is { } problem) FhirParameters.Add(result, "problem", problem, "string");
+        await FhirFormats.WriteNodeAsync(c, 200, result);
+    }
+
+    private static async Task WriteBundleAsync(HttpContext c, AuditStore store, AuditQuery q, string path)
+    {
+        var (rows, total) = await store.SearchAsync(q, c.RequestAborted);
+        var baseUrl = FhirHeaders.BaseUrl(c.Request);
+        var bundle = new BundleBuilder("searchset") { Total = total };
+        bundle.Links.Add(("self", $"{baseUrl}/{path}{c.Request.QueryString}"));
+        if (rows.Count == q.Count && rows.Count > 0)
+        {
+            var rest = c.Request.Query.Where(kv => kv.Key != "_before").SelectMany(kv => kv.Value.Select(v => $"{Uri.EscapeDataString(kv.Key)}={Uri.EscapeDataString(v ?? "")}"));
+            bundle.Links.Add(("next", $"{baseUrl}/{path}?{string.Join('&', rest.Append($"_before={rows[^1].Seq}"))}"));
+        }
+        foreach (var r in rows) bundle.Entries.Add(new BundleEntry($"{baseUrl}/AuditEvent/{r.EventId}", r.Data, SearchMode: "match"));
+        await FhirFormats.WriteJsonBytesAsync(c, 200, bundle.ToJson());
+    }
+
+    private static AuditQuery WithDate(AuditQuery q, string value)
+    {
+        var prefix = value.Length > 2 && char.IsAsciiLetterLower(value[0]) && char.IsAsciiLetterLower(value[1]) ? value[..2] : "eq";
+        var text = prefix == "eq" && !value.StartsWith("eq", StringComparison.Ordinal) ? value : value[2..];
+        if (!FhirDateRange.TryParse(text, TimeSpan.FromHours(8), out var range)) throw FhirException.BadRequest($"date '{value}' is not a FHIR date or dateTime.");
+        return prefix switch
+        {
+            "eq" => q with { From = Math.Max(q.From ?? long.MinValue, range.Start), To = Math.Min(q.To ?? long.MaxValue, range.End) },
+            "ge" => q with { From = Math.Max(q.From ?? long.MinValue, range.Start) },
+            "gt" => q with { From = Math.Max(q.From ?? long.MinValue, range.End + 1) },
+            "le" => q with { To = Math.Min(q.To ?? long.MaxValue, range.End) },
+            "lt" => q with { To = Math.Min(q.To ?? long.MaxValue, range.Start - 1) },
+            _ => throw FhirException.BadRequest($"The date prefix '{prefix}' is not supported on the audit trail (eq, ge, gt, le, lt)."),
+        };
+    }
+
+    private static string? Reference(string? value, string type) =>
+        value is null ? null : value.Contains('/') ? value : $"{type}/{value}";
+
+    private static string? One(List<KeyValuePair<string, string>> p, string name) =>
+        p.LastOrDefault(kv => kv.Key == name).Value is { Length: > 0 } v ? v : null;
+
+    private static int Count(string? value) =>
+        string.IsNullOrEmpty(value) ? 50 : int.TryParse(value, out var n) && n > 0 ? Math.Min(n, MaxCount) : throw FhirException.BadRequest($"_count '{value}' is not a positive number.");
+
+    private static List<KeyValuePair<string, string>> Pairs(IEnumerable<KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues>> q) =>
+        SearchEndpoints.QueryPairs(q).ToList();
+}

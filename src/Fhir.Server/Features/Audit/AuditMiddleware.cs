@@ -1,0 +1,83 @@
+using FhirArchive.Server.Access;
+using FhirArchive.Storage;
+using FhirArchive.Storage.Audit;
+
+namespace FhirArchive.Server.Features.Audit;
+
+/// <summary>
+/// Audits every FHIR interaction, denials included: the event is built when the response is about to start
+/// (status known, the disclosed resources reported by <see cref="ReadGuard"/>) and stored before a byte leaves.
+/// Sits before authentication in the pipeline, so a refused token is audited too.
+/// </summary>
+public sealed class AuditMiddleware(RequestDelegate next, AuditTrail trail, PatientReferences patients, TimeProvider clock)
+{
+    private const int MaxResources = 100;
+
+    public async Task InvokeAsync(HttpContext http)
+    {
+        if (!IsAudited(http.Request.Path))
+        {
+            await next(http);
+            return;
+        }
+        var recorder = new Recorder(patients);
+        http.Features.Set<IAccessRecorder>(recorder);
+        http.Response.OnStarting(() => RecordAsync(http, recorder));
+        await next(http);
+    }
+
+    /// <summary>Health probes, API docs and static login assets are not FHIR interactions.</summary>
+    public static bool IsAudited(PathString path) =>
+        !(path.StartsWithSegments("/health") || path.StartsWithSegments("/swagger") || path.StartsWithSegments("/favicon.ico") ||
+          path.StartsWithSegments("/.well-known"));
+
+    private Task RecordAsync(HttpContext http, Recorder recorder)
+    {
+        var req = http.Request;
+        var interaction = Interaction.Classify(req.Method, req.Path.Value ?? "/");
+        var caller = http.GetCaller();
+        // A refused or missing read of a Patient still names the patient it was aimed at.
+        IReadOnlyCollection<string> patientsAbout = recorder.Patients.Count > 0 ? recorder.Patients
+            : interaction is { Type: "Patient", Id: { } id } ? [$"Patient/{id}"] : [];
+        var draft = new AuditDraft(Guid.NewGuid().ToString(), clock.GetUtcNow(), interaction, http.Response.StatusCode, caller,
+            http.Connection.RemoteIpAddress?.ToString(), QueryOf(http, interaction), recorder.Resources, patientsAbout);
+        var entities = patientsAbout.Select(p => ("patient", p))
+            .Concat(recorder.Resources.Select(r => ("resource", r.Split("/_history/")[0]))).ToList();
+        return trail.RecordAsync(new AuditAppend(draft.Id, draft.Recorded.UtcTicks, interaction.Action, interaction.Operation ?? interaction.Code,
+            AuditEventWriter.Outcome(draft.Status), caller.Kind == CallerKind.Anonymous ? null : caller.Subject, caller.Organization,
+            AuditEventWriter.Write(draft), entities));
+    }
+
+    /// <summary>Searches (GET query or POST form) and operations carry their parameters, as BALP's query entity asks.</summary>
+    private static string? QueryOf(HttpContext http, Interaction interaction)
+    {
+        var req = http.Request;
+        var query = req.QueryString.HasValue ? req.QueryString.Value : "";
+        if (req.HasFormContentType && req.Form is { Count: > 0 } form)
+            query += (query!.Length == 0 ? "?" : "&") + string.Join('&', form.SelectMany(kv => kv.Value.Select(v => $"{Uri.EscapeDataString(kv.Key)}={Uri.EscapeDataString(v ?? "")}")));
+        if (string.IsNullOrEmpty(query) && interaction.Code is not ("search-type" or "search-system" or "operation")) return null;
+        return $"{req.Method} {req.Path}{query}";
+    }
+
+    /// <summary>What one request disclosed or wrote (bounded: a big search names its first resources and their patients).</summary>
+    private sealed class Recorder(PatientReferences patients) : IAccessRecorder
+    {
+        private readonly HashSet<string> _resources = [];
+        private readonly HashSet<string> _patients = [];
+        public IReadOnlyCollection<string> Resources => _resources;
+        public IReadOnlyCollection<string> Patients => _patients;
+
+        public void Shown(StoredResource r) => Add(r);
+        public void Written(StoredResource r) => Add(r);
+
+        private void Add(StoredResource r)
+        {
+            lock (_resources)
+            {
+                if (_resources.Count >= MaxResources) return;
+                _resources.Add($"{r.ResourceType}/{r.Id}/_history/{r.Version}");
+                foreach (var p in patients.Of(r.ResourceType, r.Id, r.Json)) _patients.Add(p);
+            }
+        }
+    }
+}

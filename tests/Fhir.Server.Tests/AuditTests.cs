@@ -1,0 +1,334 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using FhirArchive.Crypto;
+using FhirArchive.Server.Access;
+using FhirArchive.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Xunit;
+using static FhirArchive.Server.Tests.Http;
+
+namespace FhirArchive.Server.Tests;
+
+/// <summary>Test-only: a request header names the caller ("subject;kind=person;roles=a,b;patient=Patient/1;org=Organization/2").</summary>
+public static class TestCallers
+{
+    public const string Header = "X-Test-Caller";
+
+    public static void Register(IServiceCollection s) => s.AddTransient<IStartupFilter, Filter>();
+
+    public static (string, string) As(string subject, string roles, string? patient = null, string? org = null, string kind = "person") =>
+        (Header, $"{subject};kind={kind};roles={roles}" + (patient is null ? "" : $";patient={patient}") + (org is null ? "" : $";org={org}"));
+
+    public static readonly (string, string) Auditor = As("auditor-1", Roles.Auditor);
+
+    private sealed class Filter : IStartupFilter
+    {
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            app.Use(async (http, nextMiddleware) =>
+            {
+                if (http.Request.Headers[Header].ToString() is { Length: > 0 } spec) http.SetCaller(Parse(spec));
+                await nextMiddleware(http);
+            });
+            next(app);
+        };
+    }
+
+    private static Caller Parse(string spec)
+    {
+        var parts = spec.Split(';');
+        var kv = parts.Skip(1).Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
+        return new Caller(kv.GetValueOrDefault("kind") == "system" ? CallerKind.System : CallerKind.Person, parts[0], parts[0],
+            kv.GetValueOrDefault("roles", "").Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet(), [],
+            Organization: kv.GetValueOrDefault("org"), Patient: kv.GetValueOrDefault("patient"), PurposeOfUse: "TREAT");
+    }
+}
+
+public class AuditFixture() : ServerFixtureWith(null, TestCallers.Register);
+public sealed class PostgresAuditFixture() : PostgresServerFixture(null, TestCallers.Register);
+
+public abstract class AuditTestsBase<TFixture>(TFixture fx) where TFixture : ServerFixture
+{
+    private readonly HttpClient _c = fx.Client;
+
+    private async Task<JsonElement> AuditSearch(string query, params (string, string)[] headers)
+    {
+        var r = await _c.SendAsync(HttpMethod.Get, "/AuditEvent?" + query, null, headers.Length > 0 ? headers : [TestCallers.Auditor]);
+        Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        return await r.JsonAsync();
+    }
+
+    private static List<JsonElement> Events(JsonElement bundle) =>
+        bundle.TryGetProperty("entry", out var e) ? e.EnumerateArray().Select(x => x.GetProperty("resource")).ToList() : [];
+
+    private static IEnumerable<string> EntityRefs(JsonElement ev, string role) =>
+        ev.TryGetProperty("entity", out var es)
+            ? es.EnumerateArray().Where(e => e.GetProperty("role").GetProperty("code").GetString() == role && e.TryGetProperty("what", out _))
+                .Select(e => e.GetProperty("what").GetProperty("reference").GetString()!)
+            : [];
+
+    [FhirFact]
+    public async Task A_read_is_audited_with_agent_patient_resource_and_outcome_before_the_response_returns()
+    {
+        var patient = await _c.CreateAsync($$"""{"resourceType":"Patient","name":[{"family":"审计{{Unique()}}"}]}""");
+        var obs = await _c.CreateAsync($$$"""{"resourceType":"Observation","status":"final","code":{"text":"体重"},"subject":{"reference":"Patient/{{{patient}}}"}}""");
+        var clinician = TestCallers.As("dr-" + Unique(), Roles.Clinician, org: "Organization/hospital-a");
+
+        Assert.Equal(HttpStatusCode.OK, (await _c.SendAsync(HttpMethod.Get, $"/Observation/{obs}", null, clinician)).StatusCode);
+
+        // No wait: the event is stored before the response was sent.
+        var events = Events(await AuditSearch($"agent={clinician.Item2.Split(';')[0]}"));
+        var ev = Assert.Single(events);
+        Assert.Equal("R", ev.GetProperty("action").GetString());
+        Assert.Equal("0", ev.GetProperty("outcome").GetString());
+        Assert.Equal("read", ev.GetProperty("subtype")[0].GetProperty("code").GetString());
+        Assert.Equal("rest", ev.GetProperty("type").GetProperty("code").GetString());
+        Assert.Contains($"Patient/{patient}", EntityRefs(ev, "1"));
+        Assert.Contains($"Observation/{obs}/_history/1", EntityRefs(ev, "4"));
+        var agents = ev.GetProperty("agent").EnumerateArray().ToList();
+        Assert.True(agents[0].GetProperty("requestor").GetBoolean());
+        Assert.Equal("clinician", agents[0].GetProperty("role")[0].GetProperty("coding")[0].GetProperty("code").GetString());
+        Assert.Equal("TREAT", ev.GetProperty("purposeOfEvent")[0].GetProperty("coding")[0].GetProperty("code").GetString());
+        Assert.Contains(agents, a => a.GetProperty("who").TryGetProperty("reference", out var w) && w.GetString() == "Organization/hospital-a");
+
+        // Found by patient too.
+        Assert.Contains(Events(await AuditSearch($"patient={patient}&subtype=read")), e => e.GetProperty("id").GetString() == ev.GetProperty("id").GetString());
+    }
+
+    [FhirFact]
+    public async Task Searches_carry_their_query_and_failures_and_writes_are_audited()
+    {
+        var who = TestCallers.As("hisclient-" + Unique(), Roles.SystemClient, kind: "system");
+        var family = "查询" + Unique();
+        Assert.Equal(HttpStatusCode.OK, (await _c.SendAsync(HttpMethod.Get, $"/Patient?family={Uri.EscapeDataString(family)}", null, who)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await _c.SendAsync(HttpMethod.Get, "/Patient/no-such-record", null, who)).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await _c.SendAsync(HttpMethod.Post, "/Patient", $$"""{"resourceType":"Patient","name":[{"family":"{{family}}"}]}""", who)).StatusCode);
+
+        var events = Events(await AuditSearch($"agent={who.Item2.Split(';')[0]}"));
+        Assert.Equal(3, events.Count);
+        var search = events.Single(e => e.GetProperty("subtype")[0].GetProperty("code").GetString() == "search-type");
+        var query = search.GetProperty("entity").EnumerateArray().Single(e => e.GetProperty("role").GetProperty("code").GetString() == "24");
+        Assert.Contains(family, Uri.UnescapeDataString(Encoding.UTF8.GetString(Convert.FromBase64String(query.GetProperty("query").GetString()!))));
+        var missing = events.Single(e => e.GetProperty("subtype")[0].GetProperty("code").GetString() == "read");
+        Assert.Equal("4", missing.GetProperty("outcome").GetString());
+        Assert.Contains("Patient/no-such-record", EntityRefs(missing, "1"));
+        var create = events.Single(e => e.GetProperty("action").GetString() == "C");
+        Assert.Single(EntityRefs(create, "4"), r => r.StartsWith("Patient/") && r.EndsWith("/_history/1"));
+        Assert.Equal("urn:fhirarchive:client", create.GetProperty("agent")[0].GetProperty("who").GetProperty("identifier").GetProperty("system").GetString());
+
+        Assert.Single(Events(await AuditSearch($"agent={who.Item2.Split(';')[0]}&outcome=4")));
+        Assert.Single(Events(await AuditSearch($"agent={who.Item2.Split(';')[0]}&action=C")));
+    }
+
+    [FhirFact]
+    public async Task Only_auditors_read_the_trail_and_nobody_writes_it()
+    {
+        var clinician = TestCallers.As("dr-" + Unique(), Roles.Clinician);
+        Assert.Equal(HttpStatusCode.Forbidden, (await _c.SendAsync(HttpMethod.Get, "/AuditEvent", null, clinician)).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await _c.SendAsync(HttpMethod.Get, "/AuditEvent/$verify", null, clinician)).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await _c.GetAsync("/AuditEvent")).StatusCode);
+        var ev = """{"resourceType":"AuditEvent","type":{"code":"rest"},"recorded":"2026-01-01T00:00:00Z","agent":[{"requestor":true}],"source":{"observer":{"display":"x"}}}""";
+        var post = await _c.SendAsync(HttpMethod.Post, "/AuditEvent", ev, TestCallers.Auditor);
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, post.StatusCode);
+        AssertOutcome(await post.JsonAsync(), "append-only");
+
+        var events = Events(await AuditSearch("_count=1"));
+        var id = events[0].GetProperty("id").GetString();
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, (await _c.SendAsync(HttpMethod.Delete, $"/AuditEvent/{id}", null, TestCallers.Auditor)).StatusCode);
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, (await _c.SendAsync(HttpMethod.Put, $"/AuditEvent/{id}", ev, TestCallers.Auditor)).StatusCode);
+        var read = await _c.SendAsync(HttpMethod.Get, $"/AuditEvent/{id}", null, TestCallers.Auditor);
+        Assert.Equal(HttpStatusCode.OK, read.StatusCode);
+        Assert.Equal(id, (await read.JsonAsync()).GetProperty("id").GetString());
+        Assert.Equal(HttpStatusCode.NotFound, (await _c.SendAsync(HttpMethod.Get, "/AuditEvent/not-an-event", null, TestCallers.Auditor)).StatusCode);
+        var bad = await _c.SendAsync(HttpMethod.Get, "/AuditEvent?date=yesterday", null, TestCallers.Auditor);
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        AssertOutcome(await bad.JsonAsync());
+    }
+
+    [FhirFact]
+    public async Task A_resident_sees_who_accessed_their_record_and_nobody_else_does()
+    {
+        var patient = await _c.CreateAsync($$"""{"resourceType":"Patient","name":[{"family":"居民{{Unique()}}"}]}""");
+        var resident = TestCallers.As("resident-" + Unique(), Roles.Resident, patient: $"Patient/{patient}");
+        var doctor = TestCallers.As("dr-" + Unique(), Roles.Clinician, org: "Organization/hospital-b");
+        await _c.SendAsync(HttpMethod.Get, $"/Patient/{patient}", null, doctor);
+        await _c.SendAsync(HttpMethod.Get, $"/Patient/{patient}", null, resident);
+
+        var r = await _c.SendAsync(HttpMethod.Get, $"/Patient/{patient}/$access-log", null, resident);
+        Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        var events = Events(await r.JsonAsync());
+        var seen = Assert.Single(events, e => e.GetProperty("subtype")[0].GetProperty("code").GetString() == "read");
+        Assert.Equal(doctor.Item2.Split(';')[0], seen.GetProperty("agent")[0].GetProperty("who").GetProperty("identifier").GetProperty("value").GetString());
+        Assert.DoesNotContain(events, e => e.GetProperty("agent")[0].GetProperty("who").GetProperty("identifier").GetProperty("value").GetString() == resident.Item2.Split(';')[0]);
+
+        var other = TestCallers.As("resident-" + Unique(), Roles.Resident, patient: "Patient/someone-else");
+        Assert.Equal(HttpStatusCode.Forbidden, (await _c.SendAsync(HttpMethod.Get, $"/Patient/{patient}/$access-log", null, other)).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await _c.SendAsync(HttpMethod.Get, $"/Patient/{patient}/$access-log", null, doctor)).StatusCode);
+    }
+
+    [FhirFact]
+    public async Task Paging_walks_the_trail_newest_first_and_the_intact_chain_verifies()
+    {
+        var who = TestCallers.As("pager-" + Unique(), Roles.Clinician);
+        for (var i = 0; i < 5; i++) await _c.SendAsync(HttpMethod.Get, $"/Patient/page-{i}", null, who);
+        var page = await AuditSearch($"agent={who.Item2.Split(';')[0]}&_count=2");
+        Assert.Equal(5, page.GetProperty("total").GetInt32());
+        var ids = new List<string>();
+        while (true)
+        {
+            ids.AddRange(Events(page).Select(e => e.GetProperty("entity")[0].GetProperty("what").GetProperty("reference").GetString()!));
+            var next = page.GetProperty("link").EnumerateArray().FirstOrDefault(l => l.GetProperty("relation").GetString() == "next");
+            if (next.ValueKind == JsonValueKind.Undefined) break;
+            var r = await _c.SendAsync(HttpMethod.Get, new Uri(next.GetProperty("url").GetString()!).PathAndQuery, null, TestCallers.Auditor);
+            page = await r.JsonAsync();
+        }
+        Assert.Equal(Enumerable.Range(0, 5).Reverse().Select(i => $"Patient/page-{i}"), ids);
+
+        var verify = await (await _c.SendAsync(HttpMethod.Get, "/AuditEvent/$verify", null, TestCallers.Auditor)).JsonAsync();
+        Assert.True(Param(verify, "result") == "true", Param(verify, "problem"));
+        Assert.True(int.Parse(Param(verify, "checked")!) >= 5);
+    }
+
+    internal static string? Param(JsonElement parameters, string name) =>
+        parameters.GetProperty("parameter").EnumerateArray().Where(p => p.GetProperty("name").GetString() == name)
+            .Select(p => p.EnumerateObject().First(x => x.Name.StartsWith("value")).Value)
+            .Select(v => v.ValueKind == JsonValueKind.String ? v.GetString() : v.GetRawText()).FirstOrDefault();
+}
+
+public sealed class AuditTests(AuditFixture fx) : AuditTestsBase<AuditFixture>(fx), IClassFixture<AuditFixture>;
+public sealed class PostgresAuditTests(PostgresAuditFixture fx) : AuditTestsBase<PostgresAuditFixture>(fx), IClassFixture<PostgresAuditFixture>;
+
+/// <summary>Tampering with the stored trail, as someone with database access would: each kind is caught by $verify.</summary>
+public abstract class AuditTamperTestsBase
+{
+    protected abstract ServerFixture NewServer();
+    protected abstract bool Postgres { get; }
+
+    private async Task<(ServerFixture Fx, List<long> Seqs)> ServerWithEvents(int count)
+    {
+        var fx = NewServer();
+        for (var i = 0; i < count; i++) await fx.Client.SendAsync(HttpMethod.Get, $"/Patient/t{i}", null, TestCallers.As("u", Roles.Clinician));
+        await using var db = await fx.Factory.Services.GetRequiredService<IDbContextFactory<FhirDbContext>>().CreateDbContextAsync();
+        // Drop the append-only triggers first, as an attacker with database rights could.
+        if (Postgres) await db.Database.ExecuteSqlRawAsync("""DROP TRIGGER "AuditRecord_AppendOnly" ON "AuditRecord" """);
+        else
+        {
+            await db.Database.ExecuteSqlRawAsync("""DROP TRIGGER "AuditRecord_NoUpdate" """);
+            await db.Database.ExecuteSqlRawAsync("""DROP TRIGGER "AuditRecord_NoDelete" """);
+        }
+        var seqs = await db.AuditRecords.OrderBy(r => r.Seq).Select(r => r.Seq).ToListAsync();
+        return (fx, seqs);
+    }
+
+    private static async Task<(string Result, string? BrokenAt, string? Problem)> Verify(ServerFixture fx)
+    {
+        var v = await (await fx.Client.SendAsync(HttpMethod.Get, "/AuditEvent/$verify", null, TestCallers.Auditor)).JsonAsync();
+        return (AuditTestsBase<ServerFixture>.Param(v, "result")!, AuditTestsBase<ServerFixture>.Param(v, "brokenAt"), AuditTestsBase<ServerFixture>.Param(v, "problem"));
+    }
+
+    private static async Task Sql(ServerFixture fx, string sql)
+    {
+        await using var db = await fx.Factory.Services.GetRequiredService<IDbContextFactory<FhirDbContext>>().CreateDbContextAsync();
+        await db.Database.ExecuteSqlRawAsync(sql);
+    }
+
+    [FhirFact]
+    public async Task The_database_refuses_updates_and_deletes_of_audit_rows()
+    {
+        using var fx = NewServer();
+        await fx.Client.SendAsync(HttpMethod.Get, "/Patient/x", null, TestCallers.As("u", Roles.Clinician));
+        await Assert.ThrowsAnyAsync<Exception>(() => Sql(fx, """UPDATE "AuditRecord" SET "Agent" = 'someone-else'"""));
+        await Assert.ThrowsAnyAsync<Exception>(() => Sql(fx, """DELETE FROM "AuditRecord" """));
+        Assert.Equal("true", (await Verify(fx)).Result);
+    }
+
+    [FhirFact]
+    public async Task Changing_one_byte_is_detected()
+    {
+        var (fx, seqs) = await ServerWithEvents(6);
+        using var _ = fx;
+        Assert.Equal("true", (await Verify(fx)).Result);
+        await using (var db = await fx.Factory.Services.GetRequiredService<IDbContextFactory<FhirDbContext>>().CreateDbContextAsync())
+        {
+            var row = await db.AuditRecords.AsTracking().SingleAsync(r => r.Seq == seqs[3]);
+            var data = row.Data.ToArray();
+            var at = Array.IndexOf(data, (byte)'R'); // the action "R" becomes "D"
+            data[at] = (byte)'D';
+            row.Data = data;
+            await db.SaveChangesAsync();
+        }
+        var (result, brokenAt, problem) = await Verify(fx);
+        Assert.Equal("false", result);
+        Assert.Equal(seqs[3].ToString(), brokenAt);
+        Assert.Contains("SM3", problem);
+    }
+
+    [FhirFact]
+    public async Task Deleting_an_event_in_the_middle_or_at_the_end_is_detected()
+    {
+        var (fx, seqs) = await ServerWithEvents(6);
+        using var _ = fx;
+        await Sql(fx, $"""DELETE FROM "AuditEntity" WHERE "Seq" = {seqs[2]}""");
+        await Sql(fx, $"""DELETE FROM "AuditRecord" WHERE "Seq" = {seqs[2]}""");
+        var (result, brokenAt, problem) = await Verify(fx);
+        Assert.Equal("false", result);
+        Assert.Equal(seqs[2].ToString(), brokenAt);
+        Assert.Contains("missing", problem);
+
+        var (fx2, seqs2) = await ServerWithEvents(4);
+        using var __ = fx2;
+        // $verify itself is audited: cut off everything after the first events, including the newest.
+        var last = seqs2[^1];
+        await Sql(fx2, $"""DELETE FROM "AuditEntity" WHERE "Seq" >= {last}""");
+        await Sql(fx2, $"""DELETE FROM "AuditRecord" WHERE "Seq" >= {last}""");
+        var (result2, _, problem2) = await Verify(fx2);
+        Assert.Equal("false", result2);
+        Assert.Contains("cut off the end", problem2);
+    }
+
+    [FhirFact]
+    public async Task Swapping_two_events_is_detected()
+    {
+        var (fx, seqs) = await ServerWithEvents(6);
+        using var _ = fx;
+        await using (var db = await fx.Factory.Services.GetRequiredService<IDbContextFactory<FhirDbContext>>().CreateDbContextAsync())
+        {
+            var a = await db.AuditRecords.AsTracking().SingleAsync(r => r.Seq == seqs[1]);
+            var b = await db.AuditRecords.AsTracking().SingleAsync(r => r.Seq == seqs[2]);
+            (a.Data, b.Data, a.Hash, b.Hash) = (b.Data, a.Data, b.Hash, a.Hash);
+            await db.SaveChangesAsync();
+        }
+        var (result, brokenAt, _) = await Verify(fx);
+        Assert.Equal("false", result);
+        Assert.Equal(seqs[1].ToString(), brokenAt);
+    }
+
+    [Fact]
+    public void Sm3_matches_the_standard_vectors()
+    {
+        // GB/T 32905-2016, examples A.1 and A.2.
+        Assert.Equal("66C7F0F462EEEDD9D1F2D46BDC10E4E24167C4875CF2F7A2297DA02B8F4BA8E0", Convert.ToHexString(Sm3.Hash("abc"u8.ToArray())));
+        Assert.Equal("DEBE9FF92275B8A138604889C18E5A4D6FDB70E5387E5765293DCBA39C0C5732",
+            Convert.ToHexString(Sm3.Hash(Encoding.ASCII.GetBytes(string.Concat(Enumerable.Repeat("abcd", 16))))));
+        var link = Sm3.ChainLink(Sm3.Genesis, 1, [1, 2, 3]);
+        Assert.NotEqual(link, Sm3.ChainLink(Sm3.Genesis, 2, [1, 2, 3]));
+        Assert.NotEqual(link, Sm3.ChainLink(Sm3.Genesis, 1, [1, 2, 4]));
+    }
+}
+
+public sealed class AuditTamperTests : AuditTamperTestsBase
+{
+    protected override ServerFixture NewServer() => new AuditFixture();
+    protected override bool Postgres => false;
+}
+
+public sealed class PostgresAuditTamperTests : AuditTamperTestsBase
+{
+    protected override ServerFixture NewServer() => new PostgresAuditFixture();
+    protected override bool Postgres => true;
+}

@@ -2,6 +2,7 @@ using System.IO.Compression;
 using FhirArchive.Server.Access;
 using FhirArchive.Server.Features.Audit;
 using FhirArchive.Server.Features.Batch;
+using FhirArchive.Server.Features.Everything;
 using FhirArchive.Server.Features.History;
 using FhirArchive.Server.Features.Metadata;
 using FhirArchive.Server.Features.Patch;
@@ -10,6 +11,7 @@ using FhirArchive.Server.Features.Search;
 using FhirArchive.Server.Features.Terminology;
 using FhirArchive.Server.Features.Validation;
 using FhirArchive.Server.Infrastructure;
+using FhirArchive.Server.ConformanceResources;
 using FhirArchive.Server.Interception;
 using FhirArchive.Server.SampleData;
 using FhirArchive.Storage;
@@ -82,6 +84,7 @@ public static class FhirServer
         ResourceEndpoints.Map(app);
         PatchEndpoints.Map(app);
         SearchEndpoints.Map(app);
+        EverythingEndpoint.Map(app);
         TerminologyEndpoints.Map(app);
         ValidateEndpoint.Map(app);
 
@@ -90,6 +93,10 @@ public static class FhirServer
         store.InitializeAsync().GetAwaiter().GetResult();
         if (app.Configuration.GetValue("SampleData:Load", true))
             SampleDataLoader.LoadIfEmptyAsync(app.Services).GetAwaiter().GetResult();
+        // The package's profiles, terminology and naming systems, kept current in the store (after the sample data,
+        // which loads only into an empty database).
+        if (app.Configuration.GetValue("ConformanceResources:Load", true))
+            ConformanceResourceLoader.LoadAsync(app.Services).GetAwaiter().GetResult();
         return app;
     }
 

@@ -24,6 +24,9 @@ public abstract class IndexRow
     public long Id { get; set; }
     public long ResourceRowId { get; set; }
     public string Param { get; set; } = "";
+    /// <summary>For a composite parameter's component rows: the ordinal of the composite element they came from, so
+    /// the components of one element (one Observation.component) can be matched together. Null otherwise.</summary>
+    public int? CompositeGroup { get; set; }
 }
 
 public sealed class TokenIndexRow : IndexRow

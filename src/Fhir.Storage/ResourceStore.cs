@@ -19,10 +19,10 @@ public interface IResourceStore
     Task<IReadOnlyList<StoredResource>> ReadManyAsync(IEnumerable<(string Type, string Id)> keys, CancellationToken ct = default);
     Task<(IReadOnlyList<StoredResource> Versions, int Total)> HistoryAsync(HistoryQuery query, CancellationToken ct = default);
     Task<SearchResult> SearchAsync(SearchQuery query, CancellationToken ct = default);
-    /// <summary>Resources referenced through <paramref name="param"/> by the given rows (_include).</summary>
-    Task<IReadOnlyList<StoredResource>> IncludesAsync(IReadOnlyCollection<long> rowIds, string param, string? targetType, CancellationToken ct = default);
-    /// <summary>Resources of <paramref name="sourceType"/> referring through <paramref name="param"/> to the given resources (_revinclude).</summary>
-    Task<IReadOnlyList<StoredResource>> RevIncludesAsync(string sourceType, string param, string targetType, IReadOnlyCollection<string> targetIds, CancellationToken ct = default);
+    /// <summary>Resources referenced through <paramref name="param"/> (any reference parameter when null: _include=*) by the given rows (_include); at most <see cref="ResourceStore.MaxIncluded"/>.</summary>
+    Task<IReadOnlyList<StoredResource>> IncludesAsync(IReadOnlyCollection<long> rowIds, string? param, string? targetType, CancellationToken ct = default);
+    /// <summary>Resources of <paramref name="sourceType"/> (any type when null) referring through <paramref name="param"/> (any when null: _revinclude=*) to the given resources; at most <see cref="ResourceStore.MaxIncluded"/>.</summary>
+    Task<IReadOnlyList<StoredResource>> RevIncludesAsync(string? sourceType, string? param, string targetType, IReadOnlyCollection<string> targetIds, CancellationToken ct = default);
     /// <summary>The ids of <paramref name="targetType"/> resources that the given rows reference through <paramref name="param"/> (_has).</summary>
     Task<IReadOnlyList<string>> ReferencedIdsAsync(IReadOnlyCollection<long> rowIds, string param, string targetType, CancellationToken ct = default);
     /// <summary>Opens the single writer: everything written through the session commits or rolls back together.</summary>
@@ -118,33 +118,43 @@ public sealed class ResourceStore(IDbContextFactory<FhirDbContext> factory, Stor
 
     internal static async Task<SearchResult> Search(FhirDbContext db, SearchQuery query, CancellationToken ct)
     {
+        // The first page fixes the snapshot (the newest row id) that the paging links carry, so rows written later
+        // neither appear in nor shift the later pages.
+        query.SnapshotRowId ??= await db.Resources.MaxAsync(r => (long?)r.Id, ct) ?? 0;
         var q = SearchQueryBuilder.Build(db, query);
         int? total = query.IncludeTotal || query.CountOnly ? await q.CountAsync(ct) : null;
-        if (query.CountOnly) return new SearchResult([], total);
+        if (query.CountOnly) return new SearchResult([], total, query.SnapshotRowId.Value);
+        if (query.AfterRowId is { } after) q = q.Where(r => r.Id > after);
         var rows = await SearchQueryBuilder.Order(db, q, query.Sort).Skip(query.Offset).Take(query.Count).ToListAsync(ct);
-        return new SearchResult(rows.Select(ToStored).ToList(), total);
+        return new SearchResult(rows.Select(ToStored).ToList(), total, query.SnapshotRowId.Value);
     }
 
-    public async Task<IReadOnlyList<StoredResource>> IncludesAsync(IReadOnlyCollection<long> rowIds, string param, string? targetType, CancellationToken ct = default)
+    /// <summary>The bound on resources one include step adds (wildcards and big pages stay bounded).</summary>
+    public const int MaxIncluded = 1000;
+
+    public async Task<IReadOnlyList<StoredResource>> IncludesAsync(IReadOnlyCollection<long> rowIds, string? param, string? targetType, CancellationToken ct = default)
     {
         await using var db = await factory.CreateDbContextAsync(ct);
         var ids = rowIds.ToList();
-        var refs = db.References.Where(x => ids.Contains(x.ResourceRowId) && x.Param == param && x.TargetId != null);
+        var refs = db.References.Where(x => ids.Contains(x.ResourceRowId) && x.TargetId != null && x.CompositeGroup == null);
+        if (param is not null) refs = refs.Where(x => x.Param == param);
         if (targetType is not null) refs = refs.Where(x => x.TargetType == targetType);
         var rows = await db.Resources
             .Where(r => r.IsCurrent && !r.IsDeleted && refs.Any(x => x.TargetType == r.ResourceType && x.TargetId == r.ResourceId))
-            .ToListAsync(ct);
+            .OrderBy(r => r.Id).Take(MaxIncluded).ToListAsync(ct);
         return rows.Select(ToStored).ToList();
     }
 
-    public async Task<IReadOnlyList<StoredResource>> RevIncludesAsync(string sourceType, string param, string targetType, IReadOnlyCollection<string> targetIds, CancellationToken ct = default)
+    public async Task<IReadOnlyList<StoredResource>> RevIncludesAsync(string? sourceType, string? param, string targetType, IReadOnlyCollection<string> targetIds, CancellationToken ct = default)
     {
         await using var db = await factory.CreateDbContextAsync(ct);
         var ids = targetIds.ToList();
-        var rows = await db.Resources
-            .Where(r => r.IsCurrent && !r.IsDeleted && r.ResourceType == sourceType &&
-                        db.References.Any(x => x.ResourceRowId == r.Id && x.Param == param && x.TargetType == targetType && ids.Contains(x.TargetId!)))
-            .ToListAsync(ct);
+        var refs = db.References.Where(x => x.TargetType == targetType && ids.Contains(x.TargetId!) && x.CompositeGroup == null);
+        if (param is not null) refs = refs.Where(x => x.Param == param);
+        var q = db.Resources.Where(r => r.IsCurrent && !r.IsDeleted);
+        if (sourceType is not null) q = q.Where(r => r.ResourceType == sourceType);
+        var rowIds = refs.Select(x => x.ResourceRowId);
+        var rows = await q.Where(r => rowIds.Contains(r.Id)).OrderBy(r => r.Id).Take(MaxIncluded).ToListAsync(ct);
         return rows.Select(ToStored).ToList();
     }
 

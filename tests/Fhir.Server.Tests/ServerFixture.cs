@@ -25,6 +25,7 @@ public class ServerFixture : IDisposable
         {
             b.UseSetting("Storage:DataFolder", _folder);
             b.UseSetting("SampleData:Load", "false");
+            b.UseSetting("ConformanceResources:Load", "false");
             foreach (var (k, v) in settings ?? new Dictionary<string, string>()) b.UseSetting(k, v);
             if (services is not null) b.ConfigureTestServices(services);
         });

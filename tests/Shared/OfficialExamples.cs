@@ -28,8 +28,23 @@ public static class OfficialExamples
         }
     }
 
-    /// <summary>The shared/ folder beside the repository (conformance data).</summary>
-    public static string SharedFolder => Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared"));
+    /// <summary>
+    /// The shared/ folder with the conformance data: beside the repository, or beside a folder above it (a git
+    /// worktree under /work/wt/name sees /work/shared). FHIRARCHIVE_SHARED overrides.
+    /// </summary>
+    public static string SharedFolder
+    {
+        get
+        {
+            if (Environment.GetEnvironmentVariable("FHIRARCHIVE_SHARED") is { Length: > 0 } given) return given;
+            for (var dir = new DirectoryInfo(RepoRoot); dir?.Parent is not null; dir = dir.Parent)
+            {
+                var candidate = Path.Combine(dir.Parent.FullName, "shared");
+                if (Directory.Exists(Path.Combine(candidate, "conformance-data"))) return candidate;
+            }
+            return Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared"));
+        }
+    }
 
     private static string Locate()
     {

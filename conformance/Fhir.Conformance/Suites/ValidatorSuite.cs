@@ -19,18 +19,18 @@ public static class ValidatorSuite
 {
     public sealed record Outcome(string Case, bool ExpectedValid, bool ActualValid, string Detail);
 
-    public sealed record Result(int Passed, int Failed, IReadOnlyList<(string Case, string Reason)> Skipped, IReadOnlyList<Outcome> Disagreements);
+    public sealed record Result(int Passed, int Failed, IReadOnlyList<(string Case, string Reason)> Skipped, IReadOnlyList<Outcome> Disagreements, IReadOnlyList<Outcome> All);
 
     public static int Main(string[] args)
     {
-        if (args.Length != 1)
+        if (args.Length is < 1 or > 2)
         {
-            Console.Error.WriteLine("usage: validator-suite <folder with manifest-r4.json>");
+            Console.Error.WriteLine("usage: validator-suite <folder with manifest-r4.json> [case name: run that one, list all our issues]");
             return 2;
         }
-        var result = Run(args[0]);
-        foreach (var d in result.Disagreements)
-            Console.WriteLine($"FAIL {d.Case}: expected {(d.ExpectedValid ? "valid" : "invalid")}, got {(d.ActualValid ? "valid" : "invalid")} {d.Detail}");
+        var result = Run(args[0], args.Length == 2 ? args[1] : null);
+        foreach (var d in args.Length == 2 ? result.All : result.Disagreements)
+            Console.WriteLine($"{(d.ExpectedValid == d.ActualValid ? "PASS" : "FAIL")} {d.Case}: expected {(d.ExpectedValid ? "valid" : "invalid")}, got {(d.ActualValid ? "valid" : "invalid")} {d.Detail}");
         foreach (var reason in result.Skipped.GroupBy(s => s.Reason).OrderByDescending(g => g.Count()))
             Console.WriteLine($"skipped {reason.Count()}: {reason.Key}");
         var compared = result.Passed + result.Failed;
@@ -39,7 +39,7 @@ public static class ValidatorSuite
         return 0;
     }
 
-    public static Result Run(string folder)
+    public static Result Run(string folder, string? only = null)
     {
         var manifest = JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "manifest-r4.json")))!;
         var skipped = new List<(string, string)>();
@@ -48,6 +48,8 @@ public static class ValidatorSuite
         {
             var tc = (JsonObject)node!;
             var name = tc["name"]!.GetValue<string>();
+            if (only is not null && name != only) continue;
+            if (only is not null) _detailCount = int.MaxValue;
             if (SkipReason(tc, folder) is { } reason)
             {
                 skipped.Add((name, reason));
@@ -63,7 +65,7 @@ public static class ValidatorSuite
             }
         }
         var failures = outcomes.Where(o => o.ExpectedValid != o.ActualValid).ToList();
-        return new Result(outcomes.Count - failures.Count, failures.Count, skipped, failures);
+        return new Result(outcomes.Count - failures.Count, failures.Count, skipped, failures, outcomes);
     }
 
     private static string? SkipReason(JsonObject tc, string folder)
@@ -73,6 +75,9 @@ public static class ValidatorSuite
         if (tc["logical"] is not null) return "validates against a logical model from a package";
         if (tc["module"]?.GetValue<string>() is "tx" or "tx-advanced") return "needs a terminology server (tx.fhir.org)";
         if (tc["java"] is null) return "no expected outcome for the reference validator";
+        if (new[] { tc["java"], tc["profile"]?["java"] }.Any(j => j is JsonValue v && v.GetValue<string>().Contains("/R5.", StringComparison.Ordinal)))
+            return "the expected outcome was recorded for R5 (an R5 outcome file)";
+        if (tc["validateContains"]?.GetValue<string>() == "IGNORE") return "validator option not offered: contained resources left unvalidated (validateContains IGNORE)";
         if (!HasExpectation(tc["java"]!, folder)) return "the expected outcome file is not in the copy";
         var file = tc["file"]!.GetValue<string>();
         if (!File.Exists(Path.Combine(folder, file))) return "input file not in the copy";
@@ -83,16 +88,24 @@ public static class ValidatorSuite
     private static IEnumerable<Outcome> RunCase(JsonObject tc, string folder, string name)
     {
         var profiles = LoadProfiles(tc, folder);
+        var resources = LoadResources(tc, folder);
         StructureProfile? Resolve(string url) => profiles.TryGetValue(url.Split('|')[0], out var p) ? p : CnProfiles.Find(url);
-        var validator = new InstanceValidator(new ValidationSettings
+        var settings = new ValidationSettings
         {
             CodeInValueSet = TerminologyService.Default.CodeInValueSet,
             ResolveProfile = Resolve,
-        });
+            ResolveResource = url => resources.GetValueOrDefault(url.Split('|')[0]),
+            // As the reference validator is configured for these cases: an extension nobody defines is an error.
+            UnknownExtensions = Fhir.Outcomes.IssueSeverity.Error,
+            AllowExampleExtensions = tc["examples"]?.GetValue<bool>() != false,
+        };
+        var validator = new InstanceValidator(settings);
 
         var file = tc["file"]!.GetValue<string>();
         var bytes = File.ReadAllBytes(Path.Combine(folder, file));
-        var parsed = file.EndsWith(".xml", StringComparison.Ordinal) ? new FhirXmlParser().Parse(bytes) : new FhirJsonParser().Parse(bytes);
+        // "allow-comments" in the manifest: the case is run with comments in JSON accepted.
+        var jsonOptions = tc["allow-comments"]?.GetValue<bool>() == true ? ParserOptions.Strict with { AllowComments = true } : ParserOptions.Strict;
+        var parsed = file.EndsWith(".xml", StringComparison.Ordinal) ? new FhirXmlParser().Parse(bytes) : new FhirJsonParser(jsonOptions).Parse(bytes);
         var baseErrors = parsed.Issues.Where(i => i.IsError).ToList();
         if (parsed.Resource is not null) baseErrors.AddRange(validator.Validate(parsed.Resource).Where(i => i.IsError));
         yield return Compare(name, ExpectedValid(tc["java"]!, folder), baseErrors);
@@ -103,17 +116,15 @@ public static class ValidatorSuite
             var url = UrlOf(Path.Combine(folder, source));
             var errors = baseErrors.ToList();
             if (parsed.Resource is not null && url is not null && Resolve(url) is { } profile)
-                errors.AddRange(ProfileValidator.Validate(parsed.Resource, profile, new ValidationSettings
-                {
-                    CodeInValueSet = TerminologyService.Default.CodeInValueSet,
-                    ResolveProfile = Resolve,
-                }).Where(i => i.IsError));
+                errors.AddRange(ProfileValidator.Validate(parsed.Resource, profile, settings).Where(i => i.IsError));
             yield return Compare(name + " (profile)", ExpectedValid(expectation, folder), errors);
         }
     }
 
     private static Outcome Compare(string name, bool expectedValid, List<Fhir.Outcomes.FhirIssue> errors) =>
-        new(name, expectedValid, errors.Count == 0, errors.Count == 0 ? "" : "- " + string.Join(" | ", errors.Take(2)));
+        new(name, expectedValid, errors.Count == 0, errors.Count == 0 ? "" : "- " + string.Join(" | ", errors.Take(_detailCount)));
+
+    private static int _detailCount = 2;
 
     private static bool HasExpectation(JsonNode expectation, string folder) =>
         expectation is JsonObject || File.Exists(Path.Combine(folder, "outcomes", expectation.GetValue<string>()));
@@ -137,7 +148,7 @@ public static class ValidatorSuite
     private static Dictionary<string, StructureProfile> LoadProfiles(JsonObject tc, string folder)
     {
         var sources = new Dictionary<string, JsonObject>(StringComparer.Ordinal);
-        var files = new[] { tc["supporting"], tc["profiles"], tc["profile"]?["supporting"] }
+        var files = new[] { tc["supporting"], tc["supporting5"], tc["profiles"], tc["profile"]?["supporting"] }
             .OfType<JsonArray>().SelectMany(a => a).Select(f => f!.GetValue<string>());
         if (tc["profile"]?["source"]?.GetValue<string>() is { } source) files = files.Append(source);
         foreach (var f in files.Distinct())
@@ -152,7 +163,23 @@ public static class ValidatorSuite
         generator = new SnapshotGenerator(url => sources.TryGetValue(url, out var sd) ? WithSnapshot(sd) : OfficialProfiles.Json(url));
         JsonObject WithSnapshot(JsonObject sd) => sd["snapshot"] is not null ? sd : generator.Generate(sd);
         var parser = new FhirJsonParser(ParserOptions.Lenient);
+        if (Environment.GetEnvironmentVariable("DUMP_SNAPSHOT") is { } dump && sources.TryGetValue(dump, out var d)) Console.WriteLine(WithSnapshot(d).ToJsonString());
         return sources.ToDictionary(s => s.Key, s => StructureProfile.Load(parser.Parse(WithSnapshot(s.Value).ToJsonString()).GetResourceOrThrow()));
+    }
+
+    /// <summary>The other canonical resources a case brings (questionnaires, value sets...), by URL.</summary>
+    private static Dictionary<string, ElementNode> LoadResources(JsonObject tc, string folder)
+    {
+        var found = new Dictionary<string, ElementNode>(StringComparer.Ordinal);
+        foreach (var f in new[] { tc["supporting"], tc["supporting5"], tc["profiles"] }.OfType<JsonArray>().SelectMany(a => a).Select(f => f!.GetValue<string>()).Distinct())
+        {
+            var path = Path.Combine(folder, f);
+            if (!File.Exists(path) || !(path.EndsWith(".json", StringComparison.Ordinal) || path.EndsWith(".xml", StringComparison.Ordinal))) continue;
+            var bytes = File.ReadAllBytes(path);
+            var resource = (path.EndsWith(".xml", StringComparison.Ordinal) ? new FhirXmlParser(ParserOptions.Lenient).Parse(bytes) : new FhirJsonParser(ParserOptions.Lenient).Parse(bytes)).Resource;
+            if (resource?.Child("url")?.Value is { } url && resource.Type != "StructureDefinition") found[url] = resource;
+        }
+        return found;
     }
 
     /// <summary>A definition file as JSON (XML ones are read with our parser and written out as JSON).</summary>

@@ -24,6 +24,9 @@ public sealed record ParserOptions
     /// <summary>Stop collecting issues after this many (the result still fails).</summary>
     public int MaxIssues { get; init; } = 100;
 
+    /// <summary>Skip JavaScript-style comments in JSON (not FHIR JSON; some tools write them).</summary>
+    public bool AllowComments { get; init; }
+
     /// <summary>Check primitive values against their lexical rules.</summary>
     public bool ValidatePrimitives { get; init; } = true;
 }

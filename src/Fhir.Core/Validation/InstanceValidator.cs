@@ -25,6 +25,21 @@ public sealed record ValidationSettings
     /// <summary>Finds the profile a resource claims in meta.profile (null: not known).</summary>
     public Func<string, StructureProfile?>? ResolveProfile { get; init; }
 
+    /// <summary>
+    /// Finds a conformance resource by canonical URL (e.g. the Questionnaire a QuestionnaireResponse answers);
+    /// null: not known, and the checks that need it are not made.
+    /// </summary>
+    public Func<string, ElementNode?>? ResolveResource { get; init; }
+
+    /// <summary>
+    /// The severity of an extension whose definition cannot be found (null: say nothing). The reference
+    /// validator makes it an error; the default here is a warning, since records carry extensions from many sources.
+    /// </summary>
+    public IssueSeverity? UnknownExtensions { get; init; } = IssueSeverity.Warning;
+
+    /// <summary>Unknown extensions from example domains (example.org, acme.com...) pass without an issue.</summary>
+    public bool AllowExampleExtensions { get; init; } = true;
+
     /// <summary>Stop after this many issues (one more, informational, says so).</summary>
     public int MaxIssues { get; init; } = 500;
 }
@@ -72,6 +87,11 @@ public sealed class InstanceValidator(ValidationSettings? settings = null, FhirD
             if (node.Type == "Reference" && node.Definition is { } refDef) CheckReferenceTarget(node, refDef);
             CheckInvariants(node, type);
             if (node.IsResource) CheckClaimedProfiles(node);
+            if (node.Type == "Extension" && node.Definition?.Name is "extension" or "modifierExtension")
+                ExtensionCheck.Check(node, v._settings, v._defs, v.Invariants, Add);
+            if (node.IsResource && node.Type == "Bundle") BundleCheck.Check(node, v._defs, Add);
+            if (node.IsResource && node.Type == "QuestionnaireResponse")
+                Questionnaires.QuestionnaireResponseCheck.Check(node, v._settings.ResolveResource, v._settings.CodeInValueSet, Add);
 
             foreach (var child in node.Children) Visit(child);
         }
@@ -164,7 +184,8 @@ public sealed class InstanceValidator(ValidationSettings? settings = null, FhirD
                 foreach (var c in list)
                 {
                     if (c.Expression is null || !(done ??= []).Add(c.Key)) continue;
-                    if (check(node, c) == false)
+                    var holds = c.Key == "dom-3" && node.IsResource ? ContainedReferences.Hold(node) : check(node, c);
+                    if (holds == false)
                         Add(c.Severity == "error" ? IssueSeverity.Error : IssueSeverity.Warning, "invariant", $"{c.Key}: {c.Human}", node.Location);
                 }
             }

@@ -5,13 +5,17 @@ using FhirArchive.Fhir.Serialization.Json;
 
 namespace FhirArchive.Fhir.Validation;
 
-/// <summary>The profiles published with the R4 specification (vital signs, lipid profile, genetics...), by canonical URL.</summary>
+/// <summary>
+/// The profiles and extension definitions published with the R4 specification (vital signs, lipid profile,
+/// genetics, the core extensions...), by canonical URL.
+/// </summary>
 public static class OfficialProfiles
 {
     private static readonly Lazy<Dictionary<string, string>> Sources = new(() =>
-        FhirDefinitions.DefinitionResources("Bundle-profiles-others.json")
+        new[] { "Bundle-profiles-others.json", "Bundle-extensions.json" }.SelectMany(FhirDefinitions.DefinitionResources)
             .Where(r => r.GetProperty("resourceType").GetString() == "StructureDefinition" && r.TryGetProperty("snapshot", out _))
-            .ToDictionary(r => r.GetProperty("url").GetString()!, r => r.GetRawText(), StringComparer.Ordinal));
+            .GroupBy(r => r.GetProperty("url").GetString()!, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.First().GetRawText(), StringComparer.Ordinal));
 
     private static readonly ConcurrentDictionary<string, StructureProfile?> Loaded = new(StringComparer.Ordinal);
 

@@ -76,6 +76,82 @@ public static class ProfileValidator
                 foreach (var n in members) CheckNode(n, slice, url);
             }
         }
+
+        /// <summary>Does the node belong to the slice? Every discriminator must agree.</summary>
+        private bool InSlice(ElementNode node, ProfileElement slice, IReadOnlyList<Discriminator> discriminators)
+        {
+            foreach (var d in discriminators)
+            {
+                switch (d.Type)
+                {
+                    case "value" or "pattern":
+                        var (required, exact) = ValueAt(slice, d.Path);
+                        if (required is null)
+                        {
+                            // Extension slices by url: the slice names its definition in type.profile, not as a fixed url.
+                            if (d.Path == "url" && slice.TypeCodes is ["Extension"] && slice.TypeProfiles.Count > 0)
+                            {
+                                var url = node.Child("url")?.Value;
+                                if (!slice.TypeProfiles.Any(p => p.Split('|')[0] == url)) return false;
+                            }
+                            continue; // the slice does not constrain this path
+                        }
+                        if (!Navigate(node, d.Path).Any(v => Matches(v, required, exact))) return false;
+                        break;
+                    case "type":
+                        var typed = d.Path == "$this" ? slice : slice.Descend(d.Path);
+                        if (typed is null || typed.TypeCodes.Count == 0) continue;
+                        var allowed = d.Path.EndsWith("resolve()", StringComparison.Ordinal) ? TypesOf(typed.TargetProfiles) : TypesOf(typed);
+                        var values = Navigate(node, d.Path).ToList();
+                        if (values.Count == 0 || !values.All(v => v.Type is { } t && allowed.Contains(t))) return false;
+                        break;
+                    case "profile":
+                        var profiled = d.Path == "$this" ? slice : slice.Descend(d.Path);
+                        var urls = (d.Path.EndsWith("resolve()", StringComparison.Ordinal) ? profiled?.TargetProfiles : profiled?.TypeProfiles) ?? [];
+                        if (urls.Count == 0) continue;
+                        var targets = Navigate(node, d.Path).ToList();
+                        if (targets.Count == 0 || !targets.All(t => urls.Any(u => Conforms(t, u)))) return false;
+                        break;
+                    case "exists":
+                        var target = d.Path == "$this" ? slice : slice.Descend(d.Path);
+                        var exists = Navigate(node, d.Path).Any();
+                        if (target is { Min: > 0 } && !exists || target is { Max: 0 } && exists) return false;
+                        break;
+                    default:
+                        return false;
+                }
+            }
+            return true;
+        }
+
+        /// <summary>Does the node meet the profile? A core type's URL asks for the type only; an unknown profile is not met.</summary>
+        private bool Conforms(ElementNode node, string url)
+        {
+            if (settings.ResolveProfile?.Invoke(url) is { } p) return Validate(node, p, settings).All(i => !i.IsError);
+            return url.StartsWith("http://hl7.org/fhir/StructureDefinition/", StringComparison.Ordinal) && node.Type == url[(url.LastIndexOf('/') + 1)..];
+        }
+
+        /// <summary>The instance types an element admits: its type codes, or for a resource element the types its profiles constrain.</summary>
+        private HashSet<string> TypesOf(ProfileElement e)
+        {
+            var types = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var code in e.TypeCodes)
+            {
+                if (code is "Resource" or "DomainResource" && e.TypeProfiles.Count > 0) types.UnionWith(TypesOf(e.TypeProfiles));
+                else types.Add(code);
+            }
+            return types;
+        }
+
+        /// <summary>The types that profiles constrain (core type URLs name the type themselves).</summary>
+        private HashSet<string> TypesOf(IReadOnlyList<string> profiles)
+        {
+            var types = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var p in profiles)
+                if (settings.ResolveProfile?.Invoke(p)?.Type is { } t) types.Add(t);
+                else if (p.StartsWith("http://hl7.org/fhir/StructureDefinition/", StringComparison.Ordinal)) types.Add(p[(p.LastIndexOf('/') + 1)..]);
+            return types;
+        }
     }
 
     private static void CheckCount(int count, ProfileElement e, string where, string url, List<FhirIssue> issues)
@@ -84,33 +160,6 @@ public static class ProfileValidator
             issues.Add(Error("required", $"{e.Id}: minimum {e.Min}, found {count} ({url})", where));
         else if (e.Max >= 0 && count > e.Max)
             issues.Add(Error(e.Max == 0 ? "business-rule" : "structure", $"{e.Id}: maximum {e.Max}, found {count} ({url})", where));
-    }
-
-    /// <summary>Does the node belong to the slice? Every discriminator must agree.</summary>
-    private static bool InSlice(ElementNode node, ProfileElement slice, IReadOnlyList<Discriminator> discriminators)
-    {
-        foreach (var d in discriminators)
-        {
-            switch (d.Type)
-            {
-                case "value" or "pattern":
-                    var (required, exact) = ValueAt(slice, d.Path);
-                    if (required is null) continue; // the slice does not constrain this path
-                    if (!Navigate(node, d.Path).Any(v => Matches(v, required, exact))) return false;
-                    break;
-                case "type":
-                    if (d.Path == "$this" && node.Type is { } t && slice.TypeCodes.Count > 0 && !slice.TypeCodes.Contains(t)) return false;
-                    break;
-                case "exists":
-                    var target = d.Path == "$this" ? slice : slice.Descend(d.Path);
-                    var exists = Navigate(node, d.Path).Any();
-                    if (target is { Min: > 0 } && !exists || target is { Max: 0 } && exists) return false;
-                    break;
-                default:
-                    return false; // profile / resolve() discriminators need a resolver: not matched
-            }
-        }
-        return true;
     }
 
     /// <summary>The value a slice requires at a discriminator path: a fixed/pattern on the element there, or inside an ancestor's pattern.</summary>
@@ -127,12 +176,70 @@ public static class ProfileValidator
     {
         IEnumerable<ElementNode> current = [node];
         if (path == "$this") return current;
-        foreach (var segment in path.Split('.'))
+        foreach (var segment in Segments(path))
         {
+            if (segment == "$this") continue;
+            if (segment == "resolve()")
+            {
+                current = current.Select(Resolve).OfType<ElementNode>().ToList();
+                continue;
+            }
+            if (segment.StartsWith("extension('", StringComparison.Ordinal) && segment.EndsWith("')", StringComparison.Ordinal))
+            {
+                var url = segment[11..^2];
+                current = current.SelectMany(n => n.ChildrenNamed("extension")).Where(x => x.Child("url")?.Value == url).ToList();
+                continue;
+            }
             var name = segment.EndsWith("[x]", StringComparison.Ordinal) ? segment[..^3] : segment;
             current = current.SelectMany(n => n.ChildrenNamed(name)).ToList();
         }
         return current;
+    }
+
+    /// <summary>A discriminator path's steps; dots inside extension('...') do not split.</summary>
+    private static IEnumerable<string> Segments(string path)
+    {
+        var start = 0;
+        var inQuote = false;
+        for (var i = 0; i < path.Length; i++)
+        {
+            if (path[i] == '\'') inQuote = !inQuote;
+            else if (path[i] == '.' && !inQuote)
+            {
+                yield return path[start..i];
+                start = i + 1;
+            }
+        }
+        yield return path[start..];
+    }
+
+    /// <summary>
+    /// The resource a Reference points to inside the instance: a contained resource ("#id") or another entry of
+    /// the enclosing Bundle (by fullUrl, or by type and id). Null when it is not in the instance.
+    /// </summary>
+    internal static ElementNode? Resolve(ElementNode reference)
+    {
+        if (reference.Child("reference")?.Value is not { } r) return null;
+        var container = reference.ContainingResource;
+        if (r.StartsWith('#'))
+        {
+            while (container?.Parent?.ContainingResource is { } outer && container.Definition?.Name == "contained") container = outer;
+            return container?.ChildrenNamed("contained").FirstOrDefault(c => c.ResourceId == r[1..]);
+        }
+        for (var n = container?.Parent; n is not null; n = n.Parent)
+        {
+            if (n.Type != "Bundle") continue;
+            ReferenceParts.TryParse(r, out var type, out var id);
+            foreach (var entry in n.ChildrenNamed("entry"))
+            {
+                if (entry.Child("resource") is not { } res) continue;
+                var fullUrl = entry.Child("fullUrl")?.Value;
+                if (fullUrl == r || fullUrl is not null && fullUrl.EndsWith("/" + r, StringComparison.Ordinal) || res.Type == type && res.ResourceId == id && id is not null)
+                    return res;
+            }
+            return null;
+        }
+        return null;
     }
 
     /// <summary>fixed: the same value and the same children; pattern: at least what the pattern has.</summary>

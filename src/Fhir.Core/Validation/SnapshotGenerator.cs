@@ -20,10 +20,12 @@ public sealed class SnapshotGenerator(Func<string, JsonObject?>? resolve = null)
         var baseSd = Resolve(baseUrl) ?? throw new SnapshotException($"The base {baseUrl} is not known");
         var snapshot = ((JsonArray)baseSd["snapshot"]!["element"]!).Select(e => (JsonObject)e!.DeepClone()).ToList();
 
+        // Differentials without ids: an element under a slice belongs to the slice last opened at its path.
+        var openSlices = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var node in (JsonArray?)profile["differential"]?["element"] ?? [])
         {
             var diff = (JsonObject)node!;
-            var id = ChoiceAsSlice(snapshot, diff["id"]?.GetValue<string>() ?? IdOf(diff), diff["type"] is JsonArray { Count: 1 });
+            var id = ChoiceAsSlice(snapshot, diff["id"]?.GetValue<string>() ?? IdOf(diff, openSlices), diff["type"] is JsonArray { Count: 1 });
             var target = Find(snapshot, id) ?? Place(snapshot, id) ?? throw new SnapshotException($"Cannot place differential element {id}");
             Merge(target, diff);
         }
@@ -50,10 +52,34 @@ public sealed class SnapshotGenerator(Func<string, JsonObject?>? resolve = null)
     private static JsonObject? CoreDefinition(string typeName) =>
         CoreSources.Value.TryGetValue(typeName, out var json) ? (JsonObject)JsonNode.Parse(json)! : null;
 
-    private static string IdOf(JsonObject diff)
+    private static string IdOf(JsonObject diff, Dictionary<string, string> openSlices)
     {
         var path = diff["path"]?.GetValue<string>() ?? throw new SnapshotException("A differential element has neither id nor path");
-        return diff["sliceName"]?.GetValue<string>() is { } slice ? $"{path}:{slice}" : path;
+        // The id of the parent: the path with each sliced ancestor replaced by its open slice ("Bundle.entry:Patient").
+        var id = path;
+        var dot = path.LastIndexOf('.');
+        if (dot > 0)
+        {
+            var parent = path[..dot];
+            var parentId = parent;
+            for (var p = parent; p.Length > 0; p = p.LastIndexOf('.') is var i and > 0 ? p[..i] : "")
+                if (openSlices.TryGetValue(p, out var sliceId))
+                {
+                    parentId = sliceId + parent[p.Length..];
+                    break;
+                }
+            id = parentId + path[dot..];
+        }
+        if (diff["sliceName"]?.GetValue<string>() is { } slice)
+        {
+            id = $"{id}:{slice}";
+            openSlices[path] = id;
+            // Slices opened deeper down under an earlier slice of this path are closed now.
+            foreach (var key in openSlices.Keys.Where(k => k.StartsWith(path + ".", StringComparison.Ordinal)).ToList()) openSlices.Remove(key);
+        }
+        else if (diff["slicing"] is not null || openSlices.ContainsKey(path))
+            openSlices.Remove(path); // the base element itself again: later children are its own
+        return id;
     }
 
     private static JsonObject? Find(List<JsonObject> snapshot, string id) =>

@@ -29,6 +29,9 @@ public sealed class ProfileElement
 
     /// <summary>Profiles the element's type must meet (type.profile: an extension's definition, a constrained type).</summary>
     public IReadOnlyList<string> TypeProfiles { get; init; } = [];
+    /// <summary>Profiles a reference's target must meet (type.targetProfile).</summary>
+    public IReadOnlyList<string> TargetProfiles { get; init; } = [];
+
     /// <summary>The binding the profile sets (strength, value set), if any.</summary>
     public (string Strength, string ValueSet)? Binding { get; init; }
 
@@ -44,6 +47,8 @@ public sealed class ProfileElement
         var e = this;
         foreach (var segment in path.Split('.'))
         {
+            if (segment is "$this" or "resolve()") continue;
+            if (segment.StartsWith("ofType(", StringComparison.Ordinal)) continue;
             var name = segment.EndsWith("[x]", StringComparison.Ordinal) ? segment[..^3] : segment;
             e = e.Children.FirstOrDefault(c => c.Name == name);
             if (e is null) return null;
@@ -66,6 +71,15 @@ public sealed class StructureProfile
         Type = type;
         Root = root;
     }
+
+    /// <summary>Where an extension definition may be used (context type "element" or "extension", and its expression).</summary>
+    public IReadOnlyList<(string Type, string Expression)> Contexts { get; private init; } = [];
+
+    /// <summary>FHIRPath conditions on the element an extension is used on (contextInvariant).</summary>
+    public IReadOnlyList<string> ContextInvariants { get; private init; } = [];
+
+    /// <summary>An extension definition whose extension changes the meaning of what holds it (a modifierExtension).</summary>
+    public bool IsModifier { get; private init; }
 
     public string Url { get; }
 
@@ -103,7 +117,13 @@ public sealed class StructureProfile
             }
             if (lastDot > 0 && byId.TryGetValue(e.Id[..(lastDot - 1)], out var parent)) parent.Children.Add(e);
         }
-        return new StructureProfile(url, type, root ?? throw new ArgumentException($"{url}: empty snapshot"));
+        return new StructureProfile(url, type, root ?? throw new ArgumentException($"{url}: empty snapshot"))
+        {
+            Contexts = structureDefinition.ChildrenNamed("context")
+                .Select(c => (c.Child("type")?.Value ?? "element", c.Child("expression")?.Value ?? "")).ToList(),
+            ContextInvariants = structureDefinition.ChildrenNamed("contextInvariant").Select(c => c.Value).OfType<string>().ToList(),
+            IsModifier = snapshot.ChildrenNamed("element").FirstOrDefault()?.Child("isModifier")?.Value == "true",
+        };
     }
 
     private static ProfileElement Read(ElementNode e)
@@ -125,6 +145,7 @@ public sealed class StructureProfile
             Pattern = e.Child("pattern"),
             TypeCodes = e.ChildrenNamed("type").Select(t => t.Child("code")?.Value).OfType<string>().ToList(),
             TypeProfiles = e.ChildrenNamed("type").SelectMany(t => t.ChildrenNamed("profile")).Select(p => p.Value).OfType<string>().ToList(),
+            TargetProfiles = e.ChildrenNamed("type").SelectMany(t => t.ChildrenNamed("targetProfile")).Select(p => p.Value).OfType<string>().ToList(),
             Discriminators = slicing?.ChildrenNamed("discriminator")
                 .Select(d => new Discriminator(d.Child("type")?.Value ?? "value", d.Child("path")?.Value ?? "$this")).ToList() ?? [],
             ClosedSlicing = slicing?.Child("rules")?.Value == "closed",

@@ -16,6 +16,18 @@ public sealed class IndexSet
 
     public IEnumerable<IndexRow> All =>
         Tokens.Cast<IndexRow>().Concat(Strings).Concat(Dates).Concat(Numbers).Concat(Quantities).Concat(References).Concat(Uris);
+
+    private IReadOnlyList<IndexRow>[] Lists => [Tokens, Strings, Dates, Numbers, Quantities, References, Uris];
+
+    /// <summary>Row counts per table, to tell the rows added since (composite components).</summary>
+    internal int[] Counts() => Lists.Select(l => l.Count).ToArray();
+
+    internal void MarkGroupSince(int[] counts, int group)
+    {
+        var lists = Lists;
+        for (var t = 0; t < lists.Length; t++)
+            for (var i = counts[t]; i < lists[t].Count; i++) lists[t][i].CompositeGroup = group;
+    }
 }
 
 /// <summary>Turns a resource into typed index rows for every search parameter of its type.</summary>
@@ -24,16 +36,44 @@ public sealed class IndexExtractor(SearchParameterRegistry registry, ISearchExpr
     public IndexSet Extract(ElementNode resource)
     {
         var set = new IndexSet();
+        var group = 0;
         foreach (var p in registry.For(resource.Type ?? resource.Name))
         {
-            // _id and _lastUpdated are columns of the version row; composite/special are not supported yet.
-            if (p.Expression is null || p.Code is "_id" or "_lastUpdated" || p.Type is SearchParamType.Composite or SearchParamType.Special) continue;
-            IEnumerable<ElementNode> nodes;
-            try { nodes = evaluator.Select(resource, p.Expression).ToList(); }
-            catch (Exception) { continue; } // an expression the evaluator cannot handle indexes nothing rather than failing the write
-            foreach (var n in nodes) Add(set, p, n);
+            // _id and _lastUpdated are columns of the version row; special parameters are not indexed.
+            if (p.Expression is null || p.Code is "_id" or "_lastUpdated" || p.Type is SearchParamType.Special) continue;
+            if (p.Type is SearchParamType.Composite && p.Components.Count == 0) continue;
+            var nodes = Select(resource, p.Expression);
+            if (p.Type is SearchParamType.Composite)
+                foreach (var n in nodes) AddComposite(set, p, n, group++);
+            else
+                foreach (var n in nodes) Add(set, p, n);
         }
+        TextIndex.Add(set, resource);
         return set;
+    }
+
+    private List<ElementNode> Select(ElementNode focus, string expression)
+    {
+        try { return evaluator.Select(focus, expression).ToList(); }
+        catch (Exception) { return []; } // an expression the evaluator cannot handle indexes nothing rather than failing the write
+    }
+
+    /// <summary>
+    /// One composite element (e.g. one Observation.component): each component's values are indexed as ordinary typed
+    /// rows under "code$i", all tagged with the element's group, so a search can require them in the same element.
+    /// </summary>
+    private void AddComposite(IndexSet set, SearchParamDef p, ElementNode element, int group)
+    {
+        // A composite value exists only where every component has one (code-value-date needs a dateTime value).
+        var values = p.Components.Select(c => Select(element, c.Expression)).ToList();
+        if (values.Any(v => v.Count == 0)) return;
+        var before = set.Counts();
+        for (var i = 0; i < p.Components.Count; i++)
+        {
+            var component = new SearchParamDef(p.ComponentParam(i), p.Components[i].Type, null, [], p.Url);
+            foreach (var n in values[i]) Add(set, component, n);
+        }
+        set.MarkGroupSince(before, group);
     }
 
     private void Add(IndexSet set, SearchParamDef p, ElementNode n)
@@ -83,7 +123,11 @@ public sealed class IndexExtractor(SearchParameterRegistry registry, ISearchExpr
                 break;
             case "Identifier":
                 set.Tokens.Add(Token(code, n.Child("system")?.Value, n.Child("value")?.Value, n.Child("type")?.Child("text")?.Value));
-                // :of-type needs the identifier type coding; indexed under a derived name.
+                // :of-type (type-system|type-code|value) is indexed under "code:of-type" with the code "type-code|value".
+                if (n.Child("value")?.Value is { } identValue)
+                    foreach (var t in n.Child("type")?.ChildrenNamed("coding") ?? [])
+                        if (t.Child("code")?.Value is { } typeCode)
+                            set.Tokens.Add(Token(code + ":of-type", t.Child("system")?.Value, OfTypeCode(typeCode, identValue), null));
                 break;
             case "ContactPoint":
                 set.Tokens.Add(Token(code, n.Child("system")?.Value, n.Child("value")?.Value, null));
@@ -97,6 +141,9 @@ public sealed class IndexExtractor(SearchParameterRegistry registry, ISearchExpr
                 break;
         }
     }
+
+    /// <summary>The stored code of an :of-type row.</summary>
+    public static string OfTypeCode(string typeCode, string value) => typeCode + "|" + value;
 
     private static TokenIndexRow Token(string param, string? system, string? code, string? text) =>
         new() { Param = param, System = system, Code = code, Text = text is null ? null : TextNormalizer.Normalize(text) };

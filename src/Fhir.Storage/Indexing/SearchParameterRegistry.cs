@@ -6,11 +6,21 @@ namespace FhirArchive.Storage.Indexing;
 public enum SearchParamType { Number, Date, String, Token, Reference, Composite, Quantity, Uri, Special }
 
 /// <summary>One search parameter as the server uses it, for one resource type (the expression narrowed to it).</summary>
-public sealed record SearchParamDef(string Code, SearchParamType Type, string? Expression, IReadOnlyList<string> Targets, string Url);
+public sealed record SearchParamDef(string Code, SearchParamType Type, string? Expression, IReadOnlyList<string> Targets, string Url)
+{
+    /// <summary>A composite parameter's parts, in order (empty for the other types).</summary>
+    public IReadOnlyList<CompositeComponent> Components { get; init; } = [];
+
+    /// <summary>The index name of a composite's i-th component: its rows carry the element's CompositeGroup.</summary>
+    public string ComponentParam(int i) => $"{Code}${i}";
+}
+
+/// <summary>One component of a composite parameter: the type of its definition and its expression relative to the composite element.</summary>
+public sealed record CompositeComponent(SearchParamType Type, string Expression);
 
 /// <summary>
 /// The official R4 search parameters by resource type and code. Parameters on Resource/DomainResource apply to all types.
-/// Composite and special parameters are listed but not indexed.
+/// Composite parameters carry their components (from the definitions' component list); special ones are not indexed.
 /// </summary>
 public sealed class SearchParameterRegistry
 {
@@ -23,7 +33,10 @@ public sealed class SearchParameterRegistry
     {
         var perType = new Dictionary<string, Dictionary<string, SearchParamDef>>();
         var common = new List<SearchParamDef>();
-        foreach (var r in FhirDefinitions.DefinitionResources("Bundle-searchParams.json"))
+        var all = FhirDefinitions.DefinitionResources("Bundle-searchParams.json").ToList();
+        var typeByUrl = all.Where(r => r.TryGetProperty("url", out _))
+            .ToDictionary(r => r.GetProperty("url").GetString()!, r => Enum.Parse<SearchParamType>(r.GetProperty("type").GetString()!, ignoreCase: true));
+        foreach (var r in all)
         {
             var code = r.GetProperty("code").GetString()!;
             var type = Enum.Parse<SearchParamType>(r.GetProperty("type").GetString()!, ignoreCase: true);
@@ -32,7 +45,7 @@ public sealed class SearchParameterRegistry
             var url = r.TryGetProperty("url", out var u) ? u.GetString()! : "";
             foreach (var b in r.GetProperty("base").EnumerateArray().Select(x => x.GetString()!))
             {
-                var def = new SearchParamDef(code, type, NarrowTo(expression, b), targets, url);
+                var def = new SearchParamDef(code, type, NarrowTo(expression, b), targets, url) { Components = Components(r, typeByUrl) };
                 if (b is "Resource" or "DomainResource") common.Add(def);
                 else
                 {
@@ -54,6 +67,22 @@ public sealed class SearchParameterRegistry
 
     public IEnumerable<SearchParamDef> For(string resourceType) =>
         _byType.TryGetValue(resourceType, out var d) ? d.Values : [];
+
+    /// <summary>The components of a composite definition; empty when one of them names an unknown definition (then unsupported).</summary>
+    private static CompositeComponent[] Components(System.Text.Json.JsonElement r, Dictionary<string, SearchParamType> typeByUrl)
+    {
+        if (!r.TryGetProperty("component", out var cs)) return [];
+        var parts = cs.EnumerateArray()
+            .Select(c => typeByUrl.TryGetValue(c.GetProperty("definition").GetString()!, out var t) ? new CompositeComponent(t, FixComponent(c.GetProperty("expression").GetString()!)) : null)
+            .ToArray();
+        return parts.Any(p => p is null) ? [] : parts!;
+    }
+
+    /// <summary>
+    /// R4 erratum: Observation code-value-date's component says value.as(DateTime), the System type, where the FHIR
+    /// dateTime is meant (its own definition and R5 say dateTime); as() is exact, so it would select nothing.
+    /// </summary>
+    private static string FixComponent(string expression) => expression.Replace("as(DateTime)", "as(dateTime)", StringComparison.Ordinal);
 
     /// <summary>Keeps only the union branches of a multi-base expression that apply to <paramref name="type"/>.</summary>
     private static string? NarrowTo(string? expression, string type)

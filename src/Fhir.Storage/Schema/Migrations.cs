@@ -6,6 +6,7 @@ internal static class Migrations
     public static readonly Migration[] All =
     [
         new(1, "Resource versions and typed search indexes", Initial),
+        new(2, "Composite search components and search indexes leading with Param", CompositeAndSearchIndexes),
         new(4, "Append-only, SM3-chained audit trail", AuditTrail),
     ];
 
@@ -42,6 +43,34 @@ internal static class Migrations
                 """;
             yield return """CREATE TRIGGER "AuditRecord_AppendOnly" BEFORE UPDATE OR DELETE ON "AuditRecord" FOR EACH ROW EXECUTE FUNCTION audit_append_only()""";
         }
+    }
+
+    private static readonly string[] IndexTables = ["TokenIndex", "StringIndex", "DateIndex", "NumberIndex", "QuantityIndex", "ReferenceIndex", "UriIndex"];
+
+    /// <summary>
+    /// Composite parameters are stored as component rows in the typed tables, tied by CompositeGroup. The indexes
+    /// lead with Param and cover the value columns and the row id, so a criterion is answered from the index alone
+    /// and drives the search (row ids IN the matching index rows) instead of probing every resource row.
+    /// </summary>
+    private static IEnumerable<string> CompositeAndSearchIndexes(SqlDialect d)
+    {
+        foreach (var table in IndexTables)
+        {
+            yield return $"""ALTER TABLE "{table}" ADD COLUMN "CompositeGroup" integer NULL""";
+            // Per-resource lookups (includes, sorting, the composite's sibling components) also name the parameter.
+            yield return $"""DROP INDEX "IX_{table}_Row" """;
+            yield return $"""CREATE INDEX "IX_{table}_Row" ON "{table}" ("ResourceRowId", "Param")""";
+            yield return $"""DROP INDEX "IX_{table}_Param" """;
+        }
+        yield return """CREATE INDEX "IX_TokenIndex_Param" ON "TokenIndex" ("Param", "Code", "System", "ResourceRowId")""";
+        yield return """CREATE INDEX "IX_StringIndex_Param" ON "StringIndex" ("Param", "Normalized", "ResourceRowId")""";
+        yield return """CREATE INDEX "IX_DateIndex_Param" ON "DateIndex" ("Param", "Start", "End", "ResourceRowId")""";
+        yield return """CREATE INDEX "IX_NumberIndex_Param" ON "NumberIndex" ("Param", "Value", "ResourceRowId")""";
+        yield return """CREATE INDEX "IX_QuantityIndex_Param" ON "QuantityIndex" ("Param", "Value", "Code", "ResourceRowId")""";
+        yield return """CREATE INDEX "IX_ReferenceIndex_Param" ON "ReferenceIndex" ("Param", "TargetId", "TargetType", "ResourceRowId")""";
+        yield return """CREATE INDEX "IX_UriIndex_Param" ON "UriIndex" ("Param", "Uri", "ResourceRowId")""";
+        // Default search order is by row id within the current rows of a type.
+        yield return """CREATE INDEX "IX_ResourceVersion_Type_Current_Id" ON "ResourceVersion" ("ResourceType", "IsCurrent", "Id")""";
     }
 
     private static IEnumerable<string> Initial(SqlDialect d)

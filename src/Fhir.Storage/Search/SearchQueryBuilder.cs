@@ -14,6 +14,7 @@ internal static class SearchQueryBuilder
         var q = db.Resources.Where(r => r.IsCurrent && !r.IsDeleted);
         if (query.ResourceType is { } type) q = q.Where(r => r.ResourceType == type);
         if (query.Types is { } types) q = q.Where(r => types.Contains(r.ResourceType));
+        if (query.SnapshotRowId is { } snapshot) q = q.Where(r => r.Id <= snapshot);
         foreach (var c in query.Criteria)
         {
             var any = c.AnyOf.Select(p => ToExpression(db, p)).Aggregate(Or);
@@ -77,71 +78,6 @@ internal static class SearchQueryBuilder
             }
             case LastUpdatedPredicate lu:
                 return RangeMatch<ResourceVersionRow>(lu.Prefix, lu.Start, lu.End, r => r.LastUpdated, r => r.LastUpdated);
-            case TokenPredicate t:
-            {
-                var (sys, code) = (t.System, t.Code);
-                if (t.MatchSystem && t.MatchCode)
-                    return sys is null
-                        ? r => db.Tokens.Any(x => x.ResourceRowId == r.Id && x.Param == param && x.System == null && x.Code == code)
-                        : r => db.Tokens.Any(x => x.ResourceRowId == r.Id && x.Param == param && x.System == sys && x.Code == code);
-                if (t.MatchSystem) return r => db.Tokens.Any(x => x.ResourceRowId == r.Id && x.Param == param && x.System == sys);
-                return r => db.Tokens.Any(x => x.ResourceRowId == r.Id && x.Param == param && x.Code == code);
-            }
-            case TokenTextPredicate tt:
-            {
-                var text = TextNormalizer.Normalize(tt.Text);
-                return r => db.Tokens.Any(x => x.ResourceRowId == r.Id && x.Param == param && x.Text != null && x.Text.StartsWith(text));
-            }
-            case StringPredicate s:
-            {
-                var v = s.Value;
-                var norm = TextNormalizer.Normalize(v);
-                return s.Match switch
-                {
-                    StringMatch.Exact => r => db.Strings.Any(x => x.ResourceRowId == r.Id && x.Param == param && x.Value == v),
-                    StringMatch.Contains => r => db.Strings.Any(x => x.ResourceRowId == r.Id && x.Param == param && x.Normalized.Contains(norm)),
-                    _ => r => db.Strings.Any(x => x.ResourceRowId == r.Id && x.Param == param && x.Normalized.StartsWith(norm)),
-                };
-            }
-            case DatePredicate d:
-            {
-                var inner = RangeMatch<DateIndexRow>(d.Prefix, d.Start, d.End, x => x.Start, x => x.End);
-                var rows = db.Dates.Where(x => x.Param == param).Where(inner);
-                return r => rows.Any(x => x.ResourceRowId == r.Id);
-            }
-            case NumberPredicate n:
-            {
-                var inner = NumberMatch<NumberIndexRow>(n.Prefix, n.Low, n.High, x => x.Value);
-                var rows = db.Numbers.Where(x => x.Param == param).Where(inner);
-                return r => rows.Any(x => x.ResourceRowId == r.Id);
-            }
-            case QuantityPredicate qp:
-            {
-                var inner = NumberMatch<QuantityIndexRow>(qp.Prefix, qp.Low, qp.High, x => x.Value);
-                var rows = db.Quantities.Where(x => x.Param == param).Where(inner);
-                if (qp.System is { } qs) rows = rows.Where(x => x.System == qs);
-                if (qp.Code is { } qc) rows = rows.Where(x => x.Code == qc);
-                return r => rows.Any(x => x.ResourceRowId == r.Id);
-            }
-            case ReferencePredicate rp:
-            {
-                var rows = db.References.Where(x => x.Param == param);
-                if (rp.TargetId is { } tid) rows = rows.Where(x => x.TargetId == tid);
-                if (rp.TargetType is { } tt) rows = rows.Where(x => x.TargetType == tt);
-                if (rp.Url is { } url) rows = rows.Where(x => x.Url == url);
-                return r => rows.Any(x => x.ResourceRowId == r.Id);
-            }
-            case ReferenceToAnyPredicate ra:
-            {
-                var ids = ra.TargetIds.ToList();
-                var tt = ra.TargetType;
-                return r => db.References.Any(x => x.ResourceRowId == r.Id && x.Param == param && x.TargetType == tt && ids.Contains(x.TargetId!));
-            }
-            case UriPredicate u:
-            {
-                var v = u.Value;
-                return r => db.Uris.Any(x => x.ResourceRowId == r.Id && x.Param == param && x.Uri == v);
-            }
             case MissingPredicate m:
             {
                 Expression<Func<ResourceVersionRow, bool>> exists = m.Type switch
@@ -157,9 +93,185 @@ internal static class SearchQueryBuilder
                 };
                 return m.Missing ? Not(exists) : exists;
             }
+            case CompartmentPredicate cp:
+            {
+                var (ctype, cid) = (cp.Compartment, cp.Id);
+                Expression<Func<ResourceVersionRow, bool>> member = r => r.ResourceType == ctype && r.ResourceId == cid;
+                // Types with the same linking parameters share one reference subquery.
+                foreach (var g in cp.ParamsByType.Where(kv => kv.Value.Length > 0).GroupBy(kv => string.Join(",", kv.Value.Order(StringComparer.Ordinal))))
+                {
+                    var types = g.Select(kv => kv.Key).ToList();
+                    var ps = g.First().Value.ToList();
+                    var rowIds = db.References.Where(x => ps.Contains(x.Param) && x.TargetId == cid && x.TargetType == ctype).Select(x => x.ResourceRowId);
+                    member = Or(member, r => types.Contains(r.ResourceType) && rowIds.Contains(r.Id));
+                }
+                return member;
+            }
+            case TextPredicate text:
+                return text.Words.Select(w =>
+                {
+                    var rowIds = db.Strings.Where(x => x.Param == param && x.Normalized.Contains(w)).Select(x => x.ResourceRowId);
+                    return (Expression<Func<ResourceVersionRow, bool>>)(r => rowIds.Contains(r.Id));
+                }).DefaultIfEmpty(r => true).Aggregate(And);
+            default:
+            {
+                // Row ids IN the matching index rows: the index (Param, value..., row id) answers the criterion and drives the search.
+                var rowIds = Matching(db, p).Select(k => k.RowId);
+                return r => rowIds.Contains(r.Id);
+            }
+        }
+    }
+
+    /// <summary>The row id and composite group of an index row.</summary>
+    private sealed class IndexKey
+    {
+        public long RowId { get; init; }
+        public int? Group { get; init; }
+    }
+
+    private static IQueryable<IndexKey> Keys<T>(IQueryable<T> rows) where T : IndexRow =>
+        rows.Select(x => new IndexKey { RowId = x.ResourceRowId, Group = x.CompositeGroup });
+
+    /// <summary>The index rows a value predicate matches, in whichever typed table holds its parameter.</summary>
+    private static IQueryable<IndexKey> Matching(FhirDbContext db, SearchPredicate p)
+    {
+        var param = p.Param;
+        switch (p)
+        {
+            case TokenPredicate t:
+            {
+                var (sys, code) = (t.System, t.Code);
+                var rows = db.Tokens.Where(x => x.Param == param);
+                if (t.MatchCode) rows = rows.Where(x => x.Code == code);
+                if (t.MatchSystem) rows = sys is null ? rows.Where(x => x.System == null) : rows.Where(x => x.System == sys);
+                return Keys(rows);
+            }
+            case TokenInPredicate tin:
+            {
+                // One IN list per code system.
+                var any = tin.Codes.GroupBy(c => c.System).Select(g =>
+                {
+                    var sys = g.Key;
+                    var codes = g.Select(c => c.Code).Distinct().ToList();
+                    return sys is null
+                        ? (Expression<Func<TokenIndexRow, bool>>)(x => x.System == null && codes.Contains(x.Code!))
+                        : x => x.System == sys && codes.Contains(x.Code!);
+                }).DefaultIfEmpty(x => false).Aggregate(Or);
+                return Keys(db.Tokens.Where(x => x.Param == param).Where(any));
+            }
+            case TokenTextPredicate tt:
+            {
+                var text = TextNormalizer.Normalize(tt.Text);
+                return Keys(db.Tokens.Where(x => x.Param == param && x.Text != null && x.Text.StartsWith(text)));
+            }
+            case StringPredicate s:
+            {
+                var v = s.Value;
+                var norm = TextNormalizer.Normalize(v);
+                var rows = db.Strings.Where(x => x.Param == param);
+                return Keys(s.Match switch
+                {
+                    StringMatch.Exact => rows.Where(x => x.Value == v),
+                    StringMatch.Contains => rows.Where(x => x.Normalized.Contains(norm)),
+                    _ => rows.Where(x => x.Normalized.StartsWith(norm)),
+                });
+            }
+            case DatePredicate d:
+                return Keys(db.Dates.Where(x => x.Param == param).Where(RangeMatch<DateIndexRow>(d.Prefix, d.Start, d.End, x => x.Start, x => x.End)));
+            case NumberPredicate n:
+                return Keys(db.Numbers.Where(x => x.Param == param).Where(NumberMatch<NumberIndexRow>(n.Prefix, n.Low, n.High, x => x.Value)));
+            case QuantityPredicate qp:
+            {
+                var rows = db.Quantities.Where(x => x.Param == param).Where(NumberMatch<QuantityIndexRow>(qp.Prefix, qp.Low, qp.High, x => x.Value));
+                if (qp.System is { } qs) rows = rows.Where(x => x.System == qs);
+                if (qp.Code is { } qc) rows = rows.Where(x => x.Code == qc);
+                return Keys(rows);
+            }
+            case ReferencePredicate rp:
+            {
+                var rows = db.References.Where(x => x.Param == param);
+                if (rp.TargetId is { } tid) rows = rows.Where(x => x.TargetId == tid);
+                if (rp.TargetType is { } tt) rows = rows.Where(x => x.TargetType == tt);
+                if (rp.Url is { } url) rows = rows.Where(x => x.Url == url);
+                return Keys(rows);
+            }
+            case ReferenceToAnyPredicate ra:
+            {
+                var ids = ra.TargetIds.ToList();
+                var tt = ra.TargetType;
+                return Keys(db.References.Where(x => x.Param == param && x.TargetType == tt && ids.Contains(x.TargetId!)));
+            }
+            case UriPredicate u:
+                return Keys(db.Uris.Where(x => x.Param == param).Where(UriMatches<UriIndexRow>(x => x.Uri, u.Value, u.Match)));
+            case CanonicalPredicate c:
+                return Keys(db.References.Where(x => x.Param == param && x.Url != null).Where(UriMatches<ReferenceIndexRow>(x => x.Url!, c.Value, c.Match)));
+            case CompositePredicate cp:
+            {
+                // The first component's rows, kept when every other component matches a row of the same element (row id and group).
+                var first = Matching(db, cp.Components[0]).Where(a => a.Group != null);
+                foreach (var other in cp.Components.Skip(1))
+                {
+                    var rest = Matching(db, other);
+                    first = first.Where(a => rest.Any(b => b.RowId == a.RowId && b.Group == a.Group));
+                }
+                return first;
+            }
             default:
                 throw new NotSupportedException(p.GetType().Name);
         }
+    }
+
+    /// <summary>
+    /// Exact, :below (the value, or it followed by a path segment or a "|version") and :above (any path or version
+    /// prefix of the value, listed here so the index answers by equality).
+    /// </summary>
+    private static Expression<Func<T, bool>> UriMatches<T>(Expression<Func<T, string>> column, string value, UriMatch match)
+    {
+        switch (match)
+        {
+            case UriMatch.Below:
+            {
+                var bar = value.IndexOf('|');
+                // With a version, :below means that version or a later dotted part of it (1.2 → 1.2, 1.2.3).
+                string[] starts = bar >= 0 ? [value + "."] : [value + "/", value + "|"];
+                return starts.Aggregate(Cmp(column, ExpressionType.Equal, value), (e, s) => Or(e, StartsWith(column, s)));
+            }
+            case UriMatch.Above:
+            {
+                var holder = new ValueHolder<List<string>>(AboveCandidates(value));
+                var contains = Expression.Call(typeof(Enumerable), nameof(Enumerable.Contains), [typeof(string)],
+                    Expression.Property(Expression.Constant(holder), nameof(ValueHolder<List<string>>.Value)), column.Body);
+                return Expression.Lambda<Func<T, bool>>(contains, column.Parameters);
+            }
+            default:
+                return Cmp(column, ExpressionType.Equal, value);
+        }
+    }
+
+    /// <summary>"http://a.org/fhir/ValueSet/x|1.2" → the url's path prefixes, the url, "url|1", "url|1.2".</summary>
+    internal static List<string> AboveCandidates(string value)
+    {
+        var bar = value.IndexOf('|');
+        var url = bar >= 0 ? value[..bar] : value;
+        var result = new List<string>();
+        var scheme = url.IndexOf("://", StringComparison.Ordinal);
+        for (var i = url.IndexOf('/', scheme >= 0 ? scheme + 3 : 0); i > 0; i = url.IndexOf('/', i + 1)) result.Add(url[..i]);
+        result.Add(url);
+        if (bar >= 0)
+        {
+            var version = value[(bar + 1)..];
+            for (var i = version.IndexOf('.'); i > 0; i = version.IndexOf('.', i + 1)) result.Add(url + "|" + version[..i]);
+            result.Add(value);
+        }
+        return result.Distinct().ToList();
+    }
+
+    private static Expression<Func<T, bool>> StartsWith<T>(Expression<Func<T, string>> column, string prefix)
+    {
+        var holder = new ValueHolder<string>(prefix);
+        var call = Expression.Call(column.Body, typeof(string).GetMethod(nameof(string.StartsWith), [typeof(string)])!,
+            Expression.Property(Expression.Constant(holder), nameof(ValueHolder<string>.Value)));
+        return Expression.Lambda<Func<T, bool>>(call, column.Parameters);
     }
 
     /// <summary>Date-range semantics of the FHIR prefixes: the search range [s,e] against the indexed range [start,end].</summary>

@@ -103,7 +103,11 @@ public sealed class FhirJsonParser
             return new ParseResult(null, sink.Issues);
         }
 
-        var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { MaxDepth = _options.MaxDepth });
+        var reader = new Utf8JsonReader(utf8, new JsonReaderOptions
+        {
+            MaxDepth = _options.MaxDepth,
+            CommentHandling = _options.AllowComments ? JsonCommentHandling.Skip : JsonCommentHandling.Disallow,
+        });
         ElementNode? root = null;
         try
         {

@@ -57,10 +57,16 @@ public static class CapabilityEndpoint
                 r.Add("searchInclude", inc);
             foreach (var rev in revIncludes.GetValueOrDefault(type, []).Order(StringComparer.Ordinal))
                 r.Add("searchRevInclude", rev);
-            foreach (var p in registry.For(type).Where(p => Indexed.Contains(p.Type) && p.Code is not ("_id" or "_lastUpdated")).OrderBy(p => p.Code, StringComparer.Ordinal))
+            foreach (var p in registry.For(type).Where(Searchable).OrderBy(p => p.Code, StringComparer.Ordinal))
                 AddParam(r, p.Code, p.Url, p.Type.ToString().ToLowerInvariant());
             AddParam(r, "_id", "http://hl7.org/fhir/SearchParameter/Resource-id", "token");
             AddParam(r, "_lastUpdated", "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated", "date");
+            if (type == "Patient")
+            {
+                var op = r.Add("operation");
+                op.Add("name", "everything");
+                op.Add("definition", Features.Everything.EverythingEndpoint.Definition);
+            }
         }
         foreach (var i in new[] { "transaction", "batch", "search-system", "history-system" }) rest.Add("interaction").Add("code", i);
         foreach (var (name, definition) in Operations)
@@ -82,6 +88,10 @@ public static class CapabilityEndpoint
         ("expand", "http://hl7.org/fhir/OperationDefinition/ValueSet-expand"),
         ("translate", "http://hl7.org/fhir/OperationDefinition/ConceptMap-translate"),
     ];
+
+    /// <summary>Indexed types, and composites whose components the definitions name.</summary>
+    private static bool Searchable(SearchParamDef p) =>
+        p.Code is not ("_id" or "_lastUpdated") && (Indexed.Contains(p.Type) || p is { Type: SearchParamType.Composite, Components.Count: > 0 });
 
     private static void AddParam(ElementNode r, string name, string url, string type)
     {

@@ -12,6 +12,10 @@ public static class Compartments
     public static string[]? Params(string compartment, string resourceType) =>
         Defs.Value.TryGetValue(compartment, out var d) ? d.GetValueOrDefault(resourceType, []) : null;
 
+    /// <summary>Every resource type in the compartment with its linking parameters; null when the type is not a compartment.</summary>
+    public static IReadOnlyDictionary<string, string[]>? Members(string compartment) =>
+        Defs.Value.TryGetValue(compartment, out var d) ? d.Where(kv => kv.Value.Length > 0).ToDictionary() : null;
+
     private static FrozenDictionary<string, FrozenDictionary<string, string[]>> Load()
     {
         var result = new Dictionary<string, FrozenDictionary<string, string[]>>();

@@ -5,6 +5,7 @@ using FhirArchive.Server.Features.Resources;
 using FhirArchive.Server.Infrastructure;
 using FhirArchive.Storage;
 using FhirArchive.Storage.Search;
+using System.Globalization;
 using Microsoft.AspNetCore.WebUtilities;
 
 namespace FhirArchive.Server.Features.Search;
@@ -71,58 +72,75 @@ public sealed class SearchService(SearchParser parser, IResourceStore store, Rea
             var matches = await guard.FilterAsync(access, result.Matches);
             foreach (var m in matches) bundle.Entries.Add(Entry(baseUrl, m, "match", shape));
 
-            var seen = matches.Select(m => (m.ResourceType, m.Id)).ToHashSet();
-            // Round 0 applies every include to the matches; later rounds apply :iterate ones to what was just included.
-            var added = matches;
-            for (var round = 0; round < MaxIncludeRounds && added.Count > 0; round++)
-            {
-                var next = new List<StoredResource>();
-                async Task AddAll(IEnumerable<StoredResource> found)
-                {
-                    foreach (var inc in await guard.FilterAsync(access, found))
-                        if (seen.Add((inc.ResourceType, inc.Id)))
-                        {
-                            bundle.Entries.Add(Entry(baseUrl, inc, "include", null));
-                            next.Add(inc);
-                        }
-                }
-                foreach (var inc in options.Includes.Where(i => round == 0 || i.Iterate))
-                {
-                    var sources = added.Where(r => r.ResourceType == inc.SourceType).Select(r => r.RowId).ToList();
-                    if (sources.Count > 0) await AddAll(await store.IncludesAsync(sources, inc.Param, inc.TargetType, ct));
-                }
-                foreach (var rev in options.RevIncludes.Where(i => round == 0 || i.Iterate))
-                    foreach (var group in added.GroupBy(r => r.ResourceType).Where(g => rev.TargetType is null || rev.TargetType == g.Key))
-                        await AddAll(await store.RevIncludesAsync(rev.SourceType, rev.Param, group.Key, group.Select(r => r.Id).ToList(), ct));
-                added = next;
-            }
-
+            await AddIncludesAsync(bundle, baseUrl, access, matches, options.Includes, options.RevIncludes, ct);
             if (options.Warnings.Count > 0)
                 bundle.Entries.Add(new BundleEntry(null, FhirJsonSerializer.SerializeToUtf8Bytes(OperationOutcomes.Create(options.Warnings)), SearchMode: "outcome"));
             return bundle;
         });
     }
 
-    private static BundleEntry Entry(string baseUrl, StoredResource r, string mode, Func<Fhir.Model.ElementNode, Fhir.Model.ElementNode>? shape) =>
+    /// <summary>
+    /// _include and _revinclude (wildcards included): round 0 applies every one to the matches, later rounds apply the
+    /// :iterate ones to what was just included. Every included resource passes the access policy.
+    /// </summary>
+    public async Task AddIncludesAsync(BundleBuilder bundle, string baseUrl, AccessContext access, IReadOnlyList<StoredResource> matches,
+        IReadOnlyList<IncludeSpec> includes, IReadOnlyList<IncludeSpec> revIncludes, CancellationToken ct, Func<StoredResource, bool>? keep = null)
+    {
+        var seen = matches.Select(m => (m.ResourceType, m.Id)).ToHashSet();
+        IReadOnlyList<StoredResource> added = matches;
+        for (var round = 0; round < MaxIncludeRounds && added.Count > 0; round++)
+        {
+            var next = new List<StoredResource>();
+            async Task AddAll(IEnumerable<StoredResource> found)
+            {
+                foreach (var inc in await guard.FilterAsync(access, found.Where(f => keep is null || keep(f))))
+                    if (seen.Add((inc.ResourceType, inc.Id)))
+                    {
+                        bundle.Entries.Add(Entry(baseUrl, inc, "include", null));
+                        next.Add(inc);
+                    }
+            }
+            foreach (var inc in includes.Where(i => round == 0 || i.Iterate))
+            {
+                var sources = added.Where(r => inc.SourceType is null || r.ResourceType == inc.SourceType).Select(r => r.RowId).ToList();
+                if (sources.Count > 0) await AddAll(await store.IncludesAsync(sources, inc.Param, inc.TargetType, ct));
+            }
+            foreach (var rev in revIncludes.Where(i => round == 0 || i.Iterate))
+                foreach (var group in added.GroupBy(r => r.ResourceType).Where(g => rev.TargetType is null || rev.TargetType == g.Key))
+                    await AddAll(await store.RevIncludesAsync(rev.SourceType, rev.Param, group.Key, group.Select(r => r.Id).ToList(), ct));
+            added = next;
+        }
+    }
+
+    public static BundleEntry Entry(string baseUrl, StoredResource r, string mode, Func<Fhir.Model.ElementNode, Fhir.Model.ElementNode>? shape) =>
         shape is null
             ? new BundleEntry($"{baseUrl}/{r.ResourceType}/{r.Id}", r.Json, SearchMode: mode)
             : new BundleEntry($"{baseUrl}/{r.ResourceType}/{r.Id}", Node: shape(FhirFormats.ParseStored(r.Json!)), SearchMode: mode);
 
-    /// <summary>self/first/previous/next links: the request's own parameters with _offset moved (stable: results are ordered with a row-id tiebreak).</summary>
-    private static void AddLinks(BundleBuilder bundle, HttpContext ctx, List<KeyValuePair<string, string>> parameters, SearchQuery query, SearchResult result)
+    /// <summary>
+    /// self/first/previous/next links. They carry the snapshot the first page was taken under (_snapshot: newer rows are
+    /// left out), so pages neither shift nor repeat while data is written. In the default order the next link is a
+    /// keyset position (_after the last row id), which also survives updates and deletes of earlier rows; with _sort it
+    /// is an _offset (then previous links are given too).
+    /// </summary>
+    public static void AddLinks(BundleBuilder bundle, HttpContext ctx, List<KeyValuePair<string, string>> parameters, SearchQuery query, SearchResult result)
     {
         var path = $"{FhirHeaders.BaseUrl(ctx.Request)}{ctx.Request.Path}".Replace("/_search", "");
-        string Url(int offset)
+        string Url(int offset, long? after)
         {
-            var ps = parameters.Where(p => p.Key != "_offset").ToList();
-            if (offset > 0) ps.Add(new("_offset", offset.ToString()));
+            var ps = parameters.Where(p => p.Key is not ("_offset" or PagingParams.After or PagingParams.Snapshot)).ToList();
+            ps.Add(new(PagingParams.Snapshot, result.Snapshot.ToString(CultureInfo.InvariantCulture)));
+            if (after is { } a) ps.Add(new(PagingParams.After, a.ToString(CultureInfo.InvariantCulture)));
+            if (offset > 0) ps.Add(new("_offset", offset.ToString(CultureInfo.InvariantCulture)));
             return ps.Aggregate(path, (u, p) => QueryHelpers.AddQueryString(u, p.Key, p.Value));
         }
-        bundle.Links.Add(("self", Url(query.Offset)));
+        bundle.Links.Add(("self", parameters.Aggregate(path, (u, p) => QueryHelpers.AddQueryString(u, p.Key, p.Value))));
         if (query.CountOnly) return;
-        bundle.Links.Add(("first", Url(0)));
-        if (query.Offset > 0) bundle.Links.Add(("previous", Url(Math.Max(0, query.Offset - query.Count))));
-        var more = result.Total is { } t ? query.Offset + query.Count < t : result.Matches.Count == query.Count;
-        if (more && query.Count > 0) bundle.Links.Add(("next", Url(query.Offset + query.Count)));
+        bundle.Links.Add(("first", Url(0, null)));
+        var keyset = query.Sort.Count == 0;
+        if (!keyset && query.Offset > 0) bundle.Links.Add(("previous", Url(Math.Max(0, query.Offset - query.Count), null)));
+        var more = result.Matches.Count == query.Count && (result.Total is not { } t || query.AfterRowId is not null || query.Offset + query.Count < t);
+        if (more && query.Count > 0)
+            bundle.Links.Add(("next", keyset ? Url(0, result.Matches[^1].RowId) : Url(query.Offset + query.Count, null)));
     }
 }

@@ -4,12 +4,19 @@ using FhirArchive.Server.Infrastructure;
 using FhirArchive.Storage;
 using FhirArchive.Storage.Indexing;
 using FhirArchive.Storage.Search;
+using FhirArchive.Terminology;
 using SortKey = FhirArchive.Storage.Search.SortKey;
 
 namespace FhirArchive.Server.Features.Search;
 
-/// <summary>One _include/_revinclude: Type:param[:targetType], optionally :iterate (applied to included resources too).</summary>
-public sealed record IncludeSpec(string SourceType, string Param, string? TargetType, bool Iterate);
+/// <summary>
+/// One _include/_revinclude: Type:param[:targetType], optionally :iterate (applied to included resources too).
+/// A null <see cref="SourceType"/> or <see cref="Param"/> is the wildcard (_include=*, _include=Observation:*).
+/// </summary>
+public sealed record IncludeSpec(string? SourceType, string? Param, string? TargetType, bool Iterate);
+
+/// <summary>A search feature that cannot be applied to this value: 400 under strict handling, a warning (and the criterion dropped) under lenient.</summary>
+public sealed class UnsupportedSearchException(string message) : Exception(message);
 
 /// <summary>The result-shaping parameters of a search (not criteria).</summary>
 public sealed class SearchOptions
@@ -21,14 +28,27 @@ public sealed class SearchOptions
     public List<FhirIssue> Warnings { get; } = [];
 }
 
+/// <summary>The server's own paging parameters, carried in the links: the snapshot bound and the keyset position.</summary>
+public static class PagingParams
+{
+    public const string Snapshot = "_snapshot";
+    public const string After = "_after";
+
+    public static long ParseRowId(string name, string value) =>
+        long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : throw FhirException.BadRequest($"{name} '{value}' is not a paging position.");
+}
+
 /// <summary>Parses FHIR search parameters into a storage <see cref="SearchQuery"/>.</summary>
-public sealed class SearchParser(SearchParameterRegistry registry, IResourceStore store, StorageOptions storage)
+public sealed class SearchParser(SearchParameterRegistry registry, IResourceStore store, StorageOptions storage, TerminologyService terminology)
 {
     public const int DefaultCount = 20;
     public const int MaxCount = 500;
+    /// <summary>The most codes a value set (:in) or a subsumption (:below) may stand for in one criterion.</summary>
+    public const int MaxCodes = 5000;
 
     private static readonly HashSet<string> ResultParams =
-        ["_type", "_count", "_offset", "_sort", "_include", "_revinclude", "_summary", "_elements", "_total", "_format", "_pretty", "_contained", "_containedType"];
+        ["_type", "_count", "_offset", "_sort", "_include", "_revinclude", "_summary", "_elements", "_total", "_format", "_pretty", "_contained", "_containedType",
+         PagingParams.Snapshot, PagingParams.After];
 
     public async Task<(SearchQuery Query, SearchOptions Options)> ParseAsync(string? type, IEnumerable<KeyValuePair<string, string>> parameters,
         bool strict, CancellationToken ct, IWriteSession? session = null)
@@ -43,7 +63,17 @@ public sealed class SearchParser(SearchParameterRegistry registry, IResourceStor
                 ApplyResultParam(type, name, modifier, value, query, options, strict);
                 continue;
             }
-            var criterion = await ParseCriterionAsync(type, name, modifier, value, ct, session);
+            SearchCriterion? criterion;
+            try
+            {
+                criterion = await ParseCriterionAsync(type, name, modifier, value, strict, options.Warnings, ct, session);
+            }
+            catch (UnsupportedSearchException e)
+            {
+                if (strict) throw FhirException.BadRequest(e.Message);
+                options.Warnings.Add(new FhirIssue(IssueSeverity.Warning, "not-supported", e.Message + " The parameter was ignored."));
+                continue;
+            }
             if (criterion is null)
             {
                 var msg = $"Unknown or unsupported search parameter '{rawName}'" + (type is null ? "" : $" for {type}");
@@ -74,6 +104,12 @@ public sealed class SearchParser(SearchParameterRegistry registry, IResourceStor
                 if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var o)) throw FhirException.BadRequest($"_offset '{value}' is not a number.");
                 query.Offset = o;
                 break;
+            case PagingParams.Snapshot:
+                query.SnapshotRowId = PagingParams.ParseRowId(name, value);
+                break;
+            case PagingParams.After:
+                query.AfterRowId = PagingParams.ParseRowId(name, value);
+                break;
             case "_total":
                 query.IncludeTotal = value != "none";
                 break;
@@ -96,8 +132,14 @@ public sealed class SearchParser(SearchParameterRegistry registry, IResourceStor
                 }
                 break;
             case "_include" or "_revinclude":
-                // Type:param[:targetType]; "*" is not supported.
+                // Type:param[:targetType]; "*" or "Type:*" for every reference parameter.
                 var parts = value.Split(':');
+                var list = name == "_include" ? options.Includes : options.RevIncludes;
+                if (value == "*" || (parts.Length == 2 && parts[1] == "*" && Fhir.Definitions.FhirDefinitions.R4.IsResourceType(parts[0])))
+                {
+                    list.Add(new IncludeSpec(value == "*" ? null : parts[0], null, null, modifier == "iterate"));
+                    break;
+                }
                 if (parts.Length < 2 || registry.Get(parts[0], parts[1]) is not { Type: SearchParamType.Reference })
                 {
                     if (strict) throw FhirException.BadRequest($"Invalid {name} '{value}'.");
@@ -116,7 +158,8 @@ public sealed class SearchParser(SearchParameterRegistry registry, IResourceStor
         return i < 0 ? (raw, null) : (raw[..i], raw[(i + 1)..]);
     }
 
-    private async Task<SearchCriterion?> ParseCriterionAsync(string? type, string name, string? modifier, string value, CancellationToken ct, IWriteSession? session)
+    private async Task<SearchCriterion?> ParseCriterionAsync(string? type, string name, string? modifier, string value, bool strict, List<FhirIssue> warnings,
+        CancellationToken ct, IWriteSession? session)
     {
         if (name == "_id")
             return modifier is null ? new SearchCriterion(SplitValues(value).Select(v => (SearchPredicate)new IdPredicate(v)).ToList()) : null;
@@ -140,9 +183,23 @@ public sealed class SearchParser(SearchParameterRegistry registry, IResourceStor
             return await ParseChainAsync(type, name, modifier[..md], modifier[(md + 1)..], value, ct, session);
         }
 
+        // _text (narrative) and _content (all text): every word of a value must occur; commas give alternatives.
+        if (name is TextIndex.Text or TextIndex.Content && modifier is null)
+            return new SearchCriterion(SplitValues(value).Select(v => (SearchPredicate)new TextPredicate(name, TextIndex.Words(v).ToList())).ToList());
+        if (name == "_list" && modifier is null && type is not null) return await ParseListAsync(type, value, ct);
+
         if (type is null) return null; // system-level search supports only the common parameters above
         var p = registry.Get(type, name);
-        if (p is null || p.Type is SearchParamType.Composite or SearchParamType.Special) return null;
+        if (p is null || p.Type is SearchParamType.Special) return null;
+        if (p.Type is SearchParamType.Composite)
+        {
+            if (p.Components.Count == 0) return null;
+            // :missing asks whether the first component has any value.
+            if (modifier == "missing")
+                return value is "true" or "false" ? new SearchCriterion([new MissingPredicate(p.ComponentParam(0), p.Components[0].Type, value == "true")])
+                    : throw FhirException.BadRequest($"{name}:missing takes true or false.");
+            return modifier is not null ? null : new SearchCriterion(SplitComposite(value).Select(v => (SearchPredicate)ParseComposite(p, v)).ToList());
+        }
 
         if (modifier == "missing")
             return value is "true" or "false" ? new SearchCriterion([new MissingPredicate(name, p.Type, value == "true")])
@@ -161,9 +218,15 @@ public sealed class SearchParser(SearchParameterRegistry registry, IResourceStor
                 };
                 return match is null ? null : new SearchCriterion(values.Select(v => (SearchPredicate)new StringPredicate(name, v, match.Value)).ToList());
             case SearchParamType.Token:
-                if (modifier == "text") return new SearchCriterion(values.Select(v => (SearchPredicate)new TokenTextPredicate(name, v)).ToList());
-                if (modifier is not (null or "not")) return null;
-                return new SearchCriterion(values.Select(v => (SearchPredicate)ParseToken(name, v)).ToList(), Negated: modifier == "not");
+                switch (modifier)
+                {
+                    case "text": return new SearchCriterion(values.Select(v => (SearchPredicate)new TokenTextPredicate(name, v)).ToList());
+                    case null or "not": return new SearchCriterion(values.Select(v => (SearchPredicate)ParseToken(name, v)).ToList(), Negated: modifier == "not");
+                    case "of-type": return new SearchCriterion(values.Select(v => (SearchPredicate)ParseOfType(name, v)).ToList());
+                    case "in" or "not-in": return new SearchCriterion(values.Select(v => (SearchPredicate)InValueSet(name, v)).ToList(), Negated: modifier == "not-in");
+                    case "below" or "above": return new SearchCriterion(values.Select(v => Subsumption(name, v, modifier == "below", strict, warnings)).ToList());
+                    default: return null;
+                }
             case SearchParamType.Date:
                 if (modifier is not null) return null;
                 return new SearchCriterion(values.Select(v =>
@@ -194,11 +257,15 @@ public sealed class SearchParser(SearchParameterRegistry registry, IResourceStor
             case SearchParamType.Reference:
                 if (modifier == "identifier")
                     return new SearchCriterion(values.Select(v => (SearchPredicate)ParseToken(name + ":identifier", v)).ToList());
+                if (modifier is "below" or "above")
+                    return new SearchCriterion(values.Select(v => (SearchPredicate)new CanonicalPredicate(name, v, modifier == "below" ? UriMatch.Below : UriMatch.Above)).ToList());
                 if (modifier is not null && !Fhir.Definitions.FhirDefinitions.R4.IsResourceType(modifier)) return null;
+                if (modifier is not null && p.Targets.Count > 0 && !p.Targets.Contains(modifier))
+                    throw new UnsupportedSearchException($"{modifier} is not a target type of {type}.{name} (targets: {string.Join(", ", p.Targets)}).");
                 return new SearchCriterion(values.Select(v => (SearchPredicate)ParseReference(name, modifier, v)).ToList());
             case SearchParamType.Uri:
-                if (modifier is not null) return null;
-                return new SearchCriterion(values.Select(v => (SearchPredicate)new UriPredicate(name, v)).ToList());
+                var uriMatch = modifier switch { null => UriMatch.Exact, "below" => UriMatch.Below, "above" => UriMatch.Above, _ => (UriMatch?)null };
+                return uriMatch is null ? null : new SearchCriterion(values.Select(v => (SearchPredicate)new UriPredicate(name, v, uriMatch.Value)).ToList());
         }
         return null;
     }
@@ -238,6 +305,113 @@ public sealed class SearchParser(SearchParameterRegistry registry, IResourceStor
         return new SearchCriterion([new IdInPredicate(ids)]);
     }
 
+    /// <summary>identifier:of-type=type-system|type-code|value (indexed under "name:of-type").</summary>
+    private static TokenPredicate ParseOfType(string name, string v)
+    {
+        var parts = v.Split('|');
+        if (parts.Length != 3 || parts[1].Length == 0 || parts[2].Length == 0)
+            throw FhirException.BadRequest($"{name}:of-type takes type-system|type-code|value, not '{v}'.");
+        return new TokenPredicate(name + ":of-type", parts[0].Length == 0 ? null : parts[0], true, IndexExtractor.OfTypeCode(parts[1], parts[2]), true);
+    }
+
+    /// <summary>:in — the codes of a value set the terminology service can expand (base R4 and the Chinese ones).</summary>
+    private TokenInPredicate InValueSet(string name, string valueSetUrl)
+    {
+        var expansion = terminology.Expand(valueSetUrl, count: MaxCodes);
+        if (expansion.Error is { } error) throw new UnsupportedSearchException($"{name}:in cannot use {valueSetUrl}: {error}.");
+        if (expansion.Total > MaxCodes) throw new UnsupportedSearchException($"{name}:in: {valueSetUrl} has {expansion.Total} codes, more than the {MaxCodes} a search may use.");
+        // A bare code (a FHIR code element, e.g. Patient.gender) carries no system: it matches by code alone.
+        var codes = expansion.Items.SelectMany(i => SystemAliases(i.System).Select(s => ((string?)s, i.Code)))
+            .Concat(expansion.Items.Select(i => ((string?)null, i.Code)));
+        return new TokenInPredicate(name, codes.ToList());
+    }
+
+    /// <summary>
+    /// :below / :above — the code and the codes it subsumes (or that subsume it) in the code system's hierarchy, from
+    /// the terminology service. Where no hierarchy is known, strict handling refuses; lenient matches the code exactly, with a warning.
+    /// </summary>
+    private SearchPredicate Subsumption(string name, string v, bool below, bool strict, List<FhirIssue> warnings)
+    {
+        var token = ParseToken(name, v);
+        var modifier = below ? "below" : "above";
+        if (token is not { System: { } system, Code: { } code })
+            throw FhirException.BadRequest($"{name}:{modifier} needs system|code, not '{v}'.");
+        var cs = terminology.GetCodeSystem(system);
+        var concept = cs?.Find(code);
+        if (cs is null || concept is null || !cs.IsHierarchical)
+        {
+            var why = cs is null ? $"the code system {system} is not known to this server"
+                : concept is null ? $"'{code}' is not a code of {system}" : $"the code system {system} has no hierarchy";
+            if (strict) throw FhirException.BadRequest($"{name}:{modifier}={v} cannot be evaluated: {why}.");
+            warnings.Add(new FhirIssue(IssueSeverity.Warning, "not-supported", $"{name}:{modifier}={v}: {why}; matched the code exactly."));
+            return token;
+        }
+        var codes = below
+            ? cs.DescendantsOf(concept).Prepend(concept)
+            : cs.Concepts.Where(c => cs.Subsumes(c, concept)).Append(concept);
+        var list = codes.Select(c => c.Code).Distinct().Take(MaxCodes + 1).ToList();
+        if (list.Count > MaxCodes) throw new UnsupportedSearchException($"{name}:{modifier}={v} stands for more than {MaxCodes} codes.");
+        return new TokenInPredicate(name, SystemAliases(system).SelectMany(s => list.Select(c => ((string?)s, c))).ToList());
+    }
+
+    /// <summary>A code system's URL and its OID form: data may carry either.</summary>
+    private IEnumerable<string> SystemAliases(string system)
+    {
+        var cs = terminology.GetCodeSystem(system);
+        return new[] { system, cs?.Url, cs?.Oid is { } oid ? "urn:oid:" + oid : null }.OfType<string>().Distinct();
+    }
+
+    /// <summary>One composite value "a$b[$c]": each part is parsed as its component's type, under the component's index name.</summary>
+    private CompositePredicate ParseComposite(SearchParamDef p, string value)
+    {
+        var parts = SplitUnescaped(value, '$');
+        if (parts.Count != p.Components.Count)
+            throw FhirException.BadRequest($"{p.Code} takes {p.Components.Count} parts separated by '$', not '{value}'.");
+        return new CompositePredicate(p.Code, parts.Select((v, i) => ParseValue(p.ComponentParam(i), p.Components[i].Type, Unescape(v))).ToList());
+    }
+
+    /// <summary>A plain value of a parameter type (no modifier): used for composite components.</summary>
+    private SearchPredicate ParseValue(string param, SearchParamType type, string v)
+    {
+        switch (type)
+        {
+            case SearchParamType.Token: return ParseToken(param, v);
+            case SearchParamType.String: return new StringPredicate(param, v, StringMatch.StartsWith);
+            case SearchParamType.Reference: return ParseReference(param, null, v);
+            case SearchParamType.Uri: return new UriPredicate(param, v);
+            case SearchParamType.Date:
+            {
+                var (prefix, rest) = SplitPrefix(v);
+                var r = ParseDate(rest);
+                return new DatePredicate(param, prefix, r.Start, r.End);
+            }
+            case SearchParamType.Number:
+            {
+                var (prefix, rest) = SplitPrefix(v);
+                var (lo, hi) = NumberRange(rest);
+                return new NumberPredicate(param, prefix, lo, hi);
+            }
+            case SearchParamType.Quantity:
+            {
+                var parts = v.Split('|');
+                var (prefix, rest) = SplitPrefix(parts[0]);
+                var (lo, hi) = NumberRange(rest);
+                return new QuantityPredicate(param, prefix, lo, hi, parts.Length > 1 && parts[1].Length > 0 ? parts[1] : null, parts.Length > 2 && parts[2].Length > 0 ? parts[2] : null);
+            }
+            default: throw new UnsupportedSearchException($"A {type} component cannot be searched.");
+        }
+    }
+
+    /// <summary>_list=id: the resources of this type that List/id has as entries.</summary>
+    private async Task<SearchCriterion> ParseListAsync(string type, string value, CancellationToken ct)
+    {
+        var ids = new List<string>();
+        foreach (var listId in SplitValues(value))
+            if (await store.ReadAsync("List", listId, ct) is { IsDeleted: false } list)
+                ids.AddRange(await store.ReferencedIdsAsync([list.RowId], "item", type, ct));
+        return new SearchCriterion([new IdInPredicate(ids)]);
+    }
+
     public static TokenPredicate ParseToken(string name, string v)
     {
         var bar = v.IndexOf('|');
@@ -250,7 +424,13 @@ public sealed class SearchParser(SearchParameterRegistry registry, IResourceStor
 
     private static ReferencePredicate ParseReference(string name, string? typeModifier, string v)
     {
-        if (typeModifier is not null) return new ReferencePredicate(name, typeModifier, v, null);
+        if (typeModifier is not null)
+        {
+            // subject:Patient=123 and subject:Patient=Patient/123 are the same; another type in the value matches nothing.
+            var (t, id) = v.Contains('/') ? IndexExtractor.ParseReference(v) : (typeModifier, v);
+            if (t != typeModifier) throw FhirException.BadRequest($"'{v}' is not a {typeModifier} reference ({name}:{typeModifier}).");
+            return new ReferencePredicate(name, typeModifier, id, null);
+        }
         if (v.StartsWith("http://", StringComparison.Ordinal) || v.StartsWith("https://", StringComparison.Ordinal) || v.StartsWith("urn:", StringComparison.Ordinal))
         {
             var (t, id) = IndexExtractor.ParseReference(v);
@@ -274,6 +454,35 @@ public sealed class SearchParser(SearchParameterRegistry registry, IResourceStor
         result.Add(sb.ToString());
         return result;
     }
+
+    /// <summary>Splits on a separator not escaped with a backslash, keeping the escapes (for <see cref="Unescape"/> later).</summary>
+    private static List<string> SplitUnescaped(string value, char separator)
+    {
+        var result = new List<string>();
+        var start = 0;
+        for (var i = 0; i < value.Length; i++)
+        {
+            if (value[i] == '\\') i++;
+            else if (value[i] == separator)
+            {
+                result.Add(value[start..i]);
+                start = i + 1;
+            }
+        }
+        result.Add(value[start..]);
+        return result;
+    }
+
+    private static string Unescape(string v)
+    {
+        var sb = new System.Text.StringBuilder(v.Length);
+        for (var i = 0; i < v.Length; i++)
+            sb.Append(v[i] == '\\' && i + 1 < v.Length && v[i + 1] is ',' or '$' or '\\' ? v[++i] : v[i]);
+        return sb.ToString();
+    }
+
+    /// <summary>Composite alternatives: commas outside escapes; the '$' parts keep their escapes until split.</summary>
+    private static List<string> SplitComposite(string value) => SplitUnescaped(value, ',');
 
     private static readonly Dictionary<string, Prefix> Prefixes = new()
     {

@@ -44,7 +44,7 @@ public static class FhirServer
         builder.Services.AddSingleton<SearchService>();
         builder.Services.AddSingleton<ReadGuard>();
         builder.Services.AddSingleton<IAccessPolicy, AllowAllAccessPolicy>();
-        // Write interceptors: register IWriteInterceptor singletons, in the order they are to run (none by default).
+        // Write interceptors: IWriteInterceptor singletons, run in registration order (by default only the audit's).
         builder.Services.AddSingleton<WriteInterceptors>();
         builder.Services.AddSingleton<IWriteInterceptor, AuditWriteInterceptor>();
         builder.Services.AddHttpContextAccessor();

@@ -105,6 +105,25 @@ public abstract class BatchTestsBase<TFixture>(TFixture fx) where TFixture : Ser
     }
 
     [FhirFact]
+    public async Task Batch_reads_versions_and_refuses_urls_that_name_no_resource()
+    {
+        var id = await _c.CreateAsync("""{"resourceType":"Patient","name":[{"family":"旧"}]}""");
+        await _c.PutAsync($$"""{"resourceType":"Patient","id":"{{id}}","name":[{"family":"新"}]}""");
+        var bundle = $$$"""
+            {"resourceType":"Bundle","type":"batch","entry":[
+              {"request":{"method":"GET","url":"Patient/{{{id}}}/_history/1"}},
+              {"request":{"method":"GET","url":"/Patient/{{{id}}}"}},
+              {"request":{"method":"GET","url":"Patient/{{{id}}}/extra"}},
+              {"request":{"method":"GET","url":"Unknown/{{{id}}}"}}
+            ]}
+            """;
+        var entries = (await (await _c.PostAsync("/", Body(bundle))).JsonAsync()).GetProperty("entry").EnumerateArray().ToList();
+        Assert.Equal(["200", "200", "400", "404"], entries.Select(e => e.GetProperty("response").GetProperty("status").GetString()));
+        Assert.Equal("旧", entries[0].GetProperty("resource").GetProperty("name")[0].GetProperty("family").GetString());
+        Assert.Equal("新", entries[1].GetProperty("resource").GetProperty("name")[0].GetProperty("family").GetString());
+    }
+
+    [FhirFact]
     public async Task Non_bundles_and_other_bundle_types_are_400()
     {
         Assert.Equal(HttpStatusCode.BadRequest, (await _c.PostAsync("/", Body("""{"resourceType":"Patient"}"""))).StatusCode);

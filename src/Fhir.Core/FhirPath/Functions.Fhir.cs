@@ -89,12 +89,8 @@ internal static partial class Functions
             foreach (var it in input)
             {
                 var reference = it.Node is { } n && !n.IsPrimitive ? n.Child("reference")?.Value : it.Value as string;
-                if (reference is null) continue;
-                var parts = reference.Split('/');
-                if (parts.Length < 2) continue;
-                var (t, id) = (parts[^2], parts[^1]);
-                if (t == "_history" && parts.Length >= 4) (t, id) = (parts[^4], parts[^3]);
-                if (type is null || type == t) r.Add(FhirPathItem.FromValue(t + "/" + id));
+                if (reference is not null && ReferenceParts.TryParse(reference, out var t, out var id) && (type is null || type == t))
+                    r.Add(FhirPathItem.FromValue(t + "/" + id));
             }
             return r;
         });

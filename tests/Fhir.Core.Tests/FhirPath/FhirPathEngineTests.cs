@@ -134,6 +134,19 @@ public class FhirPathEngineTests
     }
 
     [Fact]
+    public void GetReferenceKey_gives_type_and_id_of_literal_references()
+    {
+        var obs = Parse("""
+            {"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"http://example.org/fhir/Patient/p1/_history/3"},
+             "performer":[{"reference":"Practitioner/d1"},{"reference":"#c"},{"reference":"urn:uuid:04121321-4af5-424c-a0e1-ed3aab1c349d"}]}
+            """);
+        Assert.Equal("Patient/p1", One("subject.getReferenceKey()", obs));
+        Assert.Equal(["Practitioner/d1"], Eval("performer.getReferenceKey()", obs).Select(i => i.Value));
+        Assert.Equal(["Patient/p1"], Eval("(subject | performer).getReferenceKey('Patient')", obs).Select(i => i.Value));
+        Assert.Equal("Practitioner/d1", One("performer[0].reference.getReferenceKey()", obs));
+    }
+
+    [Fact]
     public void Environment_variables_and_callbacks()
     {
         var ctx = new EvaluationContext

@@ -163,10 +163,14 @@ public static class BatchEndpoint
     private static BundleEntry Failed(FhirException fe) =>
         new(null, FhirJsonSerializer.SerializeToUtf8Bytes(OperationOutcomes.Create(fe.Issues)), Response: ($"{fe.Status}", null, null, null));
 
+    /// <summary>The type and id of a request URL: "Type", "Type/id" or "Type/id/_history/vid".</summary>
     private static (string Type, string? Id) Split(string path)
     {
-        var parts = path.Trim('/').Split('/');
-        return (parts[0], parts.Length > 1 ? parts[1] : null);
+        path = path.Trim('/');
+        if (!path.Contains('/')) return (path, null);
+        if (ReferenceParts.TryParse(path, out var type, out var id)) return (type, id);
+        ResourceWriter.CheckType(path[..path.IndexOf('/')]);
+        throw FhirException.BadRequest($"'{path}' is not a request URL of the form [type], [type]/[id] or [type]/[id]/_history/[vid].");
     }
 
     private static async Task<BundleEntry> WriteAsync(HttpContext ctx, IWriteSession s, Entry e, ResourceWriter writer, ResourcePatcher patcher)
@@ -236,8 +240,7 @@ public static class BatchEndpoint
         }
         return await guard.RunAsync(ctx, "batch-read", type, async access =>
         {
-            var parts = e.Path.Split('/');
-            var s = parts.Length >= 4 && parts[2] == "_history" && int.TryParse(parts[3], out var v)
+            var s = ReferenceParts.TryParse(e.Path, out _, out _, out var vid) && int.TryParse(vid, out var v)
                 ? await store.ReadVersionAsync(type, id, v, ctx.RequestAborted)
                 : await store.ReadAsync(type, id, ctx.RequestAborted);
             if (s is null || (!s.IsDeleted && !await guard.CanShowAsync(access, s)))

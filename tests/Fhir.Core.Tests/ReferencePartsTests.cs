@@ -1,0 +1,27 @@
+using FhirArchive.Fhir.Model;
+using Xunit;
+
+namespace FhirArchive.Fhir.Tests;
+
+public class ReferencePartsTests
+{
+    [Theory]
+    [InlineData("Patient/1", "Patient", "1", null)]
+    [InlineData("Patient/1/_history/2", "Patient", "1", "2")]
+    [InlineData("http://example.org/fhir/Observation/o-1/_history/7", "Observation", "o-1", "7")]
+    [InlineData("https://example.org/fhir/Patient/1?_format=json", "Patient", "1", null)]
+    public void Literal_references_give_type_id_and_version(string reference, string type, string id, string? version)
+    {
+        Assert.True(ReferenceParts.TryParse(reference, out var t, out var i, out var v));
+        Assert.Equal((type, id, version), (t, i, v));
+    }
+
+    [Theory]
+    [InlineData("#contained")]
+    [InlineData("urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0a")]
+    [InlineData("Unknown/1")]
+    [InlineData("Patient")]
+    [InlineData("Patient/1/extra")]
+    public void Anything_else_names_no_resource(string reference) =>
+        Assert.False(ReferenceParts.TryParse(reference, out _, out _, out _));
+}

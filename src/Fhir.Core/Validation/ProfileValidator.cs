@@ -176,7 +176,7 @@ public static class ProfileValidator
     {
         IEnumerable<ElementNode> current = [node];
         if (path == "$this") return current;
-        foreach (var segment in Segments(path))
+        foreach (var segment in ProfileElement.PathSegments(path))
         {
             if (segment == "$this") continue;
             if (segment == "resolve()")
@@ -194,23 +194,6 @@ public static class ProfileValidator
             current = current.SelectMany(n => n.ChildrenNamed(name)).ToList();
         }
         return current;
-    }
-
-    /// <summary>A discriminator path's steps; dots inside extension('...') do not split.</summary>
-    private static IEnumerable<string> Segments(string path)
-    {
-        var start = 0;
-        var inQuote = false;
-        for (var i = 0; i < path.Length; i++)
-        {
-            if (path[i] == '\'') inQuote = !inQuote;
-            else if (path[i] == '.' && !inQuote)
-            {
-                yield return path[start..i];
-                start = i + 1;
-            }
-        }
-        yield return path[start..];
     }
 
     /// <summary>

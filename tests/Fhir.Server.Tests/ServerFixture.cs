@@ -18,7 +18,12 @@ public class ServerFixture : IDisposable
 
     public ServerFixture() : this(null, null) { }
 
-    protected ServerFixture(IDictionary<string, string>? settings, Action<IServiceCollection>? services)
+    /// <summary>The record types whose profile appsettings.json turns on (tests that post foreign resources turn them off).</summary>
+    public static readonly string[] RecordTypes = ["Patient", "Organization", "Practitioner", "Encounter", "Observation"];
+
+    /// <param name="shippedRecordProfiles">false (most tests): the record profiles are turned off, since the suites post
+    /// foreign, non-profiled resources; true: the profiles as appsettings.json ships them.</param>
+    protected ServerFixture(IDictionary<string, string>? settings, Action<IServiceCollection>? services, bool shippedRecordProfiles = false)
     {
         Directory.CreateDirectory(_folder);
         Factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
@@ -26,6 +31,8 @@ public class ServerFixture : IDisposable
             b.UseSetting("Storage:DataFolder", _folder);
             b.UseSetting("SampleData:Load", "false");
             b.UseSetting("ConformanceResources:Load", "false");
+            if (!shippedRecordProfiles)
+                foreach (var type in RecordTypes) b.UseSetting($"Validation:RecordProfiles:{type}", "");
             foreach (var (k, v) in settings ?? new Dictionary<string, string>()) b.UseSetting(k, v);
             if (services is not null) b.ConfigureTestServices(services);
         });
@@ -44,7 +51,8 @@ public class ServerFixture : IDisposable
 
 public sealed class SampleDataFixture() : ServerFixtureWith(new Dictionary<string, string> { ["SampleData:Load"] = "true" }, null);
 
-public class ServerFixtureWith(IDictionary<string, string>? settings, Action<IServiceCollection>? services) : ServerFixture(settings, services);
+public class ServerFixtureWith(IDictionary<string, string>? settings, Action<IServiceCollection>? services, bool shippedRecordProfiles = false)
+    : ServerFixture(settings, services, shippedRecordProfiles);
 
 /// <summary>Hides resources tagged "secret" and fails hard on "Basic" reads: exercises the access hook and the 500 path.</summary>
 public sealed class TestAccessPolicy : IAccessPolicy

@@ -181,3 +181,24 @@ public sealed class SampleDataValidationTests(SampleDataUnderRecordProfileFixtur
         Assert.Equal(4, bundle.GetProperty("total").GetInt32());
     }
 }
+
+/// <summary>The server as shipped: appsettings.json holds the record types to their profiles, and the sample data meets them.</summary>
+public sealed class ShippedSettingsFixture() : ServerFixtureWith(new Dictionary<string, string> { ["SampleData:Load"] = "true" }, null, shippedRecordProfiles: true);
+
+public sealed class ShippedRecordProfileTests(ShippedSettingsFixture fx) : IClassFixture<ShippedSettingsFixture>
+{
+    [Fact]
+    public async Task The_sample_data_loads_under_the_shipped_record_profiles()
+    {
+        foreach (var (type, count) in new[] { ("Patient", 4), ("Organization", 1), ("Practitioner", 1), ("Encounter", 4), ("Observation", 8) })
+            Assert.Equal(count, (await (await fx.Client.GetAsync($"/{type}?_summary=count")).JsonAsync()).GetProperty("total").GetInt32());
+    }
+
+    [Fact]
+    public async Task A_patient_without_the_record_identifiers_is_refused_by_default()
+    {
+        var r = await fx.Client.PostAsync("/Patient", Http.Body("""{"resourceType":"Patient","name":[{"family":"Smith"}]}"""));
+        Assert.Equal(422, (int)r.StatusCode);
+        Http.AssertOutcome(await r.JsonAsync());
+    }
+}

@@ -56,6 +56,12 @@ public class CnProfileTests
         { "Patient-zhang-wei", "set identifier=[{\"system\":\"urn:oid:2.16.156.10011.1.2\",\"value\":\"50010100120000001\"}]", "value", "Patient.identifier[0].value" },
         { "Patient-zhang-wei", "set extension=[{\"url\":\"http://fhirarchive.cn/fhir/StructureDefinition/cn-ethnicity\",\"valueCoding\":{\"system\":\"urn:oid:2.16.156.10011.2.3.3.3\",\"code\":\"99\"}}]", "code-invalid", "Patient.extension[0].value.ofType(Coding)" },
         { "Patient-zhang-wei", "set extension=[{\"url\":\"http://fhirarchive.cn/fhir/StructureDefinition/cn-ethnicity\",\"valueString\":\"汉族\"}]", "structure", "Patient.extension[0].value.ofType(string)" },
+        // household-registration vs current address: one of each, a GB/T 2260 code of county level at least
+        { "Patient-zhang-wei", "set address=[{\"extension\":[{\"url\":\"http://fhirarchive.cn/fhir/StructureDefinition/cn-household-division\",\"valueCode\":\"500101001\"}],\"text\":\"x\"},{\"extension\":[{\"url\":\"http://fhirarchive.cn/fhir/StructureDefinition/cn-household-division\",\"valueCode\":\"500103\"}],\"text\":\"x\"}]", "structure", "Patient.address:householdRegistration" },
+        { "Patient-zhang-wei", "set address=[{\"extension\":[{\"url\":\"http://fhirarchive.cn/fhir/StructureDefinition/cn-household-division\",\"valueCode\":\"999999\"}],\"text\":\"x\"}]", "code-invalid", "Patient.address[0].extension[0].value.ofType(code)" },
+        { "Patient-zhang-wei", "set address=[{\"extension\":[{\"url\":\"http://fhirarchive.cn/fhir/StructureDefinition/cn-residence-division\",\"valueCode\":\"500100\"}],\"text\":\"x\"}]", "code-invalid", "Patient.address[0].extension[0].value.ofType(code)" },
+        { "Patient-zhang-wei", "set address=[{\"extension\":[{\"url\":\"http://fhirarchive.cn/fhir/StructureDefinition/cn-household-division\",\"valueCode\":\"500000\"}],\"text\":\"x\"}]", "code-invalid", "Patient.address[0].extension[0].value.ofType(code)" },
+        { "Patient-zhang-wei", "set address=[{\"extension\":[{\"url\":\"http://fhirarchive.cn/fhir/StructureDefinition/cn-residence-division\",\"valueString\":\"渝中区\"}],\"text\":\"x\"}]", "structure", "Patient.address[0].extension[0].value.ofType(string)" },
         { "Organization-wz-gst-chc", "remove extension", "required", "Organization.extension:divisionCode" },
         { "Organization-wz-gst-chc", "set identifier=[{\"system\":\"http://example.org\",\"value\":\"1\"}]", "required", "Organization.identifier:institutionCode" },
         { "Practitioner-li-na", "remove name", "required", "Practitioner.name" },

@@ -98,6 +98,8 @@ public static class ValidatorSuite
             // As the reference validator is configured for these cases: an extension nobody defines is an error.
             UnknownExtensions = Fhir.Outcomes.IssueSeverity.Error,
             AllowExampleExtensions = tc["examples"]?.GetValue<bool>() != false,
+            SecurityChecks = tc["security-checks"]?.GetValue<bool>() == true,
+            NoHtmlInMarkdown = tc["noHtmlInMarkdown"]?.GetValue<bool>() == true,
         };
         var validator = new InstanceValidator(settings);
 
@@ -116,7 +118,11 @@ public static class ValidatorSuite
             var url = UrlOf(Path.Combine(folder, source));
             var errors = baseErrors.ToList();
             if (parsed.Resource is not null && url is not null && Resolve(url) is { } profile)
-                errors.AddRange(ProfileValidator.Validate(parsed.Resource, profile, settings).Where(i => i.IsError));
+                // "assumeValidRestReferences": the reference validator takes Type/id URLs at their word (else it leaves them unjudged).
+                errors.AddRange(ProfileValidator.Validate(parsed.Resource, profile, settings with
+                {
+                    TypesFromReferenceUrls = second["assumeValidRestReferences"]?.GetValue<bool>() == true,
+                }).Where(i => i.IsError));
             yield return Compare(name + " (profile)", ExpectedValid(expectation, folder), errors);
         }
     }

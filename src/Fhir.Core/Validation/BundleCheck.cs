@@ -7,15 +7,28 @@ namespace FhirArchive.Fhir.Validation;
 /// <summary>
 /// The Bundle rules the R4 specification states in prose: a fullUrl is absolute; every entry of a bundle that is
 /// not a transaction or batch has one; a fullUrl that looks like a RESTful URL ([base]/Type/id) names the entry's
-/// resource type and id.
+/// resource type and id; the paging links occur once; search results have ids, and 'outcome' entries are
+/// OperationOutcomes.
 /// </summary>
 internal static class BundleCheck
 {
     public static void Check(ElementNode bundle, FhirDefinitions defs, Action<IssueSeverity, string, string, string> add)
     {
         var type = bundle.Child("type")?.Value;
+        var relations = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var link in bundle.ChildrenNamed("link"))
+            if (link.Child("relation")?.Value is { } relation and ("self" or "first" or "previous" or "prev" or "next" or "last") && !relations.Add(relation))
+                add(IssueSeverity.Error, "structure", $"The link relation '{relation}' can occur only once", link.Location);
         foreach (var entry in bundle.ChildrenNamed("entry"))
         {
+            if (type == "searchset" && entry.Child("resource") is { } found)
+            {
+                var mode = entry.Child("search")?.Child("mode")?.Value;
+                if (mode == "outcome" && found.Type != "OperationOutcome")
+                    add(IssueSeverity.Error, "structure", $"An entry with search mode 'outcome' must be an OperationOutcome, not a {found.Type}", entry.Location);
+                else if (mode != "outcome" && found.Type != "OperationOutcome" && found.ResourceId is null)
+                    add(IssueSeverity.Error, "required", "Search results must have ids", entry.Location + ".resource");
+            }
             var resource = entry.Child("resource");
             var fullUrl = entry.Child("fullUrl")?.Value;
             if (fullUrl is null)

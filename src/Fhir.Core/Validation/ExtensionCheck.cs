@@ -10,8 +10,11 @@ namespace FhirArchive.Fhir.Validation;
 /// is a modifier, used in a context the definition allows (and meeting its contextInvariants), and its content
 /// (value type, sub-extensions) as the definition's snapshot says.
 /// </summary>
-internal static class ExtensionCheck
+internal static partial class ExtensionCheck
 {
+    [System.Text.RegularExpressions.GeneratedRegex(@"^http://hl7\.org/fhir/\d\.\d/StructureDefinition/extension-")]
+    private static partial System.Text.RegularExpressions.Regex CrossVersion();
+
     public static void Check(ElementNode extension, ValidationSettings settings, FhirDefinitions defs, Func<ElementNode, Constraint, bool?>? invariants,
         Action<IssueSeverity, string, string, string> add)
     {
@@ -62,7 +65,7 @@ internal static class ExtensionCheck
     /// </summary>
     private static bool Unjudged(string url, ValidationSettings settings)
     {
-        if (url.StartsWith("http://hl7.org/fhir/", StringComparison.Ordinal)) return true;
+        if (url.StartsWith("http://hl7.org/fhir/StructureDefinition/", StringComparison.Ordinal) || CrossVersion().IsMatch(url)) return true;
         if (!settings.AllowExampleExtensions) return false;
         var host = Uri.TryCreate(url, UriKind.Absolute, out var u) ? u.Host : "";
         return host is "example.org" or "example.com" or "acme.com" or "acme.org" || host.EndsWith(".example.org", StringComparison.Ordinal);
@@ -76,7 +79,13 @@ internal static class ExtensionCheck
     /// </summary>
     private static bool InContext(ElementNode parent, string type, string expression, FhirDefinitions defs)
     {
-        if (type == "extension") return parent.Type == "Extension" && parent.Child("url")?.Value == expression.Split('|')[0];
+        if (type == "extension")
+        {
+            // On the extension itself, or on its value (an extension of the primitive valueBoolean inside it).
+            var holder = parent.Type == "Extension" ? parent : parent.Definition?.Name == "value" && parent.Parent?.Type == "Extension" ? parent.Parent : null;
+            return holder?.Child("url")?.Value == expression.Split('|')[0];
+        }
+        if (type == "fhirpath") return InFhirPathContext(parent, expression);
         if (type != "element") return true;
         var wanted = expression.Replace("[x]", "");
         if (wanted is "Element" or "Base") return true;
@@ -92,6 +101,23 @@ internal static class ExtensionCheck
         if (parent.Definition is { } pd && wanted.StartsWith(pd.Path + ".", StringComparison.Ordinal) && !wanted[(pd.Path.Length + 1)..].Contains('.')) return true;
         var pathDot = path.IndexOf('.');
         return pathDot > 0 && path[pathDot..] == wanted[dot..] && (path[..pathDot] == head || defs.IsSubtypeOf(path[..pathDot], head));
+    }
+
+    /// <summary>
+    /// A FHIRPath context: the expression, evaluated on the resource, selects the element the extension sits on.
+    /// An expression that cannot be evaluated here allows the use (no issue raised on what cannot be judged).
+    /// </summary>
+    private static bool InFhirPathContext(ElementNode parent, string expression)
+    {
+        if (parent.ContainingResource is not { } resource) return true;
+        try
+        {
+            return FhirPath.FhirPathCompiler.Default.Compile(expression).Evaluate(resource).Any(i => ReferenceEquals(i.Node, parent));
+        }
+        catch (Exception e) when (e is FhirPath.FhirPathEvaluationException or FhirPath.FhirPathSyntaxException)
+        {
+            return true;
+        }
     }
 
     /// <summary>"Patient.contact.name" for a node, without indices or types (null outside a resource).</summary>

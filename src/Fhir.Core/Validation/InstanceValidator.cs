@@ -40,6 +40,18 @@ public sealed record ValidationSettings
     /// <summary>Unknown extensions from example domains (example.org, acme.com...) pass without an issue.</summary>
     public bool AllowExampleExtensions { get; init; } = true;
 
+    /// <summary>
+    /// Judge a reference's target type from its URL ("Group/1" is a Group) when the target is not in the instance.
+    /// Off: only references resolved inside the instance (contained, Bundle entries) are judged.
+    /// </summary>
+    public bool TypesFromReferenceUrls { get; init; } = true;
+
+    /// <summary>Strings may not hold HTML-looking tags (injection into displays that do not escape them).</summary>
+    public bool SecurityChecks { get; init; }
+
+    /// <summary>Markdown may not hold raw HTML tags (it should be escaped by whoever renders it).</summary>
+    public bool NoHtmlInMarkdown { get; init; }
+
     /// <summary>Stop after this many issues (one more, informational, says so).</summary>
     public int MaxIssues { get; init; } = 500;
 }
@@ -50,8 +62,11 @@ public sealed record ValidationSettings
 /// <see cref="ValidationSettings.CheckInvariant"/> callback. Walks contained resources and Bundle entries too.
 /// Structure and primitive lexical rules are the parsers' job: an instance reaching here was parsed already.
 /// </summary>
-public sealed class InstanceValidator(ValidationSettings? settings = null, FhirDefinitions? definitions = null)
+public sealed partial class InstanceValidator(ValidationSettings? settings = null, FhirDefinitions? definitions = null)
 {
+    [System.Text.RegularExpressions.GeneratedRegex(@"<\s*/?\s*[a-zA-Z][a-zA-Z0-9-]*(\s[^<>]*)?/?>")]
+    private static partial System.Text.RegularExpressions.Regex HtmlTag();
+
     private readonly ValidationSettings _settings = settings ?? new ValidationSettings();
     private readonly FhirDefinitions _defs = definitions ?? FhirDefinitions.R4;
     private Func<ElementNode, Constraint, bool?>? _invariants;
@@ -90,6 +105,11 @@ public sealed class InstanceValidator(ValidationSettings? settings = null, FhirD
             if (node.Type == "Extension" && node.Definition?.Name is "extension" or "modifierExtension")
                 ExtensionCheck.Check(node, v._settings, v._defs, v.Invariants, Add);
             if (node.IsResource && node.Type == "Bundle") BundleCheck.Check(node, v._defs, Add);
+            if (node.Type == "Attachment" && AttachmentSize.Mismatch(node) is var (stated, actual))
+                Add(IssueSeverity.Error, "value", $"The stated attachment size {stated} does not match the size of its data ({actual})", node.Location);
+            if (node.IsPrimitive && (v._settings.SecurityChecks && node.Type == "string" || v._settings.NoHtmlInMarkdown && node.Type == "markdown")
+                && node.Value is { } text && HtmlTag().IsMatch(text))
+                Add(IssueSeverity.Error, "security", $"The {node.Type} contains what looks like an HTML tag, which is not allowed here", node.Location);
             if (node.IsResource && node.Type == "QuestionnaireResponse")
                 Questionnaires.QuestionnaireResponseCheck.Check(node, v._settings.ResolveResource, v._settings.CodeInValueSet, Add);
 

@@ -41,6 +41,14 @@ public static class ProfileValidator
             foreach (var child in e.Children)
                 CheckGroup(node, child, node.ChildrenNamed(child.Name).ToList(), url);
 
+            if (node.Type == "Reference" && e.TargetProfiles.Count > 0) CheckTarget(node, e, url);
+            if (node.IsResource && e.TypeProfiles.Count > 0 && node.Definition is not null)
+            {
+                var types = TypesOf(e.TypeProfiles);
+                if (types.Count > 0 && node.Type is { } rt && !types.Contains(rt) && !types.Contains("Resource"))
+                    issues.Add(Error("structure", $"The type {rt} is not allowed here: it must be {string.Join(", ", types)} ({url})", node.Location));
+            }
+
             foreach (var typeProfile in e.TypeProfiles)
             {
                 if (settings.ResolveProfile?.Invoke(typeProfile) is not { } p || p.Type != node.Type) continue; // core types need no second look
@@ -75,6 +83,18 @@ public static class ProfileValidator
                 CheckCount(members.Count, slice, $"{where}:{slice.SliceName}", url, issues);
                 foreach (var n in members) CheckNode(n, slice, url);
             }
+        }
+
+        /// <summary>A reference whose target type the profile narrows (type.targetProfile).</summary>
+        private void CheckTarget(ElementNode reference, ProfileElement e, string url)
+        {
+            if (reference.Child("reference")?.Value is not { } r || r.StartsWith("urn:", StringComparison.Ordinal)) return;
+            var target = Resolve(reference)?.Type
+                ?? (settings.TypesFromReferenceUrls && !r.StartsWith('#') && ReferenceParts.TryParse(r, out var t, out _) ? t : null);
+            if (target is null) return;
+            var allowed = TypesOf(e.TargetProfiles);
+            if (allowed.Count == 0 || allowed.Contains(target) || allowed.Contains("Resource")) return;
+            Issues.Add(Error("structure", $"A reference to a {target} is not allowed here: it must point to {string.Join(", ", allowed)} ({url})", reference.Location));
         }
 
         /// <summary>Does the node belong to the slice? Every discriminator must agree.</summary>
@@ -176,7 +196,7 @@ public static class ProfileValidator
     {
         IEnumerable<ElementNode> current = [node];
         if (path == "$this") return current;
-        foreach (var segment in Segments(path))
+        foreach (var segment in ProfileElement.PathSegments(path))
         {
             if (segment == "$this") continue;
             if (segment == "resolve()")
@@ -194,23 +214,6 @@ public static class ProfileValidator
             current = current.SelectMany(n => n.ChildrenNamed(name)).ToList();
         }
         return current;
-    }
-
-    /// <summary>A discriminator path's steps; dots inside extension('...') do not split.</summary>
-    private static IEnumerable<string> Segments(string path)
-    {
-        var start = 0;
-        var inQuote = false;
-        for (var i = 0; i < path.Length; i++)
-        {
-            if (path[i] == '\'') inQuote = !inQuote;
-            else if (path[i] == '.' && !inQuote)
-            {
-                yield return path[start..i];
-                start = i + 1;
-            }
-        }
-        yield return path[start..];
     }
 
     /// <summary>

@@ -41,19 +41,46 @@ public sealed class ProfileElement
     public List<ProfileElement> Children { get; } = [];
     public List<ProfileElement> Slices { get; } = [];
 
-    /// <summary>The element below this one at a dotted path ("coding.code"), through children only.</summary>
+    /// <summary>
+    /// The element below this one at a discriminator path ("coding.code", "extension('url').value"), through
+    /// children; extension('url') is the extension slice whose type names that definition.
+    /// </summary>
     public ProfileElement? Descend(string path)
     {
         var e = this;
-        foreach (var segment in path.Split('.'))
+        foreach (var segment in PathSegments(path))
         {
-            if (segment is "$this" or "resolve()") continue;
-            if (segment.StartsWith("ofType(", StringComparison.Ordinal)) continue;
-            var name = segment.EndsWith("[x]", StringComparison.Ordinal) ? segment[..^3] : segment;
-            e = e.Children.FirstOrDefault(c => c.Name == name);
+            if (segment is "$this" or "resolve()" || segment.StartsWith("ofType(", StringComparison.Ordinal)) continue;
+            if (segment.StartsWith("extension('", StringComparison.Ordinal) && segment.EndsWith("')", StringComparison.Ordinal))
+            {
+                var url = segment[11..^2];
+                e = e.Children.FirstOrDefault(c => c.Name == "extension")?.Slices.FirstOrDefault(sl => sl.TypeProfiles.Any(p => p.Split('|')[0] == url));
+            }
+            else
+            {
+                var name = segment.EndsWith("[x]", StringComparison.Ordinal) ? segment[..^3] : segment;
+                e = e.Children.FirstOrDefault(c => c.Name == name);
+            }
             if (e is null) return null;
         }
         return e;
+    }
+
+    /// <summary>A path's steps; dots inside quotes (extension('http://...')) do not split.</summary>
+    internal static IEnumerable<string> PathSegments(string path)
+    {
+        var start = 0;
+        var inQuote = false;
+        for (var i = 0; i < path.Length; i++)
+        {
+            if (path[i] == '\'') inQuote = !inQuote;
+            else if (path[i] == '.' && !inQuote)
+            {
+                yield return path[start..i];
+                start = i + 1;
+            }
+        }
+        yield return path[start..];
     }
 
     public override string ToString() => Id;

@@ -47,12 +47,15 @@ public static class SampleDataLoader
     {
         yield return """
             {"resourceType":"Organization","id":"bj-chaoyang-hospital","active":true,
+             "extension":[{"url":"http://fhirarchive.cn/fhir/StructureDefinition/cn-division-code",
+               "valueCoding":{"system":"http://fhirarchive.cn/fhir/CodeSystem/gbt-2260-admin-division","code":"110105","display":"朝阳区"}}],
              "identifier":[{"system":"urn:oid:2.16.156.10011.1.5","value":"12110000400688688M"}],
              "name":"北京市朝阳区社区卫生服务中心","alias":["Chaoyang Community Health Center"],
              "address":[{"city":"北京市","district":"朝阳区","country":"CN"}]}
             """;
         yield return """
             {"resourceType":"Practitioner","id":"dr-chen-jing","active":true,
+             "identifier":[{"system":"urn:oid:2.16.156.10011.1.4","value":"D110105001"}],
              "name":[{"text":"陈静","family":"陈","given":["静"]}],"gender":"female",
              "qualification":[{"code":{"text":"全科医生 / general practitioner"}}]}
             """;
@@ -73,6 +76,7 @@ public static class SampleDataLoader
             yield return $$"""
                 {"resourceType":"Encounter","id":"enc-{{r.Id}}","status":"finished",
                  "class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"AMB","display":"门诊 ambulatory"},
+                 "type":[{"text":"健康体检 / health examination"}],
                  "subject":{"reference":"Patient/{{r.Id}}"},
                  "participant":[{"individual":{"reference":"Practitioner/dr-chen-jing"} }],
                  "period":{"start":"2024-05-0{{r.Sequence[2]}}T09:00:00+08:00","end":"2024-05-0{{r.Sequence[2]}}T09:30:00+08:00"},
@@ -87,6 +91,7 @@ public static class SampleDataLoader
                      "code":{"coding":[{"system":"http://loinc.org","code":"{{code}}","display":"{{display}}"}],"text":"{{display}}"},
                      "subject":{"reference":"Patient/{{r.Id}}"},"encounter":{"reference":"Encounter/enc-{{r.Id}}"},
                      "effectiveDateTime":"2024-05-0{{r.Sequence[2]}}T09:10:00+08:00",
+                     "performer":[{"reference":"Practitioner/dr-chen-jing"}],
                      "valueQuantity":{"value":{{value}},"unit":"{{unit}}","system":"http://unitsofmeasure.org","code":"{{ucum}}"} }
                     """;
             }

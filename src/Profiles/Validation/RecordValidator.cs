@@ -3,6 +3,7 @@ using FhirArchive.Fhir.Outcomes;
 using FhirArchive.Fhir.Validation;
 using FhirArchive.Profiles.Identifiers;
 using FhirArchive.Terminology;
+using FhirArchive.Terminology.Sources;
 
 namespace FhirArchive.Profiles.Validation;
 
@@ -15,10 +16,12 @@ public sealed class RecordValidator
 {
     private readonly InstanceValidator _validator;
     private readonly IDivisionDirectory _divisions;
+    private readonly TerminologyService _terminology;
 
     public RecordValidator(TerminologyService? terminology = null)
     {
         var t = terminology ?? TerminologyService.Default;
+        _terminology = t;
         _divisions = new TerminologyDivisionDirectory(t);
         _validator = new InstanceValidator(new ValidationSettings { CodeInValueSet = t.CodeInValueSet, ResolveProfile = CnProfiles.Find });
     }
@@ -34,8 +37,38 @@ public sealed class RecordValidator
             else issues.Add(new FhirIssue(IssueSeverity.Error, "not-found", $"The profile {profile} is not known here", resource.Location));
         }
         foreach (var patient in resource.Descendants().Prepend(resource).Where(n => n.Type == "Patient"))
+        {
             CheckIdentifiers(patient, issues);
+            CheckAddressDivisions(patient, issues);
+        }
         return issues;
+    }
+
+    private static readonly Dictionary<string, string> AddressDivisions = new(StringComparer.Ordinal)
+    {
+        [CnProfiles.Canonical + "cn-household-division"] = "户籍地址 / household-registration address",
+        [CnProfiles.Canonical + "cn-residence-division"] = "现住址 / current address",
+    };
+
+    /// <summary>
+    /// The division code of a household-registration or current address names a current GB/T 2260 division of
+    /// county level at least (a 6-digit county code, or a 9-digit township code).
+    /// </summary>
+    private void CheckAddressDivisions(ElementNode patient, List<FhirIssue> issues)
+    {
+        foreach (var address in patient.ChildrenNamed("address"))
+        foreach (var extension in address.ChildrenNamed("extension"))
+        {
+            if (extension.Child("url")?.Value is not { } url || !AddressDivisions.TryGetValue(url, out var what)) continue;
+            if (extension.Child("value") is not { Value: { } code } value) continue; // a missing value is the profile's to report
+            var concept = _terminology.Lookup(CnTerminology.AdminDivision, code)?.Concept;
+            var problem = concept is null ? $"代码 {code} 不在 GB/T 2260 行政区划中 / {code} is not a GB/T 2260 division code"
+                : concept.Inactive ? $"代码 {code} 已撤销 / {code} is a retired division code"
+                : !(code.Length == 6 && concept.Properties.GetValueOrDefault("county-level") == "true" || code.Length == 9 && concept.Properties.GetValueOrDefault("level") == "township")
+                    ? $"代码 {code} 不是县级或乡级区划 / {code} is not a county- or township-level division" : null;
+            if (problem is not null)
+                issues.Add(new FhirIssue(IssueSeverity.Error, "code-invalid", $"{what}行政区划无效 / invalid division of the {what}: {problem}", value.Location));
+        }
     }
 
     private void CheckIdentifiers(ElementNode patient, List<FhirIssue> issues)

@@ -36,6 +36,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# CPU seconds the server has used so far: with other load on the machine this is steadier than wall time.
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$server_pid/stat"; }
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
 
 if [ $build -eq 1 ]; then
@@ -72,7 +75,9 @@ curl -fs "$base/health" >/dev/null || { echo "server did not start" >&2; cat "$t
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "ingesting $resources resources into $db..."
+cpu0=$(cpu_seconds)
 ingest=$(node "$here/ingest.mjs" "$base" "$synthea" "$resources" "$tmp" 2) || { tail -50 "$tmp/server.log"; exit 1; }
+ingest_cpu=$(echo "$(cpu_seconds) - $cpu0" | bc)
 
 # scenario name -> paths file
 scenarios=(read:read identifier:identifier observation:observation include:include)
@@ -82,19 +87,28 @@ results=()
 for s in "${scenarios[@]}"; do
   name=${s%%:*}; file="$tmp/${s##*:}.txt"
   wrk -t2 -c"$connections" -d2s --timeout 5s -s "$here/paths.lua" "$base" -- "$file" >/dev/null # warm-up
+  cpu0=$(cpu_seconds)
   out=$(wrk -t2 -c"$connections" -d"${duration}s" --timeout 5s -s "$here/paths.lua" "$base" -- "$file")
-  results+=("$name $(grep '^RESULT' <<<"$out" | cut -d' ' -f2-)")
+  results+=("$name $(grep '^RESULT' <<<"$out" | cut -d' ' -f2-) $(echo "$(cpu_seconds) - $cpu0" | bc)")
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 node -e '
-const [ingest, db, cores, conns, dur, before, after, ...rows] = process.argv.slice(1);
+const [ingest, ingestCpu, db, cores, conns, dur, before, after, ...rows] = process.argv.slice(1);
 const i = JSON.parse(ingest);
 console.log(`\nFhirArchive load test: ${db}, ${cores} cores, load ${before} -> ${after}`);
 console.log(`ingest: ${i.resources} resources in ${i.bundles} transactions (${i.megabytes} MB) in ${i.seconds} s = ${i.resourcesPerSecond} resources/s, ${i.failures} failed`);
+console.log(`        server CPU ${ingestCpu} s = ${Math.round(1000 * ingestCpu / i.resources * 1000) / 1000} ms per resource`);
 console.log(`wrk: ${conns} connections, 2 threads, ${dur} s per scenario\n`);
-console.log("| scenario | req/s | p50 ms | p99 ms | requests | errors | non-2xx |");
-console.log("|---|---:|---:|---:|---:|---:|---:|");
-for (const r of rows) { const [n, ...v] = r.split(" "); console.log(`| ${n} | ${v.join(" | ")} |`); }
-' "$ingest" "$db" "$(nproc)" "$connections" "$duration" "$load_before" "$load_after" "${results[@]}"
+console.log("| scenario | req/s | p50 ms | p99 ms | requests | errors | non-2xx | server CPU µs/request |");
+console.log("|---|---:|---:|---:|---:|---:|---:|---:|");
+for (const r of rows) {
+  const [n, ...v] = r.split(" ");
+  const cpu = Number(v.pop());
+  v.push(Number(v[3]) > 0 ? Math.round(1e6 * cpu / Number(v[3])) : "-");
+  // wrk counts nothing when no request at all completed within the run.
+  if (v[3] === "0") v.splice(0, 3, "none answered", "-", "-");
+  console.log(`| ${n} | ${v.join(" | ")} |`);
+}
+' "$ingest" "$ingest_cpu" "$db" "$(nproc)" "$connections" "$duration" "$load_before" "$load_after" "${results[@]}"
 for s in "${scenarios[@]}"; do echo "  ${s%%:*}: ${label[${s%%:*}]}"; done

@@ -1,6 +1,7 @@
 using System.Data;
 using System.Data.Common;
 using System.Text;
+using FhirArchive.Storage.Schema;
 
 namespace FhirArchive.Storage.Writing;
 
@@ -8,50 +9,74 @@ namespace FhirArchive.Storage.Writing;
 internal sealed record BulkColumn<T>(string Name, DbType Type, Func<T, object?> Value);
 
 /// <summary>
-/// Multi-row INSERT ... VALUES (...), (...) through the session's connection and transaction: one statement per
-/// chunk of rows instead of one per row (EF Core sends one INSERT per entity on SQLite, and a round trip per batch).
+/// Bulk INSERTs through the session's connection and transaction, with one command prepared per statement shape and
+/// re-bound for each chunk of rows (EF Core would track every entity and, on SQLite, send one INSERT per row).
 /// </summary>
 internal static class BulkInsert
 {
-    // SQLite allows 32,766 parameters per statement and PostgreSQL 65,535; smaller statements compile faster.
-    private const int MaxParameters = 2000;
+    /// <summary>
+    /// Rows per statement. SQLite binds each parameter by a linear search of the statement's names, so a wide
+    /// multi-row statement costs quadratic time: there a prepared one-row INSERT re-executed in-process is fastest.
+    /// PostgreSQL pays a round trip per statement: there many rows go in one statement.
+    /// </summary>
+    public static int RowsPerStatement(SqlDialect dialect, int columns) => dialect == SqlDialect.Sqlite ? 1 : Math.Max(1, 2000 / columns);
 
-    public static async Task InsertAsync<T>(DbConnection connection, DbTransaction transaction, string table,
+    public static async Task InsertAsync<T>(DbConnection connection, DbTransaction transaction, SqlDialect dialect, string table,
         IReadOnlyList<BulkColumn<T>> columns, IReadOnlyList<T> rows, CancellationToken ct)
     {
         if (rows.Count == 0) return;
-        var perChunk = Math.Max(1, MaxParameters / columns.Count);
-        var head = $"INSERT INTO \"{table}\" ({string.Join(", ", columns.Select(c => $"\"{c.Name}\""))}) VALUES ";
-        var sql = new StringBuilder();
-        for (var start = 0; start < rows.Count; start += perChunk)
+        var perStatement = RowsPerStatement(dialect, columns.Count);
+        DbCommand? full = null;
+        try
         {
-            var count = Math.Min(perChunk, rows.Count - start);
-            await using var cmd = connection.CreateCommand();
-            cmd.Transaction = transaction;
-            sql.Clear().Append(head);
-            var n = 0;
-            for (var r = 0; r < count; r++)
+            for (var start = 0; start < rows.Count; start += perStatement)
             {
-                sql.Append(r == 0 ? "(" : ", (");
-                for (var c = 0; c < columns.Count; c++)
+                var count = Math.Min(perStatement, rows.Count - start);
+                DbCommand cmd;
+                if (count == perStatement) cmd = full ??= await CreateAsync(connection, transaction, table, columns, count, ct);
+                else cmd = await CreateAsync(connection, transaction, table, columns, count, ct);
+                try
                 {
-                    var name = "@p" + n++;
-                    sql.Append(c == 0 ? name : ", " + name);
-                    var p = cmd.CreateParameter();
-                    p.ParameterName = name;
-                    var v = columns[c].Value(rows[start + r]);
-                    if (v is null)
-                    {
-                        p.DbType = columns[c].Type;
-                        p.Value = DBNull.Value;
-                    }
-                    else p.Value = v;
-                    cmd.Parameters.Add(p);
+                    var n = 0;
+                    for (var r = 0; r < count; r++)
+                        foreach (var c in columns)
+                            cmd.Parameters[n++].Value = c.Value(rows[start + r]) ?? DBNull.Value;
+                    await cmd.ExecuteNonQueryAsync(ct);
                 }
-                sql.Append(')');
+                finally
+                {
+                    if (cmd != full) await cmd.DisposeAsync();
+                }
             }
-            cmd.CommandText = sql.ToString();
-            await cmd.ExecuteNonQueryAsync(ct);
         }
+        finally
+        {
+            if (full is not null) await full.DisposeAsync();
+        }
+    }
+
+    private static async Task<DbCommand> CreateAsync<T>(DbConnection connection, DbTransaction transaction, string table,
+        IReadOnlyList<BulkColumn<T>> columns, int rows, CancellationToken ct)
+    {
+        var cmd = connection.CreateCommand();
+        cmd.Transaction = transaction;
+        var sql = new StringBuilder($"INSERT INTO \"{table}\" ({string.Join(", ", columns.Select(c => $"\"{c.Name}\""))}) VALUES ");
+        var n = 0;
+        for (var r = 0; r < rows; r++)
+        {
+            sql.Append(r == 0 ? "(" : ", (");
+            for (var c = 0; c < columns.Count; c++)
+            {
+                var p = cmd.CreateParameter();
+                p.ParameterName = "@p" + n++;
+                p.DbType = columns[c].Type; // also the type of a null
+                cmd.Parameters.Add(p);
+                sql.Append(c == 0 ? p.ParameterName : ", " + p.ParameterName);
+            }
+            sql.Append(')');
+        }
+        cmd.CommandText = sql.ToString();
+        await cmd.PrepareAsync(ct);
+        return cmd;
     }
 }

@@ -124,15 +124,15 @@ internal sealed class WriteSession(ResourceStore store, FhirDbContext db, IDbCon
         if (_pending.Count == 0) return;
         var c = Connection;
         var t = Transaction;
-        await BulkInsert.InsertAsync(c, t, "ResourceVersion", RowTables.Versions, _pending.Select(p => p.Row).ToList(), ct);
+        await BulkInsert.InsertAsync(c, t, dialect, "ResourceVersion", RowTables.Versions, _pending.Select(p => p.Row).ToList(), ct);
         var sets = _pending.Where(p => p.Index is not null).Select(p => p.Index!).ToList();
-        await BulkInsert.InsertAsync(c, t, "TokenIndex", RowTables.Tokens, sets.SelectMany(s => s.Tokens).ToList(), ct);
-        await BulkInsert.InsertAsync(c, t, "StringIndex", RowTables.Strings, sets.SelectMany(s => s.Strings).ToList(), ct);
-        await BulkInsert.InsertAsync(c, t, "DateIndex", RowTables.Dates, sets.SelectMany(s => s.Dates).ToList(), ct);
-        await BulkInsert.InsertAsync(c, t, "NumberIndex", RowTables.Numbers, sets.SelectMany(s => s.Numbers).ToList(), ct);
-        await BulkInsert.InsertAsync(c, t, "QuantityIndex", RowTables.Quantities, sets.SelectMany(s => s.Quantities).ToList(), ct);
-        await BulkInsert.InsertAsync(c, t, "ReferenceIndex", RowTables.References, sets.SelectMany(s => s.References).ToList(), ct);
-        await BulkInsert.InsertAsync(c, t, "UriIndex", RowTables.Uris, sets.SelectMany(s => s.Uris).ToList(), ct);
+        await BulkInsert.InsertAsync(c, t, dialect, "TokenIndex", RowTables.Tokens, sets.SelectMany(s => s.Tokens).ToList(), ct);
+        await BulkInsert.InsertAsync(c, t, dialect, "StringIndex", RowTables.Strings, sets.SelectMany(s => s.Strings).ToList(), ct);
+        await BulkInsert.InsertAsync(c, t, dialect, "DateIndex", RowTables.Dates, sets.SelectMany(s => s.Dates).ToList(), ct);
+        await BulkInsert.InsertAsync(c, t, dialect, "NumberIndex", RowTables.Numbers, sets.SelectMany(s => s.Numbers).ToList(), ct);
+        await BulkInsert.InsertAsync(c, t, dialect, "QuantityIndex", RowTables.Quantities, sets.SelectMany(s => s.Quantities).ToList(), ct);
+        await BulkInsert.InsertAsync(c, t, dialect, "ReferenceIndex", RowTables.References, sets.SelectMany(s => s.References).ToList(), ct);
+        await BulkInsert.InsertAsync(c, t, dialect, "UriIndex", RowTables.Uris, sets.SelectMany(s => s.Uris).ToList(), ct);
         _pending.Clear();
     }
 

@@ -40,8 +40,10 @@ public interface IWriteSession : IAsyncDisposable
     Task CommitAsync(CancellationToken ct = default);
 }
 
-public sealed class ResourceStore(IDbContextFactory<FhirDbContext> factory, StorageOptions options) : IResourceStore
+public sealed class ResourceStore(IDbContextFactory<FhirDbContext> factory, StorageOptions options) : IResourceStore, IDisposable
 {
+    private readonly ReadById _readById = new(factory);
+
     // One writer at a time: SQLite allows no more, and it makes version numbering race-free for this process.
     private readonly SemaphoreSlim _writer = new(1, 1);
 
@@ -55,9 +57,11 @@ public sealed class ResourceStore(IDbContextFactory<FhirDbContext> factory, Stor
 
     public async Task<StoredResource?> ReadAsync(string type, string id, CancellationToken ct = default)
     {
-        await using var db = await factory.CreateDbContextAsync(ct);
-        return await ReadCurrent(db, type, id, ct);
+        var row = await _readById.CurrentAsync(type, id, ct);
+        return row is null ? null : ToStored(row);
     }
+
+    public void Dispose() => _readById.Dispose();
 
     // Reads by id are the hottest path: compiled once, so no LINQ expression is built, cached or looked up per call.
     // Per store, not static: a compiled query is bound to one model, and SQLite and PostgreSQL stores can share a process.

@@ -15,8 +15,9 @@ internal sealed class ReadById(IDbContextFactory<FhirDbContext> factory) : IDisp
     private const string Columns = """ "Id", "ResourceType", "ResourceId", "Version", "LastUpdated", "IsDeleted", "IsCurrent", "Data" """;
     private static readonly string CurrentSql = $"""SELECT {Columns} FROM "ResourceVersion" WHERE "ResourceType" = @t AND "ResourceId" = @i AND "IsCurrent" LIMIT 1""";
 
-    // Enough for the concurrent reads a few cores can serve; more are opened on demand and closed after use.
-    private static readonly int Keep = Math.Max(4, Environment.ProcessorCount * 4);
+    // Enough for the reads in flight at once (on PostgreSQL they are truly asynchronous, so about one per client
+    // connection); more are opened on demand and closed after use. Each kept reader holds a database connection.
+    private static readonly int Keep = Math.Max(32, Environment.ProcessorCount * 8);
     private readonly ConcurrentBag<Reader> _idle = [];
     private int _idleCount;
     private volatile bool _disposed;

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Compression;
 
 namespace FhirArchive.Storage;
@@ -7,18 +8,34 @@ public static class Compression
 {
     public static byte[] Compress(ReadOnlySpan<byte> data)
     {
-        var buffer = new byte[BrotliEncoder.GetMaxCompressedLength(data.Length)];
-        if (!BrotliEncoder.TryCompress(data, buffer, out var written, quality: 4, window: 22))
-            throw new InvalidOperationException("Brotli compression failed.");
-        return buffer.AsSpan(0, written).ToArray();
+        var buffer = ArrayPool<byte>.Shared.Rent(BrotliEncoder.GetMaxCompressedLength(data.Length));
+        try
+        {
+            if (!BrotliEncoder.TryCompress(data, buffer, out var written, quality: 4, window: 22))
+                throw new InvalidOperationException("Brotli compression failed.");
+            return buffer.AsSpan(0, written).ToArray();
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
+    /// <summary>One-shot decoding into a pooled buffer (no streams), retried with a larger one if it was too small.</summary>
     public static byte[] Decompress(byte[] data)
     {
-        using var input = new MemoryStream(data);
-        using var brotli = new BrotliStream(input, CompressionMode.Decompress);
-        using var output = new MemoryStream(data.Length * 6);
-        brotli.CopyTo(output);
-        return output.ToArray();
+        for (var size = Math.Max(data.Length * 8, 16 * 1024); size <= 1 << 30; size *= 4)
+        {
+            var buffer = ArrayPool<byte>.Shared.Rent(size);
+            try
+            {
+                if (BrotliDecoder.TryDecompress(data, buffer, out var written)) return buffer.AsSpan(0, written).ToArray();
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+        throw new InvalidDataException("Stored resource bytes are not valid Brotli data.");
     }
 }

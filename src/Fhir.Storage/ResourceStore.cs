@@ -1,6 +1,7 @@
 using FhirArchive.Storage.Indexing;
 using FhirArchive.Storage.Schema;
 using FhirArchive.Storage.Search;
+using FhirArchive.Storage.Writing;
 using Microsoft.EntityFrameworkCore;
 
 namespace FhirArchive.Storage;
@@ -39,8 +40,10 @@ public interface IWriteSession : IAsyncDisposable
     Task CommitAsync(CancellationToken ct = default);
 }
 
-public sealed class ResourceStore(IDbContextFactory<FhirDbContext> factory, StorageOptions options) : IResourceStore
+public sealed class ResourceStore(IDbContextFactory<FhirDbContext> factory, StorageOptions options) : IResourceStore, IDisposable
 {
+    private readonly ReadById _readById = new(factory);
+
     // One writer at a time: SQLite allows no more, and it makes version numbering race-free for this process.
     private readonly SemaphoreSlim _writer = new(1, 1);
 
@@ -54,20 +57,32 @@ public sealed class ResourceStore(IDbContextFactory<FhirDbContext> factory, Stor
 
     public async Task<StoredResource?> ReadAsync(string type, string id, CancellationToken ct = default)
     {
-        await using var db = await factory.CreateDbContextAsync(ct);
-        return await ReadCurrent(db, type, id, ct);
+        var row = await _readById.CurrentAsync(type, id, ct);
+        return row is null ? null : ToStored(row);
     }
 
-    internal static async Task<StoredResource?> ReadCurrent(FhirDbContext db, string type, string id, CancellationToken ct)
+    public void Dispose() => _readById.Dispose();
+
+    // Reads by id are the hottest path: compiled once, so no LINQ expression is built, cached or looked up per call.
+    // Per store, not static: a compiled query is bound to one model, and SQLite and PostgreSQL stores can share a process.
+    private readonly Func<FhirDbContext, string, string, CancellationToken, Task<ResourceVersionRow?>> CurrentRow =
+        EF.CompileAsyncQuery((FhirDbContext db, string type, string id, CancellationToken ct) =>
+            db.Resources.FirstOrDefault(r => r.ResourceType == type && r.ResourceId == id && r.IsCurrent));
+
+    private readonly Func<FhirDbContext, string, string, int, CancellationToken, Task<ResourceVersionRow?>> VersionRow =
+        EF.CompileAsyncQuery((FhirDbContext db, string type, string id, int version, CancellationToken ct) =>
+            db.Resources.FirstOrDefault(r => r.ResourceType == type && r.ResourceId == id && r.Version == version));
+
+    internal async Task<StoredResource?> ReadCurrent(FhirDbContext db, string type, string id, CancellationToken ct)
     {
-        var row = await db.Resources.FirstOrDefaultAsync(r => r.ResourceType == type && r.ResourceId == id && r.IsCurrent, ct);
+        var row = await CurrentRow(db, type, id, ct);
         return row is null ? null : ToStored(row);
     }
 
     public async Task<StoredResource?> ReadVersionAsync(string type, string id, int version, CancellationToken ct = default)
     {
         await using var db = await factory.CreateDbContextAsync(ct);
-        var row = await db.Resources.FirstOrDefaultAsync(r => r.ResourceType == type && r.ResourceId == id && r.Version == version, ct);
+        var row = await VersionRow(db, type, id, version, ct);
         return row is null ? null : ToStored(row);
     }
 
@@ -177,8 +192,12 @@ public sealed class ResourceStore(IDbContextFactory<FhirDbContext> factory, Stor
         try
         {
             var db = await factory.CreateDbContextAsync(ct);
+            await db.Database.OpenConnectionAsync(ct);
+            // Under WAL, NORMAL syncs at checkpoints rather than at every commit: a commit survives a crash of the
+            // process, and only an OS crash or power loss can lose the last ones (the database stays consistent).
+            if (options.Dialect == SqlDialect.Sqlite) await db.Database.ExecuteSqlRawAsync("PRAGMA synchronous=NORMAL;", ct);
             var tx = await db.Database.BeginTransactionAsync(ct);
-            return new WriteSession(db, tx, _writer);
+            return new WriteSession(this, db, tx, _writer, options.Dialect);
         }
         catch
         {
@@ -190,82 +209,4 @@ public sealed class ResourceStore(IDbContextFactory<FhirDbContext> factory, Stor
     internal static StoredResource ToStored(ResourceVersionRow r) =>
         new(r.Id, r.ResourceType, r.ResourceId, r.Version, new DateTimeOffset(r.LastUpdated, TimeSpan.Zero), r.IsDeleted,
             r.Data is null ? null : Compression.Decompress(r.Data));
-
-    private sealed class WriteSession(FhirDbContext db, Microsoft.EntityFrameworkCore.Storage.IDbContextTransaction tx, SemaphoreSlim writer) : IWriteSession
-    {
-        private bool _done;
-
-        public Task<StoredResource?> ReadAsync(string type, string id, CancellationToken ct = default) => ReadCurrent(db, type, id, ct);
-
-        public Task<SearchResult> SearchAsync(SearchQuery query, CancellationToken ct = default) => Search(db, query, ct);
-
-        public async Task<StoredResource> PutAsync(string type, string id, int version, DateTimeOffset lastUpdated, byte[] json, IndexSet index, CancellationToken ct = default)
-        {
-            var row = await Supersede(type, id, version, lastUpdated, Compression.Compress(json), isDeleted: false, ct);
-            foreach (var i in index.All) i.ResourceRowId = row.Id;
-            db.Tokens.AddRange(index.Tokens);
-            db.Strings.AddRange(index.Strings);
-            db.Dates.AddRange(index.Dates);
-            db.Numbers.AddRange(index.Numbers);
-            db.Quantities.AddRange(index.Quantities);
-            db.References.AddRange(index.References);
-            db.Uris.AddRange(index.Uris);
-            await db.SaveChangesAsync(ct);
-            db.ChangeTracker.Clear();
-            return new StoredResource(row.Id, type, id, version, lastUpdated, false, json);
-        }
-
-        public async Task<StoredResource> DeleteAsync(string type, string id, int version, DateTimeOffset lastUpdated, CancellationToken ct = default)
-        {
-            var row = await Supersede(type, id, version, lastUpdated, null, isDeleted: true, ct);
-            return new StoredResource(row.Id, type, id, version, lastUpdated, true, null);
-        }
-
-        /// <summary>Marks the previous current version as history, drops its index rows and adds the new version.</summary>
-        private async Task<ResourceVersionRow> Supersede(string type, string id, int version, DateTimeOffset lastUpdated, byte[]? data, bool isDeleted, CancellationToken ct)
-        {
-            var previous = await db.Resources.Where(r => r.ResourceType == type && r.ResourceId == id && r.IsCurrent)
-                .Select(r => (long?)r.Id).FirstOrDefaultAsync(ct);
-            if (previous is { } prev)
-            {
-                await db.Resources.Where(r => r.Id == prev).ExecuteUpdateAsync(s => s.SetProperty(r => r.IsCurrent, false), ct);
-                await db.Tokens.Where(x => x.ResourceRowId == prev).ExecuteDeleteAsync(ct);
-                await db.Strings.Where(x => x.ResourceRowId == prev).ExecuteDeleteAsync(ct);
-                await db.Dates.Where(x => x.ResourceRowId == prev).ExecuteDeleteAsync(ct);
-                await db.Numbers.Where(x => x.ResourceRowId == prev).ExecuteDeleteAsync(ct);
-                await db.Quantities.Where(x => x.ResourceRowId == prev).ExecuteDeleteAsync(ct);
-                await db.References.Where(x => x.ResourceRowId == prev).ExecuteDeleteAsync(ct);
-                await db.Uris.Where(x => x.ResourceRowId == prev).ExecuteDeleteAsync(ct);
-            }
-            var row = new ResourceVersionRow
-            {
-                ResourceType = type, ResourceId = id, Version = version, LastUpdated = lastUpdated.UtcTicks,
-                IsDeleted = isDeleted, IsCurrent = true, Data = data,
-            };
-            db.Resources.Add(row);
-            await db.SaveChangesAsync(ct);
-            db.ChangeTracker.Clear();
-            return row;
-        }
-
-        public async Task CommitAsync(CancellationToken ct = default)
-        {
-            await tx.CommitAsync(ct);
-            _done = true;
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            try
-            {
-                if (!_done) await tx.RollbackAsync();
-                await tx.DisposeAsync();
-                await db.DisposeAsync();
-            }
-            finally
-            {
-                writer.Release();
-            }
-        }
-    }
 }

@@ -27,7 +27,8 @@ public static class StorageServiceCollectionExtensions
     public static IServiceCollection AddFhirStorage(this IServiceCollection services, StorageOptions options)
     {
         services.AddSingleton(options);
-        services.AddDbContextFactory<FhirDbContext>(o =>
+        // Pooled: a read by id reuses a context instead of building one (and its services) per request.
+        services.AddPooledDbContextFactory<FhirDbContext>(o =>
         {
             if (options.Dialect == SqlDialect.Postgres)
                 o.UseNpgsql(options.ConnectionString ?? throw new InvalidOperationException("PostgreSQL needs a connection string."));

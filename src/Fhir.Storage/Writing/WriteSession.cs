@@ -1,0 +1,159 @@
+using System.Data.Common;
+using FhirArchive.Storage.Indexing;
+using FhirArchive.Storage.Schema;
+using FhirArchive.Storage.Search;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+
+namespace FhirArchive.Storage.Writing;
+
+/// <summary>
+/// The single writer's transaction. New versions and their index rows are buffered and written in bulk (multi-row
+/// INSERTs) when the session reads, searches, supersedes a version or commits, so every read inside the session
+/// still sees all earlier writes, and a transaction Bundle of creates costs a handful of statements, not several
+/// per entry. Row ids are reserved up front so a version's id is known when it is buffered.
+/// </summary>
+internal sealed class WriteSession(ResourceStore store, FhirDbContext db, IDbContextTransaction tx, SemaphoreSlim writer, SqlDialect dialect) : IWriteSession
+{
+    private const int FlushAt = 1000;
+    private const int PostgresIdBlock = 200;
+    private readonly List<(ResourceVersionRow Row, IndexSet? Index)> _pending = [];
+    private readonly Queue<long> _reservedIds = new();
+    private long _nextSqliteId;
+    private bool _done;
+
+    private DbConnection Connection => db.Database.GetDbConnection();
+    private DbTransaction Transaction => tx.GetDbTransaction();
+
+    public async Task<StoredResource?> ReadAsync(string type, string id, CancellationToken ct = default)
+    {
+        await FlushAsync(ct);
+        return await store.ReadCurrent(db, type, id, ct);
+    }
+
+    public async Task<SearchResult> SearchAsync(SearchQuery query, CancellationToken ct = default)
+    {
+        await FlushAsync(ct);
+        return await ResourceStore.Search(db, query, ct);
+    }
+
+    public async Task<StoredResource> PutAsync(string type, string id, int version, DateTimeOffset lastUpdated, byte[] json, IndexSet index, CancellationToken ct = default)
+    {
+        var row = await SupersedeAsync(type, id, version, lastUpdated, Compression.Compress(json), isDeleted: false, ct);
+        foreach (var i in index.All) i.ResourceRowId = row.Id;
+        _pending.Add((row, index));
+        if (_pending.Count >= FlushAt) await FlushAsync(ct);
+        return new StoredResource(row.Id, type, id, version, lastUpdated, false, json);
+    }
+
+    public async Task<StoredResource> DeleteAsync(string type, string id, int version, DateTimeOffset lastUpdated, CancellationToken ct = default)
+    {
+        var row = await SupersedeAsync(type, id, version, lastUpdated, null, isDeleted: true, ct);
+        _pending.Add((row, null));
+        return new StoredResource(row.Id, type, id, version, lastUpdated, true, null);
+    }
+
+    /// <summary>
+    /// Marks the previous current version as history and drops its index rows (written at once, after the buffer),
+    /// and returns the new current version row, not yet written. Version 1 is a creation: the callers read the
+    /// current version to number the new one, so there is nothing to supersede and no query is needed.
+    /// </summary>
+    private async Task<ResourceVersionRow> SupersedeAsync(string type, string id, int version, DateTimeOffset lastUpdated, byte[]? data, bool isDeleted, CancellationToken ct)
+    {
+        if (version > 1)
+        {
+            await FlushAsync(ct);
+            var previous = await db.Resources.Where(r => r.ResourceType == type && r.ResourceId == id && r.IsCurrent)
+                .Select(r => (long?)r.Id).FirstOrDefaultAsync(ct);
+            if (previous is { } prev)
+            {
+                await db.Resources.Where(r => r.Id == prev).ExecuteUpdateAsync(s => s.SetProperty(r => r.IsCurrent, false), ct);
+                await db.Tokens.Where(x => x.ResourceRowId == prev).ExecuteDeleteAsync(ct);
+                await db.Strings.Where(x => x.ResourceRowId == prev).ExecuteDeleteAsync(ct);
+                await db.Dates.Where(x => x.ResourceRowId == prev).ExecuteDeleteAsync(ct);
+                await db.Numbers.Where(x => x.ResourceRowId == prev).ExecuteDeleteAsync(ct);
+                await db.Quantities.Where(x => x.ResourceRowId == prev).ExecuteDeleteAsync(ct);
+                await db.References.Where(x => x.ResourceRowId == prev).ExecuteDeleteAsync(ct);
+                await db.Uris.Where(x => x.ResourceRowId == prev).ExecuteDeleteAsync(ct);
+            }
+        }
+        return new ResourceVersionRow
+        {
+            Id = await NextRowIdAsync(ct), ResourceType = type, ResourceId = id, Version = version, LastUpdated = lastUpdated.UtcTicks,
+            IsDeleted = isDeleted, IsCurrent = true, Data = data,
+        };
+    }
+
+    /// <summary>
+    /// SQLite: the session holds the database's write lock (BEGIN IMMEDIATE), so ids simply continue from the highest
+    /// ever used. PostgreSQL: blocks taken from the column's identity sequence, safe with other writers.
+    /// </summary>
+    private async Task<long> NextRowIdAsync(CancellationToken ct)
+    {
+        if (dialect == SqlDialect.Sqlite)
+        {
+            if (_nextSqliteId == 0)
+                _nextSqliteId = 1 + await ScalarAsync("""
+                    SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'ResourceVersion'), 0),
+                               coalesce((SELECT max("Id") FROM "ResourceVersion"), 0))
+                    """, ct);
+            return _nextSqliteId++;
+        }
+        if (_reservedIds.Count == 0)
+        {
+            await using var cmd = Connection.CreateCommand();
+            cmd.Transaction = Transaction;
+            cmd.CommandText = $"""SELECT nextval(pg_get_serial_sequence('"ResourceVersion"', 'Id')) FROM generate_series(1, {PostgresIdBlock})""";
+            await using var reader = await cmd.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct)) _reservedIds.Enqueue(reader.GetInt64(0));
+        }
+        return _reservedIds.Dequeue();
+    }
+
+    private async Task<long> ScalarAsync(string sql, CancellationToken ct)
+    {
+        await using var cmd = Connection.CreateCommand();
+        cmd.Transaction = Transaction;
+        cmd.CommandText = sql;
+        return Convert.ToInt64(await cmd.ExecuteScalarAsync(ct));
+    }
+
+    /// <summary>Writes the buffered versions, then their index rows, one multi-row INSERT per table and chunk.</summary>
+    private async Task FlushAsync(CancellationToken ct)
+    {
+        if (_pending.Count == 0) return;
+        var c = Connection;
+        var t = Transaction;
+        await BulkInsert.InsertAsync(c, t, dialect, "ResourceVersion", RowTables.Versions, _pending.Select(p => p.Row).ToList(), ct);
+        var sets = _pending.Where(p => p.Index is not null).Select(p => p.Index!).ToList();
+        await BulkInsert.InsertAsync(c, t, dialect, "TokenIndex", RowTables.Tokens, sets.SelectMany(s => s.Tokens).ToList(), ct);
+        await BulkInsert.InsertAsync(c, t, dialect, "StringIndex", RowTables.Strings, sets.SelectMany(s => s.Strings).ToList(), ct);
+        await BulkInsert.InsertAsync(c, t, dialect, "DateIndex", RowTables.Dates, sets.SelectMany(s => s.Dates).ToList(), ct);
+        await BulkInsert.InsertAsync(c, t, dialect, "NumberIndex", RowTables.Numbers, sets.SelectMany(s => s.Numbers).ToList(), ct);
+        await BulkInsert.InsertAsync(c, t, dialect, "QuantityIndex", RowTables.Quantities, sets.SelectMany(s => s.Quantities).ToList(), ct);
+        await BulkInsert.InsertAsync(c, t, dialect, "ReferenceIndex", RowTables.References, sets.SelectMany(s => s.References).ToList(), ct);
+        await BulkInsert.InsertAsync(c, t, dialect, "UriIndex", RowTables.Uris, sets.SelectMany(s => s.Uris).ToList(), ct);
+        _pending.Clear();
+    }
+
+    public async Task CommitAsync(CancellationToken ct = default)
+    {
+        await FlushAsync(ct);
+        await tx.CommitAsync(ct);
+        _done = true;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            if (!_done) await tx.RollbackAsync();
+            await tx.DisposeAsync();
+            await db.DisposeAsync();
+        }
+        finally
+        {
+            writer.Release();
+        }
+    }
+}

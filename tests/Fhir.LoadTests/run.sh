@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Load benchmark of the FHIR server on 127.0.0.1: ingest of Synthea transactions, then read by id and three searches
+# with wrk. Usage: tests/Fhir.LoadTests/run.sh [sqlite|postgres] [--resources N] [--duration S] [--connections C]
+#                  [--no-build]
+# Everything runs in a temp folder (fresh database, throwaway PostgreSQL cluster) removed at exit, even on failure.
+set -euo pipefail
+
+db=sqlite; resources=100000; duration=10; connections=32; build=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    sqlite|postgres) db=$1 ;;
+    --resources) resources=$2; shift ;;
+    --duration) duration=$2; shift ;;
+    --connections) connections=$2; shift ;;
+    --no-build) build=0 ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+synthea=${SYNTHEA_DIR:-$root/../shared/conformance-data/synthea}
+[ -d "$synthea" ] || synthea=/work/shared/conformance-data/synthea
+for tool in wrk node dotnet python3; do
+  command -v $tool >/dev/null || { echo "$tool is required (wrk: apt-get install wrk)" >&2; exit 1; }
+done
+
+tmp=$(mktemp -d /tmp/fhir-load.XXXXXX)
+server_pid=""; pg_data=""; pg_bin=""; pg_user=()
+cleanup() {
+  set +e
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  [ -n "$pg_data" ] && "${pg_user[@]}" "$pg_bin/pg_ctl" -D "$pg_data" -m immediate stop >/dev/null 2>&1
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# CPU seconds the server has used so far: with other load on the machine this is steadier than wall time.
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$server_pid/stat"; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
+
+if [ $build -eq 1 ]; then
+  echo "building the server (Release)..."
+  dotnet build -c Release "$root/src/Fhir.Server" -nologo -v q >"$tmp/build.log" 2>&1 || { cat "$tmp/build.log"; exit 1; }
+fi
+dll=${FHIR_SERVER_DLL:-$root/src/Fhir.Server/bin/Release/net10.0/FhirArchive.Server.dll}
+
+export ASPNETCORE_ENVIRONMENT=Production SampleData__Load=false Logging__LogLevel__Default=Warning
+if [ "$db" = postgres ]; then
+  pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  pg_data="$tmp/pg"; pg_port=$(free_port)
+  # initdb refuses to run as root: the cluster then runs as the postgres system user.
+  if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$tmp"; pg_user=(runuser -u postgres --); fi
+  "${pg_user[@]}" "$pg_bin/initdb" -D "$pg_data" -U fhir --auth=trust -E UTF8 --no-locale >"$tmp/initdb.log" 2>&1
+  # Durable writes (fsync on); commits do not wait for the WAL flush, like SQLite's synchronous=NORMAL under WAL.
+  "${pg_user[@]}" "$pg_bin/pg_ctl" -D "$pg_data" -l "$tmp/pg.log" -w -t 60 \
+    -o "-p $pg_port -k $tmp -c listen_addresses=127.0.0.1 -c synchronous_commit=off -c shared_buffers=256MB" start >/dev/null
+  "$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U fhir -d postgres -qc "CREATE DATABASE fhir" >/dev/null
+  export Storage__Provider=postgres Storage__ConnectionString="Host=127.0.0.1;Port=$pg_port;Username=fhir;Database=fhir;Maximum Pool Size=100"
+else
+  export Storage__Provider=sqlite Storage__DataFolder="$tmp/sqlite"
+fi
+
+port=$(free_port); base="http://127.0.0.1:$port"
+dotnet "$dll" --urls "$base" >"$tmp/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 1 120); do
+  curl -fs "$base/health" >/dev/null 2>&1 && break
+  kill -0 "$server_pid" 2>/dev/null || { cat "$tmp/server.log"; exit 1; }
+  sleep 0.5
+done
+curl -fs "$base/health" >/dev/null || { echo "server did not start" >&2; cat "$tmp/server.log"; exit 1; }
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "ingesting $resources resources into $db..."
+cpu0=$(cpu_seconds)
+ingest=$(node "$here/ingest.mjs" "$base" "$synthea" "$resources" "$tmp" 2) || { tail -50 "$tmp/server.log"; exit 1; }
+ingest_cpu=$(echo "$(cpu_seconds) - $cpu0" | bc)
+
+# scenario name -> paths file
+scenarios=(read:read identifier:identifier observation:observation include:include)
+declare -A label=([read]="read by id (GET [type]/[id])" [identifier]="Patient?identifier=system|value"
+  [observation]="Observation?patient&code&date" [include]="Encounter?patient&_include=Encounter:practitioner")
+results=()
+for s in "${scenarios[@]}"; do
+  name=${s%%:*}; file="$tmp/${s##*:}.txt"
+  wrk -t2 -c"$connections" -d2s --timeout 5s -s "$here/paths.lua" "$base" -- "$file" >/dev/null # warm-up
+  cpu0=$(cpu_seconds)
+  out=$(wrk -t2 -c"$connections" -d"${duration}s" --timeout 5s -s "$here/paths.lua" "$base" -- "$file")
+  results+=("$name $(grep '^RESULT' <<<"$out" | cut -d' ' -f2-) $(echo "$(cpu_seconds) - $cpu0" | bc)")
+done
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+node -e '
+const [ingest, ingestCpu, db, cores, conns, dur, before, after, ...rows] = process.argv.slice(1);
+const i = JSON.parse(ingest);
+console.log(`\nFhirArchive load test: ${db}, ${cores} cores, load ${before} -> ${after}`);
+console.log(`ingest: ${i.resources} resources in ${i.bundles} transactions (${i.megabytes} MB) in ${i.seconds} s = ${i.resourcesPerSecond} resources/s, ${i.failures} failed`);
+console.log(`        server CPU ${ingestCpu} s = ${Math.round(1000 * ingestCpu / i.resources * 1000) / 1000} ms per resource`);
+console.log(`wrk: ${conns} connections, 2 threads, ${dur} s per scenario\n`);
+console.log("| scenario | req/s | p50 ms | p99 ms | requests | errors | non-2xx | server CPU µs/request |");
+console.log("|---|---:|---:|---:|---:|---:|---:|---:|");
+for (const r of rows) {
+  const [n, ...v] = r.split(" ");
+  const cpu = Number(v.pop());
+  v.push(Number(v[3]) > 0 ? Math.round(1e6 * cpu / Number(v[3])) : "-");
+  // wrk counts nothing when no request at all completed within the run.
+  if (v[3] === "0") v.splice(0, 3, "none answered", "-", "-");
+  console.log(`| ${n} | ${v.join(" | ")} |`);
+}
+' "$ingest" "$ingest_cpu" "$db" "$(nproc)" "$connections" "$duration" "$load_before" "$load_after" "${results[@]}"
+for s in "${scenarios[@]}"; do echo "  ${s%%:*}: ${label[${s%%:*}]}"; done

@@ -40,5 +40,6 @@ internal static class RowTables
 
     // The index row's own Id is left to the database.
     private static BulkColumn<T>[] Common<T>() where T : IndexRow =>
-        [new("ResourceRowId", DbType.Int64, x => x.ResourceRowId), new("Param", DbType.String, x => x.Param)];
+        [new("ResourceRowId", DbType.Int64, x => x.ResourceRowId), new("Param", DbType.String, x => x.Param),
+         new("CompositeGroup", DbType.Int32, x => x.CompositeGroup)];
 }

@@ -75,8 +75,17 @@ public sealed class AuthServer(
     {
         var client = r.ClientId is null ? null : directory.FindClient(r.ClientId);
         if (client is null) throw new OAuthException("invalid_client", "unknown client_id");
-        if (r.RedirectUri is null || !client.RedirectUris.Contains(r.RedirectUri)) throw new OAuthException("invalid_request", "redirect_uri is not registered for this client");
+        if (r.RedirectUri is null || !client.RedirectUris.Any(u => RedirectMatches(u, r.RedirectUri))) throw new OAuthException("invalid_request", "redirect_uri is not registered for this client");
         return client;
+    }
+
+    /// <summary>Exactly the registered URI; for a loopback one, any port (RFC 8252 §7.3: native apps listen on an ephemeral port).</summary>
+    public static bool RedirectMatches(string registered, string actual)
+    {
+        if (registered == actual) return true;
+        if (!Uri.TryCreate(registered, UriKind.Absolute, out var reg) || !Uri.TryCreate(actual, UriKind.Absolute, out var act)) return false;
+        return reg.IsLoopback && reg.Scheme == "http" && act.Scheme == "http" && reg.Host == act.Host
+            && reg.AbsolutePath == act.AbsolutePath && act.Query.Length == 0 && act.Fragment.Length == 0 && act.UserInfo.Length == 0;
     }
 
     /// <summary>Checks reported back to the client through the redirect URI.</summary>

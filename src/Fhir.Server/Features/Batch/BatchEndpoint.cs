@@ -174,6 +174,7 @@ public static class BatchEndpoint
         var ct = ctx.RequestAborted;
         var (type, id) = Split(e.Path);
         ResourceWriter.CheckType(type);
+        InteractionAuthorizer.CheckEntry(ctx, e.Method, e.Url, e.Index);
         var baseUrl = FhirHeaders.BaseUrl(ctx.Request);
         switch (e.Method)
         {
@@ -227,6 +228,7 @@ public static class BatchEndpoint
     {
         var (type, id) = Split(e.Path);
         ResourceWriter.CheckType(type);
+        InteractionAuthorizer.CheckEntry(ctx, e.Method, e.Url, e.Index);
         var baseUrl = FhirHeaders.BaseUrl(ctx.Request);
         if (id is null)
         {

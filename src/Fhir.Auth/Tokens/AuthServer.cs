@@ -141,7 +141,7 @@ public sealed class AuthServer(
     public async Task<TokenResponse> RefreshAsync(ClientRegistration client, string? refreshToken, string? scope, string baseUrl)
     {
         if (refreshToken is null) throw new OAuthException("invalid_request", "refresh_token is required");
-        var (use, grant) = grants.TakeRefresh(refreshToken);
+        var (use, grant) = grants.TakeRefresh(refreshToken, client.ClientId);
         if (use == GrantStore.RefreshUse.Reused)
         {
             await events.TokenRevokedAsync(null, client.ClientId, "refresh-family (reuse detected)");

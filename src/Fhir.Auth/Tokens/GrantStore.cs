@@ -47,9 +47,11 @@ public sealed class GrantStore(TimeProvider clock)
     public enum RefreshUse { Ok, Unknown, Reused }
 
     /// <summary>Takes a refresh token for rotation. A token already rotated away revokes every token of its family.</summary>
-    public (RefreshUse, RefreshGrant?) TakeRefresh(string handle)
+    public (RefreshUse, RefreshGrant?) TakeRefresh(string handle, string clientId)
     {
         var h = Hash(handle);
+        // Another client presenting it gets nothing and does not use it up.
+        if (_refresh.TryGetValue(h, out var held) && held.ClientId != clientId) return (RefreshUse.Unknown, null);
         if (_refresh.TryRemove(h, out var g))
         {
             _rotated[h] = g.Family;

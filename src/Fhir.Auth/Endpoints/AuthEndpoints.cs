@@ -113,7 +113,10 @@ public static class AuthEndpoints
             var baseUrl = BaseUrl(ctx, o);
             var grantType = form.GetValueOrDefault("grant_type");
             var credentials = Credentials(ctx, form);
-            var client = await server.AuthenticateClientAsync(credentials, baseUrl + PathPrefix + "/token", requireConfidential: grantType == "client_credentials");
+            // SMART's refresh request for a public client carries no client_id: the refresh token names its client.
+            var client = grantType == "refresh_token" && credentials is { ClientId: null, Assertion: null }
+                ? server.PublicClientOf(form.GetValueOrDefault("refresh_token"))
+                : await server.AuthenticateClientAsync(credentials, baseUrl + PathPrefix + "/token", requireConfidential: grantType == "client_credentials");
             var response = grantType switch
             {
                 "client_credentials" => await server.ClientCredentialsAsync(client, form.GetValueOrDefault("scope"), form.GetValueOrDefault("purpose_of_use"), baseUrl),

@@ -52,6 +52,16 @@ public sealed class AuthServer(
         return client;
     }
 
+    /// <summary>The public client a refresh token was issued to (confidential clients must authenticate).</summary>
+    public ClientRegistration PublicClientOf(string? refreshToken)
+    {
+        var grant = refreshToken is null ? null : grants.PeekRefresh(refreshToken);
+        if (grant is null) throw new OAuthException("invalid_grant", "unknown or expired refresh token");
+        var client = directory.FindClient(grant.ClientId);
+        if (client is null || client.IsConfidential) throw new OAuthException("invalid_client", "client authentication is required", 401);
+        return client;
+    }
+
     // ---- client_credentials ----
 
     public async Task<TokenResponse> ClientCredentialsAsync(ClientRegistration client, string? scope, string? purpose, string baseUrl)

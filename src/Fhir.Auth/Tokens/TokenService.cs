@@ -47,18 +47,16 @@ public sealed class TokenService(AuthOptions options, SigningKeys keys, External
             Put("jurisdiction", p.Jurisdiction);
             Put("purpose_of_use", p.PurposeOfUse);
         }
-        var descriptor = new SecurityTokenDescriptor
-        {
-            Issuer = issuer,
-            Audience = audience,
-            IssuedAt = now.UtcDateTime,
-            NotBefore = now.UtcDateTime,
-            Expires = expires.UtcDateTime,
-            Claims = claims,
-            SigningCredentials = keys.Credentials,
-            TokenType = idToken ? "JWT" : "at+jwt",
-        };
-        return (_handler.CreateToken(descriptor), expires);
+        claims["iss"] = issuer;
+        claims["aud"] = audience;
+        claims["iat"] = now.ToUnixTimeSeconds();
+        claims["nbf"] = now.ToUnixTimeSeconds();
+        claims["exp"] = expires.ToUnixTimeSeconds();
+        // System.Text.Json's default encoder writes non-ASCII (names in Chinese) as \u escapes: clients that decode
+        // the payload as ASCII or Latin-1 (fhirclient's node adapter, browsers' atob) still read valid JSON.
+        var payload = System.Text.Json.JsonSerializer.Serialize(claims);
+        var header = new Dictionary<string, object> { ["typ"] = idToken ? "JWT" : "at+jwt" };
+        return (_handler.CreateToken(payload, keys.Credentials, header), expires);
     }
 
     public sealed record Result(TokenPrincipal? Principal, string? Error)

@@ -66,10 +66,13 @@ public sealed class TokenService(AuthOptions options, SigningKeys keys, External
 
     public async Task<Result> ValidateAsync(string token, string baseUrl)
     {
+        JsonWebToken parsed;
         string? issuer;
         try
         {
-            issuer = new JsonWebToken(token).Issuer;
+            // Parsed once: the unvalidated issuer picks the keys, then the handler validates the same object.
+            parsed = new JsonWebToken(token);
+            issuer = parsed.Issuer;
         }
         catch (Exception e) when (e is ArgumentException or SecurityTokenException)
         {
@@ -92,7 +95,7 @@ public sealed class TokenService(AuthOptions options, SigningKeys keys, External
             ValidateIssuerSigningKey = true,
             LifetimeValidator = (nbf, exp, _, p) => Lifetime(nbf, exp, p.ClockSkew),
         };
-        var result = await _handler.ValidateTokenAsync(token, parameters);
+        var result = await _handler.ValidateTokenAsync(parsed, parameters);
         if (!result.IsValid || result.SecurityToken is not JsonWebToken jwt)
             return new(null, Describe(result.Exception));
         var principal = ToPrincipal(jwt, own ? "roles" : provider!.RoleClaim, own);

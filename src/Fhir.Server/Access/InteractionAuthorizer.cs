@@ -30,8 +30,13 @@ public static class InteractionAuthorizer
     {
         if (caller.HasRole(Roles.Server)) return;
         var what = $"{Describe(permission)} {type ?? "(all types)"}";
-        if (!Grants(caller, type, permission).Any())
+        var grants = Grants(caller, type, permission).ToList();
+        if (grants.Count == 0)
             throw new FhirException(403, "forbidden", $"The token's scopes do not allow {what} (scopes: {string.Join(' ', caller.Scopes.Where(s => s.Contains('/')))}).");
+        // The launch patient's compartment is enforced on what is shown, not yet on what is written: until it is,
+        // patient/ scopes do not write (a user/ or system/ scope is needed).
+        if (permission is Permission.Create or Permission.Update or Permission.Delete && grants.All(g => g.Context == "patient"))
+            throw new FhirException(403, "forbidden", $"Writes under patient/ scopes are not supported: {what} needs a user/ or system/ scope.");
         if (!RolePolicy.Permits(caller.Roles, type, permission))
             throw new FhirException(403, "forbidden", $"The role {string.Join(", ", caller.Roles)} may not {what}.");
     }

@@ -22,7 +22,7 @@ public static class RolePolicy
         [Roles.FamilyDoctor] = new(["user/*.cruds", "patient/*.cruds"], ["TREAT", "ETREAT", "PUBHLTH"]),
         [Roles.RecordAdministrator] = new(["user/*.cruds"], ["HOPERAT", "TREAT"]),
         [Roles.PublicHealthOfficer] = new(["user/*.rs"], ["PUBHLTH"]),
-        [Roles.HealthAdministrationOfficer] = new(["user/*.rs"], ["HOPERAT", "HMARKT"]),
+        [Roles.HealthAdministrationOfficer] = new(["user/*.rs"], ["HOPERAT", "PUBHLTH"]),
         [Roles.Researcher] = new(["user/*.rs"], ["HRESCH"]),
         [Roles.Auditor] = new(["user/AuditEvent.rs", "user/Provenance.rs"], ["HOPERAT", "COMPL"]),
         [Roles.SystemClient] = new(["system/*.cruds"], ["TREAT", "ETREAT", "HOPERAT", "PUBHLTH"]),

@@ -14,6 +14,7 @@ using FhirArchive.Server.Infrastructure;
 using FhirArchive.Server.ConformanceResources;
 using FhirArchive.Server.Interception;
 using FhirArchive.Server.SampleData;
+using FhirArchive.Server.Security;
 using FhirArchive.Storage;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.ResponseCompression;
@@ -33,6 +34,7 @@ public static class FhirServer
         var storage = builder.Configuration.GetSection("Storage").Get<StorageOptions>() ?? new StorageOptions();
         storage.DataFolder = ResolveDataFolder(storage.DataFolder, builder.Environment.ContentRootPath);
         builder.Services.AddFhirStorage(storage);
+        builder.AddFhirSecurity(storage.DataFolder);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<SearchParser>();
         builder.Services.AddSingleton<ResourceWriter>();
@@ -63,7 +65,11 @@ public static class FhirServer
         builder.Services.Configure<BrotliCompressionProviderOptions>(o => o.Level = CompressionLevel.Fastest);
         builder.Services.Configure<GzipCompressionProviderOptions>(o => o.Level = CompressionLevel.Fastest);
         builder.Services.AddEndpointsApiExplorer();
-        builder.Services.AddSwaggerGen(o => o.SwaggerDoc("v1", new() { Title = "FhirArchive FHIR R4 API", Version = "v1" }));
+        builder.Services.AddSwaggerGen(o =>
+        {
+            o.SwaggerDoc("v1", new() { Title = "FhirArchive FHIR R4 API", Version = "v1" });
+            SecuritySetup.AddBearer(o);
+        });
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = FhirFormats.MaxBodyBytes + 1);
 
         var app = builder.Build();
@@ -75,6 +81,7 @@ public static class FhirServer
         else app.Logger.LogWarning("Audit:Enabled=false: interactions are NOT audited. Use this for benchmarks only.");
         app.UseSwagger();
         app.UseSwaggerUI();
+        app.UseFhirSecurity();
 
         app.MapGet("/health", () => Results.Json(new { status = "ok", fhirVersion = "4.0.1" })).WithTags("Health");
         CapabilityEndpoint.Map(app);

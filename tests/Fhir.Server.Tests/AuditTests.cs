@@ -14,7 +14,11 @@ using static FhirArchive.Server.Tests.Http;
 
 namespace FhirArchive.Server.Tests;
 
-/// <summary>Test-only: a request header names the caller ("subject;kind=person;roles=a,b;patient=Patient/1;org=Organization/2").</summary>
+/// <summary>
+/// Test-only: a request header names the caller ("subject;kind=person;roles=a,b;patient=Patient/1;org=Organization/2").
+/// The server side turns it into a real access token for that caller (the role's widest scopes, its first purpose of
+/// use), so the request still passes through authentication and the scope and role checks.
+/// </summary>
 public static class TestCallers
 {
     public const string Header = "X-Test-Caller";
@@ -30,22 +34,32 @@ public static class TestCallers
     {
         public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
         {
+            var tokens = app.ApplicationServices.GetRequiredService<Auth.Tokens.TokenService>();
             app.Use(async (http, nextMiddleware) =>
             {
-                if (http.Request.Headers[Header].ToString() is { Length: > 0 } spec) http.SetCaller(Parse(spec));
+                if (http.Request.Headers[Header].ToString() is { Length: > 0 } spec)
+                {
+                    var baseUrl = $"{http.Request.Scheme}://{http.Request.Host}{http.Request.PathBase}";
+                    var (token, _) = tokens.CreateAccessToken(Principal(spec), baseUrl);
+                    http.Request.Headers.Authorization = "Bearer " + token;
+                    http.Request.Headers.Remove(Header);
+                }
                 await nextMiddleware(http);
             });
             next(app);
         };
     }
 
-    private static Caller Parse(string spec)
+    private static Auth.TokenPrincipal Principal(string spec)
     {
         var parts = spec.Split(';');
         var kv = parts.Skip(1).Select(p => p.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
-        return new Caller(kv.GetValueOrDefault("kind") == "system" ? CallerKind.System : CallerKind.Person, parts[0], parts[0],
-            kv.GetValueOrDefault("roles", "").Split(',', StringSplitOptions.RemoveEmptyEntries).ToHashSet(), [],
-            Organization: kv.GetValueOrDefault("org"), Patient: kv.GetValueOrDefault("patient"), PurposeOfUse: "TREAT");
+        var roles = kv.GetValueOrDefault("roles", "").Split(',', StringSplitOptions.RemoveEmptyEntries);
+        var rules = roles.Select(r => RolePolicy.Rules.GetValueOrDefault(r)).OfType<RolePolicy.Rule>().ToList();
+        return new Auth.TokenPrincipal(parts[0], kv.GetValueOrDefault("kind") != "system", parts[0], roles,
+            rules.SelectMany(r => r.Ceiling).Distinct().ToList(), kv.GetValueOrDefault("kind") == "system" ? parts[0] : "test-suite",
+            Organization: kv.GetValueOrDefault("org"), FhirUser: kv.GetValueOrDefault("practitioner"), Patient: kv.GetValueOrDefault("patient"),
+            PurposeOfUse: rules.Select(r => r.Purposes[0]).FirstOrDefault());
     }
 }
 
@@ -133,14 +147,20 @@ public abstract class AuditTestsBase<TFixture>(TFixture fx) where TFixture : Ser
         Assert.Equal(HttpStatusCode.Forbidden, (await _c.SendAsync(HttpMethod.Get, "/AuditEvent/$verify", null, clinician)).StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, (await _c.GetAsync("/AuditEvent")).StatusCode);
         var ev = """{"resourceType":"AuditEvent","type":{"code":"rest"},"recorded":"2026-01-01T00:00:00Z","agent":[{"requestor":true}],"source":{"observer":{"display":"x"}}}""";
-        var post = await _c.SendAsync(HttpMethod.Post, "/AuditEvent", ev, TestCallers.Auditor);
+        // Auditors may not write at all (403); even a system client with write scopes meets an append-only trail (405).
+        Assert.Equal(HttpStatusCode.Forbidden, (await _c.SendAsync(HttpMethod.Post, "/AuditEvent", ev, TestCallers.Auditor)).StatusCode);
+        var his = TestCallers.As("his-" + Unique(), Roles.SystemClient, kind: "system");
+        var post = await _c.SendAsync(HttpMethod.Post, "/AuditEvent", ev, his);
         Assert.Equal(HttpStatusCode.MethodNotAllowed, post.StatusCode);
         AssertOutcome(await post.JsonAsync(), "append-only");
 
         var events = Events(await AuditSearch("_count=1"));
         var id = events[0].GetProperty("id").GetString();
-        Assert.Equal(HttpStatusCode.MethodNotAllowed, (await _c.SendAsync(HttpMethod.Delete, $"/AuditEvent/{id}", null, TestCallers.Auditor)).StatusCode);
-        Assert.Equal(HttpStatusCode.MethodNotAllowed, (await _c.SendAsync(HttpMethod.Put, $"/AuditEvent/{id}", ev, TestCallers.Auditor)).StatusCode);
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, (await _c.SendAsync(HttpMethod.Delete, $"/AuditEvent/{id}", null, his)).StatusCode);
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, (await _c.SendAsync(HttpMethod.Put, $"/AuditEvent/{id}", ev, his)).StatusCode);
+        var entry = $$$"""{"resourceType":"Bundle","type":"batch","entry":[{"resource":{{{ev}}},"request":{"method":"POST","url":"AuditEvent"}}]}""";
+        var batch = await (await _c.SendAsync(HttpMethod.Post, "/", entry, his)).JsonAsync();
+        Assert.StartsWith("405", batch.GetProperty("entry")[0].GetProperty("response").GetProperty("status").GetString());
         var read = await _c.SendAsync(HttpMethod.Get, $"/AuditEvent/{id}", null, TestCallers.Auditor);
         Assert.Equal(HttpStatusCode.OK, read.StatusCode);
         Assert.Equal(id, (await read.JsonAsync()).GetProperty("id").GetString());

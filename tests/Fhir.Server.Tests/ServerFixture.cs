@@ -4,6 +4,7 @@ using System.Text.Json;
 using FhirArchive.Server.Access;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.Mvc.Testing.Handlers;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -36,7 +37,34 @@ public class ServerFixture : IDisposable
             foreach (var (k, v) in settings ?? new Dictionary<string, string>()) b.UseSetting(k, v);
             if (services is not null) b.ConfigureTestServices(services);
         });
-        Client = Factory.CreateClient();
+        Client = Factory.CreateDefaultClient(new Uri("http://localhost"), new RedirectHandler(), new CookieContainerHandler(), new FullAccessToken(Factory));
+    }
+
+    /// <summary>A client without a token (the negative security tests).</summary>
+    public HttpClient BareClient() => Factory.CreateClient();
+
+    /// <summary>
+    /// Gives every request of <see cref="Client"/> a full-access system token minted in-process, so the suite runs
+    /// with authentication on; re-minted before it expires.
+    /// </summary>
+    private sealed class FullAccessToken(WebApplicationFactory<Program> factory) : DelegatingHandler
+    {
+        private string? _token;
+        private DateTimeOffset _expires;
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct)
+        {
+            if (request.Headers.Authorization is null)
+            {
+                if (_token is null || _expires < DateTimeOffset.UtcNow.AddMinutes(2))
+                {
+                    var principal = new Auth.TokenPrincipal("test-suite", false, "Test suite", [Roles.SystemClient], ["system/*.cruds"], "test-suite");
+                    (_token, _expires) = factory.Services.GetRequiredService<Auth.Tokens.TokenService>().CreateAccessToken(principal, "http://localhost");
+                }
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _token);
+            }
+            return base.SendAsync(request, ct);
+        }
     }
 
     public virtual void Dispose()

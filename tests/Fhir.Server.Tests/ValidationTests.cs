@@ -190,7 +190,7 @@ public sealed class ShippedRecordProfileTests(ShippedSettingsFixture fx) : IClas
     [Fact]
     public async Task The_sample_data_loads_under_the_shipped_record_profiles()
     {
-        foreach (var (type, count) in new[] { ("Patient", 4), ("Organization", 1), ("Practitioner", 1), ("Encounter", 4), ("Observation", 8) })
+        foreach (var (type, count) in new[] { ("Patient", 4), ("Organization", 1), ("Practitioner", 2), ("Encounter", 4), ("Observation", 8) })
             Assert.Equal(count, (await (await fx.Client.GetAsync($"/{type}?_summary=count")).JsonAsync()).GetProperty("total").GetInt32());
     }
 

@@ -2,9 +2,14 @@ using FhirArchive.Storage;
 
 namespace FhirArchive.Server.Access;
 
-/// <summary>Runs a read operation through the <see cref="IAccessPolicy"/>: start, per-resource filter, end.</summary>
-public sealed class ReadGuard(IAccessPolicy policy)
+/// <summary>
+/// Runs a read operation through the access policy: start, per-resource filter, end. The configured
+/// <see cref="IAccessPolicy"/> is always wrapped by <see cref="ScopedAccessPolicy"/> (the token's reach).
+/// </summary>
+public sealed class ReadGuard(IAccessPolicy configured, PatientLinks links)
 {
+    private readonly IAccessPolicy policy = new ScopedAccessPolicy(configured, links);
+
     public async Task<T> RunAsync<T>(HttpContext http, string interaction, string? type, Func<AccessContext, Task<T>> body)
     {
         var ctx = new AccessContext(http, interaction, type);

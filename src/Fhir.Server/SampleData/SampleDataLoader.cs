@@ -11,6 +11,10 @@ namespace FhirArchive.Server.SampleData;
 /// </summary>
 public static class SampleDataLoader
 {
+    /// <summary>The residence's administrative division (GB/T 2260), which division-bound officers are limited to.</summary>
+    private const string DivisionExtension = "http://fhirarchive.cn/fhir/StructureDefinition/cn-division-code";
+    private const string DivisionSystem = "http://fhirarchive.cn/fhir/CodeSystem/gbt-2260-admin-division";
+
     private sealed record Resident(string Id, string Family, string Given, string Gender, string BirthDate, string AddressCode, string Sequence, string City, string District);
 
     private static readonly Resident[] Residents =
@@ -59,6 +63,18 @@ public static class SampleDataLoader
              "name":[{"text":"陈静","family":"陈","given":["静"]}],"gender":"female",
              "qualification":[{"code":{"text":"全科医生 / general practitioner"}}]}
             """;
+        yield return """
+            {"resourceType":"Practitioner","id":"dr-zhao-lei","active":true,
+             "identifier":[{"system":"urn:oid:2.16.156.10011.1.4","value":"D110105002"}],
+             "name":[{"text":"赵磊","family":"赵","given":["磊"]}],"gender":"male",
+             "qualification":[{"code":{"text":"内科医生 / internist"}}]}
+            """;
+        // 刘洋's guardian (the demo guardian account's person).
+        yield return """
+            {"resourceType":"RelatedPerson","id":"liu-qiang","active":true,"patient":{"reference":"Patient/liu-yang"},
+             "relationship":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-RoleCode","code":"FTH","display":"father"}]}],
+             "name":[{"text":"刘强","family":"刘","given":["强"]}],"gender":"male"}
+            """;
         var observationNo = 0;
         foreach (var r in Residents)
         {
@@ -69,7 +85,8 @@ public static class SampleDataLoader
                  "name":[{"use":"official","text":"{{r.Family}}{{r.Given}}","family":"{{r.Family}}","given":["{{r.Given}}"]}],
                  "telecom":[{"system":"phone","value":"1380000{{r.Sequence}}{{r.Sequence[0]}}","use":"mobile"}],
                  "gender":"{{r.Gender}}","birthDate":"{{r.BirthDate}}",
-                 "address":[{"use":"home","city":"{{r.City}}","district":"{{r.District}}","country":"CN"}],
+                 "address":[{"extension":[{"url":"{{DivisionExtension}}","valueCoding":{"system":"{{DivisionSystem}}","code":"{{r.AddressCode}}"} }],
+                   "use":"home","city":"{{r.City}}","district":"{{r.District}}","country":"CN"}],
                  "generalPractitioner":[{"reference":"Practitioner/dr-chen-jing"}],
                  "managingOrganization":{"reference":"Organization/bj-chaoyang-hospital"} }
                 """;

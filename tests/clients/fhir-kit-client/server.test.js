@@ -7,7 +7,10 @@ import { Client } from 'fhir-kit-client';
 
 const baseUrl = process.env.FHIR_BASE_URL;
 if (!baseUrl) throw new Error('FHIR_BASE_URL is not set (run ../run.sh)');
-const client = new Client({ baseUrl });
+// Authentication is on: run.sh obtains the hospital system client's token (client_credentials).
+const bearerToken = process.env.FHIR_TOKEN;
+if (!bearerToken) throw new Error('FHIR_TOKEN is not set (run ../run.sh)');
+const client = new Client({ baseUrl, bearerToken });
 const run = randomUUID();
 const system = `urn:fhirarchive:client-test:${run}`;
 

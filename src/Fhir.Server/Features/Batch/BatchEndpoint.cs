@@ -178,6 +178,7 @@ public static class BatchEndpoint
         var ct = ctx.RequestAborted;
         var (type, id) = Split(e.Path);
         ResourceWriter.CheckType(type);
+        InteractionAuthorizer.CheckEntry(ctx, e.Method, e.Url, e.Index);
         var baseUrl = FhirHeaders.BaseUrl(ctx.Request);
         switch (e.Method)
         {
@@ -231,6 +232,7 @@ public static class BatchEndpoint
     {
         var (type, id) = Split(e.Path);
         ResourceWriter.CheckType(type);
+        InteractionAuthorizer.CheckEntry(ctx, e.Method, e.Url, e.Index);
         var baseUrl = FhirHeaders.BaseUrl(ctx.Request);
         if (id is null)
         {

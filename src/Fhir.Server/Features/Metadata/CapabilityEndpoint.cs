@@ -32,6 +32,7 @@ public static class CapabilityEndpoint
         foreach (var f in new[] { FhirFormats.JsonType, FhirFormats.XmlType, "json", "xml" }) cs.Add("format", f);
         var rest = cs.Add("rest");
         rest.Add("mode", "server");
+        Security.SecuritySetup.AddTo(rest, baseUrl);
         // Which Source:param pairs can point at each type (the _revinclude values worth offering).
         var revIncludes = new Dictionary<string, List<string>>();
         foreach (var source in FhirDefinitions.R4.ResourceTypes)

@@ -1,0 +1,60 @@
+using System.Net;
+using FhirArchive.Auth;
+using FhirArchive.Auth.Keys;
+using FhirArchive.Auth.Tokens;
+using Xunit;
+
+namespace FhirArchive.Server.Tests.Security;
+
+public sealed class SecurityDisabledFixture() : ServerFixtureWith(new Dictionary<string, string> { ["Security:Enabled"] = "false" }, null);
+
+public sealed class PostgresSecurityDisabledFixture() : ServerFixtureWith(PostgresCluster.MissingReason is not null ? null : new Dictionary<string, string>
+{
+    ["Security:Enabled"] = "false",
+    ["Storage:Provider"] = "postgres",
+    ["Storage:ConnectionString"] = PostgresCluster.CreateDatabase(),
+}, null);
+
+/// <summary>Security:Enabled=false (benchmarks, development): requests need no token.</summary>
+public abstract class SecurityDisabledTestsBase<TFixture>(TFixture fx) where TFixture : ServerFixture
+{
+    [FhirFact]
+    public async Task With_security_off_no_token_is_needed()
+    {
+        var c = fx.BareClient();
+        var id = await c.CreateAsync("""{"resourceType":"Patient","name":[{"family":"测"}]}""");
+        Assert.Equal(HttpStatusCode.OK, (await c.GetAsync($"/Patient/{id}")).StatusCode);
+    }
+}
+
+public sealed class SecurityDisabledTests(SecurityDisabledFixture fx) : SecurityDisabledTestsBase<SecurityDisabledFixture>(fx), IClassFixture<SecurityDisabledFixture>;
+
+public sealed class PostgresSecurityDisabledTests(PostgresSecurityDisabledFixture fx) : SecurityDisabledTestsBase<PostgresSecurityDisabledFixture>(fx), IClassFixture<PostgresSecurityDisabledFixture>;
+
+public sealed class SigningKeyTests
+{
+    [Theory]
+    [InlineData("RS256")]
+    [InlineData("ES256")]
+    public async Task The_key_is_generated_once_and_reused_after_a_restart(string alg)
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "fhirarchive-keys-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var options = new AuthOptions { SigningAlgorithm = alg };
+            var file = Path.Combine(folder, "auth", "signing-key.pem");
+            var first = new SigningKeys(options, file);
+            Assert.True(File.Exists(file));
+            if (!OperatingSystem.IsWindows()) Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
+            var token = Service(options, first).CreateAccessToken(new TokenPrincipal("s", false, null, ["system"], ["system/*.rs"], "c"), "http://x").Token;
+            var restarted = new SigningKeys(options, file);
+            Assert.Equal(first.KeyId, restarted.KeyId);
+            Assert.True((await Service(options, restarted).ValidateAsync(token, "http://x")).IsValid);
+            Assert.Equal(alg, new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(token).Alg);
+        }
+        finally { Directory.Delete(folder, true); }
+    }
+
+    private static TokenService Service(AuthOptions o, SigningKeys k) =>
+        new(o, k, new ExternalProviders(o), new GrantStore(TimeProvider.System), TimeProvider.System);
+}

@@ -36,6 +36,17 @@ public interface IWriteSession : IAsyncDisposable
     /// <summary>Stores a new current version with its index rows (json is the final, stamped resource).</summary>
     Task<StoredResource> PutAsync(string type, string id, int version, DateTimeOffset lastUpdated, byte[] json, IndexSet index, CancellationToken ct = default);
     Task<StoredResource> DeleteAsync(string type, string id, int version, DateTimeOffset lastUpdated, CancellationToken ct = default);
+    /// <summary>
+    /// Claims <paramref name="key"/> in <paramref name="scope"/> for <paramref name="owner"/> (a UNIQUE index decides,
+    /// so concurrent writers cannot both win); returns the owner holding it afterwards: the given one, or another.
+    /// </summary>
+    Task<string> ClaimUniqueAsync(string scope, string key, string owner, CancellationToken ct = default);
+    /// <summary>Releases the owner's keys in the scope except those listed.</summary>
+    Task ReleaseUniqueAsync(string scope, string owner, IReadOnlyCollection<string> keep, CancellationToken ct = default);
+    /// <summary>The next value (1, 2, ...) of a named counter; a value is never handed out twice, even after a rollback elsewhere.</summary>
+    Task<long> NextCounterAsync(string name, CancellationToken ct = default);
+    /// <summary>Removes every version of a resource with its index rows: only for purges the law allows.</summary>
+    Task PurgeAsync(string type, string id, CancellationToken ct = default);
     Task CommitAsync(CancellationToken ct = default);
 }
 
@@ -232,6 +243,43 @@ public sealed class ResourceStore(IDbContextFactory<FhirDbContext> factory, Stor
             await db.SaveChangesAsync(ct);
             db.ChangeTracker.Clear();
             return row;
+        }
+
+        public async Task<string> ClaimUniqueAsync(string scope, string key, string owner, CancellationToken ct = default)
+        {
+            // INSERT .. ON CONFLICT DO NOTHING: the claim itself is the check (no failed statement aborts a PostgreSQL transaction).
+            await db.Database.ExecuteSqlRawAsync(
+                """INSERT INTO "UniqueKey" ("Scope", "Key", "Owner") VALUES ({0}, {1}, {2}) ON CONFLICT DO NOTHING""", [scope, key, owner], ct);
+            return await db.Database.SqlQueryRaw<string>(
+                """SELECT "Owner" AS "Value" FROM "UniqueKey" WHERE "Scope" = {0} AND "Key" = {1}""", scope, key).FirstAsync(ct);
+        }
+
+        public async Task ReleaseUniqueAsync(string scope, string owner, IReadOnlyCollection<string> keep, CancellationToken ct = default)
+        {
+            var held = await db.Database.SqlQueryRaw<string>(
+                """SELECT "Key" AS "Value" FROM "UniqueKey" WHERE "Scope" = {0} AND "Owner" = {1}""", scope, owner).ToListAsync(ct);
+            foreach (var key in held.Where(k => !keep.Contains(k)))
+                await db.Database.ExecuteSqlRawAsync("""DELETE FROM "UniqueKey" WHERE "Scope" = {0} AND "Key" = {1}""", [scope, key], ct);
+        }
+
+        public async Task<long> NextCounterAsync(string name, CancellationToken ct = default)
+        {
+            await db.Database.ExecuteSqlRawAsync(
+                """INSERT INTO "Counter" ("Name", "Value") VALUES ({0}, 1) ON CONFLICT ("Name") DO UPDATE SET "Value" = "Counter"."Value" + 1""", [name], ct);
+            return await db.Database.SqlQueryRaw<long>("""SELECT "Value" FROM "Counter" WHERE "Name" = {0}""", name).FirstAsync(ct);
+        }
+
+        public async Task PurgeAsync(string type, string id, CancellationToken ct = default)
+        {
+            var rows = await db.Resources.Where(r => r.ResourceType == type && r.ResourceId == id).Select(r => r.Id).ToListAsync(ct);
+            await db.Tokens.Where(x => rows.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
+            await db.Strings.Where(x => rows.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
+            await db.Dates.Where(x => rows.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
+            await db.Numbers.Where(x => rows.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
+            await db.Quantities.Where(x => rows.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
+            await db.References.Where(x => rows.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
+            await db.Uris.Where(x => rows.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
+            await db.Resources.Where(r => rows.Contains(r.Id)).ExecuteDeleteAsync(ct);
         }
 
         public async Task CommitAsync(CancellationToken ct = default)

@@ -5,6 +5,7 @@ using FhirArchive.Server.Features.Batch;
 using FhirArchive.Server.Features.History;
 using FhirArchive.Server.Features.Metadata;
 using FhirArchive.Server.Features.Patch;
+using FhirArchive.Server.Features.Records;
 using FhirArchive.Server.Features.Resources;
 using FhirArchive.Server.Features.Search;
 using FhirArchive.Server.Features.Terminology;
@@ -45,6 +46,7 @@ public static class FhirServer
         // Write interceptors: register IWriteInterceptor singletons, in the order they are to run (none by default).
         builder.Services.AddSingleton<WriteInterceptors>();
         builder.Services.AddSingleton<IWriteInterceptor, AuditWriteInterceptor>();
+        builder.Services.AddRecordRules(builder.Configuration);
         builder.Services.AddHttpContextAccessor();
         builder.Services.AddSingleton<PatientReferences>();
         builder.Services.AddSingleton<AuditTrail>();
@@ -84,6 +86,7 @@ public static class FhirServer
         SearchEndpoints.Map(app);
         TerminologyEndpoints.Map(app);
         ValidateEndpoint.Map(app);
+        app.MapRecordEndpoints();
 
         // Schema first, then sample data (once: only into an empty database).
         var store = app.Services.GetRequiredService<IResourceStore>();

@@ -9,7 +9,7 @@ using static FhirArchive.Server.Tests.Http;
 namespace FhirArchive.Server.Tests;
 
 /// <summary>Record Patients under the enforced resident-record profile, callers named by the test header.</summary>
-public class RecordFixture() : ServerFixtureWith(Settings, TestCallers.Register)
+public sealed class RecordFixture() : ServerFixtureWith(Settings, TestCallers.Register)
 {
     public static readonly Dictionary<string, string> Settings = new()
     {

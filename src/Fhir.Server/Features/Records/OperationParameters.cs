@@ -22,11 +22,11 @@ public sealed class OperationParameters
         return p;
     }
 
-    /// <summary>A primitive value (valueCode, valueDate, valueString...), or the text/code of a CodeableConcept / Coding.</summary>
+    /// <summary>A primitive value (valueCode, valueDate, valueString...), the code/text of a Coding / CodeableConcept, or a Reference's reference.</summary>
     public string? Value(string name)
     {
         if (_body.TryGetValue(name, out var p) && p.Child("value") is { } v)
-            return v.Value ?? v.Child("code")?.Value ?? v.Child("text")?.Value ?? v.Child("coding")?.Child("code")?.Value;
+            return v.Value ?? v.Child("code")?.Value ?? v.Child("text")?.Value ?? v.Child("coding")?.Child("code")?.Value ?? v.Child("reference")?.Value;
         return _query[name].ToString() is { Length: > 0 } q ? q : null;
     }
 

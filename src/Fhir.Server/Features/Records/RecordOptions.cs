@@ -26,4 +26,12 @@ public sealed class RecordOptions
 
     /// <summary>Run the daily lost-to-follow-up job in the background (tests call it directly).</summary>
     public bool LostToFollowUpJob { get; set; } = true;
+
+    public RecordNumberOptions RecordNumber { get; set; } = new();
+
+    /// <summary>Basic public-health service records: entered more than <see cref="LateEntryDays"/> after the service, they are tagged late.</summary>
+    public string[] PublicHealthTypes { get; set; } = ["Encounter", "Observation", "Immunization", "Procedure", "QuestionnaireResponse", "CarePlan"];
+
+    /// <summary>Chongqing rules 三(二): within five days of the service.</summary>
+    public int LateEntryDays { get; set; } = 5;
 }

@@ -14,6 +14,8 @@ public static class RecordRules
         services.AddSingleton<IWriteInterceptor, SourceLabelInterceptor>();
         services.AddSingleton<IWriteInterceptor, LifecycleInterceptor>();
         services.AddSingleton<IWriteInterceptor, ServiceRecordInterceptor>();
+        services.AddSingleton<IWriteInterceptor, RecordNumberInterceptor>();
+        services.AddSingleton<IWriteInterceptor, TimelinessInterceptor>();
         services.AddSingleton<IWriteInterceptor, IdentityKeyInterceptor>();
         services.AddSingleton<LostToFollowUpJob>();
         if (options.Enabled && options.LostToFollowUpJob) services.AddHostedService(sp => sp.GetRequiredService<LostToFollowUpJob>());
@@ -23,5 +25,8 @@ public static class RecordRules
     public static void MapRecordEndpoints(this IEndpointRouteBuilder app)
     {
         LifecycleEndpoints.Map(app);
+        CorrectionEndpoints.Map(app);
+        MatchEndpoint.Map(app);
+        MergeEndpoint.Map(app);
     }
 }

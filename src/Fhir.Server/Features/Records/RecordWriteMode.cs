@@ -1,7 +1,7 @@
 namespace FhirArchive.Server.Features.Records;
 
 /// <summary>The record procedures that may write what ordinary writes may not (status changes, corrections, purges).</summary>
-public enum RecordProcedure { Lifecycle, Correction, Purge }
+public enum RecordProcedure { Lifecycle, Correction, Purge, Merge }
 
 /// <summary>
 /// Marks the writes made by a record procedure ($close, an approved correction, a purge): the interceptors let these

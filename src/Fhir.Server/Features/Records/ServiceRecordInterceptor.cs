@@ -21,7 +21,8 @@ public sealed class ServiceRecordInterceptor(RecordScope scope) : IWriteIntercep
             patient = await scope.RecordPatientAsync(context.Session, before, context.CancellationToken);
         if (patient is null) return;
         var procedure = RecordWriteMode.Active;
-        if (procedure == RecordProcedure.Purge) return;
+        // A purge removes, a merge re-points service records to the surviving record: both are the procedures' to do.
+        if (procedure is RecordProcedure.Purge or RecordProcedure.Merge) return;
         var what = $"{context.ResourceType}/{context.Id}";
         if (context.Interaction == WriteInteraction.Delete)
             throw new FhirException(405, "not-supported", $"{what} is a service record of Patient/{patientId}: service records are never deleted / 服务记录不得删除");

@@ -139,6 +139,82 @@ public abstract class TimelinessTestsBase<TFixture>(TFixture fx) : RecordTestsBa
     }
 }
 
+public abstract class MatchAndMergeTestsBase<TFixture>(TFixture fx) : RecordTestsBase<TFixture>(fx) where TFixture : ServerFixture
+{
+    private static string MatchBody(string patient, string extra = "") =>
+        $$"""{"resourceType":"Parameters","parameter":[{"name":"resource","resource":{{patient}}}{{extra}}]}""";
+
+    private static List<(string Id, double Score, string Grade)> Results(JsonElement bundle) =>
+        bundle.TryGetProperty("entry", out var e)
+            ? e.EnumerateArray().Select(x => (x.GetProperty("resource").GetProperty("id").GetString()!, x.GetProperty("search").GetProperty("score").GetDouble(),
+                x.GetProperty("search").GetProperty("extension")[0].GetProperty("valueCode").GetString()!)).ToList()
+            : [];
+
+    [FhirFact]
+    public async Task Match_finds_the_record_by_id_card_as_certain_and_by_demographics_as_probable()
+    {
+        await EnsureInstitutionAsync();
+        var birth = Residents.RandomBirthDate();
+        var card = Residents.IdCard("female", birth);
+        var name = "测" + Unique()[..4];
+        var phone = "139" + Random.Shared.Next(10_000_000, 99_999_999);
+        var id = await CreateRecordAsync(Residents.Patient(Residents.IdCardIdentifier(card), name: name, gender: "female", birthDate: birth,
+            extra: $$""","telecom":[{"system":"phone","value":"{{phone}}"}]"""));
+
+        var byCard = Results(await (await C.PostAsync("/Patient/$match", Body(MatchBody($$"""{"resourceType":"Patient","identifier":[{{Residents.IdCardIdentifier(card)}}]}""")))).JsonAsync());
+        Assert.Equal((id, 1.0, "certain"), Assert.Single(byCard));
+
+        var r = await C.PostAsync("/Patient/$match", Body(MatchBody($$"""{"resourceType":"Patient","name":[{"text":"{{name}}"}],"gender":"female","birthDate":"{{birth}}","telecom":[{"system":"phone","value":"{{phone}}"}]}""")));
+        Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        var demo = Assert.Single(Results(await r.JsonAsync()), x => x.Id == id);
+        Assert.Equal("probable", demo.Grade);
+        Assert.InRange(demo.Score, 0.8, 0.99);
+        var certainOnly = Results(await (await C.PostAsync("/Patient/$match", Body(MatchBody($$"""{"resourceType":"Patient","name":[{"text":"{{name}}"}],"birthDate":"{{birth}}"}""",
+            ""","{"name":"onlyCertainMatches","valueBoolean":true}""")))).JsonAsync());
+        Assert.Empty(certainOnly);
+        // A different ID card number rules the candidate out even when the rest agrees.
+        var other = Residents.IdCard("female", birth);
+        Assert.DoesNotContain(Results(await (await C.PostAsync("/Patient/$match", Body(MatchBody($$"""{"resourceType":"Patient","identifier":[{{Residents.IdCardIdentifier(other)}}],"name":[{"text":"{{name}}"}],"birthDate":"{{birth}}"}""")))).JsonAsync()), x => x.Id == id);
+        Assert.Equal(HttpStatusCode.BadRequest, (await C.PostAsync("/Patient/$match", Body("""{"resourceType":"Parameters","parameter":[{"name":"count","valueInteger":3}]}"""))).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await C.PostAsync("/Patient/$match", Body(MatchBody("""{"resourceType":"Patient","active":true}""")))).StatusCode);
+    }
+
+    [FhirFact]
+    public async Task Merge_folds_a_duplicate_into_the_survivor_and_repoints_its_service_records()
+    {
+        await EnsureInstitutionAsync();
+        var survivor = await CreateRecordAsync(Residents.New().Json);
+        // A historical duplicate filed under a birth certificate before the ID number was known.
+        var duplicate = await CreateRecordAsync(Residents.Patient($$"""{"system":"http://fhirarchive.cn/fhir/sid/birth-certificate","value":"O6{{Random.Shared.Next(10_000_000, 99_999_999)}}"}""", birthDate: "1980-01-01"));
+        var obs = (await (await Send(HttpMethod.Post, "/Observation", Residents.Observation(duplicate), Doctor)).JsonAsync()).GetProperty("id").GetString()!;
+        var body = $$$"""{"resourceType":"Parameters","parameter":[{"name":"source-patient","valueReference":{"reference":"Patient/{{{duplicate}}}"}},{"name":"target-patient","valueReference":{"reference":"Patient/{{{survivor}}}"}}]}""";
+
+        Assert.Equal(HttpStatusCode.Forbidden, (await Send(HttpMethod.Post, "/Patient/$merge", body, Doctor)).StatusCode);
+        var r = await Send(HttpMethod.Post, "/Patient/$merge", body, Admin);
+        Assert.True(r.StatusCode == HttpStatusCode.OK, await r.Content.ReadAsStringAsync());
+
+        var merged = await ReadAsync($"/Patient/{duplicate}");
+        Assert.Equal("merged", Status(merged));
+        Assert.False(merged.GetProperty("active").GetBoolean());
+        var link = merged.GetProperty("link")[0];
+        Assert.Equal("replaced-by", link.GetProperty("type").GetString());
+        Assert.Equal($"Patient/{survivor}", link.GetProperty("other").GetProperty("reference").GetString());
+        Assert.Equal("replaces", (await ReadAsync($"/Patient/{survivor}")).GetProperty("link")[0].GetProperty("type").GetString());
+        var moved = await ReadAsync($"/Observation/{obs}");
+        Assert.Equal($"Patient/{survivor}", moved.GetProperty("subject").GetProperty("reference").GetString());
+        Assert.Equal("2", moved.GetProperty("meta").GetProperty("versionId").GetString());
+        Assert.Equal($"Patient/{duplicate}", (await ReadAsync($"/Observation/{obs}/_history/1")).GetProperty("subject").GetProperty("reference").GetString());
+        Assert.Contains(obs, await C.SearchIdsAsync($"/Observation?subject=Patient/{survivor}"));
+
+        Assert.Equal(HttpStatusCode.Conflict, (await Send(HttpMethod.Post, "/Patient/$merge", body, Admin)).StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, (await Send(HttpMethod.Post, $"/Patient/{duplicate}/$reactivate", null, Doctor)).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await Send(HttpMethod.Post, "/Patient/$merge", body.Replace(duplicate, survivor), Admin)).StatusCode);
+    }
+}
+
+public sealed class MatchAndMergeTests(RecordFixture fx) : MatchAndMergeTestsBase<RecordFixture>(fx), IClassFixture<RecordFixture>;
+public sealed class PostgresMatchAndMergeTests(PostgresRecordFixture fx) : MatchAndMergeTestsBase<PostgresRecordFixture>(fx), IClassFixture<PostgresRecordFixture>;
+
 /// <summary>A clock the test moves: the lost-to-follow-up job and the retention period are driven by it.</summary>
 public sealed class ManualClock : TimeProvider
 {

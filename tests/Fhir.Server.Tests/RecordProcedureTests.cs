@@ -285,3 +285,36 @@ public sealed class TimelinessTests(RecordFixture fx) : TimelinessTestsBase<Reco
 public sealed class PostgresTimelinessTests(PostgresRecordFixture fx) : TimelinessTestsBase<PostgresRecordFixture>(fx), IClassFixture<PostgresRecordFixture>;
 public sealed class RecordClockTests(RecordClockFixture fx) : RecordClockTestsBase<RecordClockFixture>(fx), IClassFixture<RecordClockFixture>;
 public sealed class PostgresRecordClockTests(PostgresRecordClockFixture fx) : RecordClockTestsBase<PostgresRecordClockFixture>(fx), IClassFixture<PostgresRecordClockFixture>;
+
+public sealed class SampleRecordsFixture() : ServerFixtureWith(new Dictionary<string, string> { ["SampleData:Load"] = "true", ["Records:LostToFollowUpJob"] = "false" }, null);
+public sealed class PostgresSampleRecordsFixture() : PostgresServerFixture(new Dictionary<string, string> { ["SampleData:Load"] = "true", ["Records:LostToFollowUpJob"] = "false" }, null);
+
+public abstract class SampleRecordsTestsBase<TFixture>(TFixture fx) : RecordTestsBase<TFixture>(fx) where TFixture : ServerFixture
+{
+    [FhirFact]
+    public async Task The_sample_records_show_every_lifecycle_state_and_a_correction_history()
+    {
+        var active = await ReadAsync("/Patient/cq-chen-ming");
+        Assert.Equal("active", Status(active));
+        Assert.Equal("Practitioner/cq-dr-li", active.GetProperty("generalPractitioner")[0].GetProperty("reference").GetString());
+        Assert.Contains(active.GetProperty("identifier").EnumerateArray(), i => i.GetProperty("system").GetString() == "urn:oid:2.16.156.10011.1.2"
+            && i.GetProperty("value").GetString()!.StartsWith("500101001901", StringComparison.Ordinal));
+        Assert.Equal("inactive-lost", Status(await ReadAsync("/Patient/cq-zhao-li")));
+        var deceased = await ReadAsync("/Patient/cq-sun-qiang");
+        Assert.Equal("inactive-death", Status(deceased));
+        Assert.Equal("2026-06-18", deceased.GetProperty("deceasedDateTime").GetString());
+        Assert.Equal("inactive-moved", Status(await ReadAsync("/Patient/cq-zhou-min")));
+        Assert.Equal("merged", Status(await ReadAsync("/Patient/cq-chen-ming-dup")));
+        Assert.Equal("Patient/cq-chen-ming", (await ReadAsync("/Observation/cq-obs-dup")).GetProperty("subject").GetProperty("reference").GetString());
+
+        var bp = await ReadAsync("/Observation/cq-obs-bp");
+        Assert.Equal("2", bp.GetProperty("meta").GetProperty("versionId").GetString());
+        Assert.Equal(135, bp.GetProperty("valueQuantity").GetProperty("value").GetInt32());
+        Assert.Equal(185, (await ReadAsync("/Observation/cq-obs-bp/_history/1")).GetProperty("valueQuantity").GetProperty("value").GetInt32());
+        Assert.Equal("completed", (await ReadAsync("/Task/cq-correction-bp")).GetProperty("status").GetString());
+        Assert.Contains(await C.SearchIdsAsync($"/Patient?_tag={StatusTag}|active&_count=50"), id => id == "cq-chen-ming");
+    }
+}
+
+public sealed class SampleRecordsTests(SampleRecordsFixture fx) : SampleRecordsTestsBase<SampleRecordsFixture>(fx), IClassFixture<SampleRecordsFixture>;
+public sealed class PostgresSampleRecordsTests(PostgresSampleRecordsFixture fx) : SampleRecordsTestsBase<PostgresSampleRecordsFixture>(fx), IClassFixture<PostgresSampleRecordsFixture>;

@@ -28,31 +28,36 @@ public static class MergeEndpoint
         var source = PatientId(p, "source-patient");
         var target = PatientId(p, "target-patient");
         if (source == target) throw FhirException.BadRequest("A record cannot be merged into itself.");
-        var (survivor, moved) = await ResourceEndpoints.InSessionAsync(ctx, store, async s =>
-        {
-            var duplicate = await RecordAsync(s, scope, source, ctx.RequestAborted);
-            var keep = await RecordAsync(s, scope, target, ctx.RequestAborted);
-            if (RecordStatus.Get(duplicate) == RecordStatus.Merged) throw FhirException.Conflict($"Patient/{source} was merged already.");
-            if (RecordStatus.IsSealed(RecordStatus.Get(keep))) throw FhirException.Conflict($"Patient/{target} is sealed: reactivate it before merging into it.");
-            var count = await RepointAsync(s, writer, scope, parser, source, target, ctx.RequestAborted);
-            var date = clock.GetUtcNow().ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
-
-            RecordStatus.Set(duplicate, RecordStatus.Merged);
-            duplicate.RemoveAll("active");
-            duplicate.Add("active", "false");
-            AddLink(duplicate, target, "replaced-by");
-            await LifecycleEndpoints.WriteAsync(s, writer, caller, duplicate, source, RecordStatus.Merged, date, $"duplicate of Patient/{target} / 重复档案合并", ctx.RequestAborted);
-
-            AddLink(keep, source, "replaces");
-            var kept = await RecordWriteMode.RunAsync(RecordProcedure.Lifecycle, async () => (await writer.UpdateAsync(s, keep, "Patient", target, null, ctx.RequestAborted)).Stored);
-            return (kept, count);
-        });
+        var (survivor, moved) = await ResourceEndpoints.InSessionAsync(ctx, store,
+            s => MergeAsync(s, writer, scope, parser, caller, source, target, clock.GetUtcNow(), ctx.RequestAborted));
         var result = FhirParameters.Create();
         FhirParameters.Add(result, "target-patient", $"Patient/{target}", "string");
         FhirParameters.Add(result, "merged", $"Patient/{source}", "string");
         FhirParameters.Add(result, "repointed", moved.ToString(CultureInfo.InvariantCulture), "integer");
         FhirParameters.Add(result, "version", survivor.Version.ToString(CultureInfo.InvariantCulture), "integer");
         await FhirFormats.WriteNodeAsync(ctx, 200, result);
+    }
+
+    /// <summary>Folds Patient/{source} into Patient/{target} in the session: the survivor's new version and how many service records moved.</summary>
+    internal static async Task<(StoredResource Survivor, int Moved)> MergeAsync(IWriteSession s, ResourceWriter writer, RecordScope scope, SearchParser parser,
+        Caller caller, string source, string target, DateTimeOffset now, CancellationToken ct)
+    {
+        var duplicate = await RecordAsync(s, scope, source, ct);
+        var keep = await RecordAsync(s, scope, target, ct);
+        if (RecordStatus.Get(duplicate) == RecordStatus.Merged) throw FhirException.Conflict($"Patient/{source} was merged already.");
+        if (RecordStatus.IsSealed(RecordStatus.Get(keep))) throw FhirException.Conflict($"Patient/{target} is sealed: reactivate it before merging into it.");
+        var count = await RepointAsync(s, writer, scope, parser, source, target, ct);
+        var date = now.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+
+        RecordStatus.Set(duplicate, RecordStatus.Merged);
+        duplicate.RemoveAll("active");
+        duplicate.Add("active", "false");
+        AddLink(duplicate, target, "replaced-by");
+        await LifecycleEndpoints.WriteAsync(s, writer, caller, duplicate, source, RecordStatus.Merged, date, $"duplicate of Patient/{target} / 重复档案合并", ct);
+
+        AddLink(keep, source, "replaces");
+        var kept = await RecordWriteMode.RunAsync(RecordProcedure.Lifecycle, async () => (await writer.UpdateAsync(s, keep, "Patient", target, null, ct)).Stored);
+        return (kept, count);
     }
 
     private static string PatientId(OperationParameters p, string name)

@@ -3,11 +3,12 @@
 local weights = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
 local checks = "10X98765432"
 local counter = 0
-local thread_no = 0
+local threads = 0
 
+-- runs in the main state: hands each thread its number (a global of the thread's own state)
 function setup(thread)
-  thread:set("thread_no", thread_no)
-  thread_no = thread_no + 1
+  thread:set("tid", threads)
+  threads = threads + 1
 end
 
 local function id_card(n)
@@ -25,7 +26,7 @@ local function id_card(n)
 end
 
 function init(args)
-  base = tonumber(args[1] or "0") + (thread_no or 0) * 10000000
+  base = tonumber(args[1] or "0") + (tid or 0) * 1000000
 end
 
 function request()

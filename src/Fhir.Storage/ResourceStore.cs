@@ -250,8 +250,9 @@ public sealed class ResourceStore(IDbContextFactory<FhirDbContext> factory, Stor
             // INSERT .. ON CONFLICT DO NOTHING: the claim itself is the check (no failed statement aborts a PostgreSQL transaction).
             await db.Database.ExecuteSqlRawAsync(
                 """INSERT INTO "UniqueKey" ("Scope", "Key", "Owner") VALUES ({0}, {1}, {2}) ON CONFLICT DO NOTHING""", [scope, key, owner], ct);
-            return await db.Database.SqlQueryRaw<string>(
-                """SELECT "Owner" AS "Value" FROM "UniqueKey" WHERE "Scope" = {0} AND "Key" = {1}""", scope, key).FirstAsync(ct);
+            var owners = await db.Database.SqlQueryRaw<string>(
+                """SELECT "Owner" AS "Value" FROM "UniqueKey" WHERE "Scope" = {0} AND "Key" = {1}""", scope, key).ToListAsync(ct);
+            return owners.Single();
         }
 
         public async Task ReleaseUniqueAsync(string scope, string owner, IReadOnlyCollection<string> keep, CancellationToken ct = default)
@@ -266,7 +267,8 @@ public sealed class ResourceStore(IDbContextFactory<FhirDbContext> factory, Stor
         {
             await db.Database.ExecuteSqlRawAsync(
                 """INSERT INTO "Counter" ("Name", "Value") VALUES ({0}, 1) ON CONFLICT ("Name") DO UPDATE SET "Value" = "Counter"."Value" + 1""", [name], ct);
-            return await db.Database.SqlQueryRaw<long>("""SELECT "Value" FROM "Counter" WHERE "Name" = {0}""", name).FirstAsync(ct);
+            var values = await db.Database.SqlQueryRaw<long>("""SELECT "Value" FROM "Counter" WHERE "Name" = {0}""", name).ToListAsync(ct);
+            return values.Single();
         }
 
         public async Task PurgeAsync(string type, string id, CancellationToken ct = default)

@@ -6,6 +6,7 @@ using FhirArchive.Server.Features.Everything;
 using FhirArchive.Server.Features.History;
 using FhirArchive.Server.Features.Metadata;
 using FhirArchive.Server.Features.Patch;
+using FhirArchive.Server.Features.Records;
 using FhirArchive.Server.Features.Resources;
 using FhirArchive.Server.Features.Search;
 using FhirArchive.Server.Features.Terminology;
@@ -49,6 +50,7 @@ public static class FhirServer
         // Write interceptors: IWriteInterceptor singletons, run in registration order (by default only the audit's).
         builder.Services.AddSingleton<WriteInterceptors>();
         builder.Services.AddSingleton<IWriteInterceptor, AuditWriteInterceptor>();
+        builder.Services.AddRecordRules(builder.Configuration);
         builder.Services.AddHttpContextAccessor();
         builder.Services.AddSingleton<PatientReferences>();
         builder.Services.AddSingleton<AuditTrail>();
@@ -94,6 +96,7 @@ public static class FhirServer
         EverythingEndpoint.Map(app);
         TerminologyEndpoints.Map(app);
         ValidateEndpoint.Map(app);
+        app.MapRecordEndpoints();
 
         // Schema first, then sample data (once: only into an empty database).
         var store = app.Services.GetRequiredService<IResourceStore>();

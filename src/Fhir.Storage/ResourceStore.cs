@@ -37,6 +37,17 @@ public interface IWriteSession : IAsyncDisposable
     /// <summary>Stores a new current version with its index rows (json is the final, stamped resource).</summary>
     Task<StoredResource> PutAsync(string type, string id, int version, DateTimeOffset lastUpdated, byte[] json, IndexSet index, CancellationToken ct = default);
     Task<StoredResource> DeleteAsync(string type, string id, int version, DateTimeOffset lastUpdated, CancellationToken ct = default);
+    /// <summary>
+    /// Claims <paramref name="key"/> in <paramref name="scope"/> for <paramref name="owner"/> (a UNIQUE index decides,
+    /// so concurrent writers cannot both win); returns the owner holding it afterwards: the given one, or another.
+    /// </summary>
+    Task<string> ClaimUniqueAsync(string scope, string key, string owner, CancellationToken ct = default);
+    /// <summary>Releases the owner's keys in the scope except those listed.</summary>
+    Task ReleaseUniqueAsync(string scope, string owner, IReadOnlyCollection<string> keep, CancellationToken ct = default);
+    /// <summary>The next value (1, 2, ...) of a named counter; a value is never handed out twice, even after a rollback elsewhere.</summary>
+    Task<long> NextCounterAsync(string name, CancellationToken ct = default);
+    /// <summary>Removes every version of a resource with its index rows: only for purges the law allows.</summary>
+    Task PurgeAsync(string type, string id, CancellationToken ct = default);
     Task CommitAsync(CancellationToken ct = default);
 }
 

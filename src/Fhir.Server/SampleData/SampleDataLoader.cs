@@ -44,6 +44,7 @@ public static class SampleDataLoader
             var node = FhirFormats.Parse(FhirFormats.Utf8(json), FhirFormat.Json);
             await writer.UpdateAsync(s, node, node.Type!, node.Child("id")!.Value!, null, ct);
         }
+        await RecordSampleData.LoadAsync(services, s, ct);
         await s.CommitAsync(ct);
     }
 

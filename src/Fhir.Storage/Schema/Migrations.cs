@@ -8,7 +8,19 @@ internal static class Migrations
         new(1, "Resource versions and typed search indexes", Initial),
         new(2, "Composite search components and search indexes leading with Param", CompositeAndSearchIndexes),
         new(4, "Append-only, SM3-chained audit trail", AuditTrail),
+        new(5, "Unique keys and counters (one person one record, record numbers)", UniqueKeysAndCounters),
     ];
+
+    /// <summary>
+    /// Claimed keys (a UNIQUE index decides who wins, inside the write transaction) and never-reused counters.
+    /// Both are generic: a scope names what the key or counter is for.
+    /// </summary>
+    private static IEnumerable<string> UniqueKeysAndCounters(SqlDialect d)
+    {
+        yield return """CREATE TABLE "UniqueKey" ("Scope" text NOT NULL, "Key" text NOT NULL, "Owner" text NOT NULL, PRIMARY KEY ("Scope", "Key"))""";
+        yield return """CREATE INDEX "IX_UniqueKey_Owner" ON "UniqueKey" ("Scope", "Owner")""";
+        yield return """CREATE TABLE "Counter" ("Name" text PRIMARY KEY, "Value" bigint NOT NULL)""";
+    }
 
     private static IEnumerable<string> AuditTrail(SqlDialect d)
     {

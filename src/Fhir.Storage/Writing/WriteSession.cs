@@ -136,6 +136,46 @@ internal sealed class WriteSession(ResourceStore store, FhirDbContext db, IDbCon
         _pending.Clear();
     }
 
+    public async Task<string> ClaimUniqueAsync(string scope, string key, string owner, CancellationToken ct = default)
+    {
+        // INSERT .. ON CONFLICT DO NOTHING: the claim itself is the check (no failed statement aborts a PostgreSQL transaction).
+        await db.Database.ExecuteSqlRawAsync(
+            """INSERT INTO "UniqueKey" ("Scope", "Key", "Owner") VALUES ({0}, {1}, {2}) ON CONFLICT DO NOTHING""", [scope, key, owner], ct);
+        var owners = await db.Database.SqlQueryRaw<string>(
+            """SELECT "Owner" AS "Value" FROM "UniqueKey" WHERE "Scope" = {0} AND "Key" = {1}""", scope, key).ToListAsync(ct);
+        return owners.Single();
+    }
+
+    public async Task ReleaseUniqueAsync(string scope, string owner, IReadOnlyCollection<string> keep, CancellationToken ct = default)
+    {
+        var held = await db.Database.SqlQueryRaw<string>(
+            """SELECT "Key" AS "Value" FROM "UniqueKey" WHERE "Scope" = {0} AND "Owner" = {1}""", scope, owner).ToListAsync(ct);
+        foreach (var key in held.Where(k => !keep.Contains(k)))
+            await db.Database.ExecuteSqlRawAsync("""DELETE FROM "UniqueKey" WHERE "Scope" = {0} AND "Key" = {1}""", [scope, key], ct);
+    }
+
+    public async Task<long> NextCounterAsync(string name, CancellationToken ct = default)
+    {
+        await db.Database.ExecuteSqlRawAsync(
+            """INSERT INTO "Counter" ("Name", "Value") VALUES ({0}, 1) ON CONFLICT ("Name") DO UPDATE SET "Value" = "Counter"."Value" + 1""", [name], ct);
+        var values = await db.Database.SqlQueryRaw<long>("""SELECT "Value" FROM "Counter" WHERE "Name" = {0}""", name).ToListAsync(ct);
+        return values.Single();
+    }
+
+    public async Task PurgeAsync(string type, string id, CancellationToken ct = default)
+    {
+        await FlushAsync(ct);
+        var rows = await db.Resources.Where(r => r.ResourceType == type && r.ResourceId == id).Select(r => r.Id).ToListAsync(ct);
+        await db.Tokens.Where(x => rows.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
+        await db.Strings.Where(x => rows.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
+        await db.Dates.Where(x => rows.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
+        await db.Numbers.Where(x => rows.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
+        await db.Quantities.Where(x => rows.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
+        await db.References.Where(x => rows.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
+        await db.Uris.Where(x => rows.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
+        await db.Resources.Where(r => rows.Contains(r.Id)).ExecuteDeleteAsync(ct);
+    }
+
     public async Task CommitAsync(CancellationToken ct = default)
     {
         await FlushAsync(ct);

@@ -1,0 +1,71 @@
+using System.Globalization;
+using FhirArchive.Fhir.Model;
+using FhirArchive.Profiles.Identifiers;
+using FhirArchive.Server.Infrastructure;
+using FhirArchive.Server.Interception;
+
+namespace FhirArchive.Server.Features.Records;
+
+/// <summary>
+/// The health-record number (居民健康档案编号): a new record gets the next number of its responsible institution's
+/// division (a database counter, in the write's transaction: unique and never handed out twice); a number in the
+/// payload is the server's to give, so it is replaced; later writes keep it (changing it gets 422). A record needs
+/// its responsible institution (managingOrganization); while that institution has no division code on file the
+/// record waits for its number, which the first write after the code is known assigns.
+/// </summary>
+public sealed class RecordNumberInterceptor(RecordScope scope) : IWriteInterceptor
+{
+    public const string DivisionExtension = "http://fhirarchive.cn/fhir/StructureDefinition/cn-division-code";
+
+    public async ValueTask BeforeWriteAsync(WriteContext context)
+    {
+        if (context.Resource is not { } patient || !scope.IsRecordPatient(patient) || RecordWriteMode.Active is RecordProcedure.Lifecycle) return;
+        var organization = patient.Child("managingOrganization")?.Child("reference")?.Value;
+        if (organization is null)
+            throw FhirException.Unprocessable("A resident record needs its responsible institution (managingOrganization) / 档案须有管理责任单位");
+        var current = context.CreatesResource ? null : RecordScope.Parse(context.Current);
+        var kept = current is null ? null : NumberOf(current);
+        var given = NumberOf(patient);
+        if (kept is not null)
+        {
+            if (given is not null && given != kept)
+                throw FhirException.Unprocessable($"The health-record number {kept} is the record's for good; it cannot become {given}.");
+            if (given is null) AddNumber(patient, kept);
+            return;
+        }
+        foreach (var id in patient.ChildrenNamed("identifier").Where(IsRecordNumber).ToList()) patient.Remove(id);
+        if (await NextNumberAsync(context, organization) is { } number) AddNumber(patient, number);
+    }
+
+    public ValueTask AfterWriteAsync(WriteContext context) => ValueTask.CompletedTask;
+
+    private async Task<string?> NextNumberAsync(WriteContext context, string organization)
+    {
+        var layout = scope.Options.RecordNumber;
+        var parts = organization.Split('/');
+        var org = parts.Length == 2 && parts[0] == "Organization" ? RecordScope.Parse(await context.Session.ReadAsync("Organization", parts[1], context.CancellationToken)) : null;
+        var division = org?.ChildrenNamed("extension").FirstOrDefault(e => e.Child("url")?.Value == DivisionExtension)?.Child("value")?.Child("code")?.Value;
+        if (division is null || division.Length < layout.DivisionDigits || !division.All(char.IsAsciiDigit)) return null;
+        var village = division.Length >= layout.DivisionDigits + layout.VillageDigits
+            ? division.Substring(layout.DivisionDigits, layout.VillageDigits)
+            : layout.DefaultVillage;
+        var prefix = division[..layout.DivisionDigits] + village;
+        var serial = await context.Session.NextCounterAsync("health-record-number:" + prefix, context.CancellationToken);
+        if (serial >= (long)Math.Pow(10, layout.SerialDigits))
+            throw FhirException.Unprocessable($"The record numbers of division {prefix} are used up ({layout.SerialDigits}-digit serial).");
+        return prefix + serial.ToString("D" + layout.SerialDigits.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+    }
+
+    private static bool IsRecordNumber(ElementNode identifier) => identifier.Child("system")?.Value == HealthRecordNumber.OidSystem;
+
+    private static string? NumberOf(ElementNode patient) =>
+        patient.ChildrenNamed("identifier").FirstOrDefault(IsRecordNumber)?.Child("value")?.Value;
+
+    private static void AddNumber(ElementNode patient, string number)
+    {
+        var identifier = patient.Add("identifier");
+        identifier.Add("use", "official");
+        identifier.Add("system", HealthRecordNumber.OidSystem);
+        identifier.Add("value", number);
+    }
+}

@@ -22,6 +22,7 @@ public static class AuthServiceCollectionExtensions
         services.AddSingleton<ClientAssertions>();
         services.AddSingleton(sp => new ExternalProviders(options, sp.GetService<IHttpClientFactory>()));
         services.AddSingleton<TokenService>();
+        services.AddSingleton<ValidatedTokenCache>();
         services.AddSingleton<AuthServer>();
         return services;
     }

@@ -12,7 +12,7 @@ namespace FhirArchive.Server.Security;
 /// invalid token → 401 with WWW-Authenticate; an interaction outside the scopes or the roles → 403. Only the
 /// CapabilityStatement, SMART discovery, the auth endpoints and login page, /health and Swagger UI are open.
 /// </summary>
-public sealed class AuthenticationMiddleware(RequestDelegate next, TokenService tokens, AuthOptions options, IAuthEvents events)
+public sealed class AuthenticationMiddleware(RequestDelegate next, ValidatedTokenCache tokens, AuthOptions options, IAuthEvents events)
 {
     public const string PurposeHeader = "X-Purpose-Of-Use";
 

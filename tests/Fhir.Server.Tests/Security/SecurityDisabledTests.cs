@@ -58,3 +58,36 @@ public sealed class SigningKeyTests
     private static TokenService Service(AuthOptions o, SigningKeys k) =>
         new(o, k, new ExternalProviders(o), new GrantStore(TimeProvider.System), TimeProvider.System);
 }
+
+/// <summary>The validated-token cache answers like full validation: expiry and revocation still count on a hit.</summary>
+public sealed class ValidatedTokenCacheTests
+{
+    [Fact]
+    public async Task A_cached_token_still_expires_and_can_be_revoked()
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "fhirarchive-keys-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var clock = new ManualClock();
+            var options = new AuthOptions();
+            var grants = new GrantStore(clock);
+            var service = new TokenService(options, new SigningKeys(options, Path.Combine(folder, "key.pem")), new ExternalProviders(options), grants, clock);
+            var cache = new ValidatedTokenCache(service, grants, options, clock);
+            var (token, expires) = service.CreateAccessToken(new TokenPrincipal("s", false, null, ["system"], ["system/*.rs"], "c"), "http://x");
+
+            Assert.True((await cache.ValidateAsync(token, "http://x")).IsValid);
+            Assert.True((await cache.ValidateAsync(token, "http://x")).IsValid);
+            Assert.False((await cache.ValidateAsync(token, "http://other")).IsValid); // another audience is not a hit
+
+            clock.Now = expires + options.ClockSkew + TimeSpan.FromSeconds(1);
+            Assert.Equal("token expired", (await cache.ValidateAsync(token, "http://x")).Error);
+
+            clock.Now = DateTimeOffset.UtcNow;
+            var (second, secondExpires) = service.CreateAccessToken(new TokenPrincipal("s", false, null, ["system"], ["system/*.rs"], "c"), "http://x");
+            var principal = (await cache.ValidateAsync(second, "http://x")).Principal!;
+            grants.RevokeAccessToken(principal.TokenId!, secondExpires);
+            Assert.Equal("token revoked", (await cache.ValidateAsync(second, "http://x")).Error);
+        }
+        finally { Directory.Delete(folder, true); }
+    }
+}

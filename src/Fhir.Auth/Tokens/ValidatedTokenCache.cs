@@ -1,0 +1,36 @@
+using System.Collections.Concurrent;
+
+namespace FhirArchive.Auth.Tokens;
+
+/// <summary>
+/// Remembers the tokens that validated, until they expire: checking a signature costs a fraction of a millisecond,
+/// which every request would otherwise pay again for the same token. A hit still checks expiry against the clock and
+/// revocation, so an expired or revoked token is refused exactly as on first sight.
+/// </summary>
+public sealed class ValidatedTokenCache(TokenService tokens, GrantStore grants, AuthOptions options, TimeProvider clock)
+{
+    private const int Capacity = 10_000;
+    private readonly ConcurrentDictionary<(string Token, string BaseUrl), TokenPrincipal> _valid = new();
+
+    public async Task<TokenService.Result> ValidateAsync(string token, string baseUrl)
+    {
+        if (_valid.TryGetValue((token, baseUrl), out var hit))
+        {
+            if (hit.ExpiresAt is { } exp && exp + options.ClockSkew < clock.GetUtcNow())
+            {
+                _valid.TryRemove((token, baseUrl), out _);
+                return new(null, "token expired");
+            }
+            if (hit.TokenId is { } jti && grants.IsRevoked(jti)) return new(null, "token revoked");
+            return new(hit, null);
+        }
+        var result = await tokens.ValidateAsync(token, baseUrl);
+        // Only tokens that say when they end are kept (validation requires an expiry anyway).
+        if (result.Principal is { ExpiresAt: not null } principal)
+        {
+            if (_valid.Count >= Capacity) _valid.Clear();
+            _valid[(token, baseUrl)] = principal;
+        }
+        return result;
+    }
+}

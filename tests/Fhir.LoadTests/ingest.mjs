@@ -92,7 +92,10 @@ async function worker() {
     ingested += entries; // claimed before the request so workers stop at the target
     const res = await fetch(`${baseUrl}/`, {
       method: 'POST', body,
-      headers: { 'content-type': 'application/fhir+json', accept: 'application/fhir+json', prefer: 'return=minimal' },
+      headers: {
+        'content-type': 'application/fhir+json', accept: 'application/fhir+json', prefer: 'return=minimal',
+        authorization: `Bearer ${process.env.FHIR_TOKEN}`,
+      },
     });
     const text = await res.text();
     bytes += body.length;

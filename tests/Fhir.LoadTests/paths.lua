@@ -15,8 +15,10 @@ function init(args)
   math.randomseed(os.time() * 100 + (seed or 0))
 end
 
+local auth = "Bearer " .. (os.getenv("FHIR_TOKEN") or "")
+
 function request()
-  return wrk.format("GET", paths[math.random(#paths)], { ["Accept"] = "application/fhir+json" })
+  return wrk.format("GET", paths[math.random(#paths)], { ["Accept"] = "application/fhir+json", ["Authorization"] = auth })
 end
 
 function done(summary, latency, requests)

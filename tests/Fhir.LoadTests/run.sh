@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Load benchmark of the FHIR server on 127.0.0.1: ingest of Synthea transactions, then read by id and three searches
 # with wrk. Usage: tests/Fhir.LoadTests/run.sh [sqlite|postgres] [--resources N] [--duration S] [--connections C]
-#                  [--no-build]
+#                  [--no-build] [--audit on|off]
+# Authentication stays on: the run takes the demo hospital system client's token (scripts/get-token.sh system).
+# --audit off measures the same server without its audit trail (Audit:Enabled=false), for the audit's cost.
 # Everything runs in a temp folder (fresh database, throwaway PostgreSQL cluster) removed at exit, even on failure.
 set -euo pipefail
 
-db=sqlite; resources=100000; duration=10; connections=32; build=1
+db=sqlite; resources=100000; duration=10; connections=32; build=1; audit=on
 while [ $# -gt 0 ]; do
   case "$1" in
     sqlite|postgres) db=$1 ;;
@@ -13,6 +15,7 @@ while [ $# -gt 0 ]; do
     --duration) duration=$2; shift ;;
     --connections) connections=$2; shift ;;
     --no-build) build=0 ;;
+    --audit) audit=$2; shift ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
   shift
@@ -47,7 +50,11 @@ if [ $build -eq 1 ]; then
 fi
 dll=${FHIR_SERVER_DLL:-$root/src/Fhir.Server/bin/Release/net10.0/FhirArchive.Server.dll}
 
-export ASPNETCORE_ENVIRONMENT=Production SampleData__Load=false Logging__LogLevel__Default=Warning
+export ASPNETCORE_ENVIRONMENT=Production SampleData__Load=false Security__DemoAccounts=true Logging__LogLevel__Default=Warning
+# Synthea's resources are plain FHIR, not Chinese resident records: the record profiles are off for the load.
+export Validation__RecordProfiles__Patient= Validation__RecordProfiles__Organization= Validation__RecordProfiles__Practitioner=
+export Validation__RecordProfiles__Encounter= Validation__RecordProfiles__Observation=
+[ "$audit" = off ] && export Audit__Enabled=false
 if [ "$db" = postgres ]; then
   pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
   pg_data="$tmp/pg"; pg_port=$(free_port)
@@ -73,6 +80,9 @@ for _ in $(seq 1 120); do
 done
 curl -fs "$base/health" >/dev/null || { echo "server did not start" >&2; cat "$tmp/server.log"; exit 1; }
 
+FHIR_TOKEN=$("$root/scripts/get-token.sh" system "$base") || { echo "no token for the system client" >&2; exit 1; }
+export FHIR_TOKEN
+
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "ingesting $resources resources into $db..."
 cpu0=$(cpu_seconds)
@@ -96,7 +106,7 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 node -e '
 const [ingest, ingestCpu, db, cores, conns, dur, before, after, ...rows] = process.argv.slice(1);
 const i = JSON.parse(ingest);
-console.log(`\nFhirArchive load test: ${db}, ${cores} cores, load ${before} -> ${after}`);
+console.log(`\nFhirArchive load test: ${db}, audit '"$audit"', ${cores} cores, load ${before} -> ${after}`);
 console.log(`ingest: ${i.resources} resources in ${i.bundles} transactions (${i.megabytes} MB) in ${i.seconds} s = ${i.resourcesPerSecond} resources/s, ${i.failures} failed`);
 console.log(`        server CPU ${ingestCpu} s = ${Math.round(1000 * ingestCpu / i.resources * 1000) / 1000} ms per resource`);
 console.log(`wrk: ${conns} connections, 2 threads, ${dur} s per scenario\n`);

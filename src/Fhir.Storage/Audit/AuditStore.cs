@@ -1,5 +1,9 @@
+using System.Data;
 using FhirArchive.Crypto;
+using FhirArchive.Storage.Schema;
+using FhirArchive.Storage.Writing;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
 
 namespace FhirArchive.Storage.Audit;
 
@@ -24,6 +28,18 @@ public sealed record ChainReport(bool Intact, long Checked, long? BrokenAt, stri
 /// </summary>
 public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, StorageOptions options)
 {
+    private static readonly BulkColumn<AuditRecordRow>[] RecordColumns =
+    [
+        new("Seq", DbType.Int64, r => r.Seq), new("EventId", DbType.String, r => r.EventId), new("Recorded", DbType.Int64, r => r.Recorded),
+        new("Action", DbType.String, r => r.Action), new("Subtype", DbType.String, r => r.Subtype), new("Outcome", DbType.Int32, r => r.Outcome),
+        new("Agent", DbType.String, r => r.Agent), new("Organization", DbType.String, r => r.Organization),
+        new("Data", DbType.Binary, r => r.Data), new("Hash", DbType.Binary, r => r.Hash),
+    ];
+
+    // The entity row's own Id is left to the database.
+    private static readonly BulkColumn<AuditEntityRow>[] EntityColumns =
+        [new("Seq", DbType.Int64, r => r.Seq), new("Role", DbType.String, r => r.Role), new("Reference", DbType.String, r => r.Reference)];
+
     private readonly SemaphoreSlim _gate = new(1, 1);
     private (long Seq, byte[] Hash)? _head;
     // One head file per database, so switching databases does not look like tampering.
@@ -37,21 +53,30 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
         try
         {
             var (seq, hash) = _head ??= await LoadHeadAsync(ct);
-            await using var db = await factory.CreateDbContextAsync(ct);
-            await using var tx = await db.Database.BeginTransactionAsync(ct);
+            var records = new List<AuditRecordRow>(events.Count);
+            var entities = new List<AuditEntityRow>();
             foreach (var e in events)
             {
                 seq++;
                 hash = Sm3.ChainLink(hash, seq, e.Data);
-                db.AuditRecords.Add(new AuditRecordRow
+                records.Add(new AuditRecordRow
                 {
                     Seq = seq, EventId = e.EventId, Recorded = e.Recorded, Action = e.Action, Subtype = e.Subtype,
                     Outcome = e.Outcome, Agent = e.Agent, Organization = e.Organization, Data = e.Data, Hash = hash,
                 });
                 foreach (var (role, reference) in e.Entities)
-                    db.AuditEntities.Add(new AuditEntityRow { Seq = seq, Role = role, Reference = reference });
+                    entities.Add(new AuditEntityRow { Seq = seq, Role = role, Reference = reference });
             }
-            await db.SaveChangesAsync(ct);
+            // Prepared bulk INSERTs (as the resource writer does), not EF change tracking: the trail is on every request's path.
+            await using var db = await factory.CreateDbContextAsync(ct);
+            await db.Database.OpenConnectionAsync(ct);
+            // Under WAL, NORMAL syncs at checkpoints: a commit survives a crash of the server, like the resource writer's.
+            if (options.Dialect == SqlDialect.Sqlite) await db.Database.ExecuteSqlRawAsync("PRAGMA synchronous=NORMAL;", ct);
+            await using var tx = await db.Database.BeginTransactionAsync(ct);
+            var connection = db.Database.GetDbConnection();
+            var transaction = tx.GetDbTransaction();
+            await BulkInsert.InsertAsync(connection, transaction, options.Dialect, "AuditRecord", RecordColumns, records, ct);
+            await BulkInsert.InsertAsync(connection, transaction, options.Dialect, "AuditEntity", EntityColumns, entities, ct);
             await tx.CommitAsync(ct);
             _head = (seq, hash);
             SaveHeadFile(seq, hash);

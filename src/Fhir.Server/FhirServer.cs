@@ -35,6 +35,8 @@ public static class FhirServer
         var storage = builder.Configuration.GetSection("Storage").Get<StorageOptions>() ?? new StorageOptions();
         storage.DataFolder = ResolveDataFolder(storage.DataFolder, builder.Environment.ContentRootPath);
         builder.Services.AddFhirStorage(storage);
+        // The audit answers for the authorisation server's events (registered first: the auth setup only adds a default).
+        builder.Services.AddSingleton<FhirArchive.Auth.IAuthEvents, AuditAuthEvents>();
         builder.AddFhirSecurity(storage.DataFolder);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<SearchParser>();

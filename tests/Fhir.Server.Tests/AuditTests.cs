@@ -14,11 +14,17 @@ using static FhirArchive.Server.Tests.Http;
 
 namespace FhirArchive.Server.Tests;
 
-public class AuditFixture() : ServerFixtureWith(null, TestCallers.Register);
-public sealed class PostgresAuditFixture() : PostgresServerFixture(null, TestCallers.Register);
+public class AuditFixture() : ServerFixtureWith(AuditSettings.DemoAccounts, TestCallers.Register);
+
+public static class AuditSettings
+{
+    public static readonly Dictionary<string, string> DemoAccounts = new() { ["Security:DemoAccounts"] = "true" };
+}
+public sealed class PostgresAuditFixture() : PostgresServerFixture(AuditSettings.DemoAccounts, TestCallers.Register);
 
 public abstract class AuditTestsBase<TFixture>(TFixture fx) where TFixture : ServerFixture
 {
+    private readonly TFixture fx = fx;
     private readonly HttpClient _c = fx.Client;
 
     private async Task<JsonElement> AuditSearch(string query, params (string, string)[] headers)
@@ -119,6 +125,29 @@ public abstract class AuditTestsBase<TFixture>(TFixture fx) where TFixture : Ser
         var bad = await _c.SendAsync(HttpMethod.Get, "/AuditEvent?date=yesterday", null, TestCallers.Auditor);
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
         AssertOutcome(await bad.JsonAsync());
+    }
+
+    [FhirFact]
+    public async Task Token_grants_and_refused_tokens_are_audited_as_authentication_events()
+    {
+        using var bare = fx.BareClient();
+        var grant = await bare.PostAsync("/auth/token", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "client_credentials", ["client_id"] = "chaoyang-his", ["client_secret"] = "chaoyang-his-secret-2024", ["scope"] = "system/*.rs",
+        }));
+        Assert.Equal(HttpStatusCode.OK, grant.StatusCode);
+        var forged = new HttpRequestMessage(HttpMethod.Get, "/Patient/x");
+        forged.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "not-a-token-" + Unique());
+        Assert.Equal(HttpStatusCode.Unauthorized, (await bare.SendAsync(forged)).StatusCode);
+
+        var issued = Events(await AuditSearch("subtype=token-issued&agent=chaoyang-his"));
+        Assert.NotEmpty(issued);
+        Assert.Equal("110114", issued[0].GetProperty("type").GetProperty("code").GetString());
+        Assert.Contains("client_credentials", issued[0].GetProperty("outcomeDesc").GetString());
+        var rejected = Events(await AuditSearch("subtype=token-rejected"));
+        Assert.Contains(rejected, e => e.GetProperty("outcome").GetString() == "4" && e.GetProperty("outcomeDesc").GetString()!.Contains("malformed"));
+        // The HTTP request itself is audited too, as a refused read.
+        Assert.Contains(Events(await AuditSearch("subtype=read&outcome=4")), e => EntityRefs(e, "1").Contains("Patient/x"));
     }
 
     [FhirFact]

@@ -9,7 +9,11 @@ namespace FhirArchive.Server.Features.Audit;
 /// <summary>Everything one audit event says: who, when, what interaction, with what outcome, about which data.</summary>
 public sealed record AuditDraft(
     string Id, DateTimeOffset Recorded, Interaction Interaction, int Status, Caller Caller, string? Address,
-    string? Query, IReadOnlyCollection<string> Resources, IReadOnlyCollection<string> Patients, string? Description = null);
+    string? Query, IReadOnlyCollection<string> Resources, IReadOnlyCollection<string> Patients, string? Description = null,
+    Coding? Type = null, string? SubtypeSystem = null);
+
+/// <summary>A code for the event's type or subtype where it is not the RESTful default.</summary>
+public sealed record Coding(string System, string Code, string Display);
 
 /// <summary>
 /// Writes an AuditEvent shaped as IHE Basic Audit Log Patterns (BALP) describes for RESTful interactions: type
@@ -21,6 +25,8 @@ public static class AuditEventWriter
     public const string RoleSystem = "http://fhirarchive.cn/fhir/CodeSystem/role";
     public const string OperationSystem = "http://fhirarchive.cn/fhir/CodeSystem/operation";
     private static readonly JsonWriterOptions Options = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    private static readonly Coding Rest = new("http://terminology.hl7.org/CodeSystem/audit-event-type", "rest", "RESTful Operation");
 
     public static int Outcome(int status) => status switch { < 400 => 0, < 500 => 4, _ => 8 };
 
@@ -35,15 +41,16 @@ public static class AuditEventWriter
             w.WriteStartObject("meta");
             w.WriteString("lastUpdated", Instant(d.Recorded));
             w.WriteEndObject();
-            WriteCoding(w, "type", "http://terminology.hl7.org/CodeSystem/audit-event-type", "rest", "RESTful Operation");
+            var type = d.Type ?? Rest;
+            WriteCoding(w, "type", type.System, type.Code, type.Display);
             w.WriteStartArray("subtype");
-            WriteCoding(w, null, "http://hl7.org/fhir/restful-interaction", d.Interaction.Code, null);
+            WriteCoding(w, null, d.SubtypeSystem ?? "http://hl7.org/fhir/restful-interaction", d.Interaction.Code, null);
             if (d.Interaction.Operation is { } op) WriteCoding(w, null, OperationSystem, op, null);
             w.WriteEndArray();
             w.WriteString("action", d.Interaction.Action);
             w.WriteString("recorded", Instant(d.Recorded));
             w.WriteString("outcome", Outcome(d.Status).ToString());
-            w.WriteString("outcomeDesc", $"HTTP {d.Status}");
+            w.WriteString("outcomeDesc", d.Description ?? $"HTTP {d.Status}");
             if (d.Caller.PurposeOfUse is { } pou)
             {
                 w.WriteStartArray("purposeOfEvent");

@@ -1,6 +1,5 @@
 using FhirArchive.Server.Access;
 using FhirArchive.Storage;
-using FhirArchive.Storage.Audit;
 
 namespace FhirArchive.Server.Features.Audit;
 
@@ -43,9 +42,7 @@ public sealed class AuditMiddleware(RequestDelegate next, AuditTrail trail, Pati
             http.Connection.RemoteIpAddress?.ToString(), QueryOf(http, interaction), recorder.Resources, patientsAbout);
         var entities = patientsAbout.Select(p => ("patient", p))
             .Concat(recorder.Resources.Select(r => ("resource", r.Split("/_history/")[0]))).ToList();
-        return trail.RecordAsync(new AuditAppend(draft.Id, draft.Recorded.UtcTicks, interaction.Action, interaction.Operation ?? interaction.Code,
-            AuditEventWriter.Outcome(draft.Status), caller.Kind == CallerKind.Anonymous ? null : caller.Subject, caller.Organization,
-            AuditEventWriter.Write(draft), entities));
+        return trail.RecordAsync(draft, entities);
     }
 
     /// <summary>Searches (GET query or POST form) and operations carry their parameters, as BALP's query entity asks.</summary>

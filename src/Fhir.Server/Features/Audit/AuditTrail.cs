@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using FhirArchive.Server.Access;
 using FhirArchive.Storage.Audit;
 
 namespace FhirArchive.Server.Features.Audit;
@@ -13,6 +14,12 @@ public sealed class AuditTrail(AuditStore store, ILogger<AuditTrail> log) : Back
     private const int MaxBatch = 512;
     private readonly Channel<(AuditAppend Event, TaskCompletionSource Stored)> _queue =
         Channel.CreateUnbounded<(AuditAppend, TaskCompletionSource)>(new UnboundedChannelOptions { SingleReader = true });
+
+    /// <summary>Writes the event and hands it over with the entities it is searched by.</summary>
+    public Task RecordAsync(AuditDraft d, IReadOnlyList<(string Role, string Reference)> entities) =>
+        RecordAsync(new AuditAppend(d.Id, d.Recorded.UtcTicks, d.Interaction.Action, d.Interaction.Operation ?? d.Interaction.Code,
+            AuditEventWriter.Outcome(d.Status), d.Caller.Kind == CallerKind.Anonymous ? null : d.Caller.Subject, d.Caller.Organization,
+            AuditEventWriter.Write(d), entities));
 
     public Task RecordAsync(AuditAppend e)
     {

@@ -33,7 +33,7 @@ function request()
   counter = counter + 1
   local card, birth, gender = id_card(base + counter)
   local body = string.format([[{"resourceType":"Patient","identifier":[{"system":"urn:oid:2.16.156.10011.1.3","value":"%s"}],"name":[{"text":"测试%d"}],"gender":"%s","birthDate":"%s","telecom":[{"system":"phone","value":"139%08d"}],"address":[{"text":"重庆市万州区"}],"managingOrganization":{"reference":"Organization/bench-chc"}}]], card, counter, gender, birth, (base + counter) % 100000000)
-  return wrk.format("POST", "/Patient", {["Content-Type"] = "application/fhir+json"}, body)
+  return wrk.format("POST", "/Patient", {["Content-Type"] = "application/fhir+json", ["Authorization"] = "Bearer " .. (os.getenv("FHIR_TOKEN") or "")}, body)
 end
 
 function response(status, headers, body)

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Loads N residents (the scheme of match.lua) through batch Bundles of 500 POST entries. Usage: load.py URL N"""
-import datetime, json, sys, urllib.request
+import datetime, json, os, sys, urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 W = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
@@ -21,7 +21,7 @@ def resident(n):
 def send(url, start, count):
     bundle = {"resourceType": "Bundle", "type": "batch",
               "entry": [{"resource": resident(n), "request": {"method": "POST", "url": "Patient"}} for n in range(start, start + count)]}
-    req = urllib.request.Request(url + "/", json.dumps(bundle).encode(), {"Content-Type": "application/fhir+json"})
+    req = urllib.request.Request(url + "/", json.dumps(bundle).encode(), {"Content-Type": "application/fhir+json", "Authorization": "Bearer " + os.environ["FHIR_TOKEN"]})
     with urllib.request.urlopen(req, timeout=600) as r:
         statuses = [e["response"]["status"] for e in json.load(r)["entry"]]
     bad = [s for s in statuses if not s.startswith("201")]

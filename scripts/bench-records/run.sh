@@ -2,6 +2,8 @@
 # Record-rule benchmarks on 127.0.0.1 only, bounded in time: record creation with all checks (records/s) on SQLite
 # and PostgreSQL (wrk, 20 s each), and Patient/$match latency (p50/p99) over N loaded records (SQLite; loaded as
 # plain Patients through batches, since $match reads only the search indexes).
+# Authentication is on: the runs use the demo hospital system client's token (scripts/get-token.sh system), so every
+# record is created by an institution (meta.source and a Provenance, as in production).
 # Usage: scripts/bench-records/run.sh [records-for-match (default 100000; 0 skips)] [creation: both|sqlite|postgres|none]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd); root=$(cd "$here/../.." && pwd)
@@ -16,10 +18,11 @@ start_server() { # extra settings as env
   while curl -s $url/health >/dev/null 2>&1; do sleep 1; done  # the previous server is gone
   # exec: the recorded pid is the server's own
   (cd "$work" && exec env ASPNETCORE_URLS=$url SampleData__Load=false Logging__LogLevel__Default=Warning \
-      Records__LostToFollowUpJob=false "$@" dotnet "$bin/FhirArchive.Server.dll") >"$work/server.log" 2>&1 &
+      Records__LostToFollowUpJob=false Security__DemoAccounts=true "$@" dotnet "$bin/FhirArchive.Server.dll") >"$work/server.log" 2>&1 &
   echo $! >"$work/server.pid"
   for _ in $(seq 120); do curl -sf $url/health >/dev/null && break; sleep 1; done
-  curl -sf -X PUT $url/Organization/bench-chc -H 'Content-Type: application/fhir+json' -d '{"resourceType":"Organization","id":"bench-chc","extension":[{"url":"http://fhirarchive.cn/fhir/StructureDefinition/cn-division-code","valueCoding":{"system":"http://fhirarchive.cn/fhir/CodeSystem/gbt-2260-admin-division","code":"500101001"}}],"identifier":[{"system":"urn:oid:2.16.156.10011.1.5","value":"PDY50010100099"}],"name":"bench"}' >/dev/null
+  FHIR_TOKEN=$("$root/scripts/get-token.sh" system "$url"); export FHIR_TOKEN
+  curl -sf -X PUT $url/Organization/bench-chc -H "Authorization: Bearer $FHIR_TOKEN" -H 'Content-Type: application/fhir+json' -d '{"resourceType":"Organization","id":"bench-chc","extension":[{"url":"http://fhirarchive.cn/fhir/StructureDefinition/cn-division-code","valueCoding":{"system":"http://fhirarchive.cn/fhir/CodeSystem/gbt-2260-admin-division","code":"500101001"}}],"identifier":[{"system":"urn:oid:2.16.156.10011.1.5","value":"PDY50010100099"}],"name":"bench"}' >/dev/null
 }
 stop_server() { # SIGTERM, then SIGKILL after 15 s
   local pid; pid=$(cat "$work/server.pid"); kill "$pid"

@@ -51,12 +51,12 @@ public interface IWriteSession : IAsyncDisposable
     Task CommitAsync(CancellationToken ct = default);
 }
 
-public sealed class ResourceStore(IDbContextFactory<FhirDbContext> factory, StorageOptions options) : IResourceStore, IDisposable
+public sealed class ResourceStore(IDbContextFactory<FhirDbContext> factory, StorageOptions options, DatabaseWriter? writer = null) : IResourceStore, IDisposable
 {
     private readonly ReadById _readById = new(factory);
 
-    // One writer at a time: SQLite allows no more, and it makes version numbering race-free for this process.
-    private readonly SemaphoreSlim _writer = new(1, 1);
+    // One writer at a time (shared with the audit trail): SQLite allows no more, and it makes version numbering race-free.
+    private readonly SemaphoreSlim _writer = (writer ?? new DatabaseWriter()).Gate;
 
     public async Task InitializeAsync(CancellationToken ct = default)
     {

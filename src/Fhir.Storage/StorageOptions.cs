@@ -49,6 +49,7 @@ public static class StorageServiceCollectionExtensions
         services.TryAddSingleton<ISearchExpressionEvaluator, FhirPathSearchEvaluator>();
         services.AddSingleton(sp => new IndexExtractor(
             sp.GetRequiredService<SearchParameterRegistry>(), sp.GetRequiredService<ISearchExpressionEvaluator>(), options.LocalTimeZone));
+        services.AddSingleton<DatabaseWriter>();
         services.AddSingleton<IResourceStore, ResourceStore>();
         services.AddSingleton<Audit.AuditStore>();
         return services;

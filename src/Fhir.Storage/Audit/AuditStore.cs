@@ -26,7 +26,7 @@ public sealed record ChainReport(bool Intact, long Checked, long? BrokenAt, stri
 /// The head (last sequence number and link) is also kept in memory and in a file beside the data, so cutting events
 /// off the end is caught too. One process appends (SQLite allows no more; for PostgreSQL run one writer).
 /// </summary>
-public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, StorageOptions options)
+public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, StorageOptions options, DatabaseWriter writer)
 {
     private static readonly BulkColumn<AuditRecordRow>[] RecordColumns =
     [
@@ -68,16 +68,17 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
                     entities.Add(new AuditEntityRow { Seq = seq, Role = role, Reference = reference });
             }
             // Prepared bulk INSERTs (as the resource writer does), not EF change tracking: the trail is on every request's path.
-            await using var db = await factory.CreateDbContextAsync(ct);
-            await db.Database.OpenConnectionAsync(ct);
-            // Under WAL, NORMAL syncs at checkpoints: a commit survives a crash of the server, like the resource writer's.
-            if (options.Dialect == SqlDialect.Sqlite) await db.Database.ExecuteSqlRawAsync("PRAGMA synchronous=NORMAL;", ct);
-            await using var tx = await db.Database.BeginTransactionAsync(ct);
-            var connection = db.Database.GetDbConnection();
-            var transaction = tx.GetDbTransaction();
-            await BulkInsert.InsertAsync(connection, transaction, options.Dialect, "AuditRecord", RecordColumns, records, ct);
-            await BulkInsert.InsertAsync(connection, transaction, options.Dialect, "AuditEntity", EntityColumns, entities, ct);
-            await tx.CommitAsync(ct);
+            // SQLite: take turns with the resource writer (PostgreSQL writers do not block each other here).
+            var sqlite = options.Dialect == SqlDialect.Sqlite;
+            if (sqlite) await writer.Gate.WaitAsync(ct);
+            try
+            {
+                await AppendRowsAsync(records, entities, ct);
+            }
+            finally
+            {
+                if (sqlite) writer.Gate.Release();
+            }
             _head = (seq, hash);
             SaveHeadFile(seq, hash);
         }
@@ -85,6 +86,20 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
         {
             _gate.Release();
         }
+    }
+
+    private async Task AppendRowsAsync(List<AuditRecordRow> records, List<AuditEntityRow> entities, CancellationToken ct)
+    {
+        await using var db = await factory.CreateDbContextAsync(ct);
+        await db.Database.OpenConnectionAsync(ct);
+        // Under WAL, NORMAL syncs at checkpoints: a commit survives a crash of the server, like the resource writer's.
+        if (options.Dialect == SqlDialect.Sqlite) await db.Database.ExecuteSqlRawAsync("PRAGMA synchronous=NORMAL;", ct);
+        await using var tx = await db.Database.BeginTransactionAsync(ct);
+        var connection = db.Database.GetDbConnection();
+        var transaction = tx.GetDbTransaction();
+        await BulkInsert.InsertAsync(connection, transaction, options.Dialect, "AuditRecord", RecordColumns, records, ct);
+        await BulkInsert.InsertAsync(connection, transaction, options.Dialect, "AuditEntity", EntityColumns, entities, ct);
+        await tx.CommitAsync(ct);
     }
 
     /// <summary>Walks the whole chain in order; stops at the first link that does not hold.</summary>

@@ -31,6 +31,7 @@ public static class ValidatorSuite
         var result = Run(args[0], args.Length == 2 ? args[1] : null);
         foreach (var d in args.Length == 2 ? result.All : result.Disagreements)
             Console.WriteLine($"{(d.ExpectedValid == d.ActualValid ? "PASS" : "FAIL")} {d.Case}: expected {(d.ExpectedValid ? "valid" : "invalid")}, got {(d.ActualValid ? "valid" : "invalid")} {d.Detail}");
+        foreach (var (name, why) in result.Skipped) Console.WriteLine($"skip {name}: {why}");
         foreach (var reason in result.Skipped.GroupBy(s => s.Reason).OrderByDescending(g => g.Count()))
             Console.WriteLine($"skipped {reason.Count()}: {reason.Key}");
         var compared = result.Passed + result.Failed;
@@ -62,6 +63,7 @@ public static class ValidatorSuite
             catch (Exception e) when (e is SnapshotException or FhirParseException or ArgumentException or JsonException)
             {
                 skipped.Add((name, $"a supporting definition could not be read ({e.GetType().Name})"));
+                if (only is not null) Console.Error.WriteLine(e.Message);
             }
         }
         var failures = outcomes.Where(o => o.ExpectedValid != o.ActualValid).ToList();

@@ -115,7 +115,7 @@ public static class AuthEndpoints
             var credentials = Credentials(ctx, form);
             // SMART's refresh request for a public client carries no client_id: the refresh token names its client.
             var client = grantType == "refresh_token" && credentials is { ClientId: null, Assertion: null }
-                ? server.PublicClientOf(form.GetValueOrDefault("refresh_token"))
+                ? await server.PublicClientOfAsync(form.GetValueOrDefault("refresh_token"))
                 : await server.AuthenticateClientAsync(credentials, baseUrl + PathPrefix + "/token", requireConfidential: grantType == "client_credentials");
             var response = grantType switch
             {

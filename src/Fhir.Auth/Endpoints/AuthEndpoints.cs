@@ -46,7 +46,7 @@ public static class AuthEndpoints
         ["response_types_supported"] = new[] { "code" },
         ["token_endpoint_auth_methods_supported"] = new[] { "client_secret_basic", "client_secret_post", "private_key_jwt" },
         ["token_endpoint_auth_signing_alg_values_supported"] = new[] { "RS384", "ES384" },
-        ["scopes_supported"] = new[] { "openid", "fhirUser", "launch/patient", "offline_access", "online_access", "patient/*.rs", "user/*.cruds", "system/*.cruds", "system/*.rs" },
+        ["scopes_supported"] = new[] { "openid", "fhirUser", "launch/patient", "offline_access", "online_access", "patient/*.rs", "patient/*.cruds", "user/*.cruds", "system/*.cruds", "system/*.rs" },
         ["code_challenge_methods_supported"] = new[] { "S256" },
         ["capabilities"] = new[]
         {

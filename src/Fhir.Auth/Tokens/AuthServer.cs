@@ -55,9 +55,9 @@ public sealed class AuthServer(
     /// <summary>The public client a refresh token was issued to (confidential clients must authenticate).</summary>
     public async Task<ClientRegistration> PublicClientOfAsync(string? refreshToken)
     {
-        var grant = refreshToken is null ? null : await grants.PeekRefreshAsync(refreshToken);
-        if (grant is null) throw new OAuthException("invalid_grant", "unknown or expired refresh token");
-        var client = directory.FindClient(grant.ClientId);
+        var clientId = refreshToken is null ? null : await grants.ClientOfRefreshAsync(refreshToken);
+        if (clientId is null) throw new OAuthException("invalid_grant", "unknown or expired refresh token");
+        var client = directory.FindClient(clientId);
         if (client is null || client.IsConfidential) throw new OAuthException("invalid_client", "client authentication is required", 401);
         return client;
     }

@@ -72,6 +72,10 @@ public sealed class GrantStore(AuthStateStore store, RevocationList revocations,
     public async Task<RefreshGrant?> PeekRefreshAsync(string handle) =>
         await store.FindRefreshAsync(Hash(handle)) is { UsedAt: null } row && row.ExpiresAt > Now ? ToGrant(row) : null;
 
+    /// <summary>The client a refresh token was issued to, used or not (so a public client's reuse is still detected).</summary>
+    public async Task<string?> ClientOfRefreshAsync(string handle) =>
+        await store.FindRefreshAsync(Hash(handle)) is { } row && row.ExpiresAt > Now ? row.ClientId : null;
+
     public Task<bool> RevokeRefreshAsync(string handle) => store.DeleteRefreshAsync(Hash(handle));
 
     private static RefreshGrant ToGrant(RefreshTokenRow row) =>

@@ -11,7 +11,8 @@ namespace FhirArchive.Server.Access;
 /// resource by resource: a patient/ scope only inside the launch patient's compartment, a granular scope only for a
 /// resource matching its query. Both the stored version (what an update, patch or delete replaces) and the written
 /// one (before and, as changed by the other interceptors, after the write) must qualify; else 403, rolled back.
-/// The server's own writes and the companion writes of the record rules are not the token's to limit.
+/// The server's own writes, the companion writes of the record rules and the inner writes of operations (which
+/// authorise their own) are not the token's to limit.
 /// </summary>
 public sealed class ScopedWriteGuard(PatientLinks links) : IWriteInterceptor
 {
@@ -30,7 +31,7 @@ public sealed class ScopedWriteGuard(PatientLinks links) : IWriteInterceptor
         return ValueTask.CompletedTask;
     }
 
-    private sealed record Reach(Caller Caller, List<SmartScope> Grants, Permission Permission);
+    private sealed record Reach(Caller Caller, List<SmartScope> Grants);
 
     /// <summary>The scopes that allow this write only conditionally; null when the write is not limited by them.</summary>
     private static Reach? Limits(WriteContext context)
@@ -46,7 +47,10 @@ public sealed class ScopedWriteGuard(PatientLinks links) : IWriteInterceptor
             _ => Permission.Update,
         };
         var grants = InteractionAuthorizer.Grants(caller, context.ResourceType, permission).ToList();
-        return grants.Any(g => g.Context != "patient" && g.Query is null) ? null : new Reach(caller, grants, permission);
+        // No scope for the write at all: not a REST write (InteractionAuthorizer has refused those) but the inner write
+        // of an operation, which authorises its own.
+        if (grants.Count == 0 || grants.Any(g => g.Context != "patient" && g.Query is null)) return null;
+        return new Reach(caller, grants);
     }
 
     private void Check(WriteContext context, Reach reach, ElementNode resource, string which)
@@ -55,8 +59,7 @@ public sealed class ScopedWriteGuard(PatientLinks links) : IWriteInterceptor
         if (reach.Grants.Any(g => (g.Context != "patient" || InCompartment(context, resource, patient)) && (g.Query is null || links.Matches(resource, g.Query))))
             return;
         var what = $"{context.ResourceType}/{context.Id} ({which})";
-        var reason = reach.Grants.Count == 0 ? "the token's scopes do not allow this write"
-            : patient is null && reach.Grants.All(g => g.Context == "patient") ? "a patient/ scope needs a launch patient"
+        var reason = patient is null && reach.Grants.All(g => g.Context == "patient") ? "a patient/ scope needs a launch patient"
             : reach.Grants.All(g => g.Context == "patient") ? $"outside the launch patient's compartment (Patient/{patient})"
             : "outside what the token's scopes may write";
         throw new FhirException(403, "forbidden", $"{what}: {reason}.");

@@ -19,6 +19,11 @@ public sealed class AuthOptions
     /// <summary>Lockout: this many failed logins within the window lock the account for the window.</summary>
     public int MaxFailedLogins { get; set; } = 5;
     public TimeSpan LockoutWindow { get; set; } = TimeSpan.FromMinutes(15);
+    /// <summary>How stale the in-memory list of revoked token ids may get: a revocation made by another server
+    /// instance on the same database is seen within this time (one made here counts at once).</summary>
+    public TimeSpan RevocationRefreshInterval { get; set; } = TimeSpan.FromSeconds(2);
+    /// <summary>How often expired codes, refresh tokens, revocations and old failed logins are deleted.</summary>
+    public TimeSpan StateCleanupInterval { get; set; } = TimeSpan.FromMinutes(10);
     /// <summary>External OpenID Connect providers whose tokens are trusted as well as the server's own.</summary>
     public List<ExternalProviderOptions> External { get; set; } = [];
 }

@@ -8,7 +8,8 @@ namespace FhirArchive.Auth;
 
 public static class AuthServiceCollectionExtensions
 {
-    /// <summary>The authorisation server's services; the key file is resolved under <paramref name="dataFolder"/> when relative.</summary>
+    /// <summary>The authorisation server's services; the key file is resolved under <paramref name="dataFolder"/> when relative.
+    /// The grant state lives in the storage's database (AddFhirStorage must be registered too).</summary>
     public static IServiceCollection AddFhirAuth(this IServiceCollection services, AuthOptions options, string dataFolder)
     {
         services.AddSingleton(options);
@@ -17,7 +18,9 @@ public static class AuthServiceCollectionExtensions
         services.AddSingleton<InMemoryAuthDirectory>();
         services.TryAddSingleton<IAuthDirectory>(sp => sp.GetRequiredService<InMemoryAuthDirectory>());
         services.TryAddSingleton<IAuthEvents, NoAuthEvents>();
+        services.AddSingleton<RevocationList>();
         services.AddSingleton<GrantStore>();
+        services.AddHostedService<AuthStateCleanup>();
         services.AddSingleton<LoginThrottle>();
         services.AddSingleton<ClientAssertions>();
         services.AddSingleton(sp => new ExternalProviders(options, sp.GetService<IHttpClientFactory>()));

@@ -19,6 +19,12 @@ public sealed class FhirDbContext(DbContextOptions<FhirDbContext> options) : DbC
     public DbSet<SchemaVersionRow> SchemaVersions => Set<SchemaVersionRow>();
     public DbSet<Audit.AuditRecordRow> AuditRecords => Set<Audit.AuditRecordRow>();
     public DbSet<Audit.AuditEntityRow> AuditEntities => Set<Audit.AuditEntityRow>();
+    public DbSet<AuthState.AuthCodeRow> AuthCodes => Set<AuthState.AuthCodeRow>();
+    public DbSet<AuthState.RefreshTokenRow> RefreshTokens => Set<AuthState.RefreshTokenRow>();
+    public DbSet<AuthState.RevokedTokenRow> RevokedTokens => Set<AuthState.RevokedTokenRow>();
+    public DbSet<AuthState.UsedOnceRow> UsedOnce => Set<AuthState.UsedOnceRow>();
+    public DbSet<AuthState.LoginFailureRow> LoginFailures => Set<AuthState.LoginFailureRow>();
+    public DbSet<AuthState.AccountStateRow> AccountStates => Set<AuthState.AccountStateRow>();
 
     protected override void OnModelCreating(ModelBuilder b)
     {
@@ -48,6 +54,13 @@ public sealed class FhirDbContext(DbContextOptions<FhirDbContext> options) : DbC
             // Known to EF so that events are inserted before the entities that point at them.
             e.HasOne<Audit.AuditRecordRow>().WithMany().HasForeignKey(x => x.Seq);
         });
+        // The authorisation server's grant state (migration 7).
+        b.Entity<AuthState.AuthCodeRow>().ToTable("AuthCode").HasKey(x => x.Hash);
+        b.Entity<AuthState.RefreshTokenRow>().ToTable("AuthRefreshToken").HasKey(x => x.Hash);
+        b.Entity<AuthState.RevokedTokenRow>().ToTable("AuthRevokedToken").HasKey(x => x.TokenId);
+        b.Entity<AuthState.UsedOnceRow>().ToTable("AuthUsedOnce").HasKey(x => x.Key);
+        b.Entity<AuthState.LoginFailureRow>().ToTable("AuthLoginFailure").HasKey(x => x.Id);
+        b.Entity<AuthState.AccountStateRow>().ToTable("AuthAccountState").HasKey(x => x.Username);
         b.Entity<SchemaVersionRow>(e =>
         {
             e.ToTable("SchemaVersion");

@@ -52,6 +52,7 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<DatabaseWriter>();
         services.AddSingleton<IResourceStore, ResourceStore>();
         services.AddSingleton<Audit.AuditStore>();
+        services.AddSingleton<AuthState.AuthStateStore>();
         return services;
     }
 }

@@ -1,66 +1,31 @@
+using FhirArchive.Storage.AuthState;
+
 namespace FhirArchive.Auth.Accounts;
 
 /// <summary>
-/// Counts failed logins per account: MaxFailedLogins failures within the window lock the account for the window.
-/// Also remembers the last one-time-code step used per account, so a code cannot be replayed.
+/// Counts failed logins per account, in the database (so a restart or another server instance does not reset them):
+/// MaxFailedLogins failures within the window lock the account for the window. Also remembers the last one-time-code
+/// step used per account, so a code cannot be replayed (on any instance).
 /// </summary>
-public sealed class LoginThrottle(AuthOptions options, TimeProvider clock)
+public sealed class LoginThrottle(AuthStateStore store, AuthOptions options, TimeProvider clock)
 {
-    private sealed class State
-    {
-        public readonly Queue<DateTimeOffset> Failures = new();
-        public DateTimeOffset? LockedUntil;
-        public long LastTotpStep = long.MinValue;
-    }
+    // Account names are matched without regard to case.
+    private static string Key(string username) => username.ToLowerInvariant();
 
-    private readonly Dictionary<string, State> _states = new(StringComparer.OrdinalIgnoreCase);
-
-    public DateTimeOffset? LockedUntil(string username)
-    {
-        lock (_states)
-        {
-            var s = Get(username);
-            if (s.LockedUntil is { } until && until > clock.GetUtcNow()) return until;
-            return null;
-        }
-    }
+    public async Task<DateTimeOffset?> LockedUntilAsync(string username) =>
+        await store.LockedUntilAsync(Key(username), clock.GetUtcNow().UtcTicks) is { } until ? new DateTimeOffset(until, TimeSpan.Zero) : null;
 
     /// <summary>Records a failure; returns the lock end when this failure locked the account.</summary>
-    public DateTimeOffset? Fail(string username)
+    public async Task<DateTimeOffset?> FailAsync(string username)
     {
         var now = clock.GetUtcNow();
-        lock (_states)
-        {
-            var s = Get(username);
-            s.Failures.Enqueue(now);
-            while (s.Failures.Count > 0 && s.Failures.Peek() <= now - options.LockoutWindow) s.Failures.Dequeue();
-            if (s.Failures.Count < options.MaxFailedLogins) return null;
-            s.Failures.Clear();
-            s.LockedUntil = now + options.LockoutWindow;
-            return s.LockedUntil;
-        }
+        var until = await store.FailLoginAsync(Key(username), now.UtcTicks, (now - options.LockoutWindow).UtcTicks,
+            options.MaxFailedLogins, (now + options.LockoutWindow).UtcTicks);
+        return until is { } t ? new DateTimeOffset(t, TimeSpan.Zero) : null;
     }
 
-    public void Succeed(string username)
-    {
-        lock (_states) Get(username).Failures.Clear();
-    }
+    public Task SucceedAsync(string username) => store.ClearLoginFailuresAsync(Key(username));
 
     /// <summary>False when this step (or a later one) was already used by the account.</summary>
-    public bool UseTotpStep(string username, long step)
-    {
-        lock (_states)
-        {
-            var s = Get(username);
-            if (step <= s.LastTotpStep) return false;
-            s.LastTotpStep = step;
-            return true;
-        }
-    }
-
-    private State Get(string username)
-    {
-        if (!_states.TryGetValue(username, out var s)) _states[username] = s = new State();
-        return s;
-    }
+    public Task<bool> UseTotpStepAsync(string username, long step) => store.UseTotpStepAsync(Key(username), step);
 }

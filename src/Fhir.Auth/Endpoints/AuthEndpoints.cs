@@ -46,7 +46,7 @@ public static class AuthEndpoints
         ["response_types_supported"] = new[] { "code" },
         ["token_endpoint_auth_methods_supported"] = new[] { "client_secret_basic", "client_secret_post", "private_key_jwt" },
         ["token_endpoint_auth_signing_alg_values_supported"] = new[] { "RS384", "ES384" },
-        ["scopes_supported"] = new[] { "openid", "fhirUser", "launch/patient", "offline_access", "online_access", "patient/*.rs", "user/*.cruds", "system/*.cruds", "system/*.rs" },
+        ["scopes_supported"] = new[] { "openid", "fhirUser", "launch/patient", "offline_access", "online_access", "patient/*.rs", "patient/*.cruds", "user/*.cruds", "system/*.cruds", "system/*.rs" },
         ["code_challenge_methods_supported"] = new[] { "S256" },
         ["capabilities"] = new[]
         {
@@ -115,7 +115,7 @@ public static class AuthEndpoints
             var credentials = Credentials(ctx, form);
             // SMART's refresh request for a public client carries no client_id: the refresh token names its client.
             var client = grantType == "refresh_token" && credentials is { ClientId: null, Assertion: null }
-                ? server.PublicClientOf(form.GetValueOrDefault("refresh_token"))
+                ? await server.PublicClientOfAsync(form.GetValueOrDefault("refresh_token"))
                 : await server.AuthenticateClientAsync(credentials, baseUrl + PathPrefix + "/token", requireConfidential: grantType == "client_credentials");
             var response = grantType switch
             {

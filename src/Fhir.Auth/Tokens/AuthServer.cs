@@ -53,11 +53,11 @@ public sealed class AuthServer(
     }
 
     /// <summary>The public client a refresh token was issued to (confidential clients must authenticate).</summary>
-    public ClientRegistration PublicClientOf(string? refreshToken)
+    public async Task<ClientRegistration> PublicClientOfAsync(string? refreshToken)
     {
-        var grant = refreshToken is null ? null : grants.PeekRefresh(refreshToken);
-        if (grant is null) throw new OAuthException("invalid_grant", "unknown or expired refresh token");
-        var client = directory.FindClient(grant.ClientId);
+        var clientId = refreshToken is null ? null : await grants.ClientOfRefreshAsync(refreshToken);
+        if (clientId is null) throw new OAuthException("invalid_grant", "unknown or expired refresh token");
+        var client = directory.FindClient(clientId);
         if (client is null || client.IsConfidential) throw new OAuthException("invalid_client", "client authentication is required", 401);
         return client;
     }
@@ -110,7 +110,7 @@ public sealed class AuthServer(
     public async Task<string> LoginAsync(AuthorizeRequest r, ClientRegistration client, string username, string password, string? otp, string? remote)
     {
         var user = directory.FindUser(username);
-        if (throttle.LockedUntil(username) is { } until)
+        if (await throttle.LockedUntilAsync(username) is { } until)
         {
             await events.LoginFailedAsync(username, client.ClientId, "locked", remote);
             throw new OAuthException("access_denied", $"账户已锁定，请于 {until.ToOffset(TimeSpan.FromHours(8)):HH:mm} 后重试 / account locked until {until:HH:mm} UTC");
@@ -118,27 +118,27 @@ public sealed class AuthServer(
         string? reason = null;
         long? step = null;
         if (user is null || !PasswordHasher.Verify(password, user.PasswordHash)) reason = "bad-password";
-        else if (user.TotpSecret is not null && ((step = Totp.Verify(user.TotpSecret, otp ?? "", clock.GetUtcNow())) is null || !throttle.UseTotpStep(username, step.Value)))
+        else if (user.TotpSecret is not null && ((step = Totp.Verify(user.TotpSecret, otp ?? "", clock.GetUtcNow())) is null || !await throttle.UseTotpStepAsync(username, step.Value)))
             reason = "bad-otp";
         if (reason is not null)
         {
             await events.LoginFailedAsync(username, client.ClientId, reason, remote);
-            if (throttle.Fail(username) is { } lockedUntil) await events.AccountLockedAsync(username, lockedUntil, remote);
+            if (await throttle.FailAsync(username) is { } lockedUntil) await events.AccountLockedAsync(username, lockedUntil, remote);
             throw new OAuthException("access_denied", "用户名、密码或动态验证码错误 / wrong username, password or one-time code");
         }
-        throttle.Succeed(username);
+        await throttle.SucceedAsync(username);
         await events.LoginSucceededAsync(username, client.ClientId, remote);
         var u = user!;
         var granted = ScopeGrant.Grant(ScopeGrant.Split(r.Scope), u.ScopeCeiling, person: true);
         var purpose = Purpose(r.PurposeOfUse, u.PurposesOfUse);
         var principal = new TokenPrincipal(u.Username, true, u.DisplayName, u.Roles, granted, client.ClientId,
             u.Organization, u.FhirUser, u.Patient, u.Jurisdiction, purpose);
-        return grants.AddCode(new AuthorizationCode(principal, client.ClientId, r.RedirectUri!, r.CodeChallenge!, clock.GetUtcNow() + options.AuthorizationCodeLifetime));
+        return await grants.AddCodeAsync(new AuthorizationCode(principal, client.ClientId, r.RedirectUri!, r.CodeChallenge!, clock.GetUtcNow() + options.AuthorizationCodeLifetime));
     }
 
     public async Task<TokenResponse> ExchangeCodeAsync(ClientRegistration client, string? code, string? redirectUri, string? verifier, string baseUrl)
     {
-        var grant = code is null ? null : grants.TakeCode(code);
+        var grant = code is null ? null : await grants.TakeCodeAsync(code);
         if (grant is null || grant.ClientId != client.ClientId) throw new OAuthException("invalid_grant", "unknown, used or expired authorization code");
         if (grant.RedirectUri != redirectUri) throw new OAuthException("invalid_grant", "redirect_uri does not match the authorization request");
         if (!Pkce.Matches(verifier, grant.CodeChallenge)) throw new OAuthException("invalid_grant", "code_verifier does not match the code_challenge");
@@ -151,7 +151,7 @@ public sealed class AuthServer(
     public async Task<TokenResponse> RefreshAsync(ClientRegistration client, string? refreshToken, string? scope, string baseUrl)
     {
         if (refreshToken is null) throw new OAuthException("invalid_request", "refresh_token is required");
-        var (use, grant) = grants.TakeRefresh(refreshToken, client.ClientId);
+        var (use, grant) = await grants.TakeRefreshAsync(refreshToken, client.ClientId);
         if (use == GrantStore.RefreshUse.Reused)
         {
             await events.TokenRevokedAsync(null, client.ClientId, "refresh-family (reuse detected)");
@@ -166,7 +166,7 @@ public sealed class AuthServer(
             p = p with { Scopes = narrowed };
         }
         var response = await IssueAsync(p, client.ClientId, baseUrl, refresh: false, idToken: false, "refresh_token");
-        var next = grants.AddRefresh(grant with { Principal = p, ExpiresAt = clock.GetUtcNow() + options.RefreshTokenLifetime });
+        var next = await grants.AddRefreshAsync(grant with { Principal = p, ExpiresAt = clock.GetUtcNow() + options.RefreshTokenLifetime });
         return response with { RefreshToken = next };
     }
 
@@ -174,7 +174,7 @@ public sealed class AuthServer(
     {
         var (token, expires) = tokens.CreateAccessToken(p, baseUrl);
         string? refreshToken = refresh
-            ? grants.AddRefresh(new RefreshGrant(p, clientId, GrantStore.NewHandle(), clock.GetUtcNow() + options.RefreshTokenLifetime))
+            ? await grants.AddRefreshAsync(new RefreshGrant(p, clientId, GrantStore.NewHandle(), clock.GetUtcNow() + options.RefreshTokenLifetime))
             : null;
         await events.TokenIssuedAsync(p, grantType);
         return new TokenResponse(token, (int)(expires - clock.GetUtcNow()).TotalSeconds, string.Join(' ', p.Scopes), refreshToken,
@@ -187,17 +187,17 @@ public sealed class AuthServer(
     public async Task RevokeAsync(ClientRegistration client, string? token, string baseUrl)
     {
         if (string.IsNullOrEmpty(token)) throw new OAuthException("invalid_request", "token is required");
-        if (grants.PeekRefresh(token) is { } g)
+        if (await grants.PeekRefreshAsync(token) is { } g)
         {
             if (g.ClientId != client.ClientId) return;
-            grants.RevokeRefresh(token);
+            await grants.RevokeRefreshAsync(token);
             await events.TokenRevokedAsync(g.Principal.Subject, client.ClientId, "refresh_token");
             return;
         }
         var v = await tokens.ValidateAsync(token, baseUrl);
         if (v.Principal is { TokenId: { } jti, ExpiresAt: { } exp } p && (p.ClientId == client.ClientId || client.Roles.Count > 0 && p.ClientId is null))
         {
-            grants.RevokeAccessToken(jti, exp);
+            await grants.RevokeAccessTokenAsync(jti, exp);
             await events.TokenRevokedAsync(p.Subject, client.ClientId, "access_token");
         }
     }
@@ -207,7 +207,7 @@ public sealed class AuthServer(
     {
         var inactive = new Dictionary<string, object?> { ["active"] = false };
         if (string.IsNullOrEmpty(token)) return inactive;
-        if (grants.PeekRefresh(token) is { } g)
+        if (await grants.PeekRefreshAsync(token) is { } g)
             return Describe(g.Principal, "refresh_token", g.ExpiresAt, baseUrl);
         var v = await tokens.ValidateAsync(token, baseUrl);
         return v.Principal is { } p ? Describe(p, "access_token", p.ExpiresAt, baseUrl) : inactive;

@@ -43,7 +43,7 @@ public sealed class ClientAssertions(GrantStore grants, TimeProvider clock)
         if (jwt.ValidTo.ToUniversalTime() > now.UtcDateTime + TimeSpan.FromMinutes(5) + TimeSpan.FromSeconds(30))
             return (null, "client assertion lives longer than five minutes");
         if (string.IsNullOrEmpty(jwt.Id)) return (null, "client assertion has no jti");
-        if (!grants.UseAssertionId(clientId, jwt.Id, jwt.ValidTo)) return (null, "client assertion jti already used");
+        if (!await grants.UseAssertionIdAsync(clientId, jwt.Id, jwt.ValidTo)) return (null, "client assertion jti already used");
         return (client, null);
     }
 }

@@ -1,6 +1,7 @@
-using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
+using FhirArchive.Storage.AuthState;
 
 namespace FhirArchive.Auth.Tokens;
 
@@ -11,90 +12,87 @@ public sealed record AuthorizationCode(TokenPrincipal Principal, string ClientId
 public sealed record RefreshGrant(TokenPrincipal Principal, string ClientId, string Family, DateTimeOffset ExpiresAt);
 
 /// <summary>
-/// The authorisation server's short-lived state, in memory: codes, refresh tokens (stored by hash; rotated on use,
-/// and a reused rotated token revokes its whole family), the deny-list of revoked access-token ids, and the ids of
-/// client assertions already seen (replay). A restart logs everyone out, which is acceptable for this state.
+/// The authorisation server's grant state, in the database (so it survives a restart and every server instance on
+/// the database sees the same): codes and refresh tokens stored by SHA-256 hash only (rotated on use; a reused
+/// rotated token revokes its whole family), revoked access-token ids (<see cref="RevocationList"/>), and the ids of
+/// client assertions already seen (replay). Expired rows are deleted by <see cref="AuthStateCleanup"/>.
 /// </summary>
-public sealed class GrantStore(TimeProvider clock)
+public sealed class GrantStore(AuthStateStore store, RevocationList revocations, AuthOptions options, TimeProvider clock)
 {
-    private readonly ConcurrentDictionary<string, AuthorizationCode> _codes = new();
-    private readonly ConcurrentDictionary<string, RefreshGrant> _refresh = new();
-    private readonly ConcurrentDictionary<string, string> _rotated = new(); // hash of a used refresh token → family
-    private readonly ConcurrentDictionary<string, DateTimeOffset> _revokedJti = new();
-    private readonly ConcurrentDictionary<string, DateTimeOffset> _seenAssertions = new();
-
     public static string NewHandle() => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
-    private static string Hash(string handle) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(handle)));
+    internal static string Hash(string handle) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(handle)));
 
-    public string AddCode(AuthorizationCode code)
+    private long Now => clock.GetUtcNow().UtcTicks;
+
+    private static DateTimeOffset Time(long ticks) => new(ticks, TimeSpan.Zero);
+
+    public async Task<string> AddCodeAsync(AuthorizationCode code)
     {
         var handle = NewHandle();
-        _codes[Hash(handle)] = code;
+        await store.AddCodeAsync(new AuthCodeRow
+        {
+            Hash = Hash(handle), ClientId = code.ClientId, Payload = JsonSerializer.Serialize(code), ExpiresAt = code.ExpiresAt.UtcTicks,
+        });
         return handle;
     }
 
-    public AuthorizationCode? TakeCode(string handle) =>
-        _codes.TryRemove(Hash(handle), out var c) && c.ExpiresAt > clock.GetUtcNow() ? c : null;
+    /// <summary>The code's grant, used up by this call (on every instance); null when unknown, used or expired.</summary>
+    public async Task<AuthorizationCode?> TakeCodeAsync(string handle) =>
+        await store.TakeCodeAsync(Hash(handle), Now) is { } row ? JsonSerializer.Deserialize<AuthorizationCode>(row.Payload) : null;
 
-    public string AddRefresh(RefreshGrant grant)
+    public async Task<string> AddRefreshAsync(RefreshGrant grant)
     {
         var handle = NewHandle();
-        _refresh[Hash(handle)] = grant;
+        await store.AddRefreshAsync(new RefreshTokenRow
+        {
+            Hash = Hash(handle), ClientId = grant.ClientId, Family = grant.Family,
+            Payload = JsonSerializer.Serialize(grant.Principal), ExpiresAt = grant.ExpiresAt.UtcTicks,
+        });
         return handle;
     }
 
     public enum RefreshUse { Ok, Unknown, Reused }
 
     /// <summary>Takes a refresh token for rotation. A token already rotated away revokes every token of its family.</summary>
-    public (RefreshUse, RefreshGrant?) TakeRefresh(string handle, string clientId)
+    public async Task<(RefreshUse, RefreshGrant?)> TakeRefreshAsync(string handle, string clientId)
     {
         var h = Hash(handle);
+        var row = await store.FindRefreshAsync(h);
         // Another client presenting it gets nothing and does not use it up.
-        if (_refresh.TryGetValue(h, out var held) && held.ClientId != clientId) return (RefreshUse.Unknown, null);
-        if (_refresh.TryRemove(h, out var g))
-        {
-            _rotated[h] = g.Family;
-            return g.ExpiresAt > clock.GetUtcNow() ? (RefreshUse.Ok, g) : (RefreshUse.Unknown, null);
-        }
-        if (_rotated.TryGetValue(h, out var family))
-        {
-            RevokeFamily(family);
-            return (RefreshUse.Reused, null);
-        }
-        return (RefreshUse.Unknown, null);
+        if (row is null || row.ClientId != clientId) return (RefreshUse.Unknown, null);
+        if (row.UsedAt is null && await store.UseRefreshAsync(h, Now))
+            return row.ExpiresAt > Now ? (RefreshUse.Ok, ToGrant(row)) : (RefreshUse.Unknown, null);
+        // Used before, here or on another instance (or a concurrent rotation won): a theft signal.
+        await store.RevokeFamilyAsync(row.Family);
+        return (RefreshUse.Reused, null);
     }
 
-    public RefreshGrant? PeekRefresh(string handle) =>
-        _refresh.TryGetValue(Hash(handle), out var g) && g.ExpiresAt > clock.GetUtcNow() ? g : null;
+    /// <summary>A live refresh token's grant (not used, not expired), without using it.</summary>
+    public async Task<RefreshGrant?> PeekRefreshAsync(string handle) =>
+        await store.FindRefreshAsync(Hash(handle)) is { UsedAt: null } row && row.ExpiresAt > Now ? ToGrant(row) : null;
 
-    public bool RevokeRefresh(string handle) => _refresh.TryRemove(Hash(handle), out _);
+    /// <summary>The client a refresh token was issued to, used or not (so a public client's reuse is still detected).</summary>
+    public async Task<string?> ClientOfRefreshAsync(string handle) =>
+        await store.FindRefreshAsync(Hash(handle)) is { } row && row.ExpiresAt > Now ? row.ClientId : null;
 
-    private void RevokeFamily(string family)
-    {
-        foreach (var (k, g) in _refresh)
-            if (g.Family == family) _refresh.TryRemove(k, out _);
-    }
+    public Task<bool> RevokeRefreshAsync(string handle) => store.DeleteRefreshAsync(Hash(handle));
 
-    public void RevokeAccessToken(string jti, DateTimeOffset expiresAt)
-    {
-        _revokedJti[jti] = expiresAt;
-        Sweep(_revokedJti);
-    }
+    private static RefreshGrant ToGrant(RefreshTokenRow row) =>
+        new(JsonSerializer.Deserialize<TokenPrincipal>(row.Payload)!, row.ClientId, row.Family, Time(row.ExpiresAt));
 
-    public bool IsRevoked(string jti) => _revokedJti.ContainsKey(jti);
+    public Task RevokeAccessTokenAsync(string jti, DateTimeOffset expiresAt) => revocations.RevokeAsync(jti, expiresAt);
 
-    /// <summary>False when this assertion id was already used (until its expiry).</summary>
-    public bool UseAssertionId(string clientId, string jti, DateTimeOffset expiresAt)
-    {
-        Sweep(_seenAssertions);
-        return _seenAssertions.TryAdd(clientId + " " + jti, expiresAt);
-    }
+    /// <summary>False when this assertion id was already used (until its expiry), on any instance.</summary>
+    public Task<bool> UseAssertionIdAsync(string clientId, string jti, DateTimeOffset expiresAt) =>
+        store.UseOnceAsync("client-assertion " + clientId + " " + jti, expiresAt.UtcTicks, Now);
 
-    private void Sweep(ConcurrentDictionary<string, DateTimeOffset> d)
+    /// <summary>Deletes the state that can no longer matter; returns the number of rows deleted.</summary>
+    public Task<int> DeleteExpiredAsync()
     {
         var now = clock.GetUtcNow();
-        foreach (var (k, until) in d)
-            if (until < now - TimeSpan.FromMinutes(5)) d.TryRemove(k, out _);
+        revocations.ForgetExpired();
+        // A token expired for longer than the clock skew never validates again, revoked or not.
+        return store.DeleteExpiredAsync(now.UtcTicks, (now - options.ClockSkew).UtcTicks, (now - options.LockoutWindow).UtcTicks);
     }
 }

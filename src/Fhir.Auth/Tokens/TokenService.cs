@@ -9,7 +9,7 @@ namespace FhirArchive.Auth.Tokens;
 /// FHIR base URL. Validation also accepts tokens of configured external OpenID Connect providers, each only with
 /// its own keys, and refuses revoked token ids.
 /// </summary>
-public sealed class TokenService(AuthOptions options, SigningKeys keys, ExternalProviders external, GrantStore grants, TimeProvider clock)
+public sealed class TokenService(AuthOptions options, SigningKeys keys, ExternalProviders external, RevocationList revocations, TimeProvider clock)
 {
     /// <summary>Asymmetric algorithms only: "none" and the HMAC family (HS256 keyed with a public key) never validate.</summary>
     public static readonly string[] AllowedAlgorithms =
@@ -99,7 +99,7 @@ public sealed class TokenService(AuthOptions options, SigningKeys keys, External
         if (!result.IsValid || result.SecurityToken is not JsonWebToken jwt)
             return new(null, Describe(result.Exception));
         var principal = ToPrincipal(jwt, own ? "roles" : provider!.RoleClaim, own);
-        if (principal.TokenId is { } jti && grants.IsRevoked(jti)) return new(null, "token revoked");
+        if (principal.TokenId is { } jti && await revocations.IsRevokedAsync(jti)) return new(null, "token revoked");
         if (own && principal.TokenId is null) return new(null, "token has no jti");
         return new(principal, null);
     }

@@ -5,9 +5,10 @@ namespace FhirArchive.Auth.Tokens;
 /// <summary>
 /// Remembers the tokens that validated, until they expire: checking a signature costs a fraction of a millisecond,
 /// which every request would otherwise pay again for the same token. A hit still checks expiry against the clock and
-/// revocation, so an expired or revoked token is refused exactly as on first sight.
+/// revocation (<see cref="RevocationList"/>: in memory, refreshed from the database every few seconds, so a revocation
+/// by another server instance counts too), so an expired or revoked token is refused exactly as on first sight.
 /// </summary>
-public sealed class ValidatedTokenCache(TokenService tokens, GrantStore grants, AuthOptions options, TimeProvider clock)
+public sealed class ValidatedTokenCache(TokenService tokens, RevocationList revocations, AuthOptions options, TimeProvider clock)
 {
     private const int Capacity = 10_000;
     private readonly ConcurrentDictionary<(string Token, string BaseUrl), TokenPrincipal> _valid = new();
@@ -21,7 +22,7 @@ public sealed class ValidatedTokenCache(TokenService tokens, GrantStore grants, 
                 _valid.TryRemove((token, baseUrl), out _);
                 return new(null, "token expired");
             }
-            if (hit.TokenId is { } jti && grants.IsRevoked(jti)) return new(null, "token revoked");
+            if (hit.TokenId is { } jti && await revocations.IsRevokedAsync(jti)) return new(null, "token revoked");
             return new(hit, null);
         }
         var result = await tokens.ValidateAsync(token, baseUrl);

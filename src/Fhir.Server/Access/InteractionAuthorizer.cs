@@ -6,7 +6,8 @@ namespace FhirArchive.Server.Access;
 /// <summary>
 /// The per-interaction decision: may this caller do this kind of thing to this resource type at all? Both the
 /// token's scopes and the caller's roles must allow it; a refusal is a 403 with an OperationOutcome. What may be
-/// shown resource by resource (compartment, granular scopes, jurisdiction) is <see cref="ScopedAccessPolicy"/>'s.
+/// shown resource by resource (compartment, granular scopes, jurisdiction) is <see cref="ScopedAccessPolicy"/>'s,
+/// what may be written resource by resource is <see cref="ScopedWriteGuard"/>'s.
 /// </summary>
 public static class InteractionAuthorizer
 {
@@ -33,10 +34,10 @@ public static class InteractionAuthorizer
         var grants = Grants(caller, type, permission).ToList();
         if (grants.Count == 0)
             throw new FhirException(403, "forbidden", $"The token's scopes do not allow {what} (scopes: {string.Join(' ', caller.Scopes.Where(s => s.Contains('/')))}).");
-        // The launch patient's compartment is enforced on what is shown, not yet on what is written: until it is,
-        // patient/ scopes do not write (a user/ or system/ scope is needed).
-        if (permission is Permission.Create or Permission.Update or Permission.Delete && grants.All(g => g.Context == "patient"))
-            throw new FhirException(403, "forbidden", $"Writes under patient/ scopes are not supported: {what} needs a user/ or system/ scope.");
+        // patient/ scopes reach the launch patient's compartment only: what is shown is filtered by ScopedAccessPolicy,
+        // what is written is checked resource by resource by ScopedWriteGuard; without a launch patient, nothing.
+        if (permission is Permission.Create or Permission.Update or Permission.Delete && grants.All(g => g.Context == "patient") && caller.Patient is null)
+            throw new FhirException(403, "forbidden", $"A patient/ scope needs a launch patient: {what} is not allowed without one.");
         if (!RolePolicy.Permits(caller.Roles, type, permission))
             throw new FhirException(403, "forbidden", $"The role {string.Join(", ", caller.Roles)} may not {what}.");
     }

@@ -20,6 +20,8 @@ public static class SecuritySetup
         var options = builder.Configuration.GetSection("Security").Get<AuthOptions>() ?? new AuthOptions();
         builder.Services.AddFhirAuth(options, dataFolder);
         builder.Services.AddSingleton<PatientLinks>();
+        // Registered before the other write interceptors: a write outside the token's reach is refused first.
+        builder.Services.AddSingleton<Interception.IWriteInterceptor, ScopedWriteGuard>();
         builder.Services.AddHttpClient();
     }
 

@@ -39,6 +39,7 @@ public sealed class SigningKeyTests
     public async Task The_key_is_generated_once_and_reused_after_a_restart(string alg)
     {
         var folder = Path.Combine(Path.GetTempPath(), "fhirarchive-keys-" + Guid.NewGuid().ToString("N"));
+        await using var state = await TempAuthState.CreateAsync();
         try
         {
             var options = new AuthOptions { SigningAlgorithm = alg };
@@ -46,17 +47,17 @@ public sealed class SigningKeyTests
             var first = new SigningKeys(options, file);
             Assert.True(File.Exists(file));
             if (!OperatingSystem.IsWindows()) Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
-            var token = Service(options, first).CreateAccessToken(new TokenPrincipal("s", false, null, ["system"], ["system/*.rs"], "c"), "http://x").Token;
+            var token = Service(options, first, state).CreateAccessToken(new TokenPrincipal("s", false, null, ["system"], ["system/*.rs"], "c"), "http://x").Token;
             var restarted = new SigningKeys(options, file);
             Assert.Equal(first.KeyId, restarted.KeyId);
-            Assert.True((await Service(options, restarted).ValidateAsync(token, "http://x")).IsValid);
+            Assert.True((await Service(options, restarted, state).ValidateAsync(token, "http://x")).IsValid);
             Assert.Equal(alg, new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(token).Alg);
         }
         finally { Directory.Delete(folder, true); }
     }
 
-    private static TokenService Service(AuthOptions o, SigningKeys k) =>
-        new(o, k, new ExternalProviders(o), new GrantStore(TimeProvider.System), TimeProvider.System);
+    private static TokenService Service(AuthOptions o, SigningKeys k, TempAuthState state) =>
+        new(o, k, new ExternalProviders(o), new RevocationList(state.Store, o, TimeProvider.System), TimeProvider.System);
 }
 
 /// <summary>The validated-token cache answers like full validation: expiry and revocation still count on a hit.</summary>
@@ -66,13 +67,15 @@ public sealed class ValidatedTokenCacheTests
     public async Task A_cached_token_still_expires_and_can_be_revoked()
     {
         var folder = Path.Combine(Path.GetTempPath(), "fhirarchive-keys-" + Guid.NewGuid().ToString("N"));
+        await using var state = await TempAuthState.CreateAsync();
         try
         {
             var clock = new ManualClock();
             var options = new AuthOptions();
-            var grants = new GrantStore(clock);
-            var service = new TokenService(options, new SigningKeys(options, Path.Combine(folder, "key.pem")), new ExternalProviders(options), grants, clock);
-            var cache = new ValidatedTokenCache(service, grants, options, clock);
+            var revocations = new RevocationList(state.Store, options, clock);
+            var grants = new GrantStore(state.Store, revocations, options, clock);
+            var service = new TokenService(options, new SigningKeys(options, Path.Combine(folder, "key.pem")), new ExternalProviders(options), revocations, clock);
+            var cache = new ValidatedTokenCache(service, revocations, options, clock);
             var (token, expires) = service.CreateAccessToken(new TokenPrincipal("s", false, null, ["system"], ["system/*.rs"], "c"), "http://x");
 
             Assert.True((await cache.ValidateAsync(token, "http://x")).IsValid);
@@ -85,7 +88,7 @@ public sealed class ValidatedTokenCacheTests
             clock.Now = DateTimeOffset.UtcNow;
             var (second, secondExpires) = service.CreateAccessToken(new TokenPrincipal("s", false, null, ["system"], ["system/*.rs"], "c"), "http://x");
             var principal = (await cache.ValidateAsync(second, "http://x")).Principal!;
-            grants.RevokeAccessToken(principal.TokenId!, secondExpires);
+            await grants.RevokeAccessTokenAsync(principal.TokenId!, secondExpires);
             Assert.Equal("token revoked", (await cache.ValidateAsync(second, "http://x")).Error);
         }
         finally { Directory.Delete(folder, true); }

@@ -19,6 +19,7 @@ public sealed class FhirDbContext(DbContextOptions<FhirDbContext> options) : DbC
     public DbSet<SchemaVersionRow> SchemaVersions => Set<SchemaVersionRow>();
     public DbSet<Audit.AuditRecordRow> AuditRecords => Set<Audit.AuditRecordRow>();
     public DbSet<Audit.AuditEntityRow> AuditEntities => Set<Audit.AuditEntityRow>();
+    public DbSet<Grants.AccessRequestRow> AccessRequests => Set<Grants.AccessRequestRow>();
 
     protected override void OnModelCreating(ModelBuilder b)
     {
@@ -47,6 +48,11 @@ public sealed class FhirDbContext(DbContextOptions<FhirDbContext> options) : DbC
             e.HasKey(x => x.Id);
             // Known to EF so that events are inserted before the entities that point at them.
             e.HasOne<Audit.AuditRecordRow>().WithMany().HasForeignKey(x => x.Seq);
+        });
+        b.Entity<Grants.AccessRequestRow>(e =>
+        {
+            e.ToTable("AccessRequest");
+            e.HasKey(x => x.Id);
         });
         b.Entity<SchemaVersionRow>(e =>
         {

@@ -215,6 +215,20 @@ public abstract class AccessRequestTestsBase<TFixture>(TFixture fx) : GrantTests
         Assert.Equal([Hospital, practitioner], Actors(consent));
         Assert.Equal([$"Patient/{patient}"], References(consent, "performer"));
     }
+
+    [FhirFact]
+    public async Task Health_card_attempts_count_against_the_rate_limit()
+    {
+        var (patient, card, _) = await NewResidentAsync(phone: "");
+        var (doctor, _) = NewDoctor();
+        var identifier = $"urn:oid:2.16.156.10011.1.3|{card}";
+        for (var i = 0; i < 5; i++)
+            Assert.Equal(HttpStatusCode.UnprocessableEntity, (await Post("/Patient/$grant-access",
+                Params(("method", "Code", "health-card"), ("identifier", "String", identifier), ("card", "String", $"HC-GUESS-{i}")), doctor)).StatusCode);
+        var sixth = await Post("/Patient/$grant-access", Params(("method", "Code", "health-card"), ("identifier", "String", identifier), ("card", "String", "HC" + card)), doctor);
+        Assert.Equal((HttpStatusCode)429, sixth.StatusCode);
+        Assert.Empty(await C.SearchIdsAsync($"/Consent?patient=Patient/{patient}"));
+    }
 }
 
 public sealed class AccessRequestTests(GrantFixture fx) : AccessRequestTestsBase<GrantFixture>(fx), IClassFixture<GrantFixture>;

@@ -56,9 +56,17 @@ public static class GrantAccessEndpoint
             decision = await ResourceEndpoints.InSessionAsync(ctx, store, async s =>
             {
                 var patient = await lookup.PatientAsync(s, caller, patientId, identifier, ctx.RequestAborted);
+                // A card attempt counts against the same limits as a code request, so card numbers cannot be tried at will.
+                var requester = caller.Practitioner ?? caller.Subject;
+                var subject = RequestLimits.Subject(patient?.ResourceId, patientId, identifier);
+                await RequestLimits.CheckAsync(s, options, requester, subject, now, ctx.RequestAborted);
                 // Unknown, closed and wrong card look alike.
                 if (patient is null || !await cards.VerifyAsync(patient, card, ctx.RequestAborted))
+                {
+                    await AccessRequests.AddAsync(s, CardAttempt(caller, requester, subject, asked, now, AccessRequestStatus.Void), ctx.RequestAborted);
                     return new Decision(null, FhirException.Unprocessable(CardNotVerified));
+                }
+                await AccessRequests.AddAsync(s, CardAttempt(caller, requester, subject, asked, now, AccessRequestStatus.Granted), ctx.RequestAborted);
                 var self = "Patient/" + patient.ResourceId;
                 var draft = RecordAccess(patient, self, new ConsentVerification(ConsentTerms.HealthCard, self, now), caller.Organization!, caller.Practitioner,
                     asked.Purpose, asked.Start, asked.End, now);
@@ -112,6 +120,14 @@ public static class GrantAccessEndpoint
         await AccessRequests.UpdateAsync(s, row, ct);
         return new Decision(consent, null);
     }
+
+    /// <summary>A health-card authorisation without a prior request, kept as a decided request (no code) for the limits.</summary>
+    private static AccessRequestRow CardAttempt(Caller caller, string requester, string subject, AskedAccess asked, DateTimeOffset now, string status) => new()
+    {
+        Id = AccessCodes.NewRequestId(), Subject = subject, Requester = requester, Organization = caller.Organization!, Practitioner = caller.Practitioner,
+        Purpose = asked.Purpose, PeriodStart = asked.Start.UtcTicks, PeriodEnd = asked.End.UtcTicks, Salt = [], CodeHash = [],
+        Created = now.UtcTicks, Expires = now.UtcTicks, Attempts = 1, Status = status,
+    };
 
     private static FhirException Expired(string requestId) =>
         new(422, "expired", $"The code of access request '{requestId}' has expired: ask again / 授权码已过期，请重新申请");

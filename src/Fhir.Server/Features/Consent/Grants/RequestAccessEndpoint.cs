@@ -47,13 +47,9 @@ public static class RequestAccessEndpoint
         {
             var patient = await lookup.PatientAsync(s, caller, id, identifier, ctx.RequestAborted);
             var patientId = patient?.ResourceId;
-            var subject = patientId is not null ? "Patient/" + patientId : id is not null ? "Patient/" + id : "identifier:" + identifier;
+            var subject = RequestLimits.Subject(patientId, id, identifier);
             var requester = caller.Practitioner ?? caller.Subject;
-            var since = now.AddMinutes(-options.RateWindowMinutes).UtcTicks;
-            var (byRequester, bySubject) = await AccessRequests.CountSinceAsync(s, requester, subject, since, ctx.RequestAborted);
-            if (byRequester >= options.RateLimit || bySubject >= options.RateLimit)
-                throw new FhirException(429, "throttled",
-                    $"Too many access requests: at most {options.RateLimit} per requester and per record in {options.RateWindowMinutes} minutes; try again later / 授权请求过于频繁，请稍后再试");
+            await RequestLimits.CheckAsync(s, options, requester, subject, now, ctx.RequestAborted);
             var (to, phone) = patient is null ? (null, null) : await RecipientAsync(lookup, s, patient, recipient, ctx.RequestAborted);
             var salt = AccessCodes.NewSalt();
             var requestId = AccessCodes.NewRequestId();

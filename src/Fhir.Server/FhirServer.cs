@@ -2,6 +2,7 @@ using System.IO.Compression;
 using FhirArchive.Server.Access;
 using FhirArchive.Server.Features.Audit;
 using FhirArchive.Server.Features.Batch;
+using FhirArchive.Server.Features.Consent.Grants;
 using FhirArchive.Server.Features.Everything;
 using FhirArchive.Server.Features.History;
 using FhirArchive.Server.Features.Metadata;
@@ -53,6 +54,7 @@ public static class FhirServer
         builder.Services.AddSingleton<WriteInterceptors>();
         builder.Services.AddSingleton<IWriteInterceptor, AuditWriteInterceptor>();
         builder.Services.AddRecordRules(builder.Configuration);
+        builder.Services.AddConsentGrants(builder.Configuration, storage.DataFolder);
         builder.Services.AddHttpContextAccessor();
         builder.Services.AddSingleton<PatientReferences>();
         builder.Services.AddSingleton<AuditTrail>();
@@ -99,6 +101,7 @@ public static class FhirServer
         TerminologyEndpoints.Map(app);
         ValidateEndpoint.Map(app);
         app.MapRecordEndpoints();
+        app.MapConsentGrantEndpoints();
 
         // Schema first, then sample data (once: only into an empty database).
         var store = app.Services.GetRequiredService<IResourceStore>();

@@ -25,6 +25,7 @@ public sealed class FhirDbContext(DbContextOptions<FhirDbContext> options) : DbC
     public DbSet<AuthState.UsedOnceRow> UsedOnce => Set<AuthState.UsedOnceRow>();
     public DbSet<AuthState.LoginFailureRow> LoginFailures => Set<AuthState.LoginFailureRow>();
     public DbSet<AuthState.AccountStateRow> AccountStates => Set<AuthState.AccountStateRow>();
+    public DbSet<Grants.AccessRequestRow> AccessRequests => Set<Grants.AccessRequestRow>();
 
     protected override void OnModelCreating(ModelBuilder b)
     {
@@ -61,6 +62,11 @@ public sealed class FhirDbContext(DbContextOptions<FhirDbContext> options) : DbC
         b.Entity<AuthState.UsedOnceRow>().ToTable("AuthUsedOnce").HasKey(x => x.Key);
         b.Entity<AuthState.LoginFailureRow>().ToTable("AuthLoginFailure").HasKey(x => x.Id);
         b.Entity<AuthState.AccountStateRow>().ToTable("AuthAccountState").HasKey(x => x.Username);
+        b.Entity<Grants.AccessRequestRow>(e =>
+        {
+            e.ToTable("AccessRequest");
+            e.HasKey(x => x.Id);
+        });
         b.Entity<SchemaVersionRow>(e =>
         {
             e.ToTable("SchemaVersion");

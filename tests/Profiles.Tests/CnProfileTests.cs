@@ -73,6 +73,10 @@ public class CnProfileTests
         { "Observation-zhang-wei-sbp", "remove effectiveDateTime", "required", "Observation.effective" },
         { "Consent-zhang-wei-share", "remove performer", "required", "Consent.performer" },
         { "Consent-zhang-wei-share", "set provision={\"type\":\"permit\"}", "required", "Consent.provision.period" },
+        // the verification method of a record-opening Consent: a code of consent-verification-method, as a Coding
+        { "Consent-zhang-wei-record-access", "set verification=[{\"extension\":[{\"url\":\"http://fhirarchive.cn/fhir/StructureDefinition/cn-consent-verification-method\",\"valueCoding\":{\"system\":\"http://fhirarchive.cn/fhir/CodeSystem/consent-verification-method\",\"code\":\"fingerprint\"}}],\"verified\":true}]", "code-invalid", "Consent.verification[0].extension[0].value.ofType(Coding)" },
+        { "Consent-zhang-wei-record-access", "set verification=[{\"extension\":[{\"url\":\"http://fhirarchive.cn/fhir/StructureDefinition/cn-consent-verification-method\",\"valueString\":\"sms\"}],\"verified\":true}]", "structure", "Consent.verification[0].extension[0].value.ofType(string)" },
+        { "Consent-zhang-wei-record-access", "set extension=[{\"url\":\"http://fhirarchive.cn/fhir/StructureDefinition/cn-consent-evidence\",\"valueReference\":{\"reference\":\"Patient/zhang-wei\"}}]", "structure", "Consent.extension[0].value.ofType(Reference)" },
         { "Composition-zhang-wei-homepage", "set type={\"text\":\"首页\"}", "value", "Composition.type" },
         { "Composition-zhang-wei-homepage", "remove section", "required", "Composition.section" },
         { "Composition-zhang-wei-registration", "set type={\"coding\":[{\"system\":\"urn:oid:2.16.156.10011.2.4\",\"code\":\"C0032\"}]}", "code-invalid", "Composition.type" },

@@ -9,8 +9,27 @@ internal static class Migrations
         new(2, "Composite search components and search indexes leading with Param", CompositeAndSearchIndexes),
         new(4, "Append-only, SM3-chained audit trail", AuditTrail),
         new(5, "Unique keys and counters (one person one record, record numbers)", UniqueKeysAndCounters),
+        new(6, "Pending access requests (one-time codes of Patient/$request-access)", AccessRequests),
         new(7, "Authorisation server grant state (codes, refresh tokens, revocations, lockout)", AuthGrantState),
     ];
+
+    /// <summary>
+    /// Authorisation requests waiting for the resident's one-time code (only its salted SM3 hash), kept once decided
+    /// so the per-requester and per-patient rate limits count them.
+    /// </summary>
+    private static IEnumerable<string> AccessRequests(SqlDialect d)
+    {
+        var blob = d == SqlDialect.Sqlite ? "BLOB" : "bytea";
+        yield return $"""
+            CREATE TABLE "AccessRequest" (
+              "Id" text PRIMARY KEY, "Subject" text NOT NULL, "Requester" text NOT NULL, "Organization" text NOT NULL,
+              "Practitioner" text NULL, "Recipient" text NULL, "Purpose" text NOT NULL, "PeriodStart" bigint NOT NULL,
+              "PeriodEnd" bigint NOT NULL, "Salt" {blob} NOT NULL, "CodeHash" {blob} NOT NULL, "Created" bigint NOT NULL,
+              "Expires" bigint NOT NULL, "Attempts" integer NOT NULL, "Status" text NOT NULL, "Consent" text NULL)
+            """;
+        yield return """CREATE INDEX "IX_AccessRequest_Requester" ON "AccessRequest" ("Requester", "Created")""";
+        yield return """CREATE INDEX "IX_AccessRequest_Subject" ON "AccessRequest" ("Subject", "Created")""";
+    }
 
     /// <summary>
     /// The authorisation server's state, shared by the server instances on the database: codes and refresh tokens by

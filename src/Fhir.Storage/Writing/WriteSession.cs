@@ -22,6 +22,9 @@ internal sealed class WriteSession(ResourceStore store, FhirDbContext db, IDbCon
     private long _nextSqliteId;
     private bool _done;
 
+    /// <summary>The session's context, for tables of their own kept in the same transaction (access requests).</summary>
+    internal FhirDbContext Db => db;
+
     private DbConnection Connection => db.Database.GetDbConnection();
     private DbTransaction Transaction => tx.GetDbTransaction();
 

@@ -28,6 +28,8 @@ public static class CnTerminology
     public const string ConfirmationMethod = Canonical + "/CodeSystem/resident-confirmation-method";
     public const string RecordTaskType = Canonical + "/CodeSystem/record-task-type";
     public const string RecordDocumentType = Canonical + "/CodeSystem/record-document-type";
+    public const string ConsentCategory = Canonical + "/CodeSystem/consent-category";
+    public const string ConsentVerificationMethod = Canonical + "/CodeSystem/consent-verification-method";
 
     public const string AdministrativeGender = "http://hl7.org/fhir/administrative-gender";
     public const string SexToGenderMap = Canonical + "/ConceptMap/gbt-2261-1-sex-to-administrative-gender";
@@ -104,6 +106,19 @@ public static class ChineseTerminology
             Listed(new CodeSystemInfo(CnTerminology.RecordDocumentType, "record-document-type", "健康档案文档类型")
                 { TitleEn = "Health record document type" },
                 ("homepage", "居民电子健康档案首页", "Resident health record homepage")),
+            Listed(new CodeSystemInfo(CnTerminology.ConsentCategory, "consent-category", "档案开放与授权类别")
+                { TitleEn = "Record opening and authorisation category", Description = "Consent.category of the Consents that open a record (issue 8)" },
+                ("record-access", "居民授权跨机构调阅", "The resident authorises another institution to read the record"),
+                ("resident-opening", "向居民本人开放", "The signed family doctor opens the record to its resident"),
+                ("minor-opening", "未成年人档案开放", "A statutory guardian applies to open a minor's record"),
+                ("voluntary-guardian-opening", "向意定监护人开放", "The record opened to a voluntary guardian"),
+                ("break-glass", "紧急破窗访问", "Emergency access without authorisation")),
+            Listed(new CodeSystemInfo(CnTerminology.ConsentVerificationMethod, "consent-verification-method", "授权核验方式")
+                { TitleEn = "Consent verification method" },
+                ("sms-code", "短信验证码", "One-time code sent by SMS"), ("health-card", "电子健康卡", "Electronic health card"),
+                ("family-doctor", "签约家庭医生授权", "Authorised by the signed family doctor"),
+                ("guardian-application", "监护人申请", "Guardian's application"), ("joint-application", "本人与监护人共同申请", "Joint application of the resident and the guardian"),
+                ("court-judgement", "法院判决书", "Court judgements (guardianship, loss of capacity)")),
             AdminDivisions(),
         };
 

@@ -56,4 +56,7 @@ public static class ConsentTerms
     public const string Classified = "classified";
     /// <summary>v3-ObservationValue REDACTED: elements were removed from what the caller sees.</summary>
     public const string Redacted = "REDACTED";
+
+    /// <summary>Every piece of evidence of a Consent (valueReference DocumentReference), as R4's sourceReference holds only one.</summary>
+    public const string EvidenceExtension = Canonical + "/StructureDefinition/cn-consent-evidence";
 }

@@ -96,6 +96,11 @@ public static class CapabilityEndpoint
         ("Patient", "everything", Features.Everything.EverythingEndpoint.Definition),
         ("Patient", "access-log", "http://fhirarchive.cn/fhir/OperationDefinition/Patient-access-log"),
         ("AuditEvent", "verify", "http://fhirarchive.cn/fhir/OperationDefinition/AuditEvent-verify"),
+        ("Patient", "request-access", "http://fhirarchive.cn/fhir/OperationDefinition/Patient-request-access"),
+        ("Patient", "grant-access", "http://fhirarchive.cn/fhir/OperationDefinition/Patient-grant-access"),
+        ("Patient", "break-glass", "http://fhirarchive.cn/fhir/OperationDefinition/Patient-break-glass"),
+        ("Patient", "open-record", "http://fhirarchive.cn/fhir/OperationDefinition/Patient-open-record"),
+        ("Consent", "revoke", "http://fhirarchive.cn/fhir/OperationDefinition/Consent-revoke"),
     ];
 
     /// <summary>The audit trail is the server's own and append-only: read and search (auditors), and $verify.</summary>

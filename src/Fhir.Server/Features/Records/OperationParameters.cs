@@ -7,6 +7,7 @@ namespace FhirArchive.Server.Features.Records;
 public sealed class OperationParameters
 {
     private readonly Dictionary<string, ElementNode> _body = new(StringComparer.Ordinal);
+    private readonly List<ElementNode> _all = [];
     private readonly IQueryCollection _query;
 
     private OperationParameters(IQueryCollection query) => _query = query;
@@ -18,7 +19,11 @@ public sealed class OperationParameters
         var body = await FhirFormats.ReadResourceAsync(ctx.Request, ctx.RequestAborted);
         if (body.Type != "Parameters") throw FhirException.BadRequest($"The operation takes a Parameters resource, not a {body.Type}.");
         foreach (var parameter in body.ChildrenNamed("parameter"))
-            if (parameter.Child("name")?.Value is { } name) p._body.TryAdd(name, parameter);
+            if (parameter.Child("name")?.Value is { } name)
+            {
+                p._body.TryAdd(name, parameter);
+                p._all.Add(parameter);
+            }
         return p;
     }
 
@@ -28,6 +33,14 @@ public sealed class OperationParameters
         if (_body.TryGetValue(name, out var p) && p.Child("value") is { } v)
             return v.Value ?? v.Child("code")?.Value ?? v.Child("text")?.Value ?? v.Child("coding")?.Child("code")?.Value ?? v.Child("reference")?.Value;
         return _query[name].ToString() is { Length: > 0 } q ? q : null;
+    }
+
+    /// <summary>Every value of a repeated parameter (body parameters, else the query string's), as <see cref="Value"/> reads one.</summary>
+    public IReadOnlyList<string> Values(string name)
+    {
+        var body = _all.Where(p => p.Child("name")?.Value == name && p.Child("value") is not null)
+            .Select(p => p.Child("value")!).Select(v => v.Value ?? v.Child("reference")?.Value ?? v.Child("code")?.Value).OfType<string>().ToList();
+        return body.Count > 0 ? body : _query[name].Where(v => !string.IsNullOrEmpty(v)).Select(v => v!).ToList();
     }
 
     public ElementNode? Resource(string name) => _body.TryGetValue(name, out var p) ? p.Child("resource") : null;

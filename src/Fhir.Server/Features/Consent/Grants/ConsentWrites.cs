@@ -1,0 +1,24 @@
+using FhirArchive.Fhir.Model;
+using FhirArchive.Server.Features.Resources;
+using FhirArchive.Server.Infrastructure;
+using FhirArchive.Storage;
+
+namespace FhirArchive.Server.Features.Consent.Grants;
+
+/// <summary>The operations' writes: through the ordinary write rules (validation against cn-consent, audit, source labels), let past the Consent guard.</summary>
+public static class ConsentWrites
+{
+    public static Task<StoredResource> CreateAsync(IWriteSession s, ResourceWriter writer, ElementNode resource, CancellationToken ct) =>
+        GrantWriteMode.RunAsync(async () => (await writer.CreateAsync(s, resource, resource.Type!, null, ct)).Stored);
+
+    public static Task<StoredResource> UpdateAsync(IWriteSession s, ResourceWriter writer, ElementNode resource, int version, CancellationToken ct) =>
+        GrantWriteMode.RunAsync(async () => (await writer.UpdateAsync(s, resource, resource.Type!, resource.ResourceId!, version, ct)).Stored);
+
+    /// <summary>201 with Location and the new Consent.</summary>
+    public static async Task WriteCreatedAsync(HttpContext ctx, StoredResource stored)
+    {
+        FhirHeaders.SetVersionHeaders(ctx.Response, stored);
+        ctx.Response.Headers.Location = FhirHeaders.VersionUrl(ctx.Request, stored);
+        await FhirFormats.WriteJsonBytesAsync(ctx, 201, stored.Json!);
+    }
+}

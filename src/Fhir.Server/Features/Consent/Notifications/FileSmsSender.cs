@@ -1,0 +1,30 @@
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
+namespace FhirArchive.Server.Features.Consent.Notifications;
+
+/// <summary>
+/// The demo sender: appends one JSON line per message ({"time","to","kind","text"}) to a file, so whoever runs the
+/// demo can read the one-time codes. Never use it on a real server: the file holds the codes in clear.
+/// </summary>
+public sealed class FileSmsSender(string path, TimeProvider clock) : ISmsSender
+{
+    private static readonly JsonSerializerOptions Json = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    private readonly SemaphoreSlim _gate = new(1, 1);
+
+    public string Path => path;
+
+    public async Task SendAsync(SmsMessage message, CancellationToken ct)
+    {
+        var line = JsonSerializer.Serialize(new { time = clock.GetUtcNow().ToString("o"), to = message.Phone, kind = message.Kind, text = message.Text }, Json) + "\n";
+        await _gate.WaitAsync(ct);
+        try
+        {
+            if (System.IO.Path.GetDirectoryName(path) is { Length: > 0 } dir) Directory.CreateDirectory(dir);
+            await File.AppendAllTextAsync(path, line, Encoding.UTF8, ct);
+        }
+        catch (IOException e) { throw new SmsNotSentException($"The SMS file sink could not write {path}.", e); }
+        finally { _gate.Release(); }
+    }
+}

@@ -1,0 +1,41 @@
+using FhirArchive.Storage.Writing;
+using Microsoft.EntityFrameworkCore;
+
+namespace FhirArchive.Storage.Grants;
+
+/// <summary>
+/// The pending access requests, read and written inside a write session (the same transaction and the same single
+/// writer as the Consent a grant writes, so a code is used once even when two grants race).
+/// </summary>
+public static class AccessRequests
+{
+    private static FhirDbContext Db(IWriteSession s) =>
+        (s as WriteSession ?? throw new ArgumentException("Access requests live in the resource store's write session.", nameof(s))).Db;
+
+    public static async Task AddAsync(IWriteSession s, AccessRequestRow row, CancellationToken ct = default)
+    {
+        var db = Db(s);
+        db.AccessRequests.Add(row);
+        await db.SaveChangesAsync(ct);
+        db.ChangeTracker.Clear();
+    }
+
+    public static Task<AccessRequestRow?> FindAsync(IWriteSession s, string id, CancellationToken ct = default) =>
+        Db(s).AccessRequests.AsNoTracking().FirstOrDefaultAsync(r => r.Id == id, ct);
+
+    /// <summary>Requests made since <paramref name="since"/> (UTC ticks) by this requester, and about this subject.</summary>
+    public static async Task<(int ByRequester, int BySubject)> CountSinceAsync(IWriteSession s, string requester, string subject, long since, CancellationToken ct = default)
+    {
+        var db = Db(s);
+        var byRequester = await db.AccessRequests.CountAsync(r => r.Requester == requester && r.Created >= since, ct);
+        var bySubject = await db.AccessRequests.CountAsync(r => r.Subject == subject && r.Created >= since, ct);
+        return (byRequester, bySubject);
+    }
+
+    /// <summary>Saves the attempts, status and consent of a request.</summary>
+    public static Task UpdateAsync(IWriteSession s, AccessRequestRow row, CancellationToken ct = default) =>
+        Db(s).AccessRequests.Where(r => r.Id == row.Id).ExecuteUpdateAsync(u => u
+            .SetProperty(r => r.Attempts, row.Attempts)
+            .SetProperty(r => r.Status, row.Status)
+            .SetProperty(r => r.Consent, row.Consent), ct);
+}

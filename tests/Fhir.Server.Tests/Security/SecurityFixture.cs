@@ -53,6 +53,9 @@ public class SecurityFixture : ServerFixture
             ["SampleData:Load"] = "true",
             ["Security:External:0:Issuer"] = ExternalIssuer,
             ["Security:External:0:JwksFile"] = ExternalJwksFile,
+            // These suites test the token layer (scopes, roles, divisions) alone; tests/Consent test the consent
+            // rules on top of it with the same tokens.
+            ["Consent:Enabled"] = "false",
         };
         foreach (var (k, v) in extra ?? new Dictionary<string, string>()) s[k] = v;
         return s;

@@ -56,4 +56,10 @@ public static class ConsentTerms
     public const string Classified = "classified";
     /// <summary>v3-ObservationValue REDACTED: elements were removed from what the caller sees.</summary>
     public const string Redacted = "REDACTED";
+
+    /// <summary>cn-guardianship extension: valueCodeableConcept coding from this system says statutory or voluntary.</summary>
+    public const string GuardianshipExtension = Canonical + "/StructureDefinition/cn-guardianship";
+    public const string GuardianshipSystem = Canonical + "/CodeSystem/guardianship-type";
+    public const string Statutory = "statutory";
+    public const string Voluntary = "voluntary";
 }

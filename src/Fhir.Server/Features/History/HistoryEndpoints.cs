@@ -41,7 +41,7 @@ public static class HistoryEndpoints
         {
             var (versions, total) = await store.HistoryAsync(query, ctx.RequestAborted);
             var baseUrl = FhirHeaders.BaseUrl(ctx.Request);
-            var b = new BundleBuilder("history") { Total = total };
+            var b = new BundleBuilder("history");
             var self = $"{baseUrl}{ctx.Request.Path}";
             string Url(int off) => SearchEndpoints.QueryPairs(q.Where(kv => kv.Key != "_offset"))
                 .Append(new("_offset", off.ToString(CultureInfo.InvariantCulture)))
@@ -49,7 +49,11 @@ public static class HistoryEndpoints
             b.Links.Add(("self", Url(offset)));
             if (offset > 0) b.Links.Add(("previous", Url(Math.Max(0, offset - query.Count))));
             if (offset + query.Count < total) b.Links.Add(("next", Url(offset + query.Count)));
-            foreach (var v in await guard.FilterAsync(access, versions))
+            var shown = await guard.FilterAsync(access, versions);
+            // Hidden versions are not counted: the database's total is the server's own; one page counts what it shows.
+            b.Total = ctx.GetCaller().HasRole(Roles.Server) ? total : offset == 0 && total <= query.Count ? shown.Count : null;
+            b.Redacted = access.Items.ContainsKey(Features.Consent.ConsentAccessPolicy.RedactedItem);
+            foreach (var v in shown)
             {
                 var url = $"{v.ResourceType}/{v.Id}";
                 var method = v.IsDeleted ? "DELETE" : v.Version == 1 ? "POST" : "PUT";

@@ -24,7 +24,10 @@ public static class HistoryEndpoints
         app.MapGet("/{type}/{id}/_history", async (HttpContext ctx, string type, string id, IResourceStore store, ReadGuard guard) =>
         {
             ResourceWriter.CheckType(type);
-            if (await store.ReadAsync(type, id, ctx.RequestAborted) is null) throw FhirException.NotFound($"{type}/{id} is not known.");
+            // A resource the caller may not see has no history for them either: the same 404 as a missing one.
+            var current = await store.ReadAsync(type, id, ctx.RequestAborted);
+            if (current is null || (!current.IsDeleted && (await guard.RunAsync(ctx, "history-instance", type, a => guard.VisibleAsync(a, [current]))).Count == 0))
+                throw FhirException.NotFound($"{type}/{id} is not known.");
             await HistoryAsync(ctx, type, id, store, guard);
         }).WithTags("History").WithSummary("instance history");
     }

@@ -5,13 +5,15 @@ namespace FhirArchive.Server.Features.Consent;
 /// <param name="Labels">Its sensitivity labels (PSY, HIV) from meta.security.</param>
 /// <param name="Source">meta.source: the institution that wrote it ("Organization/…").</param>
 /// <param name="Actors">For Consents: the grantees named in provision.actor (they may see their own grants).</param>
+/// <param name="Redactable">For summary types: the sensitive labels of parts that are cut out for callers not cleared.</param>
 public sealed record ResourceFacts(
     string Type,
     string Id,
     IReadOnlyList<string>? PatientIds,
     IReadOnlySet<string> Labels,
     string? Source,
-    IReadOnlyList<string> Actors);
+    IReadOnlyList<string> Actors,
+    IReadOnlySet<string>? Redactable = null);
 
 /// <summary>What the decision needs of one record (a Patient): who holds it, its flags.</summary>
 public sealed record RecordFacts(

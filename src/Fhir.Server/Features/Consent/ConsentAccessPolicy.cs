@@ -31,8 +31,7 @@ public sealed class ConsentAccessPolicy(ConsentDecision decision, RecordDirector
         // Types outside the Patient compartment (institutions, practitioners, terminology, profiles) are nobody's record.
         if (Compartments.Params("Patient", resource.ResourceType) is null && resource.ResourceType != "Patient") return resource;
 
-        var node = FhirFormats.ParseStored(resource.Json);
-        var facts = Facts(node, links.PatientIds(node));
+        var facts = FactsOf(resource);
         var contexts = new List<RecordContext>();
         foreach (var id in facts.PatientIds?.Distinct() ?? [])
             contexts.Add(await ContextAsync(context, caller, id));
@@ -42,13 +41,30 @@ public sealed class ConsentAccessPolicy(ConsentDecision decision, RecordDirector
             if (!context.Counting) context.Http.Features.Get<IAccessRecorder>()?.Denied(resource, d.Reason);
             return null;
         }
-        if (!RedactedTypes.Contains(resource.ResourceType)) return resource;
-        var closed = SensitiveCodes.LabelsOf(node);
-        closed.ExceptWith(d.Cleared);
-        if (closed.Count == 0 || !Redact(node, closed)) return resource;
+        if (facts.Redactable is not { Count: > 0 } redactable || redactable.IsSubsetOf(d.Cleared)) return resource;
+        var closed = redactable.Except(d.Cleared).ToHashSet();
+        var node = FhirFormats.ParseStored(resource.Json);
+        if (!Redact(node, closed)) return resource;
         context.Items[RedactedItem] = true;
         return resource with { Json = FhirJsonSerializer.SerializeToUtf8Bytes(node) };
     }
+
+    /// <summary>
+    /// A stored version never changes, so its facts are kept by row id (bounded): repeated reads of the same
+    /// version skip parsing it.
+    /// </summary>
+    private ResourceFacts FactsOf(StoredResource resource)
+    {
+        if (_facts.TryGetValue(resource.RowId, out var cached) && cached.Id == resource.Id) return cached;
+        var node = FhirFormats.ParseStored(resource.Json!);
+        var facts = Facts(node, links.PatientIds(node));
+        if (_facts.Count >= MaxCachedFacts) _facts.Clear();
+        if (resource.RowId > 0) _facts[resource.RowId] = facts;
+        return facts;
+    }
+
+    private const int MaxCachedFacts = 200_000;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<long, ResourceFacts> _facts = new();
 
     /// <summary>What the decision reads of a resource. Its stored labels and (for non-summary types) its content's.</summary>
     public static ResourceFacts Facts(ElementNode node, IReadOnlyList<string>? patientIds)
@@ -62,7 +78,8 @@ public sealed class ConsentAccessPolicy(ConsentDecision decision, RecordDirector
         var actors = node.Type == "Consent"
             ? node.Child("provision")?.ChildrenNamed("actor").Select(a => a.Child("reference")?.Child("reference")?.Value).OfType<string>().ToList() ?? []
             : [];
-        return new ResourceFacts(node.Type!, node.ResourceId ?? "", patientIds, labels, meta?.Child("source")?.Value, actors);
+        var redactable = RedactedTypes.Contains(node.Type!) ? SensitiveCodes.LabelsOf(node) : null;
+        return new ResourceFacts(node.Type!, node.ResourceId ?? "", patientIds, labels, meta?.Child("source")?.Value, actors, redactable);
     }
 
     /// <summary>

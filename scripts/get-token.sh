@@ -2,6 +2,7 @@
 # Obtains an access token for a demo role from a running FhirArchive server and prints it.
 #   scripts/get-token.sh ROLE [BASE_URL]      (BASE_URL default http://127.0.0.1:5000; env FHIR_BASE also works)
 # ROLE: resident guardian clinician family-doctor record-admin public-health health-admin researcher auditor system
+#       other-clinician (Dr 吴昊 of 北京安贞医院, authorised by 张伟) mental-health (精防 staff of 成都市武侯区)
 # People log in through the authorization-code flow with PKCE, driven here: password + TOTP code (computed from the
 # demo secret, as an authenticator app would); the system client uses client_credentials. -v prints the whole answer.
 # 用法：scripts/get-token.sh 角色 [服务地址]，输出访问令牌。
@@ -23,9 +24,11 @@ case "$role" in
   public-health) user=cdc-chaoyang pass='CdcChaoyang#2024' secret=NBW4DGFO3AMIKPLATDM7RYYQFNZ7X633 scope="$person_scopes user/*.rs" ;;
   health-admin)  user=hc-shanghai  pass='HcShanghai#2024'  secret=3CI44D65JXHZKV3OI236WGN7MVNPC62O scope="$person_scopes user/*.rs" ;;
   researcher)    user=researcher   pass='Researcher#2024'  secret=VSBCLUR5FMLAMABCNOIIM3IO5MR75QMO scope="$person_scopes user/*.rs" ;;
+  other-clinician) user=drwu     pass='Drwu#2024'        secret=EEINCQZKVKFEIHDJDGMT5SFPEDSUP7P5 scope="$person_scopes user/*.cruds" ;;
+  mental-health) user=mh-wuhou     pass='MhWuhou#2024'     secret=KKN5MMLYVE6FG5N7WBLP72CZOHT2KRM2 scope="$person_scopes user/*.rs" ;;
   auditor)       user=auditor      pass='Auditor#2024'     secret=5ZMLHEF5BOAMG2N2CIJXT3OU6WSRWIKA scope="$person_scopes user/AuditEvent.rs user/Provenance.rs" ;;
   system)        user="" ;;
-  *) echo "unknown role '$role' (resident guardian clinician family-doctor record-admin public-health health-admin researcher auditor system)" >&2; exit 2 ;;
+  *) echo "unknown role '$role' (resident guardian clinician family-doctor record-admin public-health health-admin researcher auditor system other-clinician mental-health)" >&2; exit 2 ;;
 esac
 
 answer() { # prints the access token (or the whole JSON with -v); fails with the OAuth error

@@ -7,6 +7,7 @@ using FhirArchive.Server.Features.Everything;
 using FhirArchive.Server.Features.History;
 using FhirArchive.Server.Features.Metadata;
 using FhirArchive.Server.Features.Patch;
+using FhirArchive.Server.Features.Consent;
 using FhirArchive.Server.Features.Records;
 using FhirArchive.Server.Features.Resources;
 using FhirArchive.Server.Features.Search;
@@ -54,6 +55,7 @@ public static class FhirServer
         builder.Services.AddSingleton<WriteInterceptors>();
         builder.Services.AddSingleton<IWriteInterceptor, AuditWriteInterceptor>();
         builder.Services.AddRecordRules(builder.Configuration);
+        builder.Services.AddConsentRules(builder.Configuration);
         builder.Services.AddConsentGrants(builder.Configuration, storage.DataFolder);
         builder.Services.AddHttpContextAccessor();
         builder.Services.AddSingleton<PatientReferences>();

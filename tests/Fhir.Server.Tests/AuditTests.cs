@@ -46,7 +46,8 @@ public abstract class AuditTestsBase<TFixture>(TFixture fx) where TFixture : Ser
     [FhirFact]
     public async Task A_read_is_audited_with_agent_patient_resource_and_outcome_before_the_response_returns()
     {
-        var patient = await _c.CreateAsync($$"""{"resourceType":"Patient","name":[{"family":"审计{{Unique()}}"}]}""");
+        // The clinician works at the record's responsible institution.
+        var patient = await _c.CreateAsync($$$"""{"resourceType":"Patient","name":[{"family":"审计{{{Unique()}}}"}],"managingOrganization":{"reference":"Organization/hospital-a"}}""");
         var obs = await _c.CreateAsync($$$"""{"resourceType":"Observation","status":"final","code":{"text":"体重"},"subject":{"reference":"Patient/{{{patient}}}"}}""");
         var clinician = TestCallers.As("dr-" + Unique(), Roles.Clinician, org: "Organization/hospital-a");
 

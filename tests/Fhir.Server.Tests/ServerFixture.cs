@@ -32,6 +32,8 @@ public class ServerFixture : IDisposable
             b.UseSetting("Storage:DataFolder", _folder);
             b.UseSetting("SampleData:Load", "false");
             b.UseSetting("ConformanceResources:Load", "false");
+            // The suite's own client (unbound to any institution) acts for the platform: ordinary data of every record.
+            b.UseSetting("Consent:PlatformClients:0", "test-suite");
             if (!shippedRecordProfiles)
                 foreach (var type in RecordTypes) b.UseSetting($"Validation:RecordProfiles:{type}", "");
             foreach (var (k, v) in settings ?? new Dictionary<string, string>()) b.UseSetting(k, v);
@@ -94,8 +96,8 @@ public sealed class TestAccessPolicy : IAccessPolicy
         return ValueTask.CompletedTask;
     }
 
-    public ValueTask<bool> CanShowAsync(AccessContext context, Storage.StoredResource resource) =>
-        ValueTask.FromResult(resource.Json is null || !Encoding.UTF8.GetString(resource.Json).Contains("\"secret\""));
+    public ValueTask<Storage.StoredResource?> ShowAsync(AccessContext context, Storage.StoredResource resource) =>
+        ValueTask.FromResult<Storage.StoredResource?>((resource.Json is null || !Encoding.UTF8.GetString(resource.Json).Contains("\"secret\"")) ? resource : null);
 
     public ValueTask OnEndAsync(AccessContext context)
     {

@@ -128,8 +128,8 @@ public sealed class HidingAccessPolicy : IAccessPolicy
         return ValueTask.CompletedTask;
     }
 
-    public ValueTask<bool> CanShowAsync(AccessContext context, Storage.StoredResource resource) =>
-        ValueTask.FromResult(resource.Json is null || !Encoding.UTF8.GetString(resource.Json).Contains("policy-hidden"));
+    public ValueTask<Storage.StoredResource?> ShowAsync(AccessContext context, Storage.StoredResource resource) =>
+        ValueTask.FromResult<Storage.StoredResource?>((resource.Json is null || !Encoding.UTF8.GetString(resource.Json).Contains("policy-hidden")) ? resource : null);
 
     public ValueTask OnEndAsync(AccessContext context) => ValueTask.CompletedTask;
 }

@@ -190,7 +190,8 @@ public sealed class ShippedRecordProfileTests(ShippedSettingsFixture fx) : IClas
     [Fact]
     public async Task The_sample_data_loads_under_the_shipped_record_profiles()
     {
-        foreach (var (type, count) in new[] { ("Patient", 9), ("Organization", 2), ("Practitioner", 4), ("Encounter", 4), ("Observation", 10) })
+        // As the suite's platform client sees them: not the classified person (周某) with their observation, nor the mental-health follow-up visit.
+        foreach (var (type, count) in new[] { ("Patient", 10), ("Organization", 3), ("Practitioner", 5), ("Encounter", 4), ("Observation", 11) })
             Assert.Equal(count, (await (await fx.Client.GetAsync($"/{type}?_summary=count")).JsonAsync()).GetProperty("total").GetInt32());
     }
 

@@ -14,6 +14,8 @@ public static class Roles
     public const string PublicHealthOfficer = "public-health";
     public const string HealthAdministrationOfficer = "health-admin";
     public const string Researcher = "researcher";
+    /// <summary>Staff of the severe-mental-disorder programme of a division (精神卫生防治): the only ones outside the responsible institution who see that information.</summary>
+    public const string MentalHealthStaff = "mental-health";
     public const string Auditor = "auditor";
     /// <summary>A hospital or primary-care system client, bound to its institution.</summary>
     public const string SystemClient = "system";
@@ -21,13 +23,14 @@ public static class Roles
     public const string Server = "server";
 
     public static readonly IReadOnlyList<string> All =
-        [Resident, Guardian, Clinician, FamilyDoctor, RecordAdministrator, PublicHealthOfficer, HealthAdministrationOfficer, Researcher, Auditor, SystemClient, Server];
+        [Resident, Guardian, Clinician, FamilyDoctor, RecordAdministrator, PublicHealthOfficer, HealthAdministrationOfficer, MentalHealthStaff, Researcher, Auditor, SystemClient, Server];
 }
 
 /// <summary>
 /// Who is calling: who (person or system), on behalf of which institution, in which role, for which purpose of use.
 /// Set once per request by authentication; read by access decisions, audit, and the write rules (meta.source,
-/// Provenance). References are relative FHIR references ("Organization/123").
+/// Provenance). References are relative FHIR references ("Organization/123"); <c>FhirUser</c> is the person's own
+/// resource (Practitioner, Patient or RelatedPerson — a guardian's).
 /// </summary>
 public sealed record Caller(
     CallerKind Kind,
@@ -40,7 +43,8 @@ public sealed record Caller(
     string? Patient = null,
     string? Jurisdiction = null,
     string? PurposeOfUse = null,
-    string? ClientId = null)
+    string? ClientId = null,
+    string? FhirUser = null)
 {
     public static readonly Caller Anonymous = new(CallerKind.Anonymous, "anonymous", null, new HashSet<string>(), []);
 

@@ -10,4 +10,6 @@ public interface IAccessRecorder
 {
     void Shown(StoredResource resource);
     void Written(StoredResource resource);
+    /// <summary>A resource the access decision hid from the caller, with the decision's reason.</summary>
+    void Denied(StoredResource resource, string reason) { }
 }

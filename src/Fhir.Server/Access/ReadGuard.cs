@@ -3,12 +3,13 @@ using FhirArchive.Storage;
 namespace FhirArchive.Server.Access;
 
 /// <summary>
-/// Runs a read operation through the access policy: start, per-resource filter, end. The configured
-/// <see cref="IAccessPolicy"/> is always wrapped by <see cref="ScopedAccessPolicy"/> (the token's reach).
+/// Runs a read operation through the access policies: start, per-resource filter, end. In order: the token's reach
+/// (<see cref="ScopedAccessPolicy"/>), the consent rules (<see cref="Features.Consent.ConsentAccessPolicy"/>), then
+/// the configured <see cref="IAccessPolicy"/> (an extension point; by default it allows everything).
 /// </summary>
-public sealed class ReadGuard(IAccessPolicy configured, PatientLinks links)
+public sealed class ReadGuard(IAccessPolicy configured, PatientLinks links, Features.Consent.ConsentAccessPolicy consent)
 {
-    private readonly IAccessPolicy policy = new ScopedAccessPolicy(configured, links);
+    private readonly IAccessPolicy policy = new ScopedAccessPolicy(new PolicyChain(consent, configured), links);
 
     public async Task<T> RunAsync<T>(HttpContext http, string interaction, string? type, Func<AccessContext, Task<T>> body)
     {
@@ -24,18 +25,40 @@ public sealed class ReadGuard(IAccessPolicy configured, PatientLinks links)
         }
     }
 
-    public async ValueTask<bool> CanShowAsync(AccessContext ctx, StoredResource r)
+    /// <summary>The resource as the caller may see it (possibly redacted), or null: then answer as if it did not exist.</summary>
+    public async ValueTask<StoredResource?> ShowAsync(AccessContext ctx, StoredResource r)
     {
-        if (!await policy.CanShowAsync(ctx, r)) return false;
-        ctx.Http.Features.Get<IAccessRecorder>()?.Shown(r);
-        return true;
+        if (await policy.ShowAsync(ctx, r) is not { } shown) return null;
+        ctx.Http.Features.Get<IAccessRecorder>()?.Shown(shown);
+        return shown;
+    }
+
+    /// <summary>
+    /// The resources the caller may see, for matching only (totals, chained and _has parameters): nothing is
+    /// disclosed, so nothing is recorded as shown or denied.
+    /// </summary>
+    public async Task<IReadOnlyList<StoredResource>> VisibleAsync(AccessContext ctx, IEnumerable<StoredResource> resources)
+    {
+        var counting = ctx.Counting;
+        ctx.Counting = true;
+        try
+        {
+            var visible = new List<StoredResource>();
+            foreach (var r in resources)
+                if (await policy.ShowAsync(ctx, r) is not null) visible.Add(r);
+            return visible;
+        }
+        finally
+        {
+            ctx.Counting = counting;
+        }
     }
 
     public async Task<List<StoredResource>> FilterAsync(AccessContext ctx, IEnumerable<StoredResource> resources)
     {
         var shown = new List<StoredResource>();
         foreach (var r in resources)
-            if (await CanShowAsync(ctx, r)) shown.Add(r);
+            if (await ShowAsync(ctx, r) is { } s) shown.Add(s);
         return shown;
     }
 }

@@ -23,6 +23,7 @@ public static class RolePolicy
         [Roles.RecordAdministrator] = new(["user/*.cruds"], ["HOPERAT", "TREAT"]),
         [Roles.PublicHealthOfficer] = new(["user/*.rs"], ["PUBHLTH"]),
         [Roles.HealthAdministrationOfficer] = new(["user/*.rs"], ["HOPERAT", "PUBHLTH"]),
+        [Roles.MentalHealthStaff] = new(["user/*.rs"], ["PUBHLTH", "TREAT"]),
         [Roles.Researcher] = new(["user/*.rs"], ["HRESCH"]),
         [Roles.Auditor] = new(["user/AuditEvent.rs", "user/Provenance.rs"], ["HOPERAT", "COMPL"]),
         [Roles.SystemClient] = new(["system/*.cruds"], ["TREAT", "ETREAT", "HOPERAT", "PUBHLTH"]),
@@ -30,7 +31,7 @@ public static class RolePolicy
     };
 
     /// <summary>Roles whose reach is bounded by their division code (a county officer sees only that county).</summary>
-    public static bool BoundToDivision(string role) => role is Roles.PublicHealthOfficer or Roles.HealthAdministrationOfficer;
+    public static bool BoundToDivision(string role) => role is Roles.PublicHealthOfficer or Roles.HealthAdministrationOfficer or Roles.MentalHealthStaff;
 
     /// <summary>Whether any of the roles may perform the interaction on the type, whatever the scope's context.</summary>
     public static bool Permits(IEnumerable<string> roles, string? resourceType, Permission permission) =>

@@ -8,30 +8,41 @@ namespace FhirArchive.Server.Access;
 /// Decorates the configured <see cref="IAccessPolicy"/> with the token's reach, resource by resource: the scope
 /// must allow the type (read, or search for searches and histories, includes too), patient/ scopes only show the
 /// launch patient's compartment, granular scopes only what matches their query, and division-bound officers only
-/// their division's residents. A direct read that is refused is a 403; in searches the resource is left out.
+/// their division's residents. A type the token does not reach is a 403 on a direct read; a resource refused for its
+/// content is hidden everywhere (a direct read answers 404, as for a missing one, so refusals reveal nothing).
 /// </summary>
 public sealed class ScopedAccessPolicy(IAccessPolicy inner, PatientLinks links) : IAccessPolicy
 {
     public ValueTask OnStartAsync(AccessContext context) => inner.OnStartAsync(context);
     public ValueTask OnEndAsync(AccessContext context) => inner.OnEndAsync(context);
 
-    public async ValueTask<bool> CanShowAsync(AccessContext context, StoredResource resource)
+    public async ValueTask<StoredResource?> ShowAsync(AccessContext context, StoredResource resource)
     {
         var caller = context.Http.GetCaller();
-        if (caller.HasRole(Roles.Server)) return await inner.CanShowAsync(context, resource);
+        if (caller.HasRole(Roles.Server)) return await inner.ShowAsync(context, resource);
         var listing = context.Interaction.Contains("search") || context.Interaction.Contains("history");
-        var reason = await RefusalAsync(context, caller, resource, listing ? Permission.Search : Permission.Read);
-        if (reason is null) return await inner.CanShowAsync(context, resource);
-        if (listing) return false;
-        throw new FhirException(403, "forbidden", $"{resource.ResourceType}/{resource.Id}: {reason}");
+        var permission = listing ? Permission.Search : Permission.Read;
+        if (TypeRefusal(caller, resource.ResourceType, permission) is { } typeReason)
+        {
+            if (listing) return null;
+            throw new FhirException(403, "forbidden", typeReason);
+        }
+        if (await RefusalAsync(context, caller, resource, permission) is not { } reason) return await inner.ShowAsync(context, resource);
+        if (!context.Counting) context.Http.Features.Get<IAccessRecorder>()?.Denied(resource, reason);
+        return null;
+    }
+
+    private static string? TypeRefusal(Caller caller, string type, Permission permission)
+    {
+        if (!InteractionAuthorizer.Grants(caller, type, permission).Any()) return $"the token's scopes do not allow {permission.ToString().ToLowerInvariant()} of {type}.";
+        if (!RolePolicy.Permits(caller.Roles, type, permission)) return $"the role {string.Join(", ", caller.Roles)} may not {permission.ToString().ToLowerInvariant()} {type}.";
+        return null;
     }
 
     private async ValueTask<string?> RefusalAsync(AccessContext context, Caller caller, StoredResource resource, Permission permission)
     {
         var type = resource.ResourceType;
         var grants = InteractionAuthorizer.Grants(caller, type, permission).ToList();
-        if (grants.Count == 0) return $"the token's scopes do not allow {permission.ToString().ToLowerInvariant()} of {type}.";
-        if (!RolePolicy.Permits(caller.Roles, type, permission)) return $"the role {string.Join(", ", caller.Roles)} may not {permission.ToString().ToLowerInvariant()} {type}.";
         if (resource.Json is null)
             return grants.Any(g => g.Context != "patient" && g.Query is null) ? null : "deleted resources are not shown to patient-scoped tokens.";
         // Parsed only when a rule needs the content (patient/ or granular scopes, division-bound roles).

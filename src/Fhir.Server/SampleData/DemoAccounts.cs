@@ -25,6 +25,8 @@ public static class DemoAccounts
         ("cdc-chaoyang", "周涛", Roles.PublicHealthOfficer, "pbkdf2-sha256$210000$BwWpXXX0I4DE7I/9sozKyg==$EKAk8+SrXeJ7EOi/Nl/DmWZ99JLHMuyErxDRw9FwYUg=", "NBW4DGFO3AMIKPLATDM7RYYQFNZ7X633", null, null, null, "110105"),
         ("hc-shanghai", "吴刚", Roles.HealthAdministrationOfficer, "pbkdf2-sha256$210000$ZGfUqVWQw/bJFLuys4fCkQ==$50Iq0fbVWE4HtcKF6v35Sv5GyDb3DaiPneKy98NM9LY=", "3CI44D65JXHZKV3OI236WGN7MVNPC62O", null, null, null, "310000"),
         ("researcher", "郑华", Roles.Researcher, "pbkdf2-sha256$210000$zCXI9IXapWmK51dhWrwhZw==$jpf42QA4NcnLYxiHA/s4YeKy/8yFWkWVQlnCOEzgOGI=", "VSBCLUR5FMLAMABCNOIIM3IO5MR75QMO", null, null, null, null),
+        ("drwu", "吴昊", Roles.Clinician, "pbkdf2-sha256$210000$IrPt0h8aTLburSCqCRj7qQ==$YF4rnoT6zHqGc/5BCrjxq2h5UqtNQy/BC9Wfck99+P4=", "EEINCQZKVKFEIHDJDGMT5SFPEDSUP7P5", ConsentSampleData.AnzhenDoctor, null, ConsentSampleData.Anzhen, null),
+        ("mh-wuhou", "何芸", Roles.MentalHealthStaff, "pbkdf2-sha256$210000$rupGnLzPzYUUsPuYxkKRQQ==$DC0yHXvp7s0ahaNJRNYcNYCsuxZ1giBWguJ/2FohRGQ=", "KKN5MMLYVE6FG5N7WBLP72CZOHT2KRM2", null, null, null, "510107"),
         ("auditor", "钱丽", Roles.Auditor, "pbkdf2-sha256$210000$T8xm9TxBqADfH4CnjIrm1A==$YdwCyEemEwbGvS2m9RskMNVdPbYek4LzIt5KC4lCFOs=", "5ZMLHEF5BOAMG2N2CIJXT3OU6WSRWIKA", null, null, null, null),
     ];
 

@@ -15,7 +15,7 @@ public static class SampleDataLoader
     private const string DivisionExtension = "http://fhirarchive.cn/fhir/StructureDefinition/cn-division-code";
     private const string DivisionSystem = "http://fhirarchive.cn/fhir/CodeSystem/gbt-2260-admin-division";
 
-    private sealed record Resident(string Id, string Family, string Given, string Gender, string BirthDate, string AddressCode, string Sequence, string City, string District);
+    public sealed record Resident(string Id, string Family, string Given, string Gender, string BirthDate, string AddressCode, string Sequence, string City, string District);
 
     private static readonly Resident[] Residents =
     [
@@ -45,6 +45,7 @@ public static class SampleDataLoader
             await writer.UpdateAsync(s, node, node.Type!, node.Child("id")!.Value!, null, ct);
         }
         await RecordSampleData.LoadAsync(services, s, ct);
+        await ConsentSampleData.LoadAsync(services, s, ct);
         await s.CommitAsync(ct);
     }
 
@@ -73,24 +74,15 @@ public static class SampleDataLoader
         // 刘洋's guardian (the demo guardian account's person).
         yield return """
             {"resourceType":"RelatedPerson","id":"liu-qiang","active":true,"patient":{"reference":"Patient/liu-yang"},
+             "extension":[{"url":"http://fhirarchive.cn/fhir/StructureDefinition/cn-guardianship",
+               "valueCodeableConcept":{"coding":[{"system":"http://fhirarchive.cn/fhir/CodeSystem/guardianship-type","code":"statutory","display":"法定监护"}],"text":"法定监护（父亲）"}}],
              "relationship":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-RoleCode","code":"FTH","display":"father"}]}],
              "name":[{"text":"刘强","family":"刘","given":["强"]}],"gender":"male"}
             """;
         var observationNo = 0;
         foreach (var r in Residents)
         {
-            var idNumber = IdCardNumber(r.AddressCode, r.BirthDate, r.Sequence);
-            yield return $$"""
-                {"resourceType":"Patient","id":"{{r.Id}}","active":true,
-                 "identifier":[{"use":"official","type":{"text":"居民身份证"},"system":"{{ResidentIdCard.OidSystem}}","value":"{{idNumber}}"}],
-                 "name":[{"use":"official","text":"{{r.Family}}{{r.Given}}","family":"{{r.Family}}","given":["{{r.Given}}"]}],
-                 "telecom":[{"system":"phone","value":"1380000{{r.Sequence}}{{r.Sequence[0]}}","use":"mobile"}],
-                 "gender":"{{r.Gender}}","birthDate":"{{r.BirthDate}}",
-                 "address":[{"extension":[{"url":"{{DivisionExtension}}","valueCoding":{"system":"{{DivisionSystem}}","code":"{{r.AddressCode}}"} }],
-                   "use":"home","city":"{{r.City}}","district":"{{r.District}}","country":"CN"}],
-                 "generalPractitioner":[{"reference":"Practitioner/dr-chen-jing"}],
-                 "managingOrganization":{"reference":"Organization/bj-chaoyang-hospital"} }
-                """;
+            yield return PatientJson(r);
             yield return $$"""
                 {"resourceType":"Encounter","id":"enc-{{r.Id}}","status":"finished",
                  "class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"AMB","display":"门诊 ambulatory"},
@@ -114,5 +106,22 @@ public static class SampleDataLoader
                     """;
             }
         }
+    }
+
+    /// <summary>A sample resident under the record profile: ID card number, name, phone, home address with its division, family doctor, holder.</summary>
+    public static string PatientJson(Resident r)
+    {
+        var idNumber = IdCardNumber(r.AddressCode, r.BirthDate, r.Sequence);
+        return $$"""
+            {"resourceType":"Patient","id":"{{r.Id}}","active":true,
+             "identifier":[{"use":"official","type":{"text":"居民身份证"},"system":"{{ResidentIdCard.OidSystem}}","value":"{{idNumber}}"}],
+             "name":[{"use":"official","text":"{{r.Family}}{{r.Given}}","family":"{{r.Family}}","given":["{{r.Given}}"]}],
+             "telecom":[{"system":"phone","value":"1380000{{r.Sequence}}{{r.Sequence[0]}}","use":"mobile"}],
+             "gender":"{{r.Gender}}","birthDate":"{{r.BirthDate}}",
+             "address":[{"extension":[{"url":"{{DivisionExtension}}","valueCoding":{"system":"{{DivisionSystem}}","code":"{{r.AddressCode}}"} }],
+               "use":"home","city":"{{r.City}}","district":"{{r.District}}","country":"CN"}],
+             "generalPractitioner":[{"reference":"Practitioner/dr-chen-jing"}],
+             "managingOrganization":{"reference":"Organization/bj-chaoyang-hospital"} }
+            """;
     }
 }

@@ -85,7 +85,8 @@ public sealed class AuthenticationMiddleware(RequestDelegate next, ValidatedToke
             Patient: Ref(p.Patient, "Patient"),
             Jurisdiction: p.Jurisdiction,
             PurposeOfUse: p.PurposeOfUse,
-            ClientId: p.ClientId);
+            ClientId: p.ClientId,
+            FhirUser: fhirUser is null ? null : Ref(fhirUser, "Practitioner"));
     }
 
     private static Task ChallengeAsync(HttpContext ctx, string? error, string message)

@@ -5,7 +5,7 @@ using static FhirArchive.Server.Tests.Http;
 
 namespace FhirArchive.Server.Tests.Security;
 
-/// <summary>Scopes, roles, the patient compartment, granular scopes and jurisdictions, for each interaction type: refusals are 403 outcomes.</summary>
+/// <summary>Scopes, roles, the patient compartment, granular scopes and jurisdictions, for each interaction type: refusals are 403 outcomes (404 when a resource is refused for its content).</summary>
 public abstract class ScopeAndRoleTestsBase<TFixture>(TFixture fx) where TFixture : SecurityFixture
 {
     private const string ObservationJson = """{"resourceType":"Observation","status":"final","code":{"text":"体温"},"subject":{"reference":"Patient/li-na"}}""";
@@ -14,6 +14,15 @@ public abstract class ScopeAndRoleTestsBase<TFixture>(TFixture fx) where TFixtur
     {
         Assert.Equal(HttpStatusCode.Forbidden, r.StatusCode);
         AssertOutcome(await r.JsonAsync(), contains);
+    }
+
+    /// <summary>A resource refused for its content looks missing: 404 with the outcome a missing id gets.</summary>
+    private static async Task Hidden(HttpResponseMessage r)
+    {
+        Assert.Equal(HttpStatusCode.NotFound, r.StatusCode);
+        var issue = (await r.JsonAsync()).GetProperty("issue")[0];
+        Assert.Equal("not-found", issue.GetProperty("code").GetString());
+        Assert.EndsWith("is not known.", issue.GetProperty("diagnostics").GetString());
     }
 
     /// <summary>Each interaction needs its own letter of cruds.</summary>
@@ -109,8 +118,8 @@ public abstract class ScopeAndRoleTestsBase<TFixture>(TFixture fx) where TFixtur
     {
         var c = fx.With(await fx.DemoTokenAsync("zhangwei", "launch/patient patient/*.rs"));
         Assert.Equal(HttpStatusCode.OK, (await c.GetAsync("/Patient/zhang-wei")).StatusCode);
-        await Forbidden(await c.GetAsync("/Patient/wang-fang"), "outside");
-        await Forbidden(await c.GetAsync("/Observation/obs-3"));
+        await Hidden(await c.GetAsync("/Patient/wang-fang"));
+        await Hidden(await c.GetAsync("/Observation/obs-3"));
         Assert.Equal(["zhang-wei"], await c.SearchIdsAsync("/Patient"));
         var obs = await c.SearchIdsAsync("/Observation");
         Assert.Equal(["obs-1", "obs-2"], obs.Order().ToList());
@@ -126,7 +135,7 @@ public abstract class ScopeAndRoleTestsBase<TFixture>(TFixture fx) where TFixtur
         // The guardian sees the ward's record, not their own guardian's neighbours'.
         var guardian = fx.With(await fx.DemoTokenAsync("liuqiang", "launch/patient patient/*.rs"));
         Assert.Equal(HttpStatusCode.OK, (await guardian.GetAsync("/Patient/liu-yang")).StatusCode);
-        await Forbidden(await guardian.GetAsync("/Patient/zhang-wei"));
+        await Hidden(await guardian.GetAsync("/Patient/zhang-wei"));
     }
 
     [FhirFact]
@@ -139,7 +148,7 @@ public abstract class ScopeAndRoleTestsBase<TFixture>(TFixture fx) where TFixtur
 
         var lab = fx.With(fx.Mint([Roles.Resident], ["patient/Observation.rs?category=laboratory"], patient: "Patient/zhang-wei", person: true));
         Assert.Empty(await lab.SearchIdsAsync("/Observation"));
-        await Forbidden(await lab.GetAsync("/Observation/obs-1"));
+        await Hidden(await lab.GetAsync("/Observation/obs-1"));
     }
 
     [FhirFact]
@@ -147,8 +156,8 @@ public abstract class ScopeAndRoleTestsBase<TFixture>(TFixture fx) where TFixtur
     {
         var c = fx.With(await fx.DemoTokenAsync("cdc-chaoyang", "user/*.rs"));
         Assert.Equal(HttpStatusCode.OK, (await c.GetAsync("/Patient/zhang-wei")).StatusCode);
-        await Forbidden(await c.GetAsync("/Patient/wang-fang"), "division");
-        await Forbidden(await c.GetAsync("/Observation/obs-3"), "division");
+        await Hidden(await c.GetAsync("/Patient/wang-fang"));
+        await Hidden(await c.GetAsync("/Observation/obs-3"));
         Assert.Equal(["zhang-wei"], await c.SearchIdsAsync("/Patient"));
         Assert.Equal(["obs-1", "obs-2"], (await c.SearchIdsAsync("/Observation")).Order().ToList());
         var history = await (await c.GetAsync("/Patient/_history")).JsonAsync();

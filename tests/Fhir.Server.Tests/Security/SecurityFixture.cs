@@ -53,6 +53,9 @@ public class SecurityFixture : ServerFixture
             ["SampleData:Load"] = "true",
             ["Security:External:0:Issuer"] = ExternalIssuer,
             ["Security:External:0:JwksFile"] = ExternalJwksFile,
+            // These suites test the token layer (scopes, roles, divisions) alone; tests/Consent test the consent
+            // rules on top of it with the same tokens.
+            ["Consent:Enabled"] = "false",
         };
         foreach (var (k, v) in extra ?? new Dictionary<string, string>()) s[k] = v;
         return s;
@@ -160,7 +163,7 @@ public class SecurityFixture : ServerFixture
     {
         ["zhangwei"] = "Zhangwei#2024", ["liuqiang"] = "Liuqiang#2024", ["drzhao"] = "Drzhao#2024", ["drchen"] = "Drchen#2024",
         ["recadmin"] = "Recadmin#2024", ["cdc-chaoyang"] = "CdcChaoyang#2024", ["hc-shanghai"] = "HcShanghai#2024",
-        ["researcher"] = "Researcher#2024", ["auditor"] = "Auditor#2024",
+        ["researcher"] = "Researcher#2024", ["auditor"] = "Auditor#2024", ["drwu"] = "Drwu#2024", ["mh-wuhou"] = "MhWuhou#2024",
     };
 
     /// <summary>A demo person's token through the real flow (README's password and TOTP secret), once per fixture.</summary>

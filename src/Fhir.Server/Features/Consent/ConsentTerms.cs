@@ -59,4 +59,10 @@ public static class ConsentTerms
 
     /// <summary>Every piece of evidence of a Consent (valueReference DocumentReference), as R4's sourceReference holds only one.</summary>
     public const string EvidenceExtension = Canonical + "/StructureDefinition/cn-consent-evidence";
+
+    /// <summary>cn-guardianship extension: valueCodeableConcept coding from this system says statutory or voluntary.</summary>
+    public const string GuardianshipExtension = Canonical + "/StructureDefinition/cn-guardianship";
+    public const string GuardianshipSystem = Canonical + "/CodeSystem/guardianship-type";
+    public const string Statutory = "statutory";
+    public const string Voluntary = "voluntary";
 }

@@ -34,20 +34,22 @@ public static class EverythingEndpoint
         var bundle = await guard.RunAsync(ctx, "operation-everything", "Patient", async access =>
         {
             var patient = await store.ReadAsync("Patient", id, ct);
-            if (patient is null || !await guard.CanShowAsync(access, patient)) throw FhirException.NotFound($"Patient/{id} is not known.");
+            if (patient is null || (!patient.IsDeleted && (patient = await guard.ShowAsync(access, patient)) is null)) throw FhirException.NotFound($"Patient/{id} is not known.");
             if (patient.IsDeleted) throw FhirException.Gone($"Patient/{id} has been deleted.");
 
             var result = await store.SearchAsync(query, ct);
             var baseUrl = FhirHeaders.BaseUrl(ctx.Request);
-            var b = new BundleBuilder("searchset") { Total = result.Total };
+            var b = new BundleBuilder("searchset");
             SearchService.AddLinks(b, ctx, parameters, query, result);
             var matches = await guard.FilterAsync(access, result.Matches);
             foreach (var m in matches) b.Entries.Add(SearchService.Entry(baseUrl, m, "match", null));
+            b.Total = await search.VisibleTotalAsync(access, query, result, matches.Count, warnings, ct);
             // What the page's resources refer to, within _type and _since as well. Compartment types are left out:
             // those the patient's record holds are matches on some page.
             await search.AddIncludesAsync(b, baseUrl, access, matches, [new IncludeSpec(null, null, null, Iterate: false)], [], ct,
                 keep: r => !CompartmentTypes.Contains(r.ResourceType)
                            && (types is null || types.Contains(r.ResourceType)) && (since is null || r.LastUpdated >= since));
+            b.Redacted = access.Items.ContainsKey(Features.Consent.ConsentAccessPolicy.RedactedItem);
             if (warnings.Count > 0)
                 b.Entries.Add(new BundleEntry(null, FhirJsonSerializer.SerializeToUtf8Bytes(OperationOutcomes.Create(warnings)), SearchMode: "outcome"));
             return b;

@@ -24,7 +24,10 @@ public static class HistoryEndpoints
         app.MapGet("/{type}/{id}/_history", async (HttpContext ctx, string type, string id, IResourceStore store, ReadGuard guard) =>
         {
             ResourceWriter.CheckType(type);
-            if (await store.ReadAsync(type, id, ctx.RequestAborted) is null) throw FhirException.NotFound($"{type}/{id} is not known.");
+            // A resource the caller may not see has no history for them either: the same 404 as a missing one.
+            var current = await store.ReadAsync(type, id, ctx.RequestAborted);
+            if (current is null || (!current.IsDeleted && (await guard.RunAsync(ctx, "history-instance", type, a => guard.VisibleAsync(a, [current]))).Count == 0))
+                throw FhirException.NotFound($"{type}/{id} is not known.");
             await HistoryAsync(ctx, type, id, store, guard);
         }).WithTags("History").WithSummary("instance history");
     }
@@ -41,7 +44,7 @@ public static class HistoryEndpoints
         {
             var (versions, total) = await store.HistoryAsync(query, ctx.RequestAborted);
             var baseUrl = FhirHeaders.BaseUrl(ctx.Request);
-            var b = new BundleBuilder("history") { Total = total };
+            var b = new BundleBuilder("history");
             var self = $"{baseUrl}{ctx.Request.Path}";
             string Url(int off) => SearchEndpoints.QueryPairs(q.Where(kv => kv.Key != "_offset"))
                 .Append(new("_offset", off.ToString(CultureInfo.InvariantCulture)))
@@ -49,7 +52,11 @@ public static class HistoryEndpoints
             b.Links.Add(("self", Url(offset)));
             if (offset > 0) b.Links.Add(("previous", Url(Math.Max(0, offset - query.Count))));
             if (offset + query.Count < total) b.Links.Add(("next", Url(offset + query.Count)));
-            foreach (var v in await guard.FilterAsync(access, versions))
+            var shown = await guard.FilterAsync(access, versions);
+            // Hidden versions are not counted: the database's total is the server's own; one page counts what it shows.
+            b.Total = ctx.GetCaller().HasRole(Roles.Server) ? total : offset == 0 && total <= query.Count ? shown.Count : null;
+            b.Redacted = access.Items.ContainsKey(Features.Consent.ConsentAccessPolicy.RedactedItem);
+            foreach (var v in shown)
             {
                 var url = $"{v.ResourceType}/{v.Id}";
                 var method = v.IsDeleted ? "DELETE" : v.Version == 1 ? "POST" : "PUT";

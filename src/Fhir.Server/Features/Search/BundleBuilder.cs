@@ -13,6 +13,8 @@ public sealed record BundleEntry(string? FullUrl, byte[]? Json = null, ElementNo
 public sealed class BundleBuilder(string type)
 {
     public int? Total { get; set; }
+    /// <summary>Some entry was redacted for the caller: the Bundle carries the DS4P REDACTED label too.</summary>
+    public bool Redacted { get; set; }
     public List<(string Relation, string Url)> Links { get; } = [];
     public List<BundleEntry> Entries { get; } = [];
     public string Id { get; } = Guid.NewGuid().ToString();
@@ -27,6 +29,15 @@ public sealed class BundleBuilder(string type)
             w.WriteString("id", Id);
             w.WriteStartObject("meta");
             w.WriteString("lastUpdated", DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'"));
+            if (Redacted)
+            {
+                w.WriteStartArray("security");
+                w.WriteStartObject();
+                w.WriteString("system", Features.Consent.ConsentTerms.ObservationValueSystem);
+                w.WriteString("code", Features.Consent.ConsentTerms.Redacted);
+                w.WriteEndObject();
+                w.WriteEndArray();
+            }
             w.WriteEndObject();
             w.WriteString("type", type);
             if (Total is { } t) w.WriteNumber("total", t);

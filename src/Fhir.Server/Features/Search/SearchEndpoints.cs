@@ -47,7 +47,7 @@ public static class SearchEndpoints
         q.SelectMany(kv => kv.Value.Select(v => new KeyValuePair<string, string>(kv.Key, v ?? "")));
 }
 
-public sealed class SearchService(SearchParser parser, IResourceStore store, ReadGuard guard)
+public sealed class SearchService(SearchParser parser, IResourceStore store, ReadGuard guard, Consent.ConsentOptions consent)
 {
     private const int MaxIncludeRounds = 4;
 
@@ -60,24 +60,60 @@ public sealed class SearchService(SearchParser parser, IResourceStore store, Rea
     public async Task<BundleBuilder> BuildAsync(HttpContext ctx, string? type, List<KeyValuePair<string, string>> parameters, SearchCriterion? extra, string interaction)
     {
         var ct = ctx.RequestAborted;
-        var (query, options) = await parser.ParseAsync(type, parameters.Where(p => p.Key is not ("_format" or "_pretty")), FhirHeaders.StrictHandling(ctx.Request), ct);
-        if (extra is not null) query.Criteria.Add(extra);
         return await guard.RunAsync(ctx, interaction, type, async access =>
         {
+            var (query, options) = await parser.ParseAsync(type, parameters.Where(p => p.Key is not ("_format" or "_pretty")), FhirHeaders.StrictHandling(ctx.Request), ct,
+                visible: rs => guard.VisibleAsync(access, rs));
+            if (extra is not null) query.Criteria.Add(extra);
             var result = await store.SearchAsync(query, ct);
             var baseUrl = FhirHeaders.BaseUrl(ctx.Request);
-            var bundle = new BundleBuilder("searchset") { Total = result.Total };
+            var bundle = new BundleBuilder("searchset");
             AddLinks(bundle, ctx, parameters, query, result);
             var shape = ResultShaping.For(options.Summary, options.Elements);
             var matches = await guard.FilterAsync(access, result.Matches);
             foreach (var m in matches) bundle.Entries.Add(Entry(baseUrl, m, "match", shape));
+            bundle.Total = await VisibleTotalAsync(access, query, result, matches.Count, options.Warnings, ct);
 
             await AddIncludesAsync(bundle, baseUrl, access, matches, options.Includes, options.RevIncludes, ct);
+            bundle.Redacted = access.Items.ContainsKey(Consent.ConsentAccessPolicy.RedactedItem);
             if (options.Warnings.Count > 0)
                 bundle.Entries.Add(new BundleEntry(null, FhirJsonSerializer.SerializeToUtf8Bytes(OperationOutcomes.Create(options.Warnings)), SearchMode: "outcome"));
             return bundle;
         });
     }
+
+    /// <summary>
+    /// The total counts only what the caller may see: the database's count for the server itself and for types that
+    /// are nobody's record data; the shown matches when they all fit on the first page; otherwise the matches are
+    /// decided one by one up to Consent:MaxCountedTotal, and beyond that the total is left out (with a warning).
+    /// </summary>
+    public async Task<int?> VisibleTotalAsync(AccessContext access, SearchQuery query, SearchResult result, int shown, List<FhirIssue> warnings, CancellationToken ct)
+    {
+        if (result.Total is not { } total) return null;
+        var caller = access.Http.GetCaller();
+        if (caller.HasRole(Roles.Server) || (query.ResourceType is { } t && t != "Patient" && Compartments.Params("Patient", t) is null && !GranularFor(caller, t)))
+            return total;
+        if (!query.CountOnly && query.Offset == 0 && query.AfterRowId is null && result.Matches.Count < query.Count) return shown;
+        if (total > consent.MaxCountedTotal)
+        {
+            warnings.Add(new FhirIssue(IssueSeverity.Information, "informational",
+                $"The total is not given: more than {consent.MaxCountedTotal} matches would each need an access decision."));
+            return null;
+        }
+        var (count, offset, after, countOnly, withTotal, snapshot) = (query.Count, query.Offset, query.AfterRowId, query.CountOnly, query.IncludeTotal, query.SnapshotRowId);
+        (query.Count, query.Offset, query.AfterRowId, query.CountOnly, query.IncludeTotal, query.SnapshotRowId) = (total, 0, null, false, false, result.Snapshot);
+        try
+        {
+            return (await guard.VisibleAsync(access, (await store.SearchAsync(query, ct)).Matches)).Count;
+        }
+        finally
+        {
+            (query.Count, query.Offset, query.AfterRowId, query.CountOnly, query.IncludeTotal, query.SnapshotRowId) = (count, offset, after, countOnly, withTotal, snapshot);
+        }
+    }
+
+    private static bool GranularFor(Caller caller, string type) =>
+        InteractionAuthorizer.Grants(caller, type, Auth.Scopes.Permission.Search).Any(g => g.Query is not null);
 
     /// <summary>
     /// _include and _revinclude (wildcards included): round 0 applies every one to the matches, later rounds apply the

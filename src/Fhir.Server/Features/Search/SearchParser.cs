@@ -38,6 +38,9 @@ public static class PagingParams
         long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : throw FhirException.BadRequest($"{name} '{value}' is not a paging position.");
 }
 
+/// <summary>The resources of a set the caller may see (see <see cref="SearchParser.ParseAsync"/>).</summary>
+public delegate Task<IReadOnlyList<StoredResource>> VisibleFilter(IReadOnlyList<StoredResource> resources);
+
 /// <summary>Parses FHIR search parameters into a storage <see cref="SearchQuery"/>.</summary>
 public sealed partial class SearchParser(SearchParameterRegistry registry, IResourceStore store, StorageOptions storage, TerminologyService terminology)
 {
@@ -50,8 +53,12 @@ public sealed partial class SearchParser(SearchParameterRegistry registry, IReso
         ["_type", "_count", "_offset", "_sort", "_include", "_revinclude", "_summary", "_elements", "_total", "_format", "_pretty", "_contained", "_containedType",
          PagingParams.Snapshot, PagingParams.After];
 
+    /// <param name="visible">
+    /// What the caller may see of a set of resources: chained and _has parameters match only through those, so a
+    /// search cannot reveal hidden data by filtering on it. Null: everything (the server's own searches).
+    /// </param>
     public async Task<(SearchQuery Query, SearchOptions Options)> ParseAsync(string? type, IEnumerable<KeyValuePair<string, string>> parameters,
-        bool strict, CancellationToken ct, IWriteSession? session = null)
+        bool strict, CancellationToken ct, IWriteSession? session = null, VisibleFilter? visible = null)
     {
         var query = new SearchQuery { ResourceType = type, Count = DefaultCount };
         var options = new SearchOptions();
@@ -66,7 +73,7 @@ public sealed partial class SearchParser(SearchParameterRegistry registry, IReso
             SearchCriterion? criterion;
             try
             {
-                criterion = await ParseCriterionAsync(type, name, modifier, value, strict, options.Warnings, ct, session);
+                criterion = await ParseCriterionAsync(type, name, modifier, value, strict, options.Warnings, ct, session, visible);
             }
             catch (UnsupportedSearchException e)
             {
@@ -159,7 +166,7 @@ public sealed partial class SearchParser(SearchParameterRegistry registry, IReso
     }
 
     private async Task<SearchCriterion?> ParseCriterionAsync(string? type, string name, string? modifier, string value, bool strict, List<FhirIssue> warnings,
-        CancellationToken ct, IWriteSession? session)
+        CancellationToken ct, IWriteSession? session, VisibleFilter? visible)
     {
         if (name == "_id")
             return modifier is null ? new SearchCriterion(SplitValues(value).Select(v => (SearchPredicate)new IdPredicate(v)).ToList()) : null;
@@ -172,15 +179,15 @@ public sealed partial class SearchParser(SearchParameterRegistry registry, IReso
             }).ToList()) : null;
 
         // Reverse chaining: _has:Observation:patient:code=1234-5 (resources referred to by matching Observations).
-        if (name == "_has" && type is not null) return await ParseHasAsync(type, modifier, value, ct, session);
+        if (name == "_has" && type is not null) return await ParseHasAsync(type, modifier, value, ct, session, visible);
 
         // Chaining: subject.name=..., subject:Patient.name=...
         var dot = name.IndexOf('.');
-        if (dot > 0 && type is not null) return await ParseChainAsync(type, name[..dot], modifier, name[(dot + 1)..], value, ct, session);
+        if (dot > 0 && type is not null) return await ParseChainAsync(type, name[..dot], modifier, name[(dot + 1)..], value, ct, session, visible);
         if (modifier is not null && modifier.Contains('.') && type is not null)
         {
             var md = modifier.IndexOf('.');
-            return await ParseChainAsync(type, name, modifier[..md], modifier[(md + 1)..], value, ct, session);
+            return await ParseChainAsync(type, name, modifier[..md], modifier[(md + 1)..], value, ct, session, visible);
         }
 
         // _text (narrative) and _content (all text): every word of a value must occur; commas give alternatives.
@@ -270,7 +277,7 @@ public sealed partial class SearchParser(SearchParameterRegistry registry, IReso
         return null;
     }
 
-    private async Task<SearchCriterion?> ParseChainAsync(string type, string refParam, string? targetType, string chained, string value, CancellationToken ct, IWriteSession? session)
+    private async Task<SearchCriterion?> ParseChainAsync(string type, string refParam, string? targetType, string chained, string value, CancellationToken ct, IWriteSession? session, VisibleFilter? visible)
     {
         var p = registry.Get(type, refParam);
         if (p is not { Type: SearchParamType.Reference }) return null;
@@ -281,27 +288,29 @@ public sealed partial class SearchParser(SearchParameterRegistry registry, IReso
         var alternatives = new List<SearchPredicate>();
         foreach (var target in targets)
         {
-            var (inner, _) = await ParseAsync(target, [new(chained, value)], strict: true, ct, session);
+            var (inner, _) = await ParseAsync(target, [new(chained, value)], strict: true, ct, session, visible);
             inner.Count = 1000;
             inner.IncludeTotal = false;
             var found = session is null ? await store.SearchAsync(inner, ct) : await session.SearchAsync(inner, ct);
-            alternatives.Add(new ReferenceToAnyPredicate(refParam, target, found.Matches.Select(m => m.Id).ToList()));
+            var matches = visible is null ? found.Matches : await visible(found.Matches);
+            alternatives.Add(new ReferenceToAnyPredicate(refParam, target, matches.Select(m => m.Id).ToList()));
         }
         return new SearchCriterion(alternatives);
     }
 
-    private async Task<SearchCriterion?> ParseHasAsync(string type, string? spec, string value, CancellationToken ct, IWriteSession? session)
+    private async Task<SearchCriterion?> ParseHasAsync(string type, string? spec, string value, CancellationToken ct, IWriteSession? session, VisibleFilter? visible)
     {
         // spec = "Observation:patient:code" (the inner parameter may itself be another _has or a chain).
         var parts = spec?.Split(':', 3);
         if (parts is not { Length: 3 } || registry.Get(parts[0], parts[1]) is not { Type: SearchParamType.Reference }) return null;
         var (source, refParam, inner) = (parts[0], parts[1], parts[2]);
         Resources.ResourceWriter.CheckType(source);
-        var (query, _) = await ParseAsync(source, [new(inner, value)], strict: true, ct, session);
+        var (query, _) = await ParseAsync(source, [new(inner, value)], strict: true, ct, session, visible);
         query.Count = 1000;
         query.IncludeTotal = false;
         var found = session is null ? await store.SearchAsync(query, ct) : await session.SearchAsync(query, ct);
-        var ids = await store.ReferencedIdsAsync(found.Matches.Select(m => m.RowId).ToList(), refParam, type, ct);
+        var matches = visible is null ? found.Matches : await visible(found.Matches);
+        var ids = await store.ReferencedIdsAsync(matches.Select(m => m.RowId).ToList(), refParam, type, ct);
         return new SearchCriterion([new IdInPredicate(ids)]);
     }
 

@@ -1,0 +1,39 @@
+namespace FhirArchive.Server.Features.Consent;
+
+/// <summary>
+/// Configuration "Consent": the record-opening rules. The defaults are the safe reading of the Chongqing rules
+/// (chapter 4) and the Qinghai plan; each switch that opens more is a documented policy decision of the operator.
+/// </summary>
+public sealed class ConsentOptions
+{
+    /// <summary>Off: no consent rules (scopes, roles and divisions still apply).</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Qinghai plan: a record opens to its resident (and guardians) only after the signed family doctor authorised it.</summary>
+    public bool ResidentOpeningRequired { get; set; } = true;
+
+    /// <summary>
+    /// Whether a resident's authorisation also opens the severe-mental-disorder information to another institution.
+    /// Default no: it stays with the responsible institution and the mental-health programme staff.
+    /// </summary>
+    public bool MentalHealthOpensWithAuthorisation { get; set; }
+
+    /// <summary>Whether break-glass also opens the severe-mental-disorder information (default no).</summary>
+    public bool BreakGlassOpensMentalHealth { get; set; }
+
+    /// <summary>Age below which a record is a minor's (opens only on the statutory guardian's application).</summary>
+    public int AdultAge { get; set; } = 18;
+
+    /// <summary>
+    /// System clients not bound to an institution that act for the platform operator (e.g. the regional platform's
+    /// own integration, a conformance harness): they read ordinary data of every record, never restricted data.
+    /// Unbound clients not listed see only what they wrote themselves.
+    /// </summary>
+    public string[] PlatformClients { get; set; } = [];
+
+    /// <summary>Searches of restricted callers count visible matches up to this many; above it the total is left out.</summary>
+    public int MaxCountedTotal { get; set; } = 5000;
+
+    /// <summary>How long a record's facts and Consents stay cached (other instances' writes show up within this).</summary>
+    public int CacheSeconds { get; set; } = 30;
+}

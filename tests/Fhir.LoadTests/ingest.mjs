@@ -54,8 +54,8 @@ function makeCopy(template, copy) {
 
 // Reservoir samples of request paths for the wrk scenarios.
 const sampleSize = 20000;
-const samples = { read: [], identifier: [], observation: [], include: [] };
-let seen = { read: 0, identifier: 0, observation: 0, include: 0 };
+const samples = { read: [], identifier: [], observation: [], include: [], everything: [] };
+let seen = { read: 0, identifier: 0, observation: 0, include: 0, everything: 0 };
 function sample(kind, path) {
   const s = samples[kind];
   const n = ++seen[kind];
@@ -73,6 +73,7 @@ function collect(plan, response) {
   });
   for (const p of plan) {
     const pid = ids.get(p.subject);
+    if (p.type === 'Patient' && ids.get(p.fullUrl)) sample('everything', `/Patient/${ids.get(p.fullUrl)}/$everything?_count=100`);
     if (p.type === 'Patient' && p.identifier) sample('identifier', `/Patient?identifier=${encodeURIComponent(p.identifier)}`);
     else if (p.type === 'Observation' && pid && p.coding && p.day)
       sample('observation', `/Observation?patient=${pid}&code=${encodeURIComponent(`${p.coding.system}|${p.coding.code}`)}&date=${p.day}`);

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Load benchmark of the FHIR server on 127.0.0.1: ingest of Synthea transactions, then read by id and three searches
 # with wrk. Usage: tests/Fhir.LoadTests/run.sh [sqlite|postgres] [--resources N] [--duration S] [--connections C]
-#                  [--no-build] [--audit on|off]
+#                  [--no-build] [--audit on|off] [--consent on|off]
 # Authentication stays on: the run takes the demo hospital system client's token (scripts/get-token.sh system).
-# --audit off measures the same server without its audit trail (Audit:Enabled=false), for the audit's cost.
+# --audit off measures the same server without its audit trail (Audit:Enabled=false), for the audit's cost;
+# --consent off without the consent rules (Consent:Enabled=false), for the cost of deciding every resource shown.
 # Everything runs in a temp folder (fresh database, throwaway PostgreSQL cluster) removed at exit, even on failure.
 set -euo pipefail
 
-db=sqlite; resources=100000; duration=10; connections=32; build=1; audit=on
+db=sqlite; resources=100000; duration=10; connections=32; build=1; audit=on; consent=on
 while [ $# -gt 0 ]; do
   case "$1" in
     sqlite|postgres) db=$1 ;;
@@ -16,6 +17,7 @@ while [ $# -gt 0 ]; do
     --connections) connections=$2; shift ;;
     --no-build) build=0 ;;
     --audit) audit=$2; shift ;;
+    --consent) consent=$2; shift ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
   shift
@@ -55,6 +57,7 @@ export ASPNETCORE_ENVIRONMENT=Production SampleData__Load=false Security__DemoAc
 export Validation__RecordProfiles__Patient= Validation__RecordProfiles__Organization= Validation__RecordProfiles__Practitioner=
 export Validation__RecordProfiles__Encounter= Validation__RecordProfiles__Observation=
 [ "$audit" = off ] && export Audit__Enabled=false
+[ "$consent" = off ] && export Consent__Enabled=false
 if [ "$db" = postgres ]; then
   pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
   pg_data="$tmp/pg"; pg_port=$(free_port)
@@ -90,9 +93,10 @@ ingest=$(node "$here/ingest.mjs" "$base" "$synthea" "$resources" "$tmp" 2) || { 
 ingest_cpu=$(echo "$(cpu_seconds) - $cpu0" | bc)
 
 # scenario name -> paths file
-scenarios=(read:read identifier:identifier observation:observation include:include)
+scenarios=(read:read identifier:identifier observation:observation include:include everything:everything)
 declare -A label=([read]="read by id (GET [type]/[id])" [identifier]="Patient?identifier=system|value"
-  [observation]="Observation?patient&code&date" [include]="Encounter?patient&_include=Encounter:practitioner")
+  [observation]="Observation?patient&code&date" [include]="Encounter?patient&_include=Encounter:practitioner"
+  [everything]="Patient/[id]/\$everything?_count=100 (first page)")
 results=()
 for s in "${scenarios[@]}"; do
   name=${s%%:*}; file="$tmp/${s##*:}.txt"
@@ -106,7 +110,7 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 node -e '
 const [ingest, ingestCpu, db, cores, conns, dur, before, after, ...rows] = process.argv.slice(1);
 const i = JSON.parse(ingest);
-console.log(`\nFhirArchive load test: ${db}, audit '"$audit"', ${cores} cores, load ${before} -> ${after}`);
+console.log(`\nFhirArchive load test: ${db}, audit '"$audit"', consent '"$consent"', ${cores} cores, load ${before} -> ${after}`);
 console.log(`ingest: ${i.resources} resources in ${i.bundles} transactions (${i.megabytes} MB) in ${i.seconds} s = ${i.resourcesPerSecond} resources/s, ${i.failures} failed`);
 console.log(`        server CPU ${ingestCpu} s = ${Math.round(1000 * ingestCpu / i.resources * 1000) / 1000} ms per resource`);
 console.log(`wrk: ${conns} connections, 2 threads, ${dur} s per scenario\n`);

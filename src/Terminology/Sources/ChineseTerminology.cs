@@ -30,6 +30,8 @@ public static class CnTerminology
     public const string RecordDocumentType = Canonical + "/CodeSystem/record-document-type";
     public const string ConsentCategory = Canonical + "/CodeSystem/consent-category";
     public const string ConsentVerificationMethod = Canonical + "/CodeSystem/consent-verification-method";
+    public const string GuardianshipType = Canonical + "/CodeSystem/guardianship-type";
+    public const string Sensitivity = Canonical + "/CodeSystem/sensitivity";
 
     public const string AdministrativeGender = "http://hl7.org/fhir/administrative-gender";
     public const string SexToGenderMap = Canonical + "/ConceptMap/gbt-2261-1-sex-to-administrative-gender";
@@ -113,6 +115,12 @@ public static class ChineseTerminology
                 ("minor-opening", "未成年人档案开放", "A statutory guardian applies to open a minor's record"),
                 ("voluntary-guardian-opening", "向意定监护人开放", "The record opened to a voluntary guardian"),
                 ("break-glass", "紧急破窗访问", "Emergency access without authorisation")),
+            Listed(new CodeSystemInfo(CnTerminology.GuardianshipType, "guardianship-type", "监护类型")
+                { TitleEn = "Guardianship type", Description = "重庆市居民电子健康档案管理服务规范(试行) 第十五条: 法定监护人与意定监护人" },
+                ("statutory", "法定监护", "Statutory guardian"), ("voluntary", "意定监护", "Voluntary guardian (appointed by the person, confirmed by a court)")),
+            Listed(new CodeSystemInfo(CnTerminology.Sensitivity, "sensitivity", "敏感信息标签（本地）")
+                { TitleEn = "Local sensitivity labels", Description = "Security labels where HL7 v3 ActCode has none (meta.security)" },
+                ("classified", "涉密人群", "Classified person: the whole record is closed outside the responsible institution")),
             Listed(new CodeSystemInfo(CnTerminology.ConsentVerificationMethod, "consent-verification-method", "授权核验方式")
                 { TitleEn = "Consent verification method" },
                 ("sms-code", "短信验证码", "One-time code sent by SMS"), ("health-card", "电子健康卡", "Electronic health card"),

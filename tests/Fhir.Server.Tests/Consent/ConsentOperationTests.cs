@@ -141,6 +141,9 @@ public abstract class ConsentOperationTestsBase<TFixture>(TFixture fx) : GrantTe
         Assert.Equal(HttpStatusCode.UnprocessableEntity, (await Post($"/Patient/{adult}/$open-record", null, Guardian(adult, adultsGuardian))).StatusCode);
         var (otherChild, _, _) = await NewResidentAsync(birthDate: Clock.Now.AddYears(-8).ToString("yyyy-MM-dd"));
         Assert.Equal(HttpStatusCode.NotFound, (await Post($"/Patient/{otherChild}/$open-record", null, Guardian(minor, guardian))).StatusCode);
+        // A voluntary guardian does not apply for a minor: that is the statutory guardian's.
+        var voluntary = await NewRelatedPersonAsync(minor, Phone(), ConsentTerms.Voluntary);
+        Assert.Equal(HttpStatusCode.Forbidden, (await Post($"/Patient/{minor}/$open-record", null, Guardian(minor, voluntary))).StatusCode);
         // A guardian token naming the child but another child's RelatedPerson.
         Assert.Equal(HttpStatusCode.NotFound, (await Post($"/Patient/{otherChild}/$open-record", null, Guardian(otherChild, guardian))).StatusCode);
     }

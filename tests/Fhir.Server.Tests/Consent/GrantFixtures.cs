@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using FhirArchive.Server.Access;
+using FhirArchive.Server.Features.Consent;
 using FhirArchive.Server.Features.Consent.Notifications;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit;
@@ -117,15 +118,23 @@ public abstract class GrantTestsBase<TFixture>(TFixture fx) where TFixture : Ser
              "name":[{"text":"测试居民"}],"gender":"male","birthDate":"{{birthDate}}"{{telecom}},
              "generalPractitioner":[{"reference":"{{FamilyDoctor}}"}],"managingOrganization":{"reference":"{{Home}}"}{{extra}}}
             """;
-        return (await C.CreateAsync(json), card, phone);
+        // Only the responsible institution's record administrator sets the classified flag (the labeller drops it otherwise).
+        if (!extra.Contains(ConsentTerms.Classified)) return (await C.CreateAsync(json), card, phone);
+        var r = await C.SendAsync(HttpMethod.Post, "/Patient", json, TestCallers.As("home-admin", Roles.RecordAdministrator, org: Home));
+        Assert.Equal(HttpStatusCode.Created, r.StatusCode);
+        return ((await r.JsonAsync()).GetProperty("id").GetString()!, card, phone);
     }
 
-    protected async Task<string> NewRelatedPersonAsync(string patientId, string? phone) =>
+    protected async Task<string> NewRelatedPersonAsync(string patientId, string? phone, string guardianship = ConsentTerms.Statutory) =>
         await C.CreateAsync($$"""
             {"resourceType":"RelatedPerson","active":true,"patient":{"reference":"Patient/{{patientId}}"},
+             "extension":[{{Guardianship(guardianship)}}],
              "relationship":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-RoleCode","code":"FTH"}]}],
              "name":[{"text":"监护人"}]{{(phone is null ? "" : $$""","telecom":[{"system":"phone","value":"{{phone}}","use":"mobile"}]""")}}}
             """);
+
+    private static string Guardianship(string kind) =>
+        "{\"url\":\"" + ConsentTerms.GuardianshipExtension + "\",\"valueCodeableConcept\":{\"coding\":[{\"system\":\"" + ConsentTerms.GuardianshipSystem + "\",\"code\":\"" + kind + "\"}]}}";
 
     /// <summary>The last text message sent to the phone, and the six-digit code in it (null when none).</summary>
     protected (string? Text, string? Code) LastMessage(string phone)

@@ -113,9 +113,10 @@ public abstract class PatientScopedWriteTestsBase<TFixture>(TFixture fx) where T
         await Succeeds(await c.PutAsync($"/Observation?identifier={IdSystem}|{key}", Body(Obs(Launch, identifier: key).Replace("\"final\"", "\"amended\""))), HttpStatusCode.OK);
         await Forbidden(await c.PutAsync($"/Observation?identifier={IdSystem}|{key}", Body(Obs(Other, identifier: key))), "compartment");
 
-        // Another patient's resource is outside what the token is shown, so it is neither updated nor deleted.
+        // Another patient's resource is outside what the token is shown: to it, it does not exist, so the conditional
+        // update creates a resource in the launch patient's record and theirs is neither updated nor deleted.
         var theirs = await fx.Client.CreateAsync(Obs(Other, identifier: other));
-        await Forbidden(await c.PutAsync($"/Observation?identifier={IdSystem}|{other}", Body(Obs(Launch, identifier: other))), "outside");
+        await Succeeds(await c.PutAsync($"/Observation?identifier={IdSystem}|{other}", Body(Obs(Launch, identifier: other))), HttpStatusCode.Created);
         await c.DeleteAsync($"/Observation?identifier={IdSystem}|{other}"); // whatever it answers, it deletes nothing of theirs
         Assert.Equal("Patient/" + Other, await SubjectOf(theirs));
         Assert.True((await c.DeleteAsync($"/Observation?identifier={IdSystem}|{key}")).IsSuccessStatusCode);

@@ -47,7 +47,7 @@ public static class ConsentTerms
     public const string ActCodeSystem = "http://terminology.hl7.org/CodeSystem/v3-ActCode";
     public const string ObservationValueSystem = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue";
     /// <summary>Local sensitivity codes where HL7 has none (classified populations).</summary>
-    public const string SensitivitySystem = Canonical + "/CodeSystem/sensitivity";
+    public const string SensitivitySystem = FhirArchive.Terminology.Sources.CnTerminology.Sensitivity;
     /// <summary>v3-ActCode PSY: psychiatry information sensitivity (the severe-mental-disorder information).</summary>
     public const string Psychiatry = "PSY";
     /// <summary>v3-ActCode HIV: HIV/AIDS information sensitivity (special-disease information).</summary>
@@ -62,7 +62,7 @@ public static class ConsentTerms
 
     /// <summary>cn-guardianship extension: valueCodeableConcept coding from this system says statutory or voluntary.</summary>
     public const string GuardianshipExtension = Canonical + "/StructureDefinition/cn-guardianship";
-    public const string GuardianshipSystem = Canonical + "/CodeSystem/guardianship-type";
+    public const string GuardianshipSystem = FhirArchive.Terminology.Sources.CnTerminology.GuardianshipType;
     public const string Statutory = "statutory";
     public const string Voluntary = "voluntary";
 }

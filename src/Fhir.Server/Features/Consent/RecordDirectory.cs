@@ -43,9 +43,7 @@ public sealed class RecordDirectory(IResourceStore store, ConsentOptions options
         if (await store.ReadAsync("RelatedPerson", id, ct) is not { IsDeleted: false, Json: { } json }) return null;
         var node = FhirFormats.ParseStored(json);
         var patient = Id(node.Child("patient")?.Child("reference")?.Value, "Patient");
-        var guardianship = node.ChildrenNamed("extension").Where(x => x.Child("url")?.Value == ConsentTerms.GuardianshipExtension)
-            .SelectMany(x => x.Child("value")?.ChildrenNamed("coding") ?? [])
-            .Where(c => c.Child("system")?.Value == ConsentTerms.GuardianshipSystem).Select(c => c.Child("code")?.Value).FirstOrDefault();
+        var guardianship = Grants.RecordLookup.Guardianship(node);
         return new GuardianFacts(id, patient, node.Child("active")?.Value != "false", guardianship);
     }
 

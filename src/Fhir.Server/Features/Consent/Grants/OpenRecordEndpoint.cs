@@ -72,8 +72,10 @@ public static class OpenRecordEndpoint
     {
         var self = "Patient/" + patient.ResourceId;
         // A guardian acts for the ward of the token; any other record is as unknown to them as a missing one.
-        if (caller.Patient != self || await RecordLookup.RelatedPersonOfAsync(s, guardian, patient.ResourceId!, ct) is null)
+        if (caller.Patient != self || await RecordLookup.RelatedPersonOfAsync(s, guardian, patient.ResourceId!, ct) is not { } person)
             throw FhirException.NotFound($"{self} is not known.");
+        if (RecordLookup.Guardianship(person) != ConsentTerms.Statutory)
+            throw new FhirException(403, "forbidden", $"Only a statutory guardian (cn-guardianship {ConsentTerms.GuardianshipSystem}#{ConsentTerms.Statutory}) applies to open a minor's record / 仅法定监护人可申请开放未成年人档案");
         if (!RecordLookup.IsMinor(patient, now))
             throw FhirException.Unprocessable($"{self} is not a minor: an adult's record is opened to a guardian by the responsible institution (voluntary guardianship) / 非未成年人档案");
         List<string> recipients = to switch

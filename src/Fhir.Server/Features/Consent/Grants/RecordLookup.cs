@@ -67,6 +67,12 @@ public sealed class RecordLookup(SearchParser parser, ValidatedTokenCache tokens
         return person.Child("patient")?.Child("reference")?.Value == "Patient/" + patientId ? person : null;
     }
 
+    /// <summary>statutory or voluntary, from the cn-guardianship extension's coding; null when not recorded.</summary>
+    public static string? Guardianship(ElementNode relatedPerson) =>
+        relatedPerson.ChildrenNamed("extension").Where(x => x.Child("url")?.Value == ConsentTerms.GuardianshipExtension)
+            .SelectMany(x => x.Child("value")?.ChildrenNamed("coding") ?? [])
+            .Where(c => c.Child("system")?.Value == ConsentTerms.GuardianshipSystem).Select(c => c.Child("code")?.Value).FirstOrDefault();
+
     /// <summary>The active RelatedPersons of Patient/{patientId} (at most 20).</summary>
     public async Task<List<ElementNode>> RelatedPersonsAsync(IWriteSession s, string patientId, CancellationToken ct)
     {

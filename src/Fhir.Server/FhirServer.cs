@@ -34,6 +34,8 @@ public static class FhirServer
         var builder = WebApplication.CreateBuilder(args);
         var storage = builder.Configuration.GetSection("Storage").Get<StorageOptions>() ?? new StorageOptions();
         storage.DataFolder = ResolveDataFolder(storage.DataFolder, builder.Environment.ContentRootPath);
+        // The official search parameters and the package's own (Patient record-status), indexed and searched alike.
+        builder.Services.AddSingleton(new Storage.Indexing.SearchParameterRegistry(Fhir.Definitions.FhirDefinitions.R4, FhirArchive.Profiles.CnSearchParameters.Elements()));
         builder.Services.AddFhirStorage(storage);
         // The audit answers for the authorisation server's events (registered first: the auth setup only adds a default).
         builder.Services.AddSingleton<FhirArchive.Auth.IAuthEvents, AuditAuthEvents>();

@@ -102,9 +102,10 @@ public static class FhirServer
         ValidateEndpoint.Map(app);
         app.MapRecordEndpoints();
 
-        // Schema first, then sample data (once: only into an empty database).
+        // Schema first, then the index rows of new search parameters, then sample data (once: only into an empty database).
         var store = app.Services.GetRequiredService<IResourceStore>();
         store.InitializeAsync().GetAwaiter().GetResult();
+        SearchParameterIndexer.RunAsync(app.Services).GetAwaiter().GetResult();
         if (app.Configuration.GetValue("SampleData:Load", true))
             SampleDataLoader.LoadIfEmptyAsync(app.Services).GetAwaiter().GetResult();
         // The package's profiles, terminology and naming systems, kept current in the store (after the sample data,

@@ -35,9 +35,7 @@ public sealed class SearchParameterRegistry
     {
         var perType = new Dictionary<string, Dictionary<string, SearchParamDef>>();
         var common = new List<SearchParamDef>();
-        var localList = local?.ToList() ?? [];
-        var all = FhirDefinitions.DefinitionResources("Bundle-searchParams.json").Concat(localList).ToList();
-        LocalUrls = localList.Select(r => r.TryGetProperty("url", out var u) ? u.GetString()! : "").ToFrozenSet(StringComparer.Ordinal);
+        var all = FhirDefinitions.DefinitionResources("Bundle-searchParams.json").Concat(local ?? []).ToList();
         var typeByUrl = all.Where(r => r.TryGetProperty("url", out _))
             .ToDictionary(r => r.GetProperty("url").GetString()!, r => Enum.Parse<SearchParamType>(r.GetProperty("type").GetString()!, ignoreCase: true));
         foreach (var r in all)
@@ -65,9 +63,6 @@ public sealed class SearchParameterRegistry
         }
         _byType = perType.ToFrozenDictionary(kv => kv.Key, kv => kv.Value.ToFrozenDictionary());
     }
-
-    /// <summary>The canonical URLs of the local (non-official) parameters.</summary>
-    public FrozenSet<string> LocalUrls { get; }
 
     public SearchParamDef? Get(string resourceType, string code) =>
         _byType.TryGetValue(resourceType, out var d) && d.TryGetValue(code, out var p) ? p : null;

@@ -76,6 +76,29 @@ public abstract class RecordMaintainerTestsBase<TFixture>(TFixture fx) : RecordT
     }
 
     [FhirFact]
+    public async Task Batch_and_transaction_entries_follow_the_same_rule()
+    {
+        var contract = Contract(Day(-30), Day(335));
+        var (id, update) = await RecordAsync(contract);
+        string Bundle(string type) => $$$"""
+            {"resourceType":"Bundle","type":"{{{type}}}","entry":[
+              {"resource":{{{update("张卫", contract)}}},"request":{"method":"PUT","url":"Patient/{{{id}}}"}},
+              {"resource":{{{Residents.Observation(id)}}},"request":{"method":"POST","url":"Observation"}}]}
+            """;
+        var transaction = await Send(HttpMethod.Post, "/", Bundle("transaction"), Doctor);
+        Assert.Equal(HttpStatusCode.Forbidden, transaction.StatusCode);
+        AssertOutcome(await transaction.JsonAsync(), FamilyDoctorRef);
+        Assert.Empty(await C.SearchIdsAsync($"/Observation?subject=Patient/{id}"));
+
+        var batch = await (await Send(HttpMethod.Post, "/", Bundle("batch"), Doctor)).JsonAsync();
+        var statuses = batch.GetProperty("entry").EnumerateArray().Select(e => e.GetProperty("response").GetProperty("status").GetString()).ToList();
+        Assert.Equal(["403", "201 Created"], statuses);
+        Assert.Equal("1", await VersionAsync(id));
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Post, "/", Bundle("transaction"), FamilyDoctor)).StatusCode);
+        Assert.Equal("张卫", (await ReadAsync($"/Patient/{id}")).GetProperty("name")[0].GetProperty("text").GetString());
+    }
+
+    [FhirFact]
     public async Task Service_records_from_other_institutions_are_still_accepted_for_a_contracted_record()
     {
         var (id, _) = await RecordAsync(Contract(Day(-30), Day(335)));

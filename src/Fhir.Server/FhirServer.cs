@@ -36,6 +36,8 @@ public static class FhirServer
         var builder = WebApplication.CreateBuilder(args);
         var storage = builder.Configuration.GetSection("Storage").Get<StorageOptions>() ?? new StorageOptions();
         storage.DataFolder = ResolveDataFolder(storage.DataFolder, builder.Environment.ContentRootPath);
+        // The official search parameters and the package's own (Patient record-status), indexed and searched alike.
+        builder.Services.AddSingleton(new Storage.Indexing.SearchParameterRegistry(Fhir.Definitions.FhirDefinitions.R4, FhirArchive.Profiles.CnSearchParameters.Elements()));
         builder.Services.AddFhirStorage(storage);
         // The audit answers for the authorisation server's events (registered first: the auth setup only adds a default).
         builder.Services.AddSingleton<FhirArchive.Auth.IAuthEvents, AuditAuthEvents>();
@@ -105,9 +107,10 @@ public static class FhirServer
         app.MapRecordEndpoints();
         app.MapConsentGrantEndpoints();
 
-        // Schema first, then sample data (once: only into an empty database).
+        // Schema first, then the index rows of new search parameters, then sample data (once: only into an empty database).
         var store = app.Services.GetRequiredService<IResourceStore>();
         store.InitializeAsync().GetAwaiter().GetResult();
+        SearchParameterIndexer.RunAsync(app.Services).GetAwaiter().GetResult();
         if (app.Configuration.GetValue("SampleData:Load", true))
             SampleDataLoader.LoadIfEmptyAsync(app.Services).GetAwaiter().GetResult();
         // The package's profiles, terminology and naming systems, kept current in the store (after the sample data,

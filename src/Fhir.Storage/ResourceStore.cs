@@ -46,6 +46,8 @@ public interface IWriteSession : IAsyncDisposable
     Task ReleaseUniqueAsync(string scope, string owner, IReadOnlyCollection<string> keep, CancellationToken ct = default);
     /// <summary>The next value (1, 2, ...) of a named counter; a value is never handed out twice, even after a rollback elsewhere.</summary>
     Task<long> NextCounterAsync(string name, CancellationToken ct = default);
+    /// <summary>Replaces the index rows of stored versions (search parameters added or changed since they were written); no new version.</summary>
+    Task ReindexAsync(IReadOnlyList<(long RowId, IndexSet Index)> rows, CancellationToken ct = default);
     /// <summary>Removes every version of a resource with its index rows: only for purges the law allows.</summary>
     Task PurgeAsync(string type, string id, CancellationToken ct = default);
     Task CommitAsync(CancellationToken ct = default);

@@ -11,7 +11,8 @@ namespace FhirArchive.Profiles;
 /// <summary>
 /// FhirArchive's conformance resources as an npm-style FHIR package (what an implementation guide ships):
 /// package/package.json, package/.index.json and one JSON file per resource — profiles and extensions with
-/// their snapshots, the Chinese code systems, value sets and concept maps, the naming systems and the examples.
+/// their snapshots, the Chinese code systems, value sets and concept maps, the naming systems, the search
+/// parameters and the examples.
 /// </summary>
 public static class ImplementationGuidePackage
 {
@@ -31,6 +32,8 @@ public static class ImplementationGuidePackage
         foreach (var vs in t.ChineseValueSets) yield return File(TerminologyResources.ToValueSet(vs));
         foreach (var map in t.ChineseConceptMaps) yield return File(TerminologyResources.ToConceptMap(map));
         foreach (var ns in NamingSystems.All) yield return File(NamingSystems.ToResource(ns));
+        foreach (var sp in CnSearchParameters.All)
+            yield return ($"SearchParameter-{JsonNode.Parse(sp)!["id"]}.json", sp);
         var asm = typeof(ImplementationGuidePackage).Assembly;
         foreach (var name in asm.GetManifestResourceNames().Where(n => n.StartsWith("Examples/", StringComparison.Ordinal)).Order())
         {

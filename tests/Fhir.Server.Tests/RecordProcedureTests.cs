@@ -208,9 +208,90 @@ public abstract class MatchAndMergeTestsBase<TFixture>(TFixture fx) : RecordTest
 
         Assert.Equal(HttpStatusCode.Conflict, (await Send(HttpMethod.Post, "/Patient/$merge", body, Admin)).StatusCode);
         Assert.Equal(HttpStatusCode.Conflict, (await Send(HttpMethod.Post, $"/Patient/{duplicate}/$reactivate", null, Doctor)).StatusCode);
+        Assert.Contains(duplicate, await C.SearchIdsAsync($"/Patient?record-status=merged&_id={duplicate}"));
         Assert.Equal(HttpStatusCode.BadRequest, (await Send(HttpMethod.Post, "/Patient/$merge", body.Replace(duplicate, survivor), Admin)).StatusCode);
     }
 }
+
+public abstract class MergedIdentityTestsBase<TFixture>(TFixture fx) : RecordTestsBase<TFixture>(fx) where TFixture : ServerFixture
+{
+    private static string MergeBody(string source, string target) =>
+        $$$"""{"resourceType":"Parameters","parameter":[{"name":"source-patient","valueReference":{"reference":"Patient/{{{source}}}"}},{"name":"target-patient","valueReference":{"reference":"Patient/{{{target}}}"}}]}""";
+
+    private static string BirthCertificate(string number) => $$"""{"system":"http://fhirarchive.cn/fhir/sid/birth-certificate","value":"{{number}}"}""";
+
+    [FhirFact]
+    public async Task After_a_merge_the_duplicates_birth_certificate_belongs_to_the_survivor()
+    {
+        await EnsureInstitutionAsync();
+        var (survivorJson, card) = Residents.New();
+        var survivor = await CreateRecordAsync(survivorJson);
+        var certificate = "O7" + Random.Shared.Next(10_000_000, 99_999_999);
+        var duplicate = await CreateRecordAsync(Residents.Patient(BirthCertificate(certificate), birthDate: "1980-01-01"));
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Post, "/Patient/$merge", MergeBody(duplicate, survivor), Admin)).StatusCode);
+
+        var again = Residents.Patient(BirthCertificate(certificate), name: "张小伟", birthDate: "1980-01-01");
+        var r = await Send(HttpMethod.Post, "/Patient", again, Doctor);
+        Assert.Equal(HttpStatusCode.Conflict, r.StatusCode);
+        AssertOutcome(await r.JsonAsync(), $"Patient/{survivor}");
+        var conditional = await C.SendAsync(HttpMethod.Post, "/Patient", again, Doctor, ("If-None-Exist", $"identifier=http://fhirarchive.cn/fhir/sid/birth-certificate|{certificate}"));
+        Assert.Equal(HttpStatusCode.OK, conditional.StatusCode);
+        Assert.Equal(survivor, (await conditional.JsonAsync()).GetProperty("id").GetString());
+
+        // An ordinary update of the survivor that leaves out its links keeps them, and the inherited key with them.
+        var update = survivorJson.Replace("\"resourceType\":\"Patient\",", $"\"resourceType\":\"Patient\",\"id\":\"{survivor}\",");
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Put, $"/Patient/{survivor}", update, Doctor)).StatusCode);
+        var link = Assert.Single((await ReadAsync($"/Patient/{survivor}")).GetProperty("link").EnumerateArray());
+        Assert.Equal($"Patient/{duplicate}", link.GetProperty("other").GetProperty("reference").GetString());
+        var stillRefused = await Send(HttpMethod.Post, "/Patient", again, Doctor);
+        Assert.Equal(HttpStatusCode.Conflict, stillRefused.StatusCode);
+        AssertOutcome(await stillRefused.JsonAsync(), $"Patient/{survivor}");
+        // The survivor's own key is its own as before.
+        var own = await Send(HttpMethod.Post, "/Patient", survivorJson, Doctor);
+        Assert.Equal(HttpStatusCode.Conflict, own.StatusCode);
+        AssertOutcome(await own.JsonAsync(), $"Patient/{survivor}");
+        Assert.Single(await C.SearchIdsAsync($"/Patient?identifier=urn:oid:2.16.156.10011.1.3|{card}"));
+    }
+
+    [FhirFact]
+    public async Task An_infant_filed_under_the_mother_and_merged_keeps_the_mothers_key_with_the_survivor_through_a_second_merge()
+    {
+        await EnsureInstitutionAsync();
+        var birth = DateTime.UtcNow.AddDays(-40).ToString("yyyy-MM-dd");
+        var mother = $$"""{"system":"http://fhirarchive.cn/fhir/sid/mother-id-card","value":"{{Residents.IdCard("female", "1990-05-05")}}"}""";
+        var infant = Residents.Patient(mother, name: "小宝", birthDate: birth, extra: ",\"multipleBirthInteger\":1");
+        var early = await CreateRecordAsync(infant);
+        var middle = await CreateRecordAsync(Residents.Patient(BirthCertificate("O8" + Random.Shared.Next(10_000_000, 99_999_999)), name: "小宝", birthDate: birth));
+        var last = await CreateRecordAsync(Residents.Patient(Residents.IdCardIdentifier(Residents.IdCard("male", birth)), name: "小宝", birthDate: birth));
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Post, "/Patient/$merge", MergeBody(early, middle), Admin)).StatusCode);
+        var afterFirst = await Send(HttpMethod.Post, "/Patient", infant, Doctor);
+        Assert.Equal(HttpStatusCode.Conflict, afterFirst.StatusCode);
+        AssertOutcome(await afterFirst.JsonAsync(), $"Patient/{middle}");
+
+        // The middle record is merged in turn: both earlier keys are the last survivor's.
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Post, "/Patient/$merge", MergeBody(middle, last), Admin)).StatusCode);
+        var afterSecond = await Send(HttpMethod.Post, "/Patient", infant, Doctor);
+        Assert.Equal(HttpStatusCode.Conflict, afterSecond.StatusCode);
+        AssertOutcome(await afterSecond.JsonAsync(), $"Patient/{last}");
+    }
+
+    [FhirFact]
+    public async Task A_merge_that_fails_moves_no_keys()
+    {
+        await EnsureInstitutionAsync();
+        var survivor = await CreateRecordAsync(Residents.New().Json);
+        var certificate = "O9" + Random.Shared.Next(10_000_000, 99_999_999);
+        var duplicate = await CreateRecordAsync(Residents.Patient(BirthCertificate(certificate), birthDate: "1980-01-01"));
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Post, $"/Patient/{survivor}/$close", Close("inactive-moved"), Doctor)).StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, (await Send(HttpMethod.Post, "/Patient/$merge", MergeBody(duplicate, survivor), Admin)).StatusCode);
+        var r = await Send(HttpMethod.Post, "/Patient", Residents.Patient(BirthCertificate(certificate), birthDate: "1980-01-01"), Doctor);
+        Assert.Equal(HttpStatusCode.Conflict, r.StatusCode);
+        AssertOutcome(await r.JsonAsync(), $"Patient/{duplicate}");
+    }
+}
+
+public sealed class MergedIdentityTests(RecordFixture fx) : MergedIdentityTestsBase<RecordFixture>(fx), IClassFixture<RecordFixture>;
+public sealed class PostgresMergedIdentityTests(PostgresRecordFixture fx) : MergedIdentityTestsBase<PostgresRecordFixture>(fx), IClassFixture<PostgresRecordFixture>;
 
 public sealed class MatchAndMergeTests(RecordFixture fx) : MatchAndMergeTestsBase<RecordFixture>(fx), IClassFixture<RecordFixture>;
 public sealed class PostgresMatchAndMergeTests(PostgresRecordFixture fx) : MatchAndMergeTestsBase<PostgresRecordFixture>(fx), IClassFixture<PostgresRecordFixture>;

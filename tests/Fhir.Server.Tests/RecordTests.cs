@@ -250,6 +250,9 @@ public abstract class LifecycleTestsBase<TFixture>(TFixture fx) : RecordTestsBas
         var patient = await ReadAsync($"/Patient/{id}");
         Assert.Equal("active", Status(patient));
         Assert.Contains(id, await C.SearchIdsAsync($"/Patient?_tag={StatusTag}|active&_id={id}"));
+        Assert.Contains(id, await C.SearchIdsAsync($"/Patient?record-status=active&_id={id}"));
+        Assert.Contains(id, await C.SearchIdsAsync($"/Patient?record-status={StatusTag}|active&_id={id}"));
+        Assert.Empty(await C.SearchIdsAsync($"/Patient?record-status=http://example.org/other|active&_id={id}"));
 
         var sneaky = json.Replace("\"resourceType\":\"Patient\",", $$$"""
             "resourceType":"Patient","id":"{{{id}}}","extension":[{"url":"http://fhirarchive.cn/fhir/StructureDefinition/cn-record-status","valueCoding":{"system":"{{{StatusTag}}}","code":"inactive-death"}}],
@@ -278,6 +281,10 @@ public abstract class LifecycleTestsBase<TFixture>(TFixture fx) : RecordTestsBas
         Assert.Equal("inactive-moved", Status(await closed.JsonAsync()));
         Assert.Empty(await C.SearchIdsAsync($"/Patient?_tag={StatusTag}|active&_id={id}"));
         Assert.Contains(id, await C.SearchIdsAsync($"/Patient?_tag={StatusTag}|inactive-moved&_id={id}"));
+        Assert.Empty(await C.SearchIdsAsync($"/Patient?record-status=active&_id={id}"));
+        Assert.Contains(id, await C.SearchIdsAsync($"/Patient?record-status={StatusTag}|inactive-moved&_id={id}"));
+        Assert.Contains(id, await C.SearchIdsAsync($"/Patient?record-status=inactive-lost,inactive-moved&_id={id}"));
+        Assert.False((await ReadAsync($"/Patient/{id}")).GetProperty("active").GetBoolean());
         var provenance = (await ReadAsync($"/Provenance?target=Patient/{id}")).GetProperty("entry").EnumerateArray()
             .Select(e => e.GetProperty("resource")).Single(p => p.TryGetProperty("activity", out var a) && a.GetProperty("coding")[0].GetProperty("system").GetString() == StatusTag);
         Assert.Equal($"Patient/{id}/_history/2", provenance.GetProperty("target")[0].GetProperty("reference").GetString());
@@ -294,9 +301,51 @@ public abstract class LifecycleTestsBase<TFixture>(TFixture fx) : RecordTestsBas
 
         var back = await Send(HttpMethod.Post, $"/Patient/{id}/$reactivate", null, Doctor);
         Assert.Equal(HttpStatusCode.OK, back.StatusCode);
-        Assert.Equal("active", Status(await back.JsonAsync()));
+        var reactivated = await back.JsonAsync();
+        Assert.Equal("active", Status(reactivated));
+        Assert.True(reactivated.GetProperty("active").GetBoolean());
+        Assert.Contains(id, await C.SearchIdsAsync($"/Patient?record-status=active&_id={id}"));
         Assert.Equal(HttpStatusCode.Created, (await Send(HttpMethod.Post, "/Observation", Residents.Observation(id), Doctor)).StatusCode);
         Assert.Equal(HttpStatusCode.Conflict, (await Send(HttpMethod.Post, $"/Patient/{id}/$reactivate", null, Doctor)).StatusCode);
+    }
+
+    private async Task<int> CountAsync(string query) =>
+        (await ReadAsync($"/Patient?{query}&_summary=count")).GetProperty("total").GetInt32();
+
+    [FhirFact]
+    public async Task Sealed_records_leave_the_institutions_active_management_counts()
+    {
+        await EnsureInstitutionAsync();
+        var ids = new List<string>();
+        for (var i = 0; i < 3; i++) ids.Add(await CreateRecordAsync(Residents.New().Json));
+        var byStatus = $"record-status=active&organization={Org}";
+        var byActive = $"active=true&organization={Org}";
+        var (active, inUse, lost) = (await CountAsync(byStatus), await CountAsync(byActive), await CountAsync($"record-status=inactive-lost&organization={Org}"));
+        Assert.True(active >= 3);
+        Assert.Equal(active, inUse);
+
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Post, $"/Patient/{ids[0]}/$close", Close("inactive-lost"), Doctor)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Post, $"/Patient/{ids[1]}/$close", Close("inactive-death", "2026-11-02", "stroke"), Doctor)).StatusCode);
+        Assert.Equal(active - 2, await CountAsync(byStatus));
+        Assert.Equal(inUse - 2, await CountAsync(byActive));
+        Assert.Equal(lost + 1, await CountAsync($"record-status=inactive-lost&organization={Org}"));
+        Assert.Equal(active - 2, await CountAsync($"record-status:not=inactive-lost&record-status:not=inactive-death&record-status:not=inactive-moved&record-status:not=merged&organization={Org}"));
+
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Post, $"/Patient/{ids[0]}/$reactivate", null, Doctor)).StatusCode);
+        Assert.Equal(active - 1, await CountAsync(byStatus));
+        Assert.Equal(inUse - 1, await CountAsync(byActive));
+    }
+
+    [FhirFact]
+    public async Task The_record_status_parameter_is_published_in_the_capability_statement()
+    {
+        var patient = (await ReadAsync("/metadata")).GetProperty("rest")[0].GetProperty("resource").EnumerateArray()
+            .Single(r => r.GetProperty("type").GetString() == "Patient");
+        var p = Assert.Single(patient.GetProperty("searchParam").EnumerateArray(), x => x.GetProperty("name").GetString() == "record-status");
+        Assert.Equal("http://fhirarchive.cn/fhir/SearchParameter/Patient-record-status", p.GetProperty("definition").GetString());
+        Assert.Equal("token", p.GetProperty("type").GetString());
+        // It is Patient's only: elsewhere it is unknown (400 under strict handling).
+        Assert.Equal(HttpStatusCode.BadRequest, (await C.SendAsync(HttpMethod.Get, "/Observation?record-status=active", null, ("Prefer", "handling=strict"))).StatusCode);
     }
 
     [FhirFact]

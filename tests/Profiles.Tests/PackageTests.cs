@@ -50,6 +50,15 @@ public class PackageTests
         Assert.All(index.Where(f => f!["resourceType"]!.GetValue<string>() == "StructureDefinition"),
             f => Assert.NotNull(JsonNode.Parse(files["package/" + f!["filename"]!.GetValue<string>()])!["snapshot"]));
         Assert.Contains(files.Keys, k => k == "package/example/Patient-zhang-wei.json");
+
+        // The package's own search parameters: the record status on Patient, on the profile's extension.
+        Assert.Equal(CnSearchParameters.All.Count, types["SearchParameter"]);
+        var status = JsonNode.Parse(files["package/SearchParameter-Patient-record-status.json"])!;
+        Assert.Equal(CnSearchParameters.RecordStatus, status["url"]!.GetValue<string>());
+        Assert.Equal("record-status", status["code"]!.GetValue<string>());
+        Assert.Equal("token", status["type"]!.GetValue<string>());
+        Assert.Equal(["Patient"], status["base"]!.AsArray().Select(b => b!.GetValue<string>()));
+        Assert.Contains("http://fhirarchive.cn/fhir/StructureDefinition/cn-record-status", status["expression"]!.GetValue<string>());
     }
 
     [Fact]

@@ -19,7 +19,8 @@ public sealed record SearchParamDef(string Code, SearchParamType Type, string? E
 public sealed record CompositeComponent(SearchParamType Type, string Expression);
 
 /// <summary>
-/// The official R4 search parameters by resource type and code. Parameters on Resource/DomainResource apply to all types.
+/// The official R4 search parameters by resource type and code, plus any local ones (an implementation guide's
+/// SearchParameter resources, read the same way). Parameters on Resource/DomainResource apply to all types.
 /// Composite parameters carry their components (from the definitions' component list); special ones are not indexed.
 /// </summary>
 public sealed class SearchParameterRegistry
@@ -29,11 +30,12 @@ public sealed class SearchParameterRegistry
     public static SearchParameterRegistry R4 => Lazy.Value;
     private static readonly Lazy<SearchParameterRegistry> Lazy = new(() => new SearchParameterRegistry(FhirDefinitions.R4));
 
-    public SearchParameterRegistry(FhirDefinitions definitions)
+    /// <param name="local">SearchParameter resources added to the official ones (a local code replaces an official one of the same base and code).</param>
+    public SearchParameterRegistry(FhirDefinitions definitions, IEnumerable<System.Text.Json.JsonElement>? local = null)
     {
         var perType = new Dictionary<string, Dictionary<string, SearchParamDef>>();
         var common = new List<SearchParamDef>();
-        var all = FhirDefinitions.DefinitionResources("Bundle-searchParams.json").ToList();
+        var all = FhirDefinitions.DefinitionResources("Bundle-searchParams.json").Concat(local ?? []).ToList();
         var typeByUrl = all.Where(r => r.TryGetProperty("url", out _))
             .ToDictionary(r => r.GetProperty("url").GetString()!, r => Enum.Parse<SearchParamType>(r.GetProperty("type").GetString()!, ignoreCase: true));
         foreach (var r in all)

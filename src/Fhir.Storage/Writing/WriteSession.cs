@@ -128,7 +128,14 @@ internal sealed class WriteSession(ResourceStore store, FhirDbContext db, IDbCon
         var c = Connection;
         var t = Transaction;
         await BulkInsert.InsertAsync(c, t, dialect, "ResourceVersion", RowTables.Versions, _pending.Select(p => p.Row).ToList(), ct);
-        var sets = _pending.Where(p => p.Index is not null).Select(p => p.Index!).ToList();
+        await InsertIndexRowsAsync(_pending.Where(p => p.Index is not null).Select(p => p.Index!).ToList(), ct);
+        _pending.Clear();
+    }
+
+    private async Task InsertIndexRowsAsync(List<IndexSet> sets, CancellationToken ct)
+    {
+        var c = Connection;
+        var t = Transaction;
         await BulkInsert.InsertAsync(c, t, dialect, "TokenIndex", RowTables.Tokens, sets.SelectMany(s => s.Tokens).ToList(), ct);
         await BulkInsert.InsertAsync(c, t, dialect, "StringIndex", RowTables.Strings, sets.SelectMany(s => s.Strings).ToList(), ct);
         await BulkInsert.InsertAsync(c, t, dialect, "DateIndex", RowTables.Dates, sets.SelectMany(s => s.Dates).ToList(), ct);
@@ -136,7 +143,6 @@ internal sealed class WriteSession(ResourceStore store, FhirDbContext db, IDbCon
         await BulkInsert.InsertAsync(c, t, dialect, "QuantityIndex", RowTables.Quantities, sets.SelectMany(s => s.Quantities).ToList(), ct);
         await BulkInsert.InsertAsync(c, t, dialect, "ReferenceIndex", RowTables.References, sets.SelectMany(s => s.References).ToList(), ct);
         await BulkInsert.InsertAsync(c, t, dialect, "UriIndex", RowTables.Uris, sets.SelectMany(s => s.Uris).ToList(), ct);
-        _pending.Clear();
     }
 
     public async Task<string> ClaimUniqueAsync(string scope, string key, string owner, CancellationToken ct = default)
@@ -163,6 +169,22 @@ internal sealed class WriteSession(ResourceStore store, FhirDbContext db, IDbCon
             """INSERT INTO "Counter" ("Name", "Value") VALUES ({0}, 1) ON CONFLICT ("Name") DO UPDATE SET "Value" = "Counter"."Value" + 1""", [name], ct);
         var values = await db.Database.SqlQueryRaw<long>("""SELECT "Value" FROM "Counter" WHERE "Name" = {0}""", name).ToListAsync(ct);
         return values.Single();
+    }
+
+    public async Task ReindexAsync(IReadOnlyList<(long RowId, IndexSet Index)> rows, CancellationToken ct = default)
+    {
+        await FlushAsync(ct);
+        var ids = rows.Select(r => r.RowId).ToList();
+        await db.Tokens.Where(x => ids.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
+        await db.Strings.Where(x => ids.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
+        await db.Dates.Where(x => ids.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
+        await db.Numbers.Where(x => ids.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
+        await db.Quantities.Where(x => ids.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
+        await db.References.Where(x => ids.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
+        await db.Uris.Where(x => ids.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
+        foreach (var (rowId, index) in rows)
+            foreach (var i in index.All) i.ResourceRowId = rowId;
+        await InsertIndexRowsAsync(rows.Select(r => r.Index).ToList(), ct);
     }
 
     public async Task PurgeAsync(string type, string id, CancellationToken ct = default)

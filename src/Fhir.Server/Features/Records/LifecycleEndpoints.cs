@@ -12,7 +12,8 @@ namespace FhirArchive.Server.Features.Records;
 /// <summary>
 /// The record's lifecycle (Chongqing rules 六): Patient/{id}/$close seals a record (reason lost / deceased / moved out,
 /// date, cause of death), Patient/{id}/$reactivate brings a lost or moved-out one back, and Patient/{id}/$purge lets
-/// an administrator remove a record sealed longer than the retention period. Every call is audited by the audit trail.
+/// an administrator remove a record sealed longer than the retention period. Closing and reactivating are for whoever
+/// maintains the record (<see cref="RecordMaintainer"/>). Every call is audited by the audit trail.
 /// </summary>
 public static class LifecycleEndpoints
 {
@@ -39,6 +40,7 @@ public static class LifecycleEndpoints
         var stored = await ResourceEndpoints.InSessionAsync(ctx, store, async s =>
         {
             var patient = await ActiveRecordAsync(s, scope, id, ctx.RequestAborted);
+            RecordMaintainer.Demand(ctx.GetCaller(), patient, id, clock.GetUtcNow());
             var status = RecordStatus.Get(patient);
             if (RecordStatus.IsSealed(status)) throw FhirException.Conflict($"Patient/{id} is already sealed (record status {status}).");
             RecordStatus.Set(patient, reason);
@@ -59,6 +61,7 @@ public static class LifecycleEndpoints
         var stored = await ResourceEndpoints.InSessionAsync(ctx, store, async s =>
         {
             var patient = await ActiveRecordAsync(s, scope, id, ctx.RequestAborted);
+            RecordMaintainer.Demand(ctx.GetCaller(), patient, id, clock.GetUtcNow());
             var status = RecordStatus.Get(patient);
             switch (status)
             {

@@ -13,7 +13,9 @@ namespace FhirArchive.Server.Features.Records;
 /// Patient/$merge (the Qinghai plan's clean-up of historical duplicates): a record administrator folds the duplicate
 /// (source-patient) into the surviving record (target-patient) in one transaction: the duplicate's service records
 /// are re-pointed to the survivor, the duplicate is marked merged with a replaced-by link (and the survivor links
-/// back with replaces). The request is audited by the audit trail; every re-pointed version stays in the history.
+/// back with replaces), and the duplicate's identity keys pass to the survivor (IdentityKeyInterceptor), so a new record
+/// with one of them gets 409 naming the survivor. The request is audited by the audit trail; every re-pointed version
+/// stays in the history.
 /// </summary>
 public static class MergeEndpoint
 {
@@ -50,8 +52,6 @@ public static class MergeEndpoint
         var date = now.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
 
         RecordStatus.Set(duplicate, RecordStatus.Merged);
-        duplicate.RemoveAll("active");
-        duplicate.Add("active", "false");
         AddLink(duplicate, target, "replaced-by");
         await LifecycleEndpoints.WriteAsync(s, writer, caller, duplicate, source, RecordStatus.Merged, date, $"duplicate of Patient/{target} / 重复档案合并", ct);
 

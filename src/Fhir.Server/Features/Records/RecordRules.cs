@@ -12,6 +12,7 @@ public static class RecordRules
         services.AddSingleton(options);
         services.AddSingleton<RecordScope>();
         services.AddSingleton<IWriteInterceptor, SourceLabelInterceptor>();
+        services.AddSingleton<IWriteInterceptor, RecordMaintainerInterceptor>();
         services.AddSingleton<IWriteInterceptor, LifecycleInterceptor>();
         services.AddSingleton<IWriteInterceptor, ServiceRecordInterceptor>();
         services.AddSingleton<IWriteInterceptor, RecordNumberInterceptor>();

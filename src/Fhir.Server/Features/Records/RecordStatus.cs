@@ -3,8 +3,9 @@ using FhirArchive.Fhir.Model;
 namespace FhirArchive.Server.Features.Records;
 
 /// <summary>
-/// The record's status (health-record-status code system) in the profile's cn-record-status extension, mirrored in
-/// meta.tag so that it is searchable with the standard _tag parameter (e.g. _tag=…/health-record-status|active).
+/// The record's status (health-record-status code system) in the profile's cn-record-status extension, searched with
+/// the package's record-status parameter (Patient?record-status=inactive-lost), mirrored in meta.tag (_tag) and in
+/// Patient.active: only an active record is in active management, so sealed ones leave every count of active records.
 /// </summary>
 public static class RecordStatus
 {
@@ -32,6 +33,8 @@ public static class RecordStatus
         var coding = ext.Add("value", type: "Coding");
         coding.Add("system", System);
         coding.Add("code", code);
+        patient.RemoveAll("active");
+        patient.Add("active", code == Active ? "true" : "false");
         var meta = patient.Child("meta") ?? patient.Add("meta");
         foreach (var t in meta.ChildrenNamed("tag").Where(t => t.Child("system")?.Value == System).ToList()) meta.Remove(t);
         var tag = meta.Add("tag");

@@ -47,10 +47,29 @@ public sealed class ResourceWriter(IndexExtractor extractor, SearchParser parser
         {
             intent = intent with { Conditional = true };
             var match = await MatchOneAsync(s, type, QueryHelpers.ParseQuery(ifNoneExist.TrimStart('?')), "create", ct);
-            if (match is not null) return new WriteOutcome(match, 200);
+            if (match is not null) return new WriteOutcome(await ReplacementAsync(s, match, ct), 200);
         }
         // The server assigns the id of a created resource; an id in the body is ignored.
         return new WriteOutcome(await StoreAsync(s, intent, resource, type, assignedId ?? NewId(), null, ct), 201);
+    }
+
+    /// <summary>
+    /// A Patient replaced by another (link replaced-by: it "must no longer be used", e.g. a merged duplicate) answers
+    /// with the one replacing it, when the caller may see that one: a conditional create then returns the surviving record.
+    /// </summary>
+    private async Task<StoredResource> ReplacementAsync(IWriteSession s, StoredResource match, CancellationToken ct)
+    {
+        for (var hops = 0; hops < 8 && match is { ResourceType: "Patient", Json: { } json }; hops++)
+        {
+            var other = FhirFormats.ParseStored(json).ChildrenNamed("link").FirstOrDefault(l => l.Child("type")?.Value == "replaced-by")
+                ?.Child("other")?.Child("reference")?.Value;
+            if (other is null || !other.StartsWith("Patient/", StringComparison.Ordinal)) break;
+            var next = await s.ReadAsync("Patient", other["Patient/".Length..], ct);
+            if (next is not { IsDeleted: false }) break;
+            if (caller.HttpContext is { } http && !await guard.RunAsync(http, "conditional-create", "Patient", async access => (await guard.FilterAsync(access, [next])).Count == 1)) break;
+            match = next;
+        }
+        return match;
     }
 
     public async Task<WriteOutcome> UpdateAsync(IWriteSession s, ElementNode resource, string type, string id, int? ifMatch, CancellationToken ct,

@@ -27,7 +27,7 @@ public sealed class ConsentPieceTests
     public void Epilepsy_caused_mental_disorder_needs_both_codes()
     {
         static string Condition(params string[] codes) =>
-            """{"resourceType":"Condition","code":{"coding":[""" + string.Join(",", codes.Select(c => $$"""{"system":"{{Icd10}}","code":"{{c}}"}""")) + "]}}";
+            """{"resourceType":"Condition","code":{"coding":[""" + string.Join(",", codes.Select(c => $$$"""{"system":"{{{Icd10}}}","code":"{{{c}}}"}""")) + "]}}";
         Assert.Empty(SensitiveCodes.LabelsOf(Parse(Condition("F06.2"))));
         Assert.Empty(SensitiveCodes.LabelsOf(Parse(Condition("G40.9"))));
         Assert.Equal(["PSY"], SensitiveCodes.LabelsOf(Parse(Condition("F06.2", "G40.9"))));
@@ -44,8 +44,8 @@ public sealed class ConsentPieceTests
     [Fact]
     public void A_grant_is_an_active_permit_of_a_known_category_and_dates_are_days_in_china()
     {
-        var grant = RecordDirectory.Grant(Parse($$"""
-            {"resourceType":"Consent","id":"c1","status":"active","category":[{"coding":[{"system":"{{ConsentTerms.CategorySystem}}","code":"record-access"}]}],
+        var grant = RecordDirectory.Grant(Parse($$$"""
+            {"resourceType":"Consent","id":"c1","status":"active","category":[{"coding":[{"system":"{{{ConsentTerms.CategorySystem}}}","code":"record-access"}]}],
              "provision":{"type":"permit","period":{"start":"2026-12-01","end":"2026-12-07"},
                "actor":[{"reference":{"reference":"Organization/o"}}],"purpose":[{"code":"TREAT"}]}}
             """));
@@ -57,9 +57,9 @@ public sealed class ConsentPieceTests
         Assert.Equal(["Organization/o"], grant.Actors);
         Assert.Null(RecordDirectory.Grant(Parse("""{"resourceType":"Consent","status":"inactive","category":[{"coding":[{"system":"http://fhirarchive.cn/fhir/CodeSystem/consent-category","code":"record-access"}]}]}""")));
         Assert.Null(RecordDirectory.Grant(Parse("""{"resourceType":"Consent","status":"active","category":[{"coding":[{"system":"http://loinc.org","code":"59284-0"}]}]}""")));
-        Assert.Null(RecordDirectory.Grant(Parse($$"""{"resourceType":"Consent","status":"active","category":[{"coding":[{"system":"{{ConsentTerms.CategorySystem}}","code":"record-access"}]}],"provision":{"type":"deny"}}""")));
+        Assert.Null(RecordDirectory.Grant(Parse($$$"""{"resourceType":"Consent","status":"active","category":[{"coding":[{"system":"{{{ConsentTerms.CategorySystem}}}","code":"record-access"}]}],"provision":{"type":"deny"}}""")));
         // An unreadable period is never in force.
-        var broken = RecordDirectory.Grant(Parse($$"""{"resourceType":"Consent","status":"active","category":[{"coding":[{"system":"{{ConsentTerms.CategorySystem}}","code":"record-access"}]}],"provision":{"period":{"start":"soon"}}}"""));
+        var broken = RecordDirectory.Grant(Parse($$$"""{"resourceType":"Consent","status":"active","category":[{"coding":[{"system":"{{{ConsentTerms.CategorySystem}}}","code":"record-access"}]}],"provision":{"period":{"start":"soon"} } }"""));
         Assert.False(broken!.InForce(DateTimeOffset.UtcNow));
     }
 

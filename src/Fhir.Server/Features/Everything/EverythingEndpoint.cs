@@ -43,7 +43,9 @@ public static class EverythingEndpoint
             SearchService.AddLinks(b, ctx, parameters, query, result);
             var matches = await guard.FilterAsync(access, result.Matches);
             foreach (var m in matches) b.Entries.Add(SearchService.Entry(baseUrl, m, "match", null));
-            b.Total = await search.VisibleTotalAsync(access, query, result, matches.Count, warnings, ct);
+            // A large record's total would mean deciding every resource in it: only on request (_total=accurate).
+            b.Total = await search.VisibleTotalAsync(access, query, result, matches.Count, warnings, ct,
+                recount: parameters.Any(p => p.Key == "_total" && p.Value == "accurate"));
             // What the page's resources refer to, within _type and _since as well. Compartment types are left out:
             // those the patient's record holds are matches on some page.
             await search.AddIncludesAsync(b, baseUrl, access, matches, [new IncludeSpec(null, null, null, Iterate: false)], [], ct,

@@ -83,17 +83,19 @@ public sealed class SearchService(SearchParser parser, IResourceStore store, Rea
     }
 
     /// <summary>
-    /// The total counts only what the caller may see: the database's count for the server itself and for types that
-    /// are nobody's record data; the shown matches when they all fit on the first page; otherwise the matches are
-    /// decided one by one up to Consent:MaxCountedTotal, and beyond that the total is left out (with a warning).
+    /// The total counts only what the caller may see: the database's count for the server itself, when nothing can be
+    /// hidden (no consent rules, unconditional scopes) and for types that are nobody's record data; the shown matches
+    /// when they all fit on the first page; otherwise (unless <paramref name="recount"/> is false) the matches are
+    /// decided one by one up to Consent:MaxCountedTotal, and beyond that the total is left out (with a note).
     /// </summary>
-    public async Task<int?> VisibleTotalAsync(AccessContext access, SearchQuery query, SearchResult result, int shown, List<FhirIssue> warnings, CancellationToken ct)
+    public async Task<int?> VisibleTotalAsync(AccessContext access, SearchQuery query, SearchResult result, int shown, List<FhirIssue> warnings,
+        CancellationToken ct, bool recount = true)
     {
         if (result.Total is not { } total) return null;
         var caller = access.Http.GetCaller();
-        if (caller.HasRole(Roles.Server) || (query.ResourceType is { } t && t != "Patient" && Compartments.Params("Patient", t) is null && !GranularFor(caller, t)))
-            return total;
+        if (caller.HasRole(Roles.Server) || NothingHidden(caller, query.ResourceType)) return total;
         if (!query.CountOnly && query.Offset == 0 && query.AfterRowId is null && result.Matches.Count < query.Count) return shown;
+        if (!recount) return null;
         if (total > consent.MaxCountedTotal)
         {
             warnings.Add(new FhirIssue(IssueSeverity.Information, "informational",
@@ -110,6 +112,15 @@ public sealed class SearchService(SearchParser parser, IResourceStore store, Rea
         {
             (query.Count, query.Offset, query.AfterRowId, query.CountOnly, query.IncludeTotal, query.SnapshotRowId) = (count, offset, after, countOnly, withTotal, snapshot);
         }
+    }
+
+    /// <summary>Types that are nobody's record data, or no consent rules and scopes that reach every resource of the type.</summary>
+    private bool NothingHidden(Caller caller, string? type)
+    {
+        if (type is not null && type != "Patient" && Compartments.Params("Patient", type) is null) return !GranularFor(caller, type);
+        if (consent.Enabled || (caller.Jurisdiction is not null && caller.Roles.Any(RolePolicy.BoundToDivision))) return false;
+        var grants = InteractionAuthorizer.Grants(caller, type ?? "Resource", Auth.Scopes.Permission.Search).ToList();
+        return grants.Count > 0 && grants.All(g => g.Context != "patient" && g.Query is null);
     }
 
     private static bool GranularFor(Caller caller, string type) =>

@@ -89,9 +89,13 @@ public static class ValidatorSuite
 
     private static IEnumerable<Outcome> RunCase(JsonObject tc, string folder, string name)
     {
-        var profiles = LoadProfiles(tc, folder);
+        // As the reference harness does: the profile step's source and supporting files are loaded after the base
+        // validation, so the base step does not know them (a meta.profile naming them is unknown there).
+        var profiles = LoadProfiles(tc, folder, profileStep: false);
+        var profileStepProfiles = tc["profile"] is JsonObject ? LoadProfiles(tc, folder, profileStep: true) : profiles;
         var resources = LoadResources(tc, folder);
         StructureProfile? Resolve(string url) => profiles.TryGetValue(url.Split('|')[0], out var p) ? p : CnProfiles.Find(url);
+        StructureProfile? ResolveInProfileStep(string url) => profileStepProfiles.TryGetValue(url.Split('|')[0], out var p) ? p : CnProfiles.Find(url);
         var settings = new ValidationSettings
         {
             CodeInValueSet = TerminologyService.Default.CodeInValueSet,
@@ -119,12 +123,19 @@ public static class ValidatorSuite
         {
             var url = UrlOf(Path.Combine(folder, source));
             var errors = baseErrors.ToList();
-            if (parsed.Resource is not null && url is not null && Resolve(url) is { } profile)
-                // "assumeValidRestReferences": the reference validator takes Type/id URLs at their word (else it leaves them unjudged).
-                errors.AddRange(ProfileValidator.Validate(parsed.Resource, profile, settings with
+            if (parsed.Resource is not null && url is not null && ResolveInProfileStep(url) is { } profile)
+            {
+                var profileSettings = settings with
                 {
+                    ResolveProfile = ResolveInProfileStep,
+                    // "assumeValidRestReferences": the reference validator takes Type/id URLs at their word (else it leaves them unjudged).
                     TypesFromReferenceUrls = second["assumeValidRestReferences"]?.GetValue<bool>() == true,
-                }).Where(i => i.IsError));
+                };
+                // The reference validator validates the instance again with the profile known (claimed profiles included).
+                errors = parsed.Issues.Where(i => i.IsError).ToList();
+                errors.AddRange(new InstanceValidator(profileSettings).Validate(parsed.Resource).Where(i => i.IsError));
+                errors.AddRange(ProfileValidator.Validate(parsed.Resource, profile, profileSettings).Where(i => i.IsError));
+            }
             yield return Compare(name + " (profile)", ExpectedValid(expectation, folder), errors);
         }
     }
@@ -153,12 +164,12 @@ public static class ValidatorSuite
         ((JsonArray?)outcome?["issue"] ?? []).Any(i => i?["severity"]?.GetValue<string>() is "error" or "fatal");
 
     /// <summary>The StructureDefinitions a case brings (supporting files and profiles), with snapshots.</summary>
-    private static Dictionary<string, StructureProfile> LoadProfiles(JsonObject tc, string folder)
+    private static Dictionary<string, StructureProfile> LoadProfiles(JsonObject tc, string folder, bool profileStep)
     {
         var sources = new Dictionary<string, JsonObject>(StringComparer.Ordinal);
-        var files = new[] { tc["supporting"], tc["supporting5"], tc["profiles"], tc["profile"]?["supporting"] }
+        var files = new[] { tc["supporting"], tc["supporting5"], tc["profiles"], profileStep ? tc["profile"]?["supporting"] : null }
             .OfType<JsonArray>().SelectMany(a => a).Select(f => f!.GetValue<string>());
-        if (tc["profile"]?["source"]?.GetValue<string>() is { } source) files = files.Append(source);
+        if (profileStep && tc["profile"]?["source"]?.GetValue<string>() is { } source) files = files.Append(source);
         foreach (var f in files.Distinct())
         {
             var path = Path.Combine(folder, f);

@@ -56,6 +56,22 @@ internal static partial class ExtensionCheck
 
         foreach (var issue in ProfileValidator.Validate(extension, definition, settings))
             add(issue.Severity, issue.Code, issue.Message, issue.Location ?? extension.Location);
+        CheckSubExtensionUrls(extension, definition, add);
+    }
+
+    /// <summary>
+    /// A complex extension's parts are named by relative urls its definition lists (the slices of Extension.extension):
+    /// a part it does not define is an error, even where the slicing is open.
+    /// </summary>
+    private static void CheckSubExtensionUrls(ElementNode extension, StructureProfile definition, Action<IssueSeverity, string, string, string> add)
+    {
+        if (definition.Root.Children.FirstOrDefault(c => c.Name == "extension") is not { Slices.Count: > 0 } parts) return;
+        foreach (var part in extension.ChildrenNamed("extension"))
+        {
+            if (part.Child("url")?.Value is not { } partUrl || partUrl.Contains(':')) continue; // absolute: an extension of its own
+            if (!parts.Slices.Any(s => s.Children.FirstOrDefault(c => c.Name == "url")?.Fixed?.Value == partUrl))
+                add(IssueSeverity.Error, "structure", $"The extension {definition.Url} defines no part '{partUrl}'", part.Location);
+        }
     }
 
     /// <summary>

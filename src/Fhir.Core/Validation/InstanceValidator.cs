@@ -54,6 +54,12 @@ public sealed record ValidationSettings
 
     /// <summary>Stop after this many issues (one more, informational, says so).</summary>
     public int MaxIssues { get; init; } = 500;
+
+    /// <summary>
+    /// Set by the instance walk for the profile checks it starts: it checks every extension against its definition
+    /// itself, so a profile's extension slice need not check the extension against that definition again.
+    /// </summary>
+    internal bool ExtensionsCheckedByWalk { get; init; }
 }
 
 /// <summary>
@@ -68,6 +74,10 @@ public sealed partial class InstanceValidator(ValidationSettings? settings = nul
     private static partial System.Text.RegularExpressions.Regex HtmlTag();
 
     private readonly ValidationSettings _settings = settings ?? new ValidationSettings();
+    private ValidationSettings? _walkSettings;
+
+    /// <summary>The settings the walk hands to the profile and extension checks it runs.</summary>
+    private ValidationSettings WalkSettings => _walkSettings ??= _settings with { ExtensionsCheckedByWalk = true };
     private readonly FhirDefinitions _defs = definitions ?? FhirDefinitions.R4;
     private Func<ElementNode, Constraint, bool?>? _invariants;
 
@@ -103,18 +113,32 @@ public sealed partial class InstanceValidator(ValidationSettings? settings = nul
             CheckInvariants(node, type);
             if (node.IsResource) CheckClaimedProfiles(node);
             if (node.Type == "Extension" && node.Definition?.Name is "extension" or "modifierExtension")
-                ExtensionCheck.Check(node, v._settings, v._defs, v.Invariants, Add);
+                ExtensionCheck.Check(node, v.WalkSettings, v._defs, v.Invariants, Add);
             if (node.IsResource && node.Type == "Bundle") BundleCheck.Check(node, v._defs, Add);
             if (node.Type == "Attachment" && AttachmentSize.Mismatch(node) is var (stated, actual))
                 Add(IssueSeverity.Error, "value", $"The stated attachment size {stated} does not match the size of its data ({actual})", node.Location);
             if (node.IsPrimitive && (v._settings.SecurityChecks && node.Type == "string" || v._settings.NoHtmlInMarkdown && node.Type == "markdown")
                 && node.Value is { } text && HtmlTag().IsMatch(text))
                 Add(IssueSeverity.Error, "security", $"The {node.Type} contains what looks like an HTML tag, which is not allowed here", node.Location);
+            if (node.IsPrimitive) CheckPrimitive(node);
+            if (node.Type == "Coding" && UriRules.CodingSystemProblem(node) is { } systemProblem)
+                Add(IssueSeverity.Error, "value", systemProblem, node.Location + ".system");
             if (node.IsResource && node.Type == "QuestionnaireResponse")
                 Questionnaires.QuestionnaireResponseCheck.Check(node, v._settings.ResolveResource, v._settings.CodeInValueSet, Add);
 
             foreach (var child in node.Children) Visit(child);
         }
+
+        /// <summary>FHIR caps strings at 1 MB; UUID URIs are lowercase.</summary>
+        private void CheckPrimitive(ElementNode node)
+        {
+            if (!node.HasValue) return;
+            if (node.Type is not ("base64Binary" or "xhtml") && node.ValueLongerThan(MaxStringLength))
+                Add(IssueSeverity.Error, "too-long", $"The value is longer than the permitted maximum of 1 MB ({node.Value!.Length} characters)", node.Location);
+            if (UriRules.UuidProblem(node) is { } problem) Add(IssueSeverity.Error, "value", problem, node.Location);
+        }
+
+        private const int MaxStringLength = 1024 * 1024;
 
         private void CheckClaimedProfiles(ElementNode resource)
         {
@@ -128,7 +152,7 @@ public sealed partial class InstanceValidator(ValidationSettings? settings = nul
                     Add(IssueSeverity.Warning, "not-found", $"The profile {url} is not known here: checked against the base definition only", claimed.Location);
                     continue;
                 }
-                foreach (var issue in ProfileValidator.Validate(resource, profile, v._settings))
+                foreach (var issue in ProfileValidator.Validate(resource, profile, v.WalkSettings))
                     Add(issue.Severity, issue.Code, issue.Message, issue.Location ?? resource.Location);
             }
         }

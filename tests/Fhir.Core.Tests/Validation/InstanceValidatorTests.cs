@@ -170,6 +170,9 @@ public class InstanceValidatorTests
         ["SearchParameter-valueset-extensions-ValueSet-end.json"] = "no base (1..*)",
         ["SearchParameter-valueset-extensions-ValueSet-keyword.json"] = "no base (1..*)",
         ["SearchParameter-valueset-extensions-ValueSet-workflow.json"] = "no base (1..*)",
+        ["Bundle-hla-1.json"] = "a part 'uri' in hla-genotyping-results-glstring, which defines 'url' and 'text'",
+        ["CapabilityStatement-example.json"] = "url urn:uuid:68D043B5-... in uppercase (UUID URIs are lowercase)",
+        ["TerminologyCapabilities-example.json"] = "url urn:uuid:68D043B5-... in uppercase (UUID URIs are lowercase)",
     };
 
     [Fact]

@@ -104,6 +104,8 @@ public static class ValidatorSuite
             // As the reference validator is configured for these cases: an extension nobody defines is an error.
             UnknownExtensions = Fhir.Outcomes.IssueSeverity.Error,
             AllowExampleExtensions = tc["examples"]?.GetValue<bool>() != false,
+            RejectExampleUrls = tc["examples"]?.GetValue<bool>() == false,
+            AllowedExtensionDomains = tc["allowed-extension-domain"]?.GetValue<string>() is { } domain ? [domain] : [],
             SecurityChecks = tc["security-checks"]?.GetValue<bool>() == true,
             NoHtmlInMarkdown = tc["noHtmlInMarkdown"]?.GetValue<bool>() == true,
         };

@@ -77,14 +77,16 @@ internal static partial class ExtensionCheck
     /// <summary>
     /// Unknown extensions not held against an instance: HL7's own namespaces (the cross-version extensions
     /// "http://hl7.org/fhir/5.0/StructureDefinition/extension-..." and later core extensions, defined outside the R4
-    /// definitions held here) and, when examples are allowed, example domains.
+    /// definitions held here), the domains the settings allow and, when examples are allowed, the example domains
+    /// the reference validator allows (example.org and acme.com: example.com is a real domain's name to it).
     /// </summary>
     private static bool Unjudged(string url, ValidationSettings settings)
     {
         if (url.StartsWith("http://hl7.org/fhir/StructureDefinition/", StringComparison.Ordinal) || CrossVersion().IsMatch(url)) return true;
+        if (settings.AllowedExtensionDomains.Any(d => url.StartsWith(d, StringComparison.Ordinal))) return true;
         if (!settings.AllowExampleExtensions) return false;
         var host = Uri.TryCreate(url, UriKind.Absolute, out var u) ? u.Host : "";
-        return host is "example.org" or "example.com" or "acme.com" or "acme.org" || host.EndsWith(".example.org", StringComparison.Ordinal);
+        return host is "example.org" or "acme.com" || host.EndsWith(".example.org", StringComparison.Ordinal) || host.EndsWith(".acme.com", StringComparison.Ordinal);
     }
 
     /// <summary>

@@ -40,6 +40,15 @@ public sealed record ValidationSettings
     /// <summary>Unknown extensions from example domains (example.org, acme.com...) pass without an issue.</summary>
     public bool AllowExampleExtensions { get; init; } = true;
 
+    /// <summary>URL prefixes whose unknown extensions pass without an issue (a partner's namespace, say).</summary>
+    public IReadOnlyList<string> AllowedExtensionDomains { get; init; } = [];
+
+    /// <summary>
+    /// url, uri and canonical values may not point into the example domains (example.org, example.com, example.net):
+    /// in production data such a URL is a placeholder left in.
+    /// </summary>
+    public bool RejectExampleUrls { get; init; }
+
     /// <summary>
     /// Judge a reference's target type from its URL ("Group/1" is a Group) when the target is not in the instance.
     /// Off: only references resolved inside the instance (contained, Bundle entries) are judged.
@@ -110,6 +119,8 @@ public sealed partial class InstanceValidator(ValidationSettings? settings = nul
             CheckCardinality(node, type);
             if (node.Definition?.Binding is { } binding) CheckBinding(node, binding);
             if (node.Type == "Reference" && node.Definition is { } refDef) CheckReferenceTarget(node, refDef);
+            if (node.Type == "canonical" && v._settings.TypesFromReferenceUrls && node.Definition is { Types: [{ TargetProfiles.Count: > 0 } canonicalType] })
+                CheckCanonicalTarget(node, canonicalType.TargetProfiles);
             CheckInvariants(node, type);
             if (node.IsResource) CheckClaimedProfiles(node);
             if (node.Type == "Extension" && node.Definition?.Name is "extension" or "modifierExtension")
@@ -136,6 +147,8 @@ public sealed partial class InstanceValidator(ValidationSettings? settings = nul
             if (node.Type is not ("base64Binary" or "xhtml") && node.ValueLongerThan(MaxStringLength))
                 Add(IssueSeverity.Error, "too-long", $"The value is longer than the permitted maximum of 1 MB ({node.Value!.Length} characters)", node.Location);
             if (UriRules.UuidProblem(node) is { } problem) Add(IssueSeverity.Error, "value", problem, node.Location);
+            if (v._settings.RejectExampleUrls && UriRules.IsExampleUrl(node))
+                Add(IssueSeverity.Error, "value", $"Example URLs are not allowed here ({node.Value})", node.Location);
         }
 
         private const int MaxStringLength = 1024 * 1024;
@@ -197,6 +210,24 @@ public sealed partial class InstanceValidator(ValidationSettings? settings = nul
             }
             var allowed = string.Join(", ", targets.Select(t => t[(t.LastIndexOf('/') + 1)..]));
             Add(IssueSeverity.Error, "structure", $"A reference to a {targetType} is not allowed here: it must point to {allowed}", $"{node.Location}.reference");
+        }
+
+        /// <summary>
+        /// A canonical URL of the RESTful form ([base]/ValueSet/x) names its resource type: it must be a type the
+        /// element allows (QuestionnaireResponse.questionnaire points to a Questionnaire, not a ValueSet).
+        /// </summary>
+        private void CheckCanonicalTarget(ElementNode node, IReadOnlyList<string> targets)
+        {
+            if (node.Value is not { } canonical || canonical.StartsWith('#')) return;
+            var bar = canonical.IndexOf('|');
+            if (!ReferenceParts.TryParse(bar >= 0 ? canonical[..bar] : canonical, out var type, out _)) return;
+            foreach (var t in targets)
+            {
+                var name = t[(t.LastIndexOf('/') + 1)..];
+                if (name == "Resource" || name == type || v._defs.IsSubtypeOf(type, name)) return;
+            }
+            var allowed = string.Join(", ", targets.Select(t => t[(t.LastIndexOf('/') + 1)..]));
+            Add(IssueSeverity.Error, "structure", $"The canonical URL {canonical} names a {type}: it must name a {allowed}", node.Location);
         }
 
         /// <summary>"Patient/1", "http://x/fhir/Patient/1/_history/2" → Patient; "#c1" → the contained resource's type.</summary>

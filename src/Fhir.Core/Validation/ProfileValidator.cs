@@ -55,6 +55,9 @@ public static class ProfileValidator
             if (node.IsPrimitive) CheckPrimitive(node, e, url);
             if (e.MinValue is not null || e.MaxValue is not null) CheckBounds(node, e, url);
             if (e.Constraints.Count > 0) CheckConstraints(node, e, url);
+            if (e.NarrativeLanguages.Count > 0 && node.Type == "Narrative")
+                foreach (var problem in NarrativeLanguages.Problems(node, e.NarrativeLanguages))
+                    issues.Add(Error("business-rule", $"{problem} ({url})", node.Location));
 
             foreach (var child in e.Children)
                 CheckGroup(node, child, node.ChildrenNamed(child.Name).ToList(), url);
@@ -87,7 +90,13 @@ public static class ProfileValidator
             foreach (var typeProfile in e.TypeProfiles)
             {
                 if (settings.ExtensionsCheckedByWalk && IsOwnDefinition(node, typeProfile)) return;
-                if (settings.ResolveProfile?.Invoke(typeProfile) is not { } p || p.Type != node.Type) continue; // core types need no second look
+                if (settings.ResolveProfile is not { } resolve) return;
+                var p = resolve(typeProfile) ?? OfficialProfiles.Find(typeProfile);
+                if (p is null && node.Type != "Extension" && !IsCoreType(typeProfile))
+                    // The profile cannot be met or denied: as the reference validator does, that is an error (the
+                    // profile set is incomplete). Unknown extensions are the extension check's to judge.
+                    Issues.Add(Error("structure", $"The profile {typeProfile} that this element must meet is not known, so the element cannot be checked against it ({url})", node.Location));
+                if (p is null || p.Type != node.Type) continue; // core types need no second look
                 (candidates ??= []).Add(p);
             }
             if (candidates is null) return;
@@ -112,6 +121,9 @@ public static class ProfileValidator
             Issues.Add(Error("structure", $"The element meets none of the profiles it may meet: {string.Join(", ", candidates.Select(c => c.Url))} ({url})", node.Location));
             Issues.AddRange(closest!);
         }
+
+        /// <summary>The specification's own namespace: core types, SimpleQuantity, and definitions of later versions not held here.</summary>
+        private static bool IsCoreType(string url) => url.StartsWith("http://hl7.org/fhir/StructureDefinition/", StringComparison.Ordinal);
 
         /// <summary>An extension whose url is the definition named: the instance walk checks it against that definition.</summary>
         private static bool IsOwnDefinition(ElementNode node, string typeProfile)

@@ -59,6 +59,9 @@ public sealed class ProfileElement
     /// <summary>valueAlternatives: extensions that may stand in for a missing primitive value (then one of them must be present).</summary>
     public IReadOnlyList<string> ValueAlternatives { get; init; } = [];
 
+    /// <summary>narrative-language-control on a Narrative element: "_yes", "_no", "_resource" or language codes the narrative must have sections for.</summary>
+    public IReadOnlyList<string> NarrativeLanguages { get; init; } = [];
+
     public IReadOnlyList<Discriminator> Discriminators { get; init; } = [];
     public bool ClosedSlicing { get; init; }
 
@@ -186,6 +189,7 @@ public sealed class StructureProfile
     private const string ProfileElementExtension = "http://hl7.org/fhir/StructureDefinition/elementdefinition-profile-element";
     private const string MinLengthExtension = "http://hl7.org/fhir/StructureDefinition/minLength";
     private const string MustHaveValueExtension = "http://hl7.org/fhir/5.0/StructureDefinition/extension-ElementDefinition.mustHaveValue";
+    private const string NarrativeLanguageExtension = "http://hl7.org/fhir/StructureDefinition/narrative-language-control";
     private const string ValueAlternativesExtension = "http://hl7.org/fhir/5.0/StructureDefinition/extension-ElementDefinition.valueAlternatives";
 
     private static IEnumerable<ElementNode> Extensions(ElementNode e, string url) =>
@@ -224,6 +228,7 @@ public sealed class StructureProfile
                 .Select(p => (p.Value, Extensions(p, ProfileElementExtension).FirstOrDefault()?.Child("value")?.Value))
                 .Where(p => p.Item1 is not null && p.Item2 is not null).Select(p => ((string, string)?)(p.Item1!, p.Item2!)).FirstOrDefault(),
             MustHaveValue = Extensions(e, MustHaveValueExtension).Any(x => x.Child("value")?.Value == "true"),
+            NarrativeLanguages = Extensions(e, NarrativeLanguageExtension).Select(x => x.Child("value")?.Value).OfType<string>().ToList(),
             ValueAlternatives = Extensions(e, ValueAlternativesExtension).Select(x => x.Child("value")?.Value).OfType<string>().ToList(),
             Binding = e.Child("binding") is { } b && b.Child("strength")?.Value is { } strength && b.Child("valueSet")?.Value is { } vs
                 ? (strength, vs) : null,

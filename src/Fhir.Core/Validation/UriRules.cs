@@ -14,6 +14,12 @@ internal static partial class UriRules
             ? $"'{v}' is not a valid UUID URI: a UUID of 32 lowercase hexadecimal digits in the 8-4-4-4-12 form"
             : null;
 
+    /// <summary>A url, uri or canonical pointing into an example domain (RFC 2606: example.org, example.com, example.net).</summary>
+    public static bool IsExampleUrl(ElementNode node) =>
+        node.Type is "uri" or "url" or "canonical" && node.Value is { } v && Uri.TryCreate(v, UriKind.Absolute, out var u)
+        && (u.Host is "example.org" or "example.com" or "example.net" || u.Host.EndsWith(".example.org", StringComparison.Ordinal)
+            || u.Host.EndsWith(".example.com", StringComparison.Ordinal) || u.Host.EndsWith(".example.net", StringComparison.Ordinal));
+
     /// <summary>A Coding's system names a code system by an absolute URI: a local name ("Location1") identifies nothing.</summary>
     public static string? CodingSystemProblem(ElementNode coding) =>
         coding.Child("system")?.Value is { } system && !Uri.TryCreate(system, UriKind.Absolute, out _)

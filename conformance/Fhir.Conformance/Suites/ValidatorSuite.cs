@@ -93,12 +93,13 @@ public static class ValidatorSuite
         // validation, so the base step does not know them (a meta.profile naming them is unknown there).
         var profiles = LoadProfiles(tc, folder, profileStep: false);
         var profileStepProfiles = tc["profile"] is JsonObject ? LoadProfiles(tc, folder, profileStep: true) : profiles;
-        var resources = LoadResources(tc, folder);
+        var resources = LoadResources(tc, folder, profileStep: false);
+        var profileStepResources = tc["profile"] is JsonObject ? LoadResources(tc, folder, profileStep: true) : resources;
         StructureProfile? Resolve(string url) => profiles.TryGetValue(url.Split('|')[0], out var p) ? p : CnProfiles.Find(url);
         StructureProfile? ResolveInProfileStep(string url) => profileStepProfiles.TryGetValue(url.Split('|')[0], out var p) ? p : CnProfiles.Find(url);
         var settings = new ValidationSettings
         {
-            CodeInValueSet = TerminologyService.Default.CodeInValueSet,
+            CodeInValueSet = new CaseTerminology(resources).CodeInValueSet,
             ResolveProfile = Resolve,
             ResolveResource = url => resources.GetValueOrDefault(url.Split('|')[0]),
             // As the reference validator is configured for these cases: an extension nobody defines is an error.
@@ -130,6 +131,8 @@ public static class ValidatorSuite
                 var profileSettings = settings with
                 {
                     ResolveProfile = ResolveInProfileStep,
+                    ResolveResource = url => profileStepResources.GetValueOrDefault(url.Split('|')[0]),
+                    CodeInValueSet = new CaseTerminology(profileStepResources).CodeInValueSet,
                     // "assumeValidRestReferences": the reference validator takes Type/id URLs at their word (else it leaves them unjudged).
                     TypesFromReferenceUrls = second["assumeValidRestReferences"]?.GetValue<bool>() == true,
                 };
@@ -189,10 +192,10 @@ public static class ValidatorSuite
     }
 
     /// <summary>The other canonical resources a case brings (questionnaires, value sets...), by URL.</summary>
-    private static Dictionary<string, ElementNode> LoadResources(JsonObject tc, string folder)
+    private static Dictionary<string, ElementNode> LoadResources(JsonObject tc, string folder, bool profileStep)
     {
         var found = new Dictionary<string, ElementNode>(StringComparer.Ordinal);
-        foreach (var f in new[] { tc["supporting"], tc["supporting5"], tc["profiles"] }.OfType<JsonArray>().SelectMany(a => a).Select(f => f!.GetValue<string>()).Distinct())
+        foreach (var f in new[] { tc["supporting"], tc["supporting5"], tc["profiles"], profileStep ? tc["profile"]?["supporting"] : null }.OfType<JsonArray>().SelectMany(a => a).Select(f => f!.GetValue<string>()).Distinct())
         {
             var path = Path.Combine(folder, f);
             if (!File.Exists(path) || !(path.EndsWith(".json", StringComparison.Ordinal) || path.EndsWith(".xml", StringComparison.Ordinal))) continue;

@@ -120,7 +120,8 @@ public sealed class SnapshotGenerator(Func<string, JsonObject?>? resolve = null)
     private JsonObject? AddSlice(List<JsonObject> snapshot, string id, string slicedId, string sliceName)
     {
         if (IndexOf(snapshot, slicedId) < 0 && Place(snapshot, slicedId) is null) return null;
-        return AddSliceOf(snapshot, id, slicedId, sliceName);
+        // Placing the sliced element may have unfolded a profiled type that has this slice already.
+        return Find(snapshot, id) ?? AddSliceOf(snapshot, id, slicedId, sliceName);
     }
 
     private static JsonObject AddSliceOf(List<JsonObject> snapshot, string id, string slicedId, string sliceName)

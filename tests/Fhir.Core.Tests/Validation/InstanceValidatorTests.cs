@@ -173,6 +173,8 @@ public class InstanceValidatorTests
         ["Bundle-hla-1.json"] = "a part 'uri' in hla-genotyping-results-glstring, which defines 'url' and 'text'",
         ["CapabilityStatement-example.json"] = "url urn:uuid:68D043B5-... in uppercase (UUID URIs are lowercase)",
         ["TerminologyCapabilities-example.json"] = "url urn:uuid:68D043B5-... in uppercase (UUID URIs are lowercase)",
+        ["Bundle-resources.json"] = "ExplanationOfBenefit.priority binds to http://terminology.hl7.org/CodeSystem/processpriority, a CodeSystem, as its valueSet",
+        ["StructureDefinition-ExplanationOfBenefit.json"] = "ExplanationOfBenefit.priority binds to a CodeSystem URL as its valueSet",
     };
 
     [Fact]

@@ -107,6 +107,7 @@ public static class ValidatorSuite
             AllowExampleExtensions = tc["examples"]?.GetValue<bool>() != false,
             RejectExampleUrls = tc["examples"]?.GetValue<bool>() == false,
             AllowedExtensionDomains = tc["allowed-extension-domain"]?.GetValue<string>() is { } domain ? [domain] : [],
+            GlobalProfiles = GlobalProfiles(resources.Values),
             SecurityChecks = tc["security-checks"]?.GetValue<bool>() == true,
             NoHtmlInMarkdown = tc["noHtmlInMarkdown"]?.GetValue<bool>() == true,
         };
@@ -119,6 +120,12 @@ public static class ValidatorSuite
         var parsed = file.EndsWith(".xml", StringComparison.Ordinal) ? new FhirXmlParser().Parse(bytes) : new FhirJsonParser(jsonOptions).Parse(bytes);
         var baseErrors = parsed.Issues.Where(i => i.IsError).ToList();
         if (parsed.Resource is not null) baseErrors.AddRange(validator.Validate(parsed.Resource).Where(i => i.IsError));
+        // "bundle-param": one entry of the Bundle ("Type:n", the n-th resource of that type) is held to a profile as well.
+        if (parsed.Resource is { Type: "Bundle" } bundle && tc["bundle-param"] is JsonObject bundleParam
+            && bundleParam["rule"]?.GetValue<string>()?.Split(':') is [var entryType, var nth] && int.TryParse(nth, out var index)
+            && bundleParam["profile"]?.GetValue<string>() is { } entryProfileUrl && Resolve(entryProfileUrl) is { } entryProfile
+            && bundle.ChildrenNamed("entry").Select(e => e.Child("resource")).Where(r => r?.Type == entryType).ElementAtOrDefault(index) is { } entry)
+            baseErrors.AddRange(ProfileValidator.Validate(entry, entryProfile, settings).Where(i => i.IsError));
         yield return Compare(name, ExpectedValid(tc["java"]!, folder), baseErrors);
 
         if (tc["profile"] is JsonObject second && second["java"] is { } expectation && HasExpectation(expectation, folder)
@@ -144,6 +151,12 @@ public static class ValidatorSuite
             yield return Compare(name + " (profile)", ExpectedValid(expectation, folder), errors);
         }
     }
+
+    /// <summary>The global profiles of the ImplementationGuides a case brings (ImplementationGuide.global: type and profile).</summary>
+    private static Dictionary<string, IReadOnlyList<string>> GlobalProfiles(IEnumerable<ElementNode> resources) =>
+        resources.Where(r => r.Type == "ImplementationGuide").SelectMany(ig => ig.ChildrenNamed("global"))
+            .Select(g => (Type: g.Child("type")?.Value, Profile: g.Child("profile")?.Value)).Where(g => g.Type is not null && g.Profile is not null)
+            .GroupBy(g => g.Type!).ToDictionary(g => g.Key, g => (IReadOnlyList<string>)g.Select(x => x.Profile!).ToList());
 
     private static Outcome Compare(string name, bool expectedValid, List<Fhir.Outcomes.FhirIssue> errors) =>
         new(name, expectedValid, errors.Count == 0, errors.Count == 0 ? "" : "- " + string.Join(" | ", errors.Take(_detailCount)));

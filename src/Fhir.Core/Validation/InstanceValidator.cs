@@ -22,6 +22,12 @@ public sealed record ValidationSettings
     /// <summary>Evaluate invariants at all (off for callers that check structure only).</summary>
     public bool EvaluateInvariants { get; init; } = true;
 
+    /// <summary>
+    /// Profiles every resource of a type must meet whether it claims them or not (ImplementationGuide.global):
+    /// resource type → profile URLs.
+    /// </summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> GlobalProfiles { get; init; } = new Dictionary<string, IReadOnlyList<string>>();
+
     /// <summary>Finds the profile a resource claims in meta.profile (null: not known).</summary>
     public Func<string, StructureProfile?>? ResolveProfile { get; init; }
 
@@ -155,19 +161,32 @@ public sealed partial class InstanceValidator(ValidationSettings? settings = nul
 
         private void CheckClaimedProfiles(ElementNode resource)
         {
-            if (resource.Child("meta") is not { } meta) return;
-            foreach (var claimed in meta.ChildrenNamed("profile"))
+            List<string>? claimedUrls = null;
+            foreach (var claimed in resource.Child("meta")?.ChildrenNamed("profile") ?? [])
             {
                 if (claimed.Value is not { } url) continue;
+                (claimedUrls ??= []).Add(url.Split('|')[0]);
                 var profile = v._settings.ResolveProfile?.Invoke(url);
                 if (profile is null)
                 {
                     Add(IssueSeverity.Warning, "not-found", $"The profile {url} is not known here: checked against the base definition only", claimed.Location);
                     continue;
                 }
-                foreach (var issue in ProfileValidator.Validate(resource, profile, v.WalkSettings))
-                    Add(issue.Severity, issue.Code, issue.Message, issue.Location ?? resource.Location);
+                CheckProfile(resource, profile);
             }
+            if (v._settings.GlobalProfiles.Count == 0 || resource.Type is not { } type || !v._settings.GlobalProfiles.TryGetValue(type, out var globals)) return;
+            foreach (var url in globals)
+            {
+                if (claimedUrls?.Contains(url.Split('|')[0]) == true) continue; // checked as claimed
+                if (v._settings.ResolveProfile?.Invoke(url) is { } profile) CheckProfile(resource, profile);
+                else Add(IssueSeverity.Warning, "not-found", $"The global profile {url} for {type} is not known here", resource.Location);
+            }
+        }
+
+        private void CheckProfile(ElementNode resource, StructureProfile profile)
+        {
+            foreach (var issue in ProfileValidator.Validate(resource, profile, v.WalkSettings))
+                Add(issue.Severity, issue.Code, issue.Message, issue.Location ?? resource.Location);
         }
 
         private void CheckCardinality(ElementNode node, TypeDefinition type)

@@ -287,4 +287,14 @@ public class ProfileRuleTests
         var resource = Json.Parse(Patient("\"valueString\":\"重庆\"")).GetResourceOrThrow();
         Assert.Contains(ProfileValidator.Validate(resource, p[Base + "born"], Settings(p)), i => i.Message.Contains("not allowed"));
     }
+
+    [Fact]
+    public void A_global_profile_holds_every_resource_of_its_type()
+    {
+        var p = Profiles(("named", "Patient", """{"id":"Patient.name","path":"Patient.name","min":1}"""));
+        var settings = Settings(p) with { GlobalProfiles = new Dictionary<string, IReadOnlyList<string>> { ["Patient"] = [Base + "named"] } };
+        Assert.Empty(Errors("""{"resourceType":"Patient","name":[{"family":"张"}]}""", settings));
+        Assert.Contains(Errors("""{"resourceType":"Patient"}""", settings), i => i.Code == "required" && i.Location == "Patient.name");
+        Assert.Empty(Errors("""{"resourceType":"Patient"}""", Settings(p)));
+    }
 }

@@ -167,21 +167,11 @@ public static class ProfileValidator
         private void CheckConstraints(ElementNode node, ProfileElement e, string url)
         {
             if (!settings.EvaluateInvariants) return;
-            foreach (var c in e.Constraints)
+            foreach (var c in e.OwnConstraints(node))
             {
-                if (IsBaseConstraint(node, c.Key)) continue;
                 if (Holds(node, e, c) == false)
                     Issues.Add(new FhirIssue(c.Severity == "error" ? IssueSeverity.Error : IssueSeverity.Warning, "invariant", $"{c.Key}: {c.Human} ({url})", node.Location));
             }
-        }
-
-        private static bool IsBaseConstraint(ElementNode node, string key)
-        {
-            foreach (var list in new[] { node.Definition?.Constraints, node.TypeDef?.Root?.Constraints })
-                if (list is not null)
-                    foreach (var c in list)
-                        if (c.Key == key) return true;
-            return false;
         }
 
         /// <summary>The instance nodes of one element: their count, their slices, then each node.</summary>

@@ -39,6 +39,30 @@ public sealed class ProfileElement
     /// <summary>The invariants on the element (the base's as the snapshot repeats them, and the profile's own).</summary>
     public IReadOnlyList<Constraint> Constraints { get; init; } = [];
 
+    private sealed record OwnConstraintCache(ElementDef? Definition, TypeDefinition? Type, IReadOnlyList<Constraint> Own);
+
+    private OwnConstraintCache? _own; // one reference, replaced whole: safe to share between threads
+
+    /// <summary>
+    /// The constraints the base definition of the node does not have (by key, on the element or on its type): the
+    /// profile's own. Cached for the last definition seen, as a profile element meets nodes of one definition.
+    /// </summary>
+    internal IReadOnlyList<Constraint> OwnConstraints(ElementNode node)
+    {
+        if (_own is { } c && ReferenceEquals(c.Definition, node.Definition) && ReferenceEquals(c.Type, node.TypeDef)) return c.Own;
+        var own = Constraints.Where(k => !HasKey(node.Definition?.Constraints, k.Key) && !HasKey(node.TypeDef?.Root?.Constraints, k.Key)).ToList();
+        _own = new OwnConstraintCache(node.Definition, node.TypeDef, own);
+        return own;
+    }
+
+    private static bool HasKey(IReadOnlyList<Constraint>? list, string key)
+    {
+        if (list is null) return false;
+        foreach (var c in list)
+            if (c.Key == key) return true;
+        return false;
+    }
+
     /// <summary>minValue[x] / maxValue[x]: the bounds a value must lie within (same type as the element, or Quantity).</summary>
     public ElementNode? MinValue { get; init; }
     public ElementNode? MaxValue { get; init; }

@@ -14,6 +14,10 @@ namespace FhirArchive.Conformance;
 /// `validator-suite &lt;folder&gt;`: the HL7 validator test cases (FHIR/fhir-test-cases, R4 subset). For each case
 /// the Java validator's verdict (valid: no error or fatal issue) is compared with ours. Cases that need FHIR
 /// packages from the registry, a terminology server or a logical model are skipped, with the reason.
+/// Set up as the reference harness sets a case up: the supporting files are known to both steps (their value sets
+/// answer membership, their ImplementationGuides' global profiles apply), the profile step's source and supporting
+/// files only to the profile step; the options examples, allowed-extension-domain, security-checks,
+/// noHtmlInMarkdown, allow-comments, assumeValidRestReferences and bundle-param are honoured.
 /// </summary>
 public static class ValidatorSuite
 {

@@ -14,6 +14,10 @@ namespace FhirArchive.Conformance;
 /// `validator-suite &lt;folder&gt;`: the HL7 validator test cases (FHIR/fhir-test-cases, R4 subset). For each case
 /// the Java validator's verdict (valid: no error or fatal issue) is compared with ours. Cases that need FHIR
 /// packages from the registry, a terminology server or a logical model are skipped, with the reason.
+/// Set up as the reference harness sets a case up: the supporting files are known to both steps (their value sets
+/// answer membership, their ImplementationGuides' global profiles apply), the profile step's source and supporting
+/// files only to the profile step; the options examples, allowed-extension-domain, security-checks,
+/// noHtmlInMarkdown, allow-comments, assumeValidRestReferences and bundle-param are honoured.
 /// </summary>
 public static class ValidatorSuite
 {
@@ -89,17 +93,25 @@ public static class ValidatorSuite
 
     private static IEnumerable<Outcome> RunCase(JsonObject tc, string folder, string name)
     {
-        var profiles = LoadProfiles(tc, folder);
-        var resources = LoadResources(tc, folder);
+        // As the reference harness does: the profile step's source and supporting files are loaded after the base
+        // validation, so the base step does not know them (a meta.profile naming them is unknown there).
+        var profiles = LoadProfiles(tc, folder, profileStep: false);
+        var profileStepProfiles = tc["profile"] is JsonObject ? LoadProfiles(tc, folder, profileStep: true) : profiles;
+        var resources = LoadResources(tc, folder, profileStep: false);
+        var profileStepResources = tc["profile"] is JsonObject ? LoadResources(tc, folder, profileStep: true) : resources;
         StructureProfile? Resolve(string url) => profiles.TryGetValue(url.Split('|')[0], out var p) ? p : CnProfiles.Find(url);
+        StructureProfile? ResolveInProfileStep(string url) => profileStepProfiles.TryGetValue(url.Split('|')[0], out var p) ? p : CnProfiles.Find(url);
         var settings = new ValidationSettings
         {
-            CodeInValueSet = TerminologyService.Default.CodeInValueSet,
+            CodeInValueSet = new CaseTerminology(resources).CodeInValueSet,
             ResolveProfile = Resolve,
             ResolveResource = url => resources.GetValueOrDefault(url.Split('|')[0]),
             // As the reference validator is configured for these cases: an extension nobody defines is an error.
             UnknownExtensions = Fhir.Outcomes.IssueSeverity.Error,
             AllowExampleExtensions = tc["examples"]?.GetValue<bool>() != false,
+            RejectExampleUrls = tc["examples"]?.GetValue<bool>() == false,
+            AllowedExtensionDomains = tc["allowed-extension-domain"]?.GetValue<string>() is { } domain ? [domain] : [],
+            GlobalProfiles = GlobalProfiles(resources.Values),
             SecurityChecks = tc["security-checks"]?.GetValue<bool>() == true,
             NoHtmlInMarkdown = tc["noHtmlInMarkdown"]?.GetValue<bool>() == true,
         };
@@ -112,6 +124,12 @@ public static class ValidatorSuite
         var parsed = file.EndsWith(".xml", StringComparison.Ordinal) ? new FhirXmlParser().Parse(bytes) : new FhirJsonParser(jsonOptions).Parse(bytes);
         var baseErrors = parsed.Issues.Where(i => i.IsError).ToList();
         if (parsed.Resource is not null) baseErrors.AddRange(validator.Validate(parsed.Resource).Where(i => i.IsError));
+        // "bundle-param": one entry of the Bundle ("Type:n", the n-th resource of that type) is held to a profile as well.
+        if (parsed.Resource is { Type: "Bundle" } bundle && tc["bundle-param"] is JsonObject bundleParam
+            && bundleParam["rule"]?.GetValue<string>()?.Split(':') is [var entryType, var nth] && int.TryParse(nth, out var index)
+            && bundleParam["profile"]?.GetValue<string>() is { } entryProfileUrl && Resolve(entryProfileUrl) is { } entryProfile
+            && bundle.ChildrenNamed("entry").Select(e => e.Child("resource")).Where(r => r?.Type == entryType).ElementAtOrDefault(index) is { } entry)
+            baseErrors.AddRange(ProfileValidator.Validate(entry, entryProfile, settings).Where(i => i.IsError));
         yield return Compare(name, ExpectedValid(tc["java"]!, folder), baseErrors);
 
         if (tc["profile"] is JsonObject second && second["java"] is { } expectation && HasExpectation(expectation, folder)
@@ -119,15 +137,30 @@ public static class ValidatorSuite
         {
             var url = UrlOf(Path.Combine(folder, source));
             var errors = baseErrors.ToList();
-            if (parsed.Resource is not null && url is not null && Resolve(url) is { } profile)
-                // "assumeValidRestReferences": the reference validator takes Type/id URLs at their word (else it leaves them unjudged).
-                errors.AddRange(ProfileValidator.Validate(parsed.Resource, profile, settings with
+            if (parsed.Resource is not null && url is not null && ResolveInProfileStep(url) is { } profile)
+            {
+                var profileSettings = settings with
                 {
+                    ResolveProfile = ResolveInProfileStep,
+                    ResolveResource = url => profileStepResources.GetValueOrDefault(url.Split('|')[0]),
+                    CodeInValueSet = new CaseTerminology(profileStepResources).CodeInValueSet,
+                    // "assumeValidRestReferences": the reference validator takes Type/id URLs at their word (else it leaves them unjudged).
                     TypesFromReferenceUrls = second["assumeValidRestReferences"]?.GetValue<bool>() == true,
-                }).Where(i => i.IsError));
+                };
+                // The reference validator validates the instance again with the profile known (claimed profiles included).
+                errors = parsed.Issues.Where(i => i.IsError).ToList();
+                errors.AddRange(new InstanceValidator(profileSettings).Validate(parsed.Resource).Where(i => i.IsError));
+                errors.AddRange(ProfileValidator.Validate(parsed.Resource, profile, profileSettings).Where(i => i.IsError));
+            }
             yield return Compare(name + " (profile)", ExpectedValid(expectation, folder), errors);
         }
     }
+
+    /// <summary>The global profiles of the ImplementationGuides a case brings (ImplementationGuide.global: type and profile).</summary>
+    private static Dictionary<string, IReadOnlyList<string>> GlobalProfiles(IEnumerable<ElementNode> resources) =>
+        resources.Where(r => r.Type == "ImplementationGuide").SelectMany(ig => ig.ChildrenNamed("global"))
+            .Select(g => (Type: g.Child("type")?.Value, Profile: g.Child("profile")?.Value)).Where(g => g.Type is not null && g.Profile is not null)
+            .GroupBy(g => g.Type!).ToDictionary(g => g.Key, g => (IReadOnlyList<string>)g.Select(x => x.Profile!).ToList());
 
     private static Outcome Compare(string name, bool expectedValid, List<Fhir.Outcomes.FhirIssue> errors) =>
         new(name, expectedValid, errors.Count == 0, errors.Count == 0 ? "" : "- " + string.Join(" | ", errors.Take(_detailCount)));
@@ -153,12 +186,12 @@ public static class ValidatorSuite
         ((JsonArray?)outcome?["issue"] ?? []).Any(i => i?["severity"]?.GetValue<string>() is "error" or "fatal");
 
     /// <summary>The StructureDefinitions a case brings (supporting files and profiles), with snapshots.</summary>
-    private static Dictionary<string, StructureProfile> LoadProfiles(JsonObject tc, string folder)
+    private static Dictionary<string, StructureProfile> LoadProfiles(JsonObject tc, string folder, bool profileStep)
     {
         var sources = new Dictionary<string, JsonObject>(StringComparer.Ordinal);
-        var files = new[] { tc["supporting"], tc["supporting5"], tc["profiles"], tc["profile"]?["supporting"] }
+        var files = new[] { tc["supporting"], tc["supporting5"], tc["profiles"], profileStep ? tc["profile"]?["supporting"] : null }
             .OfType<JsonArray>().SelectMany(a => a).Select(f => f!.GetValue<string>());
-        if (tc["profile"]?["source"]?.GetValue<string>() is { } source) files = files.Append(source);
+        if (profileStep && tc["profile"]?["source"]?.GetValue<string>() is { } source) files = files.Append(source);
         foreach (var f in files.Distinct())
         {
             var path = Path.Combine(folder, f);
@@ -176,10 +209,10 @@ public static class ValidatorSuite
     }
 
     /// <summary>The other canonical resources a case brings (questionnaires, value sets...), by URL.</summary>
-    private static Dictionary<string, ElementNode> LoadResources(JsonObject tc, string folder)
+    private static Dictionary<string, ElementNode> LoadResources(JsonObject tc, string folder, bool profileStep)
     {
         var found = new Dictionary<string, ElementNode>(StringComparer.Ordinal);
-        foreach (var f in new[] { tc["supporting"], tc["supporting5"], tc["profiles"] }.OfType<JsonArray>().SelectMany(a => a).Select(f => f!.GetValue<string>()).Distinct())
+        foreach (var f in new[] { tc["supporting"], tc["supporting5"], tc["profiles"], profileStep ? tc["profile"]?["supporting"] : null }.OfType<JsonArray>().SelectMany(a => a).Select(f => f!.GetValue<string>()).Distinct())
         {
             var path = Path.Combine(folder, f);
             if (!File.Exists(path) || !(path.EndsWith(".json", StringComparison.Ordinal) || path.EndsWith(".xml", StringComparison.Ordinal))) continue;

@@ -63,6 +63,10 @@ public sealed class ElementNode
     /// <summary>True when the node has a primitive value (without decoding it).</summary>
     public bool HasValue => _value is not null;
 
+    /// <summary>Is the value longer than this many characters? Decodes only a value whose UTF-8 form is longer.</summary>
+    internal bool ValueLongerThan(int characters) =>
+        _value is byte[] ? _utf8Length > characters && Value!.Length > characters : _value is string s && s.Length > characters;
+
     /// <summary>Sets the value as UTF-8 bytes owned by the caller and never changed afterwards.</summary>
     internal void SetUtf8Value(byte[] buffer, int start, int length)
     {

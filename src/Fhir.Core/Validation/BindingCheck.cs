@@ -4,7 +4,7 @@ using FhirArchive.Fhir.Outcomes;
 namespace FhirArchive.Fhir.Validation;
 
 /// <summary>
-/// A terminology binding checked on one coded node (code, Coding, CodeableConcept): required bindings give
+/// A terminology binding checked on one coded node (code, Coding, CodeableConcept, Quantity): required bindings give
 /// errors, extensible ones warnings; a verdict the terminology cannot give (null) raises nothing.
 /// </summary>
 internal static class BindingCheck
@@ -20,9 +20,10 @@ internal static class BindingCheck
                 return node.Value is { } code && inValueSet(valueSet, null, code) == false
                     ? Issue($"The code '{code}' is not in the value set {valueSet} ({strength})")
                     : null;
-            case "Coding":
+            // A bound Quantity (or Age, Duration...) is bound by its unit: system and code.
+            case "Coding" or "Quantity" or "Age" or "Count" or "Distance" or "Duration" or "SimpleQuantity" or "MoneyQuantity":
                 return Verdict(node, valueSet, inValueSet) == false
-                    ? Issue($"The coding {node.Child("system")?.Value}#{node.Child("code")?.Value} is not in the value set {valueSet} ({strength})")
+                    ? Issue($"The {(node.Type == "Coding" ? "coding" : "unit")} {node.Child("system")?.Value}#{node.Child("code")?.Value} is not in the value set {valueSet} ({strength})")
                     : null;
             case "CodeableConcept":
                 var anyCoding = false;

@@ -56,19 +56,37 @@ internal static partial class ExtensionCheck
 
         foreach (var issue in ProfileValidator.Validate(extension, definition, settings))
             add(issue.Severity, issue.Code, issue.Message, issue.Location ?? extension.Location);
+        CheckSubExtensionUrls(extension, definition, add);
+    }
+
+    /// <summary>
+    /// A complex extension's parts are named by relative urls its definition lists (the slices of Extension.extension):
+    /// a part it does not define is an error, even where the slicing is open.
+    /// </summary>
+    private static void CheckSubExtensionUrls(ElementNode extension, StructureProfile definition, Action<IssueSeverity, string, string, string> add)
+    {
+        if (definition.Root.Children.FirstOrDefault(c => c.Name == "extension") is not { Slices.Count: > 0 } parts) return;
+        foreach (var part in extension.ChildrenNamed("extension"))
+        {
+            if (part.Child("url")?.Value is not { } partUrl || partUrl.Contains(':')) continue; // absolute: an extension of its own
+            if (!parts.Slices.Any(s => s.Children.FirstOrDefault(c => c.Name == "url")?.Fixed?.Value == partUrl))
+                add(IssueSeverity.Error, "structure", $"The extension {definition.Url} defines no part '{partUrl}'", part.Location);
+        }
     }
 
     /// <summary>
     /// Unknown extensions not held against an instance: HL7's own namespaces (the cross-version extensions
     /// "http://hl7.org/fhir/5.0/StructureDefinition/extension-..." and later core extensions, defined outside the R4
-    /// definitions held here) and, when examples are allowed, example domains.
+    /// definitions held here), the domains the settings allow and, when examples are allowed, the example domains
+    /// the reference validator allows (example.org and acme.com: example.com is a real domain's name to it).
     /// </summary>
     private static bool Unjudged(string url, ValidationSettings settings)
     {
         if (url.StartsWith("http://hl7.org/fhir/StructureDefinition/", StringComparison.Ordinal) || CrossVersion().IsMatch(url)) return true;
+        if (settings.AllowedExtensionDomains.Any(d => url.StartsWith(d, StringComparison.Ordinal))) return true;
         if (!settings.AllowExampleExtensions) return false;
         var host = Uri.TryCreate(url, UriKind.Absolute, out var u) ? u.Host : "";
-        return host is "example.org" or "example.com" or "acme.com" or "acme.org" || host.EndsWith(".example.org", StringComparison.Ordinal);
+        return host is "example.org" or "acme.com" || host.EndsWith(".example.org", StringComparison.Ordinal) || host.EndsWith(".acme.com", StringComparison.Ordinal);
     }
 
     /// <summary>

@@ -13,20 +13,29 @@ public static class FhirPathInvariants
     /// </summary>
     public static Func<ElementNode, Constraint, bool?> Checker(Func<string, string?, string, bool?>? codeInValueSet)
     {
-        var context = new EvaluationContext { MemberOf = codeInValueSet is null ? null : (code, valueSet) => MemberOf(codeInValueSet, code, valueSet) };
-        return (node, constraint) =>
+        var context = Context(codeInValueSet);
+        return (node, constraint) => Evaluate(node, constraint, context);
+    }
+
+    /// <param name="resource">%resource when it is not the resource holding the node (null: that one).</param>
+    internal static EvaluationContext Context(Func<string, string?, string, bool?>? codeInValueSet, ElementNode? resource = null) => new()
+    {
+        Resource = resource,
+        MemberOf = codeInValueSet is null ? null : (code, valueSet) => MemberOf(codeInValueSet, code, valueSet),
+    };
+
+    internal static bool? Evaluate(ElementNode node, Constraint constraint, EvaluationContext context)
+    {
+        if (constraint.Expression is null) return null;
+        try
         {
-            if (constraint.Expression is null) return null;
-            try
-            {
-                var result = FhirPathCompiler.Default.Compile(constraint.Expression).Evaluate(node, context);
-                return result is not [{ Value: false }];
-            }
-            catch (Exception e) when (e is FhirPathEvaluationException or FhirPathSyntaxException)
-            {
-                return null;
-            }
-        };
+            var result = FhirPathCompiler.Default.Compile(constraint.Expression).Evaluate(node, context);
+            return result is not [{ Value: false }];
+        }
+        catch (Exception e) when (e is FhirPathEvaluationException or FhirPathSyntaxException)
+        {
+            return null;
+        }
     }
 
     /// <summary>memberOf() hands over "system|code" for Codings and a bare code for code elements.</summary>

@@ -22,6 +22,12 @@ public sealed record ValidationSettings
     /// <summary>Evaluate invariants at all (off for callers that check structure only).</summary>
     public bool EvaluateInvariants { get; init; } = true;
 
+    /// <summary>
+    /// Profiles every resource of a type must meet whether it claims them or not (ImplementationGuide.global):
+    /// resource type → profile URLs.
+    /// </summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> GlobalProfiles { get; init; } = new Dictionary<string, IReadOnlyList<string>>();
+
     /// <summary>Finds the profile a resource claims in meta.profile (null: not known).</summary>
     public Func<string, StructureProfile?>? ResolveProfile { get; init; }
 
@@ -40,6 +46,15 @@ public sealed record ValidationSettings
     /// <summary>Unknown extensions from example domains (example.org, acme.com...) pass without an issue.</summary>
     public bool AllowExampleExtensions { get; init; } = true;
 
+    /// <summary>URL prefixes whose unknown extensions pass without an issue (a partner's namespace, say).</summary>
+    public IReadOnlyList<string> AllowedExtensionDomains { get; init; } = [];
+
+    /// <summary>
+    /// url, uri and canonical values may not point into the example domains (example.org, example.com, example.net):
+    /// in production data such a URL is a placeholder left in.
+    /// </summary>
+    public bool RejectExampleUrls { get; init; }
+
     /// <summary>
     /// Judge a reference's target type from its URL ("Group/1" is a Group) when the target is not in the instance.
     /// Off: only references resolved inside the instance (contained, Bundle entries) are judged.
@@ -54,6 +69,12 @@ public sealed record ValidationSettings
 
     /// <summary>Stop after this many issues (one more, informational, says so).</summary>
     public int MaxIssues { get; init; } = 500;
+
+    /// <summary>
+    /// Set by the instance walk for the profile checks it starts: it checks every extension against its definition
+    /// itself, so a profile's extension slice need not check the extension against that definition again.
+    /// </summary>
+    internal bool ExtensionsCheckedByWalk { get; init; }
 }
 
 /// <summary>
@@ -68,6 +89,10 @@ public sealed partial class InstanceValidator(ValidationSettings? settings = nul
     private static partial System.Text.RegularExpressions.Regex HtmlTag();
 
     private readonly ValidationSettings _settings = settings ?? new ValidationSettings();
+    private ValidationSettings? _walkSettings;
+
+    /// <summary>The settings the walk hands to the profile and extension checks it runs.</summary>
+    private ValidationSettings WalkSettings => _walkSettings ??= _settings with { ExtensionsCheckedByWalk = true };
     private readonly FhirDefinitions _defs = definitions ?? FhirDefinitions.R4;
     private Func<ElementNode, Constraint, bool?>? _invariants;
 
@@ -100,37 +125,68 @@ public sealed partial class InstanceValidator(ValidationSettings? settings = nul
             CheckCardinality(node, type);
             if (node.Definition?.Binding is { } binding) CheckBinding(node, binding);
             if (node.Type == "Reference" && node.Definition is { } refDef) CheckReferenceTarget(node, refDef);
+            if (node.Type == "canonical" && v._settings.TypesFromReferenceUrls && node.Definition is { Types: [{ TargetProfiles.Count: > 0 } canonicalType] })
+                CheckCanonicalTarget(node, canonicalType.TargetProfiles);
             CheckInvariants(node, type);
             if (node.IsResource) CheckClaimedProfiles(node);
             if (node.Type == "Extension" && node.Definition?.Name is "extension" or "modifierExtension")
-                ExtensionCheck.Check(node, v._settings, v._defs, v.Invariants, Add);
+                ExtensionCheck.Check(node, v.WalkSettings, v._defs, v.Invariants, Add);
             if (node.IsResource && node.Type == "Bundle") BundleCheck.Check(node, v._defs, Add);
             if (node.Type == "Attachment" && AttachmentSize.Mismatch(node) is var (stated, actual))
                 Add(IssueSeverity.Error, "value", $"The stated attachment size {stated} does not match the size of its data ({actual})", node.Location);
             if (node.IsPrimitive && (v._settings.SecurityChecks && node.Type == "string" || v._settings.NoHtmlInMarkdown && node.Type == "markdown")
                 && node.Value is { } text && HtmlTag().IsMatch(text))
                 Add(IssueSeverity.Error, "security", $"The {node.Type} contains what looks like an HTML tag, which is not allowed here", node.Location);
+            if (node.IsPrimitive) CheckPrimitive(node);
+            if (node.Type == "Coding" && UriRules.CodingSystemProblem(node) is { } systemProblem)
+                Add(IssueSeverity.Error, "value", systemProblem, node.Location + ".system");
             if (node.IsResource && node.Type == "QuestionnaireResponse")
                 Questionnaires.QuestionnaireResponseCheck.Check(node, v._settings.ResolveResource, v._settings.CodeInValueSet, Add);
 
             foreach (var child in node.Children) Visit(child);
         }
 
+        /// <summary>FHIR caps strings at 1 MB; UUID URIs are lowercase.</summary>
+        private void CheckPrimitive(ElementNode node)
+        {
+            if (!node.HasValue) return;
+            if (node.Type is not ("base64Binary" or "xhtml") && node.ValueLongerThan(MaxStringLength))
+                Add(IssueSeverity.Error, "too-long", $"The value is longer than the permitted maximum of 1 MB ({node.Value!.Length} characters)", node.Location);
+            if (UriRules.UuidProblem(node) is { } problem) Add(IssueSeverity.Error, "value", problem, node.Location);
+            if (v._settings.RejectExampleUrls && UriRules.IsExampleUrl(node))
+                Add(IssueSeverity.Error, "value", $"Example URLs are not allowed here ({node.Value})", node.Location);
+        }
+
+        private const int MaxStringLength = 1024 * 1024;
+
         private void CheckClaimedProfiles(ElementNode resource)
         {
-            if (resource.Child("meta") is not { } meta) return;
-            foreach (var claimed in meta.ChildrenNamed("profile"))
+            List<string>? claimedUrls = null;
+            foreach (var claimed in resource.Child("meta")?.ChildrenNamed("profile") ?? [])
             {
                 if (claimed.Value is not { } url) continue;
+                (claimedUrls ??= []).Add(url.Split('|')[0]);
                 var profile = v._settings.ResolveProfile?.Invoke(url);
                 if (profile is null)
                 {
                     Add(IssueSeverity.Warning, "not-found", $"The profile {url} is not known here: checked against the base definition only", claimed.Location);
                     continue;
                 }
-                foreach (var issue in ProfileValidator.Validate(resource, profile, v._settings))
-                    Add(issue.Severity, issue.Code, issue.Message, issue.Location ?? resource.Location);
+                CheckProfile(resource, profile);
             }
+            if (v._settings.GlobalProfiles.Count == 0 || resource.Type is not { } type || !v._settings.GlobalProfiles.TryGetValue(type, out var globals)) return;
+            foreach (var url in globals)
+            {
+                if (claimedUrls?.Contains(url.Split('|')[0]) == true) continue; // checked as claimed
+                if (v._settings.ResolveProfile?.Invoke(url) is { } profile) CheckProfile(resource, profile);
+                else Add(IssueSeverity.Warning, "not-found", $"The global profile {url} for {type} is not known here", resource.Location);
+            }
+        }
+
+        private void CheckProfile(ElementNode resource, StructureProfile profile)
+        {
+            foreach (var issue in ProfileValidator.Validate(resource, profile, v.WalkSettings))
+                Add(issue.Severity, issue.Code, issue.Message, issue.Location ?? resource.Location);
         }
 
         private void CheckCardinality(ElementNode node, TypeDefinition type)
@@ -173,6 +229,24 @@ public sealed partial class InstanceValidator(ValidationSettings? settings = nul
             }
             var allowed = string.Join(", ", targets.Select(t => t[(t.LastIndexOf('/') + 1)..]));
             Add(IssueSeverity.Error, "structure", $"A reference to a {targetType} is not allowed here: it must point to {allowed}", $"{node.Location}.reference");
+        }
+
+        /// <summary>
+        /// A canonical URL of the RESTful form ([base]/ValueSet/x) names its resource type: it must be a type the
+        /// element allows (QuestionnaireResponse.questionnaire points to a Questionnaire, not a ValueSet).
+        /// </summary>
+        private void CheckCanonicalTarget(ElementNode node, IReadOnlyList<string> targets)
+        {
+            if (node.Value is not { } canonical || canonical.StartsWith('#')) return;
+            var bar = canonical.IndexOf('|');
+            if (!ReferenceParts.TryParse(bar >= 0 ? canonical[..bar] : canonical, out var type, out _)) return;
+            foreach (var t in targets)
+            {
+                var name = t[(t.LastIndexOf('/') + 1)..];
+                if (name == "Resource" || name == type || v._defs.IsSubtypeOf(type, name)) return;
+            }
+            var allowed = string.Join(", ", targets.Select(t => t[(t.LastIndexOf('/') + 1)..]));
+            Add(IssueSeverity.Error, "structure", $"The canonical URL {canonical} names a {type}: it must name a {allowed}", node.Location);
         }
 
         /// <summary>"Patient/1", "http://x/fhir/Patient/1/_history/2" → Patient; "#c1" → the contained resource's type.</summary>

@@ -1,3 +1,4 @@
+using FhirArchive.Fhir.Definitions;
 using FhirArchive.Fhir.Model;
 using FhirArchive.Fhir.Outcomes;
 
@@ -26,6 +27,20 @@ public static class ProfileValidator
     {
         public readonly List<FhirIssue> Issues = [];
 
+        private FhirPath.EvaluationContext? _context;
+
+        /// <summary>
+        /// Does the invariant hold (null: cannot tell)? A constraint a profile puts on a resource held inside the
+        /// profiled one (Bundle.entry.resource, DomainResource.contained) sees the profiled resource as %resource.
+        /// </summary>
+        private bool? Holds(ElementNode node, ProfileElement e, Constraint c)
+        {
+            if (settings.CheckInvariant is { } custom) return custom(node, c);
+            var nested = node.IsResource && e.Path.Contains('.') && node.Parent?.ContainingResource is { } outer ? outer : null;
+            var context = nested is null ? _context ??= FhirPathInvariants.Context(settings.CodeInValueSet) : FhirPathInvariants.Context(settings.CodeInValueSet, nested);
+            return FhirPathInvariants.Evaluate(node, c, context);
+        }
+
         public void CheckNode(ElementNode node, ProfileElement e, string url)
         {
             var issues = Issues;
@@ -37,6 +52,12 @@ public static class ProfileValidator
                 issues.Add(Error("structure", $"The type {t} is not allowed here: {string.Join(", ", e.TypeCodes)} ({url})", node.Location));
             if (e.Binding is { } b && settings.CodeInValueSet is { } inValueSet && BindingCheck.Check(node, b.Strength, b.ValueSet, inValueSet) is { } bindingIssue)
                 issues.Add(bindingIssue with { Message = $"{bindingIssue.Message} ({url})" });
+            if (node.IsPrimitive) CheckPrimitive(node, e, url);
+            if (e.MinValue is not null || e.MaxValue is not null) CheckBounds(node, e, url);
+            if (e.Constraints.Count > 0) CheckConstraints(node, e, url);
+            if (e.NarrativeLanguages.Count > 0 && node.Type == "Narrative")
+                foreach (var problem in NarrativeLanguages.Problems(node, e.NarrativeLanguages))
+                    issues.Add(Error("business-rule", $"{problem} ({url})", node.Location));
 
             foreach (var child in e.Children)
                 CheckGroup(node, child, node.ChildrenNamed(child.Name).ToList(), url);
@@ -49,10 +70,107 @@ public static class ProfileValidator
                     issues.Add(Error("structure", $"The type {rt} is not allowed here: it must be {string.Join(", ", types)} ({url})", node.Location));
             }
 
+            if (e.TypeProfiles.Count > 0) CheckTypeProfiles(node, e, url);
+            if (ProfileElementOf(e) is var (library, element)) CheckNode(node, element, library.Url);
+        }
+
+        /// <summary>The element of another profile that type.profile names through the profile-element extension.</summary>
+        private (StructureProfile, ProfileElement)? ProfileElementOf(ProfileElement e) =>
+            e.ProfileElementRef is var (profileUrl, elementId) && settings.ResolveProfile?.Invoke(profileUrl) is { } library
+            && library.Element(elementId) is { } element ? (library, element) : null;
+
+        /// <summary>
+        /// The profiles the element's type must meet (type.profile). Several profiles of one type are
+        /// alternatives: meeting one of them is enough. An extension's own definition is left to the extension
+        /// check of the instance walk when that walk runs (it checks every extension against its definition).
+        /// </summary>
+        private void CheckTypeProfiles(ElementNode node, ProfileElement e, string url)
+        {
+            List<StructureProfile>? candidates = null;
             foreach (var typeProfile in e.TypeProfiles)
             {
-                if (settings.ResolveProfile?.Invoke(typeProfile) is not { } p || p.Type != node.Type) continue; // core types need no second look
-                CheckNode(node, p.Root, p.Url);
+                if (settings.ExtensionsCheckedByWalk && IsOwnDefinition(node, typeProfile)) return;
+                if (settings.ResolveProfile is not { } resolve) return;
+                var p = resolve(typeProfile) ?? OfficialProfiles.Find(typeProfile);
+                if (p is null && node.Type != "Extension" && !IsCoreType(typeProfile))
+                    // The profile cannot be met or denied: as the reference validator does, that is an error (the
+                    // profile set is incomplete). Unknown extensions are the extension check's to judge.
+                    Issues.Add(Error("structure", $"The profile {typeProfile} that this element must meet is not known, so the element cannot be checked against it ({url})", node.Location));
+                if (p is null || p.Type != node.Type) continue; // core types need no second look
+                (candidates ??= []).Add(p);
+            }
+            if (candidates is null) return;
+            if (candidates.Count == 1)
+            {
+                CheckNode(node, candidates[0].Root, candidates[0].Url);
+                return;
+            }
+            List<FhirIssue>? closest = null;
+            foreach (var p in candidates)
+            {
+                var alone = new Run(settings);
+                alone.CheckNode(node, p.Root, p.Url);
+                var errors = alone.Issues.Count(i => i.IsError);
+                if (errors == 0)
+                {
+                    Issues.AddRange(alone.Issues);
+                    return;
+                }
+                if (closest is null || errors < closest.Count(i => i.IsError)) closest = alone.Issues;
+            }
+            Issues.Add(Error("structure", $"The element meets none of the profiles it may meet: {string.Join(", ", candidates.Select(c => c.Url))} ({url})", node.Location));
+            Issues.AddRange(closest!);
+        }
+
+        /// <summary>The specification's own namespace: core types, SimpleQuantity, and definitions of later versions not held here.</summary>
+        private static bool IsCoreType(string url) => url.StartsWith("http://hl7.org/fhir/StructureDefinition/", StringComparison.Ordinal);
+
+        /// <summary>An extension whose url is the definition named: the instance walk checks it against that definition.</summary>
+        private static bool IsOwnDefinition(ElementNode node, string typeProfile)
+        {
+            if (node.Type != "Extension" || node.Definition?.Name is not ("extension" or "modifierExtension")) return false;
+            var bar = typeProfile.IndexOf('|');
+            var definition = bar >= 0 ? typeProfile.AsSpan(0, bar) : typeProfile.AsSpan();
+            return node.Child("url")?.Value is { } extensionUrl && extensionUrl.Contains(':') && definition.SequenceEqual(extensionUrl);
+        }
+
+        /// <summary>A primitive's value: present when the profile requires it (or an allowed alternative), within its length bounds.</summary>
+        private void CheckPrimitive(ElementNode node, ProfileElement e, string url)
+        {
+            if (node.Value is { } text)
+            {
+                if (e.MaxLength is { } max && text.Length > max)
+                    Issues.Add(Error("value", $"The value is longer than the permitted maximum length of {max} ({url})", node.Location));
+                if (e.MinLength is { } min && text.Length < min)
+                    Issues.Add(Error("value", $"The value is shorter than the permitted minimum length of {min} ({url})", node.Location));
+                return;
+            }
+            if (e.MustHaveValue)
+                Issues.Add(Error("required", $"{e.Id} must have a value, not only extensions ({url})", node.Location));
+            else if (e.ValueAlternatives.Count > 0 && !node.ChildrenNamed("extension").Any(x => x.Child("url")?.Value is { } u && e.ValueAlternatives.Contains(u)))
+                Issues.Add(Error("required", $"{e.Id} has no value, so one of the extensions {string.Join(", ", e.ValueAlternatives)} must stand in for it ({url})", node.Location));
+        }
+
+        /// <summary>minValue[x] / maxValue[x]: numbers, dates and times by value, quantities after unit conversion.</summary>
+        private void CheckBounds(ElementNode node, ProfileElement e, string url)
+        {
+            if (e.MinValue is { } min && ValueBounds.Compare(node, min) < 0)
+                Issues.Add(Error("value", $"The value is less than the permitted minimum {Show(min)} ({url})", node.Location));
+            if (e.MaxValue is { } max && ValueBounds.Compare(node, max) > 0)
+                Issues.Add(Error("value", $"The value is greater than the permitted maximum {Show(max)} ({url})", node.Location));
+        }
+
+        /// <summary>
+        /// The profile's invariants. Those the base definition has (same key on the element or on its type) are the
+        /// instance walk's: the snapshot repeats them, and they are not evaluated twice.
+        /// </summary>
+        private void CheckConstraints(ElementNode node, ProfileElement e, string url)
+        {
+            if (!settings.EvaluateInvariants) return;
+            foreach (var c in e.OwnConstraints(node))
+            {
+                if (Holds(node, e, c) == false)
+                    Issues.Add(new FhirIssue(c.Severity == "error" ? IssueSeverity.Error : IssueSeverity.Warning, "invariant", $"{c.Key}: {c.Human} ({url})", node.Location));
             }
         }
 
@@ -106,6 +224,8 @@ public static class ProfileValidator
                 {
                     case "value" or "pattern":
                         var (required, exact) = ValueAt(slice, d.Path);
+                        // A slice whose rules are another profile's element (profile-element) takes its value from there.
+                        if (required is null && ProfileElementOf(slice) is var (_, referenced)) (required, exact) = ValueAt(referenced, d.Path);
                         if (required is null)
                         {
                             // Extension slices by url: the slice names its definition in type.profile, not as a fixed url.
@@ -147,7 +267,8 @@ public static class ProfileValidator
         /// <summary>Does the node meet the profile? A core type's URL asks for the type only; an unknown profile is not met.</summary>
         private bool Conforms(ElementNode node, string url)
         {
-            if (settings.ResolveProfile?.Invoke(url) is { } p) return Validate(node, p, settings).All(i => !i.IsError);
+            // Slice membership asks for the whole answer, extension content included.
+            if (settings.ResolveProfile?.Invoke(url) is { } p) return Validate(node, p, settings with { ExtensionsCheckedByWalk = false }).All(i => !i.IsError);
             return url.StartsWith("http://hl7.org/fhir/StructureDefinition/", StringComparison.Ordinal) && node.Type == url[(url.LastIndexOf('/') + 1)..];
         }
 

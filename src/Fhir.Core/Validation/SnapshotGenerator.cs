@@ -25,7 +25,7 @@ public sealed class SnapshotGenerator(Func<string, JsonObject?>? resolve = null)
         foreach (var node in (JsonArray?)profile["differential"]?["element"] ?? [])
         {
             var diff = (JsonObject)node!;
-            var id = ChoiceAsSlice(snapshot, diff["id"]?.GetValue<string>() ?? IdOf(diff, openSlices), diff["type"] is JsonArray { Count: 1 });
+            var id = ChoiceAsSlice(snapshot, UsableId(diff) ?? IdOf(diff, openSlices), diff["type"] is JsonArray { Count: 1 });
             var target = Find(snapshot, id) ?? Place(snapshot, id) ?? throw new SnapshotException($"Cannot place differential element {id}");
             Merge(target, diff);
         }
@@ -51,6 +51,18 @@ public sealed class SnapshotGenerator(Func<string, JsonObject?>? resolve = null)
     /// <summary>A core type's StructureDefinition (a fresh copy: callers change it).</summary>
     private static JsonObject? CoreDefinition(string typeName) =>
         CoreSources.Value.TryGetValue(typeName, out var json) ? (JsonObject)JsonNode.Parse(json)! : null;
+
+    /// <summary>
+    /// The differential's id when it agrees with its path (the id without its ":slice" parts is the path); an id
+    /// that names another element is a mistake of the author, and the path is what counts (as for the R4 tools).
+    /// </summary>
+    private static string? UsableId(JsonObject diff)
+    {
+        if (diff["id"]?.GetValue<string>() is not { } id) return null;
+        if (diff["path"]?.GetValue<string>() is not { } path) return id;
+        var withoutSlices = string.Join('.', id.Split('.').Select(s => s.IndexOf(':') is var c and >= 0 ? s[..c] : s));
+        return withoutSlices == path ? id : null;
+    }
 
     private static string IdOf(JsonObject diff, Dictionary<string, string> openSlices)
     {
@@ -108,7 +120,8 @@ public sealed class SnapshotGenerator(Func<string, JsonObject?>? resolve = null)
     private JsonObject? AddSlice(List<JsonObject> snapshot, string id, string slicedId, string sliceName)
     {
         if (IndexOf(snapshot, slicedId) < 0 && Place(snapshot, slicedId) is null) return null;
-        return AddSliceOf(snapshot, id, slicedId, sliceName);
+        // Placing the sliced element may have unfolded a profiled type that has this slice already.
+        return Find(snapshot, id) ?? AddSliceOf(snapshot, id, slicedId, sliceName);
     }
 
     private static JsonObject AddSliceOf(List<JsonObject> snapshot, string id, string slicedId, string sliceName)
@@ -200,12 +213,17 @@ public sealed class SnapshotGenerator(Func<string, JsonObject?>? resolve = null)
     private static string? TypeCode(JsonObject element) =>
         element["type"] is JsonArray { Count: 1 } types ? types[0]!["code"]?.GetValue<string>() : null;
 
-    /// <summary>Inserts a data type's elements under an element of that type (Identifier → .use, .system, ...).</summary>
+    /// <summary>
+    /// Inserts a data type's elements under an element of that type (Identifier → .use, .system, ...): those of the
+    /// profile the element's type names (its slices and constraints come along), else the core type's. A choice
+    /// of several types unfolds what they all have, Element's id and extension.
+    /// </summary>
     private void UnfoldType(List<JsonObject> snapshot, int index)
     {
         var element = snapshot[index];
-        var type = TypeCode(element) ?? throw new SnapshotException($"{element["id"]}: cannot unfold an element with several types");
-        var typeSd = Resolve(CoreBase + type) ?? throw new SnapshotException($"{element["id"]}: unknown type {type}");
+        var type = TypeCode(element) ?? (element["type"] is JsonArray { Count: > 1 } ? "Element" : null)
+            ?? throw new SnapshotException($"{element["id"]}: cannot unfold an element without a type");
+        var typeSd = TypeProfile(element, type) ?? Resolve(CoreBase + type) ?? throw new SnapshotException($"{element["id"]}: unknown type {type}");
         var id = element["id"]!.GetValue<string>();
         var path = element["path"]!.GetValue<string>();
         var children = ((JsonArray)typeSd["snapshot"]!["element"]!).Skip(1).Select(e =>
@@ -216,6 +234,14 @@ public sealed class SnapshotGenerator(Func<string, JsonObject?>? resolve = null)
             return copy;
         });
         snapshot.InsertRange(index + 1, children);
+    }
+
+    /// <summary>The one profile the element's type names, when its snapshot is known and constrains that type.</summary>
+    private JsonObject? TypeProfile(JsonObject element, string type)
+    {
+        if (element["type"] is not JsonArray { Count: 1 } types || types[0]?["profile"] is not JsonArray { Count: 1 } profiles) return null;
+        if (profiles[0]?.GetValue<string>() is not { } url || Resolve(url) is not { } sd) return null;
+        return sd["type"]?.GetValue<string>() == type && sd["snapshot"]?["element"] is JsonArray { Count: > 0 } ? sd : null;
     }
 
     private static void Merge(JsonObject target, JsonObject diff)

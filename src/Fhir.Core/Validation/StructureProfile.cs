@@ -1,3 +1,4 @@
+using FhirArchive.Fhir.Definitions;
 using FhirArchive.Fhir.Model;
 
 namespace FhirArchive.Fhir.Validation;
@@ -34,6 +35,56 @@ public sealed class ProfileElement
 
     /// <summary>The binding the profile sets (strength, value set), if any.</summary>
     public (string Strength, string ValueSet)? Binding { get; init; }
+
+    /// <summary>The invariants on the element (the base's as the snapshot repeats them, and the profile's own).</summary>
+    public IReadOnlyList<Constraint> Constraints { get; init; } = [];
+
+    private sealed record OwnConstraintCache(ElementDef? Definition, TypeDefinition? Type, IReadOnlyList<Constraint> Own);
+
+    private OwnConstraintCache? _own; // one reference, replaced whole: safe to share between threads
+
+    /// <summary>
+    /// The constraints the base definition of the node does not have (by key, on the element or on its type): the
+    /// profile's own. Cached for the last definition seen, as a profile element meets nodes of one definition.
+    /// </summary>
+    internal IReadOnlyList<Constraint> OwnConstraints(ElementNode node)
+    {
+        if (_own is { } c && ReferenceEquals(c.Definition, node.Definition) && ReferenceEquals(c.Type, node.TypeDef)) return c.Own;
+        var own = Constraints.Where(k => !HasKey(node.Definition?.Constraints, k.Key) && !HasKey(node.TypeDef?.Root?.Constraints, k.Key)).ToList();
+        _own = new OwnConstraintCache(node.Definition, node.TypeDef, own);
+        return own;
+    }
+
+    private static bool HasKey(IReadOnlyList<Constraint>? list, string key)
+    {
+        if (list is null) return false;
+        foreach (var c in list)
+            if (c.Key == key) return true;
+        return false;
+    }
+
+    /// <summary>minValue[x] / maxValue[x]: the bounds a value must lie within (same type as the element, or Quantity).</summary>
+    public ElementNode? MinValue { get; init; }
+    public ElementNode? MaxValue { get; init; }
+
+    /// <summary>maxLength, and the minLength extension: bounds on a string value's length.</summary>
+    public int? MaxLength { get; init; }
+    public int? MinLength { get; init; }
+
+    /// <summary>
+    /// The element named by an elementdefinition-profile-element extension on type.profile ("profile#element id"):
+    /// the element's rules come from that element of another profile (a section library, for instance).
+    /// </summary>
+    public (string Profile, string ElementId)? ProfileElementRef { get; init; }
+
+    /// <summary>mustHaveValue (R5, carried in R4 by its cross-version extension): a primitive must have a value, not only extensions.</summary>
+    public bool MustHaveValue { get; init; }
+
+    /// <summary>valueAlternatives: extensions that may stand in for a missing primitive value (then one of them must be present).</summary>
+    public IReadOnlyList<string> ValueAlternatives { get; init; } = [];
+
+    /// <summary>narrative-language-control on a Narrative element: "_yes", "_no", "_resource" or language codes the narrative must have sections for.</summary>
+    public IReadOnlyList<string> NarrativeLanguages { get; init; } = [];
 
     public IReadOnlyList<Discriminator> Discriminators { get; init; } = [];
     public bool ClosedSlicing { get; init; }
@@ -92,12 +143,18 @@ public sealed class ProfileElement
 /// </summary>
 public sealed class StructureProfile
 {
-    private StructureProfile(string url, string type, ProfileElement root)
+    private readonly Dictionary<string, ProfileElement> _byId;
+
+    private StructureProfile(string url, string type, ProfileElement root, Dictionary<string, ProfileElement> byId)
     {
         Url = url;
         Type = type;
         Root = root;
+        _byId = byId;
     }
+
+    /// <summary>The snapshot element with this id ("Composition.section:codeA"), or null.</summary>
+    public ProfileElement? Element(string id) => _byId.GetValueOrDefault(id);
 
     /// <summary>Where an extension definition may be used (context type "element" or "extension", and its expression).</summary>
     public IReadOnlyList<(string Type, string Expression)> Contexts { get; private init; } = [];
@@ -144,7 +201,7 @@ public sealed class StructureProfile
             }
             if (lastDot > 0 && byId.TryGetValue(e.Id[..(lastDot - 1)], out var parent)) parent.Children.Add(e);
         }
-        return new StructureProfile(url, type, root ?? throw new ArgumentException($"{url}: empty snapshot"))
+        return new StructureProfile(url, type, root ?? throw new ArgumentException($"{url}: empty snapshot"), byId)
         {
             Contexts = structureDefinition.ChildrenNamed("context")
                 .Select(c => (c.Child("type")?.Value ?? "element", c.Child("expression")?.Value ?? "")).ToList(),
@@ -152,6 +209,15 @@ public sealed class StructureProfile
             IsModifier = snapshot.ChildrenNamed("element").FirstOrDefault()?.Child("isModifier")?.Value == "true",
         };
     }
+
+    private const string ProfileElementExtension = "http://hl7.org/fhir/StructureDefinition/elementdefinition-profile-element";
+    private const string MinLengthExtension = "http://hl7.org/fhir/StructureDefinition/minLength";
+    private const string MustHaveValueExtension = "http://hl7.org/fhir/5.0/StructureDefinition/extension-ElementDefinition.mustHaveValue";
+    private const string NarrativeLanguageExtension = "http://hl7.org/fhir/StructureDefinition/narrative-language-control";
+    private const string ValueAlternativesExtension = "http://hl7.org/fhir/5.0/StructureDefinition/extension-ElementDefinition.valueAlternatives";
+
+    private static IEnumerable<ElementNode> Extensions(ElementNode e, string url) =>
+        e.ChildrenNamed("extension").Where(x => x.Child("url")?.Value == url);
 
     private static ProfileElement Read(ElementNode e)
     {
@@ -176,6 +242,18 @@ public sealed class StructureProfile
             Discriminators = slicing?.ChildrenNamed("discriminator")
                 .Select(d => new Discriminator(d.Child("type")?.Value ?? "value", d.Child("path")?.Value ?? "$this")).ToList() ?? [],
             ClosedSlicing = slicing?.Child("rules")?.Value == "closed",
+            Constraints = e.ChildrenNamed("constraint").Select(c => new Constraint(c.Child("key")?.Value ?? "", c.Child("severity")?.Value ?? "error",
+                c.Child("human")?.Value ?? "", c.Child("expression")?.Value, c.Child("source")?.Value)).Where(c => c.Expression is not null).ToList(),
+            MinValue = e.Child("minValue"),
+            MaxValue = e.Child("maxValue"),
+            MaxLength = int.TryParse(e.Child("maxLength")?.Value, out var maxLength) && maxLength > 0 ? maxLength : null,
+            MinLength = Extensions(e, MinLengthExtension).Select(x => int.TryParse(x.Child("value")?.Value, out var n) ? n : (int?)null).FirstOrDefault(),
+            ProfileElementRef = e.ChildrenNamed("type").SelectMany(t => t.ChildrenNamed("profile"))
+                .Select(p => (p.Value, Extensions(p, ProfileElementExtension).FirstOrDefault()?.Child("value")?.Value))
+                .Where(p => p.Item1 is not null && p.Item2 is not null).Select(p => ((string, string)?)(p.Item1!, p.Item2!)).FirstOrDefault(),
+            MustHaveValue = Extensions(e, MustHaveValueExtension).Any(x => x.Child("value")?.Value == "true"),
+            NarrativeLanguages = Extensions(e, NarrativeLanguageExtension).Select(x => x.Child("value")?.Value).OfType<string>().ToList(),
+            ValueAlternatives = Extensions(e, ValueAlternativesExtension).Select(x => x.Child("value")?.Value).OfType<string>().ToList(),
             Binding = e.Child("binding") is { } b && b.Child("strength")?.Value is { } strength && b.Child("valueSet")?.Value is { } vs
                 ? (strength, vs) : null,
         };

@@ -170,6 +170,11 @@ public class InstanceValidatorTests
         ["SearchParameter-valueset-extensions-ValueSet-end.json"] = "no base (1..*)",
         ["SearchParameter-valueset-extensions-ValueSet-keyword.json"] = "no base (1..*)",
         ["SearchParameter-valueset-extensions-ValueSet-workflow.json"] = "no base (1..*)",
+        ["Bundle-hla-1.json"] = "a part 'uri' in hla-genotyping-results-glstring, which defines 'url' and 'text'",
+        ["CapabilityStatement-example.json"] = "url urn:uuid:68D043B5-... in uppercase (UUID URIs are lowercase)",
+        ["TerminologyCapabilities-example.json"] = "url urn:uuid:68D043B5-... in uppercase (UUID URIs are lowercase)",
+        ["Bundle-resources.json"] = "ExplanationOfBenefit.priority binds to http://terminology.hl7.org/CodeSystem/processpriority, a CodeSystem, as its valueSet",
+        ["StructureDefinition-ExplanationOfBenefit.json"] = "ExplanationOfBenefit.priority binds to a CodeSystem URL as its valueSet",
     };
 
     [Fact]

@@ -88,7 +88,10 @@ public static class RecordSampleData
     private static string Patient(Resident r)
     {
         var card = SampleDataLoader.IdCardNumber("500101", r.BirthDate, r.Sequence[..2] + (r.Gender == "male" ? "1" : "2"));
-        var doctor = r.Id == "cq-chen-ming" ? ""","generalPractitioner":[{"reference":"Practitioner/cq-dr-li"}]""" : "";
+        // 陈明 signed a family-doctor contract with Dr 李 (who then maintains his record).
+        var doctor = r.Id == "cq-chen-ming"
+            ? ""","generalPractitioner":[{"extension":[{"url":"http://fhirarchive.cn/fhir/StructureDefinition/cn-family-doctor-contract","valuePeriod":{"start":"2026-01-05","end":"2027-01-04"} }],"reference":"Practitioner/cq-dr-li"}]"""
+            : "";
         return PatientJson(r.Id, r.Name, r.Gender, r.BirthDate, $$"""{"system":"{{ResidentIdCard.OidSystem}}","value":"{{card}}"}""", doctor);
     }
 

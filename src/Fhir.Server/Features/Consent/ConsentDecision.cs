@@ -102,7 +102,7 @@ public sealed class ConsentDecision(ConsentOptions options)
     {
         // Their own authorisations are always theirs to see (and revoke).
         if (resource.Type == "Consent") return AccessDecision.Allow("the resident's own authorisations", AccessDecision.None);
-        var today = DateOnly.FromDateTime(now.UtcDateTime);
+        var today = ChinaDate(now);
         if (context.Record.IsMinor(today, options.AdultAge)
             && InForce(context, ConsentTerms.MinorOpening, now, g => g.Actors.Count == 0 || g.Actors.Contains(opener)) is null)
             return AccessDecision.Deny("a minor's record opens only on the statutory guardian's application");
@@ -138,6 +138,9 @@ public sealed class ConsentDecision(ConsentOptions options)
         if (caller.Kind == CallerKind.Person && practitioners.Count > 0) return caller.Practitioner is { } p && practitioners.Contains(p);
         return caller.Organization is { } org && grant.Actors.Contains(org);
     }
+
+    /// <summary>The calendar day in China (UTC+8): ages and birthdays are counted there.</summary>
+    public static DateOnly ChinaDate(DateTimeOffset now) => DateOnly.FromDateTime(now.ToOffset(TimeSpan.FromHours(8)).DateTime);
 
     private static ConsentGrant? InForce(RecordContext context, string category, DateTimeOffset now, Func<ConsentGrant, bool> applies) =>
         context.Consents.FirstOrDefault(c => c.Category == category && c.InForce(now) && applies(c));

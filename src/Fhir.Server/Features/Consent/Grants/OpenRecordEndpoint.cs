@@ -38,7 +38,7 @@ public static class OpenRecordEndpoint
             ? int.TryParse(d, out var days) && days > 0 ? now.AddDays(days) : throw FhirException.BadRequest($"'days' must be a whole number of at least 1, not '{d}'.")
             : null);
         if (end is { } e && e <= now) throw FhirException.BadRequest("The opening would end before it starts.");
-        var guardianUser = caller.HasRole(Roles.Guardian) ? await lookup.FhirUserAsync(ctx) : null;
+        var guardianUser = caller.HasRole(Roles.Guardian) ? caller.FhirUser : null;
 
         var stored = await ResourceEndpoints.InSessionAsync(ctx, store, async s =>
         {

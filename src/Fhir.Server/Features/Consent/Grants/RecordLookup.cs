@@ -1,4 +1,3 @@
-using FhirArchive.Auth.Tokens;
 using FhirArchive.Fhir.Model;
 using FhirArchive.Server.Access;
 using FhirArchive.Server.Features.Records;
@@ -13,7 +12,7 @@ namespace FhirArchive.Server.Features.Consent.Grants;
 /// identifier, its responsible institution, phones, guardians. Whatever a caller may not learn about — an unknown
 /// record, a closed (classified) one — is answered as "no such record", the same way every time.
 /// </summary>
-public sealed class RecordLookup(SearchParser parser, ValidatedTokenCache tokens, FhirArchive.Auth.AuthOptions auth)
+public sealed class RecordLookup(SearchParser parser)
 {
     /// <summary>
     /// The Patient, or null when it is unknown, deleted, ambiguous, or classified and the caller is not its
@@ -83,18 +82,6 @@ public sealed class RecordLookup(SearchParser parser, ValidatedTokenCache tokens
             .Where(p => p.Child("active")?.Value != "false").ToList();
     }
 
-    /// <summary>
-    /// The person behind a guardian's or resident's token ("RelatedPerson/…", "Patient/…"): the token's fhirUser.
-    /// The Caller carries only a practitioner's, so it is read from the (cached, already validated) token.
-    /// </summary>
-    public async Task<string?> FhirUserAsync(HttpContext ctx)
-    {
-        var header = ctx.Request.Headers.Authorization.ToString();
-        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) return null;
-        var result = await tokens.ValidateAsync(header[7..].Trim(), FhirArchive.Auth.Endpoints.AuthEndpoints.BaseUrl(ctx, auth));
-        return result.Principal?.FhirUser;
-    }
-
     /// <summary>An institution's clinician, family doctor or system client: the grantees of authorisations.</summary>
     public static void RequireInstitutionClinician(Caller caller, string what)
     {
@@ -103,14 +90,7 @@ public sealed class RecordLookup(SearchParser parser, ValidatedTokenCache tokens
     }
 
     /// <summary>Under 18 on the given day (birthDate as written: year, year-month or date).</summary>
-    public static bool IsMinor(ElementNode patient, DateTimeOffset now)
-    {
-        if (patient.Child("birthDate")?.Value is not { Length: >= 4 } birth) return false;
-        var parts = birth.Split('-');
-        var year = int.Parse(parts[0]);
-        var month = parts.Length > 1 ? int.Parse(parts[1]) : 12;
-        var day = parts.Length > 2 ? int.Parse(parts[2]) : DateTime.DaysInMonth(year, month);
-        var adult = new DateOnly(year, month, day).AddYears(18);
-        return DateOnly.FromDateTime(now.UtcDateTime.AddHours(8)) < adult;
-    }
+    public static bool IsMinor(ElementNode patient, DateTimeOffset now) =>
+        RecordDirectory.LatestBirthDate(patient.Child("birthDate")?.Value) is { } birth
+        && new RecordFacts("", true, null, [], false, birth).IsMinor(ConsentDecision.ChinaDate(now), 18);
 }

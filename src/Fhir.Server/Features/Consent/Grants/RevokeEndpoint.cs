@@ -25,7 +25,7 @@ public static class RevokeEndpoint
         var caller = ctx.GetCaller();
         var p = await OperationParameters.ReadAsync(ctx);
         var reason = p.Value("reason");
-        var who = caller.Practitioner ?? (caller.HasRole(Roles.Guardian) ? await lookup.FhirUserAsync(ctx) : null) ?? caller.Patient ?? caller.Organization;
+        var who = caller.Practitioner ?? (caller.HasRole(Roles.Guardian) ? caller.FhirUser : null) ?? caller.Patient ?? caller.Organization;
         var stored = await ResourceEndpoints.InSessionAsync(ctx, store, async s =>
         {
             var current = await s.ReadAsync("Consent", id, ctx.RequestAborted);

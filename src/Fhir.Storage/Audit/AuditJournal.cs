@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Text;
+using Microsoft.Win32.SafeHandles;
 
 namespace FhirArchive.Storage.Audit;
 
@@ -18,76 +19,98 @@ public sealed class AuditJournal : IDisposable
 {
     private const int Overhead = 4 + 8;
     private readonly string _path;
-    private FileStream _file;
+    private SafeFileHandle _file;
+    private long _length;
+    private long _synced;
 
     public AuditJournal(string path)
     {
         _path = path;
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         _file = Open(path);
+        _length = _synced = RandomAccess.GetLength(_file);
     }
 
-    public long Length => _file.Length;
+    public long Length => Volatile.Read(ref _length);
 
-    /// <summary>Appends whole frames at the end; on failure the file is cut back so no partial frame stays behind.</summary>
+    /// <summary>Appends whole frames at the end (one append at a time); on failure the file is cut back so no partial frame stays behind.</summary>
     public void Append(ReadOnlySpan<byte> frames, bool sync)
     {
-        var end = _file.Length;
+        var end = _length;
         try
         {
-            _file.Position = end;
-            _file.Write(frames);
-            _file.Flush(sync);
+            RandomAccess.Write(_file, frames, end);
+            if (sync) RandomAccess.FlushToDisk(_file);
         }
         catch
         {
-            try { _file.SetLength(end); } catch (IOException) { }
+            try { RandomAccess.SetLength(_file, end); } catch (IOException) { }
             throw;
         }
+        Volatile.Write(ref _length, end + frames.Length);
+        if (sync) Volatile.Write(ref _synced, end + frames.Length);
+    }
+
+    /// <summary>Puts what was appended so far on disk; may run beside an append.</summary>
+    public void Sync()
+    {
+        var length = Length;
+        if (Volatile.Read(ref _synced) >= length) return;
+        RandomAccess.FlushToDisk(_file);
+        Volatile.Write(ref _synced, length);
     }
 
     /// <summary>Every whole frame from the start; a torn or damaged tail is cut off (it was never acknowledged).</summary>
     public List<AuditJournalEntry> ReadAll()
     {
-        _file.Position = 0;
-        var bytes = new byte[_file.Length];
-        _file.ReadExactly(bytes);
+        var bytes = new byte[_length];
+        var read = 0;
+        while (read < bytes.Length)
+        {
+            var n = RandomAccess.Read(_file, bytes.AsSpan(read), read);
+            if (n == 0) break;
+            read += n;
+        }
         var entries = new List<AuditJournalEntry>();
         var at = 0;
-        while (TryDecode(bytes.AsSpan(at), out var entry, out var used))
+        while (TryDecode(bytes.AsSpan(at, read - at), out var entry, out var used))
         {
             entries.Add(entry);
             at += used;
         }
-        if (at < bytes.Length) _file.SetLength(at);
+        if (at < bytes.Length)
+        {
+            RandomAccess.SetLength(_file, at);
+            _length = _synced = at;
+        }
         return entries;
     }
 
     /// <summary>
     /// Starts the journal afresh holding only <paramref name="keep"/> (what the database lacks, or at least the head,
     /// so the chain's end stays known), once the database durably holds everything before it. Written beside and
-    /// renamed over, so a crash leaves one or the other whole.
+    /// renamed over, so a crash leaves one or the other whole. No append may run meanwhile.
     /// </summary>
     public void Restart(IReadOnlyList<AuditJournalEntry> keep)
     {
         var next = _path + ".next";
         var buffer = new ArrayBufferWriter<byte>();
         foreach (var e in keep) Encode(e.Record, e.Entities, buffer);
-        using (var f = new FileStream(next, FileMode.Create, FileAccess.Write, FileShare.None, 0))
+        using (var f = File.OpenHandle(next, FileMode.Create, FileAccess.Write))
         {
-            f.Write(buffer.WrittenSpan);
-            f.Flush(true);
+            RandomAccess.Write(f, buffer.WrittenSpan, 0);
+            RandomAccess.FlushToDisk(f);
         }
-        _file.Dispose();
         File.Move(next, _path, overwrite: true);
+        var old = _file;
         _file = Open(_path);
+        _length = _synced = buffer.WrittenCount;
+        old.Dispose();
     }
 
     public void Dispose() => _file.Dispose();
 
-    private static FileStream Open(string path) =>
-        // Unbuffered: each append is one write() of whole frames.
-        new(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read, 0);
+    private static SafeFileHandle Open(string path) => File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
 
     public static void Encode(AuditRecordRow r, IReadOnlyList<AuditEntityRow> entities, ArrayBufferWriter<byte> output)
     {

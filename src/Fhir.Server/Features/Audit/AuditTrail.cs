@@ -32,7 +32,7 @@ public sealed class AuditTrail : BackgroundService
     public Task RecordAsync(AuditDraft d, IReadOnlyList<(string Role, string Reference)> entities) =>
         RecordAsync(new AuditAppend(d.Id, d.Recorded.UtcTicks, d.Interaction.Action, d.Interaction.Operation ?? d.Interaction.Code,
             AuditEventWriter.Outcome(d.Status), d.Caller.Kind == CallerKind.Anonymous ? null : d.Caller.Subject, d.Caller.Organization,
-            AuditEventWriter.Write(d), entities));
+            AuditRecordCodec.Encode(d), entities));
 
     public Task RecordAsync(AuditAppend e)
     {

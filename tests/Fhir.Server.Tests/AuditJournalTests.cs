@@ -37,7 +37,7 @@ public abstract class AuditJournalTestsBase : IDisposable
     }
 
     private static AuditAppend Event(string patient, string action = "R") =>
-        new(Guid.NewGuid().ToString(), DateTimeOffset.UtcNow.UtcTicks, action, "read", 0, "dr-wang", "Organization/h1",
+        new(DateTimeOffset.UtcNow.UtcTicks, action, "read", 0, "dr-wang", "Organization/h1",
             Encoding.UTF8.GetBytes($$$"""{"resourceType":"AuditEvent","action":"{{{action}}}","entity":[{"what":{"reference":"{{{patient}}}"}}]}"""),
             [("patient", patient)]);
 

@@ -7,9 +7,9 @@ using Microsoft.EntityFrameworkCore.Storage;
 
 namespace FhirArchive.Storage.Audit;
 
-/// <summary>An event ready to append: its JSON and the columns it is searched by.</summary>
+/// <summary>An event ready to append: its JSON and the columns it is searched by. Its id is its sequence number.</summary>
 public sealed record AuditAppend(
-    string EventId, long Recorded, string Action, string Subtype, int Outcome, string? Agent, string? Organization,
+    long Recorded, string Action, string Subtype, int Outcome, string? Agent, string? Organization,
     byte[] Data, IReadOnlyList<(string Role, string Reference)> Entities);
 
 public sealed record AuditQuery(
@@ -44,15 +44,18 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
         [new("Seq", DbType.Int64, r => r.Seq), new("Role", DbType.String, r => r.Role), new("Reference", DbType.String, r => r.Reference)];
 
     /// <summary>How long the writer behind lets events gather before a database batch (unless someone waits for them).</summary>
-    private static readonly TimeSpan Gather = TimeSpan.FromMilliseconds(20);
+    private static readonly TimeSpan Gather = TimeSpan.FromMilliseconds(100);
     private const int MaxBatch = 4096;
     /// <summary>The journal starts afresh past this size, once the database durably holds all of it.</summary>
     public long JournalLimit { get; set; } = 64L << 20;
     /// <summary>
-    /// fsync the journal before an append returns (then an answered request's event survives power loss); otherwise
-    /// the write survives a crash of the server, and the journal is fsynced every <see cref="SyncEvery"/>.
+    /// true: fsync the journal before an append returns (an answered request's event survives power loss); false:
+    /// the write survives a crash of the server, and the journal is fsynced every <see cref="SyncEvery"/>. null
+    /// (default): as durable as the database's own commits were for the event before the journal: SQLite's writer
+    /// commits with synchronous=NORMAL (no fsync), PostgreSQL fsyncs unless synchronous_commit is off.
     /// </summary>
-    public bool SyncJournal { get; set; } = true;
+    public bool? SyncJournal { get; set; }
+    private bool _sync;
     public static readonly TimeSpan SyncEvery = TimeSpan.FromMilliseconds(100);
     /// <summary>false: events stay in the journal until the next start (lets tests stop "between" journal and database).</summary>
     public bool WriteBehind { get; init; } = true;
@@ -85,6 +88,7 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
 
     private async Task StartCoreAsync(CancellationToken ct)
     {
+        _sync = SyncJournal ?? await DatabaseSyncsCommitsAsync(ct);
         _journal = new AuditJournal(JournalFile);
         var journaled = _journal.ReadAll();
         await using (var db = await factory.CreateDbContextAsync(ct))
@@ -122,7 +126,7 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
                 hash = Sm3.ChainLink(hash, seq, e.Data);
                 var record = new AuditRecordRow
                 {
-                    Seq = seq, EventId = e.EventId, Recorded = e.Recorded, Action = e.Action, Subtype = e.Subtype,
+                    Seq = seq, EventId = EventIdOf(seq), Recorded = e.Recorded, Action = e.Action, Subtype = e.Subtype,
                     Outcome = e.Outcome, Agent = e.Agent, Organization = e.Organization, Data = e.Data, Hash = hash,
                 };
                 var entities = new AuditEntityRow[e.Entities.Count];
@@ -132,7 +136,7 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
                 AuditJournal.Encode(record, entities, _frames);
                 entries.Add(entry);
             }
-            _journal!.Append(_frames.WrittenSpan, SyncJournal);
+            _journal!.Append(_frames.WrittenSpan, _sync);
             _head = (seq, hash);
             _last = entries[^1];
             bool wasIdle;
@@ -149,6 +153,12 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
             _gate.Release();
         }
     }
+
+    /// <summary>
+    /// An event's id comes from its sequence number: no random id to make, and the id index grows at its end
+    /// (ids of one length sort in number order) instead of taking a random insert per event.
+    /// </summary>
+    public static string EventIdOf(long seq) => seq.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Waits until the database holds every event appended before the call (searches must see them all).</summary>
     public async Task FlushAsync(CancellationToken ct = default)
@@ -221,6 +231,16 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
             foreach (var r in ready) r.TrySetResult();
             await RestartJournalIfDueAsync();
         }
+    }
+
+    private async Task<bool> DatabaseSyncsCommitsAsync(CancellationToken ct)
+    {
+        if (options.Dialect == SqlDialect.Sqlite) return false;
+        await using var db = await factory.CreateDbContextAsync(ct);
+        await db.Database.OpenConnectionAsync(ct);
+        await using var cmd = db.Database.GetDbConnection().CreateCommand();
+        cmd.CommandText = "SHOW synchronous_commit";
+        return !string.Equals(await cmd.ExecuteScalarAsync(ct) as string, "off", StringComparison.OrdinalIgnoreCase);
     }
 
     /// <summary>Without <see cref="SyncJournal"/> the journal is still put on disk every <see cref="SyncEvery"/>.</summary>

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using FhirArchive.Server.Access;
+using FhirArchive.Storage.Audit;
 
 namespace FhirArchive.Server.Features.Audit;
 
@@ -23,7 +24,7 @@ public static class AuditRecordCodec
         {
             w.WriteStartObject();
             w.WriteNumber("v", Version);
-            w.WriteString("id", d.Id);
+            // No id: it is the sequence number, bound into the SM3 link.
             w.WriteNumber("t", d.Recorded.UtcTicks);
             w.WriteString("i", d.Interaction.Code);
             w.WriteString("a", d.Interaction.Action);
@@ -52,14 +53,14 @@ public static class AuditRecordCodec
     }
 
     /// <summary>The full AuditEvent JSON of a stored event.</summary>
-    public static byte[] ToAuditEvent(byte[] stored)
+    public static byte[] ToAuditEvent(AuditRecordRow row)
     {
         // Before the compact form the full AuditEvent was stored (it starts with its resourceType).
-        if (!stored.AsSpan().StartsWith("{\"v\":"u8)) return stored;
-        return AuditEventWriter.Write(Decode(stored));
+        if (!row.Data.AsSpan().StartsWith("{\"v\":"u8)) return row.Data;
+        return AuditEventWriter.Write(Decode(row.Data, row.EventId));
     }
 
-    public static AuditDraft Decode(byte[] stored)
+    public static AuditDraft Decode(byte[] stored, string id)
     {
         using var doc = JsonDocument.Parse(stored);
         var e = doc.RootElement;
@@ -69,7 +70,7 @@ public static class AuditRecordCodec
             Organization: Text(e, "org"), Practitioner: Text(e, "pr"), Patient: Text(e, "pa"), PurposeOfUse: Text(e, "pou"), ClientId: Text(e, "cl"));
         var interaction = new Interaction(e.GetProperty("i").GetString()!, e.GetProperty("a").GetString()!, null, null, Text(e, "op"));
         var type = List(e, "ty");
-        return new AuditDraft(e.GetProperty("id").GetString()!, new DateTimeOffset(e.GetProperty("t").GetInt64(), TimeSpan.Zero), interaction,
+        return new AuditDraft(id, new DateTimeOffset(e.GetProperty("t").GetInt64(), TimeSpan.Zero), interaction,
             e.GetProperty("s").GetInt32(), caller, Text(e, "ip"), Text(e, "q"), List(e, "r"), List(e, "p"), Text(e, "de"),
             type.Count == 3 ? new Coding(type[0], type[1], type[2]) : null, Text(e, "ss"));
     }

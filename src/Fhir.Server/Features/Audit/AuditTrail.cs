@@ -9,8 +9,9 @@ namespace FhirArchive.Server.Features.Audit;
 /// whatever has queued up meanwhile to the journal in one write (the database follows behind it, see
 /// <see cref="AuditStore"/>). Nothing is served before its event is durable, and a stop drains the queue and the
 /// journal into the database first, so no event is lost.
-/// <c>Audit:SyncJournal</c> (default true) fsyncs each group before answering; false leaves the write to the
-/// operating system, which survives a crash of the server but not of the machine.
+/// <c>Audit:SyncJournal</c> true fsyncs each group before answering; false leaves the write to the operating system
+/// (it survives a crash of the server, not of the machine; fsynced every 100 ms); unset, as durable as the database's
+/// own commits (see <see cref="AuditStore.SyncJournal"/>).
 /// </summary>
 public sealed class AuditTrail : BackgroundService
 {
@@ -21,7 +22,7 @@ public sealed class AuditTrail : BackgroundService
     {
         this.store = store;
         this.log = log;
-        store.SyncJournal = configuration.GetValue("Audit:SyncJournal", true);
+        store.SyncJournal = configuration.GetValue<bool?>("Audit:SyncJournal");
     }
 
     private const int MaxBatch = 512;
@@ -30,7 +31,7 @@ public sealed class AuditTrail : BackgroundService
 
     /// <summary>Writes the event and hands it over with the entities it is searched by.</summary>
     public Task RecordAsync(AuditDraft d, IReadOnlyList<(string Role, string Reference)> entities) =>
-        RecordAsync(new AuditAppend(d.Id, d.Recorded.UtcTicks, d.Interaction.Action, d.Interaction.Operation ?? d.Interaction.Code,
+        RecordAsync(new AuditAppend(d.Recorded.UtcTicks, d.Interaction.Action, d.Interaction.Operation ?? d.Interaction.Code,
             AuditEventWriter.Outcome(d.Status), d.Caller.Kind == CallerKind.Anonymous ? null : d.Caller.Subject, d.Caller.Organization,
             AuditRecordCodec.Encode(d), entities));
 

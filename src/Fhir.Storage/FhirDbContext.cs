@@ -44,9 +44,7 @@ public sealed class FhirDbContext(DbContextOptions<FhirDbContext> options) : DbC
         b.Entity<Audit.AuditEntityRow>(e =>
         {
             e.ToTable("AuditEntity");
-            e.HasKey(x => x.Id);
-            // Known to EF so that events are inserted before the entities that point at them.
-            e.HasOne<Audit.AuditRecordRow>().WithMany().HasForeignKey(x => x.Seq);
+            e.HasKey(x => new { x.Reference, x.Seq, x.Role });
         });
         b.Entity<SchemaVersionRow>(e =>
         {

@@ -23,7 +23,6 @@ public sealed class AuditRecordRow
 /// <summary>A patient or resource an event is about (search index only; the chained data is the JSON).</summary>
 public sealed class AuditEntityRow
 {
-    public long Id { get; set; }
     public long Seq { get; set; }
     /// <summary>"patient" or "resource".</summary>
     public string Role { get; set; } = "";

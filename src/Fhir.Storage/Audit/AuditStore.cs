@@ -39,7 +39,6 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
         new("Data", DbType.Binary, r => r.Data), new("Hash", DbType.Binary, r => r.Hash),
     ];
 
-    // The entity row's own Id is left to the database.
     private static readonly BulkColumn<AuditEntityRow>[] EntityColumns =
         [new("Seq", DbType.Int64, r => r.Seq), new("Role", DbType.String, r => r.Role), new("Reference", DbType.String, r => r.Reference)];
 
@@ -129,9 +128,11 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
                     Seq = seq, EventId = EventIdOf(seq), Recorded = e.Recorded, Action = e.Action, Subtype = e.Subtype,
                     Outcome = e.Outcome, Agent = e.Agent, Organization = e.Organization, Data = e.Data, Hash = hash,
                 };
-                var entities = new AuditEntityRow[e.Entities.Count];
-                for (var i = 0; i < entities.Length; i++)
-                    entities[i] = new AuditEntityRow { Seq = seq, Role = e.Entities[i].Role, Reference = e.Entities[i].Reference };
+                // Once per (role, reference): the pair with the sequence number is the row's key.
+                var entities = new List<AuditEntityRow>(e.Entities.Count);
+                foreach (var (role, reference) in e.Entities)
+                    if (!entities.Exists(x => x.Role == role && x.Reference == reference))
+                        entities.Add(new AuditEntityRow { Seq = seq, Role = role, Reference = reference });
                 var entry = new AuditJournalEntry(record, entities);
                 AuditJournal.Encode(record, entities, _frames);
                 entries.Add(entry);

@@ -133,6 +133,35 @@ public abstract class AuditJournalTestsBase : IDisposable
         await restarted.StopAsync();
     }
 
+    [FhirFact]
+    public async Task Verify_while_events_keep_coming_reports_an_intact_chain_and_searches_see_every_appended_event()
+    {
+        var store = await Start();
+        using var stop = new CancellationTokenSource();
+        var appended = 0;
+        var writer = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                await store.AppendAsync([Event("Patient/busy")]);
+                Interlocked.Increment(ref appended);
+            }
+        });
+        for (var i = 0; i < 5; i++)
+        {
+            var before = Volatile.Read(ref appended);
+            var report = await store.VerifyAsync();
+            Assert.True(report.Intact, report.Problem);
+            Assert.True(report.Checked >= before, $"{report.Checked} checked, {before} appended before");
+            // Written behind, yet a search counts every event appended before it began.
+            before = Volatile.Read(ref appended);
+            Assert.True((await store.SearchAsync(new AuditQuery(Patient: "Patient/busy", Count: 1))).Total >= before);
+        }
+        stop.Cancel();
+        await writer;
+        await store.StopAsync();
+    }
+
     public void Dispose()
     {
         foreach (var p in _providers) p.Dispose();

@@ -51,9 +51,7 @@ public sealed class FhirDbContext(DbContextOptions<FhirDbContext> options) : DbC
         b.Entity<Audit.AuditEntityRow>(e =>
         {
             e.ToTable("AuditEntity");
-            e.HasKey(x => x.Id);
-            // Known to EF so that events are inserted before the entities that point at them.
-            e.HasOne<Audit.AuditRecordRow>().WithMany().HasForeignKey(x => x.Seq);
+            e.HasKey(x => new { x.Reference, x.Seq, x.Role });
         });
         // The authorisation server's grant state (migration 7).
         b.Entity<AuthState.AuthCodeRow>().ToTable("AuthCode").HasKey(x => x.Hash);

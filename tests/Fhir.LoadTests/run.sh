@@ -68,7 +68,8 @@ if [ "$db" = postgres ]; then
   "${pg_user[@]}" "$pg_bin/pg_ctl" -D "$pg_data" -l "$tmp/pg.log" -w -t 60 \
     -o "-p $pg_port -k $tmp -c listen_addresses=127.0.0.1 -c synchronous_commit=off -c shared_buffers=256MB" start >/dev/null
   "$pg_bin/psql" -h 127.0.0.1 -p "$pg_port" -U fhir -d postgres -qc "CREATE DATABASE fhir" >/dev/null
-  export Storage__Provider=postgres Storage__ConnectionString="Host=127.0.0.1;Port=$pg_port;Username=fhir;Database=fhir;Maximum Pool Size=100"
+  # The audit journal lives in the data folder: keep it in the temp folder too.
+  export Storage__Provider=postgres Storage__DataFolder="$tmp/data" Storage__ConnectionString="Host=127.0.0.1;Port=$pg_port;Username=fhir;Database=fhir;Maximum Pool Size=100"
 else
   export Storage__Provider=sqlite Storage__DataFolder="$tmp/sqlite"
 fi

@@ -4,6 +4,7 @@ using System.Text.Json;
 using FhirArchive.Crypto;
 using FhirArchive.Server.Access;
 using FhirArchive.Storage;
+using FhirArchive.Storage.Audit;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -226,6 +227,8 @@ public abstract class AuditTamperTestsBase
     {
         var fx = NewServer();
         for (var i = 0; i < count; i++) await fx.Client.SendAsync(HttpMethod.Get, $"/Patient/t{i}", null, TestCallers.As("u", Roles.Clinician));
+        // The rows follow the journal; tamper only once they are in the database.
+        await fx.Factory.Services.GetRequiredService<AuditStore>().FlushAsync();
         await using var db = await fx.Factory.Services.GetRequiredService<IDbContextFactory<FhirDbContext>>().CreateDbContextAsync();
         // Drop the append-only triggers first, as an attacker with database rights could.
         if (Postgres) await db.Database.ExecuteSqlRawAsync("""DROP TRIGGER "AuditRecord_AppendOnly" ON "AuditRecord" """);
@@ -255,6 +258,7 @@ public abstract class AuditTamperTestsBase
     {
         using var fx = NewServer();
         await fx.Client.SendAsync(HttpMethod.Get, "/Patient/x", null, TestCallers.As("u", Roles.Clinician));
+        await fx.Factory.Services.GetRequiredService<AuditStore>().FlushAsync();
         await Assert.ThrowsAnyAsync<Exception>(() => Sql(fx, """UPDATE "AuditRecord" SET "Agent" = 'someone-else'"""));
         await Assert.ThrowsAnyAsync<Exception>(() => Sql(fx, """DELETE FROM "AuditRecord" """));
         Assert.Equal("true", (await Verify(fx)).Result);

@@ -1,8 +1,9 @@
 namespace FhirArchive.Storage.Audit;
 
 /// <summary>
-/// One audit event, append-only. <see cref="Data"/> holds the AuditEvent JSON exactly as served; <see cref="Hash"/>
-/// chains it to the previous event (SM3). The other columns are copies of the event's fields, for searching.
+/// One audit event, append-only. <see cref="Data"/> holds the event's JSON (the server's compact record, or the
+/// full AuditEvent in rows written before it); <see cref="Hash"/> chains it to the previous event (SM3). The other
+/// columns are copies of the event's fields, for searching.
 /// </summary>
 public sealed class AuditRecordRow
 {
@@ -22,7 +23,6 @@ public sealed class AuditRecordRow
 /// <summary>A patient or resource an event is about (search index only; the chained data is the JSON).</summary>
 public sealed class AuditEntityRow
 {
-    public long Id { get; set; }
     public long Seq { get; set; }
     /// <summary>"patient" or "resource".</summary>
     public string Role { get; set; } = "";

@@ -11,6 +11,7 @@ internal static class Migrations
         new(5, "Unique keys and counters (one person one record, record numbers)", UniqueKeysAndCounters),
         new(6, "Pending access requests (one-time codes of Patient/$request-access)", AccessRequests),
         new(7, "Authorisation server grant state (codes, refresh tokens, revocations, lockout)", AuthGrantState),
+        new(8, "Audit entities keyed by reference: one index per row instead of three", AuditEntityByReference),
     ];
 
     /// <summary>
@@ -52,6 +53,23 @@ internal static class Migrations
         yield return $"""CREATE TABLE "AuthLoginFailure" ("Id" {id}, "Username" text NOT NULL, "At" bigint NOT NULL)""";
         yield return """CREATE INDEX "IX_AuthLoginFailure_Username" ON "AuthLoginFailure" ("Username", "At")""";
         yield return """CREATE TABLE "AuthAccountState" ("Username" text PRIMARY KEY, "LockedUntil" bigint NULL, "LastTotpStep" bigint NOT NULL)""";
+    }
+
+    /// <summary>
+    /// An audit entity row is only ever looked up by its reference (patient, entity, access log): keyed by
+    /// (Reference, Seq, Role) it is one b-tree insert per row (SQLite: WITHOUT ROWID) instead of a row, its id
+    /// counter, and two indexes. Written behind the journal for every request, this is the audit's largest cost.
+    /// </summary>
+    private static IEnumerable<string> AuditEntityByReference(SqlDialect d)
+    {
+        var withoutRowId = d == SqlDialect.Sqlite ? " WITHOUT ROWID" : "";
+        yield return $"""
+            CREATE TABLE "AuditEntityV8" ("Reference" text NOT NULL, "Seq" bigint NOT NULL, "Role" text NOT NULL,
+              CONSTRAINT "PK_AuditEntity" PRIMARY KEY ("Reference", "Seq", "Role")){withoutRowId}
+            """;
+        yield return """INSERT INTO "AuditEntityV8" ("Reference", "Seq", "Role") SELECT DISTINCT "Reference", "Seq", "Role" FROM "AuditEntity" """;
+        yield return """DROP TABLE "AuditEntity" """;
+        yield return """ALTER TABLE "AuditEntityV8" RENAME TO "AuditEntity" """;
     }
 
     /// <summary>

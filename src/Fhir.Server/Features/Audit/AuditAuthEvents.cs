@@ -39,6 +39,6 @@ public sealed class AuditAuthEvents(AuditTrail trail, TimeProvider clock) : IAut
         new(CallerKind.Person, username, null, new HashSet<string>(), [], ClientId: clientId);
 
     private async ValueTask Record(Caller caller, Interaction what, string subtypeSystem, int status, string? address, string description) =>
-        await trail.RecordAsync(new AuditDraft(Guid.NewGuid().ToString(), clock.GetUtcNow(), what, status, caller, address, null, [], [],
+        await trail.RecordAsync(new AuditDraft(null, clock.GetUtcNow(), what, status, caller, address, null, [], [],
             description, Authentication, subtypeSystem), []);
 }

@@ -42,7 +42,7 @@ public static class AuditEndpoints
     {
         RequireAuditor(c);
         var row = await store.ReadAsync(id, c.RequestAborted) ?? throw FhirException.NotFound($"AuditEvent/{id} is not known.");
-        await FhirFormats.WriteJsonBytesAsync(c, 200, row.Data);
+        await FhirFormats.WriteJsonBytesAsync(c, 200, AuditRecordCodec.ToAuditEvent(row));
     }
 
     private static async Task Search(HttpContext c, AuditStore store, List<KeyValuePair<string, string>> p)
@@ -97,7 +97,7 @@ public static class AuditEndpoints
             var rest = c.Request.Query.Where(kv => kv.Key != "_before").SelectMany(kv => kv.Value.Select(v => $"{Uri.EscapeDataString(kv.Key)}={Uri.EscapeDataString(v ?? "")}"));
             bundle.Links.Add(("next", $"{baseUrl}/{path}?{string.Join('&', rest.Append($"_before={rows[^1].Seq}"))}"));
         }
-        foreach (var r in rows) bundle.Entries.Add(new BundleEntry($"{baseUrl}/AuditEvent/{r.EventId}", r.Data, SearchMode: "match"));
+        foreach (var r in rows) bundle.Entries.Add(new BundleEntry($"{baseUrl}/AuditEvent/{r.EventId}", AuditRecordCodec.ToAuditEvent(r), SearchMode: "match"));
         await FhirFormats.WriteJsonBytesAsync(c, 200, bundle.ToJson());
     }
 

@@ -6,9 +6,12 @@ using FhirArchive.Server.Access;
 
 namespace FhirArchive.Server.Features.Audit;
 
-/// <summary>Everything one audit event says: who, when, what interaction, with what outcome, about which data.</summary>
+/// <summary>
+/// Everything one audit event says: who, when, what interaction, with what outcome, about which data. The id is
+/// null until the trail gives the event its sequence number.
+/// </summary>
 public sealed record AuditDraft(
-    string Id, DateTimeOffset Recorded, Interaction Interaction, int Status, Caller Caller, string? Address,
+    string? Id, DateTimeOffset Recorded, Interaction Interaction, int Status, Caller Caller, string? Address,
     string? Query, IReadOnlyCollection<string> Resources, IReadOnlyCollection<string> Patients, string? Description = null,
     Coding? Type = null, string? SubtypeSystem = null);
 
@@ -37,7 +40,7 @@ public static class AuditEventWriter
         {
             w.WriteStartObject();
             w.WriteString("resourceType", "AuditEvent");
-            w.WriteString("id", d.Id);
+            if (d.Id is not null) w.WriteString("id", d.Id);
             w.WriteStartObject("meta");
             w.WriteString("lastUpdated", Instant(d.Recorded));
             w.WriteEndObject();

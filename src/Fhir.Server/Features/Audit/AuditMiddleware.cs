@@ -38,7 +38,7 @@ public sealed class AuditMiddleware(RequestDelegate next, AuditTrail trail, Pati
         // A refused or missing read of a Patient still names the patient it was aimed at.
         IReadOnlyCollection<string> patientsAbout = recorder.Patients.Count > 0 ? recorder.Patients
             : interaction is { Type: "Patient", Id: { } id } ? [$"Patient/{id}"] : [];
-        var draft = new AuditDraft(Guid.NewGuid().ToString(), clock.GetUtcNow(), interaction, http.Response.StatusCode, caller,
+        var draft = new AuditDraft(null, clock.GetUtcNow(), interaction, http.Response.StatusCode, caller,
             http.Connection.RemoteIpAddress?.ToString(), QueryOf(http, interaction), recorder.Resources, patientsAbout);
         var entities = patientsAbout.Select(p => ("patient", p))
             .Concat(recorder.Resources.Select(r => ("resource", r.Split("/_history/")[0]))).ToList();

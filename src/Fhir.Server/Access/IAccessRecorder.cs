@@ -10,6 +10,6 @@ public interface IAccessRecorder
 {
     void Shown(StoredResource resource);
     void Written(StoredResource resource);
-    /// <summary>A resource the access decision hid from the caller, with the decision's reason.</summary>
-    void Denied(StoredResource resource, string reason) { }
+    /// <summary>An access decision on a resource about to be shown (permitted) or hidden, with its reason.</summary>
+    void Decided(StoredResource resource, bool permitted, string reason) { }
 }

@@ -28,7 +28,7 @@ public sealed class ScopedAccessPolicy(IAccessPolicy inner, PatientLinks links) 
             throw new FhirException(403, "forbidden", typeReason);
         }
         if (await RefusalAsync(context, caller, resource, permission) is not { } reason) return await inner.ShowAsync(context, resource);
-        if (!context.Counting) context.Http.Features.Get<IAccessRecorder>()?.Denied(resource, reason);
+        if (!context.Counting) context.Http.Features.Get<IAccessRecorder>()?.Decided(resource, false, reason);
         return null;
     }
 

@@ -13,7 +13,7 @@ namespace FhirArchive.Server.Features.Audit;
 public sealed record AuditDraft(
     string? Id, DateTimeOffset Recorded, Interaction Interaction, int Status, Caller Caller, string? Address,
     string? Query, IReadOnlyCollection<string> Resources, IReadOnlyCollection<string> Patients, string? Description = null,
-    Coding? Type = null, string? SubtypeSystem = null);
+    Coding? Type = null, string? SubtypeSystem = null, IReadOnlyCollection<string>? Decisions = null);
 
 /// <summary>A code for the event's type or subtype where it is not the RESTful default.</summary>
 public sealed record Coding(string System, string Code, string Display);
@@ -80,7 +80,7 @@ public static class AuditEventWriter
             WriteCoding(w, null, "http://terminology.hl7.org/CodeSystem/security-source-type", "4", "Application Server");
             w.WriteEndArray();
             w.WriteEndObject();
-            if (d.Patients.Count + d.Resources.Count > 0 || d.Query is not null)
+            if (d.Patients.Count + d.Resources.Count > 0 || d.Query is not null || d.Decisions is { Count: > 0 })
             {
                 w.WriteStartArray("entity");
                 foreach (var p in d.Patients) WriteEntity(w, p, "1", "1", "Patient");
@@ -92,6 +92,23 @@ public static class AuditEventWriter
                     WriteCoding(w, "role", "http://terminology.hl7.org/CodeSystem/object-role", "24", "Query");
                     w.WriteString("description", q);
                     w.WriteBase64String("query", Encoding.UTF8.GetBytes(q));
+                    w.WriteEndObject();
+                }
+                // The access decisions (consent rules, token reach) with their reasons: one detail each.
+                if (d.Decisions is { Count: > 0 } decisions)
+                {
+                    w.WriteStartObject();
+                    WriteCoding(w, "type", "http://terminology.hl7.org/CodeSystem/audit-entity-type", "2", "System Object");
+                    w.WriteString("name", "access-decision");
+                    w.WriteStartArray("detail");
+                    foreach (var decision in decisions)
+                    {
+                        w.WriteStartObject();
+                        w.WriteString("type", decision.StartsWith("permit", StringComparison.Ordinal) ? "permit" : "deny");
+                        w.WriteString("valueString", decision);
+                        w.WriteEndObject();
+                    }
+                    w.WriteEndArray();
                     w.WriteEndObject();
                 }
                 w.WriteEndArray();

@@ -11,6 +11,7 @@ namespace FhirArchive.Server.Features.Audit;
 public sealed class AuditMiddleware(RequestDelegate next, AuditTrail trail, PatientReferences patients, TimeProvider clock)
 {
     private const int MaxResources = 100;
+    private const int MaxDenialsNamed = 20;
 
     public async Task InvokeAsync(HttpContext http)
     {
@@ -39,7 +40,8 @@ public sealed class AuditMiddleware(RequestDelegate next, AuditTrail trail, Pati
         IReadOnlyCollection<string> patientsAbout = recorder.Patients.Count > 0 ? recorder.Patients
             : interaction is { Type: "Patient", Id: { } id } ? [$"Patient/{id}"] : [];
         var draft = new AuditDraft(null, clock.GetUtcNow(), interaction, http.Response.StatusCode, caller,
-            http.Connection.RemoteIpAddress?.ToString(), QueryOf(http, interaction), recorder.Resources, patientsAbout);
+            http.Connection.RemoteIpAddress?.ToString(), QueryOf(http, interaction), recorder.Resources, patientsAbout,
+            Decisions: recorder.Decisions());
         var entities = patientsAbout.Select(p => ("patient", p))
             .Concat(recorder.Resources.Select(r => ("resource", r.Split("/_history/")[0]))).ToList();
         return trail.RecordAsync(draft, entities);
@@ -66,6 +68,39 @@ public sealed class AuditMiddleware(RequestDelegate next, AuditTrail trail, Pati
 
         public void Shown(StoredResource r) => Add(r);
         public void Written(StoredResource r) => Add(r);
+
+        // Access decisions: permits counted by reason, denials named (the first few) with theirs.
+        private Dictionary<string, int>? _permits;
+        private List<string>? _denials;
+        private int _denied;
+
+        public void Decided(StoredResource r, bool permitted, string reason)
+        {
+            lock (_resources)
+            {
+                if (permitted)
+                {
+                    _permits ??= [];
+                    _permits[reason] = _permits.GetValueOrDefault(reason) + 1;
+                    return;
+                }
+                _denied++;
+                if ((_denials ??= []).Count < MaxDenialsNamed) _denials.Add($"deny {r.ResourceType}/{r.Id}: {reason}");
+            }
+        }
+
+        public IReadOnlyCollection<string>? Decisions()
+        {
+            lock (_resources)
+            {
+                if (_permits is null && _denials is null) return null;
+                var all = new List<string>();
+                foreach (var (reason, n) in _permits ?? []) all.Add($"permit ×{n}: {reason}");
+                all.AddRange(_denials ?? []);
+                if (_denied > MaxDenialsNamed) all.Add($"deny ×{_denied - MaxDenialsNamed} more");
+                return all;
+            }
+        }
 
         private void Add(StoredResource r)
         {

@@ -47,6 +47,7 @@ public static class AuditRecordCodec
             Optional(w, "de", d.Description);
             if (d.Type is { } type) Strings(w, "ty", [type.System, type.Code, type.Display]);
             Optional(w, "ss", d.SubtypeSystem);
+            if (d.Decisions is { Count: > 0 } decisions) Strings(w, "dc", decisions);
             w.WriteEndObject();
         }
         return buffer.WrittenSpan.ToArray();
@@ -72,7 +73,7 @@ public static class AuditRecordCodec
         var type = List(e, "ty");
         return new AuditDraft(id, new DateTimeOffset(e.GetProperty("t").GetInt64(), TimeSpan.Zero), interaction,
             e.GetProperty("s").GetInt32(), caller, Text(e, "ip"), Text(e, "q"), List(e, "r"), List(e, "p"), Text(e, "de"),
-            type.Count == 3 ? new Coding(type[0], type[1], type[2]) : null, Text(e, "ss"));
+            type.Count == 3 ? new Coding(type[0], type[1], type[2]) : null, Text(e, "ss"), List(e, "dc"));
     }
 
     private static void Optional(Utf8JsonWriter w, string name, string? value)

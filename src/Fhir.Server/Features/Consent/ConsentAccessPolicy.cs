@@ -29,18 +29,15 @@ public sealed class ConsentAccessPolicy(ConsentDecision decision, RecordDirector
         var caller = context.Http.GetCaller();
         if (!decision.Options.Enabled || caller.HasRole(Roles.Server) || resource.Json is null) return resource;
         // Types outside the Patient compartment (institutions, practitioners, terminology, profiles) are nobody's record.
-        if (Compartments.Params("Patient", resource.ResourceType) is null && resource.ResourceType != "Patient") return resource;
+        if (!Compartments.IsPatientData(resource.ResourceType)) return resource;
 
         var facts = FactsOf(resource);
         var contexts = new List<RecordContext>();
         foreach (var id in facts.PatientIds?.Distinct() ?? [])
             contexts.Add(await ContextAsync(context, caller, id));
         var d = decision.Decide(caller, facts, contexts, clock.GetUtcNow());
-        if (!d.Permit)
-        {
-            if (!context.Counting) context.Http.Features.Get<IAccessRecorder>()?.Denied(resource, d.Reason);
-            return null;
-        }
+        if (!context.Counting) context.Http.Features.Get<IAccessRecorder>()?.Decided(resource, d.Permit, d.Reason);
+        if (!d.Permit) return null;
         if (facts.Redactable is not { Count: > 0 } redactable || redactable.IsSubsetOf(d.Cleared)) return resource;
         var closed = redactable.Except(d.Cleared).ToHashSet();
         var node = FhirFormats.ParseStored(resource.Json);

@@ -24,7 +24,7 @@ public sealed class SecurityLabeller(ConsentOptions options) : IWriteInterceptor
     public ValueTask BeforeWriteAsync(WriteContext context)
     {
         if (!options.Enabled || context.Resource is not { } resource) return ValueTask.CompletedTask;
-        if (Search.Compartments.Params("Patient", context.ResourceType) is null && context.ResourceType != "Patient") return ValueTask.CompletedTask;
+        if (!Search.Compartments.IsPatientData(context.ResourceType)) return ValueTask.CompletedTask;
         var meta = resource.Child("meta") ?? resource.Add("meta");
         foreach (var s in meta.ChildrenNamed("security").ToList())
             if (Owned.Contains((s.Child("system")?.Value ?? "", s.Child("code")?.Value ?? ""))) meta.Remove(s);

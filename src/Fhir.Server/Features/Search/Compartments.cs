@@ -12,6 +12,9 @@ public static class Compartments
     public static string[]? Params(string compartment, string resourceType) =>
         Defs.Value.TryGetValue(compartment, out var d) ? d.GetValueOrDefault(resourceType, []) : null;
 
+    /// <summary>Whether resources of the type are a resident's record data: the Patient itself or a member of its compartment.</summary>
+    public static bool IsPatientData(string resourceType) => resourceType == "Patient" || Params("Patient", resourceType) is { Length: > 0 };
+
     /// <summary>Every resource type in the compartment with its linking parameters; null when the type is not a compartment.</summary>
     public static IReadOnlyDictionary<string, string[]>? Members(string compartment) =>
         Defs.Value.TryGetValue(compartment, out var d) ? d.Where(kv => kv.Value.Length > 0).ToDictionary() : null;

@@ -72,7 +72,8 @@ public sealed class SearchService(SearchParser parser, IResourceStore store, Rea
             var shape = ResultShaping.For(options.Summary, options.Elements);
             var matches = await guard.FilterAsync(access, result.Matches);
             foreach (var m in matches) bundle.Entries.Add(Entry(baseUrl, m, "match", shape));
-            bundle.Total = await VisibleTotalAsync(access, query, result, matches.Count, options.Warnings, ct);
+            bundle.Total = await VisibleTotalAsync(access, query, result, matches.Count, options.Warnings, ct,
+                recount: options.Total == "accurate" || query.CountOnly);
 
             await AddIncludesAsync(bundle, baseUrl, access, matches, options.Includes, options.RevIncludes, ct);
             bundle.Redacted = access.Items.ContainsKey(Consent.ConsentAccessPolicy.RedactedItem);
@@ -85,8 +86,9 @@ public sealed class SearchService(SearchParser parser, IResourceStore store, Rea
     /// <summary>
     /// The total counts only what the caller may see: the database's count for the server itself, when nothing can be
     /// hidden (no consent rules, unconditional scopes) and for types that are nobody's record data; the shown matches
-    /// when they all fit on the first page; otherwise (unless <paramref name="recount"/> is false) the matches are
-    /// decided one by one up to Consent:MaxCountedTotal, and beyond that the total is left out (with a note).
+    /// when they all fit on the first page. Otherwise it costs a decision per match: only when asked for
+    /// (<paramref name="recount"/>: _total=accurate, _summary=count) the matches are decided one by one up to
+    /// Consent:MaxCountedTotal; else the total is left out (optional in FHIR), and beyond the cap too, with a note.
     /// </summary>
     public async Task<int?> VisibleTotalAsync(AccessContext access, SearchQuery query, SearchResult result, int shown, List<FhirIssue> warnings,
         CancellationToken ct, bool recount = true)
@@ -117,7 +119,7 @@ public sealed class SearchService(SearchParser parser, IResourceStore store, Rea
     /// <summary>Types that are nobody's record data, or no consent rules and scopes that reach every resource of the type.</summary>
     private bool NothingHidden(Caller caller, string? type)
     {
-        if (type is not null && type != "Patient" && Compartments.Params("Patient", type) is null) return !GranularFor(caller, type);
+        if (type is not null && !Compartments.IsPatientData(type)) return !GranularFor(caller, type);
         if (consent.Enabled || (caller.Jurisdiction is not null && caller.Roles.Any(RolePolicy.BoundToDivision))) return false;
         var grants = InteractionAuthorizer.Grants(caller, type ?? "Resource", Auth.Scopes.Permission.Search).ToList();
         return grants.Count > 0 && grants.All(g => g.Context != "patient" && g.Query is null);

@@ -25,6 +25,8 @@ public sealed class SearchOptions
     public List<IncludeSpec> RevIncludes { get; } = [];
     public string? Summary { get; set; }
     public string[]? Elements { get; set; }
+    /// <summary>_total as asked: none, estimate, accurate (null: not asked).</summary>
+    public string? Total { get; set; }
     public List<FhirIssue> Warnings { get; } = [];
 }
 
@@ -119,6 +121,7 @@ public sealed partial class SearchParser(SearchParameterRegistry registry, IReso
                 break;
             case "_total":
                 query.IncludeTotal = value != "none";
+                options.Total = value;
                 break;
             case "_summary":
                 options.Summary = value;

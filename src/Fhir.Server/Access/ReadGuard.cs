@@ -33,6 +33,10 @@ public sealed class ReadGuard(IAccessPolicy configured, PatientLinks links, Feat
         return shown;
     }
 
+    /// <summary>A direct read: null when missing or hidden (answer 404); a deletion passes as it is (answer 410).</summary>
+    public async ValueTask<StoredResource?> ShowOrGoneAsync(AccessContext ctx, StoredResource? r) =>
+        r is null ? null : r.IsDeleted ? r : await ShowAsync(ctx, r);
+
     /// <summary>
     /// The resources the caller may see, for matching only (totals, chained and _has parameters): nothing is
     /// disclosed, so nothing is recorded as shown or denied.

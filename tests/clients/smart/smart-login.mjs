@@ -154,7 +154,8 @@ test("fhirclient logs a resident in with authorization code + PKCE and reads onl
     assert.equal(result.fhirUser, "Patient/zhang-wei");
     assert.match(result.scope, /patient\/\*\.rs/);
     assert.deepEqual(result.observations, ["obs-1", "obs-2"]);
-    assert.equal(result.other, 403);
+    // Another resident's record looks missing to her (consent rules: a refused resource answers like an unknown id).
+    assert.equal(result.other, 404);
     // Refresh with rotation: a new access token and a new refresh token.
     assert.equal(result.newAccessToken, true);
     assert.equal(result.rotatedRefresh, true);

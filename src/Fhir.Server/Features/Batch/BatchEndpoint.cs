@@ -245,7 +245,7 @@ public static class BatchEndpoint
             var s = ReferenceParts.TryParse(e.Path, out _, out _, out var vid) && int.TryParse(vid, out var v)
                 ? await store.ReadVersionAsync(type, id, v, ctx.RequestAborted)
                 : await store.ReadAsync(type, id, ctx.RequestAborted);
-            if (s is null || (!s.IsDeleted && (s = await guard.ShowAsync(access, s)) is null))
+            if ((s = await guard.ShowOrGoneAsync(access, s)) is null)
                 throw FhirException.NotFound($"{type}/{id} is not known.");
             if (s.IsDeleted) throw FhirException.Gone($"{type}/{id} was deleted.");
             return new BundleEntry($"{baseUrl}/{type}/{id}", s.Json, Response: ("200", null, FhirHeaders.ETag(s.Version), s.LastUpdated));

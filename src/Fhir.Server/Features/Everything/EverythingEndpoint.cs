@@ -34,7 +34,7 @@ public static class EverythingEndpoint
         var bundle = await guard.RunAsync(ctx, "operation-everything", "Patient", async access =>
         {
             var patient = await store.ReadAsync("Patient", id, ct);
-            if (patient is null || (!patient.IsDeleted && (patient = await guard.ShowAsync(access, patient)) is null)) throw FhirException.NotFound($"Patient/{id} is not known.");
+            if ((patient = await guard.ShowOrGoneAsync(access, patient)) is null) throw FhirException.NotFound($"Patient/{id} is not known.");
             if (patient.IsDeleted) throw FhirException.Gone($"Patient/{id} has been deleted.");
 
             var result = await store.SearchAsync(query, ct);

@@ -30,7 +30,7 @@ public static class ResourceEndpoints
         await guard.RunAsync(ctx, "read", type, async access =>
         {
             var s = await store.ReadAsync(type, id, ctx.RequestAborted);
-            if (s is null || (!s.IsDeleted && (s = await guard.ShowAsync(access, s)) is null)) throw FhirException.NotFound($"{type}/{id} is not known.");
+            if ((s = await guard.ShowOrGoneAsync(access, s)) is null) throw FhirException.NotFound($"{type}/{id} is not known.");
             if (s.IsDeleted)
             {
                 FhirHeaders.SetVersionHeaders(ctx.Response, s);
@@ -48,7 +48,7 @@ public static class ResourceEndpoints
         await guard.RunAsync(ctx, "vread", type, async access =>
         {
             var s = await store.ReadVersionAsync(type, id, version, ctx.RequestAborted);
-            if (s is null || (!s.IsDeleted && (s = await guard.ShowAsync(access, s)) is null)) throw FhirException.NotFound($"{type}/{id}/_history/{vid} is not known.");
+            if ((s = await guard.ShowOrGoneAsync(access, s)) is null) throw FhirException.NotFound($"{type}/{id}/_history/{vid} is not known.");
             if (s.IsDeleted) throw FhirException.Gone($"Version {vid} of {type}/{id} is a deletion.");
             await WriteVersionAsync(ctx, s);
             return 0;

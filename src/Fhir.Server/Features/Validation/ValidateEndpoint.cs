@@ -87,7 +87,7 @@ public static class ValidateEndpoint
         await guard.RunAsync(ctx, "validate", type, async access =>
         {
             var s = await store.ReadAsync(type, id, ctx.RequestAborted);
-            if (s is null || s.IsDeleted || (s = await guard.ShowAsync(access, s)) is null) throw FhirException.NotFound($"{type}/{id} is not known.");
+            if (s is null || s.IsDeleted || (s = await guard.ShowOrGoneAsync(access, s)) is null) throw FhirException.NotFound($"{type}/{id} is not known.");
             found = s;
             return 0;
         });

@@ -253,7 +253,8 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
 
     /// <summary>
     /// Once the journal is big, it starts afresh with only what the database does not hold yet (or the head), after
-    /// the database has durably taken the rest. Appends wait meanwhile, so nothing slips between the two.
+    /// the database has durably taken the rest and when that is at most a batch. Appends wait meanwhile, so nothing
+    /// slips between the two.
     /// </summary>
     private async Task RestartJournalIfDueAsync()
     {
@@ -262,7 +263,13 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
         try
         {
             List<AuditJournalEntry> keep;
-            lock (_lock) keep = _pending.Count > 0 ? [.. _pending] : _last is { } last ? [last] : [];
+            // While the database is far behind, carrying everything over would rewrite most of the journal after every
+            // batch (quadratic): wait until what is kept is at most a batch.
+            lock (_lock)
+            {
+                if (_pending.Count > MaxBatch) return;
+                keep = _pending.Count > 0 ? [.. _pending] : _last is { } last ? [last] : [];
+            }
             if (keep.Count == 0 || !await MakeDatabaseDurableAsync()) return;
             _journal.Restart(keep);
         }

@@ -175,13 +175,7 @@ internal sealed class WriteSession(ResourceStore store, FhirDbContext db, IDbCon
     {
         await FlushAsync(ct);
         var ids = rows.Select(r => r.RowId).ToList();
-        await db.Tokens.Where(x => ids.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
-        await db.Strings.Where(x => ids.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
-        await db.Dates.Where(x => ids.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
-        await db.Numbers.Where(x => ids.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
-        await db.Quantities.Where(x => ids.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
-        await db.References.Where(x => ids.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
-        await db.Uris.Where(x => ids.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
+        await DeleteIndexRowsAsync(ids, ct);
         foreach (var (rowId, index) in rows)
             foreach (var i in index.All) i.ResourceRowId = rowId;
         await InsertIndexRowsAsync(rows.Select(r => r.Index).ToList(), ct);
@@ -191,14 +185,20 @@ internal sealed class WriteSession(ResourceStore store, FhirDbContext db, IDbCon
     {
         await FlushAsync(ct);
         var rows = await db.Resources.Where(r => r.ResourceType == type && r.ResourceId == id).Select(r => r.Id).ToListAsync(ct);
-        await db.Tokens.Where(x => rows.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
-        await db.Strings.Where(x => rows.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
-        await db.Dates.Where(x => rows.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
-        await db.Numbers.Where(x => rows.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
-        await db.Quantities.Where(x => rows.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
-        await db.References.Where(x => rows.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
-        await db.Uris.Where(x => rows.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
+        await DeleteIndexRowsAsync(rows, ct);
         await db.Resources.Where(r => rows.Contains(r.Id)).ExecuteDeleteAsync(ct);
+    }
+
+    /// <summary>Removes every search-index row of these version rows, in each typed index table.</summary>
+    private async Task DeleteIndexRowsAsync(List<long> rowIds, CancellationToken ct)
+    {
+        await db.Tokens.Where(x => rowIds.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
+        await db.Strings.Where(x => rowIds.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
+        await db.Dates.Where(x => rowIds.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
+        await db.Numbers.Where(x => rowIds.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
+        await db.Quantities.Where(x => rowIds.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
+        await db.References.Where(x => rowIds.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
+        await db.Uris.Where(x => rowIds.Contains(x.ResourceRowId)).ExecuteDeleteAsync(ct);
     }
 
     public async Task CommitAsync(CancellationToken ct = default)

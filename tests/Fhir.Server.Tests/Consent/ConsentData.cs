@@ -4,7 +4,13 @@ using static FhirArchive.Server.Tests.Http;
 
 namespace FhirArchive.Server.Tests.Consent;
 
-public class ConsentFixture() : ServerFixtureWith(null, TestCallers.Register)
+/// <summary>A fixture that seeds <see cref="ConsentData"/> once, before its first test.</summary>
+public interface IConsentWorld
+{
+    Task SeedOnceAsync();
+}
+
+public class ConsentFixture() : ServerFixtureWith(null, TestCallers.Register), IConsentWorld
 {
     public bool Seeded { get; private set; }
 
@@ -16,7 +22,7 @@ public class ConsentFixture() : ServerFixtureWith(null, TestCallers.Register)
     }
 }
 
-public sealed class PostgresConsentFixture() : PostgresServerFixture(null, TestCallers.Register)
+public sealed class PostgresConsentFixture() : PostgresServerFixture(null, TestCallers.Register), IConsentWorld
 {
     public bool Seeded { get; private set; }
 

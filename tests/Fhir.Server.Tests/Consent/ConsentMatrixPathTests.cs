@@ -15,12 +15,7 @@ public abstract class ConsentMatrixPathTestsBase<TFixture>(TFixture fx) : IAsync
 {
     private readonly HttpClient _c = fx.Client;
 
-    public Task InitializeAsync() => fx switch
-    {
-        ConsentFixture f => f.SeedOnceAsync(),
-        PostgresConsentFixture f => f.SeedOnceAsync(),
-        _ => Task.CompletedTask,
-    };
+    public Task InitializeAsync() => fx is IConsentWorld world ? world.SeedOnceAsync() : Task.CompletedTask;
 
     public Task DisposeAsync() => Task.CompletedTask;
 

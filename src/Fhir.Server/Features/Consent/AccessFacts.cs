@@ -26,7 +26,9 @@ public sealed record RecordFacts(
 {
     public static RecordFacts Missing(string id) => new(id, false, null, [], false, null);
 
-    public bool IsMinor(DateOnly today, int adultAge) => BirthDate is { } b && b.AddYears(adultAge) > today;
+    public bool IsMinor(DateOnly today, int adultAge) => BirthDate is { } b && IsMinor(b, today, adultAge);
+
+    public static bool IsMinor(DateOnly birthDate, DateOnly today, int adultAge) => birthDate.AddYears(adultAge) > today;
 }
 
 /// <summary>A record-opening Consent on file, as the decision reads it (see <see cref="ConsentTerms"/>).</summary>

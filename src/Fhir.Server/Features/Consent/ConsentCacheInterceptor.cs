@@ -29,9 +29,6 @@ public sealed class ConsentCacheInterceptor(RecordDirectory records) : IWriteInt
         context.Current?.Json is { } json ? Infrastructure.FhirFormats.ParseStored(json) : context.Resource;
 
     /// <summary>Consent.patient / RelatedPerson.patient (null when there is none: then every record is forgotten).</summary>
-    private static string? PatientOf(Fhir.Model.ElementNode? resource)
-    {
-        var reference = resource?.Child("patient")?.Child("reference")?.Value;
-        return reference is not null && reference.StartsWith("Patient/", StringComparison.Ordinal) ? reference["Patient/".Length..] : null;
-    }
+    private static string? PatientOf(Fhir.Model.ElementNode? resource) =>
+        RecordDirectory.Id(resource?.Child("patient")?.Child("reference")?.Value, "Patient");
 }

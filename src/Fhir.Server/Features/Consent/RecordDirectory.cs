@@ -98,6 +98,7 @@ public sealed class RecordDirectory(IResourceStore store, ConsentOptions options
         return DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t) ? t : end ? DateTimeOffset.MinValue : DateTimeOffset.MaxValue;
     }
 
-    private static string? Id(string? reference, string type) =>
+    /// <summary>The id in a relative reference of the type ("Patient/p1" or "Patient/p1/_history/2" → "p1"), else null.</summary>
+    public static string? Id(string? reference, string type) =>
         reference is not null && reference.StartsWith(type + "/", StringComparison.Ordinal) ? reference[(type.Length + 1)..].Split('/')[0] : null;
 }

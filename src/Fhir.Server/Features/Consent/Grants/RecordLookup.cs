@@ -92,5 +92,5 @@ public sealed class RecordLookup(SearchParser parser)
     /// <summary>Under 18 on the given day (birthDate as written: year, year-month or date).</summary>
     public static bool IsMinor(ElementNode patient, DateTimeOffset now) =>
         RecordDirectory.LatestBirthDate(patient.Child("birthDate")?.Value) is { } birth
-        && new RecordFacts("", true, null, [], false, birth).IsMinor(ConsentDecision.ChinaDate(now), 18);
+        && RecordFacts.IsMinor(birth, ConsentDecision.ChinaDate(now), 18);
 }

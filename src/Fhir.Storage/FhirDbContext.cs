@@ -18,7 +18,7 @@ public sealed class FhirDbContext(DbContextOptions<FhirDbContext> options) : DbC
     public DbSet<UriIndexRow> Uris => Set<UriIndexRow>();
     public DbSet<SchemaVersionRow> SchemaVersions => Set<SchemaVersionRow>();
     public DbSet<Audit.AuditRecordRow> AuditRecords => Set<Audit.AuditRecordRow>();
-    public DbSet<Audit.AuditEntityRow> AuditEntities => Set<Audit.AuditEntityRow>();
+    public DbSet<Audit.AuditKeyRow> AuditKeys => Set<Audit.AuditKeyRow>();
     public DbSet<AuthState.AuthCodeRow> AuthCodes => Set<AuthState.AuthCodeRow>();
     public DbSet<AuthState.RefreshTokenRow> RefreshTokens => Set<AuthState.RefreshTokenRow>();
     public DbSet<AuthState.RevokedTokenRow> RevokedTokens => Set<AuthState.RevokedTokenRow>();
@@ -48,10 +48,11 @@ public sealed class FhirDbContext(DbContextOptions<FhirDbContext> options) : DbC
             e.HasKey(x => x.Seq);
             e.Property(x => x.Seq).ValueGeneratedNever();
         });
-        b.Entity<Audit.AuditEntityRow>(e =>
+        b.Entity<Audit.AuditRecordRow>().Ignore(x => x.Id);
+        b.Entity<Audit.AuditKeyRow>(e =>
         {
-            e.ToTable("AuditEntity");
-            e.HasKey(x => new { x.Reference, x.Seq, x.Role });
+            e.ToTable("AuditKey");
+            e.HasKey(x => new { x.Key, x.Bucket });
         });
         // The authorisation server's grant state (migration 7).
         b.Entity<AuthState.AuthCodeRow>().ToTable("AuthCode").HasKey(x => x.Hash);

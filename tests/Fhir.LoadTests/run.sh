@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Load benchmark of the FHIR server on 127.0.0.1: ingest of Synthea transactions, then read by id and three searches
 # with wrk. Usage: tests/Fhir.LoadTests/run.sh [sqlite|postgres] [--resources N] [--duration S] [--connections C]
-#                  [--no-build] [--audit on|off] [--consent on|off]
+#                  [--no-build] [--audit on|off] [--consent on|off] [--only SCENARIO] [--trace DIR]
 # Authentication stays on: the run takes the demo hospital system client's token (scripts/get-token.sh system).
 # --audit off measures the same server without its audit trail (Audit:Enabled=false), for the audit's cost;
 # --consent off without the consent rules (Consent:Enabled=false), for the cost of deciding every resource shown.
+# --only runs one scenario; --trace writes a CPU profile of each timed scenario into DIR (perf record; the server
+# writes its JIT symbol map to /tmp/perf-PID.map for perf report).
 # Everything runs in a temp folder (fresh database, throwaway PostgreSQL cluster) removed at exit, even on failure.
 set -euo pipefail
 
-db=sqlite; resources=100000; duration=10; connections=32; build=1; audit=on; consent=on
+db=sqlite; resources=100000; duration=10; connections=32; build=1; audit=on; consent=on; only=; trace=
 while [ $# -gt 0 ]; do
   case "$1" in
     sqlite|postgres) db=$1 ;;
@@ -18,6 +20,8 @@ while [ $# -gt 0 ]; do
     --no-build) build=0 ;;
     --audit) audit=$2; shift ;;
     --consent) consent=$2; shift ;;
+    --only) only=$2; shift ;;
+    --trace) trace=$(mkdir -p "$2" && cd "$2" && pwd); shift ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
   shift
@@ -26,7 +30,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 synthea=${SYNTHEA_DIR:-$root/../shared/conformance-data/synthea}
 [ -d "$synthea" ] || synthea=/work/shared/conformance-data/synthea
-for tool in wrk node dotnet python3; do
+[ -n "$trace" ] && export DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0
+for tool in wrk node dotnet python3 ${trace:+perf}; do
   command -v $tool >/dev/null || { echo "$tool is required (wrk: apt-get install wrk)" >&2; exit 1; }
 done
 
@@ -99,11 +104,19 @@ declare -A label=([read]="read by id (GET [type]/[id])" [identifier]="Patient?id
   [observation]="Observation?patient&code&date" [include]="Encounter?patient&_include=Encounter:practitioner"
   [everything]="Patient/[id]/\$everything?_count=100 (first page)")
 results=()
+[ -n "$only" ] && scenarios=("$only:$only")
 for s in "${scenarios[@]}"; do
   name=${s%%:*}; file="$tmp/${s##*:}.txt"
   wrk -t2 -c"$connections" -d2s --timeout 5s -s "$here/paths.lua" "$base" -- "$file" >/dev/null # warm-up
+  if [ -n "$trace" ]; then
+    perf record -F 499 -e cpu-clock -g -p "$server_pid" -o "$trace/$name-$db-audit-$audit-consent-$consent.perf.data" \
+      -- sleep "$duration" >"$tmp/trace.log" 2>&1 &
+    trace_pid=$!
+    sleep 1
+  fi
   cpu0=$(cpu_seconds)
   out=$(wrk -t2 -c"$connections" -d"${duration}s" --timeout 5s -s "$here/paths.lua" "$base" -- "$file")
+  [ -n "$trace" ] && { wait "$trace_pid" || cat "$tmp/trace.log"; }
   results+=("$name $(grep '^RESULT' <<<"$out" | cut -d' ' -f2-) $(echo "$(cpu_seconds) - $cpu0" | bc)")
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)

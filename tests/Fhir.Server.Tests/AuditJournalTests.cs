@@ -112,8 +112,9 @@ public abstract class AuditJournalTestsBase : IDisposable
             await store.AppendAsync([Event($"Patient/p{i}"), Event($"Patient/q{i}")]);
             await store.FlushAsync();
         }
-        var full = new FileInfo(store.JournalFile).Length;
         await store.StopAsync();
+        // A clean stop cuts the mapped file to its frames.
+        var full = new FileInfo(store.JournalFile).Length;
         // Everything is in the database, so the journal holds the head and the last few events (ten frames are ~2,900 bytes).
         Assert.True(full < 1200, $"journal is {full} bytes");
         Assert.Equal(10, await RowsInDatabase());
@@ -123,7 +124,6 @@ public abstract class AuditJournalTestsBase : IDisposable
         if (_options.Dialect == Storage.Schema.SqlDialect.Postgres)
             await Sql("""DROP TRIGGER "AuditRecord_AppendOnly" ON "AuditRecord" """);
         else await Sql("""DROP TRIGGER "AuditRecord_NoDelete" """);
-        await Sql("""DELETE FROM "AuditEntity" WHERE "Seq" >= 9""");
         await Sql("""DELETE FROM "AuditRecord" WHERE "Seq" >= 9""");
         var restarted = await Start();
         var report = await restarted.VerifyAsync();

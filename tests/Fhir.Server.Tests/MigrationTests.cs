@@ -46,6 +46,45 @@ public abstract class MigrationTestsBase
         var result = await store.SearchAsync(query);
         Assert.Equal("old", Assert.Single(result.Matches).Id);
     }
+
+    /// <summary>
+    /// Audit rows of version 8 (a row, entity rows, an id of their own or their sequence number) become version 9
+    /// rows: their entities a text column, their search keys per bucket; chain columns and ids unchanged.
+    /// </summary>
+    [FhirFact]
+    public async Task Version_8_audit_rows_keep_their_chain_ids_and_searches()
+    {
+        var options = NewDatabase();
+        await using var db = new FhirDbContext(options);
+        await SchemaMigrator.MigrateAsync(db, Dialect, upTo: 8);
+        var hour = new DateTime(2026, 11, 30, 9, 15, 0, DateTimeKind.Utc).Ticks;
+        await db.Database.ExecuteSqlRawAsync($$"""
+            INSERT INTO "AuditRecord" ("Seq", "EventId", "Recorded", "Action", "Subtype", "Outcome", "Agent", "Organization", "Data", "Hash")
+            VALUES (1, 'legacy-guid', {{hour}}, 'R', 'read', 0, 'dr-wang', 'Organization/h1', {{Bytes("{}")}}, {{Bytes("h1")}}),
+                   (2, '2', {{hour + 1}}, 'R', 'search-type', 0, NULL, NULL, {{Bytes("{}")}}, {{Bytes("h2")}})
+            """);
+        await db.Database.ExecuteSqlRawAsync("""
+            INSERT INTO "AuditEntity" ("Reference", "Seq", "Role") VALUES
+              ('Patient/p1', 1, 'patient'), ('Observation/o1', 1, 'resource'), ('Patient/p1', 2, 'patient')
+            """);
+        await SchemaMigrator.MigrateAsync(db, Dialect);
+
+        var rows = await db.AuditRecords.OrderBy(r => r.Seq).ToListAsync();
+        Assert.Equal(["legacy-guid", "2"], rows.Select(r => r.Id));
+        Assert.StartsWith("\n", rows[0].Entities);
+        Assert.EndsWith("\n", rows[0].Entities);
+        Assert.Equal(["patient Patient/p1", "resource Observation/o1"], rows[0].Entities.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order());
+        Assert.Equal("\npatient Patient/p1\n", rows[1].Entities);
+        Assert.Equal("h1"u8.ToArray(), rows[0].Hash);
+        var keys = await db.AuditKeys.Select(k => k.Key + "@" + k.Bucket).ToListAsync();
+        string[] expected = ["a:dr-wang@0", "e:Observation/o1@0", "p:Patient/p1@0", $"t:{hour / TimeSpan.TicksPerHour:D12}@0"];
+        Assert.Equal(expected, keys.Order(StringComparer.Ordinal));
+        // Still append-only.
+        await Assert.ThrowsAnyAsync<Exception>(() => db.Database.ExecuteSqlRawAsync("""DELETE FROM "AuditRecord" """));
+    }
+
+    private string Bytes(string text) =>
+        Dialect == SqlDialect.Sqlite ? $"X'{Convert.ToHexString(System.Text.Encoding.UTF8.GetBytes(text))}'" : $"'\\x{Convert.ToHexString(System.Text.Encoding.UTF8.GetBytes(text))}'::bytea";
 }
 
 public sealed class SqliteMigrationTests : MigrationTestsBase, IDisposable

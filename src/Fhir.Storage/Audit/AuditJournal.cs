@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.IO.MemoryMappedFiles;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
 
@@ -9,46 +10,58 @@ namespace FhirArchive.Storage.Audit;
 public sealed record AuditJournalEntry(AuditRecordRow Record, IReadOnlyList<AuditEntityRow> Entities);
 
 /// <summary>
-/// The audit trail's durable queue, like a database WAL: every event is appended here (one write, optionally one
-/// fsync per group of events) before its request is answered, and written to the database behind it. After a crash
-/// the events the database lacks are replayed from here. Frames: u32 body length, body, u64 check of the body; the
-/// body holds the row's columns and entities. A frame cut short by a crash fails its length or check and ends the
-/// journal there (it was never acknowledged).
+/// The audit trail's durable queue, like a database WAL: every event is appended here before its request is
+/// answered, and written to the database behind it. After a crash the events the database lacks are replayed from
+/// here. Frames: u32 body length, body, u64 check of the body; the body holds the row's columns and entities. A frame
+/// cut short by a crash fails its length or check and ends the journal there (it was never acknowledged).
+/// Appends are copied into a shared memory mapping of the file: once copied, the bytes are the operating system's
+/// (they survive a crash of the server) without a system call per event; <see cref="Sync"/> puts them on disk.
+/// The stretch ahead of the appends is written with zeros (allocated) a megabyte at a time before it is written
+/// through the mapping, so a full disk fails that step with an IOException instead of faulting a write into a hole.
+/// A clean close cuts the file to its frames.
 /// </summary>
 public sealed class AuditJournal : IDisposable
 {
     private const int Overhead = 4 + 8;
+    private const int AllocationStep = 1 << 20;
     private readonly string _path;
+    private readonly long _initialCapacity;
+    // Taken by whatever replaces the mapping or the file (growth, restart, close) and by syncs; appends write into
+    // the mapping without it (they never run beside a growth or restart, which happen on the appending thread).
+    private readonly object _mapLock = new();
     private SafeFileHandle _file;
+    private MemoryMappedFile? _map;
+    private MemoryMappedViewAccessor? _view;
+    private long _capacity;
+    private long _allocated;
     private long _length;
     private long _synced;
 
-    public AuditJournal(string path)
+    /// <param name="capacity">How much of the file is mapped at first (it grows when the appends reach it).</param>
+    public AuditJournal(string path, long capacity = 64L << 20)
     {
         _path = path;
+        _initialCapacity = Math.Max(capacity, 2 * AllocationStep);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         _file = Open(path);
         _length = _synced = RandomAccess.GetLength(_file);
+        DropTornTail();
+        Map(Math.Max(_initialCapacity, 2 * _length));
     }
 
     public long Length => Volatile.Read(ref _length);
 
-    /// <summary>Appends whole frames at the end (one append at a time); on failure the file is cut back so no partial frame stays behind.</summary>
-    public void Append(ReadOnlySpan<byte> frames, bool sync)
+    /// <summary>Appends one whole frame at the end (one append at a time); returns the end after it.</summary>
+    public long Append(ReadOnlySpan<byte> frame)
     {
         var end = _length;
-        try
-        {
-            RandomAccess.Write(_file, frames, end);
-            if (sync) RandomAccess.FlushToDisk(_file);
-        }
-        catch
-        {
-            try { RandomAccess.SetLength(_file, end); } catch (IOException) { }
-            throw;
-        }
-        Volatile.Write(ref _length, end + frames.Length);
-        if (sync) Volatile.Write(ref _synced, end + frames.Length);
+        var after = end + frame.Length;
+        if (after > _capacity)
+            lock (_mapLock) Map(Math.Max(2 * _capacity, after + AllocationStep));
+        if (after > _allocated) Allocate(after);
+        _view!.SafeMemoryMappedViewHandle.WriteSpan((ulong)end, frame);
+        Volatile.Write(ref _length, after);
+        return after;
     }
 
     /// <summary>Puts what was appended so far on disk; may run beside an append.</summary>
@@ -56,89 +69,211 @@ public sealed class AuditJournal : IDisposable
     {
         var length = Length;
         if (Volatile.Read(ref _synced) >= length) return;
-        RandomAccess.FlushToDisk(_file);
+        lock (_mapLock)
+        {
+            if (_view is null) return;
+            // The view's flush (msync) writes the pages; the file's flush its size and blocks.
+            _view.Flush();
+            RandomAccess.FlushToDisk(_file);
+        }
         Volatile.Write(ref _synced, length);
     }
 
-    /// <summary>Every whole frame from the start; a torn or damaged tail is cut off (it was never acknowledged).</summary>
-    public List<AuditJournalEntry> ReadAll()
+    /// <summary>Up to <paramref name="max"/> whole frames from <paramref name="offset"/>, and the offset after them.</summary>
+    public (List<AuditJournalEntry> Entries, long Next) Read(long offset, int max) => Read(offset, max, null);
+
+    private (List<AuditJournalEntry> Entries, long Next) Read(long offset, int max, List<long>? offsets)
     {
-        var bytes = new byte[_length];
-        var read = 0;
-        while (read < bytes.Length)
+        var entries = new List<AuditJournalEntry>();
+        var end = Length;
+        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(ReadChunk, Math.Max(end - offset, 1)));
+        try
         {
-            var n = RandomAccess.Read(_file, bytes.AsSpan(read), read);
+            while (entries.Count < max && offset < end)
+            {
+                var n = ReadAt(buffer.AsSpan(0, (int)Math.Min(buffer.Length, end - offset)), offset);
+                var at = 0;
+                while (entries.Count < max && TryDecode(buffer.AsSpan(at, n - at), out var entry, out var used))
+                {
+                    offsets?.Add(offset + at);
+                    entries.Add(entry);
+                    at += used;
+                }
+                if (at > 0) { offset += at; continue; }
+                // A frame longer than the buffer: read it whole.
+                var size = Overhead + BinaryPrimitives.ReadInt32LittleEndian(buffer);
+                if (n >= size || size > end - offset) break;
+                ArrayPool<byte>.Shared.Return(buffer);
+                buffer = ArrayPool<byte>.Shared.Rent(size);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+        return (entries, offset);
+    }
+
+    private const int ReadChunk = 1 << 20;
+
+    /// <summary>Every whole frame from <paramref name="offset"/> with its offset (read at a start).</summary>
+    public IEnumerable<(long Offset, AuditJournalEntry Entry)> Frames(long offset)
+    {
+        var offsets = new List<long>();
+        while (true)
+        {
+            offsets.Clear();
+            var (entries, next) = Read(offset, 1024, offsets);
+            if (entries.Count == 0) yield break;
+            for (var i = 0; i < entries.Count; i++) yield return (offsets[i], entries[i]);
+            offset = next;
+        }
+    }
+
+    private int ReadAt(Span<byte> into, long offset)
+    {
+        var read = 0;
+        while (read < into.Length)
+        {
+            var n = RandomAccess.Read(_file, into[read..], offset + read);
             if (n == 0) break;
             read += n;
         }
-        var entries = new List<AuditJournalEntry>();
-        var at = 0;
-        while (TryDecode(bytes.AsSpan(at, read - at), out var entry, out var used))
+        return read;
+    }
+
+    /// <summary>Cuts a torn or damaged tail off (it was never acknowledged): the journal ends after its last whole frame.</summary>
+    private void DropTornTail()
+    {
+        long at = 0;
+        while (true)
         {
-            entries.Add(entry);
-            at += used;
+            var (entries, next) = Read(at, 4096);
+            if (entries.Count == 0) break;
+            at = next;
         }
-        if (at < bytes.Length)
+        if (at < _length)
         {
             RandomAccess.SetLength(_file, at);
             _length = _synced = at;
         }
-        return entries;
     }
 
     /// <summary>
-    /// Starts the journal afresh holding only <paramref name="keep"/> (what the database lacks, or at least the head,
-    /// so the chain's end stays known), once the database durably holds everything before it. Written beside and
-    /// renamed over, so a crash leaves one or the other whole. No append may run meanwhile.
+    /// Starts the journal afresh holding only what is from <paramref name="from"/> on (what the database lacks, or at
+    /// least the head, so the chain's end stays known), once the database durably holds everything before it.
+    /// Written beside and renamed over, so a crash leaves one or the other whole. No append or sync may run meanwhile.
     /// </summary>
-    public void Restart(IReadOnlyList<AuditJournalEntry> keep)
+    public void Restart(long from)
     {
         var next = _path + ".next";
-        var buffer = new ArrayBufferWriter<byte>();
-        foreach (var e in keep) Encode(e.Record, e.Entities, buffer);
+        var keep = new byte[_length - from];
+        ReadAt(keep, from);
         using (var f = File.OpenHandle(next, FileMode.Create, FileAccess.Write))
         {
-            RandomAccess.Write(f, buffer.WrittenSpan, 0);
+            RandomAccess.Write(f, keep, 0);
             RandomAccess.FlushToDisk(f);
         }
-        File.Move(next, _path, overwrite: true);
-        var old = _file;
-        _file = Open(_path);
-        _length = _synced = buffer.WrittenCount;
-        old.Dispose();
+        lock (_mapLock)
+        {
+            Unmap();
+            File.Move(next, _path, overwrite: true);
+            _file.Dispose();
+            _file = Open(_path);
+            _length = _synced = keep.Length;
+            Map(_initialCapacity);
+        }
     }
 
-    public void Dispose() => _file.Dispose();
+    /// <summary>Closes the journal, cut to its whole frames.</summary>
+    public void Dispose()
+    {
+        lock (_mapLock)
+        {
+            if (_view is null) return;
+            _view.Flush();
+            Unmap();
+            try { RandomAccess.SetLength(_file, _length); } catch (IOException) { }
+            _file.Dispose();
+        }
+    }
 
     private static SafeFileHandle Open(string path) => File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
 
-    public static void Encode(AuditRecordRow r, IReadOnlyList<AuditEntityRow> entities, ArrayBufferWriter<byte> output)
+    /// <summary>Maps <paramref name="capacity"/> bytes; the file is extended (as a hole) to cover them.</summary>
+    private void Map(long capacity)
     {
-        var size = 8 + 8 + 4 + 4 + r.Hash.Length + 4 + r.Data.Length + 4
-            + Utf8(r.EventId) + Utf8(r.Action) + Utf8(r.Subtype) + Utf8(r.Agent) + Utf8(r.Organization);
-        foreach (var e in entities) size += Utf8(e.Role) + Utf8(e.Reference);
+        Unmap();
+        if (RandomAccess.GetLength(_file) < capacity) RandomAccess.SetLength(_file, capacity);
+        _map = MemoryMappedFile.CreateFromFile(_file, null, capacity, MemoryMappedFileAccess.ReadWrite, HandleInheritability.None, leaveOpen: true);
+        _view = _map.CreateViewAccessor(0, capacity, MemoryMappedFileAccess.ReadWrite);
+        _capacity = capacity;
+        // What lies beyond the frames is written before use (also a torn tail's leftovers).
+        _allocated = _length;
+    }
+
+    private void Unmap()
+    {
+        _view?.Dispose();
+        _map?.Dispose();
+        _view = null;
+        _map = null;
+    }
+
+    /// <summary>Writes zeros from the allocated end on, a step past <paramref name="upTo"/> (within the mapping).</summary>
+    private void Allocate(long upTo)
+    {
+        var to = Math.Min(_capacity, Math.Max(upTo, _allocated + AllocationStep));
+        var zeros = new byte[AllocationStep];
+        for (var at = _allocated; at < to; at += zeros.Length)
+            RandomAccess.Write(_file, zeros.AsSpan(0, (int)Math.Min(zeros.Length, to - at)), at);
+        _allocated = to;
+    }
+
+    /// <summary>One event's frame: its sequence number, link, searched columns, data and entities (each pair once).</summary>
+    public static void Encode(long seq, byte[] hash, AuditAppend e, ArrayBufferWriter<byte> output)
+    {
+        var eventId = AuditStore.EventIdOf(seq);
+        var size = 8 + 8 + 4 + 4 + hash.Length + 4 + e.Data.Length + 4
+            + Utf8(eventId) + Utf8(e.Action) + Utf8(e.Subtype) + Utf8(e.Agent) + Utf8(e.Organization);
+        var entities = 0;
+        for (var i = 0; i < e.Entities.Count; i++)
+            if (FirstOf(e.Entities, i))
+            {
+                size += Utf8(e.Entities[i].Role) + Utf8(e.Entities[i].Reference);
+                entities++;
+            }
         var frame = output.GetSpan(Overhead + size)[..(Overhead + size)];
         BinaryPrimitives.WriteInt32LittleEndian(frame, size);
         var body = frame.Slice(4, size);
         var w = body;
-        Int64(ref w, r.Seq);
-        Int64(ref w, r.Recorded);
-        Int32(ref w, r.Outcome);
-        Bytes(ref w, r.Hash);
-        Text(ref w, r.EventId);
-        Text(ref w, r.Action);
-        Text(ref w, r.Subtype);
-        Text(ref w, r.Agent);
-        Text(ref w, r.Organization);
-        Bytes(ref w, r.Data);
-        Int32(ref w, entities.Count);
-        foreach (var e in entities)
-        {
-            Text(ref w, e.Role);
-            Text(ref w, e.Reference);
-        }
+        Int64(ref w, seq);
+        Int64(ref w, e.Recorded);
+        Int32(ref w, e.Outcome);
+        Bytes(ref w, hash);
+        Text(ref w, eventId);
+        Text(ref w, e.Action);
+        Text(ref w, e.Subtype);
+        Text(ref w, e.Agent);
+        Text(ref w, e.Organization);
+        Bytes(ref w, e.Data);
+        Int32(ref w, entities);
+        for (var i = 0; i < e.Entities.Count; i++)
+            if (FirstOf(e.Entities, i))
+            {
+                Text(ref w, e.Entities[i].Role);
+                Text(ref w, e.Entities[i].Reference);
+            }
         BinaryPrimitives.WriteUInt64LittleEndian(frame[(4 + size)..], Check(body));
         output.Advance(Overhead + size);
+    }
+
+    /// <summary>The (role, reference) pair with the sequence number is an entity row's key: each pair once.</summary>
+    private static bool FirstOf(IReadOnlyList<(string Role, string Reference)> entities, int i)
+    {
+        for (var j = 0; j < i; j++)
+            if (entities[j] == entities[i]) return false;
+        return true;
     }
 
     private static bool TryDecode(ReadOnlySpan<byte> s, out AuditJournalEntry entry, out int used)
@@ -155,7 +290,9 @@ public sealed class AuditJournal : IDisposable
             var r = body;
             var row = new AuditRecordRow { Seq = ReadInt64(ref r), Recorded = ReadInt64(ref r), Outcome = ReadInt32(ref r) };
             row.Hash = ReadBytes(ref r);
-            row.EventId = ReadText(ref r)!;
+            // Frames name the id; only an id other than the sequence number is kept on the row.
+            var eventId = ReadText(ref r);
+            row.EventId = eventId == AuditStore.EventIdOf(row.Seq) ? null : eventId;
             row.Action = ReadText(ref r)!;
             row.Subtype = ReadText(ref r)!;
             row.Agent = ReadText(ref r);
@@ -163,8 +300,14 @@ public sealed class AuditJournal : IDisposable
             row.Data = ReadBytes(ref r);
             var count = ReadInt32(ref r);
             var entities = new List<AuditEntityRow>(count);
+            var lines = new StringBuilder();
             for (var i = 0; i < count; i++)
-                entities.Add(new AuditEntityRow { Seq = row.Seq, Role = ReadText(ref r)!, Reference = ReadText(ref r)! });
+            {
+                var entity = new AuditEntityRow { Seq = row.Seq, Role = ReadText(ref r)!, Reference = ReadText(ref r)! };
+                entities.Add(entity);
+                lines.Append(i == 0 ? "\n" : "").Append(entity.Role).Append(' ').Append(entity.Reference).Append('\n');
+            }
+            row.Entities = lines.ToString();
             entry = new AuditJournalEntry(row, entities);
             used = Overhead + size;
             return true;

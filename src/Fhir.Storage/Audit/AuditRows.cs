@@ -8,7 +8,8 @@ namespace FhirArchive.Storage.Audit;
 public sealed class AuditRecordRow
 {
     public long Seq { get; set; }
-    public string EventId { get; set; } = "";
+    /// <summary>Only rows from before ids came from the sequence number have one of their own.</summary>
+    public string? EventId { get; set; }
     /// <summary>UTC ticks.</summary>
     public long Recorded { get; set; }
     public string Action { get; set; } = "";
@@ -16,15 +17,32 @@ public sealed class AuditRecordRow
     public int Outcome { get; set; }
     public string? Agent { get; set; }
     public string? Organization { get; set; }
+    /// <summary>The event's entities, a line each ("patient Patient/1"), between line breaks: "\npatient Patient/1\n".</summary>
+    public string Entities { get; set; } = "";
     public byte[] Data { get; set; } = [];
     public byte[] Hash { get; set; } = [];
+
+    /// <summary>The AuditEvent's id.</summary>
+    public string Id => EventId ?? AuditStore.EventIdOf(Seq);
+
+    public static string EntityLine(string role, string reference) => "\n" + role + " " + reference + "\n";
 }
 
-/// <summary>A patient or resource an event is about (search index only; the chained data is the JSON).</summary>
+/// <summary>A patient or resource an event is about, as the journal carries it.</summary>
 public sealed class AuditEntityRow
 {
     public long Seq { get; set; }
-    /// <summary>"patient" or "resource".</summary>
+    /// <summary>"patient", "resource" (searched by), or "data" (a patient's data: searched through its patient).</summary>
     public string Role { get; set; } = "";
     public string Reference { get; set; } = "";
+}
+
+/// <summary>
+/// "Some event in this bucket of 256 consecutive events has this key": p:patient, e:resource, a:agent, t:hour. A
+/// search reads the buckets its keys name instead of an index entry per event.
+/// </summary>
+public sealed class AuditKeyRow
+{
+    public string Key { get; set; } = "";
+    public long Bucket { get; set; }
 }

@@ -12,10 +12,14 @@ public sealed record AuditAppend(
     long Recorded, string Action, string Subtype, int Outcome, string? Agent, string? Organization,
     byte[] Data, IReadOnlyList<(string Role, string Reference)> Entities);
 
+/// <summary>
+/// An audit search; every given criterion must hold. <see cref="EntityPatients"/>: the patients whose data
+/// <see cref="Entity"/> is (events name a patient's data under its patient's key, not its own).
+/// </summary>
 public sealed record AuditQuery(
     string? Patient = null, string? Agent = null, string? Entity = null, long? From = null, long? To = null,
     string? Subtype = null, string? Action = null, int? Outcome = null, long? BeforeSeq = null, int Count = 50,
-    string? ExcludeAgent = null);
+    string? ExcludeAgent = null, IReadOnlyList<string>? EntityPatients = null);
 
 /// <summary>The result of checking the chain: intact, or the first link that does not hold and why.</summary>
 public sealed record ChainReport(bool Intact, long Checked, long? BrokenAt, string? Problem);
@@ -23,9 +27,10 @@ public sealed record ChainReport(bool Intact, long Checked, long? BrokenAt, stri
 /// <summary>
 /// The append-only audit trail. Every event is linked to the one before by SM3 over (previous link, sequence
 /// number, event bytes), so a changed byte, a deleted event or two swapped events break the chain at that point.
-/// An append is durable once it is in the journal (<see cref="AuditJournal"/>, one write per group of events); the
-/// database rows and their search index are written behind it in large batches, and replayed from the journal
-/// after a crash. Reads, searches and $verify first wait until the database holds every event appended so far.
+/// An append is chained and copied into the journal (<see cref="AuditJournal"/>) on the caller's thread, and is
+/// durable then; the database rows (one per event) and their search keys (per bucket of events) are written behind
+/// it in large batches, and replayed from the journal after a crash. Reads, searches and $verify first wait until
+/// the database holds every event appended so far.
 /// The head (last sequence number and link) is kept in memory and as the journal's last frame, so cutting events
 /// off the end is caught too. One process appends (SQLite allows no more; for PostgreSQL run one writer).
 /// </summary>
@@ -36,15 +41,34 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
         new("Seq", DbType.Int64, r => r.Seq), new("EventId", DbType.String, r => r.EventId), new("Recorded", DbType.Int64, r => r.Recorded),
         new("Action", DbType.String, r => r.Action), new("Subtype", DbType.String, r => r.Subtype), new("Outcome", DbType.Int32, r => r.Outcome),
         new("Agent", DbType.String, r => r.Agent), new("Organization", DbType.String, r => r.Organization),
-        new("Data", DbType.Binary, r => r.Data), new("Hash", DbType.Binary, r => r.Hash),
+        new("Entities", DbType.String, r => r.Entities), new("Data", DbType.Binary, r => r.Data), new("Hash", DbType.Binary, r => r.Hash),
     ];
 
-    private static readonly BulkColumn<AuditEntityRow>[] EntityColumns =
-        [new("Seq", DbType.Int64, r => r.Seq), new("Role", DbType.String, r => r.Role), new("Reference", DbType.String, r => r.Reference)];
+    private static readonly BulkColumn<AuditKeyRow>[] KeyColumns = [new("Key", DbType.String, r => r.Key), new("Bucket", DbType.Int64, r => r.Bucket)];
+
+    /// <summary>Events per bucket of search keys (see <see cref="AuditKeyRow"/>).</summary>
+    public const int BucketSize = 256;
+    private const long TicksPerHour = TimeSpan.TicksPerHour;
+
+    /// <summary>The search keys of an event: its patients, the resources it names that are no patient's data, its agent, its hour.</summary>
+    private static IEnumerable<string> KeysOf(AuditJournalEntry e)
+    {
+        foreach (var x in e.Entities)
+            if (x.Role == "patient") yield return "p:" + x.Reference;
+            else if (x.Role != "data") yield return "e:" + x.Reference;
+        if (e.Record.Agent is { } agent) yield return "a:" + agent;
+        yield return HourKey(e.Record.Recorded);
+    }
+
+    private static string HourKey(long ticks) => "t:" + (ticks / TicksPerHour).ToString("D12", System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>How long the writer behind lets events gather before a database batch (unless someone waits for them).</summary>
     private static readonly TimeSpan Gather = TimeSpan.FromMilliseconds(100);
     private const int MaxBatch = 4096;
+    /// <summary>Journal bytes that make a batch worth writing without waiting (about a full batch of small events).</summary>
+    private const long GatheredEnough = 1L << 20;
+    /// <summary>A journal restart carries over at most this much that the database lacks (else it waits for the database).</summary>
+    private const long MaxCarriedOver = 4L << 20;
     /// <summary>The journal starts afresh past this size, once the database durably holds all of it.</summary>
     public long JournalLimit { get; set; } = 64L << 20;
     /// <summary>
@@ -59,27 +83,34 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
     /// <summary>false: events stay in the journal until the next start (lets tests stop "between" journal and database).</summary>
     public bool WriteBehind { get; init; } = true;
 
-    private readonly SemaphoreSlim _gate = new(1, 1);
+    // Appends take turns on this lock: the chain and the journal's order are one sequence. Held for the link, the
+    // frame's encoding and one write to the journal (a few µs), never across an await.
+    private readonly object _append = new();
+    private readonly System.Buffers.ArrayBufferWriter<byte> _frame = new(4096);
+    private (long Seq, byte[] Hash) _head;
+    private long _lastFrame;
+    private bool _stopped;
+
+    // The writer behind: the journal itself is its queue, from _cursor (the first frame the database lacks) to the end.
     private readonly object _lock = new();
-    private readonly List<AuditJournalEntry> _pending = [];
     private readonly List<(long Seq, TaskCompletionSource Done)> _waiters = [];
     private readonly SemaphoreSlim _wake = new(0);
     private readonly SemaphoreSlim _hurry = new(0);
-    private readonly System.Buffers.ArrayBufferWriter<byte> _frames = new(64 * 1024);
     private readonly CancellationTokenSource _stop = new();
+    private int _idle;
+    private long _cursor;
+    private long _appended, _stored;
     private Task? _started;
     private Task? _behind;
     private AuditJournal? _journal;
-    private AuditJournalEntry? _last;
-    private (long Seq, byte[] Hash) _head;
-    private long _appended, _stored;
+    private readonly JournalSyncs _syncs = new();
 
     // One journal (and legacy head file) per database, so switching databases does not look like tampering.
     private string DatabaseKey => Convert.ToHexString(Sm3.Hash(System.Text.Encoding.UTF8.GetBytes(options.ConnectionString ?? "sqlite")))[..12].ToLowerInvariant();
     private string HeadFile => Path.Combine(options.DataFolder, "audit-head-" + DatabaseKey);
     public string JournalFile => Path.Combine(options.DataFolder, "audit-journal-" + DatabaseKey);
 
-    /// <summary>Opens the journal, replays into the database what it holds beyond it, and starts the writer behind.</summary>
+    /// <summary>Opens the journal, finds what it holds beyond the database (the writer behind replays it), and starts the writer.</summary>
     public Task StartAsync(CancellationToken ct = default)
     {
         lock (_lock) return _started ??= Task.Run(() => StartCoreAsync(CancellationToken.None), CancellationToken.None);
@@ -88,71 +119,76 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
     private async Task StartCoreAsync(CancellationToken ct)
     {
         _sync = SyncJournal ?? await DatabaseSyncsCommitsAsync(ct);
-        _journal = new AuditJournal(JournalFile);
-        var journaled = _journal.ReadAll();
+        _journal = new AuditJournal(JournalFile, JournalLimit + MaxCarriedOver);
         await using (var db = await factory.CreateDbContextAsync(ct))
         {
             var last = await db.AuditRecords.OrderByDescending(r => r.Seq).Select(r => new { r.Seq, r.Hash }).FirstOrDefaultAsync(ct);
             _head = last is null ? (0L, Sm3.Genesis) : (last.Seq, last.Hash);
         }
-        // Every whole frame the database lacks goes in, in order; a gap or a broken link is left for $verify to report.
-        var replay = new List<AuditJournalEntry>();
-        foreach (var e in journaled)
-            if (e.Record.Seq > (replay.Count > 0 ? replay[^1].Record.Seq : _head.Seq)) replay.Add(e);
-        for (var i = 0; i < replay.Count; i += MaxBatch) await WriteRowsAsync(replay.GetRange(i, Math.Min(MaxBatch, replay.Count - i)), ct);
-        if (replay.Count > 0) _head = (replay[^1].Record.Seq, replay[^1].Record.Hash);
-        _last = journaled.Count > 0 ? journaled[^1] : null;
+        _stored = _head.Seq;
+        // The frames the database lacks start at the first one past its last event; the journal's last frame is the head.
+        _cursor = -1;
+        _lastFrame = 0;
+        foreach (var (offset, entry) in _journal.Frames(0))
+        {
+            if (_cursor < 0 && entry.Record.Seq > _stored) _cursor = offset;
+            _lastFrame = offset;
+            if (entry.Record.Seq > _head.Seq) _head = (entry.Record.Seq, entry.Record.Hash);
+        }
+        if (_cursor < 0) _cursor = _journal.Length;
         // Chain on from the recorded head if the table lost its tail, so the gap stays visible.
         if (ReadHeadFile() is { } f && f.Seq > _head.Seq) _head = f;
-        _appended = _stored = _head.Seq;
-        if (WriteBehind) _behind = Task.Run(WriteBehindAsync, CancellationToken.None);
+        _appended = _head.Seq;
+        if (!WriteBehind) return;
+        _behind = Task.Run(WriteBehindAsync, CancellationToken.None);
+        // Started once the database holds what the journal had beyond it.
+        await StoredAsync(_appended, ct);
     }
 
-    /// <summary>Chains the events and makes them durable in the journal; the database gets them shortly after.</summary>
+    /// <summary>
+    /// Chains the event and writes it to the journal on the caller's thread: when this returns (and its task, which
+    /// waits only for an fsync where the journal syncs every append) the event is durable; the database gets it
+    /// shortly after. Concurrent appends fsync together.
+    /// </summary>
+    public ValueTask AppendAsync(AuditAppend e, CancellationToken ct = default)
+    {
+        if (_started is not { IsCompletedSuccessfully: true }) return AppendWhenStartedAsync(e, ct);
+        var end = Append(e);
+        return _sync ? new ValueTask(_syncs.WaitAsync(_journal!, end)) : ValueTask.CompletedTask;
+    }
+
+    private async ValueTask AppendWhenStartedAsync(AuditAppend e, CancellationToken ct)
+    {
+        await StartAsync(ct);
+        await AppendAsync(e, ct);
+    }
+
+    /// <summary>Several events in order (each is its own frame and link).</summary>
     public async Task AppendAsync(IReadOnlyList<AuditAppend> events, CancellationToken ct = default)
     {
-        if (events.Count == 0) return;
-        await StartAsync(ct);
-        await _gate.WaitAsync(ct);
-        try
+        foreach (var e in events) await AppendAsync(e, ct);
+    }
+
+    /// <summary>Links and journals one event; returns the journal's end after it.</summary>
+    private long Append(AuditAppend e)
+    {
+        long end;
+        lock (_append)
         {
-            var (seq, hash) = _head;
-            var entries = new List<AuditJournalEntry>(events.Count);
-            _frames.ResetWrittenCount();
-            foreach (var e in events)
-            {
-                seq++;
-                hash = Sm3.ChainLink(hash, seq, e.Data);
-                var record = new AuditRecordRow
-                {
-                    Seq = seq, EventId = EventIdOf(seq), Recorded = e.Recorded, Action = e.Action, Subtype = e.Subtype,
-                    Outcome = e.Outcome, Agent = e.Agent, Organization = e.Organization, Data = e.Data, Hash = hash,
-                };
-                // Once per (role, reference): the pair with the sequence number is the row's key.
-                var entities = new List<AuditEntityRow>(e.Entities.Count);
-                foreach (var (role, reference) in e.Entities)
-                    if (!entities.Exists(x => x.Role == role && x.Reference == reference))
-                        entities.Add(new AuditEntityRow { Seq = seq, Role = role, Reference = reference });
-                var entry = new AuditJournalEntry(record, entities);
-                AuditJournal.Encode(record, entities, _frames);
-                entries.Add(entry);
-            }
-            _journal!.Append(_frames.WrittenSpan, _sync);
+            if (_stopped) throw new InvalidOperationException("The audit trail is shut down; the request cannot be audited.");
+            var seq = _head.Seq + 1;
+            var hash = Sm3.ChainLink(_head.Hash, seq, e.Data);
+            _frame.ResetWrittenCount();
+            AuditJournal.Encode(seq, hash, e, _frame);
+            var start = _journal!.Length;
+            end = _journal.Append(_frame.WrittenSpan);
+            _lastFrame = start;
             _head = (seq, hash);
-            _last = entries[^1];
-            bool wasIdle;
-            lock (_lock)
-            {
-                wasIdle = _pending.Count == 0;
-                _pending.AddRange(entries);
-                _appended = seq;
-            }
-            if (wasIdle) _wake.Release();
+            Volatile.Write(ref _appended, seq);
         }
-        finally
-        {
-            _gate.Release();
-        }
+        // Wakes the writer behind only when it sleeps for want of events (once per batch, not per event).
+        if (Volatile.Read(ref _idle) == 1 && Interlocked.Exchange(ref _idle, 0) == 1) _wake.Release();
+        return end;
     }
 
     /// <summary>
@@ -165,10 +201,14 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
     public async Task FlushAsync(CancellationToken ct = default)
     {
         await StartAsync(ct);
+        await StoredAsync(Volatile.Read(ref _appended), ct);
+    }
+
+    private async Task StoredAsync(long target, CancellationToken ct)
+    {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_lock)
         {
-            var target = _appended;
             if (_stored >= target) return;
             _waiters.Add((target, done));
         }
@@ -184,53 +224,111 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
         var sinceSync = System.Diagnostics.Stopwatch.StartNew();
         while (true)
         {
-            var woke = true;
-            try { woke = await _wake.WaitAsync(SyncEvery, stop); }
-            catch (OperationCanceledException) { }
+            if (_cursor >= _journal!.Length)
+            {
+                if (stop.IsCancellationRequested) return;
+                // Asleep until an append wakes it (or the next periodic fsync); a late event is seen on the next check.
+                Volatile.Write(ref _idle, 1);
+                if (_cursor >= _journal.Length)
+                {
+                    try { await _wake.WaitAsync(SyncEvery, stop); }
+                    catch (OperationCanceledException) { }
+                }
+                Volatile.Write(ref _idle, 0);
+                if (sinceSync.Elapsed >= SyncEvery)
+                {
+                    SyncJournalQuietly();
+                    sinceSync.Restart();
+                }
+                if (_cursor >= _journal.Length) continue;
+            }
+            // Let a batch gather (one database transaction per Gather, not per event), unless a big backlog is
+            // waiting already, someone waits for the events, or the store stops.
+            if (!stop.IsCancellationRequested && _journal.Length - _cursor < GatheredEnough)
+                try { await _hurry.WaitAsync(Gather, stop); }
+                catch (OperationCanceledException) { }
+            var (batch, next) = _journal.Read(_cursor, MaxBatch);
+            // Never twice: frames the database holds already (a journal restart can carry the head over) are skipped.
+            batch.RemoveAll(e => e.Record.Seq <= _stored);
+            if (batch.Count > 0)
+            {
+                try
+                {
+                    await WriteRowsAsync(batch, CancellationToken.None);
+                }
+                catch (Exception)
+                {
+                    // Still in the journal and retried: a failed database write loses nothing.
+                    if (stop.IsCancellationRequested) return;
+                    await Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None);
+                    continue;
+                }
+            }
+            _cursor = next;
+            List<TaskCompletionSource> ready;
+            lock (_lock)
+            {
+                if (batch.Count > 0) _stored = batch[^1].Record.Seq;
+                ready = _waiters.Where(w => w.Seq <= _stored).Select(w => w.Done).ToList();
+                _waiters.RemoveAll(w => w.Seq <= _stored);
+            }
+            foreach (var r in ready) r.TrySetResult();
             if (sinceSync.Elapsed >= SyncEvery)
             {
                 SyncJournalQuietly();
                 sinceSync.Restart();
             }
-            if (!woke) continue;
-            if (!stop.IsCancellationRequested)
-                try { await _hurry.WaitAsync(Gather, stop); }
-                catch (OperationCanceledException) { }
-            List<AuditJournalEntry> batch;
-            lock (_lock)
-            {
-                batch = _pending.GetRange(0, Math.Min(MaxBatch, _pending.Count));
-                _pending.RemoveRange(0, batch.Count);
-                // More than one batch waiting: go round again without gathering.
-                if (_pending.Count > 0) { _wake.Release(); _hurry.Release(); }
-            }
-            if (batch.Count == 0)
-            {
-                if (stop.IsCancellationRequested) return;
-                continue;
-            }
-            try
-            {
-                await WriteRowsAsync(batch, CancellationToken.None);
-            }
-            catch (Exception)
-            {
-                // Kept in the journal and retried: a failed database write loses nothing.
-                lock (_lock) _pending.InsertRange(0, batch);
-                _wake.Release();
-                if (stop.IsCancellationRequested) return;
-                await Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None);
-                continue;
-            }
-            List<TaskCompletionSource> ready;
-            lock (_lock)
-            {
-                _stored = batch[^1].Record.Seq;
-                ready = _waiters.Where(w => w.Seq <= _stored).Select(w => w.Done).ToList();
-                _waiters.RemoveAll(w => w.Seq <= _stored);
-            }
-            foreach (var r in ready) r.TrySetResult();
             await RestartJournalIfDueAsync();
+        }
+    }
+
+    /// <summary>Group fsync: appends that must be on disk wait for one fsync that covers them all.</summary>
+    private sealed class JournalSyncs
+    {
+        private readonly object _lock = new();
+        private TaskCompletionSource? _next;
+        private long _synced;
+        private bool _running;
+
+        public Task WaitAsync(AuditJournal journal, long end)
+        {
+            lock (_lock)
+            {
+                if (_synced >= end) return Task.CompletedTask;
+                var next = _next ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                if (!_running)
+                {
+                    _running = true;
+                    _ = Task.Run(() => Run(journal));
+                }
+                return next.Task;
+            }
+        }
+
+        private void Run(AuditJournal journal)
+        {
+            while (true)
+            {
+                TaskCompletionSource done;
+                long target;
+                lock (_lock)
+                {
+                    if (_next is null) { _running = false; return; }
+                    (done, _next) = (_next, null);
+                    // Everything its waiters appended is before the end as of now.
+                    target = journal.Length;
+                }
+                try
+                {
+                    journal.Sync();
+                    lock (_lock) _synced = Math.Max(_synced, target);
+                    done.TrySetResult();
+                }
+                catch (Exception e)
+                {
+                    done.TrySetException(e);
+                }
+            }
         }
     }
 
@@ -252,30 +350,22 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
     }
 
     /// <summary>
-    /// Once the journal is big, it starts afresh with only what the database does not hold yet (or the head), after
-    /// the database has durably taken the rest and when that is at most a batch. Appends wait meanwhile, so nothing
-    /// slips between the two.
+    /// Once the journal is big, it starts afresh with only what the database does not hold yet (or the head, so the
+    /// chain's end stays known), after the database has durably taken the rest and when what is carried over is small
+    /// (while the database is far behind, carrying everything over after every batch would be quadratic).
     /// </summary>
     private async Task RestartJournalIfDueAsync()
     {
-        if (_journal!.Length < JournalLimit) return;
-        await _gate.WaitAsync();
-        try
+        if (_journal!.Length < JournalLimit || _journal.Length - _cursor > MaxCarriedOver) return;
+        // Everything before the cursor was committed before this call, so it is on disk after it.
+        if (!await MakeDatabaseDurableAsync()) return;
+        lock (_append)
         {
-            List<AuditJournalEntry> keep;
-            // While the database is far behind, carrying everything over would rewrite most of the journal after every
-            // batch (quadratic): wait until what is kept is at most a batch.
-            lock (_lock)
-            {
-                if (_pending.Count > MaxBatch) return;
-                keep = _pending.Count > 0 ? [.. _pending] : _last is { } last ? [last] : [];
-            }
-            if (keep.Count == 0 || !await MakeDatabaseDurableAsync()) return;
-            _journal.Restart(keep);
-        }
-        finally
-        {
-            _gate.Release();
+            // Appends wait meanwhile, so nothing slips between the two files.
+            var from = _cursor < _journal.Length ? _cursor : _lastFrame;
+            _journal.Restart(from);
+            _cursor -= from;
+            _lastFrame -= from;
         }
     }
 
@@ -312,6 +402,11 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
     {
         if (_started is null) return;
         await _started;
+        lock (_append)
+        {
+            if (_stopped) return;
+            _stopped = true;
+        }
         _stop.Cancel();
         _wake.Release();
         if (_behind is not null) await _behind;
@@ -324,18 +419,19 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
     private async Task WriteRowsAsync(List<AuditJournalEntry> batch, CancellationToken ct)
     {
         var records = new List<AuditRecordRow>(batch.Count);
-        var entities = new List<AuditEntityRow>(batch.Count * 2);
+        var keys = new HashSet<(string Key, long Bucket)>();
         foreach (var e in batch)
         {
             records.Add(e.Record);
-            entities.AddRange(e.Entities);
+            foreach (var key in KeysOf(e)) keys.Add((key, e.Record.Seq / BucketSize));
         }
+        var keyRows = keys.Select(k => new AuditKeyRow { Key = k.Key, Bucket = k.Bucket }).ToList();
         // SQLite: take turns with the resource writer (PostgreSQL writers do not block each other here).
         var sqlite = options.Dialect == SqlDialect.Sqlite;
         if (sqlite) await writer.Gate.WaitAsync(ct);
         try
         {
-            await AppendRowsAsync(records, entities, ct);
+            await AppendRowsAsync(records, keyRows, ct);
         }
         finally
         {
@@ -343,7 +439,7 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
         }
     }
 
-    private async Task AppendRowsAsync(List<AuditRecordRow> records, List<AuditEntityRow> entities, CancellationToken ct)
+    private async Task AppendRowsAsync(List<AuditRecordRow> records, List<AuditKeyRow> keys, CancellationToken ct)
     {
         await using var db = await factory.CreateDbContextAsync(ct);
         await db.Database.OpenConnectionAsync(ct);
@@ -353,7 +449,8 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
         var connection = db.Database.GetDbConnection();
         var transaction = tx.GetDbTransaction();
         await BulkInsert.InsertAsync(connection, transaction, options.Dialect, "AuditRecord", RecordColumns, records, ct);
-        await BulkInsert.InsertAsync(connection, transaction, options.Dialect, "AuditEntity", EntityColumns, entities, ct);
+        // A bucket's keys may come in two batches (or again in a replay): a key there already is skipped.
+        await BulkInsert.InsertAsync(connection, transaction, options.Dialect, "AuditKey", KeyColumns, keys, ct, ignoreDuplicates: true);
         await tx.CommitAsync(ct);
     }
 
@@ -363,7 +460,7 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
         // The head as it is now, and the database brought up to it: events appended during the walk are checked
         // if they are there already, but the head they moved on to is not held against the walk.
         await StartAsync(ct);
-        var head = await KnownHeadAsync(ct);
+        var head = KnownHead();
         await FlushAsync(ct);
         await using var db = await factory.CreateDbContextAsync(ct);
         var previous = Sm3.Genesis;
@@ -386,13 +483,44 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
         return new(true, checkedCount, null, null);
     }
 
+    /// <summary>
+    /// Events matching every criterion, newest first. Patient, entity, agent and time narrow the search to the
+    /// buckets holding their keys; the rows of those buckets are then filtered by every criterion.
+    /// </summary>
     public async Task<(IReadOnlyList<AuditRecordRow> Rows, int Total)> SearchAsync(AuditQuery q, CancellationToken ct = default)
     {
         await FlushAsync(ct);
         await using var db = await factory.CreateDbContextAsync(ct);
-        var rows = db.AuditRecords.AsQueryable();
-        if (q.Patient is { } p) rows = rows.Where(r => db.AuditEntities.Any(e => e.Seq == r.Seq && e.Role == "patient" && e.Reference == p));
-        if (q.Entity is { } en) rows = rows.Where(r => db.AuditEntities.Any(e => e.Seq == r.Seq && e.Reference == en));
+        var rows = Filtered(db.AuditRecords.AsQueryable(), q);
+        var buckets = await BucketsAsync(db, q, ct);
+        if (buckets is null) return await PageAsync(rows, q, ct);
+        // Bucket ranges, newest first, in chunks (one statement each): the page from the first chunks, the total from all.
+        var page = new List<AuditRecordRow>();
+        var total = 0;
+        foreach (var chunk in Ranges(buckets).Chunk(200))
+        {
+            var inChunk = rows.Where(InRanges(chunk));
+            total += await inChunk.CountAsync(ct);
+            if (page.Count >= q.Count) continue;
+            var before = q.BeforeSeq is { } b ? inChunk.Where(r => r.Seq < b) : inChunk;
+            page.AddRange(await before.OrderByDescending(r => r.Seq).Take(q.Count - page.Count).ToListAsync(ct));
+        }
+        return (page, total);
+    }
+
+    private static IQueryable<AuditRecordRow> Filtered(IQueryable<AuditRecordRow> rows, AuditQuery q)
+    {
+        if (q.Patient is { } p)
+        {
+            var line = AuditRecordRow.EntityLine("patient", p);
+            rows = rows.Where(r => r.Entities.Contains(line));
+        }
+        if (q.Entity is { } en)
+        {
+            // Any role: the resource itself, a patient's data, or the patient.
+            var tail = " " + en + "\n";
+            rows = rows.Where(r => r.Entities.Contains(tail));
+        }
         if (q.Agent is { } a) rows = rows.Where(r => r.Agent == a);
         if (q.ExcludeAgent is { } xa) rows = rows.Where(r => r.Agent == null || r.Agent != xa);
         if (q.From is { } from) rows = rows.Where(r => r.Recorded >= from);
@@ -400,24 +528,86 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
         if (q.Subtype is { } st) rows = rows.Where(r => r.Subtype == st);
         if (q.Action is { } ac) rows = rows.Where(r => r.Action == ac);
         if (q.Outcome is { } o) rows = rows.Where(r => r.Outcome == o);
+        return rows;
+    }
+
+    private static async Task<(IReadOnlyList<AuditRecordRow> Rows, int Total)> PageAsync(IQueryable<AuditRecordRow> rows, AuditQuery q, CancellationToken ct)
+    {
         var total = await rows.CountAsync(ct);
         if (q.BeforeSeq is { } before) rows = rows.Where(r => r.Seq < before);
-        var page = await rows.OrderByDescending(r => r.Seq).Take(q.Count).ToListAsync(ct);
-        return (page, total);
+        return (await rows.OrderByDescending(r => r.Seq).Take(q.Count).ToListAsync(ct), total);
+    }
+
+    /// <summary>The buckets every keyed criterion allows (null: no keyed criterion, every row is a candidate), newest first.</summary>
+    private static async Task<List<long>?> BucketsAsync(FhirDbContext db, AuditQuery q, CancellationToken ct)
+    {
+        HashSet<long>? buckets = null;
+        async Task Narrow(IQueryable<AuditKeyRow> keys)
+        {
+            var found = await keys.Select(k => k.Bucket).Distinct().ToListAsync(ct);
+            if (buckets is null) buckets = [.. found];
+            else buckets.IntersectWith(found);
+        }
+        if (q.Patient is { } p) await Narrow(db.AuditKeys.Where(k => k.Key == "p:" + p));
+        if (q.Entity is { } en)
+        {
+            // A patient's data is found through its patients (the resource itself is no key then).
+            string[] keys = ["e:" + en, .. (q.EntityPatients ?? []).Select(x => "p:" + x)];
+            await Narrow(db.AuditKeys.Where(k => keys.Contains(k.Key)));
+        }
+        if (q.Agent is { } a) await Narrow(db.AuditKeys.Where(k => k.Key == "a:" + a));
+        if (q.From is not null || q.To is not null)
+        {
+            var low = HourKey(q.From ?? 0);
+            var high = HourKey(q.To ?? DateTime.MaxValue.Ticks);
+            await Narrow(db.AuditKeys.Where(k => k.Key.StartsWith("t:") && string.Compare(k.Key, low) >= 0 && string.Compare(k.Key, high) <= 0));
+        }
+        return buckets?.OrderDescending().ToList();
+    }
+
+    /// <summary>Consecutive buckets (newest first) as sequence number ranges [from, to).</summary>
+    private static IEnumerable<(long From, long To)> Ranges(List<long> buckets)
+    {
+        for (var i = 0; i < buckets.Count;)
+        {
+            var high = buckets[i];
+            var low = high;
+            while (++i < buckets.Count && buckets[i] == low - 1) low--;
+            yield return (low * BucketSize, (high + 1) * BucketSize);
+        }
+    }
+
+    private static System.Linq.Expressions.Expression<Func<AuditRecordRow, bool>> InRanges((long From, long To)[] ranges)
+    {
+        var r = System.Linq.Expressions.Expression.Parameter(typeof(AuditRecordRow), "r");
+        var seq = System.Linq.Expressions.Expression.Property(r, nameof(AuditRecordRow.Seq));
+        System.Linq.Expressions.Expression? any = null;
+        foreach (var (from, to) in ranges)
+        {
+            var inRange = System.Linq.Expressions.Expression.AndAlso(
+                System.Linq.Expressions.Expression.GreaterThanOrEqual(seq, System.Linq.Expressions.Expression.Constant(from)),
+                System.Linq.Expressions.Expression.LessThan(seq, System.Linq.Expressions.Expression.Constant(to)));
+            any = any is null ? inRange : System.Linq.Expressions.Expression.OrElse(any, inRange);
+        }
+        return System.Linq.Expressions.Expression.Lambda<Func<AuditRecordRow, bool>>(any!, r);
     }
 
     public async Task<AuditRecordRow?> ReadAsync(string eventId, CancellationToken ct = default)
     {
         await FlushAsync(ct);
         await using var db = await factory.CreateDbContextAsync(ct);
+        // Ids are sequence numbers; rows from before that keep an id of their own.
+        if (long.TryParse(eventId, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seq)
+            && EventIdOf(seq) == eventId
+            && await db.AuditRecords.FirstOrDefaultAsync(r => r.Seq == seq, ct) is { EventId: null } row)
+            return row;
         return await db.AuditRecords.FirstOrDefaultAsync(r => r.EventId == eventId, ct);
     }
 
-    private async Task<(long Seq, byte[] Hash)?> KnownHeadAsync(CancellationToken ct)
+    private (long Seq, byte[] Hash)? KnownHead()
     {
-        await _gate.WaitAsync(ct);
-        try { return _started is null ? ReadHeadFile() : _head; }
-        finally { _gate.Release(); }
+        if (_started is null) return ReadHeadFile();
+        lock (_append) return _head;
     }
 
     /// <summary>The head file earlier versions kept beside the data (now the journal's last frame).</summary>

@@ -12,7 +12,47 @@ internal static class Migrations
         new(6, "Pending access requests (one-time codes of Patient/$request-access)", AccessRequests),
         new(7, "Authorisation server grant state (codes, refresh tokens, revocations, lockout)", AuthGrantState),
         new(8, "Audit entities keyed by reference: one index per row instead of three", AuditEntityByReference),
+        new(9, "Audit events as one row each, found through keys per bucket of 256 events", AuditKeysByBucket),
     ];
+
+    /// <summary>
+    /// An audited read used to cost four index entries and two entity rows besides its row: more than the read
+    /// itself. Now an event is one row keyed by its sequence number (SQLite: the rowid), its entities a text column,
+    /// and what it is searched by (patient, agent, resource, hour) a key per bucket of 256 consecutive events, so a
+    /// patient read 50 times in a bucket is one key. Ids come from the sequence number; rows from before keep theirs.
+    /// </summary>
+    private static IEnumerable<string> AuditKeysByBucket(SqlDialect d)
+    {
+        var sqlite = d == SqlDialect.Sqlite;
+        var blob = sqlite ? "BLOB" : "bytea";
+        var lines = sqlite ? "group_concat(e.\"Role\" || ' ' || e.\"Reference\", char(10))" : "string_agg(e.\"Role\" || ' ' || e.\"Reference\", chr(10))";
+        var nl = sqlite ? "char(10)" : "chr(10)";
+        yield return $"""
+            CREATE TABLE "AuditRecordV9" (
+              "Seq" {(sqlite ? "INTEGER" : "bigint")} PRIMARY KEY, "EventId" text NULL, "Recorded" bigint NOT NULL, "Action" text NOT NULL,
+              "Subtype" text NOT NULL, "Outcome" integer NOT NULL, "Agent" text NULL, "Organization" text NULL,
+              "Entities" text NOT NULL, "Data" {blob} NOT NULL, "Hash" {blob} NOT NULL)
+            """;
+        yield return $"""
+            INSERT INTO "AuditRecordV9" SELECT r."Seq", CASE WHEN r."EventId" = CAST(r."Seq" AS text) THEN NULL ELSE r."EventId" END,
+              r."Recorded", r."Action", r."Subtype", r."Outcome", r."Agent", r."Organization",
+              COALESCE((SELECT {nl} || {lines} || {nl} FROM "AuditEntity" e WHERE e."Seq" = r."Seq"), ''), r."Data", r."Hash"
+            FROM "AuditRecord" r
+            """;
+        yield return $"""
+            CREATE TABLE "AuditKey" ("Key" text NOT NULL, "Bucket" bigint NOT NULL,
+              CONSTRAINT "PK_AuditKey" PRIMARY KEY ("Key", "Bucket")){(sqlite ? " WITHOUT ROWID" : "")}
+            """;
+        var hour = sqlite ? "printf('%012d', \"Recorded\" / 36000000000)" : "lpad((\"Recorded\" / 36000000000)::text, 12, '0')";
+        yield return """INSERT INTO "AuditKey" SELECT DISTINCT 'p:' || "Reference", "Seq" / 256 FROM "AuditEntity" WHERE "Role" = 'patient'""";
+        yield return """INSERT INTO "AuditKey" SELECT DISTINCT 'e:' || "Reference", "Seq" / 256 FROM "AuditEntity" WHERE "Role" <> 'patient' ON CONFLICT DO NOTHING""";
+        yield return """INSERT INTO "AuditKey" SELECT DISTINCT 'a:' || "Agent", "Seq" / 256 FROM "AuditRecord" WHERE "Agent" IS NOT NULL ON CONFLICT DO NOTHING""";
+        yield return $"""INSERT INTO "AuditKey" SELECT DISTINCT 't:' || {hour}, "Seq" / 256 FROM "AuditRecord" WHERE true ON CONFLICT DO NOTHING""";
+        yield return """DROP TABLE "AuditEntity" """;
+        yield return """DROP TABLE "AuditRecord" """;
+        yield return """ALTER TABLE "AuditRecordV9" RENAME TO "AuditRecord" """;
+        foreach (var s in AppendOnlyTriggers(d)) yield return s;
+    }
 
     /// <summary>
     /// Authorisation requests waiting for the resident's one-time code (only its salted SM3 hash), kept once decided
@@ -102,7 +142,12 @@ internal static class Migrations
             """;
         yield return """CREATE INDEX "IX_AuditEntity_Reference" ON "AuditEntity" ("Reference", "Seq")""";
         yield return """CREATE INDEX "IX_AuditEntity_Seq" ON "AuditEntity" ("Seq")""";
-        // Append-only in the database too; whoever drops these triggers is still caught by the hash chain.
+        foreach (var s in AppendOnlyTriggers(d)) yield return s;
+    }
+
+    /// <summary>Append-only in the database too; whoever drops these triggers is still caught by the hash chain.</summary>
+    private static IEnumerable<string> AppendOnlyTriggers(SqlDialect d)
+    {
         if (d == SqlDialect.Sqlite)
         {
             yield return """CREATE TRIGGER "AuditRecord_NoUpdate" BEFORE UPDATE ON "AuditRecord" BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""";

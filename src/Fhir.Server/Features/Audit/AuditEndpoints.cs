@@ -1,6 +1,7 @@
 using FhirArchive.Server.Access;
 using FhirArchive.Server.Features.Search;
 using FhirArchive.Server.Infrastructure;
+using FhirArchive.Storage;
 using FhirArchive.Storage.Audit;
 using FhirArchive.Storage.Indexing;
 
@@ -47,6 +48,8 @@ public static class AuditEndpoints
 
     private static async Task Search(HttpContext c, AuditStore store, List<KeyValuePair<string, string>> p)
     {
+        var resources = c.RequestServices.GetRequiredService<IResourceStore>();
+        var patients = c.RequestServices.GetRequiredService<PatientReferences>();
         RequireAuditor(c);
         var unknown = p.Select(kv => kv.Key.Split(':')[0]).Where(k => !SearchParams.Contains(k)).Distinct().ToList();
         if (unknown.Count > 0 && FhirHeaders.StrictHandling(c.Request))
@@ -61,7 +64,21 @@ public static class AuditEndpoints
             BeforeSeq: One(p, "_before") is { } b ? (long.TryParse(b, out var bi) ? bi : throw FhirException.BadRequest($"_before '{b}' is not a position in the trail.")) : null,
             Count: Count(One(p, "_count")));
         foreach (var d in p.Where(kv => kv.Key == "date").Select(kv => kv.Value)) q = WithDate(q, d);
+        if (q.Entity is { } entity) q = q with { EntityPatients = await PatientsOfAsync(entity, resources, patients, c.RequestAborted) };
         await WriteBundleAsync(c, store, q, "AuditEvent");
+    }
+
+    /// <summary>
+    /// The patients a resource belonged to in any of its versions: the trail files a patient's data under its
+    /// patient, so an entity search for it reads that patient's events.
+    /// </summary>
+    private static async Task<IReadOnlyList<string>> PatientsOfAsync(string entity, IResourceStore resources, PatientReferences patients, CancellationToken ct)
+    {
+        var parts = entity.Split('/');
+        if (parts.Length != 2 || !Compartments.IsPatientData(parts[0])) return [];
+        if (parts[0] == "Patient") return [entity];
+        var (versions, _) = await resources.HistoryAsync(new HistoryQuery(parts[0], parts[1], null, null, 1000, 0), ct);
+        return versions.SelectMany(v => patients.Of(v.ResourceType, v.Id, v.Json)).Distinct().ToList();
     }
 
     private static async Task AccessLog(HttpContext c, string id, AuditStore store)
@@ -97,7 +114,7 @@ public static class AuditEndpoints
             var rest = c.Request.Query.Where(kv => kv.Key != "_before").SelectMany(kv => kv.Value.Select(v => $"{Uri.EscapeDataString(kv.Key)}={Uri.EscapeDataString(v ?? "")}"));
             bundle.Links.Add(("next", $"{baseUrl}/{path}?{string.Join('&', rest.Append($"_before={rows[^1].Seq}"))}"));
         }
-        foreach (var r in rows) bundle.Entries.Add(new BundleEntry($"{baseUrl}/AuditEvent/{r.EventId}", AuditRecordCodec.ToAuditEvent(r), SearchMode: "match"));
+        foreach (var r in rows) bundle.Entries.Add(new BundleEntry($"{baseUrl}/AuditEvent/{r.Id}", AuditRecordCodec.ToAuditEvent(r), SearchMode: "match"));
         await FhirFormats.WriteJsonBytesAsync(c, 200, bundle.ToJson());
     }
 

@@ -42,9 +42,11 @@ public sealed class AuditMiddleware(RequestDelegate next, AuditTrail trail, Pati
         var draft = new AuditDraft(null, clock.GetUtcNow(), interaction, http.Response.StatusCode, caller,
             http.Connection.RemoteIpAddress?.ToString(), QueryOf(http, interaction), recorder.Resources, patientsAbout,
             Decisions: recorder.Decisions());
-        var entities = patientsAbout.Select(p => ("patient", p))
-            .Concat(recorder.Resources.Select(r => ("resource", r.Split("/_history/")[0]))).ToList();
-        return trail.RecordAsync(draft, entities);
+        // A patient's data is searched through its patient; only resources of no patient are keys of their own.
+        var entities = new List<(string Role, string Reference)>(patientsAbout.Count + recorder.Resources.Count);
+        foreach (var p in patientsAbout) entities.Add(("patient", p));
+        foreach (var (reference, ofPatient) in recorder.Entities) entities.Add((ofPatient ? "data" : "resource", reference));
+        return trail.RecordAsync(draft, entities).AsTask();
     }
 
     /// <summary>Searches (GET query or POST form) and operations carry their parameters, as BALP's query entity asks.</summary>
@@ -63,8 +65,11 @@ public sealed class AuditMiddleware(RequestDelegate next, AuditTrail trail, Pati
     {
         private readonly HashSet<string> _resources = [];
         private readonly HashSet<string> _patients = [];
+        private readonly Dictionary<string, bool> _entities = [];
         public IReadOnlyCollection<string> Resources => _resources;
         public IReadOnlyCollection<string> Patients => _patients;
+        /// <summary>Each resource (without version) and whether it is some patient's data.</summary>
+        public IReadOnlyDictionary<string, bool> Entities => _entities;
 
         public void Shown(StoredResource r) => Add(r);
         public void Written(StoredResource r) => Add(r);
@@ -108,7 +113,10 @@ public sealed class AuditMiddleware(RequestDelegate next, AuditTrail trail, Pati
             {
                 if (_resources.Count >= MaxResources) return;
                 _resources.Add($"{r.ResourceType}/{r.Id}/_history/{r.Version}");
-                foreach (var p in patients.Of(r.ResourceType, r.Id, r.Json)) _patients.Add(p);
+                var of = patients.Of(r);
+                foreach (var p in of) _patients.Add(p);
+                var reference = $"{r.ResourceType}/{r.Id}";
+                _entities[reference] = _entities.GetValueOrDefault(reference) || of.Count > 0;
             }
         }
     }

@@ -58,7 +58,7 @@ public static class AuditRecordCodec
     {
         // Before the compact form the full AuditEvent was stored (it starts with its resourceType).
         if (!row.Data.AsSpan().StartsWith("{\"v\":"u8)) return row.Data;
-        return AuditEventWriter.Write(Decode(row.Data, row.EventId));
+        return AuditEventWriter.Write(Decode(row.Data, row.Id));
     }
 
     public static AuditDraft Decode(byte[] stored, string id)

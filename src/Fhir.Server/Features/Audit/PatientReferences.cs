@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using FhirArchive.Server.Features.Search;
+using FhirArchive.Storage;
 using FhirArchive.Storage.Indexing;
 
 namespace FhirArchive.Server.Features.Audit;
@@ -13,7 +14,20 @@ namespace FhirArchive.Server.Features.Audit;
 public sealed class PatientReferences(SearchParameterRegistry registry)
 {
     private const int MaxPatients = 50;
+    private const int MaxCached = 200_000;
     private readonly ConcurrentDictionary<string, HashSet<string>> _elements = new();
+    private readonly ConcurrentDictionary<long, (string Id, IReadOnlyCollection<string> Patients)> _cache = new();
+
+    /// <summary>A stored version never changes: its patients are kept by row id (bounded), so repeated reads skip the JSON.</summary>
+    public IReadOnlyCollection<string> Of(StoredResource r)
+    {
+        if (r.RowId <= 0) return Of(r.ResourceType, r.Id, r.Json);
+        if (_cache.TryGetValue(r.RowId, out var hit) && hit.Id == r.Id) return hit.Patients;
+        var patients = Of(r.ResourceType, r.Id, r.Json);
+        if (_cache.Count >= MaxCached) _cache.Clear();
+        _cache[r.RowId] = (r.Id, patients);
+        return patients;
+    }
 
     public IReadOnlyCollection<string> Of(string type, string id, byte[]? json)
     {

@@ -24,6 +24,7 @@ public sealed class AuditJournal : IDisposable
 {
     private const int Overhead = 4 + 8;
     private const int AllocationStep = 1 << 20;
+    private static readonly byte[] Zeros = new byte[AllocationStep];
     private readonly string _path;
     private readonly long _initialCapacity;
     // Taken by whatever replaces the mapping or the file (growth, restart, close) and by syncs; appends write into
@@ -224,9 +225,8 @@ public sealed class AuditJournal : IDisposable
     private void Allocate(long upTo)
     {
         var to = Math.Min(_capacity, Math.Max(upTo, _allocated + AllocationStep));
-        var zeros = new byte[AllocationStep];
-        for (var at = _allocated; at < to; at += zeros.Length)
-            RandomAccess.Write(_file, zeros.AsSpan(0, (int)Math.Min(zeros.Length, to - at)), at);
+        for (var at = _allocated; at < to; at += Zeros.Length)
+            RandomAccess.Write(_file, Zeros.AsSpan(0, (int)Math.Min(Zeros.Length, to - at)), at);
         _allocated = to;
     }
 

@@ -15,7 +15,7 @@ namespace FhirArchive.Server.Features.Audit;
 public static class AuditRecordCodec
 {
     private const int Version = 1;
-    private static readonly JsonWriterOptions Options = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    private static readonly JsonWriterOptions Options = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = true };
 
     public static byte[] Encode(AuditDraft d)
     {

@@ -58,11 +58,13 @@ public abstract class MigrationTestsBase
         await using var db = new FhirDbContext(options);
         await SchemaMigrator.MigrateAsync(db, Dialect, upTo: 8);
         var hour = new DateTime(2026, 11, 30, 9, 15, 0, DateTimeKind.Utc).Ticks;
-        await db.Database.ExecuteSqlRawAsync($$"""
+        // Literals only (numbers and hex made here), so the statement is built as text.
+        var legacy = $$"""
             INSERT INTO "AuditRecord" ("Seq", "EventId", "Recorded", "Action", "Subtype", "Outcome", "Agent", "Organization", "Data", "Hash")
             VALUES (1, 'legacy-guid', {{hour}}, 'R', 'read', 0, 'dr-wang', 'Organization/h1', {{Bytes("{}")}}, {{Bytes("h1")}}),
                    (2, '2', {{hour + 1}}, 'R', 'search-type', 0, NULL, NULL, {{Bytes("{}")}}, {{Bytes("h2")}})
-            """);
+            """;
+        await db.Database.ExecuteSqlRawAsync(legacy);
         await db.Database.ExecuteSqlRawAsync("""
             INSERT INTO "AuditEntity" ("Reference", "Seq", "Role") VALUES
               ('Patient/p1', 1, 'patient'), ('Observation/o1', 1, 'resource'), ('Patient/p1', 2, 'patient')

@@ -68,16 +68,16 @@ public sealed class AuditJournal : IDisposable
     /// <summary>Puts what was appended so far on disk; may run beside an append.</summary>
     public void Sync()
     {
-        var length = Length;
-        if (Volatile.Read(ref _synced) >= length) return;
+        // Under the lock: a restart between reading the length and flushing would start the offsets again.
         lock (_mapLock)
         {
-            if (_view is null) return;
+            var length = Length;
+            if (_view is null || _synced >= length) return;
             // The view's flush (msync) writes the pages; the file's flush its size and blocks.
             _view.Flush();
             RandomAccess.FlushToDisk(_file);
+            _synced = length;
         }
-        Volatile.Write(ref _synced, length);
     }
 
     /// <summary>Up to <paramref name="max"/> whole frames from <paramref name="offset"/>, and the offset after them.</summary>

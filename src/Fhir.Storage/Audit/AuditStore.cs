@@ -153,8 +153,8 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
     public ValueTask AppendAsync(AuditAppend e, CancellationToken ct = default)
     {
         if (_started is not { IsCompletedSuccessfully: true }) return AppendWhenStartedAsync(e, ct);
-        var end = Append(e);
-        return _sync ? new ValueTask(_syncs.WaitAsync(_journal!, end)) : ValueTask.CompletedTask;
+        var seq = Append(e);
+        return _sync ? new ValueTask(_syncs.WaitAsync(this, seq)) : ValueTask.CompletedTask;
     }
 
     private async ValueTask AppendWhenStartedAsync(AuditAppend e, CancellationToken ct)
@@ -169,26 +169,26 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
         foreach (var e in events) await AppendAsync(e, ct);
     }
 
-    /// <summary>Links and journals one event; returns the journal's end after it.</summary>
+    /// <summary>Links and journals one event; returns its sequence number.</summary>
     private long Append(AuditAppend e)
     {
-        long end;
+        long seq;
         lock (_append)
         {
             if (_stopped) throw new InvalidOperationException("The audit trail is shut down; the request cannot be audited.");
-            var seq = _head.Seq + 1;
+            seq = _head.Seq + 1;
             var hash = Sm3.ChainLink(_head.Hash, seq, e.Data);
             _frame.ResetWrittenCount();
             AuditJournal.Encode(seq, hash, e, _frame);
             var start = _journal!.Length;
-            end = _journal.Append(_frame.WrittenSpan);
+            _journal.Append(_frame.WrittenSpan);
             _lastFrame = start;
             _head = (seq, hash);
             Volatile.Write(ref _appended, seq);
         }
         // Wakes the writer behind only when it sleeps for want of events (once per batch, not per event).
         if (Volatile.Read(ref _idle) == 1 && Interlocked.Exchange(ref _idle, 0) == 1) _wake.Release();
-        return end;
+        return seq;
     }
 
     /// <summary>
@@ -282,7 +282,10 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
         }
     }
 
-    /// <summary>Group fsync: appends that must be on disk wait for one fsync that covers them all.</summary>
+    /// <summary>
+    /// Group fsync: appends that must be on disk wait for one fsync that covers them all. Counted in sequence
+    /// numbers, not journal offsets: a journal restart starts its offsets again (and fsyncs what it carries over).
+    /// </summary>
     private sealed class JournalSyncs
     {
         private readonly object _lock = new();
@@ -290,22 +293,22 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
         private long _synced;
         private bool _running;
 
-        public Task WaitAsync(AuditJournal journal, long end)
+        public Task WaitAsync(AuditStore store, long seq)
         {
             lock (_lock)
             {
-                if (_synced >= end) return Task.CompletedTask;
+                if (_synced >= seq) return Task.CompletedTask;
                 var next = _next ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 if (!_running)
                 {
                     _running = true;
-                    _ = Task.Run(() => Run(journal));
+                    _ = Task.Run(() => Run(store));
                 }
                 return next.Task;
             }
         }
 
-        private void Run(AuditJournal journal)
+        private void Run(AuditStore store)
         {
             while (true)
             {
@@ -315,12 +318,12 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
                 {
                     if (_next is null) { _running = false; return; }
                     (done, _next) = (_next, null);
-                    // Everything its waiters appended is before the end as of now.
-                    target = journal.Length;
+                    // Every event up to this one is in the journal's mapping already, its waiters' included.
+                    target = Volatile.Read(ref store._appended);
                 }
                 try
                 {
-                    journal.Sync();
+                    store._journal!.Sync();
                     lock (_lock) _synced = Math.Max(_synced, target);
                     done.TrySetResult();
                 }

@@ -23,17 +23,41 @@ public abstract class AuditJournalTestsBase : IDisposable
             : new StorageOptions { Provider = "postgres", ConnectionString = postgres, DataFolder = _folder };
 
     /// <summary>A store as one start of the server sees it (each call is a new process, as far as the store knows).</summary>
-    private async Task<AuditStore> Start(bool writeBehind = true, long journalLimit = 64L << 20)
+    private async Task<AuditStore> Start(bool writeBehind = true, long journalLimit = 64L << 20, StorageOptions? options = null)
     {
-        var services = new ServiceCollection().AddFhirStorage(_options).BuildServiceProvider();
+        options ??= _options;
+        var services = new ServiceCollection().AddFhirStorage(options).BuildServiceProvider();
         _providers.Add(services);
         await services.GetRequiredService<IResourceStore>().InitializeAsync();
-        var store = new AuditStore(services.GetRequiredService<IDbContextFactory<FhirDbContext>>(), _options, services.GetRequiredService<DatabaseWriter>())
+        var store = new AuditStore(services.GetRequiredService<IDbContextFactory<FhirDbContext>>(), options, services.GetRequiredService<DatabaseWriter>())
         {
             WriteBehind = writeBehind, JournalLimit = journalLimit,
         };
         await store.StartAsync();
         return store;
+    }
+
+    [FhirFact]
+    public async Task A_second_writer_of_the_same_trail_is_refused_instead_of_forking_the_chain()
+    {
+        var first = await Start();
+        await first.AppendAsync([Event("Patient/a")]);
+        // SQLite: the same data folder (its database is there); PostgreSQL: the same database from another folder.
+        var second = _options.Dialect == Storage.Schema.SqlDialect.Postgres
+            ? new StorageOptions { Provider = "postgres", ConnectionString = _options.ConnectionString, DataFolder = _folder + "-other" }
+            : _options;
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => Start(options: second));
+        Assert.Contains("instance per", refused.Message);
+
+        // Once the first has stopped, the next one takes over and chains on.
+        await first.StopAsync();
+        var next = await Start(options: second);
+        await next.AppendAsync([Event("Patient/b")]);
+        var report = await next.VerifyAsync();
+        Assert.True(report.Intact, report.Problem);
+        Assert.Equal(2, report.Checked);
+        await next.StopAsync();
+        try { Directory.Delete(_folder + "-other", true); } catch (DirectoryNotFoundException) { }
     }
 
     private static AuditAppend Event(string patient, string action = "R") =>

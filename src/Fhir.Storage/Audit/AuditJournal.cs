@@ -44,7 +44,15 @@ public sealed class AuditJournal : IDisposable
         _path = path;
         _initialCapacity = Math.Max(capacity, 2 * AllocationStep);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        _file = Open(path);
+        try
+        {
+            _file = Open(path);
+        }
+        catch (IOException e) when (File.Exists(path))
+        {
+            throw new InvalidOperationException(
+                $"Another process holds the audit journal {path}: one server instance per data folder and database writes the audit trail.", e);
+        }
         _length = _synced = RandomAccess.GetLength(_file);
         DropTornTail();
         Map(Math.Max(_initialCapacity, 2 * _length));
@@ -199,7 +207,8 @@ public sealed class AuditJournal : IDisposable
         }
     }
 
-    private static SafeFileHandle Open(string path) => File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
+    /// <summary>Exclusively: a second writer would fork the chain.</summary>
+    private static SafeFileHandle Open(string path) => File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
 
     /// <summary>Maps <paramref name="capacity"/> bytes; the file is extended (as a hole) to cover them.</summary>
     private void Map(long capacity)

@@ -118,6 +118,7 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
 
     private async Task StartCoreAsync(CancellationToken ct)
     {
+        await ClaimWriterAsync(ct);
         _sync = SyncJournal ?? await DatabaseSyncsCommitsAsync(ct);
         _journal = new AuditJournal(JournalFile, JournalLimit + MaxCarriedOver);
         await using (var db = await factory.CreateDbContextAsync(ct))
@@ -335,6 +336,40 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
         }
     }
 
+    /// <summary>
+    /// The chain has one writer per database: a second server instance appending too would fork it (two events with
+    /// one sequence number). SQLite's database lives in the data folder, whose journal is opened exclusively;
+    /// PostgreSQL's can be shared by instances with their own folders, so the writer holds a session advisory lock
+    /// for the database for as long as it runs, and a second one refuses to start instead of forking the trail.
+    /// </summary>
+    private async Task ClaimWriterAsync(CancellationToken ct)
+    {
+        if (options.Dialect == SqlDialect.Sqlite) return;
+        var db = await factory.CreateDbContextAsync(ct);
+        await db.Database.OpenConnectionAsync(ct);
+        await using var cmd = db.Database.GetDbConnection().CreateCommand();
+        cmd.CommandText = "SELECT pg_try_advisory_lock(hashtext('fhirarchive-audit-writer'), hashtext(current_database()))";
+        if (await cmd.ExecuteScalarAsync(ct) is not true)
+        {
+            await db.DisposeAsync();
+            throw new InvalidOperationException(
+                "Another server instance writes the audit trail of this database: one instance per database writes it (the second would fork the chain).");
+        }
+        _writerLock = db;
+    }
+
+    /// <summary>The PostgreSQL session holding the writer's advisory lock (closing it releases the lock).</summary>
+    private FhirDbContext? _writerLock;
+
+    private async Task ReleaseWriterAsync()
+    {
+        if (_writerLock is not { } db) return;
+        _writerLock = null;
+        try { await db.Database.ExecuteSqlRawAsync("SELECT pg_advisory_unlock_all()"); }
+        catch (Exception) { } // the session ends with the connection anyway
+        await db.DisposeAsync();
+    }
+
     private async Task<bool> DatabaseSyncsCommitsAsync(CancellationToken ct)
     {
         if (options.Dialect == SqlDialect.Sqlite) return false;
@@ -415,6 +450,7 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
         if (_behind is not null) await _behind;
         SyncJournalQuietly();
         _journal?.Dispose();
+        await ReleaseWriterAsync();
     }
 
     public async ValueTask DisposeAsync() => await StopAsync();

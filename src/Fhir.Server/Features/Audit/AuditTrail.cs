@@ -15,12 +15,14 @@ public sealed class AuditTrail : BackgroundService
 {
     private readonly AuditStore store;
     private readonly ILogger<AuditTrail> log;
+    private readonly bool enabled;
 
     public AuditTrail(AuditStore store, ILogger<AuditTrail> log, IConfiguration configuration)
     {
         this.store = store;
         this.log = log;
         store.SyncJournal = configuration.GetValue<bool?>("Audit:SyncJournal");
+        enabled = configuration.GetValue("Audit:Enabled", true);
     }
 
     /// <summary>Writes the event and hands it over with the entities it is searched by.</summary>
@@ -31,6 +33,8 @@ public sealed class AuditTrail : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // Without the audit (benchmarks only) the store starts only if an auditor reads the trail.
+        if (!enabled) return;
         // Finds what a crash left in the journal before the first new event is chained on.
         try { await store.StartAsync(CancellationToken.None); }
         catch (Exception ex) { log.LogCritical(ex, "The audit trail could not start; audited requests fail."); }

@@ -24,12 +24,17 @@ public sealed class AuditJournal : IDisposable
 {
     private const int Overhead = 4 + 8;
     private const int AllocationStep = 1 << 20;
+    /// <summary>How far ahead of the appends the writer behind keeps the file allocated.</summary>
+    private const long ReserveAhead = 4L << 20;
     private static readonly byte[] Zeros = new byte[AllocationStep];
     private readonly string _path;
     private readonly long _initialCapacity;
     // Taken by whatever replaces the mapping or the file (growth, restart, close) and by syncs; appends write into
     // the mapping without it (they never run beside a growth or restart, which happen on the appending thread).
     private readonly object _mapLock = new();
+    // Taken by whoever writes the zeros ahead (the writer behind, or an append that outran it). Appends write only
+    // below the published allocated end, the zeros only above it, so the two never touch the same bytes.
+    private readonly object _allocLock = new();
     private SafeFileHandle _file;
     private MemoryMappedFile? _map;
     private MemoryMappedViewAccessor? _view;
@@ -55,6 +60,8 @@ public sealed class AuditJournal : IDisposable
         }
         _length = _synced = RandomAccess.GetLength(_file);
         DropTornTail();
+        // What lies beyond the frames is written before use (also a torn tail's leftovers).
+        _allocated = _length;
         Map(Math.Max(_initialCapacity, 2 * _length));
     }
 
@@ -67,10 +74,18 @@ public sealed class AuditJournal : IDisposable
         var after = end + frame.Length;
         if (after > _capacity)
             lock (_mapLock) Map(Math.Max(2 * _capacity, after + AllocationStep));
-        if (after > _allocated) Allocate(after);
+        if (after > Volatile.Read(ref _allocated))
+            lock (_allocLock) Allocate(after);
         _view!.SafeMemoryMappedViewHandle.WriteSpan((ulong)end, frame);
         Volatile.Write(ref _length, after);
         return after;
+    }
+
+    /// <summary>Keeps the next few megabytes allocated ahead of the appends (called by the writer behind, off their path).</summary>
+    public void Reserve()
+    {
+        lock (_allocLock)
+            if (Volatile.Read(ref _allocated) - Length < ReserveAhead / 2) Allocate(Length + ReserveAhead);
     }
 
     /// <summary>Puts what was appended so far on disk; may run beside an append.</summary>
@@ -190,6 +205,7 @@ public sealed class AuditJournal : IDisposable
             _file.Dispose();
             _file = Open(_path);
             _length = _synced = keep.Length;
+            _allocated = keep.Length;
             Map(_initialCapacity);
         }
     }
@@ -217,9 +233,7 @@ public sealed class AuditJournal : IDisposable
         if (RandomAccess.GetLength(_file) < capacity) RandomAccess.SetLength(_file, capacity);
         _map = MemoryMappedFile.CreateFromFile(_file, null, capacity, MemoryMappedFileAccess.ReadWrite, HandleInheritability.None, leaveOpen: true);
         _view = _map.CreateViewAccessor(0, capacity, MemoryMappedFileAccess.ReadWrite);
-        _capacity = capacity;
-        // What lies beyond the frames is written before use (also a torn tail's leftovers).
-        _allocated = _length;
+        Volatile.Write(ref _capacity, capacity);
     }
 
     private void Unmap()
@@ -230,13 +244,15 @@ public sealed class AuditJournal : IDisposable
         _map = null;
     }
 
-    /// <summary>Writes zeros from the allocated end on, a step past <paramref name="upTo"/> (within the mapping).</summary>
+    /// <summary>Writes zeros from the allocated end on, at least a step, up to <paramref name="upTo"/> (within the mapping). Under <see cref="_allocLock"/>.</summary>
     private void Allocate(long upTo)
     {
-        var to = Math.Min(_capacity, Math.Max(upTo, _allocated + AllocationStep));
-        for (var at = _allocated; at < to; at += Zeros.Length)
+        var from = _allocated;
+        if (upTo <= from) return;
+        var to = Math.Min(Volatile.Read(ref _capacity), Math.Max(upTo, from + AllocationStep));
+        for (var at = from; at < to; at += Zeros.Length)
             RandomAccess.Write(_file, Zeros.AsSpan(0, (int)Math.Min(Zeros.Length, to - at)), at);
-        _allocated = to;
+        Volatile.Write(ref _allocated, Math.Max(from, to));
     }
 
     /// <summary>One event's frame: its sequence number, link, searched columns, data and entities (each pair once).</summary>

@@ -266,6 +266,7 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
                 }
             }
             _cursor = next;
+            ReserveJournalQuietly();
             List<TaskCompletionSource> ready;
             lock (_lock)
             {
@@ -378,6 +379,13 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
         await using var cmd = db.Database.GetDbConnection().CreateCommand();
         cmd.CommandText = "SHOW synchronous_commit";
         return !string.Equals(await cmd.ExecuteScalarAsync(ct) as string, "off", StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>The journal's next stretch is allocated here, off the appends' path.</summary>
+    private void ReserveJournalQuietly()
+    {
+        try { _journal!.Reserve(); }
+        catch (IOException) { } // a full disk: the append that needs the space fails with it (its request is not answered)
     }
 
     /// <summary>Without <see cref="SyncJournal"/> the journal is still put on disk every <see cref="SyncEvery"/>.</summary>

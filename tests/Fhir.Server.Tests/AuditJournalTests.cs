@@ -197,4 +197,43 @@ public abstract class AuditJournalTestsBase : IDisposable
 }
 
 public sealed class AuditJournalTests() : AuditJournalTestsBase(null);
+
+/// <summary>The mapped journal file itself: growth past its first mapping, allocation ahead, reopening.</summary>
+public sealed class AuditJournalFileTests : IDisposable
+{
+    private readonly string _path = Path.Combine(Path.GetTempPath(), "fhirarchive-journal-file-" + Guid.NewGuid().ToString("N"));
+
+    private static byte[] Frame(long seq)
+    {
+        var e = new AuditAppend(seq, "R", "read", 0, "dr-wang", null, Encoding.UTF8.GetBytes(new string('x', 700) + seq), [("patient", $"Patient/p{seq}")]);
+        var output = new System.Buffers.ArrayBufferWriter<byte>();
+        AuditJournal.Encode(seq, new byte[32], e, output);
+        return output.WrittenSpan.ToArray();
+    }
+
+    [Fact]
+    public void Appends_past_the_first_mapping_and_the_allocated_stretch_survive_a_reopen_whole_and_in_order()
+    {
+        const int events = 8_000; // ~6 MB through a 2 MB first mapping: two growths, allocation ahead and by the appends
+        using (var journal = new AuditJournal(_path, capacity: 1))
+            for (var seq = 1; seq <= events; seq++)
+            {
+                journal.Append(Frame(seq));
+                if (seq % 500 == 0) journal.Reserve();
+                if (seq % 2_000 == 0) journal.Sync();
+            }
+        // A clean close cuts the file to its frames.
+        var length = new FileInfo(_path).Length;
+        Assert.Equal(Enumerable.Range(1, events).Sum(i => (long)Frame(i).Length), length);
+        using var reopened = new AuditJournal(_path, capacity: 1);
+        var seqs = reopened.Frames(0).Select(f => f.Entry.Record.Seq).ToList();
+        Assert.Equal(Enumerable.Range(1, events).Select(i => (long)i), seqs);
+        Assert.Equal("Patient/p8000", reopened.Frames(0).Last().Entry.Entities.Single().Reference);
+    }
+
+    public void Dispose()
+    {
+        try { File.Delete(_path); } catch (IOException) { }
+    }
+}
 public sealed class PostgresAuditJournalTests() : AuditJournalTestsBase(PostgresCluster.MissingReason is null ? PostgresCluster.CreateDatabase() : null);

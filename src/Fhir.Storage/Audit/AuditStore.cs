@@ -32,7 +32,7 @@ public sealed record ChainReport(bool Intact, long Checked, long? BrokenAt, stri
 /// it in large batches, and replayed from the journal after a crash. Reads, searches and $verify first wait until
 /// the database holds every event appended so far.
 /// The head (last sequence number and link) is kept in memory and as the journal's last frame, so cutting events
-/// off the end is caught too. One process appends (SQLite allows no more; for PostgreSQL run one writer).
+/// off the end is caught too. One process appends (enforced, see <see cref="ClaimWriterAsync"/>).
 /// </summary>
 public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, StorageOptions options, DatabaseWriter writer) : IAsyncDisposable
 {

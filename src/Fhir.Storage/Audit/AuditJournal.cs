@@ -325,14 +325,9 @@ public sealed class AuditJournal : IDisposable
             row.Data = ReadBytes(ref r);
             var count = ReadInt32(ref r);
             var entities = new List<AuditEntityRow>(count);
-            var lines = new StringBuilder();
             for (var i = 0; i < count; i++)
-            {
-                var entity = new AuditEntityRow { Seq = row.Seq, Role = ReadText(ref r)!, Reference = ReadText(ref r)! };
-                entities.Add(entity);
-                lines.Append(i == 0 ? "\n" : "").Append(entity.Role).Append(' ').Append(entity.Reference).Append('\n');
-            }
-            row.Entities = lines.ToString();
+                entities.Add(new AuditEntityRow { Seq = row.Seq, Role = ReadText(ref r)!, Reference = ReadText(ref r)! });
+            row.Entities = AuditRecordRow.EntitiesText(entities);
             entry = new AuditJournalEntry(row, entities);
             used = Overhead + size;
             return true;

@@ -25,7 +25,17 @@ public sealed class AuditRecordRow
     /// <summary>The AuditEvent's id.</summary>
     public string Id => EventId ?? AuditStore.EventIdOf(Seq);
 
+    /// <summary>One entity as <see cref="Entities"/> holds it, with the line breaks around it (what a search looks for).</summary>
     public static string EntityLine(string role, string reference) => "\n" + role + " " + reference + "\n";
+
+    /// <summary>The <see cref="Entities"/> text of these entities: "\n" + each "role reference" + "\n"; empty for none.</summary>
+    public static string EntitiesText(IReadOnlyList<AuditEntityRow> entities)
+    {
+        if (entities.Count == 0) return "";
+        var text = new System.Text.StringBuilder("\n");
+        foreach (var e in entities) text.Append(e.Role).Append(' ').Append(e.Reference).Append('\n');
+        return text.ToString();
+    }
 }
 
 /// <summary>A patient or resource an event is about, as the journal carries it.</summary>

@@ -192,10 +192,7 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
         return seq;
     }
 
-    /// <summary>
-    /// An event's id comes from its sequence number: no random id to make, and the id index grows at its end
-    /// (ids of one length sort in number order) instead of taking a random insert per event.
-    /// </summary>
+    /// <summary>An event's id is its sequence number (the row's key): no id of its own to make, store or index.</summary>
     public static string EventIdOf(long seq) => seq.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Waits until the database holds every event appended before the call (searches must see them all).</summary>
@@ -223,6 +220,13 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
     {
         var stop = _stop.Token;
         var sinceSync = System.Diagnostics.Stopwatch.StartNew();
+        // Without SyncJournal the journal is put on disk every SyncEvery, whether or not events keep coming.
+        void SyncIfDue()
+        {
+            if (sinceSync.Elapsed < SyncEvery) return;
+            SyncJournalQuietly();
+            sinceSync.Restart();
+        }
         while (true)
         {
             if (_cursor >= _journal!.Length)
@@ -236,11 +240,7 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
                     catch (OperationCanceledException) { }
                 }
                 Volatile.Write(ref _idle, 0);
-                if (sinceSync.Elapsed >= SyncEvery)
-                {
-                    SyncJournalQuietly();
-                    sinceSync.Restart();
-                }
+                SyncIfDue();
                 if (_cursor >= _journal.Length) continue;
             }
             // Let a batch gather (one database transaction per Gather, not per event), unless a big backlog is
@@ -275,11 +275,7 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
                 _waiters.RemoveAll(w => w.Seq <= _stored);
             }
             foreach (var r in ready) r.TrySetResult();
-            if (sinceSync.Elapsed >= SyncEvery)
-            {
-                SyncJournalQuietly();
-                sinceSync.Restart();
-            }
+            SyncIfDue();
             await RestartJournalIfDueAsync();
         }
     }

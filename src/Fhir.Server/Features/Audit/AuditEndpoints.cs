@@ -78,7 +78,7 @@ public static class AuditEndpoints
         if (parts.Length != 2 || !Compartments.IsPatientData(parts[0])) return [];
         if (parts[0] == "Patient") return [entity];
         var (versions, _) = await resources.HistoryAsync(new HistoryQuery(parts[0], parts[1], null, null, 1000, 0), ct);
-        return versions.SelectMany(v => patients.Of(v.ResourceType, v.Id, v.Json)).Distinct().ToList();
+        return versions.SelectMany(patients.Of).Distinct().ToList();
     }
 
     private static async Task AccessLog(HttpContext c, string id, AuditStore store)

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Load benchmark of the FHIR server on 127.0.0.1: ingest of Synthea transactions, then read by id and three searches
 # with wrk. Usage: tests/Fhir.LoadTests/run.sh [sqlite|postgres] [--resources N] [--duration S] [--connections C]
-#                  [--no-build] [--audit on|off] [--consent on|off] [--only SCENARIO] [--trace DIR]
+#                  [--no-build] [--audit on|off] [--consent on|off] [--only SCENARIO] [--trace DIR] [--pairs N]
 # Authentication stays on: the run takes the demo hospital system client's token (scripts/get-token.sh system).
 # --audit off measures the same server without its audit trail (Audit:Enabled=false), for the audit's cost;
 # --consent off without the consent rules (Consent:Enabled=false), for the cost of deciding every resource shown.
 # --only runs one scenario; --trace writes a CPU profile of each timed scenario into DIR (perf record; the server
 # writes its JIT symbol map to /tmp/perf-PID.map for perf report).
+# --pairs N measures the audit's cost: after one ingest, N rounds each run the scenarios with the audit on, then off
+# (the server restarted on the same database between), and a table gives every pair's ratio and the median.
 # Everything runs in a temp folder (fresh database, throwaway PostgreSQL cluster) removed at exit, even on failure.
 set -euo pipefail
 
-db=sqlite; resources=100000; duration=10; connections=32; build=1; audit=on; consent=on; only=; trace=
+db=sqlite; resources=100000; duration=10; connections=32; build=1; audit=on; consent=on; only=; trace=; pairs=0
 while [ $# -gt 0 ]; do
   case "$1" in
     sqlite|postgres) db=$1 ;;
@@ -22,6 +24,7 @@ while [ $# -gt 0 ]; do
     --consent) consent=$2; shift ;;
     --only) only=$2; shift ;;
     --trace) trace=$(mkdir -p "$2" && cd "$2" && pwd); shift ;;
+    --pairs) pairs=$2; shift ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
   shift
@@ -80,17 +83,20 @@ else
 fi
 
 port=$(free_port); base="http://127.0.0.1:$port"
-dotnet "$dll" --urls "$base" >"$tmp/server.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 1 120); do
-  curl -fs "$base/health" >/dev/null 2>&1 && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$tmp/server.log"; exit 1; }
-  sleep 0.5
-done
-curl -fs "$base/health" >/dev/null || { echo "server did not start" >&2; cat "$tmp/server.log"; exit 1; }
-
-FHIR_TOKEN=$("$root/scripts/get-token.sh" system "$base") || { echo "no token for the system client" >&2; exit 1; }
-export FHIR_TOKEN
+start_server() {
+  dotnet "$dll" --urls "$base" >>"$tmp/server.log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 1 120); do
+    curl -fs "$base/health" >/dev/null 2>&1 && break
+    kill -0 "$server_pid" 2>/dev/null || { cat "$tmp/server.log"; exit 1; }
+    sleep 0.5
+  done
+  curl -fs "$base/health" >/dev/null || { echo "server did not start" >&2; cat "$tmp/server.log"; exit 1; }
+  FHIR_TOKEN=$("$root/scripts/get-token.sh" system "$base") || { echo "no token for the system client" >&2; exit 1; }
+  export FHIR_TOKEN
+}
+stop_server() { kill "$server_pid" && wait "$server_pid" || true; server_pid=""; }
+start_server
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "ingesting $resources resources into $db..."
@@ -105,20 +111,65 @@ declare -A label=([read]="read by id (GET [type]/[id])" [identifier]="Patient?id
   [everything]="Patient/[id]/\$everything?_count=100 (first page)")
 results=()
 [ -n "$only" ] && scenarios=("$only:$only")
-for s in "${scenarios[@]}"; do
-  name=${s%%:*}; file="$tmp/${s##*:}.txt"
-  wrk -t2 -c"$connections" -d2s --timeout 5s -s "$here/paths.lua" "$base" -- "$file" >/dev/null # warm-up
-  if [ -n "$trace" ]; then
-    perf record -F 499 -e cpu-clock -g -p "$server_pid" -o "$trace/$name-$db-audit-$audit-consent-$consent.perf.data" \
-      -- sleep "$duration" >"$tmp/trace.log" 2>&1 &
-    trace_pid=$!
-    sleep 1
-  fi
-  cpu0=$(cpu_seconds)
-  out=$(wrk -t2 -c"$connections" -d"${duration}s" --timeout 5s -s "$here/paths.lua" "$base" -- "$file")
-  [ -n "$trace" ] && { wait "$trace_pid" || cat "$tmp/trace.log"; }
-  results+=("$name $(grep '^RESULT' <<<"$out" | cut -d' ' -f2-) $(echo "$(cpu_seconds) - $cpu0" | bc)")
-done
+# Runs every scenario once (warm-up, then timed); appends "name req/s p50 p99 requests errors non2xx cpu" to results.
+run_scenarios() {
+  for s in "${scenarios[@]}"; do
+    name=${s%%:*}; file="$tmp/${s##*:}.txt"
+    # Warm-up: every path once (first reads parse what later reads find cached), then 2 s as timed (JIT tiers settle).
+    node "$here/warm.mjs" "$base" "$file" "$connections"
+    wrk -t2 -c"$connections" -d2s --timeout 5s -s "$here/paths.lua" "$base" -- "$file" >/dev/null
+    if [ -n "$trace" ]; then
+      perf record -F 499 -e cpu-clock -g -p "$server_pid" -o "$trace/$name-$db-audit-$audit-consent-$consent.perf.data" \
+        -- sleep "$duration" >"$tmp/trace.log" 2>&1 &
+      trace_pid=$!
+      sleep 1
+    fi
+    cpu0=$(cpu_seconds)
+    out=$(wrk -t2 -c"$connections" -d"${duration}s" --timeout 5s -s "$here/paths.lua" "$base" -- "$file")
+    [ -n "$trace" ] && { wait "$trace_pid" || cat "$tmp/trace.log"; }
+    results+=("$name $(grep '^RESULT' <<<"$out" | cut -d' ' -f2-) $(echo "$(cpu_seconds) - $cpu0" | bc)")
+  done
+}
+if [ "$pairs" -gt 0 ]; then
+  pair_rows=()
+  for round in $(seq 1 "$pairs"); do
+    for audit in on off; do
+      stop_server
+      if [ "$audit" = off ]; then export Audit__Enabled=false; else unset Audit__Enabled; fi
+      start_server
+      results=()
+      run_scenarios
+      pair_rows+=("$round $audit ${results[*]}")
+      echo "round $round, audit $audit: ${results[*]}"
+    done
+  done
+  node -e '
+const rows = process.argv.slice(1).map(r => r.split(" "));
+const byKey = new Map();
+for (const [round, audit, ...rest] of rows)
+  for (let i = 0; i < rest.length; i += 8) {
+    const [name, rps, , p99, requests, , , cpu] = rest.slice(i, i + 8);
+    const key = `${round} ${name}`;
+    byKey.set(key, { ...byKey.get(key), [audit]: { rps: +rps, p99, cpu: Math.round(1e6 * cpu / requests) } });
+  }
+console.log("\n| round | scenario | audit on req/s | audit off req/s | ratio | CPU µs/request on / off | p99 ms on / off |");
+console.log("|---:|---|---:|---:|---:|---|---|");
+const ratios = {};
+for (const [key, { on, off }] of byKey) {
+  const [round, name] = key.split(" ");
+  const ratio = on.rps / off.rps;
+  (ratios[name] ??= []).push(ratio);
+  console.log(`| ${round} | ${name} | ${on.rps} | ${off.rps} | ${ratio.toFixed(2)} | ${on.cpu} / ${off.cpu} | ${on.p99} / ${off.p99} |`);
+}
+for (const [name, r] of Object.entries(ratios)) {
+  r.sort((a, b) => a - b);
+  const median = r.length % 2 ? r[(r.length - 1) / 2] : (r[r.length / 2 - 1] + r[r.length / 2]) / 2;
+  console.log(`${name}: audit on/off ratio median ${median.toFixed(2)} (min ${r[0].toFixed(2)}, max ${r[r.length - 1].toFixed(2)}, ${r.length} pairs, ${require("os").cpus().length} cores)`);
+}
+' "${pair_rows[@]}"
+  exit 0
+fi
+run_scenarios
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 node -e '

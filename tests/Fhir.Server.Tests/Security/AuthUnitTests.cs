@@ -106,11 +106,51 @@ public sealed class AuthUnitTests
     [InlineData("GET", "/Patient/1/Observation", Permission.Search, "Observation")]
     [InlineData("POST", "/ValueSet/$expand", Permission.Read, "ValueSet")]
     [InlineData("GET", "/_history", Permission.Search, null)]
+    [InlineData("HEAD", "/Patient/1", Permission.Read, "Patient")]
+    [InlineData("GET", "/Patient/_history", Permission.Search, "Patient")]
+    [InlineData("POST", "/_search", Permission.Search, null)]
+    [InlineData("GET", "/", Permission.Search, null)]
+    [InlineData("DELETE", "/Patient/1", Permission.Delete, "Patient")]
+    [InlineData("GET", "/Patient/1/$everything", Permission.Read, "Patient")]
+    [InlineData("POST", "/$export", Permission.Read, null)]
     public void Interactions_are_classified_from_method_and_path(string method, string path, Permission p, string? type)
     {
         var i = FhirInteraction.Classify(method, path.Split('?')[0])!.Value;
         Assert.Equal((p, type), (i.Permission, i.ResourceType));
+        Assert.False(i.IsBundle);
     }
+
+    [Theory]
+    [InlineData("POST", "/Patient/1")]
+    [InlineData("OPTIONS", "/Patient")]
+    [InlineData("PUT", "/_history")]
+    [InlineData("POST", "/Patient/_history")]
+    [InlineData("GET", "/metadata")]
+    [InlineData("GET", "/Patient/1/Observation/2")]
+    public void What_needs_no_permission_of_its_own_is_left_to_routing(string method, string path) =>
+        Assert.Null(FhirInteraction.Classify(method, path));
+
+    [Fact]
+    public void A_batch_or_transaction_is_a_bundle_its_entries_are_checked_one_by_one() =>
+        Assert.True(FhirInteraction.Classify("POST", "/")!.Value.IsBundle);
+
+    [Theory]
+    [InlineData("GET", "/Patient/1", "read", "R", "Patient", "1", null)]
+    [InlineData("head", "/Patient/1/_history/2", "vread", "R", "Patient", "1", null)]
+    [InlineData("GET", "/Patient/1/_history", "history-instance", "R", "Patient", "1", null)]
+    [InlineData("GET", "/Observation", "search-type", "E", "Observation", null, null)]
+    [InlineData("GET", "/Patient/1/Observation", "search-type", "E", "Observation", null, null)]
+    [InlineData("POST", "/Observation/_search", "search-type", "E", "Observation", null, null)]
+    [InlineData("POST", "/Observation", "create", "C", "Observation", null, null)]
+    [InlineData("PUT", "/Observation/o1", "update", "U", "Observation", "o1", null)]
+    [InlineData("PATCH", "/Observation/o1", "patch", "U", "Observation", "o1", null)]
+    [InlineData("DELETE", "/Observation", "delete", "D", "Observation", null, null)]
+    [InlineData("GET", "/Patient/p1/$everything", "operation", "E", "Patient", "p1", "$everything")]
+    [InlineData("POST", "/", "batch", "E", null, null, null)]
+    [InlineData("GET", "/metadata", "capabilities", "R", null, null, null)]
+    [InlineData("POST", "/Patient/1", "other", "E", null, null, null)]
+    public void Requests_are_named_as_the_audit_records_them(string method, string path, string code, string action, string? type, string? id, string? op) =>
+        Assert.Equal(new Interaction(code, action, type, id, op), Interaction.Classify(method, path));
 
     [Theory]
     [InlineData("110105", "110105")]

@@ -8,10 +8,10 @@ namespace FhirArchive.Server.Features.Audit;
 
 /// <summary>
 /// The compact form an event is chained, journaled and stored in: only what varies between events (who, when, what,
-/// outcome, about which data), in a small binary record (version byte 2, a bit per optional field present, then the
-/// fields: ticks as 8 bytes little-endian, other numbers, lengths and counts as 7-bit varints, texts as UTF-8), about a sixth of the full AuditEvent. Encoding,
-/// hashing, journaling and inserting it is on every request's path; the full BALP AuditEvent is rendered from it only
-/// when an auditor reads the trail. Older rows hold version 1 (the same fields as a JSON object) or, from before the
+/// outcome, about which data), in a small binary record: version byte 2, a bit per optional field present, then the
+/// fields (ticks as 8 bytes little-endian; other numbers, lengths and counts as 7-bit varints; texts as UTF-8). A read's
+/// record is about 230 bytes, a fifth of the full AuditEvent. Encoding, hashing, journaling and inserting it is on
+/// every request's path; the full BALP AuditEvent is rendered from it only when an auditor reads the trail. Older rows hold version 1 (the same fields as a JSON object) or, from before the
 /// compact form, the full AuditEvent; both are served as they are read.
 /// </summary>
 public static class AuditRecordCodec
@@ -28,6 +28,7 @@ public static class AuditRecordCodec
         Description = 1 << 12, Type = 1 << 13, SubtypeSystem = 1 << 14, Decisions = 1 << 15,
         /// <summary>The client id equals the subject (a system client): stored once.</summary>
         ClientIsSubject = 1 << 16,
+        All = (ClientIsSubject << 1) - 1,
     }
 
     [ThreadStatic] private static byte[]? t_buffer;
@@ -87,6 +88,7 @@ public static class AuditRecordCodec
     {
         var r = new Reader(stored.AsSpan(1));
         var has = (Has)r.UInt32();
+        if ((has & ~Has.All) != 0) throw new FormatException("The audit record has fields this server does not know.");
         var ticks = r.Int64();
         var status = r.Int32();
         var kind = (CallerKind)r.Byte();

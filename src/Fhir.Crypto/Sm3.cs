@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using Org.BouncyCastle.Crypto.Digests;
 
 namespace FhirArchive.Crypto;
@@ -22,14 +21,16 @@ public static class Sm3
     public static byte[] ChainLink(byte[] previous, long sequence, byte[] data)
     {
         if (previous.Length != Size) throw new ArgumentException($"The previous link must be {Size} bytes.", nameof(previous));
-        var d = new SM3Digest();
+        // One digest per thread, reused (DoFinal resets it): a link is computed for every audited request.
+        var d = t_digest ??= new SM3Digest();
+        d.Reset();
         d.BlockUpdate(previous, 0, Size);
-        var seq = new byte[8];
-        BinaryPrimitives.WriteInt64BigEndian(seq, sequence);
-        d.BlockUpdate(seq, 0, seq.Length);
+        for (var shift = 56; shift >= 0; shift -= 8) d.Update((byte)(sequence >> shift));
         d.BlockUpdate(data, 0, data.Length);
         return Final(d);
     }
+
+    [ThreadStatic] private static SM3Digest? t_digest;
 
     /// <summary>The anchor the first link of every chain starts from.</summary>
     public static byte[] Genesis { get; } = Hash("FhirArchive audit chain"u8.ToArray());

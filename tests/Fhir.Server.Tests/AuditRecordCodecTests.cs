@@ -67,6 +67,25 @@ public class AuditRecordCodecTests
         Assert.Null(none.Caller.ClientId);
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(42)]
+    [InlineData(43)]
+    [InlineData(127)]
+    [InlineData(128)]
+    [InlineData(5000)]
+    public void Texts_of_every_length_survive(int length)
+    {
+        // ASCII, three-byte Chinese and four-byte characters: the one-byte and the longer length prefixes.
+        var text = string.Concat(Enumerable.Range(0, length).Select(i => (i % 3) switch { 0 => "a", 1 => "档", _ => "𠀀" }))[..length];
+        if (char.IsHighSurrogate(text.LastOrDefault())) text = text[..^1] + "b";
+        var draft = Full(Clinician) with { Query = text, Description = text };
+        var back = AuditRecordCodec.Decode(AuditRecordCodec.Encode(draft), "1");
+        Assert.Equal(text, back.Query);
+        Assert.Equal(text, back.Description);
+        Assert.Equal(draft.Decisions, back.Decisions);
+    }
+
     [Fact]
     public void A_version_1_json_record_still_reads()
     {

@@ -356,6 +356,12 @@ public abstract class AuditTamperTestsBase
         var link = Sm3.ChainLink(Sm3.Genesis, 1, [1, 2, 3]);
         Assert.NotEqual(link, Sm3.ChainLink(Sm3.Genesis, 2, [1, 2, 3]));
         Assert.NotEqual(link, Sm3.ChainLink(Sm3.Genesis, 1, [1, 2, 4]));
+        // The link is SM3 over previous ‖ sequence number (big-endian) ‖ data, whichever thread computes it, however often.
+        Assert.Equal(Sm3.Hash([.. Sm3.Genesis, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3]), link);
+        Assert.Equal(link, Sm3.ChainLink(Sm3.Genesis, 1, [1, 2, 3]));
+        Assert.Equal(link, Task.Run(() => Sm3.ChainLink(Sm3.Genesis, 1, [1, 2, 3])).Result);
+        var big = new byte[1000];
+        Assert.Equal(Sm3.Hash([.. Sm3.Genesis, 0, 0, 1, 0, 0, 0, 0, 2, .. big]), Sm3.ChainLink(Sm3.Genesis, (1L << 40) + 2, big));
     }
 }
 

@@ -54,7 +54,8 @@ public sealed class AuditMiddleware(RequestDelegate next, AuditTrail trail, Pati
     {
         var req = http.Request;
         var query = req.QueryString.HasValue ? req.QueryString.Value : "";
-        if (req.HasFormContentType && req.Form is { Count: > 0 } form)
+        // Only a POST carries a form (a search's parameters): other requests skip looking for one.
+        if (HttpMethods.IsPost(req.Method) && req.HasFormContentType && req.Form is { Count: > 0 } form)
             query += (query!.Length == 0 ? "?" : "&") + string.Join('&', form.SelectMany(kv => kv.Value.Select(v => $"{Uri.EscapeDataString(kv.Key)}={Uri.EscapeDataString(v ?? "")}")));
         if (string.IsNullOrEmpty(query) && interaction.Code is not ("search-type" or "search-system" or "operation")) return null;
         return $"{req.Method} {req.Path}{query}";

@@ -163,6 +163,15 @@ public static class AuditRecordCodec
 
         public void Text(string v)
         {
+            // Most texts are short: their length fits one byte whatever their UTF-8 length, so they take one pass.
+            if (v.Length <= 127 / 3)
+            {
+                var span = Take(1 + 3 * v.Length);
+                var written = Encoding.UTF8.GetBytes(v, span[1..]);
+                span[0] = (byte)written;
+                _at -= span.Length - 1 - written;
+                return;
+            }
             var n = Encoding.UTF8.GetByteCount(v);
             UInt32((uint)n);
             Encoding.UTF8.GetBytes(v, Take(n));

@@ -21,7 +21,7 @@ public static class Sm3
     public static byte[] ChainLink(byte[] previous, long sequence, byte[] data)
     {
         if (previous.Length != Size) throw new ArgumentException($"The previous link must be {Size} bytes.", nameof(previous));
-        // One digest per thread, reused (DoFinal resets it): a link is computed for every audited request.
+        // One digest per thread, reused: a link is computed for every audited request.
         var d = t_digest ??= new SM3Digest();
         d.Reset();
         d.BlockUpdate(previous, 0, Size);

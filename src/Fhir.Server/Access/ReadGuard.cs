@@ -6,8 +6,10 @@ namespace FhirArchive.Server.Access;
 /// Runs a read operation through the access policies: start, per-resource filter, end. In order: the token's reach
 /// (<see cref="ScopedAccessPolicy"/>), the consent rules (<see cref="Features.Consent.ConsentAccessPolicy"/>), then
 /// the configured <see cref="IAccessPolicy"/> (an extension point; by default it allows everything).
+/// A deletion has no content to decide on: it is decided as the last version before it, so a hidden resource's
+/// deletion (a 410, a DELETE entry in history) does not reveal that it existed, and a visible one's is shown.
 /// </summary>
-public sealed class ReadGuard(IAccessPolicy configured, PatientLinks links, Features.Consent.ConsentAccessPolicy consent)
+public sealed class ReadGuard(IAccessPolicy configured, PatientLinks links, Features.Consent.ConsentAccessPolicy consent, IResourceStore store)
 {
     private readonly IAccessPolicy policy = new ScopedAccessPolicy(new PolicyChain(consent, configured), links);
 
@@ -28,14 +30,15 @@ public sealed class ReadGuard(IAccessPolicy configured, PatientLinks links, Feat
     /// <summary>The resource as the caller may see it (possibly redacted), or null: then answer as if it did not exist.</summary>
     public async ValueTask<StoredResource?> ShowAsync(AccessContext ctx, StoredResource r)
     {
-        if (await policy.ShowAsync(ctx, r) is not { } shown) return null;
+        var shown = r.IsDeleted ? (await MaySeeDeletionAsync(ctx, r) ? r : null) : await policy.ShowAsync(ctx, r);
+        if (shown is null) return null;
         ctx.Http.Features.Get<IAccessRecorder>()?.Shown(shown);
         return shown;
     }
 
-    /// <summary>A direct read: null when missing or hidden (answer 404); a deletion passes as it is (answer 410).</summary>
+    /// <summary>A direct read: null when missing or hidden (answer 404); a deletion the caller may know of passes as it is (answer 410).</summary>
     public async ValueTask<StoredResource?> ShowOrGoneAsync(AccessContext ctx, StoredResource? r) =>
-        r is null ? null : r.IsDeleted ? r : await ShowAsync(ctx, r);
+        r is null ? null : r.IsDeleted ? (await MaySeeDeletionAsync(ctx, r) ? r : null) : await ShowAsync(ctx, r);
 
     /// <summary>
     /// The resources the caller may see, for matching only (totals, chained and _has parameters): nothing is
@@ -49,7 +52,7 @@ public sealed class ReadGuard(IAccessPolicy configured, PatientLinks links, Feat
         {
             var visible = new List<StoredResource>();
             foreach (var r in resources)
-                if (await policy.ShowAsync(ctx, r) is not null) visible.Add(r);
+                if (r.IsDeleted ? await MaySeeDeletionAsync(ctx, r) : await policy.ShowAsync(ctx, r) is not null) visible.Add(r);
             return visible;
         }
         finally
@@ -64,5 +67,17 @@ public sealed class ReadGuard(IAccessPolicy configured, PatientLinks links, Feat
         foreach (var r in resources)
             if (await ShowAsync(ctx, r) is { } s) shown.Add(s);
         return shown;
+    }
+
+    /// <summary>
+    /// Whether the caller may see the last version before this deletion (the decision is recorded as any other, but
+    /// nothing of the version is disclosed). With no earlier version the deletion's own rules decide.
+    /// </summary>
+    private async ValueTask<bool> MaySeeDeletionAsync(AccessContext ctx, StoredResource deletion)
+    {
+        for (var v = deletion.Version - 1; v >= 1; v--)
+            if (await store.ReadVersionAsync(deletion.ResourceType, deletion.Id, v, ctx.Http.RequestAborted) is { IsDeleted: false } before)
+                return await policy.ShowAsync(ctx, before) is not null;
+        return await policy.ShowAsync(ctx, deletion) is not null;
     }
 }

@@ -180,6 +180,38 @@ public abstract class ConsentPathTestsBase<TFixture>(TFixture fx) : IAsyncLifeti
     }
 
     [FhirFact]
+    public async Task A_deletion_is_decided_as_the_version_before_it()
+    {
+        // A severe-mental-disorder diagnosis (hidden from the authorised doctor) and a blood pressure (shown), both deleted.
+        var hidden = "cond-del-" + Unique();
+        var shown = "obs-del-" + Unique();
+        await Send(HttpMethod.Put, $"/Condition/{hidden}", $$$"""{"resourceType":"Condition","id":"{{{hidden}}}","code":{"coding":[{"system":"{{{Icd10}}}","code":"F20.0"}]},"subject":{"reference":"Patient/adult"}}""");
+        await Send(HttpMethod.Put, $"/Observation/{shown}", $$$"""{"resourceType":"Observation","id":"{{{shown}}}","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"subject":{"reference":"Patient/adult"},"valueQuantity":{"value":121,"unit":"mmHg"}}""");
+        await Send(HttpMethod.Delete, $"/Condition/{hidden}", null);
+        await Send(HttpMethod.Delete, $"/Observation/{shown}", null);
+
+        // The hidden one's deletion does not reveal it: no 410, no history, no DELETE entry in the type's history.
+        await AssertLooksMissing($"/Condition/{hidden}", AuthorisedDoctor);
+        await AssertLooksMissing($"/Condition/{hidden}/_history", AuthorisedDoctor);
+        Assert.DoesNotContain(hidden, (await Json("/Condition/_history", AuthorisedDoctor)).GetRawText());
+        // The shown one's deletion is known to whoever saw it.
+        Assert.Equal(HttpStatusCode.Gone, (await Get($"/Observation/{shown}", AuthorisedDoctor)).StatusCode);
+        var history = (await Json($"/Observation/{shown}/_history", AuthorisedDoctor)).GetProperty("entry").EnumerateArray()
+            .Select(e => e.GetProperty("request").GetProperty("method").GetString()).ToList();
+        Assert.Equal(["DELETE", "POST"], history);
+        Assert.Contains(shown, (await Json("/Observation/_history", AuthorisedDoctor)).GetRawText());
+        // The holder knows of both.
+        Assert.Equal(HttpStatusCode.Gone, (await Get($"/Condition/{hidden}", HolderClinician)).StatusCode);
+        Assert.Contains(hidden, (await Json("/Condition/_history", HolderClinician)).GetRawText());
+    }
+
+    private async Task Send(HttpMethod method, string url, string? body)
+    {
+        var r = await _c.SendAsync(method, url, body, HolderClinician);
+        Assert.True(r.IsSuccessStatusCode, $"{method} {url}: {r.StatusCode} {await r.Content.ReadAsStringAsync()}");
+    }
+
+    [FhirFact]
     public async Task Conditional_create_does_not_match_or_reveal_a_hidden_resource()
     {
         var r = await _c.SendAsync(HttpMethod.Post, "/Condition", $$$"""{"resourceType":"Condition","code":{"text":"x"},"subject":{"reference":"Patient/adult"}}""",

@@ -26,7 +26,7 @@ public static class HistoryEndpoints
             ResourceWriter.CheckType(type);
             // A resource the caller may not see has no history for them either: the same 404 as a missing one.
             var current = await store.ReadAsync(type, id, ctx.RequestAborted);
-            if (current is null || (!current.IsDeleted && (await guard.RunAsync(ctx, "history-instance", type, a => guard.VisibleAsync(a, [current]))).Count == 0))
+            if (current is null || (await guard.RunAsync(ctx, "history-instance", type, a => guard.VisibleAsync(a, [current]))).Count == 0)
                 throw FhirException.NotFound($"{type}/{id} is not known.");
             await HistoryAsync(ctx, type, id, store, guard);
         }).WithTags("History").WithSummary("instance history");

@@ -47,8 +47,8 @@ public sealed class FhirDbContext(DbContextOptions<FhirDbContext> options) : DbC
             e.ToTable("AuditRecord");
             e.HasKey(x => x.Seq);
             e.Property(x => x.Seq).ValueGeneratedNever();
+            e.Ignore(x => x.Id);
         });
-        b.Entity<Audit.AuditRecordRow>().Ignore(x => x.Id);
         b.Entity<Audit.AuditKeyRow>(e =>
         {
             e.ToTable("AuditKey");

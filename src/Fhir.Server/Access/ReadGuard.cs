@@ -30,15 +30,14 @@ public sealed class ReadGuard(IAccessPolicy configured, PatientLinks links, Feat
     /// <summary>The resource as the caller may see it (possibly redacted), or null: then answer as if it did not exist.</summary>
     public async ValueTask<StoredResource?> ShowAsync(AccessContext ctx, StoredResource r)
     {
-        var shown = r.IsDeleted ? (await MaySeeDeletionAsync(ctx, r) ? r : null) : await policy.ShowAsync(ctx, r);
-        if (shown is null) return null;
+        if (await DecideAsync(ctx, r) is not { } shown) return null;
         ctx.Http.Features.Get<IAccessRecorder>()?.Shown(shown);
         return shown;
     }
 
     /// <summary>A direct read: null when missing or hidden (answer 404); a deletion the caller may know of passes as it is (answer 410).</summary>
     public async ValueTask<StoredResource?> ShowOrGoneAsync(AccessContext ctx, StoredResource? r) =>
-        r is null ? null : r.IsDeleted ? (await MaySeeDeletionAsync(ctx, r) ? r : null) : await ShowAsync(ctx, r);
+        r is null ? null : r.IsDeleted ? await DecideAsync(ctx, r) : await ShowAsync(ctx, r);
 
     /// <summary>
     /// The resources the caller may see, for matching only (totals, chained and _has parameters): nothing is
@@ -52,7 +51,7 @@ public sealed class ReadGuard(IAccessPolicy configured, PatientLinks links, Feat
         {
             var visible = new List<StoredResource>();
             foreach (var r in resources)
-                if (r.IsDeleted ? await MaySeeDeletionAsync(ctx, r) : await policy.ShowAsync(ctx, r) is not null) visible.Add(r);
+                if (await DecideAsync(ctx, r) is not null) visible.Add(r);
             return visible;
         }
         finally
@@ -68,6 +67,10 @@ public sealed class ReadGuard(IAccessPolicy configured, PatientLinks links, Feat
             if (await ShowAsync(ctx, r) is { } s) shown.Add(s);
         return shown;
     }
+
+    /// <summary>The policies' answer for one version (possibly redacted, or null); a deletion is decided as the version before it.</summary>
+    private async ValueTask<StoredResource?> DecideAsync(AccessContext ctx, StoredResource r) =>
+        r.IsDeleted ? (await MaySeeDeletionAsync(ctx, r) ? r : null) : await policy.ShowAsync(ctx, r);
 
     /// <summary>
     /// Whether the caller may see the last version before this deletion (the decision is recorded as any other, but

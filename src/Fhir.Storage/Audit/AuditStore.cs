@@ -416,7 +416,7 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
     {
         await using var db = await factory.CreateDbContextAsync();
         await db.Database.OpenConnectionAsync();
-        var cmd = db.Database.GetDbConnection().CreateCommand();
+        await using var cmd = db.Database.GetDbConnection().CreateCommand();
         if (options.Dialect == SqlDialect.Sqlite)
         {
             // Under WAL with synchronous=NORMAL a checkpoint syncs the log and the database file; FULL waits for

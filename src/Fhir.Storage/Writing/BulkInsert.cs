@@ -10,10 +10,9 @@ namespace FhirArchive.Storage.Writing;
 internal sealed record BulkColumn<T>(string Name, DbType Type, Func<T, object?> Value);
 
 /// <summary>
-/// Bulk INSERTs through the session's connection and transaction, set-based: the rows go to the database as a few
-/// parameters and one statement unpacks them (EF Core would track every entity and, on SQLite, send one INSERT per
-/// row; the ADO.NET work of executing a statement costs more than SQLite's own work of inserting the row).
-/// PostgreSQL: one array per column, unnested (binary, exact for every type; one round trip per 10,000 rows).
+/// Bulk INSERTs through the session's connection and transaction, without EF Core's tracking of every entity.
+/// PostgreSQL, set-based: one array per column, unnested by one statement (binary, exact for every type; one round
+/// trip per 10,000 rows).
 /// SQLite runs in-process: a prepared one-row INSERT re-bound and re-executed per row costs least there (measured
 /// against one statement unpacking a JSON array with json_each, which was slower), through SQLite's own API.
 /// <paramref name="ignoreDuplicates"/> skips rows whose key exists (INSERT OR IGNORE / ON CONFLICT DO NOTHING).

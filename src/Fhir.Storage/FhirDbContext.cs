@@ -19,6 +19,7 @@ public sealed class FhirDbContext(DbContextOptions<FhirDbContext> options) : DbC
     public DbSet<SchemaVersionRow> SchemaVersions => Set<SchemaVersionRow>();
     public DbSet<Audit.AuditRecordRow> AuditRecords => Set<Audit.AuditRecordRow>();
     public DbSet<Audit.AuditKeyRow> AuditKeys => Set<Audit.AuditKeyRow>();
+    public DbSet<Audit.AuditBlockRow> AuditBlocks => Set<Audit.AuditBlockRow>();
     public DbSet<AuthState.AuthCodeRow> AuthCodes => Set<AuthState.AuthCodeRow>();
     public DbSet<AuthState.RefreshTokenRow> RefreshTokens => Set<AuthState.RefreshTokenRow>();
     public DbSet<AuthState.RevokedTokenRow> RevokedTokens => Set<AuthState.RevokedTokenRow>();
@@ -48,6 +49,12 @@ public sealed class FhirDbContext(DbContextOptions<FhirDbContext> options) : DbC
             e.HasKey(x => x.Seq);
             e.Property(x => x.Seq).ValueGeneratedNever();
             e.Ignore(x => x.Id);
+        });
+        b.Entity<Audit.AuditBlockRow>(e =>
+        {
+            e.ToTable("AuditBlock");
+            e.HasKey(x => x.First);
+            e.Property(x => x.First).ValueGeneratedNever();
         });
         b.Entity<Audit.AuditKeyRow>(e =>
         {

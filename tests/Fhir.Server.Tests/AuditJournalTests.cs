@@ -65,10 +65,11 @@ public abstract class AuditJournalTestsBase : IDisposable
             Encoding.UTF8.GetBytes($$$"""{"resourceType":"AuditEvent","action":"{{{action}}}","entity":[{"what":{"reference":"{{{patient}}}"}}]}"""),
             [("patient", patient)]);
 
+    /// <summary>The events the database holds: in blocks, and rows from before blocks.</summary>
     private async Task<long> RowsInDatabase()
     {
         await using var db = await _providers[^1].GetRequiredService<IDbContextFactory<FhirDbContext>>().CreateDbContextAsync();
-        return await db.AuditRecords.LongCountAsync();
+        return await db.AuditBlocks.SumAsync(b => b.Last - b.First + 1) + await db.AuditRecords.LongCountAsync();
     }
 
     private async Task Sql(string sql)
@@ -146,9 +147,10 @@ public abstract class AuditJournalTestsBase : IDisposable
         // Cut the last two events off while the server is down: the journal still holds event 10 (the head), so it
         // comes back and event 9 is reported missing instead of the trail quietly ending at 8.
         if (_options.Dialect == Storage.Schema.SqlDialect.Postgres)
-            await Sql("""DROP TRIGGER "AuditRecord_AppendOnly" ON "AuditRecord" """);
-        else await Sql("""DROP TRIGGER "AuditRecord_NoDelete" """);
-        await Sql("""DELETE FROM "AuditRecord" WHERE "Seq" >= 9""");
+            await Sql("""DROP TRIGGER "AuditBlock_AppendOnly" ON "AuditBlock" """);
+        else await Sql("""DROP TRIGGER "AuditBlock_NoDelete" """);
+        await Sql("""DELETE FROM "AuditBlock" WHERE "Last" >= 9""");
+        Assert.Equal(8, await RowsInDatabase());
         var restarted = await Start();
         var report = await restarted.VerifyAsync();
         Assert.False(report.Intact);
@@ -184,6 +186,86 @@ public abstract class AuditJournalTestsBase : IDisposable
         }
         stop.Cancel();
         await writer;
+        await store.StopAsync();
+    }
+
+    [FhirFact]
+    public async Task Events_go_in_blocks_within_buckets_and_are_searched_paged_and_read_across_them()
+    {
+        // 600 events replayed in one batch: three buckets of 256, so three blocks.
+        var crashed = await Start(writeBehind: false);
+        await crashed.AppendAsync(Enumerable.Range(0, 600).Select(i => Event(i % 3 == 0 ? "Patient/third" : "Patient/other", i % 2 == 0 ? "R" : "U")).ToList());
+        await crashed.StopAsync();
+        var store = await Start();
+        await using (var db = await _providers[^1].GetRequiredService<IDbContextFactory<FhirDbContext>>().CreateDbContextAsync())
+        {
+            var blocks = await db.AuditBlocks.OrderBy(b => b.First).Select(b => new { b.First, b.Last }).ToListAsync();
+            Assert.Equal([(1L, 255L), (256L, 511L), (512L, 600L)], blocks.Select(b => (b.First, b.Last)));
+        }
+        var report = await store.VerifyAsync();
+        Assert.True(report.Intact, report.Problem);
+        Assert.Equal(600, report.Checked);
+
+        // Every third event (seq 1, 4, 7 …), newest first, across blocks; the next page continues below the last one.
+        var (rows, total) = await store.SearchAsync(new AuditQuery(Patient: "Patient/third", Count: 150));
+        Assert.Equal(200, total);
+        Assert.Equal(Enumerable.Range(0, 150).Select(i => 598L - 3 * i), rows.Select(r => r.Seq));
+        var (next, _) = await store.SearchAsync(new AuditQuery(Patient: "Patient/third", Count: 150, BeforeSeq: rows[^1].Seq));
+        Assert.Equal(Enumerable.Range(150, 50).Select(i => 598L - 3 * i), next.Select(r => r.Seq));
+        // A criterion that is no key: every event filtered (the even ones are reads).
+        Assert.Equal(300, (await store.SearchAsync(new AuditQuery(Action: "R"))).Total);
+        Assert.Equal(100, (await store.SearchAsync(new AuditQuery(Patient: "Patient/third", Action: "R"))).Total);
+        // The whole trail: counted from the blocks, paged from the newest.
+        var (all, allTotal) = await store.SearchAsync(new AuditQuery(Count: 3, BeforeSeq: 257));
+        Assert.Equal(600, allTotal);
+        Assert.Equal([256L, 255L, 254L], all.Select(r => r.Seq));
+        var read = await store.ReadAsync("256");
+        Assert.Equal(256, read!.Seq);
+        Assert.Equal("U", read.Action);
+        Assert.Equal("\npatient Patient/third\n", read.Entities);
+        Assert.Null(await store.ReadAsync("601"));
+        await store.StopAsync();
+    }
+
+    [FhirFact]
+    public async Task Events_stored_as_rows_before_blocks_chain_on_into_blocks_and_are_found_with_them()
+    {
+        // A database from before blocks: its events are AuditRecord rows (one with an id of its own).
+        var empty = await Start(writeBehind: false);
+        await empty.StopAsync();
+        var ticks = DateTimeOffset.UtcNow.UtcTicks;
+        var link = Crypto.Sm3.Genesis;
+        await using (var db = await _providers[^1].GetRequiredService<IDbContextFactory<FhirDbContext>>().CreateDbContextAsync())
+        {
+            for (var seq = 1L; seq <= 3; seq++)
+            {
+                var data = Encoding.UTF8.GetBytes($$"""{"resourceType":"AuditEvent","n":{{seq}}}""");
+                link = Crypto.Sm3.ChainLink(link, seq, data);
+                db.AuditRecords.Add(new AuditRecordRow
+                {
+                    Seq = seq, EventId = seq == 1 ? "legacy-guid" : null, Recorded = ticks, Action = "R", Subtype = "read", Agent = "dr-wang",
+                    Entities = AuditRecordRow.EntityLine("patient", "Patient/a"), Data = data, Hash = link,
+                });
+            }
+            db.AuditKeys.Add(new AuditKeyRow { Key = "p:Patient/a", Bucket = 0 });
+            await db.SaveChangesAsync();
+        }
+        var store = await Start();
+        await store.AppendAsync([Event("Patient/a"), Event("Patient/a")]);
+        var report = await store.VerifyAsync();
+        Assert.True(report.Intact, report.Problem);
+        Assert.Equal(5, report.Checked);
+        var (rows, total) = await store.SearchAsync(new AuditQuery(Patient: "Patient/a"));
+        Assert.Equal(5, total);
+        Assert.Equal(["5", "4", "3", "2", "legacy-guid"], rows.Select(r => r.Id));
+        Assert.Equal([3L, 2L], (await store.SearchAsync(new AuditQuery(Patient: "Patient/a", Count: 2, BeforeSeq: 4))).Rows.Select(r => r.Seq));
+        var (all, allTotal) = await store.SearchAsync(new AuditQuery(Count: 3));
+        Assert.Equal(5, allTotal);
+        Assert.Equal([5L, 4L, 3L], all.Select(r => r.Seq));
+        Assert.Equal(1, (await store.ReadAsync("legacy-guid"))!.Seq);
+        Assert.Equal(2, (await store.ReadAsync("2"))!.Seq);
+        Assert.Null(await store.ReadAsync("1"));
+        Assert.Equal(4, (await store.ReadAsync("4"))!.Seq);
         await store.StopAsync();
     }
 
@@ -229,6 +311,42 @@ public sealed class AuditJournalFileTests : IDisposable
         var seqs = reopened.Frames(0).Select(f => f.Entry.Record.Seq).ToList();
         Assert.Equal(Enumerable.Range(1, events).Select(i => (long)i), seqs);
         Assert.Equal("Patient/p8000", reopened.Frames(0).Last().Entry.Entities.Single().Reference);
+    }
+
+    [Fact]
+    public void A_batch_holds_whole_frames_as_written_and_a_block_of_them_decodes_in_full()
+    {
+        var frames = Enumerable.Range(1, 5).Select(i => Frame(i)).ToList(); // about 760 bytes each
+        using var journal = new AuditJournal(_path, capacity: 1);
+        foreach (var f in frames) journal.Append(f);
+        using (var batch = journal.ReadBatch(0, 2_000))
+        {
+            // Two whole frames fit; the batch ends after them.
+            Assert.Equal([1L, 2L], batch.Frames.Select(f => f.Entry.Record.Seq));
+            Assert.Equal(frames[0].Length + frames[1].Length, batch.Next);
+            Assert.Equal(frames[1], batch.Bytes.Slice(batch.Frames[1].Start, batch.Frames[1].Length).ToArray());
+            // What the writer needs for the keys, not the record.
+            Assert.Equal("dr-wang", batch.Frames[0].Entry.Record.Agent);
+            Assert.Equal("Patient/p1", batch.Frames[0].Entry.Entities.Single().Reference);
+            Assert.Empty(batch.Frames[0].Entry.Record.Data);
+        }
+        // A frame longer than the batch comes whole.
+        using (var batch = journal.ReadBatch(frames[0].Length, 100))
+            Assert.Equal([2L], batch.Frames.Select(f => f.Entry.Record.Seq));
+
+        var entries = new List<AuditJournalEntry>();
+        Assert.True(AuditJournal.TryDecodeAll([.. frames[2], .. frames[3]], entries));
+        Assert.Equal([3L, 4L], entries.Select(e => e.Record.Seq));
+        Assert.Equal(new string('x', 700) + "4", Encoding.UTF8.GetString(entries[1].Record.Data));
+        Assert.Equal("\npatient Patient/p4\n", entries[1].Record.Entities);
+        // Cut short or changed: false, with the whole frames before it.
+        entries.Clear();
+        Assert.False(AuditJournal.TryDecodeAll([.. frames[2], .. frames[3][..^1]], entries));
+        Assert.Equal(3, Assert.Single(entries).Record.Seq);
+        var changed = frames[4].ToArray();
+        changed[100] ^= 1;
+        Assert.False(AuditJournal.TryDecodeAll(changed, entries = []));
+        Assert.Empty(entries);
     }
 
     public void Dispose()

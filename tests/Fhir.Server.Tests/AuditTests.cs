@@ -250,18 +250,47 @@ public abstract class AuditTamperTestsBase
     {
         var fx = NewServer();
         for (var i = 0; i < count; i++) await fx.Client.SendAsync(HttpMethod.Get, $"/Patient/t{i}", null, TestCallers.As("u", Roles.Clinician));
-        // The rows follow the journal; tamper only once they are in the database.
+        // The blocks follow the journal; tamper only once they are in the database.
         await fx.Factory.Services.GetRequiredService<AuditStore>().FlushAsync();
-        await using var db = await fx.Factory.Services.GetRequiredService<IDbContextFactory<FhirDbContext>>().CreateDbContextAsync();
         // Drop the append-only triggers first, as an attacker with database rights could.
-        if (Postgres) await db.Database.ExecuteSqlRawAsync("""DROP TRIGGER "AuditRecord_AppendOnly" ON "AuditRecord" """);
+        if (Postgres) await Sql(fx, """DROP TRIGGER "AuditBlock_AppendOnly" ON "AuditBlock" """);
         else
         {
-            await db.Database.ExecuteSqlRawAsync("""DROP TRIGGER "AuditRecord_NoUpdate" """);
-            await db.Database.ExecuteSqlRawAsync("""DROP TRIGGER "AuditRecord_NoDelete" """);
+            await Sql(fx, """DROP TRIGGER "AuditBlock_NoUpdate" """);
+            await Sql(fx, """DROP TRIGGER "AuditBlock_NoDelete" """);
         }
-        var seqs = await db.AuditRecords.OrderBy(r => r.Seq).Select(r => r.Seq).ToListAsync();
-        return (fx, seqs);
+        var (_, events) = await StoredEvents(fx);
+        return (fx, events.Select(e => e.Record.Seq).ToList());
+    }
+
+    private static async Task<(List<AuditBlockRow> Blocks, List<AuditJournalEntry> Events)> StoredEvents(ServerFixture fx)
+    {
+        await using var db = await fx.Factory.Services.GetRequiredService<IDbContextFactory<FhirDbContext>>().CreateDbContextAsync();
+        var blocks = await db.AuditBlocks.OrderBy(b => b.First).ToListAsync();
+        var events = new List<AuditJournalEntry>();
+        foreach (var b in blocks) Assert.True(AuditJournal.TryDecodeAll(b.Frames, events));
+        return (blocks, events);
+    }
+
+    /// <summary>
+    /// Rewrites the stored trail as an attacker who knows the format would: the events decoded, changed and encoded
+    /// again as one block, with frames whose checks hold (only the SM3 chain can tell).
+    /// </summary>
+    private static async Task Rewrite(ServerFixture fx, Action<List<AuditJournalEntry>> change)
+    {
+        var (_, events) = await StoredEvents(fx);
+        change(events);
+        var frames = new System.Buffers.ArrayBufferWriter<byte>();
+        foreach (var e in events)
+        {
+            var r = e.Record;
+            AuditJournal.Encode(r.Seq, r.Hash, new AuditAppend(r.Recorded, r.Action, r.Subtype, r.Outcome, r.Agent, r.Organization, r.Data,
+                e.Entities.Select(x => (x.Role, x.Reference)).ToList()), frames);
+        }
+        await Sql(fx, """DELETE FROM "AuditBlock" """);
+        await using var db = await fx.Factory.Services.GetRequiredService<IDbContextFactory<FhirDbContext>>().CreateDbContextAsync();
+        db.AuditBlocks.Add(new AuditBlockRow { First = events[0].Record.Seq, Last = events[^1].Record.Seq, Frames = frames.WrittenSpan.ToArray() });
+        await db.SaveChangesAsync();
     }
 
     private static async Task<(string Result, string? BrokenAt, string? Problem)> Verify(ServerFixture fx)
@@ -282,8 +311,8 @@ public abstract class AuditTamperTestsBase
         using var fx = NewServer();
         await fx.Client.SendAsync(HttpMethod.Get, "/Patient/x", null, TestCallers.As("u", Roles.Clinician));
         await fx.Factory.Services.GetRequiredService<AuditStore>().FlushAsync();
-        await Assert.ThrowsAnyAsync<Exception>(() => Sql(fx, """UPDATE "AuditRecord" SET "Agent" = 'someone-else'"""));
-        await Assert.ThrowsAnyAsync<Exception>(() => Sql(fx, """DELETE FROM "AuditRecord" """));
+        await Assert.ThrowsAnyAsync<Exception>(() => Sql(fx, """UPDATE "AuditBlock" SET "Last" = "Last" + 1"""));
+        await Assert.ThrowsAnyAsync<Exception>(() => Sql(fx, """DELETE FROM "AuditBlock" """));
         Assert.Equal("true", (await Verify(fx)).Result);
     }
 
@@ -293,15 +322,14 @@ public abstract class AuditTamperTestsBase
         var (fx, seqs) = await ServerWithEvents(6);
         using var _ = fx;
         Assert.Equal("true", (await Verify(fx)).Result);
-        await using (var db = await fx.Factory.Services.GetRequiredService<IDbContextFactory<FhirDbContext>>().CreateDbContextAsync())
+        // Re-encoded with a valid frame: the action "R" in the record becomes "D", and only the SM3 link tells.
+        await Rewrite(fx, events =>
         {
-            var row = await db.AuditRecords.AsTracking().SingleAsync(r => r.Seq == seqs[3]);
-            var data = row.Data.ToArray();
-            var at = Array.IndexOf(data, (byte)'R'); // the action "R" becomes "D"
-            data[at] = (byte)'D';
-            row.Data = data;
-            await db.SaveChangesAsync();
-        }
+            var r = events.Single(e => e.Record.Seq == seqs[3]).Record;
+            var data = r.Data.ToArray();
+            data[Array.IndexOf(data, (byte)'R')] = (byte)'D';
+            r.Data = data;
+        });
         var (result, brokenAt, problem) = await Verify(fx);
         Assert.Equal("false", result);
         Assert.Equal(seqs[3].ToString(), brokenAt);
@@ -309,11 +337,33 @@ public abstract class AuditTamperTestsBase
     }
 
     [FhirFact]
+    public async Task Changing_one_byte_of_a_stored_block_is_detected()
+    {
+        var (fx, seqs) = await ServerWithEvents(6);
+        using var _ = fx;
+        // One byte of event 4's record, flipped where it lies in its block (its frame's check no longer holds).
+        var (_, events) = await StoredEvents(fx);
+        var data = events.Single(e => e.Record.Seq == seqs[3]).Record.Data;
+        await using (var db = await fx.Factory.Services.GetRequiredService<IDbContextFactory<FhirDbContext>>().CreateDbContextAsync())
+        {
+            var block = await db.AuditBlocks.AsTracking().SingleAsync(b => b.First <= seqs[3] && seqs[3] <= b.Last);
+            var frames = block.Frames.ToArray();
+            frames[frames.AsSpan().IndexOf(data) + data.Length / 2] ^= 0x01;
+            block.Frames = frames;
+            await db.SaveChangesAsync();
+        }
+        var (result, brokenAt, problem) = await Verify(fx);
+        Assert.Equal("false", result);
+        Assert.Equal(seqs[3].ToString(), brokenAt);
+        Assert.Contains("were changed", problem);
+    }
+
+    [FhirFact]
     public async Task Deleting_an_event_in_the_middle_or_at_the_end_is_detected()
     {
         var (fx, seqs) = await ServerWithEvents(6);
         using var _ = fx;
-        await Sql(fx, $"""DELETE FROM "AuditRecord" WHERE "Seq" = {seqs[2]}""");
+        await Rewrite(fx, events => events.RemoveAll(e => e.Record.Seq == seqs[2]));
         var (result, brokenAt, problem) = await Verify(fx);
         Assert.Equal("false", result);
         Assert.Equal(seqs[2].ToString(), brokenAt);
@@ -323,7 +373,7 @@ public abstract class AuditTamperTestsBase
         using var __ = fx2;
         // $verify itself is audited: cut off everything after the first events, including the newest.
         var last = seqs2[^1];
-        await Sql(fx2, $"""DELETE FROM "AuditRecord" WHERE "Seq" >= {last}""");
+        await Rewrite(fx2, events => events.RemoveAll(e => e.Record.Seq >= last));
         var (result2, _, problem2) = await Verify(fx2);
         Assert.Equal("false", result2);
         Assert.Contains("cut off the end", problem2);
@@ -334,16 +384,28 @@ public abstract class AuditTamperTestsBase
     {
         var (fx, seqs) = await ServerWithEvents(6);
         using var _ = fx;
-        await using (var db = await fx.Factory.Services.GetRequiredService<IDbContextFactory<FhirDbContext>>().CreateDbContextAsync())
+        // Their contents and links swapped, each keeping its place and sequence number.
+        await Rewrite(fx, events =>
         {
-            var a = await db.AuditRecords.AsTracking().SingleAsync(r => r.Seq == seqs[1]);
-            var b = await db.AuditRecords.AsTracking().SingleAsync(r => r.Seq == seqs[2]);
+            var (a, b) = (events.Single(e => e.Record.Seq == seqs[1]).Record, events.Single(e => e.Record.Seq == seqs[2]).Record);
             (a.Data, b.Data, a.Hash, b.Hash) = (b.Data, a.Data, b.Hash, a.Hash);
-            await db.SaveChangesAsync();
-        }
+        });
         var (result, brokenAt, _) = await Verify(fx);
         Assert.Equal("false", result);
         Assert.Equal(seqs[1].ToString(), brokenAt);
+
+        // Two whole frames swapped in their block.
+        var (fx2, seqs2) = await ServerWithEvents(6);
+        using var __ = fx2;
+        await Rewrite(fx2, events =>
+        {
+            var i = events.FindIndex(e => e.Record.Seq == seqs2[1]);
+            (events[i], events[i + 1]) = (events[i + 1], events[i]);
+        });
+        var (result2, brokenAt2, problem2) = await Verify(fx2);
+        Assert.Equal("false", result2);
+        Assert.Equal(seqs2[1].ToString(), brokenAt2);
+        Assert.Contains("missing", problem2);
     }
 
     [Fact]

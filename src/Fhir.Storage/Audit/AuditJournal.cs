@@ -9,6 +9,23 @@ namespace FhirArchive.Storage.Audit;
 /// <summary>An event as the journal holds it: its row (sequence number and SM3 link included) and its entities.</summary>
 public sealed record AuditJournalEntry(AuditRecordRow Record, IReadOnlyList<AuditEntityRow> Entities);
 
+/// <summary>A frame of a <see cref="JournalBatch"/>: where its bytes are in the batch, and its entry (not decoded in full).</summary>
+public readonly record struct JournalFrame(int Start, int Length, AuditJournalEntry Entry);
+
+/// <summary>Whole frames read from the journal: their bytes (pooled, returned on dispose), each frame, and the offset after them.</summary>
+public sealed class JournalBatch(byte[] bytes, List<JournalFrame> frames, long next) : IDisposable
+{
+    private byte[]? _bytes = bytes;
+    public ReadOnlyMemory<byte> Bytes => _bytes ?? throw new ObjectDisposedException(nameof(JournalBatch));
+    public List<JournalFrame> Frames { get; } = frames;
+    public long Next { get; } = next;
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _bytes, null) is { } b) System.Buffers.ArrayPool<byte>.Shared.Return(b);
+    }
+}
+
 /// <summary>
 /// The audit trail's durable queue, like a database WAL: every event is appended here before its request is
 /// answered, and written to the database behind it. After a crash the events the database lacks are replayed from
@@ -103,9 +120,46 @@ public sealed class AuditJournal : IDisposable
         }
     }
 
-    /// <summary>Up to <paramref name="max"/> whole frames from <paramref name="offset"/>, and the offset after them.</summary>
-    public (List<AuditJournalEntry> Entries, long Next) Read(long offset, int max) => Read(offset, max, null);
+    /// <summary>
+    /// The whole frames from <paramref name="offset"/> within about <paramref name="maxBytes"/> (at least one, however
+    /// long), as bytes, with each frame's place in them and what it is searched by (<see cref="TryDecode"/>, not full).
+    /// </summary>
+    public JournalBatch ReadBatch(long offset, int maxBytes)
+    {
+        var end = Length;
+        var n = (int)Math.Min(maxBytes, end - offset);
+        var bytes = ArrayPool<byte>.Shared.Rent(Math.Max(n, Overhead));
+        n = ReadAt(bytes.AsSpan(0, n), offset);
+        // One frame longer than the batch: read it whole.
+        if (n >= 4 && Overhead + (long)BinaryPrimitives.ReadInt32LittleEndian(bytes) is var size && size > n && size <= end - offset)
+        {
+            ArrayPool<byte>.Shared.Return(bytes);
+            bytes = ArrayPool<byte>.Shared.Rent((int)size);
+            n = ReadAt(bytes.AsSpan(0, (int)size), offset);
+        }
+        var frames = new List<JournalFrame>();
+        var at = 0;
+        while (TryDecode(bytes.AsSpan(at, n - at), false, out var entry, out var used))
+        {
+            frames.Add(new JournalFrame(at, used, entry));
+            at += used;
+        }
+        return new JournalBatch(bytes, frames, offset + at);
+    }
 
+    /// <summary>Decodes a block's frames in full into <paramref name="into"/>; false if it ends in bytes that are no whole, intact frame.</summary>
+    public static bool TryDecodeAll(ReadOnlySpan<byte> frames, List<AuditJournalEntry> into)
+    {
+        while (frames.Length > 0)
+        {
+            if (!TryDecode(frames, true, out var entry, out var used)) return false;
+            into.Add(entry);
+            frames = frames[used..];
+        }
+        return true;
+    }
+
+    /// <summary>Up to <paramref name="max"/> whole frames from <paramref name="offset"/> (not decoded in full), and the offset after them.</summary>
     private (List<AuditJournalEntry> Entries, long Next) Read(long offset, int max, List<long>? offsets)
     {
         var entries = new List<AuditJournalEntry>();
@@ -117,7 +171,7 @@ public sealed class AuditJournal : IDisposable
             {
                 var n = ReadAt(buffer.AsSpan(0, (int)Math.Min(buffer.Length, end - offset)), offset);
                 var at = 0;
-                while (entries.Count < max && TryDecode(buffer.AsSpan(at, n - at), out var entry, out var used))
+                while (entries.Count < max && TryDecode(buffer.AsSpan(at, n - at), false, out var entry, out var used))
                 {
                     offsets?.Add(offset + at);
                     entries.Add(entry);
@@ -172,7 +226,7 @@ public sealed class AuditJournal : IDisposable
         long at = 0;
         while (true)
         {
-            var (entries, next) = Read(at, 4096);
+            var (entries, next) = Read(at, 4096, null);
             if (entries.Count == 0) break;
             at = next;
         }
@@ -301,7 +355,12 @@ public sealed class AuditJournal : IDisposable
         return true;
     }
 
-    private static bool TryDecode(ReadOnlySpan<byte> s, out AuditJournalEntry entry, out int used)
+    /// <summary>
+    /// One frame from the start of <paramref name="s"/>; false if it is cut short or fails its check. Not
+    /// <paramref name="full"/>: only what finding and searching it needs (sequence number, time, outcome, link,
+    /// agent, entities), not its record or the columns searched in it.
+    /// </summary>
+    private static bool TryDecode(ReadOnlySpan<byte> s, bool full, out AuditJournalEntry entry, out int used)
     {
         entry = null!;
         used = 0;
@@ -316,18 +375,18 @@ public sealed class AuditJournal : IDisposable
             var row = new AuditRecordRow { Seq = ReadInt64(ref r), Recorded = ReadInt64(ref r), Outcome = ReadInt32(ref r) };
             row.Hash = ReadBytes(ref r);
             // Frames name the id; only an id other than the sequence number is kept on the row.
-            var eventId = ReadText(ref r);
-            row.EventId = eventId == AuditStore.EventIdOf(row.Seq) ? null : eventId;
-            row.Action = ReadText(ref r)!;
-            row.Subtype = ReadText(ref r)!;
+            var eventId = ReadText(ref r, full);
+            row.EventId = eventId is null || eventId == AuditStore.EventIdOf(row.Seq) ? null : eventId;
+            row.Action = ReadText(ref r, full) ?? "";
+            row.Subtype = ReadText(ref r, full) ?? "";
             row.Agent = ReadText(ref r);
-            row.Organization = ReadText(ref r);
-            row.Data = ReadBytes(ref r);
+            row.Organization = ReadText(ref r, full);
+            row.Data = full ? ReadBytes(ref r) : Skip(ref r);
             var count = ReadInt32(ref r);
             var entities = new List<AuditEntityRow>(count);
             for (var i = 0; i < count; i++)
                 entities.Add(new AuditEntityRow { Seq = row.Seq, Role = ReadText(ref r)!, Reference = ReadText(ref r)! });
-            row.Entities = AuditRecordRow.EntitiesText(entities);
+            if (full) row.Entities = AuditRecordRow.EntitiesText(entities);
             entry = new AuditJournalEntry(row, entities);
             used = Overhead + size;
             return true;
@@ -382,12 +441,19 @@ public sealed class AuditJournal : IDisposable
         return v;
     }
 
-    private static string? ReadText(ref ReadOnlySpan<byte> r)
+    private static string? ReadText(ref ReadOnlySpan<byte> r, bool keep = true)
     {
         var n = ReadInt32(ref r);
         if (n < 0) return null;
-        var v = Encoding.UTF8.GetString(r[..n]);
+        var v = keep ? Encoding.UTF8.GetString(r[..n]) : null;
         r = r[n..];
         return v;
+    }
+
+    private static byte[] Skip(ref ReadOnlySpan<byte> r)
+    {
+        var n = ReadInt32(ref r);
+        r = r[n..];
+        return [];
     }
 }

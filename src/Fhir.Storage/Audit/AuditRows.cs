@@ -1,9 +1,10 @@
 namespace FhirArchive.Storage.Audit;
 
 /// <summary>
-/// One audit event, append-only. <see cref="Data"/> holds the event's JSON (the server's compact record, or the
-/// full AuditEvent in rows written before it); <see cref="Hash"/> chains it to the previous event (SM3). The other
-/// columns are copies of the event's fields, for searching.
+/// One audit event: decoded from its block's frame, or a row of the AuditRecord table (events stored before blocks;
+/// append-only). <see cref="Data"/> holds the event's record (the server's compact record, or the full AuditEvent
+/// in rows written before it); <see cref="Hash"/> chains it to the previous event (SM3). The other fields are copies
+/// of the event's, for searching.
 /// </summary>
 public sealed class AuditRecordRow
 {
@@ -36,6 +37,18 @@ public sealed class AuditRecordRow
         foreach (var e in entities) text.Append(e.Role).Append(' ').Append(e.Reference).Append('\n');
         return text.ToString();
     }
+}
+
+/// <summary>
+/// A run of consecutive events within one bucket, append-only: their journal frames as the journal held them
+/// (see <see cref="AuditJournal"/>), each with its sequence number and SM3 link. A bucket's events may come in
+/// several blocks (one per batch of the writer behind that reached it).
+/// </summary>
+public sealed class AuditBlockRow
+{
+    public long First { get; set; }
+    public long Last { get; set; }
+    public byte[] Frames { get; set; } = [];
 }
 
 /// <summary>A patient or resource an event is about, as the journal carries it.</summary>

@@ -36,13 +36,11 @@ public sealed record ChainReport(bool Intact, long Checked, long? BrokenAt, stri
 /// </summary>
 public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, StorageOptions options, DatabaseWriter writer) : IAsyncDisposable
 {
-    private static readonly BulkColumn<AuditRecordRow>[] RecordColumns =
-    [
-        new("Seq", DbType.Int64, r => r.Seq), new("EventId", DbType.String, r => r.EventId), new("Recorded", DbType.Int64, r => r.Recorded),
-        new("Action", DbType.String, r => r.Action), new("Subtype", DbType.String, r => r.Subtype), new("Outcome", DbType.Int32, r => r.Outcome),
-        new("Agent", DbType.String, r => r.Agent), new("Organization", DbType.String, r => r.Organization),
-        new("Entities", DbType.String, r => r.Entities), new("Data", DbType.Binary, r => r.Data), new("Hash", DbType.Binary, r => r.Hash),
-    ];
+    /// <summary>A block on its way into the database: its frames are a slice of the journal batch read for it.</summary>
+    private sealed record PendingBlock(long First, long Last, ReadOnlyMemory<byte> Frames);
+
+    private static readonly BulkColumn<PendingBlock>[] BlockColumns =
+        [new("First", DbType.Int64, b => b.First), new("Last", DbType.Int64, b => b.Last), new("Frames", DbType.Binary, b => b.Frames)];
 
     private static readonly BulkColumn<AuditKeyRow>[] KeyColumns = [new("Key", DbType.String, r => r.Key), new("Bucket", DbType.Int64, r => r.Bucket)];
 
@@ -64,9 +62,8 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
 
     /// <summary>How long the writer behind lets events gather before a database batch (unless someone waits for them).</summary>
     private static readonly TimeSpan Gather = TimeSpan.FromMilliseconds(100);
-    private const int MaxBatch = 4096;
-    /// <summary>Journal bytes that make a batch worth writing without waiting (about a full batch of small events).</summary>
-    private const long GatheredEnough = 1L << 20;
+    /// <summary>Journal bytes that make a batch worth writing without waiting; also the most one batch reads (about 4,000 reads' events).</summary>
+    private const int GatheredEnough = 1 << 20;
     /// <summary>A journal restart carries over at most this much that the database lacks (else it waits for the database).</summary>
     private const long MaxCarriedOver = 4L << 20;
     /// <summary>The journal starts afresh past this size, once the database durably holds all of it.</summary>
@@ -100,6 +97,8 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
     private int _idle;
     private long _cursor;
     private long _appended, _stored;
+    // The last sequence number in the AuditRecord table (events stored before blocks; 0: none). Blocks come after it.
+    private long _legacyEnd;
     private Task? _started;
     private Task? _behind;
     private AuditJournal? _journal;
@@ -123,8 +122,9 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
         _journal = new AuditJournal(JournalFile, JournalLimit + MaxCarriedOver);
         await using (var db = await factory.CreateDbContextAsync(ct))
         {
-            var last = await db.AuditRecords.OrderByDescending(r => r.Seq).Select(r => new { r.Seq, r.Hash }).FirstOrDefaultAsync(ct);
-            _head = last is null ? (0L, Sm3.Genesis) : (last.Seq, last.Hash);
+            var legacy = await db.AuditRecords.OrderByDescending(r => r.Seq).Select(r => new { r.Seq, r.Hash }).FirstOrDefaultAsync(ct);
+            _legacyEnd = legacy?.Seq ?? 0;
+            _head = await LastBlockEventAsync(db, ct) ?? (legacy is null ? (0L, Sm3.Genesis) : (legacy.Seq, legacy.Hash));
         }
         _stored = _head.Seq;
         // The frames the database lacks start at the first one past its last event; the journal's last frame is the head.
@@ -162,6 +162,15 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
     {
         await StartAsync(ct);
         await AppendAsync(e, ct);
+    }
+
+    /// <summary>The last stored event of the newest block (a damaged block: its range, and no link to chain on).</summary>
+    private static async Task<(long Seq, byte[] Hash)?> LastBlockEventAsync(FhirDbContext db, CancellationToken ct)
+    {
+        if (await db.AuditBlocks.OrderByDescending(b => b.First).FirstOrDefaultAsync(ct) is not { } block) return null;
+        var entries = new List<AuditJournalEntry>();
+        AuditJournal.TryDecodeAll(block.Frames, entries);
+        return entries.Count > 0 && entries[^1].Record.Seq == block.Last ? (block.Last, entries[^1].Record.Hash) : (block.Last, Sm3.Genesis);
     }
 
     /// <summary>Several events in order (each is its own frame and link).</summary>
@@ -248,14 +257,16 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
             if (!stop.IsCancellationRequested && _journal.Length - _cursor < GatheredEnough)
                 try { await _hurry.WaitAsync(Gather, stop); }
                 catch (OperationCanceledException) { }
-            var (batch, next) = _journal.Read(_cursor, MaxBatch);
-            // Never twice: frames the database holds already (a journal restart can carry the head over) are skipped.
-            batch.RemoveAll(e => e.Record.Seq <= _stored);
-            if (batch.Count > 0)
+            long next, last;
+            using (var batch = _journal.ReadBatch(_cursor, GatheredEnough))
             {
+                // Never twice: frames the database holds already (a journal restart can carry the head over) are skipped.
+                batch.Frames.RemoveAll(f => f.Entry.Record.Seq <= _stored);
+                last = batch.Frames.Count > 0 ? batch.Frames[^1].Entry.Record.Seq : 0;
+                next = batch.Next;
                 try
                 {
-                    await WriteRowsAsync(batch, CancellationToken.None);
+                    if (batch.Frames.Count > 0) await WriteBlocksAsync(batch, CancellationToken.None);
                 }
                 catch (Exception)
                 {
@@ -270,7 +281,7 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
             List<TaskCompletionSource> ready;
             lock (_lock)
             {
-                if (batch.Count > 0) _stored = batch[^1].Record.Seq;
+                if (last > 0) _stored = last;
                 ready = _waiters.Where(w => w.Seq <= _stored).Select(w => w.Done).ToList();
                 _waiters.RemoveAll(w => w.Seq <= _stored);
             }
@@ -459,14 +470,27 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
 
     public async ValueTask DisposeAsync() => await StopAsync();
 
-    private async Task WriteRowsAsync(List<AuditJournalEntry> batch, CancellationToken ct)
+    /// <summary>
+    /// The batch's frames as they are, one block per run of them within a bucket, and each bucket's search keys: a
+    /// handful of rows per batch instead of one or two per event.
+    /// </summary>
+    private async Task WriteBlocksAsync(JournalBatch batch, CancellationToken ct)
     {
-        var records = new List<AuditRecordRow>(batch.Count);
+        var frames = batch.Frames;
+        var blocks = new List<PendingBlock>();
         var keys = new HashSet<(string Key, long Bucket)>();
-        foreach (var e in batch)
+        for (var i = 0; i < frames.Count;)
         {
-            records.Add(e.Record);
-            foreach (var key in KeysOf(e)) keys.Add((key, e.Record.Seq / BucketSize));
+            var bucket = frames[i].Entry.Record.Seq / BucketSize;
+            var j = i;
+            while (j + 1 < frames.Count && frames[j + 1].Entry.Record.Seq == frames[j].Entry.Record.Seq + 1
+                   && frames[j + 1].Entry.Record.Seq / BucketSize == bucket && frames[j + 1].Start == frames[j].Start + frames[j].Length)
+                j++;
+            for (var k = i; k <= j; k++)
+                foreach (var key in KeysOf(frames[k].Entry)) keys.Add((key, bucket));
+            var from = frames[i].Start;
+            blocks.Add(new PendingBlock(frames[i].Entry.Record.Seq, frames[j].Entry.Record.Seq, batch.Bytes[from..(frames[j].Start + frames[j].Length)]));
+            i = j + 1;
         }
         var keyRows = keys.Select(k => new AuditKeyRow { Key = k.Key, Bucket = k.Bucket }).ToList();
         // SQLite: take turns with the resource writer (PostgreSQL writers do not block each other here).
@@ -474,7 +498,17 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
         if (sqlite) await writer.Gate.WaitAsync(ct);
         try
         {
-            await AppendRowsAsync(records, keyRows, ct);
+            await using var db = await factory.CreateDbContextAsync(ct);
+            await db.Database.OpenConnectionAsync(ct);
+            // Under WAL, NORMAL syncs at checkpoints: a commit survives a crash of the server, like the resource writer's.
+            if (sqlite) await db.Database.ExecuteSqlRawAsync("PRAGMA synchronous=NORMAL;", ct);
+            await using var tx = await db.Database.BeginTransactionAsync(ct);
+            var connection = db.Database.GetDbConnection();
+            var transaction = tx.GetDbTransaction();
+            await BulkInsert.InsertAsync(connection, transaction, options.Dialect, "AuditBlock", BlockColumns, blocks, ct);
+            // A bucket's keys may come in two batches (or again in a replay): a key there already is skipped.
+            await BulkInsert.InsertAsync(connection, transaction, options.Dialect, "AuditKey", KeyColumns, keyRows, ct, ignoreDuplicates: true);
+            await tx.CommitAsync(ct);
         }
         finally
         {
@@ -482,22 +516,7 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
         }
     }
 
-    private async Task AppendRowsAsync(List<AuditRecordRow> records, List<AuditKeyRow> keys, CancellationToken ct)
-    {
-        await using var db = await factory.CreateDbContextAsync(ct);
-        await db.Database.OpenConnectionAsync(ct);
-        // Under WAL, NORMAL syncs at checkpoints: a commit survives a crash of the server, like the resource writer's.
-        if (options.Dialect == SqlDialect.Sqlite) await db.Database.ExecuteSqlRawAsync("PRAGMA synchronous=NORMAL;", ct);
-        await using var tx = await db.Database.BeginTransactionAsync(ct);
-        var connection = db.Database.GetDbConnection();
-        var transaction = tx.GetDbTransaction();
-        await BulkInsert.InsertAsync(connection, transaction, options.Dialect, "AuditRecord", RecordColumns, records, ct);
-        // A bucket's keys may come in two batches (or again in a replay): a key there already is skipped.
-        await BulkInsert.InsertAsync(connection, transaction, options.Dialect, "AuditKey", KeyColumns, keys, ct, ignoreDuplicates: true);
-        await tx.CommitAsync(ct);
-    }
-
-    /// <summary>Walks the whole chain in order; stops at the first link that does not hold.</summary>
+    /// <summary>Walks the whole chain in order (the rows from before blocks, then the blocks); stops at the first link that does not hold.</summary>
     public async Task<ChainReport> VerifyAsync(CancellationToken ct = default)
     {
         // The head as it is now, and the database brought up to it: events appended during the walk are checked
@@ -508,18 +527,34 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
         await using var db = await factory.CreateDbContextAsync(ct);
         var previous = Sm3.Genesis;
         long expected = 1, checkedCount = 0;
-        await foreach (var r in db.AuditRecords.OrderBy(r => r.Seq).Select(r => new { r.Seq, r.Data, r.Hash }).AsAsyncEnumerable().WithCancellation(ct))
+        ChainReport? Check(long seq, byte[] data, byte[] hash)
         {
-            if (r.Seq != expected)
-                return new(false, checkedCount, expected, r.Seq > expected ? $"events {expected}–{r.Seq - 1} are missing" : $"event {r.Seq} is out of order");
-            var link = Sm3.ChainLink(previous, r.Seq, r.Data);
-            if (!link.AsSpan().SequenceEqual(r.Hash))
-                return new(false, checkedCount, r.Seq, $"event {r.Seq} does not match its SM3 link (its content or link was changed, or events were swapped)");
-            if (head is { } at && at.Seq == r.Seq && !at.Hash.AsSpan().SequenceEqual(link))
-                return new(false, checkedCount, r.Seq, "the event at the recorded head has a different link than was recorded");
+            if (seq != expected)
+                return new(false, checkedCount, expected, seq > expected ? $"events {expected}–{seq - 1} are missing" : $"event {seq} is out of order");
+            var link = Sm3.ChainLink(previous, seq, data);
+            if (!link.AsSpan().SequenceEqual(hash))
+                return new(false, checkedCount, seq, $"event {seq} does not match its SM3 link (its content or link was changed, or events were swapped)");
+            if (head is { } at && at.Seq == seq && !at.Hash.AsSpan().SequenceEqual(link))
+                return new(false, checkedCount, seq, "the event at the recorded head has a different link than was recorded");
             previous = link;
             expected++;
             checkedCount++;
+            return null;
+        }
+        if (_legacyEnd > 0)
+            await foreach (var r in db.AuditRecords.OrderBy(r => r.Seq).Select(r => new { r.Seq, r.Data, r.Hash }).AsAsyncEnumerable().WithCancellation(ct))
+                if (Check(r.Seq, r.Data, r.Hash) is { } broken) return broken;
+        var entries = new List<AuditJournalEntry>();
+        await foreach (var block in db.AuditBlocks.OrderBy(b => b.First).AsAsyncEnumerable().WithCancellation(ct))
+        {
+            entries.Clear();
+            var whole = AuditJournal.TryDecodeAll(block.Frames, entries);
+            foreach (var e in entries)
+                if (Check(e.Record.Seq, e.Record.Data, e.Record.Hash) is { } broken) return broken;
+            if (!whole)
+                return new(false, checkedCount, expected, $"the stored bytes of event {expected} were changed: its frame does not decode or fails its check");
+            if (entries.Count == 0 || entries[0].Record.Seq != block.First || entries[^1].Record.Seq != block.Last)
+                return new(false, checkedCount, block.First, $"the block stored as events {block.First}–{block.Last} holds other events");
         }
         if (head is { } h && h.Seq > checkedCount)
             return new(false, checkedCount, checkedCount + 1, $"the chain ends at event {checkedCount} but event {h.Seq} was recorded: events were cut off the end");
@@ -527,61 +562,77 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
     }
 
     /// <summary>
-    /// Events matching every criterion, newest first. Patient, entity, agent and time narrow the search to the
-    /// buckets holding their keys; the rows of those buckets are then filtered by every criterion.
+    /// Events matching every criterion, newest first, and how many match. Patient, entity, agent and time narrow the
+    /// search to the buckets holding their keys; the events of those buckets are then filtered by every criterion.
     /// </summary>
     public async Task<(IReadOnlyList<AuditRecordRow> Rows, int Total)> SearchAsync(AuditQuery q, CancellationToken ct = default)
     {
         await FlushAsync(ct);
         await using var db = await factory.CreateDbContextAsync(ct);
-        var rows = Filtered(db.AuditRecords.AsQueryable(), q);
-        var buckets = await BucketsAsync(db, q, ct);
-        if (buckets is null) return await PageAsync(rows, q, ct);
-        // Bucket ranges, newest first, in chunks (one statement each): the page from the first chunks, the total from all.
         var page = new List<AuditRecordRow>();
-        var total = 0;
-        foreach (var chunk in Ranges(buckets).Chunk(200))
+        if (q is { Patient: null, Agent: null, Entity: null, From: null, To: null, Subtype: null, Action: null, Outcome: null, ExcludeAgent: null })
         {
-            var inChunk = rows.Where(InRanges(chunk));
-            total += await inChunk.CountAsync(ct);
-            if (page.Count >= q.Count) continue;
-            var before = q.BeforeSeq is { } b ? inChunk.Where(r => r.Seq < b) : inChunk;
-            page.AddRange(await before.OrderByDescending(r => r.Seq).Take(q.Count - page.Count).ToListAsync(ct));
+            // The whole trail: counted from the blocks' ranges, the page from the newest blocks below the position.
+            var all = await db.AuditBlocks.SumAsync(b => (long?)(b.Last - b.First + 1), ct) ?? 0;
+            if (_legacyEnd > 0) all += await db.AuditRecords.LongCountAsync(ct);
+            await foreach (var r in NewestFirstAsync(db, null, q.BeforeSeq, ct))
+                if (page.Count < q.Count) page.Add(r);
+                else break;
+            return (page, (int)Math.Min(all, int.MaxValue));
         }
+        var total = 0;
+        var buckets = await BucketsAsync(db, q, ct);
+        // Bucket ranges, newest first, in chunks (one statement each): the page from the first chunks, the total from all.
+        var chunks = buckets is null ? Enumerable.Repeat<(long From, long To)[]?>(null, 1) : Ranges(buckets).Chunk(200);
+        foreach (var chunk in chunks)
+            await foreach (var r in NewestFirstAsync(db, chunk, null, ct))
+            {
+                if (!Matches(r, q)) continue;
+                total++;
+                if (page.Count < q.Count && (q.BeforeSeq is not { } b || r.Seq < b)) page.Add(r);
+            }
         return (page, total);
     }
 
-    private static IQueryable<AuditRecordRow> Filtered(IQueryable<AuditRecordRow> rows, AuditQuery q)
+    private static bool Matches(AuditRecordRow r, AuditQuery q) =>
+        (q.Patient is not { } p || r.Entities.Contains(AuditRecordRow.EntityLine("patient", p), StringComparison.Ordinal))
+        // Any role: the resource itself, a patient's data, or the patient.
+        && (q.Entity is not { } en || r.Entities.Contains(" " + en + "\n", StringComparison.Ordinal))
+        && (q.Agent is not { } a || r.Agent == a)
+        && (q.ExcludeAgent is not { } xa || r.Agent != xa)
+        && (q.From is not { } from || r.Recorded >= from)
+        && (q.To is not { } to || r.Recorded <= to)
+        && (q.Subtype is not { } st || r.Subtype == st)
+        && (q.Action is not { } ac || r.Action == ac)
+        && (q.Outcome is not { } o || r.Outcome == o);
+
+    /// <summary>
+    /// The stored events in these sequence number ranges (null: all), newest first, below <paramref name="below"/>
+    /// if given: the blocks' (a frame that does not decode ends its block here; $verify reports it), then the rows
+    /// from before blocks, whose sequence numbers all come first.
+    /// </summary>
+    private async IAsyncEnumerable<AuditRecordRow> NewestFirstAsync(FhirDbContext db, (long From, long To)[]? ranges, long? below,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
     {
-        if (q.Patient is { } p)
+        var blocks = db.AuditBlocks.AsQueryable();
+        if (ranges is not null) blocks = blocks.Where(InRanges<AuditBlockRow>(ranges, nameof(AuditBlockRow.First)));
+        if (below is { } b) blocks = blocks.Where(x => x.First < b);
+        var entries = new List<AuditJournalEntry>();
+        await foreach (var block in blocks.OrderByDescending(x => x.First).AsAsyncEnumerable().WithCancellation(ct))
         {
-            var line = AuditRecordRow.EntityLine("patient", p);
-            rows = rows.Where(r => r.Entities.Contains(line));
+            entries.Clear();
+            AuditJournal.TryDecodeAll(block.Frames, entries);
+            for (var i = entries.Count - 1; i >= 0; i--)
+                if (below is null || entries[i].Record.Seq < below) yield return entries[i].Record;
         }
-        if (q.Entity is { } en)
-        {
-            // Any role: the resource itself, a patient's data, or the patient.
-            var tail = " " + en + "\n";
-            rows = rows.Where(r => r.Entities.Contains(tail));
-        }
-        if (q.Agent is { } a) rows = rows.Where(r => r.Agent == a);
-        if (q.ExcludeAgent is { } xa) rows = rows.Where(r => r.Agent == null || r.Agent != xa);
-        if (q.From is { } from) rows = rows.Where(r => r.Recorded >= from);
-        if (q.To is { } to) rows = rows.Where(r => r.Recorded <= to);
-        if (q.Subtype is { } st) rows = rows.Where(r => r.Subtype == st);
-        if (q.Action is { } ac) rows = rows.Where(r => r.Action == ac);
-        if (q.Outcome is { } o) rows = rows.Where(r => r.Outcome == o);
-        return rows;
+        if (_legacyEnd == 0 || ranges is not null && ranges.All(r => r.From > _legacyEnd)) yield break;
+        var rows = db.AuditRecords.AsQueryable();
+        if (ranges is not null) rows = rows.Where(InRanges<AuditRecordRow>(ranges, nameof(AuditRecordRow.Seq)));
+        if (below is { } before) rows = rows.Where(r => r.Seq < before);
+        await foreach (var r in rows.OrderByDescending(r => r.Seq).AsAsyncEnumerable().WithCancellation(ct)) yield return r;
     }
 
-    private static async Task<(IReadOnlyList<AuditRecordRow> Rows, int Total)> PageAsync(IQueryable<AuditRecordRow> rows, AuditQuery q, CancellationToken ct)
-    {
-        var total = await rows.CountAsync(ct);
-        if (q.BeforeSeq is { } before) rows = rows.Where(r => r.Seq < before);
-        return (await rows.OrderByDescending(r => r.Seq).Take(q.Count).ToListAsync(ct), total);
-    }
-
-    /// <summary>The buckets every keyed criterion allows (null: no keyed criterion, every row is a candidate), newest first.</summary>
+    /// <summary>The buckets every keyed criterion allows (null: no keyed criterion, every event is a candidate), newest first.</summary>
     private static async Task<List<long>?> BucketsAsync(FhirDbContext db, AuditQuery q, CancellationToken ct)
     {
         HashSet<long>? buckets = null;
@@ -620,10 +671,11 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
         }
     }
 
-    private static System.Linq.Expressions.Expression<Func<AuditRecordRow, bool>> InRanges((long From, long To)[] ranges)
+    /// <summary>The rows whose <paramref name="property"/> (a sequence number) lies in any of the ranges.</summary>
+    private static System.Linq.Expressions.Expression<Func<T, bool>> InRanges<T>((long From, long To)[] ranges, string property)
     {
-        var r = System.Linq.Expressions.Expression.Parameter(typeof(AuditRecordRow), "r");
-        var seq = System.Linq.Expressions.Expression.Property(r, nameof(AuditRecordRow.Seq));
+        var r = System.Linq.Expressions.Expression.Parameter(typeof(T), "r");
+        var seq = System.Linq.Expressions.Expression.Property(r, property);
         System.Linq.Expressions.Expression? any = null;
         foreach (var (from, to) in ranges)
         {
@@ -632,7 +684,7 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
                 System.Linq.Expressions.Expression.LessThan(seq, System.Linq.Expressions.Expression.Constant(to)));
             any = any is null ? inRange : System.Linq.Expressions.Expression.OrElse(any, inRange);
         }
-        return System.Linq.Expressions.Expression.Lambda<Func<AuditRecordRow, bool>>(any!, r);
+        return System.Linq.Expressions.Expression.Lambda<Func<T, bool>>(any!, r);
     }
 
     public async Task<AuditRecordRow?> ReadAsync(string eventId, CancellationToken ct = default)
@@ -641,10 +693,18 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
         await using var db = await factory.CreateDbContextAsync(ct);
         // Ids are sequence numbers; rows from before that keep an id of their own.
         if (long.TryParse(eventId, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seq)
-            && EventIdOf(seq) == eventId
-            && await db.AuditRecords.FirstOrDefaultAsync(r => r.Seq == seq, ct) is { EventId: null } row)
-            return row;
-        return await db.AuditRecords.FirstOrDefaultAsync(r => r.EventId == eventId, ct);
+            && EventIdOf(seq) == eventId)
+        {
+            if (seq > _legacyEnd)
+            {
+                var block = await db.AuditBlocks.Where(b => b.First <= seq).OrderByDescending(b => b.First).FirstOrDefaultAsync(ct);
+                var entries = new List<AuditJournalEntry>();
+                if (block is not null) AuditJournal.TryDecodeAll(block.Frames, entries);
+                return entries.FirstOrDefault(e => e.Record.Seq == seq)?.Record;
+            }
+            if (await db.AuditRecords.FirstOrDefaultAsync(r => r.Seq == seq, ct) is { EventId: null } row) return row;
+        }
+        return _legacyEnd == 0 ? null : await db.AuditRecords.FirstOrDefaultAsync(r => r.EventId == eventId, ct);
     }
 
     private (long Seq, byte[] Hash)? KnownHead()

@@ -13,7 +13,24 @@ internal static class Migrations
         new(7, "Authorisation server grant state (codes, refresh tokens, revocations, lockout)", AuthGrantState),
         new(8, "Audit entities keyed by reference: one index per row instead of three", AuditEntityByReference),
         new(9, "Audit events as one row each, found through keys per bucket of 256 events", AuditKeysByBucket),
+        new(10, "Audit events stored in blocks: one row per run of journal frames within a bucket", AuditBlocks),
     ];
+
+    /// <summary>
+    /// A row per event still cost the writer behind a row's binding, its B-tree insert and its decoding: a third of
+    /// what auditing a read costs. Events now go in as they are in the journal, one row per run of consecutive
+    /// frames within a bucket of 256 (its first and last sequence numbers and the frames' bytes). Rows written
+    /// before stay where they are and are read as before (their sequence numbers all come first).
+    /// </summary>
+    private static IEnumerable<string> AuditBlocks(SqlDialect d)
+    {
+        var sqlite = d == SqlDialect.Sqlite;
+        yield return $"""
+            CREATE TABLE "AuditBlock" ("First" {(sqlite ? "INTEGER" : "bigint")} PRIMARY KEY, "Last" bigint NOT NULL,
+              "Frames" {(sqlite ? "BLOB" : "bytea")} NOT NULL)
+            """;
+        foreach (var s in AppendOnlyTriggers(d, "AuditBlock")) yield return s;
+    }
 
     /// <summary>
     /// An audited read used to cost four index entries and two entity rows besides its row: more than the read
@@ -51,7 +68,7 @@ internal static class Migrations
         yield return """DROP TABLE "AuditEntity" """;
         yield return """DROP TABLE "AuditRecord" """;
         yield return """ALTER TABLE "AuditRecordV9" RENAME TO "AuditRecord" """;
-        foreach (var s in AppendOnlyTriggers(d)) yield return s;
+        foreach (var s in AppendOnlyTriggers(d, "AuditRecord")) yield return s;
     }
 
     /// <summary>
@@ -142,16 +159,16 @@ internal static class Migrations
             """;
         yield return """CREATE INDEX "IX_AuditEntity_Reference" ON "AuditEntity" ("Reference", "Seq")""";
         yield return """CREATE INDEX "IX_AuditEntity_Seq" ON "AuditEntity" ("Seq")""";
-        foreach (var s in AppendOnlyTriggers(d)) yield return s;
+        foreach (var s in AppendOnlyTriggers(d, "AuditRecord")) yield return s;
     }
 
     /// <summary>Append-only in the database too; whoever drops these triggers is still caught by the hash chain.</summary>
-    private static IEnumerable<string> AppendOnlyTriggers(SqlDialect d)
+    private static IEnumerable<string> AppendOnlyTriggers(SqlDialect d, string table)
     {
         if (d == SqlDialect.Sqlite)
         {
-            yield return """CREATE TRIGGER "AuditRecord_NoUpdate" BEFORE UPDATE ON "AuditRecord" BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""";
-            yield return """CREATE TRIGGER "AuditRecord_NoDelete" BEFORE DELETE ON "AuditRecord" BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""";
+            yield return $"""CREATE TRIGGER "{table}_NoUpdate" BEFORE UPDATE ON "{table}" BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""";
+            yield return $"""CREATE TRIGGER "{table}_NoDelete" BEFORE DELETE ON "{table}" BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""";
         }
         else
         {
@@ -159,7 +176,7 @@ internal static class Migrations
                 CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS
                 'BEGIN RAISE EXCEPTION ''the audit trail is append-only''; END'
                 """;
-            yield return """CREATE TRIGGER "AuditRecord_AppendOnly" BEFORE UPDATE OR DELETE ON "AuditRecord" FOR EACH ROW EXECUTE FUNCTION audit_append_only()""";
+            yield return $"""CREATE TRIGGER "{table}_AppendOnly" BEFORE UPDATE OR DELETE ON "{table}" FOR EACH ROW EXECUTE FUNCTION audit_append_only()""";
         }
     }
 

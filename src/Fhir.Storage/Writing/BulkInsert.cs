@@ -72,7 +72,7 @@ internal static class BulkInsert
                 DbType.Int32 => Fill<T, int?>(c, rows, start, count),
                 DbType.Boolean => Fill<T, bool?>(c, rows, start, count),
                 DbType.Double => Fill<T, double?>(c, rows, start, count),
-                DbType.Binary => Fill<T, byte[]?>(c, rows, start, count),
+                DbType.Binary => FillBytes(c, rows, start, count),
                 _ => Fill<T, string?>(c, rows, start, count),
             };
             var p = cmd.CreateParameter();
@@ -80,6 +80,15 @@ internal static class BulkInsert
             p.Value = values;
             cmd.Parameters.Add(p);
         }
+    }
+
+    /// <summary>Binary values, given as arrays or as slices of a larger buffer (sent as arrays).</summary>
+    private static byte[]?[] FillBytes<T>(BulkColumn<T> column, IReadOnlyList<T> rows, int start, int count)
+    {
+        var values = new byte[]?[count];
+        for (var r = 0; r < count; r++)
+            values[r] = column.Value(rows[start + r]) switch { ReadOnlyMemory<byte> m => m.ToArray(), var v => (byte[]?)v };
+        return values;
     }
 
     private static TValue[] Fill<T, TValue>(BulkColumn<T> column, IReadOnlyList<T> rows, int start, int count)
@@ -125,6 +134,9 @@ internal static class BulkInsert
         // An empty span would bind a null pointer, which SQLite takes for NULL.
         byte[] { Length: 0 } => raw.sqlite3_bind_zeroblob(stmt, index, 0),
         byte[] v => raw.sqlite3_bind_blob(stmt, index, v),
+        ReadOnlyMemory<byte> { Length: 0 } => raw.sqlite3_bind_zeroblob(stmt, index, 0),
+        // Bound as a copy (SQLITE_TRANSIENT): the slice's buffer is not needed after the step.
+        ReadOnlyMemory<byte> v => raw.sqlite3_bind_blob(stmt, index, v.Span),
         _ => throw new NotSupportedException($"No bulk insert of {value.GetType().Name} values."),
     };
 

@@ -28,9 +28,9 @@ public sealed record ChainReport(bool Intact, long Checked, long? BrokenAt, stri
 /// The append-only audit trail. Every event is linked to the one before by SM3 over (previous link, sequence
 /// number, event bytes), so a changed byte, a deleted event or two swapped events break the chain at that point.
 /// An append is chained and copied into the journal (<see cref="AuditJournal"/>) on the caller's thread, and is
-/// durable then; the database rows (one per event) and their search keys (per bucket of events) are written behind
-/// it in large batches, and replayed from the journal after a crash. Reads, searches and $verify first wait until
-/// the database holds every event appended so far.
+/// durable then; the database gets the journal's frames as they are, in blocks (<see cref="AuditBlockRow"/>) with
+/// search keys per bucket of events, written behind in large batches and replayed from the journal after a crash.
+/// Reads, searches and $verify first wait until the database holds every event appended so far, and decode blocks.
 /// The head (last sequence number and link) is kept in memory and as the journal's last frame, so cutting events
 /// off the end is caught too. One process appends (enforced, see <see cref="ClaimWriterAsync"/>).
 /// </summary>
@@ -294,26 +294,41 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
     /// <summary>
     /// Group fsync: appends that must be on disk wait for one fsync that covers them all. Counted in sequence
     /// numbers, not journal offsets: a journal restart starts its offsets again (and fsyncs what it carries over).
+    /// The fsyncs run on a thread of their own: under load one runs after another, and on a thread-pool thread that
+    /// would take a worker from the requests for good (the pool does not see a blocking system call).
     /// </summary>
     private sealed class JournalSyncs
     {
         private readonly object _lock = new();
+        private readonly SemaphoreSlim _signal = new(0);
         private TaskCompletionSource? _next;
         private long _synced;
-        private bool _running;
+        private Thread? _thread;
+        private bool _stopped;
+
+        /// <summary>Ends the thread once it has synced what was asked for.</summary>
+        public void Stop()
+        {
+            lock (_lock) _stopped = true;
+            _signal.Release();
+        }
 
         public Task WaitAsync(AuditStore store, long seq)
         {
             lock (_lock)
             {
                 if (_synced >= seq) return Task.CompletedTask;
-                var next = _next ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                if (!_running)
+                if (_next is null)
                 {
-                    _running = true;
-                    _ = Task.Run(() => Run(store));
+                    _next = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    _signal.Release();
                 }
-                return next.Task;
+                if (_thread is null)
+                {
+                    _thread = new Thread(() => Run(store)) { IsBackground = true, Name = "audit journal fsync" };
+                    _thread.Start();
+                }
+                return _next.Task;
             }
         }
 
@@ -321,11 +336,16 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
         {
             while (true)
             {
+                _signal.Wait();
                 TaskCompletionSource done;
                 long target;
                 lock (_lock)
                 {
-                    if (_next is null) { _running = false; return; }
+                    if (_next is null)
+                    {
+                        if (_stopped) return;
+                        continue;
+                    }
                     (done, _next) = (_next, null);
                     // Every event up to this one is in the journal's mapping already, its waiters' included.
                     target = Volatile.Read(ref store._appended);
@@ -462,6 +482,7 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
         }
         _stop.Cancel();
         _wake.Release();
+        _syncs.Stop();
         if (_behind is not null) await _behind;
         SyncJournalQuietly();
         _journal?.Dispose();

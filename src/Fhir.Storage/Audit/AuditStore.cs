@@ -295,7 +295,10 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
     /// Group fsync: appends that must be on disk wait for one fsync that covers them all. Counted in sequence
     /// numbers, not journal offsets: a journal restart starts its offsets again (and fsyncs what it carries over).
     /// The fsyncs run on a thread of their own: under load one runs after another, and on a thread-pool thread that
-    /// would take a worker from the requests for good (the pool does not see a blocking system call).
+    /// would take a worker from the requests for good (the pool does not see a blocking system call). One starts at
+    /// most every <see cref="GroupEvery"/>: an fsync costs this machine's CPU about 120 µs whatever it writes, so
+    /// back to back (2,000 a second, four requests each) they cost more CPU than the rest of the audit; a request
+    /// waits up to that much longer for its group instead.
     /// </summary>
     private sealed class JournalSyncs
     {
@@ -305,6 +308,8 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
         private long _synced;
         private Thread? _thread;
         private bool _stopped;
+        private static readonly TimeSpan GroupEvery = TimeSpan.FromMilliseconds(2);
+        private readonly System.Diagnostics.Stopwatch _sinceLast = new();
 
         /// <summary>Ends the thread once it has synced what was asked for.</summary>
         public void Stop()
@@ -337,6 +342,9 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
             while (true)
             {
                 _signal.Wait();
+                // Let the group gather until the next fsync is due (none waits when the last was long ago).
+                if (_sinceLast.IsRunning && _sinceLast.Elapsed < GroupEvery) Thread.Sleep(GroupEvery - _sinceLast.Elapsed);
+                _sinceLast.Restart();
                 TaskCompletionSource done;
                 long target;
                 lock (_lock)

@@ -322,17 +322,22 @@ public sealed class AuditJournalFileTests : IDisposable
         using (var batch = journal.ReadBatch(0, 2_000))
         {
             // Two whole frames fit; the batch ends after them.
-            Assert.Equal([1L, 2L], batch.Frames.Select(f => f.Entry.Record.Seq));
+            Assert.Equal([1L, 2L], batch.Frames.Select(f => f.Seq));
             Assert.Equal(frames[0].Length + frames[1].Length, batch.Next);
             Assert.Equal(frames[1], batch.Bytes.Slice(batch.Frames[1].Start, batch.Frames[1].Length).ToArray());
-            // What the writer needs for the keys, not the record.
-            Assert.Equal("dr-wang", batch.Frames[0].Entry.Record.Agent);
-            Assert.Equal("Patient/p1", batch.Frames[0].Entry.Entities.Single().Reference);
-            Assert.Empty(batch.Frames[0].Entry.Record.Data);
+            // What the writer files it under, read in place.
+            var fields = AuditJournal.FieldsOf(batch.Bytes.Span.Slice(batch.Frames[1].Start, batch.Frames[1].Length));
+            Assert.Equal(2, fields.Seq);
+            Assert.Equal(2, fields.Recorded);
+            Assert.True(fields.HasAgent);
+            Assert.Equal("dr-wang", Encoding.UTF8.GetString(fields.Agent));
+            Assert.True(fields.NextEntity(out var role, out var reference));
+            Assert.Equal("patient/Patient/p2", Encoding.UTF8.GetString(role) + "/" + Encoding.UTF8.GetString(reference));
+            Assert.False(fields.NextEntity(out _, out _));
         }
         // A frame longer than the batch comes whole.
         using (var batch = journal.ReadBatch(frames[0].Length, 100))
-            Assert.Equal([2L], batch.Frames.Select(f => f.Entry.Record.Seq));
+            Assert.Equal([2L], batch.Frames.Select(f => f.Seq));
 
         var entries = new List<AuditJournalEntry>();
         Assert.True(AuditJournal.TryDecodeAll([.. frames[2], .. frames[3]], entries));

@@ -10,8 +10,51 @@ namespace FhirArchive.Storage.Audit;
 /// <summary>An event as the journal holds it: its row (sequence number and SM3 link included) and its entities.</summary>
 public sealed record AuditJournalEntry(AuditRecordRow Record, IReadOnlyList<AuditEntityRow> Entities);
 
-/// <summary>A frame of a <see cref="JournalBatch"/>: where its bytes are in the batch, and its entry (not decoded in full).</summary>
-public readonly record struct JournalFrame(int Start, int Length, AuditJournalEntry Entry);
+/// <summary>A frame of a <see cref="JournalBatch"/>: where its bytes are in the batch, and its sequence number.</summary>
+public readonly record struct JournalFrame(int Start, int Length, long Seq);
+
+/// <summary>
+/// What a frame is filed under and searched by, read in place from its bytes (nothing is copied or allocated): its
+/// sequence number, time, outcome, action, subtype, agent and entities (texts as UTF-8).
+/// </summary>
+public ref struct FrameFields
+{
+    private ReadOnlySpan<byte> _entities;
+    private int _left;
+
+    internal FrameFields(long seq, long recorded, int outcome, ReadOnlySpan<byte> action, ReadOnlySpan<byte> subtype,
+        ReadOnlySpan<byte> agent, bool hasAgent, ReadOnlySpan<byte> entities, int count)
+    {
+        Seq = seq;
+        Recorded = recorded;
+        Outcome = outcome;
+        Action = action;
+        Subtype = subtype;
+        Agent = agent;
+        HasAgent = hasAgent;
+        _entities = entities;
+        _left = count;
+    }
+
+    public long Seq { get; }
+    public long Recorded { get; }
+    public int Outcome { get; }
+    public ReadOnlySpan<byte> Action { get; }
+    public ReadOnlySpan<byte> Subtype { get; }
+    public ReadOnlySpan<byte> Agent { get; }
+    public bool HasAgent { get; }
+
+    /// <summary>The next entity's role and reference; false after the last.</summary>
+    public bool NextEntity(out ReadOnlySpan<byte> role, out ReadOnlySpan<byte> reference)
+    {
+        role = reference = default;
+        if (_left <= 0) return false;
+        _left--;
+        role = AuditJournal.ReadSpan(ref _entities, out _);
+        reference = AuditJournal.ReadSpan(ref _entities, out _);
+        return true;
+    }
+}
 
 /// <summary>Whole frames read from the journal: their bytes (pooled, returned on dispose), each frame, and the offset after them.</summary>
 public sealed class JournalBatch(byte[] bytes, List<JournalFrame> frames, long next) : IDisposable
@@ -137,7 +180,7 @@ public sealed class AuditJournal : IDisposable
 
     /// <summary>
     /// The whole frames from <paramref name="offset"/> within about <paramref name="maxBytes"/> (at least one, however
-    /// long), as bytes, with each frame's place in them and what it is searched by (<see cref="TryDecode"/>, not full).
+    /// long), as bytes, with each frame's place in them and its sequence number.
     /// </summary>
     public JournalBatch ReadBatch(long offset, int maxBytes)
     {
@@ -154,12 +197,62 @@ public sealed class AuditJournal : IDisposable
         }
         var frames = new List<JournalFrame>();
         var at = 0;
-        while (TryDecode(bytes.AsSpan(at, n - at), false, out var entry, out var used))
+        while (WholeFrame(bytes.AsSpan(at, n - at)) is var used and > 0)
         {
-            frames.Add(new JournalFrame(at, used, entry));
+            frames.Add(new JournalFrame(at, used, BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(at + 4))));
             at += used;
         }
         return new JournalBatch(bytes, frames, offset + at);
+    }
+
+    /// <summary>The fields of one whole frame (as a <see cref="JournalBatch"/> holds it: its check already holds).</summary>
+    public static FrameFields FieldsOf(ReadOnlySpan<byte> frame)
+    {
+        var r = frame.Slice(4, frame.Length - Overhead);
+        var seq = ReadInt64(ref r);
+        var recorded = ReadInt64(ref r);
+        var outcome = ReadInt32(ref r);
+        ReadSpan(ref r, out _); // link
+        ReadSpan(ref r, out _); // id
+        var action = ReadSpan(ref r, out _);
+        var subtype = ReadSpan(ref r, out _);
+        var agent = ReadSpan(ref r, out var hasAgent);
+        ReadSpan(ref r, out _); // organization
+        ReadSpan(ref r, out _); // record
+        var count = ReadInt32(ref r);
+        return new FrameFields(seq, recorded, outcome, action, subtype, agent, hasAgent, r, count);
+    }
+
+    /// <summary>Where each whole, intact frame of a block lies, in order; a damaged frame ends the list (see <see cref="TryDecodeAll"/>).</summary>
+    public static List<(int Start, int Length)> FramesOf(ReadOnlySpan<byte> block)
+    {
+        var frames = new List<(int, int)>();
+        for (var at = 0; WholeFrame(block[at..]) is var used and > 0; at += used) frames.Add((at, used));
+        return frames;
+    }
+
+    /// <summary>One whole frame decoded in full.</summary>
+    public static AuditJournalEntry Decode(ReadOnlySpan<byte> frame) =>
+        TryDecode(frame, true, out var entry, out _) ? entry : throw new FormatException("The audit frame is damaged.");
+
+    /// <summary>The length of the whole, intact frame at the start of <paramref name="s"/>; 0 if it is cut short or fails its check.</summary>
+    private static int WholeFrame(ReadOnlySpan<byte> s)
+    {
+        if (s.Length < Overhead) return 0;
+        var size = BinaryPrimitives.ReadInt32LittleEndian(s);
+        if (size <= 0 || size > s.Length - Overhead) return 0;
+        return BinaryPrimitives.ReadUInt64LittleEndian(s[(4 + size)..]) == Check(s.Slice(4, size)) ? Overhead + size : 0;
+    }
+
+    /// <summary>A length-prefixed field in place (a length of -1 is a null text: empty, and <paramref name="present"/> false).</summary>
+    internal static ReadOnlySpan<byte> ReadSpan(scoped ref ReadOnlySpan<byte> r, out bool present)
+    {
+        var n = ReadInt32(ref r);
+        present = n >= 0;
+        if (n < 0) return default;
+        var v = r[..n];
+        r = r[n..];
+        return v;
     }
 
     /// <summary>Decodes a block's frames in full into <paramref name="into"/>; false if it ends in bytes that are no whole, intact frame.</summary>
@@ -378,15 +471,11 @@ public sealed class AuditJournal : IDisposable
     private static bool TryDecode(ReadOnlySpan<byte> s, bool full, out AuditJournalEntry entry, out int used)
     {
         entry = null!;
-        used = 0;
-        if (s.Length < Overhead) return false;
-        var size = BinaryPrimitives.ReadInt32LittleEndian(s);
-        if (size <= 0 || size > s.Length - Overhead) return false;
-        var body = s.Slice(4, size);
-        if (BinaryPrimitives.ReadUInt64LittleEndian(s[(4 + size)..]) != Check(body)) return false;
+        used = WholeFrame(s);
+        if (used == 0) return false;
         try
         {
-            var r = body;
+            var r = s.Slice(4, used - Overhead);
             var row = new AuditRecordRow { Seq = ReadInt64(ref r), Recorded = ReadInt64(ref r), Outcome = ReadInt32(ref r) };
             row.Hash = ReadBytes(ref r);
             // Frames name the id; only an id other than the sequence number is kept on the row.
@@ -403,11 +492,11 @@ public sealed class AuditJournal : IDisposable
                 entities.Add(new AuditEntityRow { Seq = row.Seq, Role = ReadText(ref r)!, Reference = ReadText(ref r)! });
             if (full) row.Entities = AuditRecordRow.EntitiesText(entities);
             entry = new AuditJournalEntry(row, entities);
-            used = Overhead + size;
             return true;
         }
         catch (ArgumentOutOfRangeException)
         {
+            used = 0;
             return false;
         }
     }

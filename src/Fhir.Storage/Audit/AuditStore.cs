@@ -48,14 +48,32 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
     public const int BucketSize = 256;
     private const long TicksPerHour = TimeSpan.TicksPerHour;
 
-    /// <summary>The search keys of an event: its patients, the resources it names that are no patient's data, its agent, its hour.</summary>
-    private static IEnumerable<string> KeysOf(AuditJournalEntry e)
+    /// <summary>
+    /// Adds a frame's search keys to its bucket's: its patients, the resources it names that are no patient's data,
+    /// its agent, its hour. Read in place and looked up as characters: a key's string is made only the first time
+    /// its bucket sees it.
+    /// </summary>
+    private static void AddKeys(FrameFields f, HashSet<string>.AlternateLookup<ReadOnlySpan<char>> keys)
     {
-        foreach (var x in e.Entities)
-            if (x.Role == "patient") yield return "p:" + x.Reference;
-            else if (x.Role != "data") yield return "e:" + x.Reference;
-        if (e.Record.Agent is { } agent) yield return "a:" + agent;
-        yield return HourKey(e.Record.Recorded);
+        while (f.NextEntity(out var role, out var reference))
+            if (role.SequenceEqual("patient"u8)) AddKey(keys, "p:", reference);
+            else if (!role.SequenceEqual("data"u8)) AddKey(keys, "e:", reference);
+        if (f.HasAgent) AddKey(keys, "a:", f.Agent);
+        Span<char> hour = stackalloc char[14];
+        "t:".CopyTo(hour);
+        (f.Recorded / TicksPerHour).TryFormat(hour[2..], out var digits, "D12", System.Globalization.CultureInfo.InvariantCulture);
+        keys.Add(hour[..(2 + digits)]);
+    }
+
+    private static void AddKey(HashSet<string>.AlternateLookup<ReadOnlySpan<char>> keys, string prefix, ReadOnlySpan<byte> utf8)
+    {
+        var most = prefix.Length + System.Text.Encoding.UTF8.GetMaxCharCount(utf8.Length);
+        char[]? rented = null;
+        var chars = most <= 256 ? stackalloc char[256] : (rented = System.Buffers.ArrayPool<char>.Shared.Rent(most));
+        prefix.CopyTo(chars);
+        var length = prefix.Length + System.Text.Encoding.UTF8.GetChars(utf8, chars[prefix.Length..]);
+        keys.Add(chars[..length]);
+        if (rented is not null) System.Buffers.ArrayPool<char>.Shared.Return(rented);
     }
 
     private static string HourKey(long ticks) => "t:" + (ticks / TicksPerHour).ToString("D12", System.Globalization.CultureInfo.InvariantCulture);
@@ -261,8 +279,8 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
             using (var batch = _journal.ReadBatch(_cursor, GatheredEnough))
             {
                 // Never twice: frames the database holds already (a journal restart can carry the head over) are skipped.
-                batch.Frames.RemoveAll(f => f.Entry.Record.Seq <= _stored);
-                last = batch.Frames.Count > 0 ? batch.Frames[^1].Entry.Record.Seq : 0;
+                batch.Frames.RemoveAll(f => f.Seq <= _stored);
+                last = batch.Frames.Count > 0 ? batch.Frames[^1].Seq : 0;
                 next = batch.Next;
                 try
                 {
@@ -507,21 +525,22 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
     {
         var frames = batch.Frames;
         var blocks = new List<PendingBlock>();
-        var keys = new HashSet<(string Key, long Bucket)>();
+        var keyRows = new List<AuditKeyRow>();
         for (var i = 0; i < frames.Count;)
         {
-            var bucket = frames[i].Entry.Record.Seq / BucketSize;
+            var bucket = frames[i].Seq / BucketSize;
             var j = i;
-            while (j + 1 < frames.Count && frames[j + 1].Entry.Record.Seq == frames[j].Entry.Record.Seq + 1
-                   && frames[j + 1].Entry.Record.Seq / BucketSize == bucket && frames[j + 1].Start == frames[j].Start + frames[j].Length)
+            while (j + 1 < frames.Count && frames[j + 1].Seq == frames[j].Seq + 1 && frames[j + 1].Seq / BucketSize == bucket
+                   && frames[j + 1].Start == frames[j].Start + frames[j].Length)
                 j++;
-            for (var k = i; k <= j; k++)
-                foreach (var key in KeysOf(frames[k].Entry)) keys.Add((key, bucket));
+            var keys = new HashSet<string>();
+            var lookup = keys.GetAlternateLookup<ReadOnlySpan<char>>();
+            for (var k = i; k <= j; k++) AddKeys(AuditJournal.FieldsOf(batch.Bytes.Span.Slice(frames[k].Start, frames[k].Length)), lookup);
+            foreach (var key in keys) keyRows.Add(new AuditKeyRow { Key = key, Bucket = bucket });
             var from = frames[i].Start;
-            blocks.Add(new PendingBlock(frames[i].Entry.Record.Seq, frames[j].Entry.Record.Seq, batch.Bytes[from..(frames[j].Start + frames[j].Length)]));
+            blocks.Add(new PendingBlock(frames[i].Seq, frames[j].Seq, batch.Bytes[from..(frames[j].Start + frames[j].Length)]));
             i = j + 1;
         }
-        var keyRows = keys.Select(k => new AuditKeyRow { Key = k.Key, Bucket = k.Bucket }).ToList();
         // SQLite: take turns with the resource writer (PostgreSQL writers do not block each other here).
         var sqlite = options.Dialect == SqlDialect.Sqlite;
         if (sqlite) await writer.Gate.WaitAsync(ct);
@@ -604,7 +623,7 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
             // The whole trail: counted from the blocks' ranges, the page from the newest blocks below the position.
             var all = await db.AuditBlocks.SumAsync(b => (long?)(b.Last - b.First + 1), ct) ?? 0;
             if (_legacyEnd > 0) all += await db.AuditRecords.LongCountAsync(ct);
-            await foreach (var r in NewestFirstAsync(db, null, q.BeforeSeq, ct))
+            await foreach (var r in NewestFirstAsync(db, null, q.BeforeSeq, null, ct))
                 if (page.Count < q.Count) page.Add(r);
                 else break;
             return (page, (int)Math.Min(all, int.MaxValue));
@@ -614,15 +633,15 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
         // Bucket ranges, newest first, in chunks (one statement each): the page from the first chunks, the total from all.
         var chunks = buckets is null ? Enumerable.Repeat<(long From, long To)[]?>(null, 1) : Ranges(buckets).Chunk(200);
         foreach (var chunk in chunks)
-            await foreach (var r in NewestFirstAsync(db, chunk, null, ct))
+            await foreach (var r in NewestFirstAsync(db, chunk, null, q, ct))
             {
-                if (!Matches(r, q)) continue;
                 total++;
                 if (page.Count < q.Count && (q.BeforeSeq is not { } b || r.Seq < b)) page.Add(r);
             }
         return (page, total);
     }
 
+    /// <summary>A row from before blocks against every criterion (frames are matched in place: <see cref="FrameFilter"/>).</summary>
     private static bool Matches(AuditRecordRow r, AuditQuery q) =>
         (q.Patient is not { } p || r.Entities.Contains(AuditRecordRow.EntityLine("patient", p), StringComparison.Ordinal))
         // Any role: the resource itself, a patient's data, or the patient.
@@ -636,29 +655,62 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
         && (q.Outcome is not { } o || r.Outcome == o);
 
     /// <summary>
-    /// The stored events in these sequence number ranges (null: all), newest first, below <paramref name="below"/>
-    /// if given: the blocks' (a frame that does not decode ends its block here; $verify reports it), then the rows
-    /// from before blocks, whose sequence numbers all come first.
+    /// A query's criteria as UTF-8, matched against a block's frames where they lie: only the frames that match are
+    /// decoded (a search reads whole buckets, most of whose events are someone else's).
     /// </summary>
-    private async IAsyncEnumerable<AuditRecordRow> NewestFirstAsync(FhirDbContext db, (long From, long To)[]? ranges, long? below,
+    private sealed class FrameFilter(AuditQuery q)
+    {
+        private readonly byte[]? _patient = Utf8(q.Patient), _entity = Utf8(q.Entity), _agent = Utf8(q.Agent),
+            _excluded = Utf8(q.ExcludeAgent), _subtype = Utf8(q.Subtype), _action = Utf8(q.Action);
+
+        private static byte[]? Utf8(string? s) => s is null ? null : System.Text.Encoding.UTF8.GetBytes(s);
+
+        public bool Matches(FrameFields f)
+        {
+            if (q.From is { } from && f.Recorded < from || q.To is { } to && f.Recorded > to || q.Outcome is { } o && f.Outcome != o) return false;
+            if (_agent is not null && !(f.HasAgent && f.Agent.SequenceEqual(_agent))) return false;
+            if (_excluded is not null && f.HasAgent && f.Agent.SequenceEqual(_excluded)) return false;
+            if (_subtype is not null && !f.Subtype.SequenceEqual(_subtype) || _action is not null && !f.Action.SequenceEqual(_action)) return false;
+            bool patient = _patient is null, entity = _entity is null;
+            while (!(patient && entity) && f.NextEntity(out var role, out var reference))
+            {
+                // Any role for an entity: the resource itself, a patient's data, or the patient.
+                patient |= _patient is not null && role.SequenceEqual("patient"u8) && reference.SequenceEqual(_patient);
+                entity |= _entity is not null && reference.SequenceEqual(_entity);
+            }
+            return patient && entity;
+        }
+    }
+
+    /// <summary>
+    /// The stored events in these sequence number ranges (null: all), newest first, below <paramref name="below"/>
+    /// if given, matching <paramref name="q"/> if given: the blocks' (a frame that does not decode ends its block
+    /// here; $verify reports it), then the rows from before blocks, whose sequence numbers all come first.
+    /// </summary>
+    private async IAsyncEnumerable<AuditRecordRow> NewestFirstAsync(FhirDbContext db, (long From, long To)[]? ranges, long? below, AuditQuery? q,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
     {
         var blocks = db.AuditBlocks.AsQueryable();
         if (ranges is not null) blocks = blocks.Where(InRanges<AuditBlockRow>(ranges, nameof(AuditBlockRow.First)));
         if (below is { } b) blocks = blocks.Where(x => x.First < b);
-        var entries = new List<AuditJournalEntry>();
+        var filter = q is null ? null : new FrameFilter(q);
         await foreach (var block in blocks.OrderByDescending(x => x.First).AsAsyncEnumerable().WithCancellation(ct))
         {
-            entries.Clear();
-            AuditJournal.TryDecodeAll(block.Frames, entries);
-            for (var i = entries.Count - 1; i >= 0; i--)
-                if (below is null || entries[i].Record.Seq < below) yield return entries[i].Record;
+            var frames = AuditJournal.FramesOf(block.Frames);
+            for (var i = frames.Count - 1; i >= 0; i--)
+            {
+                var frame = block.Frames.AsMemory(frames[i].Start, frames[i].Length);
+                var fields = AuditJournal.FieldsOf(frame.Span);
+                if (below is not null && fields.Seq >= below || filter is not null && !filter.Matches(fields)) continue;
+                yield return AuditJournal.Decode(frame.Span).Record;
+            }
         }
         if (_legacyEnd == 0 || ranges is not null && ranges.All(r => r.From > _legacyEnd)) yield break;
         var rows = db.AuditRecords.AsQueryable();
         if (ranges is not null) rows = rows.Where(InRanges<AuditRecordRow>(ranges, nameof(AuditRecordRow.Seq)));
         if (below is { } before) rows = rows.Where(r => r.Seq < before);
-        await foreach (var r in rows.OrderByDescending(r => r.Seq).AsAsyncEnumerable().WithCancellation(ct)) yield return r;
+        await foreach (var r in rows.OrderByDescending(r => r.Seq).AsAsyncEnumerable().WithCancellation(ct))
+            if (q is null || Matches(r, q)) yield return r;
     }
 
     /// <summary>The buckets every keyed criterion allows (null: no keyed criterion, every event is a candidate), newest first.</summary>

@@ -78,10 +78,15 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
 
     private static string HourKey(long ticks) => "t:" + (ticks / TicksPerHour).ToString("D12", System.Globalization.CultureInfo.InvariantCulture);
 
-    /// <summary>How long the writer behind lets events gather before a database batch (unless someone waits for them).</summary>
-    private static readonly TimeSpan Gather = TimeSpan.FromMilliseconds(100);
-    /// <summary>Journal bytes that make a batch worth writing without waiting; also the most one batch reads (about 4,000 reads' events).</summary>
-    private const int GatheredEnough = 1 << 20;
+    /// <summary>
+    /// How long the writer behind lets events gather before a database batch (unless someone waits for them: searches,
+    /// reads and $verify hurry it). The events are durable in the journal meanwhile. Seldom, because on SQLite every
+    /// commit to the file empties each reader connection's page cache (the WAL changed): a commit a second instead of
+    /// ten took the audit on/off read ratio from 0.78 to about 0.87.
+    /// </summary>
+    private static readonly TimeSpan Gather = TimeSpan.FromSeconds(1);
+    /// <summary>Journal bytes that make a batch worth writing without waiting; also the most one batch reads (about 30,000 reads' events).</summary>
+    private const int GatheredEnough = 8 << 20;
     /// <summary>A journal restart carries over at most this much that the database lacks (else it waits for the database).</summary>
     private const long MaxCarriedOver = 4L << 20;
     /// <summary>The journal starts afresh past this size, once the database durably holds all of it.</summary>

@@ -277,9 +277,17 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
             }
             // Let a batch gather (one database transaction per Gather, not per event), unless a big backlog is
             // waiting already, someone waits for the events, or the store stops.
-            if (!stop.IsCancellationRequested && _journal.Length - _cursor < GatheredEnough)
-                try { await _hurry.WaitAsync(Gather, stop); }
-                catch (OperationCanceledException) { }
+            // The journal's periodic sync keeps its pace meanwhile.
+            var gathering = System.Diagnostics.Stopwatch.StartNew();
+            while (!stop.IsCancellationRequested && _journal.Length - _cursor < GatheredEnough && gathering.Elapsed < Gather)
+            {
+                try
+                {
+                    if (await _hurry.WaitAsync(SyncEvery, stop)) break;
+                }
+                catch (OperationCanceledException) { break; }
+                SyncIfDue();
+            }
             long next, last;
             using (var batch = _journal.ReadBatch(_cursor, GatheredEnough))
             {

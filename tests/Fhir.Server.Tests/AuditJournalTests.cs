@@ -228,6 +228,39 @@ public abstract class AuditJournalTestsBase : IDisposable
     }
 
     [FhirFact]
+    public async Task A_stored_frame_whose_check_holds_but_whose_fields_run_past_it_ends_its_block_for_searches_and_verify()
+    {
+        var crashed = await Start(writeBehind: false);
+        await crashed.AppendAsync([Event("Patient/a"), Event("Patient/a"), Event("Patient/a")]);
+        await crashed.StopAsync();
+        var store = await Start();
+        // Someone with database access rewrites event 3's frame: its link's length runs past the body, and the
+        // frame's (public, non-cryptographic) check is computed again so that it holds.
+        await using (var db = await _providers[^1].GetRequiredService<IDbContextFactory<FhirDbContext>>().CreateDbContextAsync())
+        {
+            if (_options.Dialect == Storage.Schema.SqlDialect.Postgres) await db.Database.ExecuteSqlRawAsync("""DROP TRIGGER "AuditBlock_AppendOnly" ON "AuditBlock" """);
+            else await db.Database.ExecuteSqlRawAsync("""DROP TRIGGER "AuditBlock_NoUpdate" """);
+            var block = await db.AuditBlocks.AsTracking().SingleAsync();
+            var frames = block.Frames.ToArray();
+            var (start, length) = AuditJournal.FramesOf(frames)[2];
+            var body = frames.AsSpan(start + 4, length - 12);
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(body[20..], int.MaxValue - 64);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(frames.AsSpan(start + length - 8), AuditJournal.Check(body));
+            block.Frames = frames;
+            await db.SaveChangesAsync();
+        }
+        var (rows, total) = await store.SearchAsync(new AuditQuery(Patient: "Patient/a"));
+        Assert.Equal(2, total);
+        Assert.Equal([2L, 1L], rows.Select(r => r.Seq));
+        Assert.Equal([2L, 1L], (await store.SearchAsync(new AuditQuery(Count: 5))).Rows.Select(r => r.Seq));
+        var report = await store.VerifyAsync();
+        Assert.False(report.Intact);
+        Assert.Equal(3, report.BrokenAt);
+        Assert.Contains("were changed", report.Problem);
+        await store.StopAsync();
+    }
+
+    [FhirFact]
     public async Task Events_stored_as_rows_before_blocks_chain_on_into_blocks_and_are_found_with_them()
     {
         // A database from before blocks: its events are AuditRecord rows (one with an id of its own).

@@ -241,7 +241,42 @@ public sealed class AuditJournal : IDisposable
         if (s.Length < Overhead) return 0;
         var size = BinaryPrimitives.ReadInt32LittleEndian(s);
         if (size <= 0 || size > s.Length - Overhead) return 0;
-        return BinaryPrimitives.ReadUInt64LittleEndian(s[(4 + size)..]) == Check(s.Slice(4, size)) ? Overhead + size : 0;
+        var body = s.Slice(4, size);
+        return BinaryPrimitives.ReadUInt64LittleEndian(s[(4 + size)..]) == Check(body) && Fits(body) ? Overhead + size : 0;
+    }
+
+    /// <summary>
+    /// Whether every field of a body lies within it, in the order <see cref="Encode"/> writes them: what passes the
+    /// check but was written by someone else (a stored block is anyone's with database access) is no frame either,
+    /// so reading one, in place or in full, never runs past its body.
+    /// </summary>
+    private static bool Fits(ReadOnlySpan<byte> r)
+    {
+        // Sequence number, time, outcome; then the link, id, action, subtype, agent, organization and record (the link
+        // and the record are bytes, the rest texts, whose negative length is none).
+        if (r.Length < 20) return false;
+        r = r[20..];
+        for (var field = 0; field < 7; field++)
+            if (!Skips(ref r, nullable: field is not (0 or 6))) return false;
+        if (r.Length < 4) return false;
+        var count = BinaryPrimitives.ReadInt32LittleEndian(r);
+        r = r[4..];
+        // Each entity is two texts of at least a length each.
+        if (count < 0 || count > r.Length / 8) return false;
+        for (var i = 0; i < 2 * count; i++)
+            if (!Skips(ref r, nullable: true)) return false;
+        return true;
+    }
+
+    private static bool Skips(ref ReadOnlySpan<byte> r, bool nullable)
+    {
+        if (r.Length < 4) return false;
+        var n = BinaryPrimitives.ReadInt32LittleEndian(r);
+        r = r[4..];
+        if (n < 0) return nullable;
+        if (n > r.Length) return false;
+        r = r[n..];
+        return true;
     }
 
     /// <summary>A length-prefixed field in place (a length of -1 is a null text: empty, and <paramref name="present"/> false).</summary>
@@ -473,36 +508,29 @@ public sealed class AuditJournal : IDisposable
         entry = null!;
         used = WholeFrame(s);
         if (used == 0) return false;
-        try
-        {
-            var r = s.Slice(4, used - Overhead);
-            var row = new AuditRecordRow { Seq = ReadInt64(ref r), Recorded = ReadInt64(ref r), Outcome = ReadInt32(ref r) };
-            row.Hash = ReadBytes(ref r);
-            // Frames name the id; only an id other than the sequence number is kept on the row.
-            var eventId = ReadText(ref r, full);
-            row.EventId = eventId is null || eventId == AuditStore.EventIdOf(row.Seq) ? null : eventId;
-            row.Action = ReadText(ref r, full) ?? "";
-            row.Subtype = ReadText(ref r, full) ?? "";
-            row.Agent = ReadText(ref r);
-            row.Organization = ReadText(ref r, full);
-            row.Data = full ? ReadBytes(ref r) : Skip(ref r);
-            var count = ReadInt32(ref r);
-            var entities = new List<AuditEntityRow>(count);
-            for (var i = 0; i < count; i++)
-                entities.Add(new AuditEntityRow { Seq = row.Seq, Role = ReadText(ref r)!, Reference = ReadText(ref r)! });
-            if (full) row.Entities = AuditRecordRow.EntitiesText(entities);
-            entry = new AuditJournalEntry(row, entities);
-            return true;
-        }
-        catch (ArgumentOutOfRangeException)
-        {
-            used = 0;
-            return false;
-        }
+        // A whole frame's fields fit its body (see Fits): nothing here reads past it.
+        var r = s.Slice(4, used - Overhead);
+        var row = new AuditRecordRow { Seq = ReadInt64(ref r), Recorded = ReadInt64(ref r), Outcome = ReadInt32(ref r) };
+        row.Hash = ReadBytes(ref r);
+        // Frames name the id; only an id other than the sequence number is kept on the row.
+        var eventId = ReadText(ref r, full);
+        row.EventId = eventId is null || eventId == AuditStore.EventIdOf(row.Seq) ? null : eventId;
+        row.Action = ReadText(ref r, full) ?? "";
+        row.Subtype = ReadText(ref r, full) ?? "";
+        row.Agent = ReadText(ref r);
+        row.Organization = ReadText(ref r, full);
+        row.Data = full ? ReadBytes(ref r) : Skip(ref r);
+        var count = ReadInt32(ref r);
+        var entities = new List<AuditEntityRow>(count);
+        for (var i = 0; i < count; i++)
+            entities.Add(new AuditEntityRow { Seq = row.Seq, Role = ReadText(ref r)!, Reference = ReadText(ref r)! });
+        if (full) row.Entities = AuditRecordRow.EntitiesText(entities);
+        entry = new AuditJournalEntry(row, entities);
+        return true;
     }
 
     /// <summary>A fast 64-bit check against torn and damaged frames (integrity against tampering is the SM3 chain's job).</summary>
-    private static ulong Check(ReadOnlySpan<byte> body)
+    internal static ulong Check(ReadOnlySpan<byte> body)
     {
         var h = 0x9E3779B97F4A7C15UL ^ (ulong)body.Length;
         var i = 0;

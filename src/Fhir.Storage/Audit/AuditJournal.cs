@@ -291,63 +291,36 @@ public sealed class AuditJournal : IDisposable
     }
 
     /// <summary>Decodes a block's frames in full into <paramref name="into"/>; false if it ends in bytes that are no whole, intact frame.</summary>
-    public static bool TryDecodeAll(ReadOnlySpan<byte> frames, List<AuditJournalEntry> into)
+    public static bool TryDecodeAll(ReadOnlySpan<byte> block, List<AuditJournalEntry> into)
     {
-        while (frames.Length > 0)
+        var end = 0;
+        foreach (var (start, length) in FramesOf(block))
         {
-            if (!TryDecode(frames, true, out var entry, out var used)) return false;
-            into.Add(entry);
-            frames = frames[used..];
+            into.Add(Decode(block.Slice(start, length)));
+            end = start + length;
         }
-        return true;
-    }
-
-    /// <summary>Up to <paramref name="max"/> whole frames from <paramref name="offset"/> (not decoded in full), and the offset after them.</summary>
-    private (List<AuditJournalEntry> Entries, long Next) Read(long offset, int max, List<long>? offsets)
-    {
-        var entries = new List<AuditJournalEntry>();
-        var end = Length;
-        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(ReadChunk, Math.Max(end - offset, 1)));
-        try
-        {
-            while (entries.Count < max && offset < end)
-            {
-                var n = ReadAt(buffer.AsSpan(0, (int)Math.Min(buffer.Length, end - offset)), offset);
-                var at = 0;
-                while (entries.Count < max && TryDecode(buffer.AsSpan(at, n - at), false, out var entry, out var used))
-                {
-                    offsets?.Add(offset + at);
-                    entries.Add(entry);
-                    at += used;
-                }
-                if (at > 0) { offset += at; continue; }
-                // A frame longer than the buffer: read it whole.
-                var size = Overhead + BinaryPrimitives.ReadInt32LittleEndian(buffer);
-                if (n >= size || size > end - offset) break;
-                ArrayPool<byte>.Shared.Return(buffer);
-                buffer = ArrayPool<byte>.Shared.Rent(size);
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-        return (entries, offset);
+        return end == block.Length;
     }
 
     private const int ReadChunk = 1 << 20;
 
-    /// <summary>Every whole frame from <paramref name="offset"/> with its offset (read at a start).</summary>
+    /// <summary>Every whole frame from <paramref name="offset"/> with its offset, not decoded in full (read at a start).</summary>
     public IEnumerable<(long Offset, AuditJournalEntry Entry)> Frames(long offset)
     {
-        var offsets = new List<long>();
         while (true)
         {
-            offsets.Clear();
-            var (entries, next) = Read(offset, 1024, offsets);
+            var entries = new List<(long, AuditJournalEntry)>();
+            using (var batch = ReadBatch(offset, ReadChunk))
+            {
+                foreach (var f in batch.Frames)
+                {
+                    TryDecode(batch.Bytes.Span.Slice(f.Start, f.Length), false, out var entry, out _);
+                    entries.Add((offset + f.Start, entry));
+                }
+                offset = batch.Next;
+            }
             if (entries.Count == 0) yield break;
-            for (var i = 0; i < entries.Count; i++) yield return (offsets[i], entries[i]);
-            offset = next;
+            foreach (var e in entries) yield return e;
         }
     }
 
@@ -369,9 +342,9 @@ public sealed class AuditJournal : IDisposable
         long at = 0;
         while (true)
         {
-            var (entries, next) = Read(at, 4096, null);
-            if (entries.Count == 0) break;
-            at = next;
+            using var batch = ReadBatch(at, ReadChunk);
+            if (batch.Frames.Count == 0) break;
+            at = batch.Next;
         }
         if (at < _length)
         {

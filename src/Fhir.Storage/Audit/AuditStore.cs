@@ -59,10 +59,8 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
             if (role.SequenceEqual("patient"u8)) AddKey(keys, "p:", reference);
             else if (!role.SequenceEqual("data"u8)) AddKey(keys, "e:", reference);
         if (f.HasAgent) AddKey(keys, "a:", f.Agent);
-        Span<char> hour = stackalloc char[14];
-        "t:".CopyTo(hour);
-        (f.Recorded / TicksPerHour).TryFormat(hour[2..], out var digits, "D12", System.Globalization.CultureInfo.InvariantCulture);
-        keys.Add(hour[..(2 + digits)]);
+        Span<char> hour = stackalloc char[HourKeyLength];
+        keys.Add(hour[..HourKey(f.Recorded, hour)]);
     }
 
     private static void AddKey(HashSet<string>.AlternateLookup<ReadOnlySpan<char>> keys, string prefix, ReadOnlySpan<byte> utf8)
@@ -76,7 +74,21 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
         if (rented is not null) System.Buffers.ArrayPool<char>.Shared.Return(rented);
     }
 
-    private static string HourKey(long ticks) => "t:" + (ticks / TicksPerHour).ToString("D12", System.Globalization.CultureInfo.InvariantCulture);
+    /// <summary>"t:" and the hour since year 1, twelve digits at least (so keys of hours sort as text).</summary>
+    private static int HourKey(long ticks, Span<char> into)
+    {
+        "t:".CopyTo(into);
+        (ticks / TicksPerHour).TryFormat(into[2..], out var digits, "D12", System.Globalization.CultureInfo.InvariantCulture);
+        return 2 + digits;
+    }
+
+    private const int HourKeyLength = 2 + 20;
+
+    private static string HourKey(long ticks)
+    {
+        Span<char> key = stackalloc char[HourKeyLength];
+        return new string(key[..HourKey(ticks, key)]);
+    }
 
     /// <summary>
     /// How long the writer behind lets events gather before a database batch (unless someone waits for them: searches,
@@ -191,9 +203,9 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
     private static async Task<(long Seq, byte[] Hash)?> LastBlockEventAsync(FhirDbContext db, CancellationToken ct)
     {
         if (await db.AuditBlocks.OrderByDescending(b => b.First).FirstOrDefaultAsync(ct) is not { } block) return null;
-        var entries = new List<AuditJournalEntry>();
-        AuditJournal.TryDecodeAll(block.Frames, entries);
-        return entries.Count > 0 && entries[^1].Record.Seq == block.Last ? (block.Last, entries[^1].Record.Hash) : (block.Last, Sm3.Genesis);
+        var frames = AuditJournal.FramesOf(block.Frames);
+        var last = frames.Count > 0 ? AuditJournal.Decode(block.Frames.AsSpan(frames[^1].Start, frames[^1].Length)).Record : null;
+        return last?.Seq == block.Last ? (block.Last, last.Hash) : (block.Last, Sm3.Genesis);
     }
 
     /// <summary>Several events in order (each is its own frame and link).</summary>
@@ -792,9 +804,10 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
             if (seq > _legacyEnd)
             {
                 var block = await db.AuditBlocks.Where(b => b.First <= seq).OrderByDescending(b => b.First).FirstOrDefaultAsync(ct);
-                var entries = new List<AuditJournalEntry>();
-                if (block is not null) AuditJournal.TryDecodeAll(block.Frames, entries);
-                return entries.FirstOrDefault(e => e.Record.Seq == seq)?.Record;
+                // Found in place; only that frame is decoded.
+                foreach (var (start, length) in block is null ? [] : AuditJournal.FramesOf(block.Frames))
+                    if (AuditJournal.FieldsOf(block.Frames.AsSpan(start, length)).Seq == seq) return AuditJournal.Decode(block.Frames.AsSpan(start, length)).Record;
+                return null;
             }
             if (await db.AuditRecords.FirstOrDefaultAsync(r => r.Seq == seq, ct) is { EventId: null } row) return row;
         }

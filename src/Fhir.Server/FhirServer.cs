@@ -92,6 +92,7 @@ public static class FhirServer
         app.UseSwagger();
         app.UseSwaggerUI();
         app.UseFhirSecurity();
+        app.UseMiddleware<InstanceOperationGuard>();
 
         app.MapGet("/health", () => Results.Json(new { status = "ok", fhirVersion = "4.0.1" })).WithTags("Health");
         CapabilityEndpoint.Map(app);

@@ -41,18 +41,30 @@ public abstract class RecordMaintainerTestsBase<TFixture>(TFixture fx) : RecordT
 
     private async Task<string> VersionAsync(string id) => (await ReadAsync($"/Patient/{id}")).GetProperty("meta").GetProperty("versionId").GetString()!;
 
+    /// <summary>
+    /// Another institution without the resident's authorisation may not see the record: its update is answered as one
+    /// of an id that does not exist (405, ids are the server's to assign), naming neither the institution nor the doctor.
+    /// </summary>
+    private static async Task LooksMissingAsync(HttpResponseMessage r)
+    {
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, r.StatusCode);
+        var body = await r.Content.ReadAsStringAsync();
+        AssertOutcome(await r.JsonAsync(), "does not exist");
+        Assert.DoesNotContain(FamilyDoctorRef, body);
+        Assert.DoesNotContain(Org, body);
+    }
+
     [FhirFact]
     public async Task With_a_contract_in_force_only_the_family_doctor_the_administrator_and_the_institutions_system_change_the_record()
     {
         var contract = Contract(Day(-30), Day(335));
         var (id, update) = await RecordAsync(contract);
         string json(string name) => update(name, contract);
-        foreach (var who in new[] { Doctor, OtherClinician, OtherAdmin, OtherSystem })
-        {
-            var r = await Send(HttpMethod.Put, $"/Patient/{id}", json("张卫"), who);
-            Assert.Equal(HttpStatusCode.Forbidden, r.StatusCode);
-            AssertOutcome(await r.JsonAsync(), FamilyDoctorRef);
-        }
+        var r = await Send(HttpMethod.Put, $"/Patient/{id}", json("张卫"), Doctor);
+        Assert.Equal(HttpStatusCode.Forbidden, r.StatusCode);
+        AssertOutcome(await r.JsonAsync(), FamilyDoctorRef);
+        foreach (var who in new[] { OtherClinician, OtherAdmin, OtherSystem })
+            await LooksMissingAsync(await Send(HttpMethod.Put, $"/Patient/{id}", json("张卫"), who));
         // Nor without an institution (the suite's own client), nor by PATCH, nor by closing it.
         Assert.Equal(HttpStatusCode.Forbidden, (await C.PutAsync($"/Patient/{id}", Body(json("张卫")))).StatusCode);
         var patch = new HttpRequestMessage(HttpMethod.Patch, $"/Patient/{id}")
@@ -115,11 +127,7 @@ public abstract class RecordMaintainerTestsBase<TFixture>(TFixture fx) : RecordT
         Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Put, $"/Patient/{id}", update("张卫", ""), Doctor)).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Put, $"/Patient/{id}", update("张伟", ""), OwnSystem)).StatusCode);
         foreach (var who in new[] { OtherClinician, OtherAdmin, OtherSystem })
-        {
-            var r = await Send(HttpMethod.Put, $"/Patient/{id}", update("张卫", ""), who);
-            Assert.Equal(HttpStatusCode.Forbidden, r.StatusCode);
-            AssertOutcome(await r.JsonAsync(), Org);
-        }
+            await LooksMissingAsync(await Send(HttpMethod.Put, $"/Patient/{id}", update("张卫", ""), who));
 
         // The institution records the contract; from then on its other doctors no longer change the record.
         var contract = Contract(Day(0), Day(364));
@@ -136,7 +144,7 @@ public abstract class RecordMaintainerTestsBase<TFixture>(TFixture fx) : RecordT
         var expiredContract = Contract("2024-01-01", "2025-01-01");
         var (expired, json) = await RecordAsync(expiredContract);
         Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Put, $"/Patient/{expired}", json("张卫", expiredContract), Doctor)).StatusCode);
-        Assert.Equal(HttpStatusCode.Forbidden, (await Send(HttpMethod.Put, $"/Patient/{expired}", json("张伟", expiredContract), OtherClinician)).StatusCode);
+        await LooksMissingAsync(await Send(HttpMethod.Put, $"/Patient/{expired}", json("张伟", expiredContract), OtherClinician));
         var futureContract = Contract(Day(10), null);
         var (future, json2) = await RecordAsync(futureContract);
         Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Put, $"/Patient/{future}", json2("张卫", futureContract), Doctor)).StatusCode);

@@ -27,12 +27,15 @@ public abstract class CorrectionTestsBase<TFixture>(TFixture fx) : RecordTestsBa
         var obs = (await (await Send(HttpMethod.Post, "/Observation", Residents.Observation(patient, value: "153"), Doctor)).JsonAsync()).GetProperty("id").GetString()!;
         var task = (await (await Send(HttpMethod.Post, "/Task", CorrectionTask(obs, patient, Residents.Observation(patient, value: "135")), Doctor)).JsonAsync()).GetProperty("id").GetString()!;
 
-        // Not an administrator, or the administrator of another institution: 403, nothing changes.
+        // Not an administrator: 403, nothing changes. The administrator of another institution may not see the record:
+        // the Task looks missing to them (404, naming nothing of it).
         Assert.Equal(HttpStatusCode.Forbidden, (await Send(HttpMethod.Post, $"/Task/{task}/$approve", null, Doctor)).StatusCode);
         var other = TestCallers.As("admin-other", Roles.RecordAdministrator, org: "Organization/another-chc", practitioner: "Practitioner/other-admin");
         var wrong = await Send(HttpMethod.Post, $"/Task/{task}/$approve", null, other);
-        Assert.Equal(HttpStatusCode.Forbidden, wrong.StatusCode);
-        AssertOutcome(await wrong.JsonAsync(), Org);
+        Assert.Equal(HttpStatusCode.NotFound, wrong.StatusCode);
+        var wrongText = await wrong.Content.ReadAsStringAsync();
+        Assert.DoesNotContain(Org, wrongText);
+        Assert.Equal(wrongText.Replace(task, "ID"), (await (await Send(HttpMethod.Post, "/Task/no-such-task/$approve", null, other)).Content.ReadAsStringAsync()).Replace("no-such-task", "ID"));
         Assert.Equal("1", (await ReadAsync($"/Observation/{obs}")).GetProperty("meta").GetProperty("versionId").GetString());
 
         var approved = await Send(HttpMethod.Post, $"/Task/{task}/$approve", null, Admin);

@@ -34,6 +34,8 @@ public class ServerFixture : IDisposable
             b.UseSetting("ConformanceResources:Load", "false");
             // The suite's own client (unbound to any institution) acts for the platform: ordinary data of every record.
             b.UseSetting("Consent:PlatformClients:0", "test-suite");
+            // The suites seed fixed ids as the callers they test (PUT as create); the default (off) is tested by the hidden-resource suites.
+            b.UseSetting("Consent:UpdateCreateForAll", "true");
             if (!shippedRecordProfiles)
                 foreach (var type in RecordTypes) b.UseSetting($"Validation:RecordProfiles:{type}", "");
             foreach (var (k, v) in settings ?? new Dictionary<string, string>()) b.UseSetting(k, v);

@@ -16,26 +16,66 @@ public sealed class PatientLinks(SearchParameterRegistry registry, ISearchExpres
     public const string DivisionExtension = "http://fhirarchive.cn/fhir/StructureDefinition/cn-division-code";
     private const string DivisionPath = $"address.extension.where(url='{DivisionExtension}').value.code";
 
-    /// <summary>The ids of the Patients the resource belongs to; null when its type is not in the Patient compartment at all.</summary>
+    /// <summary>
+    /// The ids of the Patients the resource belongs to: its Patient compartment links, and the Patients it points at
+    /// through the elements <see cref="RecordData"/> names; null when its type is no one's record data at all.
+    /// </summary>
     public List<string>? PatientIds(ElementNode resource)
     {
         var type = resource.Type!;
         if (type == "Patient") return resource.ResourceId is { } self ? [self] : [];
-        var ps = Compartments.Params("Patient", type);
-        if (ps is null || ps.Length == 0) return null;
+        if (!RecordData.Is(type)) return null;
         var ids = new List<string>();
-        foreach (var p in ps)
+        foreach (var p in Compartments.Params("Patient", type) ?? [])
         {
             if (registry.Get(type, p)?.Expression is not { } expr) continue;
             foreach (var n in evaluator.Select(resource, expr))
             {
                 var reference = n.Type == "Reference" ? n.Child("reference")?.Value : n.Value;
-                if (reference is null) continue;
-                var (t, id) = IndexExtractor.ParseReference(reference);
-                if (t == "Patient" && id is not null) ids.Add(id);
+                if (reference is not null && ReferenceParts.TryParse(reference, out var t, out var id) && t == "Patient") ids.Add(id);
             }
         }
+        foreach (var (t, id, _) in PointedAt(resource))
+            if (t == "Patient" && !ids.Contains(id)) ids.Add(id);
         return ids;
+    }
+
+    /// <summary>
+    /// The record data (other than Patients) the resource points at through the elements <see cref="RecordData"/>
+    /// names (Provenance.target, Task.focus, List.entry…): it may be shown only where each of these may.
+    /// </summary>
+    public static IEnumerable<(string Type, string Id, string? Version)> Pointers(ElementNode resource) =>
+        PointedAt(resource).Where(r => r.Type != "Patient" && RecordData.Is(r.Type));
+
+    /// <summary>The record data (other than Patients) the resource cites in the elements <see cref="RecordData.CitingElements"/> names.</summary>
+    public static IEnumerable<(string Type, string Id, string? Version)> Citations(ElementNode resource) =>
+        RecordData.CitingElements(resource.Type!).SelectMany(e => ReferencesUnder(resource, e))
+            .Select(r => r.Target).Where(r => r.Type != "Patient" && RecordData.Is(r.Type));
+
+    /// <summary>
+    /// Cuts out each top-level element (a reasonReference, a diagnosis) that cites one of <paramref name="hidden"/>;
+    /// whether anything was cut.
+    /// </summary>
+    public static bool CutCitations(ElementNode resource, IReadOnlySet<(string Type, string Id, string? Version)> hidden)
+    {
+        var cut = false;
+        foreach (var element in RecordData.CitingElements(resource.Type!))
+            foreach (var (top, target) in ReferencesUnder(resource, element).ToList())
+                if (hidden.Contains(target)) cut |= resource.Remove(top);
+        return cut;
+    }
+
+    private static IEnumerable<(string Type, string Id, string? Version)> PointedAt(ElementNode resource) =>
+        RecordData.PointingElements(resource.Type!).SelectMany(e => ReferencesUnder(resource, e)).Select(r => r.Target);
+
+    /// <summary>Each literal reference under the top-level elements of that name, with the element holding it.</summary>
+    private static IEnumerable<(ElementNode Top, (string Type, string Id, string? Version) Target)> ReferencesUnder(ElementNode resource, string element)
+    {
+        foreach (var top in resource.ChildrenNamed(element))
+            foreach (var n in top.Descendants().Prepend(top))
+                if (n.Type == "Reference" && n.Child("reference")?.Value is { } reference
+                    && ReferenceParts.TryParse(reference, out var t, out var id, out var version))
+                    yield return (top, (t, id, version));
     }
 
     /// <summary>In the compartment of Patient/<paramref name="patientId"/>; types outside the compartment (Organization, Practitioner, terminology) are not patient data.</summary>

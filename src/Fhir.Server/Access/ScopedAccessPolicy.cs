@@ -21,10 +21,17 @@ public sealed class ScopedAccessPolicy(IAccessPolicy inner, PatientLinks links) 
         var caller = context.Http.GetCaller();
         if (caller.HasRole(Roles.Server)) return await inner.ShowAsync(context, resource);
         var listing = context.Interaction.Contains("search") || context.Interaction.Contains("history");
-        var permission = listing ? Permission.Search : Permission.Read;
+        // Before a write over a stored version (ResourceWriter), the token's reach for that write decides.
+        var permission = context.Interaction switch
+        {
+            "update" or "patch" => Permission.Update,
+            "delete" => Permission.Delete,
+            _ => listing ? Permission.Search : Permission.Read,
+        };
         if (TypeRefusal(caller, resource.ResourceType, permission) is { } typeReason)
         {
-            if (listing) return null;
+            // Quiet decisions (totals, what a resource points at) never refuse the whole request.
+            if (listing || context.Counting) return null;
             throw new FhirException(403, "forbidden", typeReason);
         }
         if (await RefusalAsync(context, caller, resource, permission) is not { } reason) return await inner.ShowAsync(context, resource);

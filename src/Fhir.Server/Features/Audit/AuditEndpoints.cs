@@ -24,7 +24,8 @@ public static class AuditEndpoints
             .WithTags("Audit").WithSummary("search the audit trail (auditors)");
         app.MapGet("/AuditEvent/$verify", Verify).WithTags("Audit").WithSummary("check the SM3 chain of the audit trail (auditors)");
         app.MapPost("/AuditEvent/$verify", Verify).WithTags("Audit").ExcludeFromDescription();
-        app.MapGet("/Patient/{id}/$access-log", AccessLog).WithTags("Audit").WithSummary("who accessed this record, and when (谁查看了我的档案)");
+        app.MapGet("/Patient/{id}/$access-log", AccessLog).WithTags("Audit").WithSummary("who accessed this record, and when (谁查看了我的档案)")
+            .WithMetadata(new DecidesOwnVisibility());
         app.MapMethods("/AuditEvent", ["POST", "PUT", "PATCH", "DELETE"], AppendOnly).ExcludeFromDescription();
         app.MapMethods("/AuditEvent/{id}", ["PUT", "PATCH", "DELETE", "POST"], AppendOnly).ExcludeFromDescription();
     }
@@ -88,7 +89,71 @@ public static class AuditEndpoints
         if (!own && !IsAuditor(caller)) throw new FhirException(403, "forbidden", "Only the resident (or guardian) of this record and auditors may see its access log.");
         var q = new AuditQuery(Patient: $"Patient/{id}", ExcludeAgent: own ? caller.Subject : null, Count: Count(c.Request.Query["_count"].ToString()),
             BeforeSeq: long.TryParse(c.Request.Query["_before"].ToString(), out var b) ? b : null);
-        await WriteBundleAsync(c, store, q, $"Patient/{id}/$access-log");
+        if (!own || IsAuditor(caller))
+        {
+            await WriteBundleAsync(c, store, q, $"Patient/{id}/$access-log");
+            return;
+        }
+        var guard = c.RequestServices.GetRequiredService<ReadGuard>();
+        var resources = c.RequestServices.GetRequiredService<IResourceStore>();
+        var patients = c.RequestServices.GetRequiredService<PatientReferences>();
+        await guard.RunAsync(c, "access-log", "AuditEvent", async access =>
+        {
+            await WriteBundleAsync(c, store, q, $"Patient/{id}/$access-log",
+                row => AuditRecordCodec.IsCompact(row.Data)
+                    ? OwnViewAsync(AuditRecordCodec.Decode(row.Data, row.Id), $"Patient/{id}", access, guard, resources, patients)
+                    : Task.FromResult(LegacyOwnView(row.Data, $"Patient/{id}")));
+            return 0;
+        });
+    }
+
+    /// <summary>
+    /// An event as the resident (or guardian) reading their own access log may see it: who, when, what kind of
+    /// access, and of this record only what the reader may see; the rest of this record it touched is a count
+    /// ("2 restricted items"), never an id or a type, and other records, the query and the access decisions are left
+    /// out. Another resident or guardian as the agent is not named.
+    /// </summary>
+    private static async Task<byte[]> OwnViewAsync(AuditDraft d, string patient, AccessContext access, ReadGuard guard, IResourceStore store, PatientReferences patients)
+    {
+        var shown = new List<string>();
+        var restricted = 0;
+        foreach (var reference in d.Resources)
+        {
+            if (!Fhir.Model.ReferenceParts.TryParse(reference, out var type, out var rid, out var version)) continue;
+            var stored = version is not null && int.TryParse(version, out var v)
+                ? await store.ReadVersionAsync(type, rid, v, access.Http.RequestAborted)
+                : await store.ReadAsync(type, rid, access.Http.RequestAborted);
+            if (stored is null || !patients.Of(stored).Contains(patient))
+            {
+                // Another record's data, or gone: a Patient named is only ever this one.
+                if (stored is null && type == "Patient" && $"Patient/{rid}" == patient) shown.Add(reference);
+                continue;
+            }
+            if ((await guard.VisibleAsync(access, [stored])).Count == 1) shown.Add(reference);
+            else restricted++;
+        }
+        var description = restricted > 0 ? $"{restricted} restricted item(s) / {restricted} 项受限信息" : d.Status < 400 ? null : d.Description;
+        // Another resident (or guardian) who tried to reach this record is not named to the reader: they are someone's record too.
+        var who = d.Caller;
+        var (agent, address) = (who.HasRole(Roles.Resident) || who.HasRole(Roles.Guardian)) && who.Patient != patient
+            ? (new Caller(who.Kind, "resident", "其他居民 / another resident", who.Roles, [], PurposeOfUse: who.PurposeOfUse), null)
+            : (who, d.Address);
+        return AuditEventWriter.Write(d with
+        {
+            Caller = agent, Address = address, Resources = shown, Patients = [patient], Query = null, Decisions = null, Description = description,
+        });
+    }
+
+    /// <summary>A full AuditEvent stored before the compact record: only its patient entity is kept, the others counted.</summary>
+    private static byte[] LegacyOwnView(byte[] stored, string patient)
+    {
+        var e = System.Text.Json.Nodes.JsonNode.Parse(stored)!.AsObject();
+        var entities = e["entity"]?.AsArray() ?? [];
+        var kept = entities.Where(x => x?["what"]?["reference"]?.GetValue<string>() == patient).Select(x => x!.DeepClone()).ToList();
+        var restricted = entities.Count(x => x?["what"] is not null) - kept.Count;
+        e["entity"] = new System.Text.Json.Nodes.JsonArray([.. kept]);
+        if (restricted > 0) e["outcomeDesc"] = $"{restricted} restricted item(s) / {restricted} 项受限信息";
+        return System.Text.Encoding.UTF8.GetBytes(e.ToJsonString());
     }
 
     private static async Task Verify(HttpContext c, AuditStore store)
@@ -103,7 +168,7 @@ public static class AuditEndpoints
         await FhirFormats.WriteNodeAsync(c, 200, result);
     }
 
-    private static async Task WriteBundleAsync(HttpContext c, AuditStore store, AuditQuery q, string path)
+    private static async Task WriteBundleAsync(HttpContext c, AuditStore store, AuditQuery q, string path, Func<AuditRecordRow, Task<byte[]>>? view = null)
     {
         var (rows, total) = await store.SearchAsync(q, c.RequestAborted);
         var baseUrl = FhirHeaders.BaseUrl(c.Request);
@@ -114,7 +179,8 @@ public static class AuditEndpoints
             var rest = c.Request.Query.Where(kv => kv.Key != "_before").SelectMany(kv => kv.Value.Select(v => $"{Uri.EscapeDataString(kv.Key)}={Uri.EscapeDataString(v ?? "")}"));
             bundle.Links.Add(("next", $"{baseUrl}/{path}?{string.Join('&', rest.Append($"_before={rows[^1].Seq}"))}"));
         }
-        foreach (var r in rows) bundle.Entries.Add(new BundleEntry($"{baseUrl}/AuditEvent/{r.Id}", AuditRecordCodec.ToAuditEvent(r), SearchMode: "match"));
+        foreach (var r in rows)
+            bundle.Entries.Add(new BundleEntry($"{baseUrl}/AuditEvent/{r.Id}", view is null ? AuditRecordCodec.ToAuditEvent(r) : await view(r), SearchMode: "match"));
         await FhirFormats.WriteJsonBytesAsync(c, 200, bundle.ToJson());
     }
 

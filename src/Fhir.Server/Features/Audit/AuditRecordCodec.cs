@@ -75,12 +75,11 @@ public static class AuditRecordCodec
     private static Has Flag(string? value, Has flag) => value is null ? 0 : flag;
 
     /// <summary>The full AuditEvent JSON of a stored event.</summary>
-    public static byte[] ToAuditEvent(AuditRecordRow row)
-    {
-        // Before the compact form the full AuditEvent was stored (it starts with its resourceType).
-        if (row.Data is not [Binary, ..] && !row.Data.AsSpan().StartsWith("{\"v\":"u8)) return row.Data;
-        return AuditEventWriter.Write(Decode(row.Data, row.Id));
-    }
+    public static byte[] ToAuditEvent(AuditRecordRow row) =>
+        IsCompact(row.Data) ? AuditEventWriter.Write(Decode(row.Data, row.Id)) : row.Data;
+
+    /// <summary>Before the compact form the full AuditEvent was stored (it starts with its resourceType).</summary>
+    public static bool IsCompact(byte[] stored) => stored is [Binary, ..] || stored.AsSpan().StartsWith("{\"v\":"u8);
 
     public static AuditDraft Decode(byte[] stored, string id) => stored is [Binary, ..] ? DecodeBinary(stored, id) : DecodeJson(stored, id);
 

@@ -29,7 +29,7 @@ public sealed class ConsentAccessPolicy(ConsentDecision decision, RecordDirector
         var caller = context.Http.GetCaller();
         if (!decision.Options.Enabled || caller.HasRole(Roles.Server) || resource.Json is null) return resource;
         // Types outside the Patient compartment (institutions, practitioners, terminology, profiles) are nobody's record.
-        if (!Compartments.IsPatientData(resource.ResourceType)) return resource;
+        if (!RecordData.Is(resource.ResourceType)) return resource;
 
         var facts = FactsOf(resource);
         var contexts = new List<RecordContext>();
@@ -45,6 +45,17 @@ public sealed class ConsentAccessPolicy(ConsentDecision decision, RecordDirector
         context.Items[RedactedItem] = true;
         return resource with { Json = FhirJsonSerializer.SerializeToUtf8Bytes(node) };
     }
+
+    /// <summary>Labels a resource that had something cut out REDACTED (DS4P), and the request's Bundle with it.</summary>
+    public static void MarkRedacted(AccessContext context, ElementNode resource)
+    {
+        AddRedactedLabel(resource);
+        context.Items[RedactedItem] = true;
+    }
+
+    /// <summary>The callers whose update-as-create cannot probe for hidden ids (see <see cref="ReadGuard.MayChooseIds"/>).</summary>
+    public bool MayChooseIds(Caller caller) =>
+        !decision.Options.Enabled || decision.Options.UpdateCreateForAll || caller.HasRole(Roles.Server) || decision.IsPlatformClient(caller);
 
     /// <summary>
     /// A stored version never changes, so its facts are kept by row id (bounded): repeated reads of the same
@@ -86,14 +97,18 @@ public sealed class ConsentAccessPolicy(ConsentDecision decision, RecordDirector
     public static bool Redact(ElementNode resource, IReadOnlySet<string> closed)
     {
         var removed = RedactChildren(resource, closed);
-        if (removed)
-        {
-            var meta = resource.Child("meta") ?? resource.Add("meta");
-            var label = meta.Add("security");
-            label.Add("system", ConsentTerms.ObservationValueSystem);
-            label.Add("code", ConsentTerms.Redacted);
-        }
+        if (removed) AddRedactedLabel(resource);
         return removed;
+    }
+
+    private static void AddRedactedLabel(ElementNode resource)
+    {
+        var meta = resource.Child("meta") ?? resource.Add("meta");
+        if (meta.ChildrenNamed("security").Any(s => s.Child("system")?.Value == ConsentTerms.ObservationValueSystem && s.Child("code")?.Value == ConsentTerms.Redacted))
+            return;
+        var label = meta.Add("security");
+        label.Add("system", ConsentTerms.ObservationValueSystem);
+        label.Add("code", ConsentTerms.Redacted);
     }
 
     private static bool RedactChildren(ElementNode parent, IReadOnlySet<string> closed)

@@ -27,7 +27,7 @@ public sealed class ConsentDecision(ConsentOptions options)
     public AccessDecision Decide(Caller caller, ResourceFacts resource, IReadOnlyList<RecordContext> records, DateTimeOffset now)
     {
         if (caller.HasRole(Roles.Server)) return AccessDecision.Allow("the server itself", AccessDecision.All);
-        if (caller.HasRole(Roles.Auditor) && resource.Type is "AuditEvent" or "Provenance")
+        if (ReadsAuditTrail(caller, resource.Type))
             return AccessDecision.Allow("the audit trail, read by an auditor", AccessDecision.None);
 
         var existing = records.Where(r => r.Record.Exists).ToList();
@@ -54,6 +54,10 @@ public sealed class ConsentDecision(ConsentOptions options)
                 : "special-disease information is closed");
         return decision;
     }
+
+    /// <summary>Auditors read the trail (AuditEvents, Provenances) whatever it names: that is what they audit.</summary>
+    public static bool ReadsAuditTrail(Caller caller, string type) =>
+        caller.HasRole(Roles.Auditor) && type is "AuditEvent" or "Provenance";
 
     private AccessDecision DecideRecord(Caller caller, ResourceFacts resource, RecordContext context, DateTimeOffset now)
     {
@@ -93,7 +97,7 @@ public sealed class ConsentDecision(ConsentOptions options)
                     options.BreakGlassOpensMentalHealth ? AccessDecision.PsychiatryOnly : AccessDecision.None);
             return AccessDecision.Deny("no authorisation from the resident on file for the caller");
         }
-        if (caller.Kind == CallerKind.System && caller.Organization is null && caller.ClientId is { } client && options.PlatformClients.Contains(client))
+        if (IsPlatformClient(caller))
             return AccessDecision.Allow("the platform operator's client", AccessDecision.None);
         return AccessDecision.Deny("no relationship to this record");
     }
@@ -130,6 +134,10 @@ public sealed class ConsentDecision(ConsentOptions options)
                 return AccessDecision.Deny("the guardianship (statutory or voluntary) is not recorded");
         }
     }
+
+    /// <summary>The platform operator's own client (Consent:PlatformClients), bound to no institution.</summary>
+    public bool IsPlatformClient(Caller caller) =>
+        caller.Kind == CallerKind.System && caller.Organization is null && caller.ClientId is { } client && options.PlatformClients.Contains(client);
 
     /// <summary>Person callers must be the named practitioner (or the institution when no practitioner is named); systems, the institution.</summary>
     private static bool Grantee(Caller caller, ConsentGrant grant)

@@ -34,6 +34,19 @@ public sealed class ConsentOptions
     /// <summary>Searches of restricted callers count visible matches up to this many; above it the total is left out.</summary>
     public int MaxCountedTotal { get; set; } = 5000;
 
+    /// <summary>
+    /// A page of search or history decides at most this many matches while filling itself with visible ones; at the
+    /// bound it ends early (with a note and a next link that continues after them).
+    /// </summary>
+    public int MaxScannedPerPage { get; set; } = 2000;
+
+    /// <summary>
+    /// Whether every caller may create with an id of its own choosing (PUT to a new id). Off by default: then only the
+    /// server itself and <see cref="PlatformClients"/> may, since for anyone else "created" against "not found" would
+    /// tell an id that exists but is hidden from one that does not. Turn on only where every writer is trusted.
+    /// </summary>
+    public bool UpdateCreateForAll { get; set; }
+
     /// <summary>How long a record's facts and Consents stay cached (other instances' writes show up within this).</summary>
     public int CacheSeconds { get; set; } = 30;
 }

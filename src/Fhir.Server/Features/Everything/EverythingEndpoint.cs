@@ -24,7 +24,8 @@ public static class EverythingEndpoint
     public static void Map(IEndpointRouteBuilder app) =>
         app.MapGet("/Patient/{id}/$everything", (HttpContext ctx, string id, IResourceStore store, ReadGuard guard, SearchService search, StorageOptions storage) =>
                 EverythingAsync(ctx, id, store, guard, search, storage))
-            .WithTags("Search").WithSummary("Patient $everything (_since, _type, _count, paging)");
+            .WithTags("Search").WithSummary("Patient $everything (_since, _type, _count, paging)")
+            .WithMetadata(new DecidesOwnVisibility());
 
     private static async Task EverythingAsync(HttpContext ctx, string id, IResourceStore store, ReadGuard guard, SearchService search, StorageOptions storage)
     {
@@ -37,14 +38,14 @@ public static class EverythingEndpoint
             if ((patient = await guard.ShowOrGoneAsync(access, patient)) is null) throw FhirException.NotFound($"Patient/{id} is not known.");
             if (patient.IsDeleted) throw FhirException.Gone($"Patient/{id} has been deleted.");
 
-            var result = await store.SearchAsync(query, ct);
+            var (result, page) = await search.PageAsync(access, query, ct);
             var baseUrl = FhirHeaders.BaseUrl(ctx.Request);
             var b = new BundleBuilder("searchset");
-            SearchService.AddLinks(b, ctx, parameters, query, result);
-            var matches = await guard.FilterAsync(access, result.Matches);
+            SearchService.AddLinks(b, ctx, parameters, query, result.Snapshot, page);
+            var matches = page.Shown;
             foreach (var m in matches) b.Entries.Add(SearchService.Entry(baseUrl, m, "match", null));
             // A large record's total would mean deciding every resource in it: only on request (_total=accurate).
-            b.Total = await search.VisibleTotalAsync(access, query, result, matches.Count, warnings, ct,
+            b.Total = await search.VisibleTotalAsync(access, query, result, page, warnings, ct,
                 recount: parameters.Any(p => p.Key == "_total" && p.Value == "accurate"));
             // What the page's resources refer to, within _type and _since as well. Compartment types are left out:
             // those the patient's record holds are matches on some page.

@@ -38,11 +38,20 @@ public static class HistoryEndpoints
         var q = ctx.Request.Query;
         var count = Int(q["_count"], SearchParser.DefaultCount);
         var offset = Int(q["_offset"], 0);
-        var query = new HistoryQuery(type, id, Instant(q["_since"], "_since", zone), Instant(q["_at"], "_at", zone), Math.Min(count, SearchParser.MaxCount), offset);
+        var (since, at) = (Instant(q["_since"], "_since", zone), Instant(q["_at"], "_at", zone));
+        count = Math.Min(count, SearchParser.MaxCount);
         var interaction = id is not null ? "history-instance" : type is not null ? "history-type" : "history-system";
+        var maxScanned = ctx.RequestServices.GetRequiredService<Features.Consent.ConsentOptions>().MaxScannedPerPage;
         var bundle = await guard.RunAsync(ctx, interaction, type, async access =>
         {
-            var (versions, total) = await store.HistoryAsync(query, ctx.RequestAborted);
+            int? total = null;
+            // Filled with visible versions before the page is cut: hidden ones neither show nor leave empty pages.
+            var page = await guard.PageAsync(access, count, maxScanned, async (_, fetched, take) =>
+            {
+                var (versions, all) = await store.HistoryAsync(new HistoryQuery(type, id, since, at, take, offset + fetched), ctx.RequestAborted);
+                total ??= all;
+                return versions;
+            });
             var baseUrl = FhirHeaders.BaseUrl(ctx.Request);
             var b = new BundleBuilder("history");
             var self = $"{baseUrl}{ctx.Request.Path}";
@@ -50,11 +59,12 @@ public static class HistoryEndpoints
                 .Append(new("_offset", off.ToString(CultureInfo.InvariantCulture)))
                 .Aggregate(self, (u, p) => QueryHelpers.AddQueryString(u, p.Key, p.Value));
             b.Links.Add(("self", Url(offset)));
-            if (offset > 0) b.Links.Add(("previous", Url(Math.Max(0, offset - query.Count))));
-            if (offset + query.Count < total) b.Links.Add(("next", Url(offset + query.Count)));
-            var shown = await guard.FilterAsync(access, versions);
-            // Hidden versions are not counted: the database's total is the server's own; one page counts what it shows.
-            b.Total = ctx.GetCaller().HasRole(Roles.Server) ? total : offset == 0 && total <= query.Count ? shown.Count : null;
+            if (offset > 0) b.Links.Add(("previous", Url(Math.Max(0, offset - count))));
+            if (page.More) b.Links.Add(("next", Url(offset + page.Consumed)));
+            var shown = page.Shown;
+            // Hidden versions are not counted: the database's total is the server's own; a first page that holds every
+            // visible version counts what it shows.
+            b.Total = ctx.GetCaller().HasRole(Roles.Server) ? total : offset == 0 && !page.More && !page.Bounded ? shown.Count : null;
             b.Redacted = access.Items.ContainsKey(Features.Consent.ConsentAccessPolicy.RedactedItem);
             foreach (var v in shown)
             {

@@ -101,6 +101,13 @@ public static class CapabilityEndpoint
         ("Patient", "break-glass", "http://fhirarchive.cn/fhir/OperationDefinition/Patient-break-glass"),
         ("Patient", "open-record", "http://fhirarchive.cn/fhir/OperationDefinition/Patient-open-record"),
         ("Consent", "revoke", "http://fhirarchive.cn/fhir/OperationDefinition/Consent-revoke"),
+        ("Patient", "match", "http://hl7.org/fhir/OperationDefinition/Patient-match"),
+        ("Patient", "merge", "http://fhirarchive.cn/fhir/OperationDefinition/Patient-merge"),
+        ("Patient", "close", "http://fhirarchive.cn/fhir/OperationDefinition/Patient-close"),
+        ("Patient", "reactivate", "http://fhirarchive.cn/fhir/OperationDefinition/Patient-reactivate"),
+        ("Patient", "purge", "http://fhirarchive.cn/fhir/OperationDefinition/Patient-purge"),
+        ("Task", "approve", "http://fhirarchive.cn/fhir/OperationDefinition/Task-approve"),
+        ("Task", "reject", "http://fhirarchive.cn/fhir/OperationDefinition/Task-reject"),
     ];
 
     /// <summary>The audit trail is the server's own and append-only: read and search (auditors), and $verify.</summary>

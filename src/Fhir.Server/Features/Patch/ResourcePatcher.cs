@@ -28,7 +28,7 @@ public sealed class ResourcePatcher(ResourceWriter writer)
 
     private async Task<WriteOutcome> PatchAsync(IWriteSession s, string type, string id, PatchDocument patch, int? ifMatch, WriteIntent intent, CancellationToken ct)
     {
-        var current = await s.ReadAsync(type, id, ct);
+        var current = await writer.CurrentAsync(s, type, id, intent, ct);
         if (current is null) throw FhirException.NotFound($"{type}/{id} is not known.");
         if (current.IsDeleted) throw FhirException.Gone($"{type}/{id} was deleted (version {current.Version}); there is nothing to patch.");
         if (ifMatch is { } expected && current.Version != expected)

@@ -12,7 +12,7 @@ namespace FhirArchive.Server.Features.Records;
 /// holds none, and a record also holds the keys of the records it replaces (its link "replaces", which ordinary
 /// updates keep) — all in the merge's transaction.
 /// </summary>
-public sealed class IdentityKeyInterceptor(RecordScope scope) : IWriteInterceptor
+public sealed class IdentityKeyInterceptor(RecordScope scope, Access.ReadGuard guard) : IWriteInterceptor
 {
     public const string KeyScope = "patient-identity";
     private const int MaxMergeDepth = 16;
@@ -55,11 +55,20 @@ public sealed class IdentityKeyInterceptor(RecordScope scope) : IWriteIntercepto
         {
             var holder = await context.Session.ClaimUniqueAsync(KeyScope, key, owner, context.CancellationToken);
             if (holder != owner)
+            {
+                // The record is named only to a caller who may see it; to others a duplicate is all there is to say.
+                var named = await MayNameAsync(context, holder) ? holder : "";
                 throw new FhirException(409, "duplicate",
-                    $"This person already has a record: {holder} (key {key.Split('|')[0]}). One person, one record / 一人一档: 该居民已建档 {holder}");
+                    $"This person already has a record{(named.Length > 0 ? ": " + named : "")} (key {key.Split('|')[0]}). One person, one record / 一人一档: 该居民已建档 {named}".TrimEnd());
+            }
         }
         await context.Session.ReleaseUniqueAsync(KeyScope, owner, keys, context.CancellationToken);
     }
+
+    private async ValueTask<bool> MayNameAsync(WriteContext context, string holder) =>
+        context.Http is not { } http
+        || await context.Session.ReadAsync("Patient", holder["Patient/".Length..], context.CancellationToken) is { } stored
+           && await guard.MayKnowAsync(http, "read", stored);
 
     /// <summary>The keys of the merged records this one replaces, and of those they replaced in turn.</summary>
     private async Task<List<string>> InheritedKeysAsync(WriteContext context, ElementNode patient)

@@ -22,7 +22,8 @@ public static class MergeEndpoint
     public static void Map(IEndpointRouteBuilder app) =>
         app.MapPost("/Patient/$merge", Merge).WithTags("Records").WithSummary("fold a duplicate record (source-patient) into the surviving one (target-patient)");
 
-    private static async Task Merge(HttpContext ctx, IResourceStore store, ResourceWriter writer, RecordScope scope, SearchParser parser, TimeProvider clock)
+    private static async Task Merge(HttpContext ctx, IResourceStore store, ResourceWriter writer, RecordScope scope, SearchParser parser, TimeProvider clock,
+        ReadGuard guard)
     {
         var caller = ctx.GetCaller();
         if (!caller.HasRole(Roles.RecordAdministrator)) throw new FhirException(403, "forbidden", "Only a record administrator merges records.");
@@ -30,6 +31,10 @@ public static class MergeEndpoint
         var source = PatientId(p, "source-patient");
         var target = PatientId(p, "target-patient");
         if (source == target) throw FhirException.BadRequest("A record cannot be merged into itself.");
+        // A record the administrator may not see is as unknown to $merge as a missing one.
+        foreach (var id in new[] { source, target })
+            if (await store.ReadAsync("Patient", id, ctx.RequestAborted) is { } stored && !await guard.MayKnowAsync(ctx, "operation", stored))
+                throw FhirException.NotFound($"Patient/{id} is not a resident record.");
         var (survivor, moved) = await ResourceEndpoints.InSessionAsync(ctx, store,
             s => MergeAsync(s, writer, scope, parser, caller, source, target, clock.GetUtcNow(), ctx.RequestAborted));
         var result = FhirParameters.Create();

@@ -2,6 +2,7 @@ using FhirArchive.Fhir.Model;
 using FhirArchive.Fhir.Outcomes;
 using FhirArchive.Server.Access;
 using FhirArchive.Server.Infrastructure;
+using FhirArchive.Server.Interception;
 using FhirArchive.Storage;
 
 namespace FhirArchive.Server.Features.Resources;
@@ -110,7 +111,7 @@ public static class ResourceEndpoints
         ResourceWriter.CheckType(type);
         var deleted = await InSessionAsync(ctx, store, async s =>
         {
-            var current = await s.ReadAsync(type, id, ctx.RequestAborted);
+            var current = await writer.CurrentAsync(s, type, id, WriteIntent.Delete, ctx.RequestAborted);
             if (current is null) throw FhirException.NotFound($"{type}/{id} is not known.");
             return await writer.DeleteAsync(s, type, id, ctx.RequestAborted);
         });

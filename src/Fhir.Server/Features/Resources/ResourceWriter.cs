@@ -80,7 +80,8 @@ public sealed class ResourceWriter(IndexExtractor extractor, SearchParser parser
         if (bodyId is null) throw FhirException.BadRequest("The resource has no id: an update needs the id of the URL in the body.");
         if (bodyId != id) throw FhirException.BadRequest($"The id in the body ('{bodyId}') does not match the id in the URL ('{id}').");
         if (!IsValidId(id)) throw FhirException.BadRequest($"'{id}' is not a valid FHIR id.");
-        var current = await s.ReadAsync(type, id, ct);
+        intent ??= WriteIntent.Update;
+        var current = await CurrentAsync(s, type, id, intent, ct);
         if (ifMatch is { } expected)
         {
             if (current is null) throw FhirException.NotFound($"{type}/{id} does not exist; If-Match cannot match.");
@@ -88,7 +89,10 @@ public sealed class ResourceWriter(IndexExtractor extractor, SearchParser parser
             if (current.Version != expected)
                 throw FhirException.PreconditionFailed($"Version conflict: {type}/{id} is at version {current.Version}, If-Match asked for {expected}.");
         }
-        var stored = await StoreAsync(s, intent ?? WriteIntent.Update, resource, type, id, current, ct);
+        if (current is null && !await MayCreateWithIdAsync(s, type, id, intent, ct))
+            throw new FhirException(405, "not-supported",
+                $"{type}/{id} does not exist, and this server assigns the ids of new resources: create it with POST.");
+        var stored = await StoreAsync(s, intent, resource, type, id, current, ct);
         // Update-as-create (client-chosen id) and update of a deleted resource both bring it (back) into existence.
         return new WriteOutcome(stored, current is null || current.IsDeleted ? 201 : 200);
     }
@@ -113,10 +117,34 @@ public sealed class ResourceWriter(IndexExtractor extractor, SearchParser parser
     /// <summary>Deletes; null when there was nothing to delete (never existed or already deleted).</summary>
     public async Task<StoredResource?> DeleteAsync(IWriteSession s, string type, string id, CancellationToken ct)
     {
-        var current = await s.ReadAsync(type, id, ct);
+        var current = await CurrentAsync(s, type, id, WriteIntent.Delete, ct);
         if (current is null || current.IsDeleted) return null;
         return await DeleteVersionAsync(s, WriteIntent.Delete, current, ct);
     }
+
+    /// <summary>
+    /// The stored version a write would change, as the caller may know it: null when there is none or the caller may
+    /// not see it, so a hidden resource answers every write (status and message) exactly as a missing one. The
+    /// server's own writes and companion writes made by an interceptor see everything.
+    /// </summary>
+    public async Task<StoredResource?> CurrentAsync(IWriteSession s, string type, string id, WriteIntent intent, CancellationToken ct)
+    {
+        var current = await s.ReadAsync(type, id, ct);
+        if (current is null || intent.Parent is not null || caller.HttpContext is not { } http || IsOperation(http)) return current;
+        var interaction = intent.Interaction.ToString().ToLowerInvariant();
+        return await guard.MayKnowAsync(http, interaction, current) ? current : null;
+    }
+
+    /// <summary>
+    /// An operation's inner writes ($approve, $revoke…) are the operation's to authorise: the operation's own target was
+    /// decided before it ran (<see cref="InstanceOperationGuard"/>).
+    /// </summary>
+    private static bool IsOperation(HttpContext http) => http.Request.Path.Value?.Contains("/$", StringComparison.Ordinal) == true;
+
+    /// <summary>Update-as-create: the server's own writes, companions, and callers whose ids cannot probe for hidden ones.</summary>
+    private async Task<bool> MayCreateWithIdAsync(IWriteSession s, string type, string id, WriteIntent intent, CancellationToken ct) =>
+        intent.Parent is not null || caller.HttpContext is not { } http || IsOperation(http)
+        || (guard.MayChooseIds(http) && await s.ReadAsync(type, id, ct) is null);
 
     /// <summary>Deletes the one resource matching the criteria; 0 when none matched.</summary>
     public async Task<int> ConditionalDeleteAsync(IWriteSession s, string type, IEnumerable<KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues>> criteria, CancellationToken ct)

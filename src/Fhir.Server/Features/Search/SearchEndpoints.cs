@@ -65,14 +65,14 @@ public sealed class SearchService(SearchParser parser, IResourceStore store, Rea
             var (query, options) = await parser.ParseAsync(type, parameters.Where(p => p.Key is not ("_format" or "_pretty")), FhirHeaders.StrictHandling(ctx.Request), ct,
                 visible: rs => guard.VisibleAsync(access, rs));
             if (extra is not null) query.Criteria.Add(extra);
-            var result = await store.SearchAsync(query, ct);
+            var (result, page) = await PageAsync(access, query, ct);
             var baseUrl = FhirHeaders.BaseUrl(ctx.Request);
             var bundle = new BundleBuilder("searchset");
-            AddLinks(bundle, ctx, parameters, query, result);
+            AddLinks(bundle, ctx, parameters, query, result.Snapshot, page);
             var shape = ResultShaping.For(options.Summary, options.Elements);
-            var matches = await guard.FilterAsync(access, result.Matches);
+            var matches = page.Shown;
             foreach (var m in matches) bundle.Entries.Add(Entry(baseUrl, m, "match", shape));
-            bundle.Total = await VisibleTotalAsync(access, query, result, matches.Count, options.Warnings, ct,
+            bundle.Total = await VisibleTotalAsync(access, query, result, page, options.Warnings, ct,
                 recount: options.Total == "accurate" || query.CountOnly);
 
             await AddIncludesAsync(bundle, baseUrl, access, matches, options.Includes, options.RevIncludes, ct);
@@ -84,19 +84,56 @@ public sealed class SearchService(SearchParser parser, IResourceStore store, Rea
     }
 
     /// <summary>
+    /// The query's first raw result (its total and snapshot) and the page of matches the caller may see, filtered
+    /// before the page is cut (<see cref="ReadGuard.PageAsync"/>): later batches keep the first one's snapshot and
+    /// continue after its last row (default order) or offset (with _sort).
+    /// </summary>
+    public async Task<(SearchResult First, VisiblePage Page)> PageAsync(AccessContext access, SearchQuery query, CancellationToken ct)
+    {
+        if (query.CountOnly || query.Count == 0)
+            return (await store.SearchAsync(query, ct), new VisiblePage([], 0, null, More: false, Bounded: false));
+        SearchResult? first = null;
+        var (count, offset, after, withTotal) = (query.Count, query.Offset, query.AfterRowId, query.IncludeTotal);
+        try
+        {
+            var page = await guard.PageAsync(access, count, consent.MaxScannedPerPage, async (last, fetched, take) =>
+            {
+                query.Count = take;
+                if (first is not null)
+                {
+                    query.IncludeTotal = false;
+                    if (query.Sort.Count == 0) query.AfterRowId = last!.RowId;
+                    else query.Offset = offset + fetched;
+                }
+                var r = await store.SearchAsync(query, ct);
+                first ??= r;
+                return r.Matches;
+            });
+            return (first!, page);
+        }
+        finally
+        {
+            (query.Count, query.Offset, query.AfterRowId, query.IncludeTotal) = (count, offset, after, withTotal);
+        }
+    }
+
+    /// <summary>
     /// The total counts only what the caller may see: the database's count for the server itself, when nothing can be
     /// hidden (no consent rules, unconditional scopes) and for types that are nobody's record data; the shown matches
-    /// when they all fit on the first page. Otherwise it costs a decision per match: only when asked for
+    /// when the first page holds them all. Otherwise it costs a decision per match: only when asked for
     /// (<paramref name="recount"/>: _total=accurate, _summary=count) the matches are decided one by one up to
     /// Consent:MaxCountedTotal; else the total is left out (optional in FHIR), and beyond the cap too, with a note.
     /// </summary>
-    public async Task<int?> VisibleTotalAsync(AccessContext access, SearchQuery query, SearchResult result, int shown, List<FhirIssue> warnings,
+    public async Task<int?> VisibleTotalAsync(AccessContext access, SearchQuery query, SearchResult result, VisiblePage page, List<FhirIssue> warnings,
         CancellationToken ct, bool recount = true)
     {
+        if (page.Bounded)
+            warnings.Add(new FhirIssue(IssueSeverity.Information, "informational",
+                $"This page stopped after deciding {page.Consumed} matches; the next page continues after them."));
         if (result.Total is not { } total) return null;
         var caller = access.Http.GetCaller();
         if (caller.HasRole(Roles.Server) || NothingHidden(caller, query.ResourceType)) return total;
-        if (!query.CountOnly && query.Offset == 0 && query.AfterRowId is null && result.Matches.Count < query.Count) return shown;
+        if (!query.CountOnly && query.Offset == 0 && query.AfterRowId is null && !page.More && !page.Bounded) return page.Shown.Count;
         if (!recount) return null;
         if (total > consent.MaxCountedTotal)
         {
@@ -119,7 +156,7 @@ public sealed class SearchService(SearchParser parser, IResourceStore store, Rea
     /// <summary>Types that are nobody's record data, or no consent rules and scopes that reach every resource of the type.</summary>
     private bool NothingHidden(Caller caller, string? type)
     {
-        if (type is not null && !Compartments.IsPatientData(type)) return !GranularFor(caller, type);
+        if (type is not null && !RecordData.Is(type)) return !GranularFor(caller, type);
         if (consent.Enabled || (caller.Jurisdiction is not null && caller.Roles.Any(RolePolicy.BoundToDivision))) return false;
         var grants = InteractionAuthorizer.Grants(caller, type ?? "Resource", Auth.Scopes.Permission.Search).ToList();
         return grants.Count > 0 && grants.All(g => g.Context != "patient" && g.Query is null);
@@ -169,16 +206,17 @@ public sealed class SearchService(SearchParser parser, IResourceStore store, Rea
     /// <summary>
     /// self/first/previous/next links. They carry the snapshot the first page was taken under (_snapshot: newer rows are
     /// left out), so pages neither shift nor repeat while data is written. In the default order the next link is a
-    /// keyset position (_after the last row id), which also survives updates and deletes of earlier rows; with _sort it
-    /// is an _offset (then previous links are given too).
+    /// keyset position (_after the last row the page passed), which also survives updates and deletes of earlier rows;
+    /// with _sort it is an _offset (then previous links are given too). A next link is given only when a match the
+    /// caller may see follows (<see cref="VisiblePage.More"/>).
     /// </summary>
-    public static void AddLinks(BundleBuilder bundle, HttpContext ctx, List<KeyValuePair<string, string>> parameters, SearchQuery query, SearchResult result)
+    public static void AddLinks(BundleBuilder bundle, HttpContext ctx, List<KeyValuePair<string, string>> parameters, SearchQuery query, long snapshot, VisiblePage page)
     {
         var path = $"{FhirHeaders.BaseUrl(ctx.Request)}{ctx.Request.Path}".Replace("/_search", "");
         string Url(int offset, long? after)
         {
             var ps = parameters.Where(p => p.Key is not ("_offset" or PagingParams.After or PagingParams.Snapshot)).ToList();
-            ps.Add(new(PagingParams.Snapshot, result.Snapshot.ToString(CultureInfo.InvariantCulture)));
+            ps.Add(new(PagingParams.Snapshot, snapshot.ToString(CultureInfo.InvariantCulture)));
             if (after is { } a) ps.Add(new(PagingParams.After, a.ToString(CultureInfo.InvariantCulture)));
             if (offset > 0) ps.Add(new("_offset", offset.ToString(CultureInfo.InvariantCulture)));
             return ps.Aggregate(path, (u, p) => QueryHelpers.AddQueryString(u, p.Key, p.Value));
@@ -188,8 +226,7 @@ public sealed class SearchService(SearchParser parser, IResourceStore store, Rea
         bundle.Links.Add(("first", Url(0, null)));
         var keyset = query.Sort.Count == 0;
         if (!keyset && query.Offset > 0) bundle.Links.Add(("previous", Url(Math.Max(0, query.Offset - query.Count), null)));
-        var more = result.Matches.Count == query.Count && (result.Total is not { } t || query.AfterRowId is not null || query.Offset + query.Count < t);
-        if (more && query.Count > 0)
-            bundle.Links.Add(("next", keyset ? Url(0, result.Matches[^1].RowId) : Url(query.Offset + query.Count, null)));
+        if (page.More && page.LastConsumed is { } last)
+            bundle.Links.Add(("next", keyset ? Url(0, last.RowId) : Url(query.Offset + page.Consumed, null)));
     }
 }

@@ -18,7 +18,8 @@ namespace FhirArchive.Server.Features.Consent.Grants;
 public static class BreakGlassEndpoint
 {
     public static void Map(IEndpointRouteBuilder app) =>
-        app.MapPost("/Patient/{id}/$break-glass", Handle).WithTags("Consent").WithSummary("emergency access without authorisation (reason), time-limited, audited and notified (紧急破窗)");
+        app.MapPost("/Patient/{id}/$break-glass", Handle).WithTags("Consent").WithSummary("emergency access without authorisation (reason), time-limited, audited and notified (紧急破窗)")
+            .WithMetadata(new DecidesOwnVisibility());
 
     private static async Task Handle(HttpContext ctx, string id, IResourceStore store, ResourceWriter writer, RecordLookup lookup, ISmsSender sms,
         GrantOptions options, TimeProvider clock, ILoggerFactory logs)

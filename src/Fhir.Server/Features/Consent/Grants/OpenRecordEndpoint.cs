@@ -27,11 +27,17 @@ public static class OpenRecordEndpoint
 
     public static void Map(IEndpointRouteBuilder app) =>
         app.MapPost("/Patient/{id}/$open-record", Handle).WithTags("Consent")
-            .WithSummary("open the record to its resident (family doctor), to a minor / guardian (guardian), or to a voluntary guardian (record administrator) (档案开放)");
+            .WithSummary("open the record to its resident (family doctor), to a minor / guardian (guardian), or to a voluntary guardian (record administrator) (档案开放)")
+            .WithMetadata(new DecidesOwnVisibility());
 
-    private static async Task Handle(HttpContext ctx, string id, IResourceStore store, ResourceWriter writer, RecordLookup lookup, TimeProvider clock)
+    private static async Task Handle(HttpContext ctx, string id, IResourceStore store, ResourceWriter writer, RecordLookup lookup, TimeProvider clock,
+        ReadGuard guard)
     {
         var caller = ctx.GetCaller();
+        // A guardian opens a ward's record they cannot see yet (MinorOpeningAsync answers any other record as missing);
+        // to everyone else a record they may not see is as unknown as a missing one.
+        if (!caller.HasRole(Roles.Guardian) && (await store.ReadAsync("Patient", id, ctx.RequestAborted) is not { } record || !await guard.MayKnowAsync(ctx, "operation", record)))
+            throw FhirException.NotFound($"Patient/{id} is not known.");
         var p = await OperationParameters.ReadAsync(ctx);
         var now = clock.GetUtcNow();
         var end = AskedAccess.Time(p, "end") ?? (p.Value("days") is { } d

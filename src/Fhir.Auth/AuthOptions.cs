@@ -26,6 +26,34 @@ public sealed class AuthOptions
     public TimeSpan StateCleanupInterval { get; set; } = TimeSpan.FromMinutes(10);
     /// <summary>External OpenID Connect providers whose tokens are trusted as well as the server's own.</summary>
     public List<ExternalProviderOptions> External { get; set; } = [];
+    /// <summary>Registered clients (besides the demo ones): backend systems with a key set or a secret, public apps.</summary>
+    public List<ClientOptions> Clients { get; set; } = [];
+}
+
+/// <summary>
+/// A registered client (Security:Clients:N). A backend system (SMART Backend Services, client_credentials) gives its
+/// public key set for private_key_jwt, inline (<see cref="Jwks"/>) or in a file, and/or the PBKDF2 hash of a secret;
+/// its roles bound what it may do (the scopes are cut to the roles' ceiling). A public app gives its redirect URIs only.
+/// </summary>
+public sealed class ClientOptions
+{
+    public string ClientId { get; set; } = "";
+    public string? Name { get; set; }
+    /// <summary>The client's public keys as a JWKS document (JSON text).</summary>
+    public string? Jwks { get; set; }
+    /// <summary>A JWKS file (relative paths are under the data folder).</summary>
+    public string? JwksFile { get; set; }
+    /// <summary>"pbkdf2-sha256$iterations$salt$hash" of the client secret (never the secret itself).</summary>
+    public string? SecretHash { get; set; }
+    public List<string> Roles { get; set; } = [];
+    /// <summary>The scope ceiling (default: the roles' ceiling; never more).</summary>
+    public List<string> Scopes { get; set; } = [];
+    /// <summary>The purposes of use it may claim, the first the default (default: the roles').</summary>
+    public List<string> PurposesOfUse { get; set; } = [];
+    /// <summary>The institution it acts for ("Organization/..."), and a division code where the role needs one.</summary>
+    public string? Organization { get; set; }
+    public string? Jurisdiction { get; set; }
+    public List<string> RedirectUris { get; set; } = [];
 }
 
 /// <summary>An external OpenID Connect provider: its issuer and keys (a JWKS file or URL, never fetched from the internet by the tests).</summary>

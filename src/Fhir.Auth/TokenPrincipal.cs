@@ -18,6 +18,8 @@ public sealed record TokenPrincipal(
     string? PurposeOfUse = null)
 {
     public string? TokenId { get; init; }
+    /// <summary>The grant (authorisation) a person's token was issued under: a code's exchange and its refreshes.</summary>
+    public string? GrantId { get; init; }
     public string? Issuer { get; init; }
     public DateTimeOffset? ExpiresAt { get; init; }
     public DateTimeOffset? IssuedAt { get; init; }

@@ -17,6 +17,20 @@ public static class PasswordHasher
         return $"pbkdf2-sha256${iterations}${Convert.ToBase64String(salt)}${Convert.ToBase64String(hash)}";
     }
 
+    /// <summary>
+    /// A hash of no one's password at the default cost: verified instead when there is no account (or it may not log in),
+    /// so such an attempt costs the same time as a wrong password and does not tell which usernames exist.
+    /// </summary>
+    public static readonly string Unmatchable = Hash(Convert.ToBase64String(RandomNumberGenerator.GetBytes(SaltBytes)));
+
+    /// <summary>Verifies against the stored hash, or does the same work against <see cref="Unmatchable"/> when there is none (false then).</summary>
+    public static bool VerifyOrSpend(string password, string? stored)
+    {
+        if (stored is not null) return Verify(password, stored);
+        Verify(password, Unmatchable);
+        return false;
+    }
+
     public static bool Verify(string password, string stored)
     {
         var parts = stored.Split('$');

@@ -67,10 +67,12 @@ public static class AuthEndpoints
     private static IResult Authorize(HttpContext ctx, AuthServer server, AuthOptions o)
     {
         var r = ReadAuthorize(ctx.Request.Query);
+        LoginPage.SetHeaders(ctx.Response, null);
         Tokens.OAuthException? redirectError = null;
         try
         {
             var client = server.CheckClientAndRedirect(r);
+            LoginPage.SetHeaders(ctx.Response, r.RedirectUri);
             try { server.CheckRequest(r, BaseUrl(ctx, o)); }
             catch (OAuthException e) { redirectError = e; }
             if (redirectError is not null) return RedirectError(r, redirectError);
@@ -84,12 +86,14 @@ public static class AuthEndpoints
 
     private static async Task<IResult> Login(HttpContext ctx, AuthServer server, AuthOptions o)
     {
+        LoginPage.SetHeaders(ctx.Response, null);
         if (!ctx.Request.HasFormContentType) return OAuthError(new("invalid_request", "post the login form"));
         var form = await ctx.Request.ReadFormAsync(ctx.RequestAborted);
         var r = ReadAuthorize(form);
         Accounts.ClientRegistration client;
         try { client = server.CheckClientAndRedirect(r); }
         catch (OAuthException e) { return Page(LoginPage.Render(r, null, e.Message), 400); }
+        LoginPage.SetHeaders(ctx.Response, r.RedirectUri);
         try { server.CheckRequest(r, BaseUrl(ctx, o)); }
         catch (OAuthException e) { return RedirectError(r, e); }
         try
@@ -141,7 +145,7 @@ public static class AuthEndpoints
         }
         catch (OAuthException e)
         {
-            return OAuthError(e);
+            return ClientError(ctx, e);
         }
     }
 
@@ -155,7 +159,7 @@ public static class AuthEndpoints
             await server.RevokeAsync(client, form.GetValueOrDefault("token"), baseUrl);
             return Results.Ok();
         }
-        catch (OAuthException e) { return OAuthError(e); }
+        catch (OAuthException e) { return ClientError(ctx, e); }
     }
 
     private static async Task<IResult> Introspect(HttpContext ctx, AuthServer server, AuthOptions o)
@@ -169,7 +173,7 @@ public static class AuthEndpoints
             var answer = await server.IntrospectAsync(form.GetValueOrDefault("token"), baseUrl);
             return Results.Json(answer.Where(kv => kv.Value is not null).ToDictionary());
         }
-        catch (OAuthException e) { return OAuthError(e); }
+        catch (OAuthException e) { return ClientError(ctx, e); }
     }
 
     private static async Task<Dictionary<string, string>> FormAsync(HttpContext ctx)
@@ -205,6 +209,15 @@ public static class AuthEndpoints
 
     private static IResult OAuthError(OAuthException e) =>
         Results.Json(new Dictionary<string, string> { ["error"] = e.Error, ["error_description"] = e.Message }, statusCode: e.Status);
+
+    /// <summary>An error of a client-authenticating endpoint: a 401 (the client failed to authenticate) challenges for
+    /// HTTP Basic, the scheme clients authenticate with here (RFC 6749 §5.2; HTTP requires a challenge on every 401).</summary>
+    private static IResult ClientError(HttpContext ctx, OAuthException e)
+    {
+        if (e.Status == StatusCodes.Status401Unauthorized) ctx.Response.Headers.WWWAuthenticate = "Basic realm=\"fhirarchive\", charset=\"UTF-8\"";
+        ctx.Response.Headers.CacheControl = "no-store";
+        return OAuthError(e);
+    }
 
     private static IResult RedirectError(AuthServer.AuthorizeRequest r, OAuthException e)
     {

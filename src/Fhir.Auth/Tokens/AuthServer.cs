@@ -40,7 +40,12 @@ public sealed class AuthServer(
         else
         {
             client = c.ClientId is null ? null : directory.FindClient(c.ClientId);
-            if (client is null) throw new OAuthException("invalid_client", "unknown client", 401);
+            if (client is null)
+            {
+                // As for people: a secret for an unknown client costs what a wrong one for a known client does.
+                if (c.Secret is not null) PasswordHasher.VerifyOrSpend(c.Secret, null);
+                throw new OAuthException("invalid_client", "unknown client", 401);
+            }
             if (client.SecretHash is not null)
             {
                 if (c.Secret is null || !PasswordHasher.Verify(c.Secret, client.SecretHash))
@@ -112,12 +117,15 @@ public sealed class AuthServer(
         var user = directory.FindUser(username);
         if (await throttle.LockedUntilAsync(username) is { } until)
         {
+            // The same password work as any other attempt: how long the answer takes says nothing about the account.
+            PasswordHasher.VerifyOrSpend(password, null);
             await events.LoginFailedAsync(username, client.ClientId, "locked", remote);
             throw new OAuthException("access_denied", $"账户已锁定，请于 {until.ToOffset(TimeSpan.FromHours(8)):HH:mm} 后重试 / account locked until {until:HH:mm} UTC");
         }
         string? reason = null;
         long? step = null;
-        if (user is null || !PasswordHasher.Verify(password, user.PasswordHash)) reason = "bad-password";
+        // An unknown username costs a password verification too (timing must not tell which accounts exist).
+        if (!PasswordHasher.VerifyOrSpend(password, user?.PasswordHash) || user is null) reason = "bad-password";
         else if (user.TotpSecret is not null && ((step = Totp.Verify(user.TotpSecret, otp ?? "", clock.GetUtcNow())) is null || !await throttle.UseTotpStepAsync(username, step.Value)))
             reason = "bad-otp";
         if (reason is not null)
@@ -138,16 +146,23 @@ public sealed class AuthServer(
 
     public async Task<TokenResponse> ExchangeCodeAsync(ClientRegistration client, string? code, string? redirectUri, string? verifier, string baseUrl)
     {
-        var grant = code is null ? null : await grants.TakeCodeAsync(code);
+        if (code is null) throw new OAuthException("invalid_grant", "code is required");
+        var grant = await grants.TakeCodeAsync(code);
+        if (grant is null && await grants.RevokeGrantOfUsedCodeAsync(code))
+        {
+            // A second use means the code leaked: whoever redeemed it first loses what it got (RFC 6749 §4.1.2).
+            await events.TokenRevokedAsync(null, client.ClientId, "grant (authorization code reuse detected)");
+            throw new OAuthException("invalid_grant", "authorization code already used: the tokens issued for it are revoked");
+        }
         if (grant is null || grant.ClientId != client.ClientId) throw new OAuthException("invalid_grant", "unknown, used or expired authorization code");
         if (grant.RedirectUri != redirectUri) throw new OAuthException("invalid_grant", "redirect_uri does not match the authorization request");
         if (!Pkce.Matches(verifier, grant.CodeChallenge)) throw new OAuthException("invalid_grant", "code_verifier does not match the code_challenge");
-        var p = grant.Principal;
+        var p = grant.Principal with { GrantId = GrantStore.GrantOfCode(code) };
         var refresh = p.Scopes.Contains("offline_access") || p.Scopes.Contains("online_access");
         return await IssueAsync(p, client.ClientId, baseUrl, refresh, p.Scopes.Contains("openid"), "authorization_code");
     }
 
-    /// <summary>Rotation: the used refresh token dies and a new one is issued; a second use of it revokes the family.</summary>
+    /// <summary>Rotation: the used refresh token dies and a new one is issued; a second use of it revokes the grant.</summary>
     public async Task<TokenResponse> RefreshAsync(ClientRegistration client, string? refreshToken, string? scope, string baseUrl)
     {
         if (refreshToken is null) throw new OAuthException("invalid_request", "refresh_token is required");
@@ -158,7 +173,8 @@ public sealed class AuthServer(
             throw new OAuthException("invalid_grant", "refresh token already used: the grant is revoked");
         }
         if (grant is null || grant.ClientId != client.ClientId) throw new OAuthException("invalid_grant", "unknown or expired refresh token");
-        var p = grant.Principal;
+        // The tokens renewed from a grant stay in it (revoked with it).
+        var p = grant.Principal with { GrantId = grant.Family };
         if (scope is not null)
         {
             // A refresh may narrow the scopes, never widen them.
@@ -174,7 +190,7 @@ public sealed class AuthServer(
     {
         var (token, expires) = tokens.CreateAccessToken(p, baseUrl);
         string? refreshToken = refresh
-            ? await grants.AddRefreshAsync(new RefreshGrant(p, clientId, GrantStore.NewHandle(), clock.GetUtcNow() + options.RefreshTokenLifetime))
+            ? await grants.AddRefreshAsync(new RefreshGrant(p, clientId, p.GrantId ?? GrantStore.NewHandle(), clock.GetUtcNow() + options.RefreshTokenLifetime))
             : null;
         await events.TokenIssuedAsync(p, grantType);
         return new TokenResponse(token, (int)(expires - clock.GetUtcNow()).TotalSeconds, string.Join(' ', p.Scopes), refreshToken,
@@ -183,14 +199,15 @@ public sealed class AuthServer(
 
     // ---- revocation and introspection ----
 
-    /// <summary>RFC 7009: always succeeds for the caller; revokes a refresh token or an access token (its jti).</summary>
+    /// <summary>RFC 7009: always succeeds for the caller; revokes an access token (its jti), or a refresh token with
+    /// its grant: the access tokens issued under it end too (§2.1).</summary>
     public async Task RevokeAsync(ClientRegistration client, string? token, string baseUrl)
     {
         if (string.IsNullOrEmpty(token)) throw new OAuthException("invalid_request", "token is required");
         if (await grants.PeekRefreshAsync(token) is { } g)
         {
             if (g.ClientId != client.ClientId) return;
-            await grants.RevokeRefreshAsync(token);
+            await grants.RevokeGrantAsync(g.Family);
             await events.TokenRevokedAsync(g.Principal.Subject, client.ClientId, "refresh_token");
             return;
         }

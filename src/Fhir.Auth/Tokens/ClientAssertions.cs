@@ -8,13 +8,14 @@ namespace FhirArchive.Auth.Tokens;
 
 /// <summary>
 /// SMART Backend Services client authentication (private_key_jwt): a JWT signed with RS384 or ES384 by a key of
-/// the client's registered JWKS, iss = sub = client_id, aud = the token endpoint, at most five minutes of life,
-/// and a jti never seen before.
+/// the client's registered JWKS, iss = sub = client_id, aud = the token endpoint, at most five minutes of life
+/// (from now to exp, and from iat to exp when it says when it was made), and a jti never seen before.
 /// </summary>
 public sealed class ClientAssertions(GrantStore grants, TimeProvider clock)
 {
     public const string AssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
     private static readonly string[] Algorithms = [SecurityAlgorithms.RsaSha384, SecurityAlgorithms.EcdsaSha384];
+    private static readonly TimeSpan MaxLifetime = TimeSpan.FromMinutes(5), Skew = TimeSpan.FromSeconds(30);
     private readonly JsonWebTokenHandler _handler = new();
 
     /// <summary>The client, or the reason the assertion is refused.</summary>
@@ -35,15 +36,18 @@ public sealed class ClientAssertions(GrantStore grants, TimeProvider clock)
             ValidAlgorithms = Algorithms,
             RequireExpirationTime = true,
             RequireSignedTokens = true,
-            ClockSkew = TimeSpan.FromSeconds(30),
-            LifetimeValidator = (_, exp, _, _) => exp is { } e && e.ToUniversalTime() > now.UtcDateTime - TimeSpan.FromSeconds(30),
+            ClockSkew = Skew,
+            LifetimeValidator = (_, exp, _, _) => exp is { } e && e.ToUniversalTime() > now.UtcDateTime - Skew,
         });
         if (!result.IsValid) return (null, "client assertion rejected: " + (result.Exception?.GetType().Name ?? "invalid"));
         var jwt = (JsonWebToken)result.SecurityToken;
-        if (jwt.ValidTo.ToUniversalTime() > now.UtcDateTime + TimeSpan.FromMinutes(5) + TimeSpan.FromSeconds(30))
-            return (null, "client assertion lives longer than five minutes");
+        var expires = new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero);
+        if (expires > now + MaxLifetime + Skew) return (null, "client assertion lives longer than five minutes");
+        if (jwt.IssuedAt != DateTime.MinValue && expires - new DateTimeOffset(jwt.IssuedAt, TimeSpan.Zero) > MaxLifetime)
+            return (null, "client assertion lives longer than five minutes (exp - iat)");
         if (string.IsNullOrEmpty(jwt.Id)) return (null, "client assertion has no jti");
-        if (!await grants.UseAssertionIdAsync(clientId, jwt.Id, jwt.ValidTo)) return (null, "client assertion jti already used");
+        // Remembered as long as the assertion is accepted at all: its expiry plus the clock skew.
+        if (!await grants.UseAssertionIdAsync(clientId, jwt.Id, expires + Skew)) return (null, "client assertion jti already used");
         return (client, null);
     }
 }

@@ -46,6 +46,9 @@ public sealed class TokenService(AuthOptions options, SigningKeys keys, External
             Put("organization", p.Organization);
             Put("jurisdiction", p.Jurisdiction);
             Put("purpose_of_use", p.PurposeOfUse);
+            // The authorisation the token was issued under: revoking it (refresh or code reuse, revocation of its
+            // refresh token) revokes this token too.
+            Put("grant_id", p.GrantId);
         }
         claims["iss"] = issuer;
         claims["aud"] = audience;
@@ -99,7 +102,7 @@ public sealed class TokenService(AuthOptions options, SigningKeys keys, External
         if (!result.IsValid || result.SecurityToken is not JsonWebToken jwt)
             return new(null, Describe(result.Exception));
         var principal = ToPrincipal(jwt, own ? "roles" : provider!.RoleClaim, own);
-        if (principal.TokenId is { } jti && await revocations.IsRevokedAsync(jti)) return new(null, "token revoked");
+        if (await revocations.IsRevokedAsync(principal)) return new(null, "token revoked");
         if (own && principal.TokenId is null) return new(null, "token has no jti");
         return new(principal, null);
     }
@@ -139,6 +142,7 @@ public sealed class TokenService(AuthOptions options, SigningKeys keys, External
             S("organization"), S("fhirUser"), S("patient"), S("jurisdiction"), S("purpose_of_use"))
         {
             TokenId = jwt.Id is { Length: > 0 } id ? id : null,
+            GrantId = own ? S("grant_id") : null,
             Issuer = jwt.Issuer,
             ExpiresAt = jwt.ValidTo == DateTime.MinValue ? null : new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero),
             IssuedAt = jwt.IssuedAt == DateTime.MinValue ? null : new DateTimeOffset(jwt.IssuedAt, TimeSpan.Zero),

@@ -5,7 +5,7 @@ namespace FhirArchive.Auth.Tokens;
 /// <summary>
 /// Remembers the tokens that validated, until they expire: checking a signature costs a fraction of a millisecond,
 /// which every request would otherwise pay again for the same token. A hit still checks expiry against the clock and
-/// revocation (<see cref="RevocationList"/>: in memory, refreshed from the database every few seconds, so a revocation
+/// revocation of the token or its grant (<see cref="RevocationList"/>: in memory, refreshed from the database every few seconds, so a revocation
 /// by another server instance counts too), so an expired or revoked token is refused exactly as on first sight.
 /// </summary>
 public sealed class ValidatedTokenCache(TokenService tokens, RevocationList revocations, AuthOptions options, TimeProvider clock)
@@ -22,7 +22,7 @@ public sealed class ValidatedTokenCache(TokenService tokens, RevocationList revo
                 _valid.TryRemove((token, baseUrl), out _);
                 return new(null, "token expired");
             }
-            if (hit.TokenId is { } jti && await revocations.IsRevokedAsync(jti)) return new(null, "token revoked");
+            if (await revocations.IsRevokedAsync(hit)) return new(null, "token revoked");
             return new(hit, null);
         }
         var result = await tokens.ValidateAsync(token, baseUrl);

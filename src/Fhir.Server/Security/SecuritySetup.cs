@@ -11,7 +11,7 @@ namespace FhirArchive.Server.Security;
 /// <summary>
 /// Wires authentication and authorisation into the host. Settings under "Security" (<see cref="AuthOptions"/>):
 /// Enabled (default true; false only for benchmarks/dev, logged loudly), BaseUrl, SigningAlgorithm, KeyFile,
-/// External providers; Security:DemoAccounts (default: SampleData:Load) registers the demo people and clients.
+/// External providers, Clients; Security:DemoAccounts (default: SampleData:Load) registers the demo people and clients.
 /// </summary>
 public static class SecuritySetup
 {
@@ -38,6 +38,10 @@ public static class SecuritySetup
             DemoAccounts.AddTo(app.Services.GetRequiredService<InMemoryAuthDirectory>());
             log.LogWarning("Demo accounts are enabled (Security:DemoAccounts): their passwords are public (README). 演示账户已启用，切勿用于生产环境。");
         }
+        // Clients registered in configuration (backend systems with their key sets): checked now, so a mistake stops the start.
+        ConfiguredClients.AddTo(app.Services.GetRequiredService<InMemoryAuthDirectory>(), options,
+            app.Services.GetRequiredService<FhirArchive.Storage.StorageOptions>().DataFolder,
+            role => RolePolicy.Rules.TryGetValue(role, out var rule) ? new ConfiguredClients.RoleRule(rule.Ceiling, rule.Purposes) : null);
         app.Services.GetRequiredService<Auth.Keys.SigningKeys>(); // create or load the signing key at start-up, not on the first request
         app.UseMiddleware<AuthenticationMiddleware>();
         AuthEndpoints.Map(app);

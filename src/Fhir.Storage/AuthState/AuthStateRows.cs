@@ -25,7 +25,7 @@ public sealed class RefreshTokenRow
     public long? UsedAt { get; set; }
 }
 
-/// <summary>A revoked access token id (jti), until the token would have expired anyway.</summary>
+/// <summary>A revoked access token id (jti), or a revoked grant ("grant " + its id), until its tokens would have expired anyway.</summary>
 public sealed class RevokedTokenRow
 {
     public string TokenId { get; set; } = "";
@@ -33,7 +33,7 @@ public sealed class RevokedTokenRow
     public long RevokedAt { get; set; }
 }
 
-/// <summary>A value that may be used once until it expires (client assertion ids).</summary>
+/// <summary>A value that may be used once until it expires (client assertion ids, used authorisation codes).</summary>
 public sealed class UsedOnceRow
 {
     public string Key { get; set; } = "";

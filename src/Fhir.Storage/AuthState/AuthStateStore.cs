@@ -62,9 +62,6 @@ public sealed class AuthStateStore(IDbContextFactory<FhirDbContext> factory, Sto
     public Task<int> RevokeFamilyAsync(string family, CancellationToken ct = default) =>
         WriteAsync(db => db.RefreshTokens.Where(r => r.Family == family && r.UsedAt == null).ExecuteDeleteAsync(ct), ct);
 
-    public async Task<bool> DeleteRefreshAsync(string hash, CancellationToken ct = default) =>
-        await WriteAsync(db => db.RefreshTokens.Where(r => r.Hash == hash).ExecuteDeleteAsync(ct), ct) == 1;
-
     // ---- revoked access tokens ----
 
     public Task RevokeTokenIdAsync(string tokenId, long expiresAt, long now, CancellationToken ct = default) =>
@@ -85,6 +82,10 @@ public sealed class AuthStateStore(IDbContextFactory<FhirDbContext> factory, Sto
             return await db.Database.ExecuteSqlAsync(
                 $"""INSERT INTO "AuthUsedOnce" ("Key", "ExpiresAt") VALUES ({key}, {expiresAt}) ON CONFLICT DO NOTHING""", ct);
         }, ct) == 1;
+
+    /// <summary>Whether <paramref name="key"/> was used and has not expired (read only).</summary>
+    public Task<bool> WasUsedAsync(string key, long now, CancellationToken ct = default) =>
+        ReadAsync(db => db.UsedOnce.AnyAsync(u => u.Key == key && u.ExpiresAt >= now, ct), ct);
 
     // ---- logins ----
 

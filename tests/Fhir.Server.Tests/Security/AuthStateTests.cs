@@ -33,6 +33,37 @@ public sealed class AuthStateTests
     }
 
     [Fact]
+    public async Task A_revoked_grant_revokes_its_access_tokens_on_every_instance_until_they_would_have_expired()
+    {
+        await using var state = await TempAuthState.CreateAsync();
+        var clock = new ManualClock();
+        var options = new AuthOptions { RevocationRefreshInterval = TimeSpan.FromSeconds(2) };
+        var here = new RevocationList(state.Store, options, clock);
+        var there = new RevocationList(state.Store, options, clock);
+        var inGrant = Someone() with { TokenId = "jti-a", GrantId = "g-1" };
+        var renewed = Someone() with { TokenId = "jti-b", GrantId = "g-1" };
+        var otherGrant = Someone() with { TokenId = "jti-c", GrantId = "g-2" };
+        Assert.False(await there.IsRevokedAsync(inGrant));
+
+        await new GrantStore(state.Store, here, options, clock).RevokeGrantAsync("g-1");
+        Assert.True(await here.IsRevokedAsync(inGrant));
+        Assert.True(await here.IsRevokedAsync(renewed));
+        Assert.False(await here.IsRevokedAsync(otherGrant));
+        // A grant id is no token id (and the other way round).
+        Assert.False(await here.IsRevokedAsync("g-1"));
+        Assert.False(await here.IsRevokedAsync(Someone() with { TokenId = "g-1" }));
+        clock.Now += TimeSpan.FromSeconds(2.5);
+        Assert.True(await there.IsRevokedAsync(renewed));
+        Assert.True(await new RevocationList(state.Store, options, clock).IsRevokedAsync(inGrant));
+
+        // Kept while a token of the grant may live (the access-token lifetime), then forgotten.
+        clock.Now += options.AccessTokenLifetime + options.ClockSkew + TimeSpan.FromSeconds(1);
+        here.ForgetExpired();
+        Assert.False(await here.IsRevokedAsync(inGrant));
+        Assert.False(await new RevocationList(state.Store, options, clock).IsRevokedAsync(inGrant));
+    }
+
+    [Fact]
     public async Task Expired_state_is_deleted_and_live_state_is_kept()
     {
         await using var state = await TempAuthState.CreateAsync();

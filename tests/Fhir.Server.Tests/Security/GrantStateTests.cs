@@ -189,6 +189,22 @@ public abstract class GrantStateTestsBase
     }
 
     [FhirFact]
+    public async Task A_code_reused_at_another_instance_revokes_the_grant_at_both()
+    {
+        using var db = new SharedDatabase(Storage());
+        var (a, b) = (db.Start(), db.Start());
+        var (code, verifier) = await CodeAsync(db, a);
+        var tokens = await Ok(await a.ExchangeAsync(code, verifier));
+        var access = tokens.GetProperty("access_token").GetString()!;
+        Assert.Equal(HttpStatusCode.OK, await a.SearchWithAsync(access));
+        Assert.Equal(HttpStatusCode.OK, await b.SearchWithAsync(access));
+        Assert.Equal("invalid_grant", await OAuthError(await b.ExchangeAsync(code, verifier)));
+        Assert.Equal(HttpStatusCode.Unauthorized, await a.SearchWithAsync(access));
+        Assert.Equal(HttpStatusCode.Unauthorized, await b.SearchWithAsync(access));
+        Assert.Equal("invalid_grant", await OAuthError(await a.RefreshAsync(tokens.GetProperty("refresh_token").GetString()!)));
+    }
+
+    [FhirFact]
     public async Task Rotation_reuse_and_revocation_count_on_every_instance()
     {
         using var db = new SharedDatabase(Storage());
@@ -198,19 +214,24 @@ public abstract class GrantStateTestsBase
         var r1 = t1.GetProperty("refresh_token").GetString()!;
         var t2 = await Ok(await b.RefreshAsync(r1));
         var r2 = t2.GetProperty("refresh_token").GetString()!;
+        var renewed = t2.GetProperty("access_token").GetString()!;
+        Assert.Equal(HttpStatusCode.OK, await b.SearchWithAsync(renewed));
         // r1 was rotated away at b: presenting it at a is reuse, which ends r2 as well (also when the public client
-        // names itself only through the token, as SMART allows).
+        // names itself only through the token, as SMART allows), and the grant's access tokens, cached at b or not.
         Assert.Equal("invalid_grant", await OAuthError(await a.TokenAsync(new() { ["grant_type"] = "refresh_token", ["refresh_token"] = r1 })));
         Assert.Equal("invalid_grant", await OAuthError(await b.RefreshAsync(r2)));
+        Assert.Equal(HttpStatusCode.Unauthorized, await b.SearchWithAsync(renewed));
+        Assert.Equal(HttpStatusCode.Unauthorized, await b.SearchWithAsync(t1.GetProperty("access_token").GetString()!));
 
         // An access token validated (and cached) at b is refused there once a revokes it.
-        var access = t2.GetProperty("access_token").GetString()!;
+        var (code2, verifier2) = await CodeAsync(db, b);
+        var t3 = await Ok(await b.ExchangeAsync(code2, verifier2));
+        var access = t3.GetProperty("access_token").GetString()!;
         Assert.Equal(HttpStatusCode.OK, await b.SearchWithAsync(access));
         Assert.Equal(HttpStatusCode.OK, (await a.RevokeAsync(access)).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, await b.SearchWithAsync(access));
         // A refresh token revoked at one instance is dead at the other.
-        var (code2, verifier2) = await CodeAsync(db, b);
-        var r3 = (await Ok(await b.ExchangeAsync(code2, verifier2))).GetProperty("refresh_token").GetString()!;
+        var r3 = t3.GetProperty("refresh_token").GetString()!;
         Assert.Equal(HttpStatusCode.OK, (await b.RevokeAsync(r3)).StatusCode);
         Assert.Equal("invalid_grant", await OAuthError(await a.RefreshAsync(r3)));
     }

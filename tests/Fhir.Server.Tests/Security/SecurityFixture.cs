@@ -99,12 +99,13 @@ public class SecurityFixture : ServerFixture
     }
 
     /// <summary>A fresh person with a known password and TOTP secret (cheap hash), so each test logs in its own account.</summary>
-    public (string User, string Password, string Totp) NewUser(string role, string? patient = null, string? division = null)
+    /// <param name="passwordHash">Another hash instead (then the password returned is not its password).</param>
+    public (string User, string Password, string Totp) NewUser(string role, string? patient = null, string? division = null, string? passwordHash = null)
     {
         var user = $"{role}-{Interlocked.Increment(ref _users)}";
         var secret = "JBSWY3DPEHPK3PXP" + (char)('A' + _users % 26) + "Q";
         var rule = RolePolicy.Rules[role];
-        Service<InMemoryAuthDirectory>().Add(new UserAccount(user, user, PasswordHasher.Hash("pw-" + user, 10_000), secret, [role],
+        Service<InMemoryAuthDirectory>().Add(new UserAccount(user, user, passwordHash ?? PasswordHasher.Hash("pw-" + user, 10_000), secret, [role],
             [.. rule.Ceiling, "openid", "fhirUser", "launch/patient", "offline_access"], rule.Purposes, patient, patient, null, division));
         return (user, "pw-" + user, secret);
     }
@@ -122,15 +123,21 @@ public class SecurityFixture : ServerFixture
     /// <summary>The login form posted as a browser would (hidden fields + credentials); the answer is not followed.</summary>
     public async Task<HttpResponseMessage> PostLoginAsync(string scope, string challenge, string user, string password, string? otp, string? purpose = null)
     {
-        var page = await Bare().GetAsync(AuthorizeQuery(scope, challenge, purpose: purpose));
-        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
-        var html = await page.Content.ReadAsStringAsync();
-        var fields = System.Text.RegularExpressions.Regex.Matches(html, "<input type=\"hidden\" name=\"([^\"]+)\" value=\"([^\"]*)\">")
-            .ToDictionary(m => m.Groups[1].Value, m => WebUtility.HtmlDecode(m.Groups[2].Value));
+        var fields = await LoginFormAsync(scope, challenge, purpose);
         fields["username"] = user;
         fields["password"] = password;
         if (otp is not null) fields["otp"] = otp;
         return await Bare().PostAsync("/auth/authorize", new FormUrlEncodedContent(fields));
+    }
+
+    /// <summary>The login page's hidden fields (the authorize request riding along), as a browser would post them back.</summary>
+    public async Task<Dictionary<string, string>> LoginFormAsync(string scope, string challenge, string? purpose = null)
+    {
+        var page = await Bare().GetAsync(AuthorizeQuery(scope, challenge, purpose: purpose));
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        var html = await page.Content.ReadAsStringAsync();
+        return System.Text.RegularExpressions.Regex.Matches(html, "<input type=\"hidden\" name=\"([^\"]+)\" value=\"([^\"]*)\">")
+            .ToDictionary(m => m.Groups[1].Value, m => WebUtility.HtmlDecode(m.Groups[2].Value));
     }
 
     /// <summary>The code from a successful login's redirect.</summary>

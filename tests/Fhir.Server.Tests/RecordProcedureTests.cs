@@ -59,6 +59,37 @@ public abstract class CorrectionTestsBase<TFixture>(TFixture fx) : RecordTestsBa
     }
 
     [FhirFact]
+    public async Task Approve_takes_an_empty_Parameters_or_no_body_and_the_provenance_names_the_approving_administrator()
+    {
+        await EnsureInstitutionAsync();
+        var patient = await CreateRecordAsync(Residents.New().Json);
+        // An administrator signed in without a Practitioner of their own (as the demo 档案管理员 is).
+        var userAdmin = TestCallers.As("admin-sun-" + Unique(), Roles.RecordAdministrator, org: Org);
+        var decided = new List<(string Obs, string Task)>();
+        foreach (var body in new[] { """{"resourceType":"Parameters"}""", """{"resourceType":"Parameters","parameter":[]}""", null })
+        {
+            var obs = (await (await Send(HttpMethod.Post, "/Observation", Residents.Observation(patient, value: "153"), Doctor)).JsonAsync()).GetProperty("id").GetString()!;
+            var task = (await (await Send(HttpMethod.Post, "/Task", CorrectionTask(obs, patient, Residents.Observation(patient, value: "135")), Doctor)).JsonAsync()).GetProperty("id").GetString()!;
+            var approved = await Send(HttpMethod.Post, $"/Task/{task}/$approve", body, userAdmin);
+            Assert.True(approved.StatusCode == HttpStatusCode.OK, $"{body ?? "no body"}: {await approved.Content.ReadAsStringAsync()}");
+            decided.Add((obs, task));
+        }
+        foreach (var (obs, task) in decided)
+        {
+            var provenance = (await ReadAsync($"/Provenance?target=Observation/{obs}")).GetProperty("entry").EnumerateArray().Select(e => e.GetProperty("resource"))
+                .Single(p => p.TryGetProperty("entity", out var entities) && entities.EnumerateArray().Any(e => e.GetProperty("what").GetProperty("reference").GetString() == $"Task/{task}"));
+            var agents = provenance.GetProperty("agent").EnumerateArray().ToDictionary(a => a.GetProperty("type").GetProperty("coding")[0].GetProperty("code").GetString()!);
+            Assert.Equal("Practitioner/rec-dr", agents["author"].GetProperty("who").GetProperty("reference").GetString());
+            // The approver is the person who approved, for the institution: not the institution itself.
+            var verifier = agents["verifier"];
+            Assert.False(verifier.GetProperty("who").TryGetProperty("reference", out _));
+            Assert.Equal(userAdmin.Item2.Split(';')[0], verifier.GetProperty("who").GetProperty("identifier").GetProperty("value").GetString());
+            Assert.Equal("urn:fhirarchive:user", verifier.GetProperty("who").GetProperty("identifier").GetProperty("system").GetString());
+            Assert.Equal(Org, verifier.GetProperty("onBehalfOf").GetProperty("reference").GetString());
+        }
+    }
+
+    [FhirFact]
     public async Task A_rejected_correction_changes_nothing()
     {
         await EnsureInstitutionAsync();

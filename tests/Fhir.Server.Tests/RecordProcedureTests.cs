@@ -62,6 +62,37 @@ public abstract class CorrectionTestsBase<TFixture>(TFixture fx) : RecordTestsBa
     }
 
     [FhirFact]
+    public async Task Approve_takes_an_empty_Parameters_or_no_body_and_the_provenance_names_the_approving_administrator()
+    {
+        await EnsureInstitutionAsync();
+        var patient = await CreateRecordAsync(Residents.New().Json);
+        // An administrator signed in without a Practitioner of their own (as the demo 档案管理员 is).
+        var userAdmin = TestCallers.As("admin-sun-" + Unique(), Roles.RecordAdministrator, org: Org);
+        var decided = new List<(string Obs, string Task)>();
+        foreach (var body in new[] { """{"resourceType":"Parameters"}""", """{"resourceType":"Parameters","parameter":[]}""", null })
+        {
+            var obs = (await (await Send(HttpMethod.Post, "/Observation", Residents.Observation(patient, value: "153"), Doctor)).JsonAsync()).GetProperty("id").GetString()!;
+            var task = (await (await Send(HttpMethod.Post, "/Task", CorrectionTask(obs, patient, Residents.Observation(patient, value: "135")), Doctor)).JsonAsync()).GetProperty("id").GetString()!;
+            var approved = await Send(HttpMethod.Post, $"/Task/{task}/$approve", body, userAdmin);
+            Assert.True(approved.StatusCode == HttpStatusCode.OK, $"{body ?? "no body"}: {await approved.Content.ReadAsStringAsync()}");
+            decided.Add((obs, task));
+        }
+        foreach (var (obs, task) in decided)
+        {
+            var provenance = (await ReadAsync($"/Provenance?target=Observation/{obs}")).GetProperty("entry").EnumerateArray().Select(e => e.GetProperty("resource"))
+                .Single(p => p.TryGetProperty("entity", out var entities) && entities.EnumerateArray().Any(e => e.GetProperty("what").GetProperty("reference").GetString() == $"Task/{task}"));
+            var agents = provenance.GetProperty("agent").EnumerateArray().ToDictionary(a => a.GetProperty("type").GetProperty("coding")[0].GetProperty("code").GetString()!);
+            Assert.Equal("Practitioner/rec-dr", agents["author"].GetProperty("who").GetProperty("reference").GetString());
+            // The approver is the person who approved, for the institution: not the institution itself.
+            var verifier = agents["verifier"];
+            Assert.False(verifier.GetProperty("who").TryGetProperty("reference", out _));
+            Assert.Equal(userAdmin.Item2.Split(';')[0], verifier.GetProperty("who").GetProperty("identifier").GetProperty("value").GetString());
+            Assert.Equal("urn:fhirarchive:user", verifier.GetProperty("who").GetProperty("identifier").GetProperty("system").GetString());
+            Assert.Equal(Org, verifier.GetProperty("onBehalfOf").GetProperty("reference").GetString());
+        }
+    }
+
+    [FhirFact]
     public async Task A_rejected_correction_changes_nothing()
     {
         await EnsureInstitutionAsync();
@@ -116,6 +147,24 @@ public abstract class RecordNumberTestsBase<TFixture>(TFixture fx) : RecordTests
         Assert.NotEqual(first, next);
         var noOrg = Residents.New().Json.Replace(""","managingOrganization":{"reference":"Organization/rec-chc"}""", "");
         Assert.Equal(HttpStatusCode.UnprocessableEntity, (await Send(HttpMethod.Post, "/Patient", noOrg, Doctor)).StatusCode);
+    }
+
+    [FhirFact]
+    public async Task An_institution_on_file_with_only_its_county_code_gets_a_clear_422_not_a_record_without_a_number()
+    {
+        // A 6-digit county code has no township segment (GB/T 10114) to put in the number: refused, saying what to fix.
+        var countyOnly = "county-" + Unique();
+        await C.PutAsync($$$"""
+            {"resourceType":"Organization","id":"{{{countyOnly}}}","extension":[{"url":"http://fhirarchive.cn/fhir/StructureDefinition/cn-division-code",
+              "valueCoding":{"system":"http://fhirarchive.cn/fhir/CodeSystem/gbt-2260-admin-division","code":"110105"}}],"name":"朝阳区社区卫生服务中心"}
+            """);
+        var (json, card) = Residents.New();
+        var r = await Send(HttpMethod.Post, "/Patient", json.Replace(Org, $"Organization/{countyOnly}"), Doctor);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, r.StatusCode);
+        var outcome = await r.JsonAsync();
+        AssertOutcome(outcome, "110105");
+        Assert.Contains("township", Diagnostics(outcome));
+        Assert.Empty(await C.SearchIdsAsync($"/Patient?identifier=urn:oid:2.16.156.10011.1.3|{card}"));
     }
 }
 
@@ -370,8 +419,18 @@ public sealed class PostgresTimelinessTests(PostgresRecordFixture fx) : Timeline
 public sealed class RecordClockTests(RecordClockFixture fx) : RecordClockTestsBase<RecordClockFixture>(fx), IClassFixture<RecordClockFixture>;
 public sealed class PostgresRecordClockTests(PostgresRecordClockFixture fx) : RecordClockTestsBase<PostgresRecordClockFixture>(fx), IClassFixture<PostgresRecordClockFixture>;
 
-public sealed class SampleRecordsFixture() : ServerFixtureWith(new Dictionary<string, string> { ["SampleData:Load"] = "true", ["Records:LostToFollowUpJob"] = "false" }, null);
-public sealed class PostgresSampleRecordsFixture() : PostgresServerFixture(new Dictionary<string, string> { ["SampleData:Load"] = "true", ["Records:LostToFollowUpJob"] = "false" }, null);
+/// <summary>The sample data with every Patient a record, as the shipped settings have it.</summary>
+public sealed class SampleRecordsFixture() : ServerFixtureWith(Settings, null)
+{
+    public static readonly Dictionary<string, string> Settings = new()
+    {
+        ["SampleData:Load"] = "true",
+        ["Records:LostToFollowUpJob"] = "false",
+        ["Validation:RecordProfiles:Patient"] = FhirArchive.Profiles.CnProfiles.ResidentPatient,
+    };
+}
+
+public sealed class PostgresSampleRecordsFixture() : PostgresServerFixture(SampleRecordsFixture.Settings, null);
 
 public abstract class SampleRecordsTestsBase<TFixture>(TFixture fx) : RecordTestsBase<TFixture>(fx) where TFixture : ServerFixture
 {
@@ -397,6 +456,17 @@ public abstract class SampleRecordsTestsBase<TFixture>(TFixture fx) : RecordTest
         Assert.Equal(185, (await ReadAsync("/Observation/cq-obs-bp/_history/1")).GetProperty("valueQuantity").GetProperty("value").GetInt32());
         Assert.Equal("completed", (await ReadAsync("/Task/cq-correction-bp")).GetProperty("status").GetString());
         Assert.Contains(await C.SearchIdsAsync($"/Patient?_tag={StatusTag}|active&_count=50"), id => id == "cq-chen-ming");
+    }
+
+    [FhirFact]
+    public async Task The_sample_residents_of_the_Beijing_institution_have_record_numbers()
+    {
+        foreach (var id in new[] { "zhang-wei", "wang-fang", "li-na", "liu-yang" })
+        {
+            var numbers = (await ReadAsync($"/Patient/{id}")).GetProperty("identifier").EnumerateArray()
+                .Where(i => i.GetProperty("system").GetString() == "urn:oid:2.16.156.10011.1.2").Select(i => i.GetProperty("value").GetString()!);
+            Assert.Matches("^110105001901[0-9]{5}$", Assert.Single(numbers));
+        }
     }
 }
 

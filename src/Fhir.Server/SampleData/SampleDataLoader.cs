@@ -51,10 +51,11 @@ public static class SampleDataLoader
 
     public static IEnumerable<string> Resources()
     {
+        // Its township (street) code, not just the county's: residents' record numbers start with it.
         yield return """
             {"resourceType":"Organization","id":"bj-chaoyang-hospital","active":true,
              "extension":[{"url":"http://fhirarchive.cn/fhir/StructureDefinition/cn-division-code",
-               "valueCoding":{"system":"http://fhirarchive.cn/fhir/CodeSystem/gbt-2260-admin-division","code":"110105","display":"朝阳区"}}],
+               "valueCoding":{"system":"http://fhirarchive.cn/fhir/CodeSystem/gbt-2260-admin-division","code":"110105001","display":"朝阳区建外街道"}}],
              "identifier":[{"system":"urn:oid:2.16.156.10011.1.5","value":"12110000400688688M"}],
              "name":"北京市朝阳区社区卫生服务中心","alias":["Chaoyang Community Health Center"],
              "address":[{"city":"北京市","district":"朝阳区","country":"CN"}]}

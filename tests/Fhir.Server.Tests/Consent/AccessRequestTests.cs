@@ -14,6 +14,7 @@ namespace FhirArchive.Server.Tests.Consent;
 /// <summary>$request-access and $grant-access: the one-time code, its limits, the health card, and what the answers reveal.</summary>
 public abstract class AccessRequestTestsBase<TFixture>(TFixture fx) : GrantTestsBase<TFixture>(fx) where TFixture : ServerFixture
 {
+    private readonly IServiceProvider _services = fx.Factory.Services;
     private readonly IDbContextFactory<FhirDbContext> _db = fx.Factory.Services.GetRequiredService<IDbContextFactory<FhirDbContext>>();
 
     [FhirFact]
@@ -138,26 +139,50 @@ public abstract class AccessRequestTestsBase<TFixture>(TFixture fx) : GrantTests
     }
 
     [FhirFact]
-    public async Task Requests_are_limited_per_requester_and_per_patient()
+    public async Task A_doctor_asks_many_residents_in_a_row_but_one_record_only_five_times_in_the_window()
     {
+        // A clinic doctor's morning: six residents, one after another.
         var (doctor, _) = NewDoctor();
-        for (var i = 0; i < 5; i++)
+        for (var i = 0; i < 6; i++)
         {
             var (p, _, _) = await NewResidentAsync();
             Assert.Equal(HttpStatusCode.OK, (await Post($"/Patient/{p}/$request-access", null, doctor)).StatusCode);
         }
-        var (next, _, _) = await NewResidentAsync();
-        var limited = await Post($"/Patient/{next}/$request-access", null, doctor);
-        Assert.Equal((HttpStatusCode)429, limited.StatusCode);
-        Assert.Equal("throttled", (await limited.JsonAsync()).GetProperty("issue")[0].GetProperty("code").GetString());
 
         var (patient, _, _) = await NewResidentAsync();
         for (var i = 0; i < 5; i++)
-            Assert.Equal(HttpStatusCode.OK, (await Post($"/Patient/{patient}/$request-access", null, NewDoctor().Who)).StatusCode);
-        Assert.Equal((HttpStatusCode)429, (await Post($"/Patient/{patient}/$request-access", null, NewDoctor().Who)).StatusCode);
-        // The window passes.
+            Assert.Equal(HttpStatusCode.OK, (await Post($"/Patient/{patient}/$request-access", null, doctor)).StatusCode);
+        var limited = await Post($"/Patient/{patient}/$request-access", null, doctor);
+        Assert.Equal((HttpStatusCode)429, limited.StatusCode);
+        Assert.Equal("throttled", (await limited.JsonAsync()).GetProperty("issue")[0].GetProperty("code").GetString());
+        // Another doctor of the same hospital is not held back by it; the first one is again once the window passes.
+        Assert.Equal(HttpStatusCode.OK, (await Post($"/Patient/{patient}/$request-access", null, NewDoctor().Who)).StatusCode);
         await LaterAsync(TimeSpan.FromMinutes(11), async () =>
-            Assert.Equal(HttpStatusCode.OK, (await Post($"/Patient/{patient}/$request-access", null, NewDoctor().Who)).StatusCode));
+            Assert.Equal(HttpStatusCode.OK, (await Post($"/Patient/{patient}/$request-access", null, doctor)).StatusCode));
+    }
+
+    [FhirFact]
+    public async Task A_requester_has_a_ceiling_over_all_records()
+    {
+        var options = _services.GetRequiredService<GrantOptions>();
+        var ceiling = options.RequesterRateLimit;
+        options.RequesterRateLimit = 3;
+        try
+        {
+            var (doctor, _) = NewDoctor();
+            for (var i = 0; i < 3; i++)
+            {
+                var (p, _, _) = await NewResidentAsync();
+                Assert.Equal(HttpStatusCode.OK, (await Post($"/Patient/{p}/$request-access", null, doctor)).StatusCode);
+            }
+            var (next, _, _) = await NewResidentAsync();
+            var limited = await Post($"/Patient/{next}/$request-access", null, doctor);
+            Assert.Equal((HttpStatusCode)429, limited.StatusCode);
+            var outcome = await limited.JsonAsync();
+            Assert.Equal("throttled", outcome.GetProperty("issue")[0].GetProperty("code").GetString());
+            Assert.Contains("per requester", Diagnostics(outcome));
+        }
+        finally { options.RequesterRateLimit = ceiling; }
     }
 
     [FhirFact]

@@ -13,7 +13,8 @@ namespace FhirArchive.Server.Features.Records;
 /// "correction", focus the service record, an input "content" holding the proposed resource as a FHIR JSON
 /// attachment, reasonCode the reason). Task/{id}/$approve or $reject is for a record administrator of the record's
 /// responsible institution (managingOrganization) only: anyone else gets 403. On approval the new version is
-/// written, with a Provenance naming requester, approver, reason and time; the history keeps every version.
+/// written, with a Provenance naming requester (author), the approving administrator (verifier, on behalf of the
+/// institution), reason and time; the history keeps every version. $approve's parameters are all optional.
 /// </summary>
 public static class CorrectionEndpoints
 {
@@ -125,10 +126,7 @@ public static class CorrectionEndpoints
         var requester = provenance.Add("agent");
         SourceLabelInterceptor.AddAgentType(requester, "author");
         requester.Add("who").Add("reference", task.Child("requester")?.Child("reference")?.Value ?? "Task/" + task.Child("id")?.Value);
-        var verifier = provenance.Add("agent");
-        SourceLabelInterceptor.AddAgentType(verifier, "verifier");
-        verifier.Add("who").Add("reference", approver.Practitioner ?? approver.Organization!);
-        if (approver.Practitioner is not null) verifier.Add("onBehalfOf").Add("reference", approver.Organization!);
+        SourceLabelInterceptor.AddAgent(provenance, "verifier", approver);
         var entity = provenance.Add("entity");
         entity.Add("role", "revision");
         entity.Add("what").Add("reference", $"{before.ResourceType}/{before.Id}/_history/{before.Version}");

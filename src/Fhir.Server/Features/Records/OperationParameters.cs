@@ -1,3 +1,4 @@
+using System.Text.Json;
 using FhirArchive.Fhir.Model;
 using FhirArchive.Server.Infrastructure;
 
@@ -16,6 +17,9 @@ public sealed class OperationParameters
     {
         var p = new OperationParameters(ctx.Request.Query);
         if (ctx.Request.ContentLength is null or 0 && ctx.Request.Headers.TransferEncoding.Count == 0) return p;
+        ctx.Request.EnableBuffering();
+        if (IsParametersWithoutAny((await FhirFormats.ReadBodyAsync(ctx.Request, ctx.RequestAborted)).Span)) return p;
+        ctx.Request.Body.Position = 0;
         var body = await FhirFormats.ReadResourceAsync(ctx.Request, ctx.RequestAborted);
         if (body.Type != "Parameters") throw FhirException.BadRequest($"The operation takes a Parameters resource, not a {body.Type}.");
         foreach (var parameter in body.ChildrenNamed("parameter"))
@@ -25,6 +29,25 @@ public sealed class OperationParameters
                 p._all.Add(parameter);
             }
         return p;
+    }
+
+    /// <summary>
+    /// {"resourceType":"Parameters","parameter":[]}: strict FHIR JSON refuses the empty array, but to an operation
+    /// it only says "no parameters" (what clients send when every parameter is optional). Anything else, XML
+    /// included, is for the parser to read or refuse.
+    /// </summary>
+    private static bool IsParametersWithoutAny(ReadOnlySpan<byte> body)
+    {
+        var reader = new Utf8JsonReader(body);
+        try
+        {
+            using var document = JsonDocument.ParseValue(ref reader);
+            var root = document.RootElement;
+            return root.ValueKind == JsonValueKind.Object
+                && root.TryGetProperty("resourceType", out var type) && type.ValueKind == JsonValueKind.String && type.GetString() == "Parameters"
+                && root.TryGetProperty("parameter", out var parameters) && parameters.ValueKind == JsonValueKind.Array && parameters.GetArrayLength() == 0;
+        }
+        catch (JsonException) { return false; }
     }
 
     /// <summary>A primitive value (valueCode, valueDate, valueString...), the code/text of a Coding / CodeableConcept, or a Reference's reference.</summary>

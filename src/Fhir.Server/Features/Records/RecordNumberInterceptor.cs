@@ -11,7 +11,10 @@ namespace FhirArchive.Server.Features.Records;
 /// division (a database counter, in the write's transaction: unique and never handed out twice); a number in the
 /// payload is the server's to give, so it is replaced; later writes keep it (changing it gets 422). A record needs
 /// its responsible institution (managingOrganization); while that institution has no division code on file the
-/// record waits for its number, which the first write after the code is known assigns.
+/// record waits for its number, which the first write after the code is known assigns. A division code shorter than
+/// the township level (a 6-digit county code) cannot make a number: the township segment must name a real township
+/// (GB/T 10114), so a new record is refused with 422 asking for the institution's 9-digit code rather than being
+/// left without a number. Records already on file keep being writable; they get their number once the code is fixed.
 /// </summary>
 public sealed class RecordNumberInterceptor(RecordScope scope) : IWriteInterceptor
 {
@@ -34,18 +37,26 @@ public sealed class RecordNumberInterceptor(RecordScope scope) : IWriteIntercept
             return;
         }
         foreach (var id in patient.ChildrenNamed("identifier").Where(IsRecordNumber).ToList()) patient.Remove(id);
-        if (await NextNumberAsync(context, organization) is { } number) AddNumber(patient, number);
+        if (await NextNumberAsync(context, organization, refuseShortCode: context.CreatesResource) is { } number) AddNumber(patient, number);
     }
 
     public ValueTask AfterWriteAsync(WriteContext context) => ValueTask.CompletedTask;
 
-    private async Task<string?> NextNumberAsync(WriteContext context, string organization)
+    private async Task<string?> NextNumberAsync(WriteContext context, string organization, bool refuseShortCode)
     {
         var layout = scope.Options.RecordNumber;
         var parts = organization.Split('/');
         var org = parts.Length == 2 && parts[0] == "Organization" ? RecordScope.Parse(await context.Session.ReadAsync("Organization", parts[1], context.CancellationToken)) : null;
         var division = org?.ChildrenNamed("extension").FirstOrDefault(e => e.Child("url")?.Value == DivisionExtension)?.Child("value")?.Child("code")?.Value;
-        if (division is null || division.Length < layout.DivisionDigits || !division.All(char.IsAsciiDigit)) return null;
+        if (division is null) return null;
+        if (division.Length < layout.DivisionDigits || !division.All(char.IsAsciiDigit))
+        {
+            if (!refuseShortCode) return null;
+            throw FhirException.Unprocessable(
+                $"{organization} is on file with the division code {division}; a health-record number starts with the {layout.DivisionDigits}-digit " +
+                $"code of the township (street) the institution serves (county 6 + township 3, GB/T 10114), so record its township code first / " +
+                $"责任机构的行政区划代码 {division} 不到乡镇（街道）级，无法编制档案编号，请先登记机构所在乡镇（街道）的 {layout.DivisionDigits} 位代码");
+        }
         var village = division.Length >= layout.DivisionDigits + layout.VillageDigits
             ? division.Substring(layout.DivisionDigits, layout.VillageDigits)
             : layout.DefaultVillage;

@@ -43,6 +43,28 @@ public sealed class SourceLabelInterceptor(TimeProvider clock) : IWriteIntercept
         await context.CreateCompanionAsync(provenance);
     }
 
+    /// <summary>
+    /// A Provenance agent for the person (or client) who acted: who = their Practitioner, else the signed-in user or
+    /// client by identifier and name as the audit trail names them (never their institution in their place);
+    /// onBehalfOf = the institution they act for.
+    /// </summary>
+    internal static ElementNode AddAgent(ElementNode provenance, string type, Caller caller)
+    {
+        var agent = provenance.Add("agent");
+        AddAgentType(agent, type);
+        var who = agent.Add("who");
+        if (caller.Practitioner is { } practitioner) who.Add("reference", practitioner);
+        else
+        {
+            var identifier = who.Add("identifier");
+            identifier.Add("system", caller.Kind == CallerKind.System ? "urn:fhirarchive:client" : "urn:fhirarchive:user");
+            identifier.Add("value", caller.Subject);
+            who.Add("display", caller.DisplayName ?? caller.Subject);
+        }
+        if (caller.Organization is { } org) agent.Add("onBehalfOf").Add("reference", org);
+        return agent;
+    }
+
     internal static void AddAgentType(ElementNode agent, string code)
     {
         var coding = agent.Add("type").Add("coding");

@@ -15,8 +15,11 @@ public sealed class GrantOptions
     /// <summary>Wrong codes accepted before the request is void.</summary>
     public int MaxAttempts { get; set; } = 5;
 
-    /// <summary>At most this many requests per requester, and per patient, within <see cref="RateWindowMinutes"/>.</summary>
+    /// <summary>At most this many requests by one requester for one record within <see cref="RateWindowMinutes"/>.</summary>
     public int RateLimit { get; set; } = 5;
+
+    /// <summary>At most this many requests by one requester over all records within <see cref="RateWindowMinutes"/>.</summary>
+    public int RequesterRateLimit { get; set; } = 100;
 
     public int RateWindowMinutes { get; set; } = 10;
 

@@ -15,7 +15,7 @@ namespace FhirArchive.Server.Features.Consent.Grants;
 /// institution that cannot see the record yet): a clinician, family doctor or system client asks the resident (or
 /// a guardian) for access — purpose, period — and a six-digit one-time code goes to that person's phone. The
 /// request is kept (hashed code, expiry, attempts) for $grant-access; requests are rate-limited per requester and
-/// per patient. Whenever no code can be sent — unknown record, classified person, no mobile phone on file — the
+/// record, and per requester (<see cref="RequestLimits"/>). Whenever no code can be sent — unknown record, classified person, no mobile phone on file — the
 /// answer is one and the same 404, so the operation tells nothing about records the caller may not see.
 /// </summary>
 public static class RequestAccessEndpoint

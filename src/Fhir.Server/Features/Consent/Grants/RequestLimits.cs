@@ -5,19 +5,25 @@ using FhirArchive.Storage.Grants;
 namespace FhirArchive.Server.Features.Consent.Grants;
 
 /// <summary>
-/// The rate limits on asking for access: at most <see cref="GrantOptions.RateLimit"/> requests (code requests and
-/// health-card attempts alike) per requester and per record within <see cref="GrantOptions.RateWindowMinutes"/>.
+/// The rate limits on asking for access (code requests and health-card attempts alike), both within
+/// <see cref="GrantOptions.RateWindowMinutes"/>: at most <see cref="GrantOptions.RateLimit"/> per requester and record
+/// (guessing one record's codes or cards, pestering one resident), and <see cref="GrantOptions.RequesterRateLimit"/>
+/// per requester over all records (a busy clinic asks many residents; a runaway client does not ask thousands).
 /// </summary>
 public static class RequestLimits
 {
     public static async Task CheckAsync(IWriteSession s, GrantOptions options, string requester, string subject, DateTimeOffset now, CancellationToken ct)
     {
         var since = now.AddMinutes(-options.RateWindowMinutes).UtcTicks;
-        var (byRequester, bySubject) = await AccessRequests.CountSinceAsync(s, requester, subject, since, ct);
-        if (byRequester >= options.RateLimit || bySubject >= options.RateLimit)
-            throw new FhirException(429, "throttled",
-                $"Too many access requests: at most {options.RateLimit} per requester and per record in {options.RateWindowMinutes} minutes; try again later / 授权请求过于频繁，请稍后再试");
+        var (byRequester, byRecord) = await AccessRequests.CountSinceAsync(s, requester, subject, since, ct);
+        if (byRecord >= options.RateLimit)
+            throw Throttled($"at most {options.RateLimit} for one record in {options.RateWindowMinutes} minutes / 同一档案 {options.RateWindowMinutes} 分钟内至多 {options.RateLimit} 次");
+        if (byRequester >= options.RequesterRateLimit)
+            throw Throttled($"at most {options.RequesterRateLimit} per requester in {options.RateWindowMinutes} minutes / 每位请求者 {options.RateWindowMinutes} 分钟内至多 {options.RequesterRateLimit} 次");
     }
+
+    private static FhirException Throttled(string limit) =>
+        new(429, "throttled", $"Too many access requests ({limit}); try again later / 授权请求过于频繁，请稍后再试");
 
     /// <summary>What a request counts under: the record when known, else what was asked for (so probing unknown records counts too).</summary>
     public static string Subject(string? patientId, string? askedId, string? identifier) =>

@@ -93,8 +93,8 @@ public sealed class HiddenResourceTests(HiddenFixture fx, ITestOutputHelper outp
             var target = group.First();
             foreach (var (label, request) in Requests(type, offered, capability.SystemOperations, target))
             {
-                var onHidden = await SendAsync(client, request(target.Id, target.Json));
-                var onMissing = await SendAsync(client, request(Missing, target.Json));
+                var onHidden = await SendAsync(client, request(target.Id, target.Json!));
+                var onMissing = await SendAsync(client, request(Missing, target.Json!));
                 var (h, m) = (Normalise(onHidden, target.Id), Normalise(onMissing, Missing));
                 Assert.True(h == m, $"{user}: {label} on hidden {type}/{target.Id} differs from a missing id:\nhidden:  {h}\nmissing: {m}");
                 // The answer may repeat the id that was asked for, nothing else of the hidden resource.

@@ -76,7 +76,7 @@ public static class AuditEndpoints
     private static async Task<IReadOnlyList<string>> PatientsOfAsync(string entity, IResourceStore resources, PatientReferences patients, CancellationToken ct)
     {
         var parts = entity.Split('/');
-        if (parts.Length != 2 || !Compartments.IsPatientData(parts[0])) return [];
+        if (parts.Length != 2 || !RecordData.Is(parts[0])) return [];
         if (parts[0] == "Patient") return [entity];
         var (versions, _) = await resources.HistoryAsync(new HistoryQuery(parts[0], parts[1], null, null, 1000, 0), ct);
         return versions.SelectMany(patients.Of).Distinct().ToList();

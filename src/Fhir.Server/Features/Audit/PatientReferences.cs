@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using FhirArchive.Server.Access;
 using FhirArchive.Server.Features.Search;
 using FhirArchive.Storage;
 using FhirArchive.Storage.Indexing;
@@ -8,8 +9,8 @@ namespace FhirArchive.Server.Features.Audit;
 
 /// <summary>
 /// Which patients a stored resource is about, read straight from its JSON bytes: the top-level elements named by the
-/// official Patient compartment's parameters for that type (e.g. Observation.subject, Encounter.subject), and every
-/// "Patient/…" reference found under them. Cheap enough for every audited read; no parse into the element model.
+/// official Patient compartment's parameters for that type (e.g. Observation.subject, Encounter.subject) and by
+/// <see cref="RecordData"/> (Task.for, Provenance.target…), and every "Patient/…" reference found under them. Cheap enough for every audited read; no parse into the element model.
 /// </summary>
 public sealed class PatientReferences(SearchParameterRegistry registry)
 {
@@ -80,9 +81,10 @@ public sealed class PatientReferences(SearchParameterRegistry registry)
         return id.IsEmpty ? null : "Patient/" + id.ToString();
     }
 
+    /// <summary>The compartment's elements and those <see cref="RecordData"/> names as pointing at record data (Task.for…).</summary>
     private HashSet<string> ElementsFor(string type)
     {
-        var names = new HashSet<string>(StringComparer.Ordinal);
+        var names = new HashSet<string>(RecordData.PointingElements(type), StringComparer.Ordinal);
         foreach (var code in Compartments.Params("Patient", type) ?? [])
         {
             if (registry.Get(type, code)?.Expression is not { } expression) continue;

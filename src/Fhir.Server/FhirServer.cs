@@ -106,6 +106,8 @@ public static class FhirServer
         else app.Logger.LogWarning("Audit:Enabled=false: interactions are NOT audited. Use this for benchmarks only.");
         app.Use(async (ctx, next) =>
         {
+            // An unknown _format is a 406 before any work: found only when the answer is written, a write would be done.
+            FhirFormats.ResponseFormat(ctx);
             await RequestGuard.ReadFormAsync(ctx);
             await next(ctx);
         });

@@ -17,7 +17,14 @@ public static class FhirFormats
     public const string XmlType = "application/fhir+xml";
     public const long MaxBodyBytes = 16 * 1024 * 1024;
 
-    private static readonly ParserOptions Strict = ParserOptions.Strict with { MaxBytes = MaxBodyBytes };
+    /// <summary>
+    /// Request bodies nest at most 64 levels (JSON objects and arrays; an XML element counts twice): stored resources
+    /// are read back with System.Text.Json's default depth of 64 (the audit's patient references), and the deepest
+    /// official example has 22.
+    /// </summary>
+    public const int MaxDepth = 64;
+
+    private static readonly ParserOptions Strict = ParserOptions.Strict with { MaxBytes = MaxBodyBytes, MaxDepth = MaxDepth };
 
     /// <summary>The response format: _format wins over Accept; JSON when neither says.</summary>
     public static FhirFormat ResponseFormat(HttpContext ctx)

@@ -123,6 +123,34 @@ public sealed class HostileInputTests(HostileFixture fx) : IClassFixture<Hostile
     }
 
     [Fact]
+    public async Task An_unknown_format_is_406_before_anything_is_written()
+    {
+        var before = await VersionsAsync();
+        await AssertOutcomeAsync(await _c.PostAsync("/Patient?_format=bogus", Body("""{"resourceType":"Patient","active":true}""")), 406);
+        Assert.Equal(before, await VersionsAsync());
+    }
+
+    [Fact]
+    public async Task A_search_warning_quoting_a_noncharacter_is_written_as_XML()
+    {
+        var r = await _c.GetAsync("/Patient?x%EF%BF%BE=1&_format=xml");
+        Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        Assert.Contains("<Bundle", await r.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task Deeply_nested_XML_is_refused_and_nothing_unreadable_is_stored()
+    {
+        var before = await VersionsAsync();
+        var open = string.Concat(Enumerable.Repeat("<extension url=\"urn:x\">", 40));
+        var close = string.Concat(Enumerable.Repeat("</extension>", 40));
+        var xml = $"<Observation xmlns=\"http://hl7.org/fhir\">{open}<valueString value=\"deep\"/>{close}<status value=\"final\"/><code><text value=\"x\"/></code></Observation>";
+        await AssertOutcomeAsync(await _c.PostAsync("/Observation", Raw(xml, Xml)), 400, "nested deeper");
+        Assert.Equal(before, await VersionsAsync());
+        Assert.Equal(HttpStatusCode.OK, (await _c.GetAsync("/Patient/_history")).StatusCode);
+    }
+
+    [Fact]
     public async Task Routing_and_web_layer_errors_are_outcomes()
     {
         await AssertOutcomeAsync(await _c.DeleteAsync("/"), 405);

@@ -80,15 +80,37 @@ public static class FhirServer
             o.SwaggerDoc("v1", new() { Title = "FhirArchive FHIR R4 API", Version = "v1" });
             SecuritySetup.AddBearer(o);
         });
-        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = FhirFormats.MaxBodyBytes + 1);
+        var limits = builder.Configuration.GetSection("Limits").Get<HttpLimits>() ?? new HttpLimits();
+        builder.Services.AddSingleton(limits);
+        var bundleLimits = builder.Configuration.GetSection("Bundle").Get<BundleLimits>() ?? new BundleLimits();
+        builder.Services.AddSingleton(bundleLimits);
+        builder.Services.AddSingleton(builder.Configuration.GetSection("Search").Get<SearchLimits>() ?? new SearchLimits());
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Limits.MaxRequestBodySize = Math.Max(FhirFormats.MaxBodyBytes, bundleLimits.MaxBytes) + 1;
+            limits.ApplyTo(k.Limits);
+        });
 
         var app = builder.Build();
         app.UseExceptionHandler();
-        app.UseStatusCodePages(StatusPages);
+        app.UseStatusCodePages(OutcomeStatusPages.WriteAsync);
         app.UseResponseCompression();
+        // Oversized URLs and headers are refused before anything is done for them (as the web layer's own limits are).
+        app.Use((ctx, next) =>
+        {
+            RequestGuard.CheckSize(ctx.Request, limits);
+            return next(ctx);
+        });
         // Audit:Enabled=false exists only to measure the audit's cost; it logs a warning.
         if (app.Configuration.GetValue("Audit:Enabled", true)) app.UseMiddleware<AuditMiddleware>();
         else app.Logger.LogWarning("Audit:Enabled=false: interactions are NOT audited. Use this for benchmarks only.");
+        app.Use(async (ctx, next) =>
+        {
+            // An unknown _format is a 406 before any work: found only when the answer is written, a write would be done.
+            FhirFormats.ResponseFormat(ctx);
+            await RequestGuard.ReadFormAsync(ctx);
+            await next(ctx);
+        });
         app.UseSwagger();
         app.UseSwaggerUI();
         app.UseFhirSecurity();
@@ -131,20 +153,5 @@ public static class FhirServer
         for (var dir = new DirectoryInfo(contentRoot); dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "FhirArchive.sln"))) return Path.Combine(dir.FullName, folder);
         return Path.Combine(contentRoot, folder);
-    }
-
-    /// <summary>Routing failures (unknown URL, wrong method) also answer with an OperationOutcome.</summary>
-    private static async Task StatusPages(StatusCodeContext c)
-    {
-        var ctx = c.HttpContext;
-        var status = ctx.Response.StatusCode;
-        if (status < 400 || ctx.Response.HasStarted || ctx.Response.ContentLength > 0) return;
-        var (code, message) = status switch
-        {
-            404 => ("not-found", $"No FHIR interaction at {ctx.Request.Method} {ctx.Request.Path}."),
-            405 => ("not-supported", $"{ctx.Request.Method} is not allowed on {ctx.Request.Path}."),
-            _ => ("processing", $"HTTP {status}."),
-        };
-        await FhirFormats.WriteNodeAsync(ctx, status, Fhir.Outcomes.OperationOutcomes.Create(Fhir.Outcomes.IssueSeverity.Error, code, message));
     }
 }

@@ -16,13 +16,17 @@ public static class PrimitiveValidator
 {
     private static readonly ConcurrentDictionary<string, Regex?> Cache = new();
 
-    // FHIR strings may not hold control characters other than tab, CR and LF (nor can XML 1.0).
+    // FHIR strings may not hold control characters other than tab, CR and LF, nor U+FFFE and U+FFFF: XML 1.0 cannot
+    // hold them, and a resource must be writable in both formats.
     private static readonly SearchValues<byte> ControlBytes = SearchValues.Create(Controls().Select(c => (byte)c).ToArray());
-    private static readonly SearchValues<char> ControlChars = SearchValues.Create(Controls().ToArray());
+    private static readonly SearchValues<char> ControlChars = SearchValues.Create([.. Controls(), '\uFFFE', '\uFFFF']);
 
     private static IEnumerable<char> Controls() => Enumerable.Range(0, 32).Where(c => c is not (9 or 10 or 13)).Select(c => (char)c);
 
-    private const string ControlMessage = "the value holds a control character (only tab, CR and LF are allowed)";
+    private const string ControlMessage = "the value holds a control character (only tab, CR and LF are allowed) or U+FFFE/U+FFFF";
+
+    /// <summary>U+FFFE and U+FFFF in UTF-8.</summary>
+    private static bool HasNonCharacter(ReadOnlySpan<byte> utf8) => utf8.IndexOf("\uFFFE"u8) >= 0 || utf8.IndexOf("\uFFFF"u8) >= 0;
 
     /// <summary>Returns null when valid, else a message saying what is wrong.</summary>
     public static string? Check(TypeDefinition type, string value) => Check(type, value.AsSpan());
@@ -30,7 +34,7 @@ public static class PrimitiveValidator
     /// <summary>The same check on UTF-8 bytes (as the JSON parser holds them): decodes only short values.</summary>
     public static string? Check(TypeDefinition type, ReadOnlySpan<byte> utf8)
     {
-        if (utf8.IndexOfAny(ControlBytes) >= 0) return ControlMessage;
+        if (utf8.IndexOfAny(ControlBytes) >= 0 || HasNonCharacter(utf8)) return ControlMessage;
         switch (type.Name)
         {
             case "string" or "markdown":

@@ -17,7 +17,14 @@ public static class FhirFormats
     public const string XmlType = "application/fhir+xml";
     public const long MaxBodyBytes = 16 * 1024 * 1024;
 
-    private static readonly ParserOptions Strict = ParserOptions.Strict with { MaxBytes = MaxBodyBytes };
+    /// <summary>
+    /// Request bodies nest at most 64 levels (JSON objects and arrays; an XML element counts twice): stored resources
+    /// are read back with System.Text.Json's default depth of 64 (the audit's patient references), and the deepest
+    /// official example has 22.
+    /// </summary>
+    public const int MaxDepth = 64;
+
+    private static readonly ParserOptions Strict = ParserOptions.Strict with { MaxBytes = MaxBodyBytes, MaxDepth = MaxDepth };
 
     /// <summary>The response format: _format wins over Accept; JSON when neither says.</summary>
     public static FhirFormat ResponseFormat(HttpContext ctx)
@@ -41,7 +48,7 @@ public static class FhirFormats
     public static bool Pretty(HttpContext ctx) => ctx.Request.Query["_pretty"].ToString() == "true";
 
     /// <summary>Reads and parses the request body as a resource; 413 above the limit, 415 for other media types, 400 when malformed.</summary>
-    public static async Task<ElementNode> ReadResourceAsync(HttpRequest request, CancellationToken ct)
+    public static async Task<ElementNode> ReadResourceAsync(HttpRequest request, CancellationToken ct, long maxBytes = MaxBodyBytes)
     {
         var contentType = request.ContentType;
         FhirFormat format;
@@ -52,19 +59,19 @@ public static class FhirFormats
             format = FromMime(mime) is { } fm && mime != "*/*" ? fm
                 : throw new FhirException(415, "not-supported", $"Unsupported Content-Type '{contentType}': use {JsonType} or {XmlType}.");
         }
-        return Parse((await ReadBodyAsync(request, ct)).Span, format);
+        return Parse((await ReadBodyAsync(request, ct, maxBytes)).Span, format, maxBytes);
     }
 
     /// <summary>The request body's bytes, whatever the media type; 413 above the limit, 400 when empty.</summary>
-    public static async Task<ReadOnlyMemory<byte>> ReadBodyAsync(HttpRequest request, CancellationToken ct)
+    public static async Task<ReadOnlyMemory<byte>> ReadBodyAsync(HttpRequest request, CancellationToken ct, long maxBytes = MaxBodyBytes)
     {
-        if (request.ContentLength > MaxBodyBytes) throw TooLarge();
+        if (request.ContentLength > maxBytes) throw TooLarge(maxBytes);
         using var buffer = new MemoryStream();
         var chunk = new byte[81920];
         int read;
         while ((read = await request.Body.ReadAsync(chunk, ct)) > 0)
         {
-            if (buffer.Length + read > MaxBodyBytes) throw TooLarge();
+            if (buffer.Length + read > maxBytes) throw TooLarge(maxBytes);
             buffer.Write(chunk, 0, read);
         }
         if (buffer.Length == 0) throw FhirException.BadRequest("The request has no body.");
@@ -74,12 +81,13 @@ public static class FhirFormats
     /// <summary>The FHIR format a media type names (JSON or XML), or null for any other type.</summary>
     public static FhirFormat? FormatOfMediaType(string mime) => mime == "*/*" ? null : FromMime(mime);
 
-    public static ElementNode Parse(ReadOnlySpan<byte> body, FhirFormat format)
+    public static ElementNode Parse(ReadOnlySpan<byte> body, FhirFormat format, long maxBytes = MaxBodyBytes)
     {
         ParseResult result;
+        var options = maxBytes == MaxBodyBytes ? Strict : Strict with { MaxBytes = maxBytes };
         try
         {
-            result = format == FhirFormat.Json ? new FhirJsonParser(Strict).Parse(body) : new FhirXmlParser(Strict).Parse(body);
+            result = format == FhirFormat.Json ? new FhirJsonParser(options).Parse(body) : new FhirXmlParser(options).Parse(body);
         }
         catch (Exception e) when (e is not FhirException)
         {
@@ -95,7 +103,7 @@ public static class FhirFormats
         return result.Resource!;
     }
 
-    private static FhirException TooLarge() => new(413, "too-costly", $"The body exceeds {MaxBodyBytes / 1024 / 1024} MB.");
+    private static FhirException TooLarge(long maxBytes) => new(413, "too-costly", $"The body exceeds {maxBytes:N0} bytes ({maxBytes / 1024.0 / 1024:0.#} MB), the most accepted.");
 
     /// <summary>Parses stored JSON (trusted, written by this server): lenient so nothing stored is ever unreadable.</summary>
     public static ElementNode ParseStored(byte[] json) => new FhirJsonParser(ParserOptions.Lenient).Parse(json).Resource

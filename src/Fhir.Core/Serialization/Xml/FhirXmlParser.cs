@@ -72,8 +72,14 @@ public sealed class FhirXmlParser
         return new ParseResult(null, sink.Issues);
     }
 
+    /// <summary>An XML declaration's encoding other than UTF-8 (FHIR XML is UTF-8; the bytes were decoded as such).</summary>
+    private static readonly System.Text.RegularExpressions.Regex DeclaredEncoding =
+        new(@"^\s*<\?xml[^>]*?\bencoding\s*=\s*[""']([^""']*)[""']", System.Text.RegularExpressions.RegexOptions.NonBacktracking);
+
     private ParseResult ParseText(string text, IssueSink sink)
     {
+        if (DeclaredEncoding.Match(text) is { Success: true } m && !m.Groups[1].Value.Equals("UTF-8", StringComparison.OrdinalIgnoreCase))
+            return Fatal(sink, "structure", $"The document declares the encoding '{m.Groups[1].Value}'; FHIR XML is UTF-8");
         var settings = new XmlReaderSettings
         {
             DtdProcessing = DtdProcessing.Prohibit, // no DTD: no external entities, no entity expansion bombs
@@ -140,8 +146,9 @@ public sealed class FhirXmlParser
         /// <summary>Attributes and children of the element the reader is on; ends on its end tag (or the empty element).</summary>
         private void ParseContent(ElementNode node, TypeDefinition type)
         {
-            if (reader.Depth > p._options.MaxDepth)
-                throw new TooDeepException($"The document is nested deeper than {p._options.MaxDepth} elements");
+            // An element can be an array and an object in JSON: counted twice, the same document is refused in both formats.
+            if (reader.Depth * 2 > p._options.MaxDepth)
+                throw new TooDeepException($"The document is nested deeper than {p._options.MaxDepth / 2} elements");
             ReadAttributes(node, type);
             if (reader.IsEmptyElement) return;
 

@@ -58,15 +58,47 @@ public static class FhirXmlSerializer
     {
         foreach (var c in node.Children)
             if (c.Definition is { IsXmlAttribute: true } && c.HasValue)
-                writer.WriteAttributeString(c.Name, c.Value);
+                writer.WriteAttributeString(c.Name, XmlSafe(c.Value!));
         if (node.IsPrimitive && node.HasValue && node.Type != "xhtml")
-            writer.WriteAttributeString("value", node.Value);
+            writer.WriteAttributeString("value", XmlSafe(node.Value!));
 
         foreach (var c in Json.FhirJsonSerializer.InOrder(node.Children))
         {
             if (c.Definition is null || c.Definition.IsXmlAttribute) continue;
             WriteElement(c, writer);
         }
+    }
+
+    /// <summary>
+    /// The value with characters XML cannot hold (U+FFFE, U+FFFF, unpaired surrogates) replaced by U+FFFD. Parsed
+    /// resources never hold them (<see cref="PrimitiveValidator"/>), but an OperationOutcome may quote hostile input,
+    /// and writing an answer must not fail.
+    /// </summary>
+    private static string XmlSafe(string value)
+    {
+        var i = 0;
+        while (i < value.Length && IsXmlChar(value, i, out var width)) i += width;
+        if (i == value.Length) return value;
+        var sb = new StringBuilder(value.Length);
+        for (i = 0; i < value.Length;)
+        {
+            if (IsXmlChar(value, i, out var width)) sb.Append(value, i, width);
+            else sb.Append('\uFFFD');
+            i += width;
+        }
+        return sb.ToString();
+    }
+
+    private static bool IsXmlChar(string s, int i, out int width)
+    {
+        var c = s[i];
+        width = 1;
+        if (char.IsHighSurrogate(c) && i + 1 < s.Length && char.IsLowSurrogate(s[i + 1]))
+        {
+            width = 2;
+            return true;
+        }
+        return c is '\t' or '\n' or '\r' or (>= ' ' and <= '\uD7FF') or (>= '\uE000' and <= '\uFFFD');
     }
 
     private static void WriteElement(ElementNode node, XmlWriter writer)

@@ -37,26 +37,64 @@ public static class BatchEndpoint
         public int Order => Method switch { "DELETE" => 0, "POST" => 1, "PUT" or "PATCH" => 2, _ => 3 };
     }
 
-    private static async Task Process(HttpContext ctx, IResourceStore store, ResourceWriter writer, ResourcePatcher patcher, SearchService search, ReadGuard guard)
+    private static async Task Process(HttpContext ctx, IResourceStore store, ResourceWriter writer, ResourcePatcher patcher, SearchService search, ReadGuard guard, BundleLimits limits)
     {
-        var bundle = await FhirFormats.ReadResourceAsync(ctx.Request, ctx.RequestAborted);
+        var bundle = await FhirFormats.ReadResourceAsync(ctx.Request, ctx.RequestAborted, limits.MaxBytes);
         if (bundle.Type != "Bundle") throw FhirException.BadRequest($"POST to the base URL takes a batch or transaction Bundle, not a {bundle.Type}.");
         var type = bundle.Child("type")?.Value;
-        var entries = bundle.ChildrenNamed("entry").Select((e, i) => new Entry(i, e)).ToList();
-        BundleBuilder response;
-        if (type == "transaction") response = await TransactionAsync(ctx, entries, store, writer, patcher, search, guard);
-        else if (type == "batch") response = await BatchAsync(ctx, entries, store, writer, patcher, search, guard);
-        else throw FhirException.BadRequest($"Bundle.type must be batch or transaction, not '{type}'.");
+        if (type is not ("batch" or "transaction")) throw FhirException.BadRequest($"Bundle.type must be batch or transaction, not '{type}'.");
+        var nodes = bundle.ChildrenNamed("entry").ToList();
+        if (nodes.Count > limits.MaxEntries)
+            throw new FhirException(413, "too-costly", $"The Bundle has {nodes.Count:N0} entries; a {type} may have at most {limits.MaxEntries:N0}.");
+        var entries = nodes.Select((e, i) => new Entry(i, e)).ToList();
+        CheckStructure(entries, type == "transaction");
+        var response = type == "transaction"
+            ? await TransactionAsync(ctx, entries, store, writer, patcher, search, guard)
+            : await BatchAsync(ctx, entries, store, writer, patcher, search, guard);
         await FhirFormats.WriteJsonBytesAsync(ctx, 200, response.ToJson());
     }
+
+    private static readonly HashSet<string> Methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
+
+    /// <summary>
+    /// The whole Bundle's structure, checked before any entry is processed, so that a bad last entry costs nothing:
+    /// every entry has a known method and a url (the <see cref="Entry"/> constructor) and fullUrls are unique (bdl-7:
+    /// unless the versions differ). A transaction's urls are checked too, since any bad one fails it; a batch's bad url
+    /// fails only its entry.
+    /// </summary>
+    private static void CheckStructure(List<Entry> entries, bool transaction)
+    {
+        var fullUrls = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var e in entries)
+        {
+            if (!Methods.Contains(e.Method))
+                throw FhirException.BadRequest($"entry[{e.Index}]: request.method '{e.Method}' is not one of {string.Join(", ", Methods)}.");
+            var version = $"{e.FullUrl}|{e.Resource?.Child("meta")?.Child("versionId")?.Value}";
+            if (e.FullUrl is not null && !fullUrls.TryAdd(version, e.Index))
+                throw new FhirException(400, "invariant", $"entry[{e.Index}]: fullUrl '{e.FullUrl}' is also entry[{fullUrls[version]}]'s; fullUrls must be unique in a Bundle (bdl-7).");
+            if (!transaction) continue;
+            try
+            {
+                ResourceWriter.CheckType(Split(e.Path).Type);
+            }
+            catch (FhirException fe)
+            {
+                throw AtEntry(fe, e);
+            }
+        }
+    }
+
+    private static FhirException AtEntry(FhirException fe, Entry e) =>
+        new(fe.Status, fe.Issues.Select(i => i with { Message = $"entry[{e.Index}] ({e.Method} {e.Url}): {i.Message}" }).ToList());
 
     private static async Task<BundleBuilder> BatchAsync(HttpContext ctx, List<Entry> entries, IResourceStore store, ResourceWriter writer, ResourcePatcher patcher, SearchService search, ReadGuard guard)
     {
         foreach (var e in entries)
         {
+            ctx.RequestAborted.ThrowIfCancellationRequested();
             try
             {
-                if (e.Method == "GET") e.Response = await GetAsync(ctx, e, store, search, guard);
+                if (e.Method is "GET" or "HEAD") e.Response = await GetAsync(ctx, e, store, search, guard);
                 else
                 {
                     await using var s = await store.BeginWriteAsync(ctx.RequestAborted);
@@ -89,6 +127,7 @@ public static class BatchEndpoint
             var map = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var e in entries.Where(e => e.Method == "POST"))
             {
+                ct.ThrowIfCancellationRequested();
                 var (type, _) = Split(e.Path);
                 ResourceWriter.CheckType(type);
                 string id;
@@ -107,6 +146,8 @@ public static class BatchEndpoint
 
             // 2. Rewrite urn:uuid references and resolve conditional ones (Patient?identifier=...).
             foreach (var e in entries.Where(e => e.Resource is not null))
+            {
+                ct.ThrowIfCancellationRequested();
                 foreach (var n in e.Resource!.Descendants().Where(n => n.Name == "reference" && n.Parent?.Type == "Reference" && n.Value is not null && !InNestedBundle(n, e.Resource!)).ToList())
                 {
                     var v = n.Value!;
@@ -122,24 +163,27 @@ public static class BatchEndpoint
                         n.Value = $"{rt}/{found[0].Id}";
                     }
                 }
+            }
 
             // 3. Write in the spec's order; any failure rolls the whole transaction back.
-            foreach (var e in entries.Where(e => e.Method != "GET").OrderBy(e => e.Order))
+            foreach (var e in entries.Where(e => e.Method is not ("GET" or "HEAD")).OrderBy(e => e.Order))
             {
+                ct.ThrowIfCancellationRequested();
                 try
                 {
                     e.Response = await WriteAsync(ctx, s, e, writer, patcher);
                 }
                 catch (FhirException fe)
                 {
-                    throw new FhirException(fe.Status, fe.Issues.Select(i => i with { Message = $"entry[{e.Index}] ({e.Method} {e.Url}): {i.Message}" }).ToList());
+                    throw AtEntry(fe, e);
                 }
             }
             await s.CommitAsync(ct);
         }
         // 4. Reads come last and see the transaction's writes.
-        foreach (var e in entries.Where(e => e.Method == "GET"))
+        foreach (var e in entries.Where(e => e.Method is "GET" or "HEAD"))
         {
+            ct.ThrowIfCancellationRequested();
             // The writes are committed: a failed read is reported in its entry rather than failing the response.
             try { e.Response = await GetAsync(ctx, e, store, search, guard); }
             catch (FhirException fe) { e.Response = Failed(fe); }

@@ -40,11 +40,24 @@ public static class PagingParams
         long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : throw FhirException.BadRequest($"{name} '{value}' is not a paging position.");
 }
 
+/// <summary>
+/// Bounds on one search (section "Search"): each parameter and each comma-separated value becomes a condition of the
+/// database query, whose depth the database bounds (SQLite: 1,000), so past them the search is a 400 saying the limit.
+/// </summary>
+public sealed class SearchLimits
+{
+    /// <summary>The most parameters (name=value pairs, repeats included) in one search.</summary>
+    public int MaxParameters { get; set; } = 100;
+
+    /// <summary>The most comma-separated values in one parameter.</summary>
+    public int MaxValues { get; set; } = 100;
+}
+
 /// <summary>The resources of a set the caller may see (see <see cref="SearchParser.ParseAsync"/>).</summary>
 public delegate Task<IReadOnlyList<StoredResource>> VisibleFilter(IReadOnlyList<StoredResource> resources);
 
 /// <summary>Parses FHIR search parameters into a storage <see cref="SearchQuery"/>.</summary>
-public sealed partial class SearchParser(SearchParameterRegistry registry, IResourceStore store, StorageOptions storage, TerminologyService terminology)
+public sealed partial class SearchParser(SearchParameterRegistry registry, IResourceStore store, StorageOptions storage, TerminologyService terminology, SearchLimits limits)
 {
     public const int DefaultCount = 20;
     public const int MaxCount = 500;
@@ -64,7 +77,10 @@ public sealed partial class SearchParser(SearchParameterRegistry registry, IReso
     {
         var query = new SearchQuery { ResourceType = type, Count = DefaultCount };
         var options = new SearchOptions();
-        foreach (var (rawName, value) in parameters)
+        var pairs = parameters.ToList();
+        if (pairs.Count > limits.MaxParameters)
+            throw FhirException.BadRequest($"The search has {pairs.Count} parameters; at most {limits.MaxParameters} are accepted.");
+        foreach (var (rawName, value) in pairs)
         {
             var (name, modifier) = SplitModifier(rawName);
             if (ResultParams.Contains(name))
@@ -364,8 +380,16 @@ public sealed partial class SearchParser(SearchParameterRegistry registry, IReso
         return parts.Length >= 2 ? new ReferencePredicate(name, parts[^2], parts[^1], null) : new ReferencePredicate(name, null, v, null);
     }
 
+    /// <summary>Splits on commas not escaped with a backslash, unescaping \, \| \$ \\; at most <see cref="SearchLimits.MaxValues"/>.</summary>
+    private List<string> SplitValues(string value)
+    {
+        var values = SplitAll(value);
+        return values.Count <= limits.MaxValues ? values
+            : throw FhirException.BadRequest($"A search parameter has {values.Count} comma-separated values; at most {limits.MaxValues} are accepted.");
+    }
+
     /// <summary>Splits on commas not escaped with a backslash, unescaping \, \| \$ \\.</summary>
-    public static List<string> SplitValues(string value)
+    public static List<string> SplitAll(string value)
     {
         var result = new List<string>();
         var sb = new System.Text.StringBuilder();

@@ -102,7 +102,7 @@ public class XmlTests
     public static TheoryData<string> FhirPathInputs()
     {
         var data = new TheoryData<string>();
-        foreach (var f in Directory.EnumerateFiles(Path.Combine(OfficialExamples.SharedFolder, "conformance-data", "fhirpath", "input"), "*.xml").Order())
+        foreach (var f in Directory.EnumerateFiles(Path.Combine(OfficialExamples.ConformanceData("fhirpath"), "input"), "*.xml").Order())
             data.Add(Path.GetFileName(f));
         return data;
     }
@@ -119,7 +119,7 @@ public class XmlTests
     [Fact]
     public void The_defective_json_twin_is_really_defective()
     {
-        var twin = Path.Combine(OfficialExamples.SharedFolder, "conformance-data", "fhirpath", "input-json", "parameters-example-types.json");
+        var twin = Path.Combine(OfficialExamples.ConformanceData("fhirpath"), "input-json", "parameters-example-types.json");
         var r = Json.Parse(File.ReadAllBytes(twin));
         Assert.Contains(r.Issues, i => i.IsError && i.Message.Contains("'value' is a primitive (uuid)"));
     }
@@ -128,7 +128,7 @@ public class XmlTests
     [MemberData(nameof(FhirPathInputs))]
     public void FhirPath_suite_xml_inputs_parse_and_round_trip(string file)
     {
-        var folder = Path.Combine(OfficialExamples.SharedFolder, "conformance-data", "fhirpath");
+        var folder = OfficialExamples.ConformanceData("fhirpath");
         var bytes = File.ReadAllBytes(Path.Combine(folder, "input", file));
         var first = Xml.Parse(bytes);
         if (KnownDefects.TryGetValue(file, out var defect))

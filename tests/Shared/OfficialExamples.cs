@@ -29,21 +29,16 @@ public static class OfficialExamples
     }
 
     /// <summary>
-    /// The shared/ folder with the conformance data: beside the repository, or beside a folder above it (a git
-    /// worktree under /work/wt/name sees /work/shared). FHIRARCHIVE_SHARED overrides.
+    /// A third-party conformance data set the tests read (fhirpath, validator-tests): kept in the repository under
+    /// tests/data/&lt;name&gt; (origin and licence in its SOURCE.md), so a fresh clone tests on its own.
+    /// FHIRARCHIVE_CONFORMANCE_DATA names another folder holding the data sets (e.g. a fuller upstream copy).
     /// </summary>
-    public static string SharedFolder
+    public static string ConformanceData(string name)
     {
-        get
-        {
-            if (Environment.GetEnvironmentVariable("FHIRARCHIVE_SHARED") is { Length: > 0 } given) return given;
-            for (var dir = new DirectoryInfo(RepoRoot); dir?.Parent is not null; dir = dir.Parent)
-            {
-                var candidate = Path.Combine(dir.Parent.FullName, "shared");
-                if (Directory.Exists(Path.Combine(candidate, "conformance-data"))) return candidate;
-            }
-            return Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared"));
-        }
+        var root = Environment.GetEnvironmentVariable("FHIRARCHIVE_CONFORMANCE_DATA") is { Length: > 0 } given
+            ? given : Path.Combine(RepoRoot, "tests", "data");
+        var folder = Path.Combine(root, name);
+        return Directory.Exists(folder) ? folder : throw new DirectoryNotFoundException($"The conformance data '{name}' is not in {root}.");
     }
 
     private static string Locate()

@@ -1,4 +1,6 @@
+using FhirArchive.Fhir.Serialization.Json;
 using FhirArchive.Server.Features.Consent;
+using FhirArchive.Server.Features.Consent.Grants;
 using FhirArchive.Server.Features.Resources;
 using FhirArchive.Server.Infrastructure;
 using FhirArchive.Storage;
@@ -91,29 +93,20 @@ public static class ConsentSampleData
             """;
 
         // The family doctor opened 张伟's and 刘洋's records to them; 张伟 authorised Dr 吴昊 by SMS code.
-        string Day(DateTimeOffset t) => t.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'");
         yield return Consent("zhang-wei-opening", "zhang-wei", ConsentTerms.ResidentOpening, FamilyDoctor, ConsentTerms.FamilyDoctor,
-            Day(now.AddDays(-60)), Day(now.AddYears(10)), ["Patient/zhang-wei"], []);
+            now.AddDays(-60), now.AddYears(10), ["Patient/zhang-wei"], [OpenRecordEndpoint.PatientRequest]);
         yield return Consent("liu-yang-opening", "liu-yang", ConsentTerms.ResidentOpening, FamilyDoctor, ConsentTerms.FamilyDoctor,
-            Day(now.AddDays(-60)), Day(now.AddYears(10)), ["Patient/liu-yang", "RelatedPerson/liu-qiang"], []);
+            now.AddDays(-60), now.AddYears(10), ["Patient/liu-yang", "RelatedPerson/liu-qiang"], [OpenRecordEndpoint.PatientRequest, OpenRecordEndpoint.FamilyRequest]);
         yield return Consent("zhang-wei-anzhen", "zhang-wei", ConsentTerms.RecordAccess, "Patient/zhang-wei", ConsentTerms.SmsCode,
-            Day(now.AddHours(-1)), Day(now.AddDays(30)), [Anzhen, AnzhenDoctor], [ConsentTerms.Treatment]);
+            now.AddHours(-1), now.AddDays(30), [Anzhen, AnzhenDoctor], [ConsentTerms.Treatment]);
     }
 
-    private static string Consent(string id, string patient, string category, string performer, string method, string start, string end,
+    /// <summary>A sample Consent in the one shape the grant operations write (<see cref="ConsentDraft"/>: cn-consent, its policy rule, verification).</summary>
+    private static string Consent(string id, string patient, string category, string performer, string method, DateTimeOffset start, DateTimeOffset end,
         string[] actors, string[] purposes)
     {
-        var actorJson = string.Join(",", actors.Select(a => $$$"""{"role":{"coding":[{"system":"{{{ConsentTerms.ParticipationSystem}}}","code":"{{{ConsentTerms.Recipient}}}"}]},"reference":{"reference":"{{{a}}}"}}"""));
-        var purposeJson = purposes.Length == 0 ? "" : ",\"purpose\":[" + string.Join(",", purposes.Select(p => $$$"""{"system":"{{{ConsentTerms.PurposeSystem}}}","code":"{{{p}}}"}""")) + "]";
-        return $$$"""
-            {"resourceType":"Consent","id":"{{{id}}}","status":"active",
-             "scope":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/consentscope","code":"patient-privacy"}]},
-             "category":[{"coding":[{"system":"{{{ConsentTerms.CategorySystem}}}","code":"{{{category}}}"}]}],
-             "patient":{"reference":"Patient/{{{patient}}}"},"dateTime":"{{{start}}}","performer":[{"reference":"{{{performer}}}"}],
-             "organization":[{"reference":"{{{Holder}}}"}],
-             "verification":[{"extension":[{"url":"{{{ConsentTerms.VerificationMethodExtension}}}","valueCoding":{"system":"{{{ConsentTerms.VerificationMethodSystem}}}","code":"{{{method}}}"}}],
-                              "verified":true,"verificationDate":"{{{start}}}"}],
-             "provision":{"type":"permit","period":{"start":"{{{start}}}","end":"{{{end}}}"},"actor":[{{{actorJson}}}]{{{purposeJson}}}}}
-            """;
+        var draft = new ConsentDraft(category, "Patient/" + patient, Holder, [performer], new ConsentVerification(method, "Patient/" + patient, start),
+            start, end, actors, purposes, start);
+        return FhirJsonSerializer.Serialize(draft.ToResource(id));
     }
 }

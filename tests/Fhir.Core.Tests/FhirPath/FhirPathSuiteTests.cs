@@ -9,7 +9,7 @@ public class FhirPathSuiteTests
     [Fact]
     public void Official_r4_fhirpath_suite_keeps_its_pass_count()
     {
-        var folder = Path.Combine(OfficialExamples.SharedFolder, "conformance-data", "fhirpath");
+        var folder = OfficialExamples.ConformanceData("fhirpath");
         var r = FhirPathSuite.Run(folder);
         Assert.True(r.Failed == 0, string.Join("\n", r.Failures.Take(20)));
         // 935 tests: 929 pass, 6 skipped with reasons listed in FhirPathSuite.Skipped.

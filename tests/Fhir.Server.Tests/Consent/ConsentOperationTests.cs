@@ -118,6 +118,14 @@ public abstract class ConsentOperationTestsBase<TFixture>(TFixture fx) : GrantTe
         Assert.Equal([FamilyDoctor], References(consent, "performer"));
         Assert.Equal([$"Patient/{patient}"], Actors(consent));
         Assert.False(consent.GetProperty("provision").GetProperty("period").TryGetProperty("end", out _));
+
+        // Opening an open record again answers the opening in force (200), not a second active one.
+        var again = await Post($"/Patient/{patient}/$open-record", null, signed);
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        Assert.Equal(consent.GetProperty("id").GetString(), (await again.JsonAsync()).GetProperty("id").GetString());
+        Assert.Null(again.Headers.Location);
+        var openings = await (await C.GetAsync($"/Consent?patient=Patient/{patient}&status=active")).JsonAsync();
+        Assert.Single(openings.GetProperty("entry").EnumerateArray(), e => Category(e.GetProperty("resource")) == ConsentTerms.ResidentOpening);
     }
 
     [FhirFact]
@@ -135,6 +143,10 @@ public abstract class ConsentOperationTestsBase<TFixture>(TFixture fx) : GrantTe
 
         var onlyMinor = await (await Post($"/Patient/{minor}/$open-record", Params(("to", "Code", "minor")), Guardian(minor, guardian))).JsonAsync();
         Assert.Equal([$"Patient/{minor}"], Actors(onlyMinor));
+        // The same application again: the opening in force, for the same recipients only.
+        var again = await Post($"/Patient/{minor}/$open-record", Params(("to", "Code", "both")), Guardian(minor, guardian));
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        Assert.Equal(consent.GetProperty("id").GetString(), (await again.JsonAsync()).GetProperty("id").GetString());
 
         var (adult, _, _) = await NewResidentAsync();
         var adultsGuardian = await NewRelatedPersonAsync(adult, Phone());

@@ -1,7 +1,7 @@
 using System.Net;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Text.RegularExpressions;
 using FhirArchive.Server.Access;
 using FhirArchive.Server.Features.Consent;
 using FhirArchive.Server.Features.Consent.Notifications;
@@ -136,16 +136,23 @@ public abstract class GrantTestsBase<TFixture>(TFixture fx) where TFixture : Ser
     private static string Guardianship(string kind) =>
         "{\"url\":\"" + ConsentTerms.GuardianshipExtension + "\",\"valueCodeableConcept\":{\"coding\":[{\"system\":\"" + ConsentTerms.GuardianshipSystem + "\",\"code\":\"" + kind + "\"}]}}";
 
-    /// <summary>The last text message sent to the phone, and the six-digit code in it (null when none).</summary>
+    /// <summary>
+    /// The last text message sent to the phone, and its one-time code (null when none). The outbox is read as any JSON
+    /// tool reads it: raw bytes, one JSON object a line (a byte order mark would break the first line).
+    /// </summary>
     protected (string? Text, string? Code) LastMessage(string phone)
     {
         if (!File.Exists(_outbox)) return (null, null);
-        var last = File.ReadAllLines(_outbox).Select(l => JsonDocument.Parse(l).RootElement)
+        var bytes = File.ReadAllBytes(_outbox);
+        Assert.False(bytes is [0xEF, 0xBB, 0xBF, ..], "the SMS outbox starts with a byte order mark");
+        var last = Encoding.UTF8.GetString(bytes).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement)
             .LastOrDefault(m => m.GetProperty("to").GetString() == phone);
         if (last.ValueKind == JsonValueKind.Undefined) return (null, null);
         var text = last.GetProperty("text").GetString()!;
-        var code = Regex.Match(text, @"授权码 (\d{6})");
-        return (text, code.Success ? code.Groups[1].Value : null);
+        var code = last.TryGetProperty("code", out var c) ? c.GetString() : null;
+        // The code field and the text agree: the resident reads the same code the file lists.
+        if (code is not null) Assert.Contains($"授权码 {code}", text);
+        return (text, code);
     }
 
     /// <summary>$request-access for the patient (by id) as the doctor: the request id and the code the resident received.</summary>

@@ -38,7 +38,8 @@ public class SecurityFixture : ServerFixture
 
     public SecurityFixture() : this(null) { }
 
-    protected SecurityFixture(IDictionary<string, string>? extra) : base(Settings(extra), null)
+    /// <param name="shippedRecordProfiles">true: the record profiles as shipped (appsettings.json), as on a demo server.</param>
+    protected SecurityFixture(IDictionary<string, string>? extra, bool shippedRecordProfiles = false) : base(Settings(extra), null, shippedRecordProfiles)
     {
         var directory = Factory.Services.GetRequiredService<InMemoryAuthDirectory>();
         directory.Add(new ClientRegistration(TestApp, "Test app", null, null, [TestRedirect], [], [], []));

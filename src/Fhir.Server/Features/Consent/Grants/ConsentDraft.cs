@@ -21,7 +21,8 @@ public sealed record ConsentDraft(
     IReadOnlyList<string> Recipients, IReadOnlyList<string> Purposes, DateTimeOffset Recorded,
     IReadOnlyList<string>? Evidence = null, string? PolicyText = null)
 {
-    public ElementNode ToResource()
+    /// <summary>The Consent; <paramref name="id"/> only for one written with a fixed id (the sample data).</summary>
+    public ElementNode ToResource(string? id = null)
     {
         var consent = new JsonObject
         {
@@ -34,6 +35,7 @@ public sealed record ConsentDraft(
             ["dateTime"] = Instant(Recorded),
             ["performer"] = new JsonArray(Performers.Select(p => (JsonNode)Ref(p)).ToArray()),
         };
+        if (id is not null) consent["id"] = id;
         if (Organization is not null) consent["organization"] = new JsonArray(Ref(Organization));
         // R4 Consent.source[x] takes one reference: the first piece of evidence; every piece is also listed in cn-consent-evidence.
         if (Evidence is { Count: > 0 })
@@ -97,6 +99,11 @@ public sealed record ConsentDraft(
         consent?.ChildrenNamed("category").SelectMany(c => c.ChildrenNamed("coding"))
             .FirstOrDefault(c => c.Child("system")?.Value == ConsentTerms.CategorySystem && c.Child("code")?.Value is { } code && Categories.Contains(code))
             ?.Child("code")?.Value;
+
+    /// <summary>The verification method of a Consent (cn-consent-verification-method), or null.</summary>
+    public static string? MethodOf(ElementNode? consent) =>
+        consent?.ChildrenNamed("verification").SelectMany(v => v.ChildrenNamed("extension"))
+            .FirstOrDefault(x => x.Child("url")?.Value == ConsentTerms.VerificationMethodExtension)?.Child("value")?.Child("code")?.Value;
 
     public static readonly IReadOnlySet<string> Categories = new HashSet<string>
     {

@@ -14,11 +14,12 @@ public static class ConsentWrites
     public static Task<StoredResource> UpdateAsync(IWriteSession s, ResourceWriter writer, ElementNode resource, int version, CancellationToken ct) =>
         GrantWriteMode.RunAsync(async () => (await writer.UpdateAsync(s, resource, resource.Type!, resource.ResourceId!, version, ct)).Stored);
 
-    /// <summary>201 with Location and the new Consent.</summary>
-    public static async Task WriteCreatedAsync(HttpContext ctx, StoredResource stored)
+    /// <summary>201 with Location and the new Consent; or, for one already on file (<paramref name="created"/> false), 200 with it.</summary>
+    public static async Task WriteCreatedAsync(HttpContext ctx, StoredResource stored, bool created = true)
     {
         FhirHeaders.SetVersionHeaders(ctx.Response, stored);
-        ctx.Response.Headers.Location = FhirHeaders.VersionUrl(ctx.Request, stored);
-        await FhirFormats.WriteJsonBytesAsync(ctx, 201, stored.Json!);
+        if (created) ctx.Response.Headers.Location = FhirHeaders.VersionUrl(ctx.Request, stored);
+        else ctx.Response.Headers.ContentLocation = FhirHeaders.VersionUrl(ctx.Request, stored);
+        await FhirFormats.WriteJsonBytesAsync(ctx, created ? 201 : 200, stored.Json!);
     }
 }

@@ -23,7 +23,8 @@ namespace FhirArchive.Server.Features.Consent.Grants;
 public static class OpenRecordEndpoint
 {
     public const string ToMinor = "minor", ToGuardian = "guardian", ToBoth = "both";
-    private const string PatientRequest = "PATRQT", FamilyRequest = "FAMRQT";
+    /// <summary>The purposes of use of an opening: the resident's own request, a family member's (v3 PurposeOfUse).</summary>
+    public const string PatientRequest = "PATRQT", FamilyRequest = "FAMRQT";
 
     public static void Map(IEndpointRouteBuilder app) =>
         app.MapPost("/Patient/{id}/$open-record", Handle).WithTags("Consent")
@@ -58,9 +59,29 @@ public static class OpenRecordEndpoint
                 draft = await VoluntaryGuardianOpeningAsync(s, patient, caller, p, now, end, ctx.RequestAborted);
             else
                 throw new FhirException(403, "forbidden", "A record is opened by its signed family doctor, a guardian (for a minor), or the responsible institution's record administrator (for a voluntary guardian).");
-            return await ConsentWrites.CreateAsync(s, writer, draft.ToResource(), ctx.RequestAborted);
+            // Opening an open record again changes nothing: the opening in force is the answer, not a second one.
+            if (await OpeningInForceAsync(store, draft, now, ctx.RequestAborted) is { } existing) return (Stored: existing, Created: false);
+            return (Stored: await ConsentWrites.CreateAsync(s, writer, draft.ToResource(), ctx.RequestAborted), Created: true);
         });
-        await ConsentWrites.WriteCreatedAsync(ctx, stored);
+        await ConsentWrites.WriteCreatedAsync(ctx, stored.Stored, stored.Created);
+    }
+
+    /// <summary>
+    /// The same opening, in force: an active Consent on the record of the draft's category and verification method
+    /// (a voluntary guardian's joint application is another basis than the court judgements), for exactly its recipients.
+    /// </summary>
+    private static async Task<StoredResource?> OpeningInForceAsync(IResourceStore store, ConsentDraft draft, DateTimeOffset now, CancellationToken ct)
+    {
+        var recipients = draft.Recipients.ToHashSet(StringComparer.Ordinal);
+        foreach (var c in await store.RevIncludesAsync("Consent", "patient", "Patient", [draft.Patient["Patient/".Length..]], ct))
+        {
+            if (c.IsDeleted || c.Json is null) continue;
+            var node = FhirFormats.ParseStored(c.Json);
+            if (RecordDirectory.Grant(node) is { } grant && grant.Category == draft.Category && ConsentDraft.MethodOf(node) == draft.Verification?.Method
+                && (grant.Start ?? DateTimeOffset.MinValue) <= now && (grant.End is null || grant.End > now) && recipients.SetEquals(grant.Actors))
+                return c;
+        }
+        return null;
     }
 
     private static ConsentDraft ResidentOpening(ElementNode patient, string doctor, DateTimeOffset now, DateTimeOffset? end)

@@ -74,7 +74,7 @@ public static class RequestAccessEndpoint
                    $" / {institution} asks to read your health record (purpose {row.Purpose}, until {until}). Code {code}, valid {options.CodeMinutes} minutes; give it to the doctor to agree, ignore it to refuse.";
         try
         {
-            await sms.SendAsync(new SmsMessage(phone, text, "access-code"), ctx.RequestAborted);
+            await sms.SendAsync(new SmsMessage(phone, text, "access-code", code), ctx.RequestAborted);
         }
         catch (SmsNotSentException e)
         {

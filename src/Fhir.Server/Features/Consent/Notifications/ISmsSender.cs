@@ -1,7 +1,10 @@
 namespace FhirArchive.Server.Features.Consent.Notifications;
 
-/// <summary>One text message to one mobile number; <see cref="Kind"/> says what it is for (access-code, break-glass).</summary>
-public sealed record SmsMessage(string Phone, string Text, string Kind);
+/// <summary>
+/// One text message to one mobile number; <see cref="Kind"/> says what it is for (access-code, break-glass);
+/// <see cref="Code"/> is the one-time code the text carries, if any (the demo's file sink lists it on its own).
+/// </summary>
+public sealed record SmsMessage(string Phone, string Text, string Kind, string? Code = null);
 
 /// <summary>
 /// Sends text messages to residents and guardians (one-time authorisation codes, break-glass notices). Pluggable:

@@ -171,7 +171,9 @@ public sealed class ResourceStore(IDbContextFactory<FhirDbContext> factory, Stor
             var refs = db.References.Where(x => ids.Contains(x.ResourceRowId) && x.TargetId != null && x.TargetType != null && x.CompositeGroup == null);
             if (param is not null) refs = refs.Where(x => x.Param == param);
             if (targetType is not null) refs = refs.Where(x => x.TargetType == targetType);
-            targets = (await refs.Select(x => new { x.TargetType, x.TargetId }).Distinct().Take(MaxIncluded).ToListAsync(ct))
+            // Ordered, so that which targets a capped step includes is the same every time (and EF has no row limit without order).
+            targets = (await refs.Select(x => new { x.TargetType, x.TargetId }).Distinct()
+                    .OrderBy(t => t.TargetType).ThenBy(t => t.TargetId).Take(MaxIncluded).ToListAsync(ct))
                 .Select(t => (t.TargetType!, t.TargetId!)).ToList();
         }
         return targets.Count == 0 ? [] : (await ReadManyAsync(targets, ct)).OrderBy(r => r.RowId).ToList();

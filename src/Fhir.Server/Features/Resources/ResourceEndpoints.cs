@@ -113,7 +113,7 @@ public static class ResourceEndpoints
         {
             var current = await writer.CurrentAsync(s, type, id, WriteIntent.Delete, ctx.RequestAborted);
             if (current is null) throw FhirException.NotFound($"{type}/{id} is not known.");
-            return await writer.DeleteAsync(s, type, id, ctx.RequestAborted);
+            return await writer.DeleteAsync(s, current, ctx.RequestAborted);
         });
         if (deleted is not null) ctx.Response.Headers.ETag = FhirHeaders.ETag(deleted.Version);
         await WriteInfoAsync(ctx, 200, deleted is null ? $"{type}/{id} was already deleted." : $"Deleted {type}/{id} (version {deleted.Version}).");

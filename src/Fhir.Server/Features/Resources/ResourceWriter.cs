@@ -115,12 +115,12 @@ public sealed class ResourceWriter(IndexExtractor extractor, SearchParser parser
     }
 
     /// <summary>Deletes; null when there was nothing to delete (never existed or already deleted).</summary>
-    public async Task<StoredResource?> DeleteAsync(IWriteSession s, string type, string id, CancellationToken ct)
-    {
-        var current = await CurrentAsync(s, type, id, WriteIntent.Delete, ct);
-        if (current is null || current.IsDeleted) return null;
-        return await DeleteVersionAsync(s, WriteIntent.Delete, current, ct);
-    }
+    public async Task<StoredResource?> DeleteAsync(IWriteSession s, string type, string id, CancellationToken ct) =>
+        await CurrentAsync(s, type, id, WriteIntent.Delete, ct) is { } current ? await DeleteAsync(s, current, ct) : null;
+
+    /// <summary>Deletes the version <see cref="CurrentAsync"/> gave; null when it is a deletion already.</summary>
+    public async Task<StoredResource?> DeleteAsync(IWriteSession s, StoredResource current, CancellationToken ct) =>
+        current.IsDeleted ? null : await DeleteVersionAsync(s, WriteIntent.Delete, current, ct);
 
     /// <summary>
     /// The stored version a write would change, as the caller may know it: null when there is none or the caller may

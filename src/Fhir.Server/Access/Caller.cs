@@ -52,6 +52,9 @@ public sealed record Caller(
     public static readonly Caller Server = new(CallerKind.System, "fhirarchive-server", "FhirArchive", new HashSet<string> { Access.Roles.Server }, ["system/*.*"]);
 
     public bool HasRole(string role) => Roles.Contains(role);
+
+    /// <summary>The identifier system of <see cref="Subject"/>: a signed-in user's login or a client's id.</summary>
+    public string SubjectSystem => Kind == CallerKind.System ? "urn:fhirarchive:client" : "urn:fhirarchive:user";
 }
 
 public static class CallerHttpContextExtensions

@@ -134,7 +134,7 @@ public static class AuditEventWriter
         w.WriteStartObject("who");
         if ((c.Practitioner ?? (c.HasRole(Roles.Resident) ? c.Patient : null)) is { } who) w.WriteString("reference", who);
         w.WriteStartObject("identifier");
-        w.WriteString("system", c.Kind == CallerKind.System ? "urn:fhirarchive:client" : "urn:fhirarchive:user");
+        w.WriteString("system", c.SubjectSystem);
         w.WriteString("value", c.Subject);
         w.WriteEndObject();
         if (c.DisplayName is { } name) w.WriteString("display", name);

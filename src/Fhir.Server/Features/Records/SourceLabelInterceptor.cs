@@ -57,7 +57,7 @@ public sealed class SourceLabelInterceptor(TimeProvider clock) : IWriteIntercept
         else
         {
             var identifier = who.Add("identifier");
-            identifier.Add("system", caller.Kind == CallerKind.System ? "urn:fhirarchive:client" : "urn:fhirarchive:user");
+            identifier.Add("system", caller.SubjectSystem);
             identifier.Add("value", caller.Subject);
             who.Add("display", caller.DisplayName ?? caller.Subject);
         }

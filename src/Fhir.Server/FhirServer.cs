@@ -1,23 +1,21 @@
 using System.IO.Compression;
-using FhirArchive.Server.Access;
-using FhirArchive.Server.Features.Audit;
-using FhirArchive.Server.Features.Batch;
-using FhirArchive.Server.Features.Consent.Grants;
-using FhirArchive.Server.Features.Everything;
-using FhirArchive.Server.Features.History;
-using FhirArchive.Server.Features.Metadata;
-using FhirArchive.Server.Features.Patch;
-using FhirArchive.Server.Features.Consent;
-using FhirArchive.Server.Features.Records;
-using FhirArchive.Server.Features.Resources;
-using FhirArchive.Server.Features.Search;
-using FhirArchive.Server.Features.Terminology;
-using FhirArchive.Server.Features.Validation;
-using FhirArchive.Server.Infrastructure;
-using FhirArchive.Server.ConformanceResources;
-using FhirArchive.Server.Interception;
+using FhirArchive.Archive;
+using FhirArchive.Audit;
+using FhirArchive.Rest.Access;
+using FhirArchive.Rest.Batch;
+using FhirArchive.Rest.ConformanceResources;
+using FhirArchive.Rest.Everything;
+using FhirArchive.Rest.History;
+using FhirArchive.Rest.Infrastructure;
+using FhirArchive.Rest.Metadata;
+using FhirArchive.Rest.Patch;
+using FhirArchive.Rest.Resources;
+using FhirArchive.Rest.Search;
+using FhirArchive.Rest.Security;
+using FhirArchive.Rest.Terminology;
+using FhirArchive.Rest.Validation;
+using FhirArchive.Rest.Writing;
 using FhirArchive.Server.SampleData;
-using FhirArchive.Server.Security;
 using FhirArchive.Storage;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.ResponseCompression;
@@ -39,8 +37,7 @@ public static class FhirServer
         // The official search parameters and the package's own (Patient record-status), indexed and searched alike.
         builder.Services.AddSingleton(new Storage.Indexing.SearchParameterRegistry(Fhir.Definitions.FhirDefinitions.R4, FhirArchive.Profiles.CnSearchParameters.Elements()));
         builder.Services.AddFhirStorage(storage);
-        // The audit answers for the authorisation server's events (registered first: the auth setup only adds a default).
-        builder.Services.AddSingleton<FhirArchive.Auth.IAuthEvents, AuditAuthEvents>();
+        builder.Services.AddAudit();
         builder.AddFhirSecurity(storage.DataFolder);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<SearchParser>();
@@ -52,17 +49,11 @@ public static class FhirServer
         builder.Services.AddSingleton<ResourcePatcher>();
         builder.Services.AddSingleton<SearchService>();
         builder.Services.AddSingleton<ReadGuard>();
-        builder.Services.AddSingleton<IAccessPolicy, AllowAllAccessPolicy>();
-        // Write interceptors: IWriteInterceptor singletons, run in registration order (by default only the audit's).
+        builder.Services.AddSingleton(builder.Configuration.GetSection("Consent").Get<PagingOptions>() ?? new PagingOptions());
+        // Write interceptors: IWriteInterceptor singletons, run in registration order (the token's reach, the audit, the modules').
         builder.Services.AddSingleton<WriteInterceptors>();
-        builder.Services.AddSingleton<IWriteInterceptor, AuditWriteInterceptor>();
-        builder.Services.AddRecordRules(builder.Configuration);
-        builder.Services.AddConsentRules(builder.Configuration);
-        builder.Services.AddConsentGrants(builder.Configuration, storage.DataFolder);
+        builder.Services.AddArchive(builder.Configuration, storage.DataFolder);
         builder.Services.AddHttpContextAccessor();
-        builder.Services.AddSingleton<PatientReferences>();
-        builder.Services.AddSingleton<AuditTrail>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<AuditTrail>());
         builder.Services.AddExceptionHandler<FhirExceptionHandler>();
         builder.Services.AddProblemDetails();
         builder.Services.AddResponseCompression(o =>
@@ -101,9 +92,7 @@ public static class FhirServer
             RequestGuard.CheckSize(ctx.Request, limits);
             return next(ctx);
         });
-        // Audit:Enabled=false exists only to measure the audit's cost; it logs a warning.
-        if (app.Configuration.GetValue("Audit:Enabled", true)) app.UseMiddleware<AuditMiddleware>();
-        else app.Logger.LogWarning("Audit:Enabled=false: interactions are NOT audited. Use this for benchmarks only.");
+        app.UseAudit();
         app.Use(async (ctx, next) =>
         {
             // An unknown _format is a 406 before any work: found only when the answer is written, a write would be done.
@@ -113,12 +102,18 @@ public static class FhirServer
         });
         app.UseSwagger();
         app.UseSwaggerUI();
+        // Security:DemoAccounts (default: SampleData:Load) registers the demo people and clients.
+        if (app.Configuration.GetValue("Security:DemoAccounts", app.Configuration.GetValue("SampleData:Load", true)))
+        {
+            DemoAccounts.AddTo(app.Services.GetRequiredService<FhirArchive.Auth.Accounts.InMemoryAuthDirectory>());
+            app.Logger.LogWarning("Demo accounts are enabled (Security:DemoAccounts): their passwords are public (README). 演示账户已启用，切勿用于生产环境。");
+        }
         app.UseFhirSecurity();
         app.UseMiddleware<InstanceOperationGuard>();
 
         app.MapGet("/health", () => Results.Json(new { status = "ok", fhirVersion = "4.0.1" })).WithTags("Health");
         CapabilityEndpoint.Map(app);
-        AuditEndpoints.Map(app);
+        app.MapAudit();
         BatchEndpoint.Map(app);
         HistoryEndpoints.Map(app);
         ResourceEndpoints.Map(app);
@@ -127,8 +122,7 @@ public static class FhirServer
         EverythingEndpoint.Map(app);
         TerminologyEndpoints.Map(app);
         ValidateEndpoint.Map(app);
-        app.MapRecordEndpoints();
-        app.MapConsentGrantEndpoints();
+        app.MapArchive();
 
         // Schema first, then the index rows of new search parameters, then sample data (once: only into an empty database).
         var store = app.Services.GetRequiredService<IResourceStore>();

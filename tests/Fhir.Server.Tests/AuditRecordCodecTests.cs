@@ -1,6 +1,6 @@
 using System.Text;
-using FhirArchive.Server.Access;
-using FhirArchive.Server.Features.Audit;
+using FhirArchive.Rest.Access;
+using FhirArchive.Audit;
 using FhirArchive.Storage.Audit;
 using Xunit;
 

@@ -2,7 +2,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using FhirArchive.Crypto;
-using FhirArchive.Server.Access;
+using FhirArchive.Rest.Access;
 using FhirArchive.Storage;
 using FhirArchive.Storage.Audit;
 using Microsoft.AspNetCore.Builder;

@@ -1,6 +1,6 @@
 using System.Net;
 using FhirArchive.Profiles;
-using FhirArchive.Server.ConformanceResources;
+using FhirArchive.Rest.ConformanceResources;
 using FhirArchive.Terminology;
 using Xunit;
 

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text;
-using FhirArchive.Server.Access;
+using FhirArchive.Rest.Access;
 using Xunit;
 using static FhirArchive.Server.Tests.Http;
 

@@ -1,8 +1,8 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
-using FhirArchive.Server.Access;
-using FhirArchive.Server.Features.Records;
+using FhirArchive.Rest.Access;
+using FhirArchive.Archive.Records;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit;
 using static FhirArchive.Server.Tests.Http;

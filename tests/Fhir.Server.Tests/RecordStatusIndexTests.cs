@@ -1,5 +1,5 @@
 using System.Net;
-using FhirArchive.Server.ConformanceResources;
+using FhirArchive.Rest.ConformanceResources;
 using FhirArchive.Storage;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using FhirArchive.Profiles;
-using FhirArchive.Server.Access;
+using FhirArchive.Rest.Access;
 using FhirArchive.Server.SampleData;
 using Xunit;
 using static FhirArchive.Server.Tests.Http;

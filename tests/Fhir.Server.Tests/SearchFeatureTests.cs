@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text.Json;
-using FhirArchive.Server.Access;
+using FhirArchive.Rest.Access;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit;
 using static FhirArchive.Server.Tests.Http;

@@ -1,4 +1,4 @@
-using FhirArchive.Server.Access;
+using FhirArchive.Rest.Access;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;

@@ -1,8 +1,8 @@
 using System.Text;
 using FhirArchive.Fhir.Model;
-using FhirArchive.Server.Access;
-using FhirArchive.Server.Infrastructure;
-using FhirArchive.Server.Interception;
+using FhirArchive.Rest.Access;
+using FhirArchive.Rest.Infrastructure;
+using FhirArchive.Rest.Writing;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace FhirArchive.Server.Tests;

@@ -1,9 +1,9 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
-using FhirArchive.Server.Features.Consent.Notifications;
-using FhirArchive.Server.Features.Validation;
-using FhirArchive.Server.Infrastructure;
+using FhirArchive.Archive.Notifications;
+using FhirArchive.Rest.Validation;
+using FhirArchive.Rest.Infrastructure;
 using FhirArchive.Server.Tests.Security;
 using FhirArchive.Storage;
 using Xunit;

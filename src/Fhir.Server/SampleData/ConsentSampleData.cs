@@ -1,8 +1,8 @@
 using FhirArchive.Fhir.Serialization.Json;
-using FhirArchive.Server.Features.Consent;
-using FhirArchive.Server.Features.Consent.Grants;
-using FhirArchive.Server.Features.Resources;
-using FhirArchive.Server.Infrastructure;
+using FhirArchive.Archive.Consent;
+using FhirArchive.Archive.Grants;
+using FhirArchive.Rest.Resources;
+using FhirArchive.Rest.Infrastructure;
 using FhirArchive.Storage;
 using FhirArchive.Terminology.Sources;
 

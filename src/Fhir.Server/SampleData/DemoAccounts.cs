@@ -1,5 +1,5 @@
 using FhirArchive.Auth.Accounts;
-using FhirArchive.Server.Access;
+using FhirArchive.Rest.Access;
 
 namespace FhirArchive.Server.SampleData;
 

@@ -1,11 +1,11 @@
 using System.Text;
 using FhirArchive.Profiles;
 using FhirArchive.Profiles.Identifiers;
-using FhirArchive.Server.Access;
-using FhirArchive.Server.Features.Records;
-using FhirArchive.Server.Features.Resources;
-using FhirArchive.Server.Features.Search;
-using FhirArchive.Server.Infrastructure;
+using FhirArchive.Rest.Access;
+using FhirArchive.Archive.Records;
+using FhirArchive.Rest.Resources;
+using FhirArchive.Rest.Search;
+using FhirArchive.Rest.Infrastructure;
 using FhirArchive.Storage;
 
 namespace FhirArchive.Server.SampleData;

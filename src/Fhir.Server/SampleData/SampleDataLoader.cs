@@ -1,6 +1,6 @@
 using FhirArchive.Profiles.Identifiers;
-using FhirArchive.Server.Features.Resources;
-using FhirArchive.Server.Infrastructure;
+using FhirArchive.Rest.Resources;
+using FhirArchive.Rest.Infrastructure;
 using FhirArchive.Storage;
 
 namespace FhirArchive.Server.SampleData;

@@ -1,8 +1,8 @@
 using System.Net;
 using System.Text.Json;
-using FhirArchive.Server.Access;
-using FhirArchive.Server.Features.Consent;
-using FhirArchive.Server.Features.Consent.Grants;
+using FhirArchive.Rest.Access;
+using FhirArchive.Archive.Consent;
+using FhirArchive.Archive.Grants;
 using FhirArchive.Storage;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;

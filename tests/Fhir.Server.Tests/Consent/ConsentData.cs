@@ -1,5 +1,5 @@
-using FhirArchive.Server.Access;
-using FhirArchive.Server.Features.Consent;
+using FhirArchive.Rest.Access;
+using FhirArchive.Archive.Consent;
 using static FhirArchive.Server.Tests.Http;
 
 namespace FhirArchive.Server.Tests.Consent;

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text.Json;
-using FhirArchive.Server.Access;
-using FhirArchive.Server.Features.Consent;
+using FhirArchive.Rest.Access;
+using FhirArchive.Archive.Consent;
 using Xunit;
 using static FhirArchive.Server.Tests.Http;
 

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text.Json;
-using FhirArchive.Server.Features.Consent;
+using FhirArchive.Archive.Consent;
 using Xunit;
 using static FhirArchive.Server.Tests.Consent.ConsentData;
 using static FhirArchive.Server.Tests.Http;
@@ -300,7 +300,7 @@ public abstract class ConsentPathTestsBase<TFixture>(TFixture fx) : IAsyncLifeti
     public async Task Every_decision_is_audited_with_its_reason()
     {
         var subject = "audit-doc-" + Unique();
-        var doc = TestCallers.As(subject, Access.Roles.Clinician, org: Hospital, practitioner: "Practitioner/doc");
+        var doc = TestCallers.As(subject, Rest.Access.Roles.Clinician, org: Hospital, practitioner: "Practitioner/doc");
         Assert.Equal(HttpStatusCode.OK, (await Get("/Observation/obs-adult", doc)).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await Get("/Condition/cond-adult-psy", doc)).StatusCode);
         var events = (await Json($"/AuditEvent?agent={subject}&_count=10", TestCallers.Auditor)).GetProperty("entry").EnumerateArray()

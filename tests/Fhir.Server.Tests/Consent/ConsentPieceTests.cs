@@ -1,5 +1,5 @@
-using FhirArchive.Server.Features.Consent;
-using FhirArchive.Server.Infrastructure;
+using FhirArchive.Archive.Consent;
+using FhirArchive.Rest.Infrastructure;
 using Xunit;
 
 namespace FhirArchive.Server.Tests.Consent;

@@ -1,7 +1,7 @@
 using System.Text.Json;
-using FhirArchive.Server.Access;
-using FhirArchive.Server.Features.Consent;
-using FhirArchive.Server.Infrastructure;
+using FhirArchive.Rest.Access;
+using FhirArchive.Archive.Consent;
+using FhirArchive.Rest.Infrastructure;
 using FhirArchive.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit;

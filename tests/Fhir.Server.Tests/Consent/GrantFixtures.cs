@@ -2,9 +2,9 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using FhirArchive.Server.Access;
-using FhirArchive.Server.Features.Consent;
-using FhirArchive.Server.Features.Consent.Notifications;
+using FhirArchive.Rest.Access;
+using FhirArchive.Archive.Consent;
+using FhirArchive.Archive.Notifications;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit;
 

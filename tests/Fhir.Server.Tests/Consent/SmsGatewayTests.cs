@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
-using FhirArchive.Server.Features.Consent.Notifications;
+using FhirArchive.Archive.Notifications;
 using FhirArchive.Storage;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -91,7 +91,7 @@ public abstract class SmsGatewayTestsBase<TFixture>(TFixture fx, FakeSmsGateway 
             {"resourceType":"Patient","identifier":[{"system":"urn:oid:2.16.156.10011.1.3","value":"{{card}}"}],"gender":"female","birthDate":"1990-05-05",
              "telecom":[{"system":"phone","value":"13812345678","use":"mobile"}]}
             """);
-        var doctor = TestCallers.As("gw-doctor", Access.Roles.Clinician, org: "Organization/gw-hospital", practitioner: "Practitioner/gw-doctor");
+        var doctor = TestCallers.As("gw-doctor", Rest.Access.Roles.Clinician, org: "Organization/gw-hospital", practitioner: "Practitioner/gw-doctor");
         gateway.Status = HttpStatusCode.OK;
         var ok = await c.SendAsync(HttpMethod.Post, $"/Patient/{patient}/$request-access", null, doctor);
         Assert.Equal(HttpStatusCode.OK, ok.StatusCode);

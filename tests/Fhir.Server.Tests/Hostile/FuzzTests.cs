@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
-using FhirArchive.Server.Access;
+using FhirArchive.Rest.Access;
 using FhirArchive.Server.Tests.Consent;
 using FhirArchive.Storage;
 using Microsoft.Extensions.DependencyInjection;

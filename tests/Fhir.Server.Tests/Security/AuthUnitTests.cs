@@ -2,7 +2,7 @@ using System.Text;
 using FhirArchive.Auth.Accounts;
 using FhirArchive.Auth.Scopes;
 using FhirArchive.Auth.Tokens;
-using FhirArchive.Server.Access;
+using FhirArchive.Rest.Access;
 using Xunit;
 
 namespace FhirArchive.Server.Tests.Security;

@@ -3,7 +3,7 @@ using System.Net.Http.Headers;
 using System.Text.Json;
 using FhirArchive.Auth;
 using FhirArchive.Auth.Accounts;
-using FhirArchive.Server.Access;
+using FhirArchive.Rest.Access;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;

@@ -2,7 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Web;
 using FhirArchive.Auth.Accounts;
-using FhirArchive.Server.Access;
+using FhirArchive.Rest.Access;
 using Xunit;
 
 namespace FhirArchive.Server.Tests.Security;

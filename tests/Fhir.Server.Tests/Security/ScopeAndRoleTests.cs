@@ -1,5 +1,5 @@
 using System.Net;
-using FhirArchive.Server.Access;
+using FhirArchive.Rest.Access;
 using Xunit;
 using static FhirArchive.Server.Tests.Http;
 

@@ -6,7 +6,7 @@ using FhirArchive.Auth;
 using FhirArchive.Auth.Accounts;
 using FhirArchive.Auth.Keys;
 using FhirArchive.Auth.Tokens;
-using FhirArchive.Server.Access;
+using FhirArchive.Rest.Access;
 using FhirArchive.Server.SampleData;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;

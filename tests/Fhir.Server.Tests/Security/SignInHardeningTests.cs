@@ -7,7 +7,7 @@ using System.Text.Json;
 using FhirArchive.Auth;
 using FhirArchive.Auth.Accounts;
 using FhirArchive.Auth.Tokens;
-using FhirArchive.Server.Access;
+using FhirArchive.Rest.Access;
 using FhirArchive.Server.SampleData;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;

@@ -1,0 +1,25 @@
+using FhirArchive.Archive.Consent;
+using FhirArchive.Archive.Grants;
+using FhirArchive.Archive.Notifications;
+using FhirArchive.Archive.Records;
+
+namespace FhirArchive.Archive;
+
+/// <summary>
+/// The record-sharing domain's modules, in the order their write rules run. A new module is a folder with one
+/// Module.cs (AddX for its services, rules and policies; MapX for its endpoints), added here.
+/// </summary>
+public static class ArchiveModules
+{
+    public static IServiceCollection AddArchive(this IServiceCollection services, IConfiguration configuration, string dataFolder) =>
+        services.AddRecords(configuration)
+            .AddConsent(configuration)
+            .AddNotifications(configuration, dataFolder)
+            .AddGrants(configuration);
+
+    public static void MapArchive(this IEndpointRouteBuilder app)
+    {
+        app.MapRecords();
+        app.MapGrants();
+    }
+}

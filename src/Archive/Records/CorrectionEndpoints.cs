@@ -1,0 +1,146 @@
+using System.Globalization;
+using FhirArchive.Fhir.Model;
+using FhirArchive.Rest.Access;
+using FhirArchive.Rest.Resources;
+using FhirArchive.Rest.Infrastructure;
+using FhirArchive.Storage;
+
+namespace FhirArchive.Archive.Records;
+
+/// <summary>
+/// Corrections of saved service records (Chongqing rules 三(一): changes need the approval of the institution's
+/// designated administrator, with the time of the change). The requester creates a Task (code record-task-type
+/// "correction", focus the service record, an input "content" holding the proposed resource as a FHIR JSON
+/// attachment, reasonCode the reason). Task/{id}/$approve or $reject is for a record administrator of the record's
+/// responsible institution (managingOrganization) only: anyone else gets 403. On approval the new version is
+/// written, with a Provenance naming requester (author), the approving administrator (verifier, on behalf of the
+/// institution), reason and time; the history keeps every version. $approve's parameters are all optional.
+/// </summary>
+public static class CorrectionEndpoints
+{
+    public const string TaskTypeSystem = "http://fhirarchive.cn/fhir/CodeSystem/record-task-type";
+    public const string Correction = "correction";
+    public const string ContentInput = "content";
+
+    public static void Map(IEndpointRouteBuilder app)
+    {
+        app.MapPost("/Task/{id}/$approve", Approve).WithTags("Records").WithSummary("approve a correction: the proposed content becomes the record's new version (勘误审批)");
+        app.MapPost("/Task/{id}/$reject", Reject).WithTags("Records").WithSummary("reject a correction (reason)");
+    }
+
+    private static async Task Approve(HttpContext ctx, string id, IResourceStore store, ResourceWriter writer, RecordScope scope, TimeProvider clock)
+    {
+        var caller = ctx.GetCaller();
+        var p = await OperationParameters.ReadAsync(ctx);
+        var task = await ResourceEndpoints.InSessionAsync(ctx, store, s => ApproveAsync(s, writer, scope, caller, id, clock.GetUtcNow(), p.Value("comment"), ctx.RequestAborted));
+        await FhirFormats.WriteJsonBytesAsync(ctx, 200, task.Json!);
+    }
+
+    /// <summary>Approves correction Task/{id} for <paramref name="caller"/>: the new version, its Provenance, the completed Task (returned).</summary>
+    public static async Task<StoredResource> ApproveAsync(IWriteSession s, ResourceWriter writer, RecordScope scope, Caller caller, string id,
+        DateTimeOffset time, string? comment, CancellationToken ct)
+    {
+        var (node, target, current) = await OpenAsync(s, id, scope, caller, ct);
+        var content = ProposedContent(node, current.ResourceType);
+        content.RemoveAll("id");
+        content.Add("id", current.Id);
+        if (scope.SubjectId(content) != scope.SubjectId(target))
+            throw FhirException.Unprocessable("A correction cannot move a service record to another person's record.");
+        var now = time.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+        return await RecordWriteMode.RunAsync(RecordProcedure.Correction, async () =>
+        {
+            var written = (await writer.UpdateAsync(s, content, current.ResourceType, current.Id, current.Version, ct)).Stored;
+            await writer.CreateAsync(s, CorrectionProvenance(node, caller, current, written, now, comment), "Provenance", null, ct);
+            SetStatus(node, "completed", now);
+            var output = node.Add("output");
+            output.Add("type").Add("text", "corrected version");
+            output.Add("value", null, "Reference").Add("reference", $"{written.ResourceType}/{written.Id}/_history/{written.Version}");
+            return (await writer.UpdateAsync(s, node, "Task", id, null, ct)).Stored;
+        });
+    }
+
+    private static async Task Reject(HttpContext ctx, string id, IResourceStore store, ResourceWriter writer, RecordScope scope, TimeProvider clock)
+    {
+        var caller = ctx.GetCaller();
+        var p = await OperationParameters.ReadAsync(ctx);
+        var reason = p.Required("reason");
+        var task = await ResourceEndpoints.InSessionAsync(ctx, store, async s =>
+        {
+            var (node, _, _) = await OpenAsync(s, id, scope, caller, ctx.RequestAborted);
+            SetStatus(node, "rejected", clock.GetUtcNow().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
+            node.Add("statusReason").Add("text", reason);
+            return (await writer.UpdateAsync(s, node, "Task", id, null, ctx.RequestAborted)).Stored;
+        });
+        await FhirFormats.WriteJsonBytesAsync(ctx, 200, task.Json!);
+    }
+
+    /// <summary>The open correction Task, the service record it corrects, and the check that the caller may decide it.</summary>
+    private static async Task<(ElementNode Task, ElementNode Target, StoredResource Current)> OpenAsync(IWriteSession s, string id, RecordScope scope, Caller caller, CancellationToken ct)
+    {
+        if (!caller.HasRole(Roles.RecordAdministrator))
+            throw new FhirException(403, "forbidden", "Only a record administrator of the record's responsible institution decides corrections / 仅责任机构的档案管理员可审批勘误");
+        var task = RecordScope.Parse(await s.ReadAsync("Task", id, ct)) ?? throw FhirException.NotFound($"Task/{id} is not known.");
+        var code = task.Child("code")?.ChildrenNamed("coding").FirstOrDefault(c => c.Child("system")?.Value == TaskTypeSystem)?.Child("code")?.Value;
+        if (code != Correction) throw FhirException.Unprocessable($"Task/{id} is not a correction request (code {TaskTypeSystem}|{Correction}).");
+        var status = task.Child("status")?.Value;
+        if (status is not ("draft" or "requested" or "received" or "ready"))
+            throw FhirException.Conflict($"Task/{id} is {status}: it was decided already.");
+        var focus = task.Child("focus")?.Child("reference")?.Value?.Split('/');
+        if (focus is not { Length: >= 2 }) throw FhirException.Unprocessable($"Task/{id} names no service record in 'focus'.");
+        var current = await s.ReadAsync(focus[0], focus[1], ct);
+        if (current is null || current.IsDeleted) throw FhirException.NotFound($"{focus[0]}/{focus[1]} is not known.");
+        var target = RecordScope.Parse(current)!;
+        var patient = await scope.RecordPatientAsync(s, scope.SubjectId(target), ct)
+            ?? throw FhirException.Unprocessable($"{focus[0]}/{focus[1]} is not a service record of a resident record.");
+        var responsible = patient.Child("managingOrganization")?.Child("reference")?.Value;
+        if (responsible is null || responsible != caller.Organization)
+            throw new FhirException(403, "forbidden",
+                $"Corrections of this record are decided by the administrator of its responsible institution ({responsible ?? "none on file"}), not for {caller.Organization ?? "no institution"}.");
+        return (task, target, current);
+    }
+
+    private static ElementNode ProposedContent(ElementNode task, string type)
+    {
+        var input = task.ChildrenNamed("input").FirstOrDefault(i =>
+            i.Child("type") is { } t && (t.Child("text")?.Value == ContentInput || t.ChildrenNamed("coding").Any(c => c.Child("code")?.Value == ContentInput)));
+        var data = input?.Child("value") is { Type: "Attachment" } a ? a.Child("data")?.Value : null;
+        if (data is null) throw FhirException.Unprocessable($"The correction holds no proposed content: an input of type '{ContentInput}' with a FHIR JSON attachment.");
+        ElementNode content;
+        try { content = FhirFormats.Parse(Convert.FromBase64String(data), FhirFormat.Json); }
+        catch (FormatException) { throw FhirException.Unprocessable("The proposed content is not base64."); }
+        if (content.Type != type) throw FhirException.Unprocessable($"The proposed content is a {content.Type}, the record corrected is a {type}.");
+        return content;
+    }
+
+    private static ElementNode CorrectionProvenance(ElementNode task, Caller approver, StoredResource before, StoredResource after, string now, string? comment)
+    {
+        var provenance = ElementNode.CreateResource("Provenance");
+        provenance.Add("target").Add("reference", $"{after.ResourceType}/{after.Id}/_history/{after.Version}");
+        provenance.Add("occurred", now, "dateTime");
+        provenance.Add("recorded", now);
+        var reason = provenance.Add("reason");
+        reason.Add("text", task.Child("reasonCode")?.Child("text")?.Value ?? comment ?? "correction");
+        var activity = provenance.Add("activity").Add("coding");
+        activity.Add("system", "http://terminology.hl7.org/CodeSystem/v3-DataOperation");
+        activity.Add("code", "UPDATE");
+        var requester = provenance.Add("agent");
+        SourceLabelInterceptor.AddAgentType(requester, "author");
+        requester.Add("who").Add("reference", task.Child("requester")?.Child("reference")?.Value ?? "Task/" + task.Child("id")?.Value);
+        SourceLabelInterceptor.AddAgent(provenance, "verifier", approver);
+        var entity = provenance.Add("entity");
+        entity.Add("role", "revision");
+        entity.Add("what").Add("reference", $"{before.ResourceType}/{before.Id}/_history/{before.Version}");
+        var basis = provenance.Add("entity");
+        basis.Add("role", "source");
+        basis.Add("what").Add("reference", "Task/" + task.Child("id")?.Value);
+        return provenance;
+    }
+
+    private static void SetStatus(ElementNode task, string status, string now)
+    {
+        task.RemoveAll("status");
+        task.Add("status", status);
+        task.RemoveAll("lastModified");
+        task.Add("lastModified", now);
+    }
+}

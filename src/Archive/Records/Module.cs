@@ -1,0 +1,45 @@
+using FhirArchive.Rest.Metadata;
+using FhirArchive.Rest.Writing;
+
+namespace FhirArchive.Archive.Records;
+
+/// <summary>
+/// The resident health record (一人一档): identity keys and record numbers, the responsible institution, the
+/// lifecycle ($close, $reactivate, $purge), immutable service records and approved corrections, $match and $merge.
+/// </summary>
+public static class RecordsModule
+{
+    /// <summary>Configuration "Records" (<see cref="RecordOptions"/>). The interceptors run in this order, after those registered before.</summary>
+    public static IServiceCollection AddRecords(this IServiceCollection services, IConfiguration configuration)
+    {
+        var options = configuration.GetSection("Records").Get<RecordOptions>() ?? new RecordOptions();
+        services.AddSingleton(options);
+        services.AddSingleton<RecordScope>();
+        services.AddSingleton<IWriteInterceptor, SourceLabelInterceptor>();
+        services.AddSingleton<IWriteInterceptor, RecordMaintainerInterceptor>();
+        services.AddSingleton<IWriteInterceptor, LifecycleInterceptor>();
+        services.AddSingleton<IWriteInterceptor, ServiceRecordInterceptor>();
+        services.AddSingleton<IWriteInterceptor, RecordNumberInterceptor>();
+        services.AddSingleton<IWriteInterceptor, TimelinessInterceptor>();
+        services.AddSingleton<IWriteInterceptor, IdentityKeyInterceptor>();
+        services.AddSingleton<LostToFollowUpJob>();
+        if (options.Enabled && options.LostToFollowUpJob) services.AddHostedService(sp => sp.GetRequiredService<LostToFollowUpJob>());
+        services.AddOperations(
+            new("Patient", "match", "http://hl7.org/fhir/OperationDefinition/Patient-match"),
+            new("Patient", "merge", "http://fhirarchive.cn/fhir/OperationDefinition/Patient-merge"),
+            new("Patient", "close", "http://fhirarchive.cn/fhir/OperationDefinition/Patient-close"),
+            new("Patient", "reactivate", "http://fhirarchive.cn/fhir/OperationDefinition/Patient-reactivate"),
+            new("Patient", "purge", "http://fhirarchive.cn/fhir/OperationDefinition/Patient-purge"),
+            new("Task", "approve", "http://fhirarchive.cn/fhir/OperationDefinition/Task-approve"),
+            new("Task", "reject", "http://fhirarchive.cn/fhir/OperationDefinition/Task-reject"));
+        return services;
+    }
+
+    public static void MapRecords(this IEndpointRouteBuilder app)
+    {
+        LifecycleEndpoints.Map(app);
+        CorrectionEndpoints.Map(app);
+        MatchEndpoint.Map(app);
+        MergeEndpoint.Map(app);
+    }
+}

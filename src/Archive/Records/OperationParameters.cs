@@ -1,0 +1,73 @@
+using System.Text.Json;
+using FhirArchive.Fhir.Model;
+using FhirArchive.Rest.Infrastructure;
+
+namespace FhirArchive.Archive.Records;
+
+/// <summary>The named parameters of an operation: from a Parameters body and the query string (the body wins).</summary>
+public sealed class OperationParameters
+{
+    private readonly Dictionary<string, ElementNode> _body = new(StringComparer.Ordinal);
+    private readonly List<ElementNode> _all = [];
+    private readonly IQueryCollection _query;
+
+    private OperationParameters(IQueryCollection query) => _query = query;
+
+    public static async Task<OperationParameters> ReadAsync(HttpContext ctx)
+    {
+        var p = new OperationParameters(ctx.Request.Query);
+        if (ctx.Request.ContentLength is null or 0 && ctx.Request.Headers.TransferEncoding.Count == 0) return p;
+        ctx.Request.EnableBuffering();
+        if (IsParametersWithoutAny((await FhirFormats.ReadBodyAsync(ctx.Request, ctx.RequestAborted)).Span)) return p;
+        ctx.Request.Body.Position = 0;
+        var body = await FhirFormats.ReadResourceAsync(ctx.Request, ctx.RequestAborted);
+        if (body.Type != "Parameters") throw FhirException.BadRequest($"The operation takes a Parameters resource, not a {body.Type}.");
+        foreach (var parameter in body.ChildrenNamed("parameter"))
+            if (parameter.Child("name")?.Value is { } name)
+            {
+                p._body.TryAdd(name, parameter);
+                p._all.Add(parameter);
+            }
+        return p;
+    }
+
+    /// <summary>
+    /// {"resourceType":"Parameters","parameter":[]}: strict FHIR JSON refuses the empty array, but to an operation
+    /// it only says "no parameters" (what clients send when every parameter is optional). Anything else, XML
+    /// included, is for the parser to read or refuse.
+    /// </summary>
+    private static bool IsParametersWithoutAny(ReadOnlySpan<byte> body)
+    {
+        var reader = new Utf8JsonReader(body);
+        try
+        {
+            using var document = JsonDocument.ParseValue(ref reader);
+            var root = document.RootElement;
+            return root.ValueKind == JsonValueKind.Object
+                && root.TryGetProperty("resourceType", out var type) && type.ValueKind == JsonValueKind.String && type.GetString() == "Parameters"
+                && root.TryGetProperty("parameter", out var parameters) && parameters.ValueKind == JsonValueKind.Array && parameters.GetArrayLength() == 0;
+        }
+        catch (JsonException) { return false; }
+    }
+
+    /// <summary>A primitive value (valueCode, valueDate, valueString...), the code/text of a Coding / CodeableConcept, or a Reference's reference.</summary>
+    public string? Value(string name)
+    {
+        if (_body.TryGetValue(name, out var p) && p.Child("value") is { } v)
+            return v.Value ?? v.Child("code")?.Value ?? v.Child("text")?.Value ?? v.Child("coding")?.Child("code")?.Value ?? v.Child("reference")?.Value;
+        return _query[name].ToString() is { Length: > 0 } q ? q : null;
+    }
+
+    /// <summary>Every value of a repeated parameter (body parameters, else the query string's), as <see cref="Value"/> reads one.</summary>
+    public IReadOnlyList<string> Values(string name)
+    {
+        var body = _all.Where(p => p.Child("name")?.Value == name && p.Child("value") is not null)
+            .Select(p => p.Child("value")!).Select(v => v.Value ?? v.Child("reference")?.Value ?? v.Child("code")?.Value).OfType<string>().ToList();
+        return body.Count > 0 ? body : _query[name].Where(v => !string.IsNullOrEmpty(v)).Select(v => v!).ToList();
+    }
+
+    public ElementNode? Resource(string name) => _body.TryGetValue(name, out var p) ? p.Child("resource") : null;
+
+    public string Required(string name) =>
+        Value(name) ?? throw FhirException.BadRequest($"The operation needs the parameter '{name}'.");
+}

@@ -1,0 +1,25 @@
+using FhirArchive.Rest.Access;
+using FhirArchive.Rest.Writing;
+
+namespace FhirArchive.Archive.Records;
+
+/// <summary>
+/// Ordinary updates and patches of a record Patient (REST or batch entries) are for whoever maintains the record
+/// (<see cref="RecordMaintainer"/>): others get 403 naming the family doctor or the responsible institution.
+/// Creating a record, service records (off-site service included) and the record procedures are not its concern.
+/// </summary>
+public sealed class RecordMaintainerInterceptor(RecordScope scope, TimeProvider clock) : IWriteInterceptor
+{
+    public ValueTask BeforeWriteAsync(WriteContext context)
+    {
+        if (context.ResourceType != "Patient" || context.Http is null || context.CreatesResource || context.Interaction == WriteInteraction.Delete
+            || RecordWriteMode.Active is not null) return ValueTask.CompletedTask;
+        // Judged by the record as it stands: a payload cannot name itself a new maintainer.
+        var current = RecordScope.Parse(context.Current);
+        if (current is null || !scope.IsRecordPatient(current)) return ValueTask.CompletedTask;
+        RecordMaintainer.Demand(context.Http.GetCaller(), current, context.Id, clock.GetUtcNow());
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask AfterWriteAsync(WriteContext context) => ValueTask.CompletedTask;
+}

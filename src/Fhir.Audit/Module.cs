@@ -1,0 +1,41 @@
+using FhirArchive.Rest.Metadata;
+using FhirArchive.Rest.Writing;
+
+namespace FhirArchive.Audit;
+
+/// <summary>The audit trail: every interaction and write recorded, the authorisation server's events, the trail over REST.</summary>
+public static class AuditModule
+{
+    public static IServiceCollection AddAudit(this IServiceCollection services)
+    {
+        // The audit answers for the authorisation server's events (registered before the auth setup, which only adds a default).
+        services.AddSingleton<FhirArchive.Auth.IAuthEvents, AuditAuthEvents>();
+        services.AddSingleton<IWriteInterceptor, AuditWriteInterceptor>();
+        services.AddSingleton<PatientReferences>();
+        services.AddSingleton<AuditTrail>();
+        services.AddHostedService(sp => sp.GetRequiredService<AuditTrail>());
+        services.AddOperations(
+            new("Patient", "access-log", "http://fhirarchive.cn/fhir/OperationDefinition/Patient-access-log"),
+            new("AuditEvent", "verify", "http://fhirarchive.cn/fhir/OperationDefinition/AuditEvent-verify"));
+        services.AddSingleton(new OwnCapability("AuditEvent", DescribeTrail));
+        return services;
+    }
+
+    /// <summary>Audit:Enabled=false exists only to measure the audit's cost; it logs a warning.</summary>
+    public static void UseAudit(this WebApplication app)
+    {
+        if (app.Configuration.GetValue("Audit:Enabled", true)) app.UseMiddleware<AuditMiddleware>();
+        else app.Logger.LogWarning("Audit:Enabled=false: interactions are NOT audited. Use this for benchmarks only.");
+    }
+
+    public static void MapAudit(this IEndpointRouteBuilder app) => AuditEndpoints.Map(app);
+
+    /// <summary>The audit trail is the server's own and append-only: read and search (auditors), and $verify.</summary>
+    private static void DescribeTrail(Fhir.Model.ElementNode r, Storage.Indexing.SearchParameterRegistry registry)
+    {
+        r.Add("documentation", "The server's append-only, SM3-chained audit trail (IHE BALP). Read and searched by auditors; never written by clients.");
+        foreach (var i in new[] { "read", "search-type" }) r.Add("interaction").Add("code", i);
+        foreach (var p in registry.For("AuditEvent").Where(p => AuditEndpoints.SearchParams.Contains(p.Code)).OrderBy(p => p.Code, StringComparer.Ordinal))
+            CapabilityEndpoint.AddParam(r, p.Code, p.Url, p.Type.ToString().ToLowerInvariant());
+    }
+}

@@ -1,0 +1,137 @@
+using FhirArchive.Fhir.Definitions;
+using FhirArchive.Fhir.Model;
+using FhirArchive.Rest.Infrastructure;
+using FhirArchive.Storage.Indexing;
+
+namespace FhirArchive.Rest.Metadata;
+
+/// <summary>An operation the server implements, as the CapabilityStatement lists it: on a resource type, or system-wide (Type null).</summary>
+public sealed record FhirOperation(string? Type, string Name, string Definition);
+
+/// <summary>A resource type a module serves its own way (the audit trail): it describes the type's entry itself.</summary>
+public sealed record OwnCapability(string Type, Action<ElementNode, SearchParameterRegistry> Describe);
+
+/// <summary>
+/// The CapabilityStatement, generated from what the server really implements and indexes: the engine's interactions
+/// and operations, and those the modules register (<see cref="FhirOperation"/>, <see cref="OwnCapability"/>).
+/// </summary>
+public static class CapabilityEndpoint
+{
+    private static readonly string[] Interactions = ["read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create", "search-type"];
+    private static readonly SearchParamType[] Indexed =
+        [SearchParamType.String, SearchParamType.Token, SearchParamType.Date, SearchParamType.Number, SearchParamType.Quantity, SearchParamType.Reference, SearchParamType.Uri];
+
+    public static void Map(IEndpointRouteBuilder app) =>
+        app.MapGet("/metadata", (HttpContext ctx, SearchParameterRegistry registry, IEnumerable<FhirOperation> operations, IEnumerable<OwnCapability> own) =>
+            FhirFormats.WriteNodeAsync(ctx, 200, Build(FhirHeaders.BaseUrl(ctx.Request), registry, [.. Operations, .. operations], own)))
+            .WithTags("Metadata").WithSummary("CapabilityStatement");
+
+    public static ElementNode Build(string baseUrl, SearchParameterRegistry registry, IReadOnlyList<FhirOperation> operations, IEnumerable<OwnCapability> own)
+    {
+        var ownTypes = own.ToDictionary(o => o.Type);
+        var cs = ElementNode.CreateResource("CapabilityStatement");
+        cs.Add("status", "active");
+        cs.Add("date", DateTime.UtcNow.ToString("yyyy-MM-dd"));
+        cs.Add("kind", "instance");
+        var software = cs.Add("software");
+        software.Add("name", "FhirArchive");
+        var impl = cs.Add("implementation");
+        impl.Add("description", "FhirArchive 居民电子健康档案 FHIR R4 server");
+        impl.Add("url", baseUrl);
+        cs.Add("fhirVersion", "4.0.1");
+        foreach (var f in new[] { FhirFormats.JsonType, FhirFormats.XmlType, "json", "xml" }) cs.Add("format", f);
+        var rest = cs.Add("rest");
+        rest.Add("mode", "server");
+        Security.SecuritySetup.AddTo(rest, baseUrl);
+        // Which Source:param pairs can point at each type (the _revinclude values worth offering).
+        var revIncludes = new Dictionary<string, List<string>>();
+        foreach (var source in FhirDefinitions.R4.ResourceTypes)
+            foreach (var p in registry.For(source).Where(p => p.Type == SearchParamType.Reference))
+                foreach (var target in p.Targets)
+                {
+                    if (!revIncludes.TryGetValue(target, out var list)) revIncludes[target] = list = [];
+                    list.Add($"{source}:{p.Code}");
+                }
+        foreach (var type in FhirDefinitions.R4.ResourceTypes.Where(t => FhirDefinitions.R4.GetType(t) is { IsAbstract: false }).Order(StringComparer.Ordinal))
+        {
+            var r = rest.Add("resource");
+            r.Add("type", type);
+            if (ownTypes.TryGetValue(type, out var described))
+            {
+                described.Describe(r, registry);
+                AddTypeOperations(r, type, operations);
+                continue;
+            }
+            foreach (var i in Interactions) r.Add("interaction").Add("code", i);
+            r.Add("versioning", "versioned-update");
+            r.Add("readHistory", "true");
+            r.Add("updateCreate", "true");
+            r.Add("conditionalCreate", "true");
+            r.Add("conditionalRead", "modified-since");
+            r.Add("conditionalUpdate", "true");
+            r.Add("conditionalDelete", "single");
+            foreach (var inc in registry.For(type).Where(p => p.Type == SearchParamType.Reference).Select(p => $"{type}:{p.Code}").Order(StringComparer.Ordinal))
+                r.Add("searchInclude", inc);
+            foreach (var rev in revIncludes.GetValueOrDefault(type, []).Order(StringComparer.Ordinal))
+                r.Add("searchRevInclude", rev);
+            foreach (var p in registry.For(type).Where(Searchable).OrderBy(p => p.Code, StringComparer.Ordinal))
+                AddParam(r, p.Code, p.Url, p.Type.ToString().ToLowerInvariant());
+            AddParam(r, "_id", "http://hl7.org/fhir/SearchParameter/Resource-id", "token");
+            AddParam(r, "_lastUpdated", "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated", "date");
+            AddTypeOperations(r, type, operations);
+        }
+        foreach (var i in new[] { "transaction", "batch", "search-system", "history-system" }) rest.Add("interaction").Add("code", i);
+        foreach (var (_, name, definition) in operations.Where(o => o.Type is null))
+        {
+            var op = rest.Add("operation");
+            op.Add("name", name);
+            op.Add("definition", definition);
+        }
+        return cs;
+    }
+
+    /// <summary>The engine's own operations (Validation, Terminology, Everything).</summary>
+    private static readonly FhirOperation[] Operations =
+    [
+        new(null, "validate", "http://hl7.org/fhir/OperationDefinition/Resource-validate"),
+        new(null, "lookup", "http://hl7.org/fhir/OperationDefinition/CodeSystem-lookup"),
+        new(null, "subsumes", "http://hl7.org/fhir/OperationDefinition/CodeSystem-subsumes"),
+        new(null, "validate-code", "http://hl7.org/fhir/OperationDefinition/ValueSet-validate-code"),
+        new(null, "expand", "http://hl7.org/fhir/OperationDefinition/ValueSet-expand"),
+        new(null, "translate", "http://hl7.org/fhir/OperationDefinition/ConceptMap-translate"),
+        new("Patient", "everything", Everything.EverythingEndpoint.Definition),
+    ];
+
+    private static void AddTypeOperations(ElementNode r, string type, IReadOnlyList<FhirOperation> operations)
+    {
+        foreach (var (_, name, definition) in operations.Where(o => o.Type == type))
+        {
+            var op = r.Add("operation");
+            op.Add("name", name);
+            op.Add("definition", definition);
+        }
+    }
+
+    /// <summary>A search parameter's entry (also for the types modules describe themselves).</summary>
+    public static void AddParam(ElementNode r, string name, string url, string type)
+    {
+        var sp = r.Add("searchParam");
+        sp.Add("name", name);
+        sp.Add("definition", url);
+        sp.Add("type", type);
+    }
+
+    /// <summary>Indexed types, and composites whose components the definitions name.</summary>
+    private static bool Searchable(SearchParamDef p) =>
+        p.Code is not ("_id" or "_lastUpdated") && (Indexed.Contains(p.Type) || p is { Type: SearchParamType.Composite, Components.Count: > 0 });
+}
+
+public static class OperationRegistration
+{
+    /// <summary>Lists a module's operations in the CapabilityStatement (its endpoints are mapped by the module).</summary>
+    public static IServiceCollection AddOperations(this IServiceCollection services, params FhirOperation[] operations)
+    {
+        foreach (var o in operations) services.AddSingleton(o);
+        return services;
+    }
+}

@@ -1,0 +1,156 @@
+using FhirArchive.Fhir.Model;
+using FhirArchive.Fhir.Outcomes;
+using FhirArchive.Rest.Access;
+using FhirArchive.Rest.Infrastructure;
+using FhirArchive.Rest.Writing;
+using FhirArchive.Storage;
+
+namespace FhirArchive.Rest.Resources;
+
+/// <summary>Instance-level REST interactions: read, vread, create, update, delete (plain and conditional).</summary>
+public static class ResourceEndpoints
+{
+    public static void Map(IEndpointRouteBuilder app)
+    {
+        app.MapGet("/{type}/{id}", Read).WithTags("Resources").WithSummary("read");
+        app.MapGet("/{type}/{id}/_history/{vid}", VRead).WithTags("Resources").WithSummary("vread");
+        app.MapPost("/{type}", Create).WithTags("Resources").WithSummary("create (If-None-Exist for conditional create)");
+        app.MapPut("/{type}/{id}", Update).WithTags("Resources").WithSummary("update / update-as-create (If-Match for versioned update)");
+        app.MapPut("/{type}", ConditionalUpdate).WithTags("Resources").WithSummary("conditional update");
+        app.MapDelete("/{type}/{id}", Delete).WithTags("Resources").WithSummary("delete");
+        app.MapDelete("/{type}", ConditionalDelete).WithTags("Resources").WithSummary("conditional delete");
+        app.MapMethods("/{type}/{id}/_history/{vid}", ["PUT", "DELETE", "POST", "PATCH"], (HttpContext c) => NotAllowed(c.Request.Method)).ExcludeFromDescription();
+    }
+
+    private static IResult NotAllowed(string method) =>
+        throw new FhirException(405, "not-supported", $"{method} is not supported on this URL.");
+
+    private static async Task Read(HttpContext ctx, string type, string id, IResourceStore store, ReadGuard guard)
+    {
+        ResourceWriter.CheckType(type);
+        await guard.RunAsync(ctx, "read", type, async access =>
+        {
+            var s = await store.ReadAsync(type, id, ctx.RequestAborted);
+            if ((s = await guard.ShowOrGoneAsync(access, s)) is null) throw FhirException.NotFound($"{type}/{id} is not known.");
+            if (s.IsDeleted)
+            {
+                FhirHeaders.SetVersionHeaders(ctx.Response, s);
+                throw FhirException.Gone($"{type}/{id} was deleted (version {s.Version}).");
+            }
+            await WriteVersionAsync(ctx, s);
+            return 0;
+        });
+    }
+
+    private static async Task VRead(HttpContext ctx, string type, string id, string vid, IResourceStore store, ReadGuard guard)
+    {
+        ResourceWriter.CheckType(type);
+        if (!int.TryParse(vid, out var version)) throw FhirException.NotFound($"'{vid}' is not a version of {type}/{id}.");
+        await guard.RunAsync(ctx, "vread", type, async access =>
+        {
+            var s = await store.ReadVersionAsync(type, id, version, ctx.RequestAborted);
+            if ((s = await guard.ShowOrGoneAsync(access, s)) is null) throw FhirException.NotFound($"{type}/{id}/_history/{vid} is not known.");
+            if (s.IsDeleted) throw FhirException.Gone($"Version {vid} of {type}/{id} is a deletion.");
+            await WriteVersionAsync(ctx, s);
+            return 0;
+        });
+    }
+
+    private static async Task WriteVersionAsync(HttpContext ctx, StoredResource s)
+    {
+        FhirHeaders.SetVersionHeaders(ctx.Response, s);
+        if (FhirHeaders.NotModified(ctx.Request, s))
+        {
+            ctx.Response.StatusCode = StatusCodes.Status304NotModified;
+            return;
+        }
+        await FhirFormats.WriteJsonBytesAsync(ctx, 200, s.Json!, Search.ResultShaping.ForRead(ctx.Request));
+    }
+
+    private static async Task Create(HttpContext ctx, string type, IResourceStore store, ResourceWriter writer)
+    {
+        ResourceWriter.CheckType(type);
+        var resource = await FhirFormats.ReadResourceAsync(ctx.Request, ctx.RequestAborted);
+        var outcome = await InSessionAsync(ctx, store, s => writer.CreateAsync(s, resource, type, ctx.Request.Headers["If-None-Exist"].ToString(), ctx.RequestAborted));
+        await WriteOutcomeAsync(ctx, outcome, outcome.Status == 201 ? "Created" : "A matching resource already exists; nothing was created.");
+    }
+
+    private static async Task Update(HttpContext ctx, string type, string id, IResourceStore store, ResourceWriter writer)
+    {
+        ResourceWriter.CheckType(type);
+        var resource = await FhirFormats.ReadResourceAsync(ctx.Request, ctx.RequestAborted);
+        var ifMatch = FhirHeaders.IfMatch(ctx.Request);
+        var outcome = await InSessionAsync(ctx, store, s => writer.UpdateAsync(s, resource, type, id, ifMatch, ctx.RequestAborted));
+        await WriteOutcomeAsync(ctx, outcome, outcome.Status == 201 ? "Created" : "Updated");
+    }
+
+    private static async Task ConditionalUpdate(HttpContext ctx, string type, IResourceStore store, ResourceWriter writer)
+    {
+        ResourceWriter.CheckType(type);
+        var resource = await FhirFormats.ReadResourceAsync(ctx.Request, ctx.RequestAborted);
+        var ifMatch = FhirHeaders.IfMatch(ctx.Request);
+        var outcome = await InSessionAsync(ctx, store, s => writer.ConditionalUpdateAsync(s, resource, type, CriteriaOf(ctx), ifMatch, ctx.RequestAborted));
+        await WriteOutcomeAsync(ctx, outcome, outcome.Status == 201 ? "Created" : "Updated");
+    }
+
+    /// <summary>One write in its own session: committed when it succeeds, rolled back when it throws.</summary>
+    public static async Task<T> InSessionAsync<T>(HttpContext ctx, IResourceStore store, Func<IWriteSession, Task<T>> write)
+    {
+        await using var s = await store.BeginWriteAsync(ctx.RequestAborted);
+        var result = await write(s);
+        await s.CommitAsync(ctx.RequestAborted);
+        return result;
+    }
+
+    /// <summary>The query string without the formatting parameters (those are not search criteria).</summary>
+    public static IEnumerable<KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues>> CriteriaOf(HttpContext ctx) =>
+        ctx.Request.Query.Where(kv => kv.Key is not ("_format" or "_pretty"));
+
+    private static async Task Delete(HttpContext ctx, string type, string id, IResourceStore store, ResourceWriter writer)
+    {
+        ResourceWriter.CheckType(type);
+        var deleted = await InSessionAsync(ctx, store, async s =>
+        {
+            var current = await writer.CurrentAsync(s, type, id, WriteIntent.Delete, ctx.RequestAborted);
+            if (current is null) throw FhirException.NotFound($"{type}/{id} is not known.");
+            return await writer.DeleteAsync(s, current, ctx.RequestAborted);
+        });
+        if (deleted is not null) ctx.Response.Headers.ETag = FhirHeaders.ETag(deleted.Version);
+        await WriteInfoAsync(ctx, 200, deleted is null ? $"{type}/{id} was already deleted." : $"Deleted {type}/{id} (version {deleted.Version}).");
+    }
+
+    private static async Task ConditionalDelete(HttpContext ctx, string type, IResourceStore store, ResourceWriter writer)
+    {
+        ResourceWriter.CheckType(type);
+        var count = await InSessionAsync(ctx, store, s => writer.ConditionalDeleteAsync(s, type, CriteriaOf(ctx), ctx.RequestAborted));
+        if (count == 0)
+        {
+            ctx.Response.StatusCode = StatusCodes.Status204NoContent;
+            return;
+        }
+        await WriteInfoAsync(ctx, 200, $"Deleted {count} {type}.");
+    }
+
+    private static Task WriteInfoAsync(HttpContext ctx, int status, string message) =>
+        FhirFormats.WriteNodeAsync(ctx, status, OperationOutcomes.Create(IssueSeverity.Information, "informational", message));
+
+    /// <summary>Location/ETag/Last-Modified, then the body the client asked for with Prefer: return=...</summary>
+    public static async Task WriteOutcomeAsync(HttpContext ctx, WriteOutcome o, string message)
+    {
+        var s = o.Stored;
+        FhirHeaders.SetVersionHeaders(ctx.Response, s);
+        ctx.Response.Headers.Location = FhirHeaders.VersionUrl(ctx.Request, s);
+        switch (FhirHeaders.Return(ctx.Request))
+        {
+            case PreferReturn.Minimal:
+                ctx.Response.StatusCode = o.Status;
+                break;
+            case PreferReturn.OperationOutcome:
+                await WriteInfoAsync(ctx, o.Status, $"{message}: {s.ResourceType}/{s.Id} version {s.Version}.");
+                break;
+            default:
+                await FhirFormats.WriteJsonBytesAsync(ctx, o.Status, s.Json!);
+                break;
+        }
+    }
+}

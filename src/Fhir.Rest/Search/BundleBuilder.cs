@@ -1,0 +1,106 @@
+using System.Buffers;
+using System.Text.Json;
+using FhirArchive.Fhir.Model;
+using FhirArchive.Fhir.Serialization.Json;
+
+namespace FhirArchive.Rest.Search;
+
+/// <summary>One Bundle entry: the resource as stored JSON bytes (copied verbatim) or as a node (when reshaped).</summary>
+public sealed record BundleEntry(string? FullUrl, byte[]? Json = null, ElementNode? Node = null, string? SearchMode = null,
+    (string Method, string Url)? Request = null, (string Status, string? Location, string? Etag, DateTimeOffset? LastModified)? Response = null);
+
+/// <summary>Writes Bundle JSON directly, embedding stored resource bytes without parsing them.</summary>
+public sealed class BundleBuilder(string type)
+{
+    public int? Total { get; set; }
+    /// <summary>Some entry was redacted for the caller: the Bundle carries the DS4P REDACTED label too.</summary>
+    public bool Redacted { get; set; }
+    public List<(string Relation, string Url)> Links { get; } = [];
+    public List<BundleEntry> Entries { get; } = [];
+    public string Id { get; } = Guid.NewGuid().ToString();
+
+    public byte[] ToJson()
+    {
+        var buffer = new ArrayBufferWriter<byte>(4096);
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            w.WriteStartObject();
+            w.WriteString("resourceType", "Bundle");
+            w.WriteString("id", Id);
+            w.WriteStartObject("meta");
+            w.WriteString("lastUpdated", DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'"));
+            if (Redacted)
+            {
+                w.WriteStartArray("security");
+                w.WriteStartObject();
+                w.WriteString("system", Access.Redaction.System);
+                w.WriteString("code", Access.Redaction.Code);
+                w.WriteEndObject();
+                w.WriteEndArray();
+            }
+            w.WriteEndObject();
+            w.WriteString("type", type);
+            if (Total is { } t) w.WriteNumber("total", t);
+            if (Links.Count > 0)
+            {
+                w.WriteStartArray("link");
+                foreach (var (rel, url) in Links)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("relation", rel);
+                    w.WriteString("url", url);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+            }
+            if (Entries.Count > 0)
+            {
+                w.WriteStartArray("entry");
+                foreach (var e in Entries) WriteEntry(w, e);
+                w.WriteEndArray();
+            }
+            w.WriteEndObject();
+        }
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static void WriteEntry(Utf8JsonWriter w, BundleEntry e)
+    {
+        w.WriteStartObject();
+        if (e.FullUrl is not null) w.WriteString("fullUrl", e.FullUrl);
+        if (e.Json is not null)
+        {
+            w.WritePropertyName("resource");
+            w.WriteRawValue(e.Json, skipInputValidation: true);
+        }
+        else if (e.Node is not null)
+        {
+            w.WritePropertyName("resource");
+            w.Flush();
+            FhirJsonSerializer.Write(e.Node, w);
+        }
+        if (e.SearchMode is not null)
+        {
+            w.WriteStartObject("search");
+            w.WriteString("mode", e.SearchMode);
+            w.WriteEndObject();
+        }
+        if (e.Request is { } rq)
+        {
+            w.WriteStartObject("request");
+            w.WriteString("method", rq.Method);
+            w.WriteString("url", rq.Url);
+            w.WriteEndObject();
+        }
+        if (e.Response is { } rs)
+        {
+            w.WriteStartObject("response");
+            w.WriteString("status", rs.Status);
+            if (rs.Location is not null) w.WriteString("location", rs.Location);
+            if (rs.Etag is not null) w.WriteString("etag", rs.Etag);
+            if (rs.LastModified is { } lm) w.WriteString("lastModified", lm.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'"));
+            w.WriteEndObject();
+        }
+        w.WriteEndObject();
+    }
+}

@@ -1,0 +1,98 @@
+using FhirArchive.Fhir.Model;
+using FhirArchive.Fhir.Outcomes;
+using FhirArchive.Rest.Access;
+using FhirArchive.Rest.Resources;
+using FhirArchive.Rest.Infrastructure;
+using FhirArchive.Storage;
+
+namespace FhirArchive.Rest.Validation;
+
+/// <summary>
+/// $validate at type and instance level: the resource in the body (or a Parameters with "resource", "mode",
+/// "profile"), or the stored one for GET on an instance. Answers 200 with an OperationOutcome listing every issue.
+/// </summary>
+public static class ValidateEndpoint
+{
+    public static void Map(IEndpointRouteBuilder app)
+    {
+        app.MapPost("/{type}/$validate", (HttpContext ctx, string type, WriteValidator v, IResourceStore store, ReadGuard guard) =>
+            RunAsync(ctx, type, null, v, store, guard)).WithTags("Validation").WithSummary("$validate a resource (profile, mode)");
+        app.MapPost("/{type}/{id}/$validate", (HttpContext ctx, string type, string id, WriteValidator v, IResourceStore store, ReadGuard guard) =>
+            RunAsync(ctx, type, id, v, store, guard)).WithTags("Validation").WithSummary("$validate against an existing instance (mode update/delete)")
+            .WithMetadata(new DecidesOwnVisibility()); // a stored instance is read through the ReadGuard; a body alone reveals nothing
+        app.MapGet("/{type}/{id}/$validate", (HttpContext ctx, string type, string id, WriteValidator v, IResourceStore store, ReadGuard guard) =>
+            RunAsync(ctx, type, id, v, store, guard)).WithTags("Validation").WithSummary("$validate the stored instance")
+            .WithMetadata(new DecidesOwnVisibility());
+    }
+
+    private static async Task RunAsync(HttpContext ctx, string type, string? id, WriteValidator validator, IResourceStore store, ReadGuard guard)
+    {
+        ResourceWriter.CheckType(type);
+        var mode = ctx.Request.Query["mode"].ToString();
+        var profile = ctx.Request.Query["profile"].ToString();
+        ElementNode? resource = null;
+        if (ctx.Request.ContentLength > 0 || ctx.Request.Headers.TransferEncoding.Count > 0)
+        {
+            var body = await FhirFormats.ReadResourceAsync(ctx.Request, ctx.RequestAborted);
+            if (body.Type == "Parameters" && type != "Parameters")
+            {
+                foreach (var p in body.ChildrenNamed("parameter"))
+                {
+                    switch (p.Child("name")?.Value)
+                    {
+                        // re-rooted, so that issue locations read "Patient.name", not "Parameters.parameter[0].resource.name"
+                        case "resource" when p.Child("resource") is { } r:
+                            resource = FhirFormats.ParseStored(Fhir.Serialization.Json.FhirJsonSerializer.SerializeToUtf8Bytes(r));
+                            break;
+                        case "mode": mode = p.Child("value")?.Value ?? mode; break;
+                        case "profile": profile = p.Child("value")?.Value ?? profile; break;
+                    }
+                }
+                if (resource is null && mode != "delete") throw FhirException.BadRequest("The Parameters hold no 'resource' to validate.");
+            }
+            else resource = body;
+        }
+        if (mode is not ("" or "create" or "update" or "delete"))
+            throw FhirException.BadRequest($"Unknown mode '{mode}': use create, update or delete.");
+
+        var issues = new List<FhirIssue>();
+        if (resource is null)
+        {
+            if (id is null) throw FhirException.BadRequest("$validate needs a resource in the body.");
+            var stored = await ReadAsync(ctx, type, id, store, guard);
+            if (mode != "delete") resource = FhirFormats.ParseStored(stored.Json!);
+        }
+        else if (resource.Type != type)
+        {
+            throw FhirException.BadRequest($"The resource is a {resource.Type} but the URL is for {type}.");
+        }
+
+        if (mode == "update")
+        {
+            var bodyId = resource?.Child("id")?.Value;
+            if (bodyId is null) issues.Add(new FhirIssue(IssueSeverity.Error, "required", "An update needs the resource's id.", $"{type}.id"));
+            else if (id is not null && bodyId != id) issues.Add(new FhirIssue(IssueSeverity.Error, "invalid", $"The id '{bodyId}' does not match the URL ('{id}').", $"{type}.id"));
+        }
+        if (mode == "delete")
+        {
+            if (id is null) throw FhirException.BadRequest("mode=delete needs an instance: POST [type]/[id]/$validate.");
+            await ReadAsync(ctx, type, id, store, guard);
+            issues.Add(new FhirIssue(IssueSeverity.Information, "informational", $"No rule forbids deleting {type}/{id}."));
+        }
+        if (resource is not null) issues.AddRange(validator.Validate(resource, profile.Length > 0 ? profile : null));
+        await FhirFormats.WriteNodeAsync(ctx, 200, OperationOutcomes.Create(issues));
+    }
+
+    private static async Task<StoredResource> ReadAsync(HttpContext ctx, string type, string id, IResourceStore store, ReadGuard guard)
+    {
+        StoredResource? found = null;
+        await guard.RunAsync(ctx, "validate", type, async access =>
+        {
+            var s = await store.ReadAsync(type, id, ctx.RequestAborted);
+            if (s is null || s.IsDeleted || (s = await guard.ShowOrGoneAsync(access, s)) is null) throw FhirException.NotFound($"{type}/{id} is not known.");
+            found = s;
+            return 0;
+        });
+        return found!;
+    }
+}

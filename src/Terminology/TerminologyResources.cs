@@ -71,17 +71,24 @@ public static class TerminologyResources
 
     public static ElementNode ToValueSet(ValueSetInfo vs)
     {
-        var r = ElementNode.CreateResource("ValueSet");
-        r.Add("id", vs.Name);
-        r.Add("url", vs.Url);
-        r.Add("name", Identifier(vs.Name));
-        r.Add("title", vs.Title);
-        r.Add("status", "active");
-        r.Add("publisher", Publisher);
+        var r = Header("ValueSet", vs.Name, vs.Url, vs.Title);
         if (vs.Description is not null) r.Add("description", vs.Description);
         var compose = r.Add("compose");
         foreach (var inc in vs.Includes) AddInclude(compose, "include", inc);
         foreach (var exc in vs.Excludes) AddInclude(compose, "exclude", exc);
+        return r;
+    }
+
+    /// <summary>What every published ValueSet and ConceptMap starts with (a CodeSystem puts its identifier and version between).</summary>
+    private static ElementNode Header(string type, string name, string url, string title)
+    {
+        var r = ElementNode.CreateResource(type);
+        r.Add("id", name);
+        r.Add("url", url);
+        r.Add("name", Identifier(name));
+        r.Add("title", title);
+        r.Add("status", "active");
+        r.Add("publisher", Publisher);
         return r;
     }
 
@@ -102,13 +109,7 @@ public static class TerminologyResources
 
     public static ElementNode ToConceptMap(ConceptMapInfo map)
     {
-        var r = ElementNode.CreateResource("ConceptMap");
-        r.Add("id", map.Name);
-        r.Add("url", map.Url);
-        r.Add("name", Identifier(map.Name));
-        r.Add("title", map.Title);
-        r.Add("status", "active");
-        r.Add("publisher", Publisher);
+        var r = Header("ConceptMap", map.Name, map.Url, map.Title);
         if (map.SourceValueSet is not null) r.Add("source", map.SourceValueSet, "canonical");
         if (map.TargetValueSet is not null) r.Add("target", map.TargetValueSet, "canonical");
         foreach (var g in map.Mappings.GroupBy(m => (m.SourceSystem, m.TargetSystem)))

@@ -20,9 +20,9 @@ public sealed class FhirDbContext(DbContextOptions<FhirDbContext> options) : DbC
     public DbSet<Audit.AuditRecordRow> AuditRecords => Set<Audit.AuditRecordRow>();
     public DbSet<Audit.AuditKeyRow> AuditKeys => Set<Audit.AuditKeyRow>();
     public DbSet<Audit.AuditBlockRow> AuditBlocks => Set<Audit.AuditBlockRow>();
-    public DbSet<AuthState.AuthCodeRow> AuthCodes => Set<AuthState.AuthCodeRow>();
-    public DbSet<AuthState.RefreshTokenRow> RefreshTokens => Set<AuthState.RefreshTokenRow>();
-    public DbSet<AuthState.RevokedTokenRow> RevokedTokens => Set<AuthState.RevokedTokenRow>();
+    public DbSet<Auth.State.AuthCodeRow> AuthCodes => Set<Auth.State.AuthCodeRow>();
+    public DbSet<Auth.State.RefreshTokenRow> RefreshTokens => Set<Auth.State.RefreshTokenRow>();
+    public DbSet<Auth.State.RevokedTokenRow> RevokedTokens => Set<Auth.State.RevokedTokenRow>();
     public DbSet<AuthState.UsedOnceRow> UsedOnce => Set<AuthState.UsedOnceRow>();
     public DbSet<AuthState.LoginFailureRow> LoginFailures => Set<AuthState.LoginFailureRow>();
     public DbSet<AuthState.AccountStateRow> AccountStates => Set<AuthState.AccountStateRow>();
@@ -62,9 +62,9 @@ public sealed class FhirDbContext(DbContextOptions<FhirDbContext> options) : DbC
             e.HasKey(x => new { x.Key, x.Bucket });
         });
         // The authorisation server's grant state (migration 7).
-        b.Entity<AuthState.AuthCodeRow>().ToTable("AuthCode").HasKey(x => x.Hash);
-        b.Entity<AuthState.RefreshTokenRow>().ToTable("AuthRefreshToken").HasKey(x => x.Hash);
-        b.Entity<AuthState.RevokedTokenRow>().ToTable("AuthRevokedToken").HasKey(x => x.TokenId);
+        b.Entity<Auth.State.AuthCodeRow>().ToTable("AuthCode").HasKey(x => x.Hash);
+        b.Entity<Auth.State.RefreshTokenRow>().ToTable("AuthRefreshToken").HasKey(x => x.Hash);
+        b.Entity<Auth.State.RevokedTokenRow>().ToTable("AuthRevokedToken").HasKey(x => x.TokenId);
         b.Entity<AuthState.UsedOnceRow>().ToTable("AuthUsedOnce").HasKey(x => x.Key);
         b.Entity<AuthState.LoginFailureRow>().ToTable("AuthLoginFailure").HasKey(x => x.Id);
         b.Entity<AuthState.AccountStateRow>().ToTable("AuthAccountState").HasKey(x => x.Username);

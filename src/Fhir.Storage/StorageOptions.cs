@@ -1,3 +1,4 @@
+using FhirArchive.Auth.State;
 using FhirArchive.Storage.Indexing;
 using FhirArchive.Storage.Schema;
 using Microsoft.EntityFrameworkCore;
@@ -53,6 +54,9 @@ public static class StorageServiceCollectionExtensions
         services.AddSingleton<IResourceStore, ResourceStore>();
         services.AddSingleton<Audit.AuditStore>();
         services.AddSingleton<AuthState.AuthStateStore>();
+        services.AddSingleton<IGrantState>(sp => sp.GetRequiredService<AuthState.AuthStateStore>());
+        services.AddSingleton<IRevocationState>(sp => sp.GetRequiredService<AuthState.AuthStateStore>());
+        services.AddSingleton<ILoginState>(sp => sp.GetRequiredService<AuthState.AuthStateStore>());
         return services;
     }
 }

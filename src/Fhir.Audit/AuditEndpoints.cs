@@ -2,7 +2,7 @@ using FhirArchive.Rest.Access;
 using FhirArchive.Rest.Search;
 using FhirArchive.Rest.Infrastructure;
 using FhirArchive.Storage;
-using FhirArchive.Storage.Audit;
+using FhirArchive.Audit.Store;
 using FhirArchive.Storage.Indexing;
 
 namespace FhirArchive.Audit;

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
 using FhirArchive.Rest.Access;
-using FhirArchive.Storage.Audit;
+using FhirArchive.Audit.Store;
 
 namespace FhirArchive.Audit;
 

@@ -1,5 +1,5 @@
 using FhirArchive.Rest.Access;
-using FhirArchive.Storage.Audit;
+using FhirArchive.Audit.Store;
 
 namespace FhirArchive.Audit;
 

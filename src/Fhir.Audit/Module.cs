@@ -1,5 +1,8 @@
+using FhirArchive.Audit.Store;
 using FhirArchive.Rest.Metadata;
 using FhirArchive.Rest.Writing;
+using FhirArchive.Storage;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace FhirArchive.Audit;
 
@@ -8,6 +11,7 @@ public static class AuditModule
 {
     public static IServiceCollection AddAudit(this IServiceCollection services)
     {
+        services.AddAuditStore();
         // The audit answers for the authorisation server's events (registered before the auth setup, which only adds a default).
         services.AddSingleton<FhirArchive.Auth.IAuthEvents, AuditAuthEvents>();
         services.AddSingleton<IWriteInterceptor, AuditWriteInterceptor>();
@@ -18,6 +22,14 @@ public static class AuditModule
             new("Patient", "access-log", "http://fhirarchive.cn/fhir/OperationDefinition/Patient-access-log"),
             new("AuditEvent", "verify", "http://fhirarchive.cn/fhir/OperationDefinition/AuditEvent-verify"));
         services.AddSingleton(new OwnCapability("AuditEvent", DescribeTrail));
+        return services;
+    }
+
+    /// <summary>The trail's tables and store alone (what the storage-only set-ups of tests and benchmarks need).</summary>
+    public static IServiceCollection AddAuditStore(this IServiceCollection services)
+    {
+        services.AddSchemaPart(AuditSchema.Part);
+        services.TryAddSingleton<AuditStore>();
         return services;
     }
 

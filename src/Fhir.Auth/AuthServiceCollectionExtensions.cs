@@ -9,7 +9,8 @@ namespace FhirArchive.Auth;
 public static class AuthServiceCollectionExtensions
 {
     /// <summary>The authorisation server's services; the key file is resolved under <paramref name="dataFolder"/> when relative.
-    /// The grant state lives in the storage's database (AddFhirStorage must be registered too).</summary>
+    /// The grant state (<see cref="State.IGrantState"/>, <see cref="State.IRevocationState"/>, <see cref="State.ILoginState"/>)
+    /// is implemented elsewhere: AddFhirStorage registers the database's.</summary>
     public static IServiceCollection AddFhirAuth(this IServiceCollection services, AuthOptions options, string dataFolder)
     {
         services.AddSingleton(options);

@@ -1,13 +1,18 @@
+using FhirArchive.Storage.Schema;
 using Microsoft.EntityFrameworkCore;
 
 namespace FhirArchive.Storage;
 
 /// <summary>
-/// The EF Core model. The schema itself is created by <see cref="Schema.SchemaMigrator"/> from hand-written,
-/// versioned DDL (the EF design-time tooling is not available); table and column names here must match it.
+/// The EF Core model. The schema itself is created by <see cref="SchemaMigrator"/> from hand-written, versioned DDL
+/// (the EF design-time tooling is not available); table and column names here must match it. The resource store's
+/// tables are mapped here; other projects and modules bring theirs as a <see cref="SchemaPart"/> (see <see cref="Schema"/>).
 /// </summary>
 public sealed class FhirDbContext(DbContextOptions<FhirDbContext> options) : DbContext(options)
 {
+    /// <summary>The tables this context maps and migrates: the store's, and the parts given to <see cref="SchemaOptions.UseSchema"/>.</summary>
+    public DatabaseSchema Schema { get; } = options.FindExtension<SchemaExtension>()?.Schema ?? DatabaseSchema.StoreOnly;
+
     public DbSet<ResourceVersionRow> Resources => Set<ResourceVersionRow>();
     public DbSet<TokenIndexRow> Tokens => Set<TokenIndexRow>();
     public DbSet<StringIndexRow> Strings => Set<StringIndexRow>();
@@ -17,16 +22,6 @@ public sealed class FhirDbContext(DbContextOptions<FhirDbContext> options) : DbC
     public DbSet<ReferenceIndexRow> References => Set<ReferenceIndexRow>();
     public DbSet<UriIndexRow> Uris => Set<UriIndexRow>();
     public DbSet<SchemaVersionRow> SchemaVersions => Set<SchemaVersionRow>();
-    public DbSet<Audit.AuditRecordRow> AuditRecords => Set<Audit.AuditRecordRow>();
-    public DbSet<Audit.AuditKeyRow> AuditKeys => Set<Audit.AuditKeyRow>();
-    public DbSet<Audit.AuditBlockRow> AuditBlocks => Set<Audit.AuditBlockRow>();
-    public DbSet<AuthState.AuthCodeRow> AuthCodes => Set<AuthState.AuthCodeRow>();
-    public DbSet<AuthState.RefreshTokenRow> RefreshTokens => Set<AuthState.RefreshTokenRow>();
-    public DbSet<AuthState.RevokedTokenRow> RevokedTokens => Set<AuthState.RevokedTokenRow>();
-    public DbSet<AuthState.UsedOnceRow> UsedOnce => Set<AuthState.UsedOnceRow>();
-    public DbSet<AuthState.LoginFailureRow> LoginFailures => Set<AuthState.LoginFailureRow>();
-    public DbSet<AuthState.AccountStateRow> AccountStates => Set<AuthState.AccountStateRow>();
-    public DbSet<Grants.AccessRequestRow> AccessRequests => Set<Grants.AccessRequestRow>();
 
     protected override void OnModelCreating(ModelBuilder b)
     {
@@ -43,41 +38,12 @@ public sealed class FhirDbContext(DbContextOptions<FhirDbContext> options) : DbC
         b.Entity<QuantityIndexRow>().ToTable("QuantityIndex").HasKey(x => x.Id);
         b.Entity<ReferenceIndexRow>().ToTable("ReferenceIndex").HasKey(x => x.Id);
         b.Entity<UriIndexRow>().ToTable("UriIndex").HasKey(x => x.Id);
-        b.Entity<Audit.AuditRecordRow>(e =>
-        {
-            e.ToTable("AuditRecord");
-            e.HasKey(x => x.Seq);
-            e.Property(x => x.Seq).ValueGeneratedNever();
-            e.Ignore(x => x.Id);
-        });
-        b.Entity<Audit.AuditBlockRow>(e =>
-        {
-            e.ToTable("AuditBlock");
-            e.HasKey(x => x.First);
-            e.Property(x => x.First).ValueGeneratedNever();
-        });
-        b.Entity<Audit.AuditKeyRow>(e =>
-        {
-            e.ToTable("AuditKey");
-            e.HasKey(x => new { x.Key, x.Bucket });
-        });
-        // The authorisation server's grant state (migration 7).
-        b.Entity<AuthState.AuthCodeRow>().ToTable("AuthCode").HasKey(x => x.Hash);
-        b.Entity<AuthState.RefreshTokenRow>().ToTable("AuthRefreshToken").HasKey(x => x.Hash);
-        b.Entity<AuthState.RevokedTokenRow>().ToTable("AuthRevokedToken").HasKey(x => x.TokenId);
-        b.Entity<AuthState.UsedOnceRow>().ToTable("AuthUsedOnce").HasKey(x => x.Key);
-        b.Entity<AuthState.LoginFailureRow>().ToTable("AuthLoginFailure").HasKey(x => x.Id);
-        b.Entity<AuthState.AccountStateRow>().ToTable("AuthAccountState").HasKey(x => x.Username);
-        b.Entity<Grants.AccessRequestRow>(e =>
-        {
-            e.ToTable("AccessRequest");
-            e.HasKey(x => x.Id);
-        });
         b.Entity<SchemaVersionRow>(e =>
         {
             e.ToTable("SchemaVersion");
             e.HasKey(x => x.Version);
             e.Property(x => x.Version).ValueGeneratedNever();
         });
+        Schema.Map(b);
     }
 }

@@ -1,3 +1,4 @@
+using FhirArchive.Auth.State;
 using FhirArchive.Storage.Indexing;
 using FhirArchive.Storage.Schema;
 using Microsoft.EntityFrameworkCore;
@@ -28,7 +29,7 @@ public static class StorageServiceCollectionExtensions
     {
         services.AddSingleton(options);
         // Pooled: a read by id reuses a context instead of building one (and its services) per request.
-        services.AddPooledDbContextFactory<FhirDbContext>(o =>
+        services.AddPooledDbContextFactory<FhirDbContext>((sp, o) =>
         {
             if (options.Dialect == SqlDialect.Postgres)
                 o.UseNpgsql(options.ConnectionString ?? throw new InvalidOperationException("PostgreSQL needs a connection string."));
@@ -43,6 +44,7 @@ public static class StorageServiceCollectionExtensions
                 o.UseSqlite(cs);
             }
             o.UseQueryTrackingBehavior(QueryTrackingBehavior.NoTracking);
+            o.UseSchema(sp.GetServices<SchemaPart>());
         });
         services.TryAddSingleton(SearchParameterRegistry.R4);
         // Interim: replaced by the FHIRPath engine's adapter when it lands (register another ISearchExpressionEvaluator first).
@@ -51,8 +53,18 @@ public static class StorageServiceCollectionExtensions
             sp.GetRequiredService<SearchParameterRegistry>(), sp.GetRequiredService<ISearchExpressionEvaluator>(), options.LocalTimeZone));
         services.AddSingleton<DatabaseWriter>();
         services.AddSingleton<IResourceStore, ResourceStore>();
-        services.AddSingleton<Audit.AuditStore>();
+        services.AddSchemaPart(AuthState.AuthStateSchema.Part);
         services.AddSingleton<AuthState.AuthStateStore>();
+        services.AddSingleton<IGrantState>(sp => sp.GetRequiredService<AuthState.AuthStateStore>());
+        services.AddSingleton<IRevocationState>(sp => sp.GetRequiredService<AuthState.AuthStateStore>());
+        services.AddSingleton<ILoginState>(sp => sp.GetRequiredService<AuthState.AuthStateStore>());
+        return services;
+    }
+
+    /// <summary>Adds a project's or module's tables to the database: its mapping and its migrations.</summary>
+    public static IServiceCollection AddSchemaPart(this IServiceCollection services, SchemaPart part)
+    {
+        if (!services.Any(d => d.ServiceType == typeof(SchemaPart) && d.ImplementationInstance == part)) services.AddSingleton(part);
         return services;
     }
 }

@@ -1,7 +1,8 @@
 using System.Text;
+using FhirArchive.Audit;
 using BenchmarkDotNet.Attributes;
 using FhirArchive.Storage;
-using FhirArchive.Storage.Audit;
+using FhirArchive.Audit.Store;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -26,7 +27,7 @@ public class AuditBenchmarks
     public void Setup()
     {
         var options = new StorageOptions { DataFolder = _folder };
-        _storage = new ServiceCollection().AddFhirStorage(options).BuildServiceProvider();
+        _storage = new ServiceCollection().AddFhirStorage(options).AddAuditStore().BuildServiceProvider();
         _storage.GetRequiredService<IResourceStore>().InitializeAsync().GetAwaiter().GetResult();
         _store = new AuditStore(_storage.GetRequiredService<IDbContextFactory<FhirDbContext>>(), options, _storage.GetRequiredService<DatabaseWriter>());
         _store.StartAsync().GetAwaiter().GetResult();

@@ -1,6 +1,7 @@
 using System.Text;
+using FhirArchive.Audit;
 using FhirArchive.Storage;
-using FhirArchive.Storage.Audit;
+using FhirArchive.Audit.Store;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit;
@@ -26,7 +27,7 @@ public abstract class AuditJournalTestsBase : IDisposable
     private async Task<AuditStore> Start(bool writeBehind = true, long journalLimit = 64L << 20, StorageOptions? options = null)
     {
         options ??= _options;
-        var services = new ServiceCollection().AddFhirStorage(options).BuildServiceProvider();
+        var services = new ServiceCollection().AddFhirStorage(options).AddAuditStore().BuildServiceProvider();
         _providers.Add(services);
         await services.GetRequiredService<IResourceStore>().InitializeAsync();
         var store = new AuditStore(services.GetRequiredService<IDbContextFactory<FhirDbContext>>(), options, services.GetRequiredService<DatabaseWriter>())

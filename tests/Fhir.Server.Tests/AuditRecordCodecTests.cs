@@ -1,7 +1,7 @@
 using System.Text;
 using FhirArchive.Rest.Access;
 using FhirArchive.Audit;
-using FhirArchive.Storage.Audit;
+using FhirArchive.Audit.Store;
 using Xunit;
 
 namespace FhirArchive.Server.Tests;

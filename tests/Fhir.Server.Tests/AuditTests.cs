@@ -4,7 +4,7 @@ using System.Text.Json;
 using FhirArchive.Crypto;
 using FhirArchive.Rest.Access;
 using FhirArchive.Storage;
-using FhirArchive.Storage.Audit;
+using FhirArchive.Audit.Store;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;

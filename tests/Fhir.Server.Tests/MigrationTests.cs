@@ -1,4 +1,7 @@
+using FhirArchive.Archive.Grants;
+using FhirArchive.Audit.Store;
 using FhirArchive.Storage;
+using FhirArchive.Storage.AuthState;
 using FhirArchive.Storage.Schema;
 using FhirArchive.Storage.Search;
 using Microsoft.EntityFrameworkCore;
@@ -11,6 +14,9 @@ public abstract class MigrationTestsBase
 {
     protected abstract SqlDialect Dialect { get; }
     protected abstract DbContextOptions<FhirDbContext> NewDatabase();
+
+    /// <summary>The server's schema parts besides the store's own tables: the latest schema is all of theirs.</summary>
+    protected static readonly SchemaPart[] ServerParts = [AuthStateSchema.Part, AuditSchema.Part, AccessRequestSchema.Part];
 
     private sealed class Factory(DbContextOptions<FhirDbContext> options) : IDbContextFactory<FhirDbContext>
     {
@@ -36,7 +42,7 @@ public abstract class MigrationTestsBase
                 """);
 
             await SchemaMigrator.MigrateAsync(db, Dialect);
-            Assert.Equal(SchemaMigrator.Versions, await db.SchemaVersions.OrderBy(v => v.Version).Select(v => v.Version).ToListAsync());
+            Assert.Equal(db.Schema.Versions, await db.SchemaVersions.OrderBy(v => v.Version).Select(v => v.Version).ToListAsync());
             Assert.Null((await db.Tokens.SingleAsync(t => t.Code == "male")).CompositeGroup);
         }
 
@@ -95,7 +101,7 @@ public sealed class SqliteMigrationTests : MigrationTestsBase, IDisposable
     protected override SqlDialect Dialect => SqlDialect.Sqlite;
 
     protected override DbContextOptions<FhirDbContext> NewDatabase() =>
-        new DbContextOptionsBuilder<FhirDbContext>().UseSqlite($"Data Source={_file}").Options;
+        new DbContextOptionsBuilder<FhirDbContext>().UseSqlite($"Data Source={_file}").UseSchema(ServerParts).Options;
 
     /// <summary>With the fixed statistics of migration 2 the criterion's index drives, not a scan of every row of the type.</summary>
     [Fact]
@@ -130,5 +136,5 @@ public sealed class PostgresMigrationTests : MigrationTestsBase
     protected override SqlDialect Dialect => SqlDialect.Postgres;
 
     protected override DbContextOptions<FhirDbContext> NewDatabase() =>
-        new DbContextOptionsBuilder<FhirDbContext>().UseNpgsql(PostgresCluster.CreateDatabase()).Options;
+        new DbContextOptionsBuilder<FhirDbContext>().UseNpgsql(PostgresCluster.CreateDatabase()).UseSchema(ServerParts).Options;
 }

@@ -1,5 +1,4 @@
 using FhirArchive.Storage;
-using FhirArchive.Storage.Schema;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit;
@@ -16,7 +15,7 @@ public abstract class StorageTestsBase<TFixture>(TFixture fx, string provider) w
     {
         using var db = Db();
         Assert.Equal(provider, db.Database.ProviderName);
-        Assert.Equal(SchemaMigrator.LatestVersion, db.SchemaVersions.Max(v => v.Version));
+        Assert.Equal(db.Schema.LatestVersion, db.SchemaVersions.Max(v => v.Version));
     }
 
     [FhirFact]
@@ -27,7 +26,7 @@ public abstract class StorageTestsBase<TFixture>(TFixture fx, string provider) w
         await fx.Factory.Services.GetRequiredService<IResourceStore>().InitializeAsync();
         using var db = Db();
         Assert.Equal(before, db.SchemaVersions.Count());
-        Assert.Equal(SchemaMigrator.LatestVersion, db.SchemaVersions.Max(v => v.Version));
+        Assert.Equal(db.Schema.LatestVersion, db.SchemaVersions.Max(v => v.Version));
     }
 
     [FhirFact]

@@ -1,5 +1,6 @@
 using FhirArchive.Rest.Metadata;
 using FhirArchive.Rest.Writing;
+using FhirArchive.Storage;
 
 using FhirArchive.Archive.Consent;
 
@@ -15,6 +16,7 @@ public static class GrantsModule
     public static IServiceCollection AddGrants(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddSingleton(configuration.GetSection("Consent:Grants").Get<GrantOptions>() ?? new GrantOptions());
+        services.AddSchemaPart(AccessRequestSchema.Part);
         services.AddSingleton<IHealthCardVerifier, PatientHealthCardVerifier>();
         services.AddSingleton<RecordLookup>();
         services.AddSingleton<IWriteInterceptor, ConsentGuardInterceptor>();

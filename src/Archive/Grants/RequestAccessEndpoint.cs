@@ -6,7 +6,6 @@ using FhirArchive.Archive.Records;
 using FhirArchive.Rest.Resources;
 using FhirArchive.Rest.Infrastructure;
 using FhirArchive.Storage;
-using FhirArchive.Storage.Grants;
 
 using FhirArchive.Archive.Consent;
 

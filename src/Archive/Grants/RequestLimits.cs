@@ -1,6 +1,5 @@
 using FhirArchive.Rest.Infrastructure;
 using FhirArchive.Storage;
-using FhirArchive.Storage.Grants;
 
 using FhirArchive.Archive.Consent;
 

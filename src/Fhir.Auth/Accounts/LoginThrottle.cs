@@ -1,4 +1,4 @@
-using FhirArchive.Storage.AuthState;
+using FhirArchive.Auth.State;
 
 namespace FhirArchive.Auth.Accounts;
 
@@ -7,7 +7,7 @@ namespace FhirArchive.Auth.Accounts;
 /// MaxFailedLogins failures within the window lock the account for the window. Also remembers the last one-time-code
 /// step used per account, so a code cannot be replayed (on any instance).
 /// </summary>
-public sealed class LoginThrottle(AuthStateStore store, AuthOptions options, TimeProvider clock)
+public sealed class LoginThrottle(ILoginState store, AuthOptions options, TimeProvider clock)
 {
     // Account names are matched without regard to case.
     private static string Key(string username) => username.ToLowerInvariant();

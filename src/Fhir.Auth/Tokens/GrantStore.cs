@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using FhirArchive.Storage.AuthState;
+using FhirArchive.Auth.State;
 
 namespace FhirArchive.Auth.Tokens;
 
@@ -17,7 +17,7 @@ public sealed record RefreshGrant(TokenPrincipal Principal, string ClientId, str
 /// rotated token or a reused code revokes the whole grant), revoked access-token and grant ids (<see cref="RevocationList"/>),
 /// and the ids of client assertions already seen (replay). Expired rows are deleted by <see cref="AuthStateCleanup"/>.
 /// </summary>
-public sealed class GrantStore(AuthStateStore store, RevocationList revocations, AuthOptions options, TimeProvider clock)
+public sealed class GrantStore(IGrantState store, RevocationList revocations, AuthOptions options, TimeProvider clock)
 {
     public static string NewHandle() => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 

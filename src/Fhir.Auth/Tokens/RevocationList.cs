@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using FhirArchive.Storage.AuthState;
+using FhirArchive.Auth.State;
 
 namespace FhirArchive.Auth.Tokens;
 
@@ -9,7 +9,7 @@ namespace FhirArchive.Auth.Tokens;
 /// overlap for late commits and clock differences between instances). A revocation made here counts at once; one
 /// made by another server instance on the same database counts within the interval; all of them survive a restart.
 /// </summary>
-public sealed class RevocationList(AuthStateStore store, AuthOptions options, TimeProvider clock)
+public sealed class RevocationList(IRevocationState store, AuthOptions options, TimeProvider clock)
 {
     private static readonly TimeSpan Overlap = TimeSpan.FromMinutes(1);
 

@@ -1,14 +1,17 @@
+using FhirArchive.Auth.State;
 using FhirArchive.Storage.Schema;
 using Microsoft.EntityFrameworkCore;
 
 namespace FhirArchive.Storage.AuthState;
 
 /// <summary>
-/// The grant state's rows, on either provider. Every "only once" decision (a code redeemed, a refresh token rotated,
+/// The authorisation server's grant state (Auth's <see cref="IGrantState"/>, <see cref="IRevocationState"/> and
+/// <see cref="ILoginState"/>), on either provider. Every "only once" decision (a code redeemed, a refresh token rotated,
 /// a one-time-code step, an assertion id) is a single conditional statement whose affected-row count says who won,
 /// so two server instances on one database cannot both succeed. On SQLite, writes take the database's one writer.
 /// </summary>
 public sealed class AuthStateStore(IDbContextFactory<FhirDbContext> factory, StorageOptions options, DatabaseWriter writer)
+    : IGrantState, IRevocationState, ILoginState
 {
     private async Task<T> WriteAsync<T>(Func<FhirDbContext, Task<T>> body, CancellationToken ct)
     {
@@ -36,7 +39,6 @@ public sealed class AuthStateStore(IDbContextFactory<FhirDbContext> factory, Sto
     public Task AddCodeAsync(AuthCodeRow row, CancellationToken ct = default) =>
         WriteAsync(async db => { db.AuthCodes.Add(row); return await db.SaveChangesAsync(ct); }, ct);
 
-    /// <summary>The code's row, deleted by this call; null when unknown, already taken (here or elsewhere) or expired.</summary>
     public async Task<AuthCodeRow?> TakeCodeAsync(string hash, long now, CancellationToken ct = default)
     {
         var row = await ReadAsync(db => db.AuthCodes.FirstOrDefaultAsync(c => c.Hash == hash, ct), ct);
@@ -53,12 +55,10 @@ public sealed class AuthStateStore(IDbContextFactory<FhirDbContext> factory, Sto
     public Task<RefreshTokenRow?> FindRefreshAsync(string hash, CancellationToken ct = default) =>
         ReadAsync(db => db.RefreshTokens.FirstOrDefaultAsync(r => r.Hash == hash, ct), ct);
 
-    /// <summary>Marks a live refresh token used; false when it was used already (a concurrent rotation won).</summary>
     public async Task<bool> UseRefreshAsync(string hash, long now, CancellationToken ct = default) =>
         await WriteAsync(db => db.RefreshTokens.Where(r => r.Hash == hash && r.UsedAt == null)
             .ExecuteUpdateAsync(s => s.SetProperty(r => r.UsedAt, now), ct), ct) == 1;
 
-    /// <summary>Ends every live token of the family (the used ones stay, so their reuse is still recognised).</summary>
     public Task<int> RevokeFamilyAsync(string family, CancellationToken ct = default) =>
         WriteAsync(db => db.RefreshTokens.Where(r => r.Family == family && r.UsedAt == null).ExecuteDeleteAsync(ct), ct);
 
@@ -68,13 +68,11 @@ public sealed class AuthStateStore(IDbContextFactory<FhirDbContext> factory, Sto
         WriteAsync(db => db.Database.ExecuteSqlAsync(
             $"""INSERT INTO "AuthRevokedToken" ("TokenId", "ExpiresAt", "RevokedAt") VALUES ({tokenId}, {expiresAt}, {now}) ON CONFLICT DO NOTHING""", ct), ct);
 
-    /// <summary>The token ids revoked at or after <paramref name="since"/> that have not expired by <paramref name="now"/>.</summary>
     public Task<List<RevokedTokenRow>> RevokedSinceAsync(long since, long now, CancellationToken ct = default) =>
         ReadAsync(db => db.RevokedTokens.Where(r => r.RevokedAt >= since && r.ExpiresAt > now).ToListAsync(ct), ct);
 
     // ---- used-once values ----
 
-    /// <summary>True the first time <paramref name="key"/> is used; false again until it expires.</summary>
     public async Task<bool> UseOnceAsync(string key, long expiresAt, long now, CancellationToken ct = default) =>
         await WriteAsync(async db =>
         {
@@ -83,7 +81,6 @@ public sealed class AuthStateStore(IDbContextFactory<FhirDbContext> factory, Sto
                 $"""INSERT INTO "AuthUsedOnce" ("Key", "ExpiresAt") VALUES ({key}, {expiresAt}) ON CONFLICT DO NOTHING""", ct);
         }, ct) == 1;
 
-    /// <summary>Whether <paramref name="key"/> was used and has not expired (read only).</summary>
     public Task<bool> WasUsedAsync(string key, long now, CancellationToken ct = default) =>
         ReadAsync(db => db.UsedOnce.AnyAsync(u => u.Key == key && u.ExpiresAt >= now, ct), ct);
 
@@ -95,8 +92,6 @@ public sealed class AuthStateStore(IDbContextFactory<FhirDbContext> factory, Sto
         return until > now ? until : null;
     }
 
-    /// <summary>Records a failure; when <paramref name="max"/> failures fall within the window, locks the account
-    /// until <paramref name="lockUntil"/>, clears the failures and returns the lock's end.</summary>
     public Task<long?> FailLoginAsync(string username, long now, long windowStart, int max, long lockUntil, CancellationToken ct = default) =>
         WriteAsync<long?>(async db =>
         {
@@ -115,7 +110,6 @@ public sealed class AuthStateStore(IDbContextFactory<FhirDbContext> factory, Sto
     public Task ClearLoginFailuresAsync(string username, CancellationToken ct = default) =>
         WriteAsync(db => db.LoginFailures.Where(f => f.Username == username).ExecuteDeleteAsync(ct), ct);
 
-    /// <summary>False when this step (or a later one) was already used by the account.</summary>
     public async Task<bool> UseTotpStepAsync(string username, long step, CancellationToken ct = default) =>
         await WriteAsync(db => db.Database.ExecuteSqlAsync($"""
             INSERT INTO "AuthAccountState" ("Username", "LockedUntil", "LastTotpStep") VALUES ({username}, NULL, {step})
@@ -125,8 +119,6 @@ public sealed class AuthStateStore(IDbContextFactory<FhirDbContext> factory, Sto
 
     // ---- clean-up ----
 
-    /// <summary>Deletes what can no longer matter: expired codes, refresh tokens, revocations and used-once values,
-    /// and failures older than the lockout window. Returns the number of rows deleted.</summary>
     public Task<int> DeleteExpiredAsync(long now, long revokedBefore, long failuresBefore, CancellationToken ct = default) =>
         WriteAsync(async db =>
             await db.AuthCodes.Where(c => c.ExpiresAt <= now).ExecuteDeleteAsync(ct)

@@ -8,14 +8,11 @@ public enum SqlDialect { Sqlite, Postgres }
 public sealed record Migration(int Version, string Description, Func<SqlDialect, IEnumerable<string>> Statements);
 
 /// <summary>
-/// Creates or upgrades the schema: reads the applied versions from SchemaVersion and runs the missing steps in
-/// order, each in its own transaction together with its SchemaVersion row.
+/// Creates or upgrades the schema: reads the applied versions from SchemaVersion and runs the missing steps of the
+/// context's <see cref="FhirDbContext.Schema"/> in order, each in its own transaction together with its SchemaVersion row.
 /// </summary>
 public static class SchemaMigrator
 {
-    public static int LatestVersion => Migrations.All[^1].Version;
-    public static IReadOnlyList<int> Versions => Migrations.All.Select(m => m.Version).ToList();
-
     /// <param name="upTo">Stop after this version (tests build an older schema to upgrade); null runs every step.</param>
     public static async Task MigrateAsync(FhirDbContext db, SqlDialect dialect, CancellationToken ct = default, int? upTo = null)
     {
@@ -26,7 +23,7 @@ public static class SchemaMigrator
                 """CREATE TABLE IF NOT EXISTS "SchemaVersion" ("Version" integer PRIMARY KEY, "Description" text NOT NULL, "AppliedAt" bigint NOT NULL)""", ct);
             // Every step not yet recorded, in order (not just those above the highest: branches may land out of order).
             var applied = (await db.SchemaVersions.Select(v => v.Version).ToListAsync(ct)).ToHashSet();
-            foreach (var m in Migrations.All.Where(m => !applied.Contains(m.Version) && m.Version <= (upTo ?? int.MaxValue)))
+            foreach (var m in db.Schema.Migrations.Where(m => !applied.Contains(m.Version) && m.Version <= (upTo ?? int.MaxValue)))
             {
                 await using var tx = await db.Database.BeginTransactionAsync(ct);
                 foreach (var sql in m.Statements(dialect)) await db.Database.ExecuteSqlRawAsync(sql, ct);

@@ -7,7 +7,7 @@ using SQLitePCL;
 namespace FhirArchive.Storage.Writing;
 
 /// <summary>A column of a bulk insert: its name, the type a null is sent as, and how a row gives its value.</summary>
-internal sealed record BulkColumn<T>(string Name, DbType Type, Func<T, object?> Value);
+public sealed record BulkColumn<T>(string Name, DbType Type, Func<T, object?> Value);
 
 /// <summary>
 /// Bulk INSERTs through the session's connection and transaction, without EF Core's tracking of every entity.
@@ -17,7 +17,7 @@ internal sealed record BulkColumn<T>(string Name, DbType Type, Func<T, object?> 
 /// against one statement unpacking a JSON array with json_each, which was slower), through SQLite's own API.
 /// <paramref name="ignoreDuplicates"/> skips rows whose key exists (INSERT OR IGNORE / ON CONFLICT DO NOTHING).
 /// </summary>
-internal static class BulkInsert
+public static class BulkInsert
 {
     /// <summary>Rows per statement: bounds the size of one statement's parameters.</summary>
     private const int RowsPerStatement = 10_000;

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
+using FhirArchive.Archive.Grants;
 using FhirArchive.Archive.Notifications;
 using FhirArchive.Storage;
 using Microsoft.EntityFrameworkCore;

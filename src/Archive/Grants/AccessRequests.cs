@@ -1,7 +1,8 @@
+using FhirArchive.Storage;
 using FhirArchive.Storage.Writing;
 using Microsoft.EntityFrameworkCore;
 
-namespace FhirArchive.Storage.Grants;
+namespace FhirArchive.Archive.Grants;
 
 /// <summary>
 /// The pending access requests, read and written inside a write session (the same transaction and the same single
@@ -9,8 +10,7 @@ namespace FhirArchive.Storage.Grants;
 /// </summary>
 public static class AccessRequests
 {
-    private static FhirDbContext Db(IWriteSession s) =>
-        (s as WriteSession ?? throw new ArgumentException("Access requests live in the resource store's write session.", nameof(s))).Db;
+    private static FhirDbContext Db(IWriteSession s) => s.DbContext();
 
     public static async Task AddAsync(IWriteSession s, AccessRequestRow row, CancellationToken ct = default)
     {

@@ -1,11 +1,12 @@
 using System.Data;
 using FhirArchive.Crypto;
+using FhirArchive.Storage;
 using FhirArchive.Storage.Schema;
 using FhirArchive.Storage.Writing;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
 
-namespace FhirArchive.Storage.Audit;
+namespace FhirArchive.Audit.Store;
 
 /// <summary>An event ready to append: its JSON and the columns it is searched by. Its id is its sequence number.</summary>
 public sealed record AuditAppend(

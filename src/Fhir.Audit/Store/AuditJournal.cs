@@ -5,7 +5,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
 
-namespace FhirArchive.Storage.Audit;
+namespace FhirArchive.Audit.Store;
 
 /// <summary>An event as the journal holds it: its row (sequence number and SM3 link included) and its entities.</summary>
 public sealed record AuditJournalEntry(AuditRecordRow Record, IReadOnlyList<AuditEntityRow> Entities);

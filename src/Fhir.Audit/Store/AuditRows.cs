@@ -1,4 +1,4 @@
-namespace FhirArchive.Storage.Audit;
+namespace FhirArchive.Audit.Store;
 
 /// <summary>
 /// One audit event: decoded from its block's frame, or a row of the AuditRecord table (events stored before blocks;

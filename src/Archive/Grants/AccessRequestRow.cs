@@ -1,4 +1,4 @@
-namespace FhirArchive.Storage.Grants;
+namespace FhirArchive.Archive.Grants;
 
 /// <summary>
 /// A pending authorisation request (Patient/$request-access): who asks for which record, for what purpose and how

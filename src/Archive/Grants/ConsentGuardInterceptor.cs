@@ -15,6 +15,8 @@ namespace FhirArchive.Archive.Grants;
 /// </summary>
 public sealed class ConsentGuardInterceptor : IWriteInterceptor
 {
+    public WriteStage Stage => WriteStage.Rules;
+
     public async ValueTask BeforeWriteAsync(WriteContext context)
     {
         if (context.ResourceType != "Consent" || GrantWriteMode.Active || context.Http is null) return;

@@ -10,6 +10,8 @@ namespace FhirArchive.Archive.Records;
 /// </summary>
 public sealed class LifecycleInterceptor(RecordScope scope) : IWriteInterceptor
 {
+    public WriteStage Stage => WriteStage.Rules;
+
     public ValueTask BeforeWriteAsync(WriteContext context)
     {
         if (context.ResourceType != "Patient") return ValueTask.CompletedTask;

@@ -10,6 +10,8 @@ namespace FhirArchive.Archive.Records;
 /// </summary>
 public sealed class RecordMaintainerInterceptor(RecordScope scope, TimeProvider clock) : IWriteInterceptor
 {
+    public WriteStage Stage => WriteStage.Rules;
+
     public ValueTask BeforeWriteAsync(WriteContext context)
     {
         if (context.ResourceType != "Patient" || context.Http is null || context.CreatesResource || context.Interaction == WriteInteraction.Delete

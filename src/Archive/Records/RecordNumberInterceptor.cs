@@ -20,6 +20,8 @@ public sealed class RecordNumberInterceptor(RecordScope scope) : IWriteIntercept
 {
     public const string DivisionExtension = "http://fhirarchive.cn/fhir/StructureDefinition/cn-division-code";
 
+    public WriteStage Stage => WriteStage.Rules;
+
     public async ValueTask BeforeWriteAsync(WriteContext context)
     {
         if (context.Resource is not { } patient || !scope.IsRecordPatient(patient) || RecordWriteMode.Active is RecordProcedure.Lifecycle) return;

@@ -10,6 +10,8 @@ namespace FhirArchive.Archive.Records;
 /// </summary>
 public sealed class ServiceRecordInterceptor(RecordScope scope) : IWriteInterceptor
 {
+    public WriteStage Stage => WriteStage.Rules;
+
     public async ValueTask BeforeWriteAsync(WriteContext context)
     {
         if (!scope.IsServiceRecordType(context.ResourceType)) return;

@@ -13,6 +13,8 @@ namespace FhirArchive.Archive.Records;
 /// </summary>
 public sealed class SourceLabelInterceptor(TimeProvider clock) : IWriteInterceptor
 {
+    public WriteStage Stage => WriteStage.Source;
+
     public ValueTask BeforeWriteAsync(WriteContext context)
     {
         if (context.Resource is not { } resource || InstitutionOf(context) is not { } org) return ValueTask.CompletedTask;
@@ -22,11 +24,11 @@ public sealed class SourceLabelInterceptor(TimeProvider clock) : IWriteIntercept
         return ValueTask.CompletedTask;
     }
 
-    public async ValueTask AfterWriteAsync(WriteContext context)
+    public ValueTask AfterWriteAsync(WriteContext context)
     {
         // Provenances (ours or a client's) and companion writes get no Provenance of their own: no endless chains.
-        if (context.Resource is not { } resource || context.Parent is not null || context.ResourceType == "Provenance") return;
-        if (InstitutionOf(context) is not { } org) return;
+        if (context.Resource is not { } resource || context.Parent is not null || context.ResourceType == "Provenance") return ValueTask.CompletedTask;
+        if (InstitutionOf(context) is not { } org) return ValueTask.CompletedTask;
         var caller = context.Http!.GetCaller();
         var now = clock.GetUtcNow().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
         var provenance = ElementNode.CreateResource("Provenance");
@@ -40,7 +42,8 @@ public sealed class SourceLabelInterceptor(TimeProvider clock) : IWriteIntercept
         AddAgentType(agent, "author");
         agent.Add("who").Add("reference", caller.Practitioner ?? org);
         if (caller.Practitioner is not null) agent.Add("onBehalfOf").Add("reference", org);
-        await context.CreateCompanionAsync(provenance);
+        context.AddCompanion(provenance);
+        return ValueTask.CompletedTask;
     }
 
     /// <summary>

@@ -3,6 +3,7 @@ using FhirArchive.Fhir.Model;
 using FhirArchive.Rest.Access;
 using FhirArchive.Rest.Resources;
 using FhirArchive.Rest.Infrastructure;
+using FhirArchive.Rest.Writing;
 using FhirArchive.Storage;
 
 namespace FhirArchive.Archive.Records;
@@ -47,16 +48,15 @@ public static class CorrectionEndpoints
         if (scope.SubjectId(content) != scope.SubjectId(target))
             throw FhirException.Unprocessable("A correction cannot move a service record to another person's record.");
         var now = time.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
-        return await RecordWriteMode.RunAsync(RecordProcedure.Correction, async () =>
-        {
-            var written = (await writer.UpdateAsync(s, content, current.ResourceType, current.Id, current.Version, ct)).Stored;
-            await writer.CreateAsync(s, CorrectionProvenance(node, caller, current, written, now, comment), "Provenance", null, ct);
-            SetStatus(node, "completed", now);
-            var output = node.Add("output");
-            output.Add("type").Add("text", "corrected version");
-            output.Add("value", null, "Reference").Add("reference", $"{written.ResourceType}/{written.Id}/_history/{written.Version}");
-            return (await writer.UpdateAsync(s, node, "Task", id, null, ct)).Stored;
-        });
+        var update = WriteIntent.Update.For(RecordProcedure.Correction);
+        var written = (await writer.UpdateAsync(s, content, current.ResourceType, current.Id, current.Version, ct, update)).Stored;
+        await writer.CreateAsync(s, CorrectionProvenance(node, caller, current, written, now, comment), "Provenance", null, ct,
+            intent: WriteIntent.Create.For(RecordProcedure.Correction));
+        SetStatus(node, "completed", now);
+        var output = node.Add("output");
+        output.Add("type").Add("text", "corrected version");
+        output.Add("value", null, "Reference").Add("reference", $"{written.ResourceType}/{written.Id}/_history/{written.Version}");
+        return (await writer.UpdateAsync(s, node, "Task", id, null, ct, update)).Stored;
     }
 
     private static async Task Reject(HttpContext ctx, string id, IResourceStore store, ResourceWriter writer, RecordScope scope, TimeProvider clock)

@@ -112,29 +112,15 @@ public static class CorrectionEndpoints
         return content;
     }
 
-    private static ElementNode CorrectionProvenance(ElementNode task, Caller approver, StoredResource before, StoredResource after, string now, string? comment)
-    {
-        var provenance = ElementNode.CreateResource("Provenance");
-        provenance.Add("target").Add("reference", $"{after.ResourceType}/{after.Id}/_history/{after.Version}");
-        provenance.Add("occurred", now, "dateTime");
-        provenance.Add("recorded", now);
-        var reason = provenance.Add("reason");
-        reason.Add("text", task.Child("reasonCode")?.Child("text")?.Value ?? comment ?? "correction");
-        var activity = provenance.Add("activity").Add("coding");
-        activity.Add("system", "http://terminology.hl7.org/CodeSystem/v3-DataOperation");
-        activity.Add("code", "UPDATE");
-        var requester = provenance.Add("agent");
-        SourceLabelInterceptor.AddAgentType(requester, "author");
-        requester.Add("who").Add("reference", task.Child("requester")?.Child("reference")?.Value ?? "Task/" + task.Child("id")?.Value);
-        SourceLabelInterceptor.AddAgent(provenance, "verifier", approver);
-        var entity = provenance.Add("entity");
-        entity.Add("role", "revision");
-        entity.Add("what").Add("reference", $"{before.ResourceType}/{before.Id}/_history/{before.Version}");
-        var basis = provenance.Add("entity");
-        basis.Add("role", "source");
-        basis.Add("what").Add("reference", "Task/" + task.Child("id")?.Value);
-        return provenance;
-    }
+    private static ElementNode CorrectionProvenance(ElementNode task, Caller approver, StoredResource before, StoredResource after, string now, string? comment) =>
+        new ProvenanceBuilder(after, now, now)
+            .Reason(task.Child("reasonCode")?.Child("text")?.Value ?? comment ?? "correction")
+            .Activity(ProvenanceBuilder.DataOperation, "UPDATE")
+            .Agent("author", task.Child("requester")?.Child("reference")?.Value ?? "Task/" + task.Child("id")?.Value)
+            .Person("verifier", approver)
+            .Entity("revision", ProvenanceBuilder.VersionOf(before))
+            .Entity("source", "Task/" + task.Child("id")?.Value)
+            .Build();
 
     private static void SetStatus(ElementNode task, string status, string now)
     {

@@ -141,20 +141,11 @@ public static class LifecycleEndpoints
         string status, string date, string? reason, CancellationToken ct)
     {
         var stored = (await writer.UpdateAsync(s, patient, "Patient", id, null, ct, WriteIntent.Update.For(RecordProcedure.Lifecycle))).Stored;
-        var provenance = ElementNode.CreateResource("Provenance");
-        provenance.Add("target").Add("reference", $"Patient/{id}/_history/{stored.Version}");
-        provenance.Add("occurred", date, "dateTime");
-        provenance.Add("recorded", stored.LastUpdated.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
-        var activity = provenance.Add("activity").Add("coding");
-        activity.Add("system", RecordStatus.System);
-        activity.Add("code", status);
-        if (reason is not null) provenance.Add("reason").Add("text", reason);
-        var agent = provenance.Add("agent");
-        SourceLabelInterceptor.AddAgentType(agent, "author");
-        var who = agent.Add("who");
-        if ((caller.Practitioner ?? caller.Organization) is { } actor) who.Add("reference", actor);
-        else who.Add("display", caller.DisplayName ?? caller.Subject);
-        if (caller.Practitioner is not null && caller.Organization is not null) agent.Add("onBehalfOf").Add("reference", caller.Organization);
+        var provenance = new ProvenanceBuilder(stored, date, stored.LastUpdated.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture))
+            .Activity(RecordStatus.System, status)
+            .Reason(reason)
+            .Actor("author", caller)
+            .Build();
         await writer.CreateAsync(s, provenance, "Provenance", null, ct, intent: WriteIntent.Create.For(RecordProcedure.Lifecycle));
         return stored;
     }

@@ -10,6 +10,8 @@ namespace FhirArchive.Audit;
 /// </summary>
 public sealed class AuditWriteInterceptor : IWriteInterceptor
 {
+    public WriteStage Stage => WriteStage.Audit;
+
     public ValueTask BeforeWriteAsync(WriteContext context)
     {
         if (context.ResourceType == "AuditEvent")

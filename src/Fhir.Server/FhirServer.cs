@@ -50,8 +50,8 @@ public static class FhirServer
         builder.Services.AddSingleton<SearchService>();
         builder.Services.AddSingleton<ReadGuard>();
         builder.Services.AddSingleton(builder.Configuration.GetSection("Consent").Get<PagingOptions>() ?? new PagingOptions());
-        // Write interceptors: IWriteInterceptor singletons, run in registration order (the token's reach, the audit, the modules').
-        builder.Services.AddSingleton<WriteInterceptors>();
+        // Every write goes through the pipeline: the IWriteInterceptor singletons (the token's reach, the audit, the modules') run by stage (WriteStage).
+        builder.Services.AddSingleton<WritePipeline>();
         builder.Services.AddArchive(builder.Configuration, storage.DataFolder);
         builder.Services.AddHttpContextAccessor();
         builder.Services.AddExceptionHandler<FhirExceptionHandler>();

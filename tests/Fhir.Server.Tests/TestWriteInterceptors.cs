@@ -104,16 +104,17 @@ public sealed class ProvenanceInterceptor : IWriteInterceptor
 {
     public ValueTask BeforeWriteAsync(WriteContext context) => ValueTask.CompletedTask;
 
-    public async ValueTask AfterWriteAsync(WriteContext context)
+    public ValueTask AfterWriteAsync(WriteContext context)
     {
-        if (context.ResourceType != "Encounter" || context.Resource is null || context.Parent is not null) return;
+        if (context.ResourceType != "Encounter" || context.Resource is null || context.Parent is not null) return ValueTask.CompletedTask;
         var s = context.Stored!;
         var json = $$$"""
             {"resourceType":"Provenance","target":[{"reference":"Encounter/{{{s.Id}}}/_history/{{{s.Version}}}"}],
              "recorded":"{{{s.LastUpdated.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss.fff'Z'}}}",
              "agent":[{"who":{"display":"test interceptor"}}]}
             """;
-        await context.CreateCompanionAsync(FhirFormats.Parse(Encoding.UTF8.GetBytes(json), FhirFormat.Json));
+        context.AddCompanion(FhirFormats.Parse(Encoding.UTF8.GetBytes(json), FhirFormat.Json));
+        return ValueTask.CompletedTask;
     }
 }
 

@@ -9,6 +9,8 @@ namespace FhirArchive.Archive.Consent;
 /// </summary>
 public sealed class ConsentCacheInterceptor(RecordDirectory records) : IWriteInterceptor
 {
+    public WriteStage Stage => WriteStage.Cache;
+
     public ValueTask BeforeWriteAsync(WriteContext context) => ValueTask.CompletedTask;
 
     public ValueTask AfterWriteAsync(WriteContext context)

@@ -21,6 +21,8 @@ public sealed class SecurityLabeller(ConsentOptions options) : IWriteInterceptor
         (ConsentTerms.ObservationValueSystem, ConsentTerms.Redacted),
     ];
 
+    public WriteStage Stage => WriteStage.Label;
+
     public ValueTask BeforeWriteAsync(WriteContext context)
     {
         if (!options.Enabled || context.Resource is not { } resource) return ValueTask.CompletedTask;

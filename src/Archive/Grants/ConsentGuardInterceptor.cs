@@ -15,9 +15,11 @@ namespace FhirArchive.Archive.Grants;
 /// </summary>
 public sealed class ConsentGuardInterceptor : IWriteInterceptor
 {
+    public WriteStage Stage => WriteStage.Rules;
+
     public async ValueTask BeforeWriteAsync(WriteContext context)
     {
-        if (context.ResourceType != "Consent" || GrantWriteMode.Active || context.Http is null) return;
+        if (context.ResourceType != "Consent" || context.Intent.Procedure == ConsentWrites.Procedure || context.Http is null) return;
         var before = context.Current is { IsDeleted: false } c ? RecordScope.Parse(c) : null;
         var category = ConsentDraft.CategoryOf(context.Resource) ?? ConsentDraft.CategoryOf(before);
         if (category is null) return;

@@ -17,7 +17,7 @@ namespace FhirArchive.Archive.Grants;
 /// </summary>
 public static class RevokeEndpoint
 {
-    public const string RevokeActivity = "http://terminology.hl7.org/CodeSystem/v3-DataOperation";
+    public const string RevokeActivity = ProvenanceBuilder.DataOperation;
 
     public static void Map(IEndpointRouteBuilder app) =>
         app.MapPost("/Consent/{id}/$revoke", Handle).WithTags("Consent").WithSummary("withdraw an authorisation (reason): status inactive (撤销授权)")
@@ -60,20 +60,11 @@ public static class RevokeEndpoint
 
     private static ElementNode Provenance(StoredResource consent, string? who, Caller caller, string? reason, DateTimeOffset now)
     {
-        var provenance = ElementNode.CreateResource("Provenance");
-        provenance.Add("target").Add("reference", $"Consent/{consent.Id}/_history/{consent.Version}");
         var time = now.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
-        provenance.Add("occurred", time, "dateTime");
-        provenance.Add("recorded", time);
-        provenance.Add("reason").Add("text", reason ?? "撤销授权 / authorisation revoked");
-        var activity = provenance.Add("activity").Add("coding");
-        activity.Add("system", RevokeActivity);
-        activity.Add("code", "NULLIFY");
-        var agent = provenance.Add("agent");
-        SourceLabelInterceptor.AddAgentType(agent, "author");
-        var whoNode = agent.Add("who");
-        if (who is not null) whoNode.Add("reference", who);
-        else whoNode.Add("display", caller.DisplayName ?? caller.Subject);
-        return provenance;
+        return new ProvenanceBuilder(consent, time, time)
+            .Reason(reason ?? "撤销授权 / authorisation revoked")
+            .Activity(RevokeActivity, "NULLIFY")
+            .Agent("author", who, caller.DisplayName ?? caller.Subject)
+            .Build();
     }
 }

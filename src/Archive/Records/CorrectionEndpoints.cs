@@ -3,6 +3,7 @@ using FhirArchive.Fhir.Model;
 using FhirArchive.Rest.Access;
 using FhirArchive.Rest.Resources;
 using FhirArchive.Rest.Infrastructure;
+using FhirArchive.Rest.Writing;
 using FhirArchive.Storage;
 
 namespace FhirArchive.Archive.Records;
@@ -47,16 +48,15 @@ public static class CorrectionEndpoints
         if (scope.SubjectId(content) != scope.SubjectId(target))
             throw FhirException.Unprocessable("A correction cannot move a service record to another person's record.");
         var now = time.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
-        return await RecordWriteMode.RunAsync(RecordProcedure.Correction, async () =>
-        {
-            var written = (await writer.UpdateAsync(s, content, current.ResourceType, current.Id, current.Version, ct)).Stored;
-            await writer.CreateAsync(s, CorrectionProvenance(node, caller, current, written, now, comment), "Provenance", null, ct);
-            SetStatus(node, "completed", now);
-            var output = node.Add("output");
-            output.Add("type").Add("text", "corrected version");
-            output.Add("value", null, "Reference").Add("reference", $"{written.ResourceType}/{written.Id}/_history/{written.Version}");
-            return (await writer.UpdateAsync(s, node, "Task", id, null, ct)).Stored;
-        });
+        var update = WriteIntent.Update.For(RecordProcedure.Correction);
+        var written = (await writer.UpdateAsync(s, content, current.ResourceType, current.Id, current.Version, ct, update)).Stored;
+        await writer.CreateAsync(s, CorrectionProvenance(node, caller, current, written, now, comment), "Provenance", null, ct,
+            intent: WriteIntent.Create.For(RecordProcedure.Correction));
+        SetStatus(node, "completed", now);
+        var output = node.Add("output");
+        output.Add("type").Add("text", "corrected version");
+        output.Add("value", null, "Reference").Add("reference", $"{written.ResourceType}/{written.Id}/_history/{written.Version}");
+        return (await writer.UpdateAsync(s, node, "Task", id, null, ct, update)).Stored;
     }
 
     private static async Task Reject(HttpContext ctx, string id, IResourceStore store, ResourceWriter writer, RecordScope scope, TimeProvider clock)
@@ -112,29 +112,15 @@ public static class CorrectionEndpoints
         return content;
     }
 
-    private static ElementNode CorrectionProvenance(ElementNode task, Caller approver, StoredResource before, StoredResource after, string now, string? comment)
-    {
-        var provenance = ElementNode.CreateResource("Provenance");
-        provenance.Add("target").Add("reference", $"{after.ResourceType}/{after.Id}/_history/{after.Version}");
-        provenance.Add("occurred", now, "dateTime");
-        provenance.Add("recorded", now);
-        var reason = provenance.Add("reason");
-        reason.Add("text", task.Child("reasonCode")?.Child("text")?.Value ?? comment ?? "correction");
-        var activity = provenance.Add("activity").Add("coding");
-        activity.Add("system", "http://terminology.hl7.org/CodeSystem/v3-DataOperation");
-        activity.Add("code", "UPDATE");
-        var requester = provenance.Add("agent");
-        SourceLabelInterceptor.AddAgentType(requester, "author");
-        requester.Add("who").Add("reference", task.Child("requester")?.Child("reference")?.Value ?? "Task/" + task.Child("id")?.Value);
-        SourceLabelInterceptor.AddAgent(provenance, "verifier", approver);
-        var entity = provenance.Add("entity");
-        entity.Add("role", "revision");
-        entity.Add("what").Add("reference", $"{before.ResourceType}/{before.Id}/_history/{before.Version}");
-        var basis = provenance.Add("entity");
-        basis.Add("role", "source");
-        basis.Add("what").Add("reference", "Task/" + task.Child("id")?.Value);
-        return provenance;
-    }
+    private static ElementNode CorrectionProvenance(ElementNode task, Caller approver, StoredResource before, StoredResource after, string now, string? comment) =>
+        new ProvenanceBuilder(after, now, now)
+            .Reason(task.Child("reasonCode")?.Child("text")?.Value ?? comment ?? "correction")
+            .Activity(ProvenanceBuilder.DataOperation, "UPDATE")
+            .Agent("author", task.Child("requester")?.Child("reference")?.Value ?? "Task/" + task.Child("id")?.Value)
+            .Person("verifier", approver)
+            .Entity("revision", ProvenanceBuilder.VersionOf(before))
+            .Entity("source", "Task/" + task.Child("id")?.Value)
+            .Build();
 
     private static void SetStatus(ElementNode task, string status, string now)
     {

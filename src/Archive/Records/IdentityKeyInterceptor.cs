@@ -17,6 +17,8 @@ public sealed class IdentityKeyInterceptor(RecordScope scope, Rest.Access.ReadGu
     public const string KeyScope = "patient-identity";
     private const int MaxMergeDepth = 16;
 
+    public WriteStage Stage => WriteStage.Rules;
+
     /// <summary>The replaces links are written by $merge only: an update that leaves them out keeps them.</summary>
     public ValueTask BeforeWriteAsync(WriteContext context)
     {

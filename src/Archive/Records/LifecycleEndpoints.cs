@@ -3,6 +3,7 @@ using FhirArchive.Fhir.Model;
 using FhirArchive.Rest.Access;
 using FhirArchive.Rest.Resources;
 using FhirArchive.Rest.Search;
+using FhirArchive.Rest.Writing;
 using FhirArchive.Rest.Infrastructure;
 using FhirArchive.Storage;
 using FhirArchive.Storage.Indexing;
@@ -137,25 +138,15 @@ public static class LifecycleEndpoints
 
     /// <summary>Writes the new status as a lifecycle procedure, with a Provenance saying what changed, when, and why.</summary>
     public static async Task<StoredResource> WriteAsync(IWriteSession s, ResourceWriter writer, Caller caller, ElementNode patient, string id,
-        string status, string date, string? reason, CancellationToken ct) =>
-        await RecordWriteMode.RunAsync(RecordProcedure.Lifecycle, async () =>
-        {
-            var stored = (await writer.UpdateAsync(s, patient, "Patient", id, null, ct)).Stored;
-            var provenance = ElementNode.CreateResource("Provenance");
-            provenance.Add("target").Add("reference", $"Patient/{id}/_history/{stored.Version}");
-            provenance.Add("occurred", date, "dateTime");
-            provenance.Add("recorded", stored.LastUpdated.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
-            var activity = provenance.Add("activity").Add("coding");
-            activity.Add("system", RecordStatus.System);
-            activity.Add("code", status);
-            if (reason is not null) provenance.Add("reason").Add("text", reason);
-            var agent = provenance.Add("agent");
-            SourceLabelInterceptor.AddAgentType(agent, "author");
-            var who = agent.Add("who");
-            if ((caller.Practitioner ?? caller.Organization) is { } actor) who.Add("reference", actor);
-            else who.Add("display", caller.DisplayName ?? caller.Subject);
-            if (caller.Practitioner is not null && caller.Organization is not null) agent.Add("onBehalfOf").Add("reference", caller.Organization);
-            await writer.CreateAsync(s, provenance, "Provenance", null, ct);
-            return stored;
-        });
+        string status, string date, string? reason, CancellationToken ct)
+    {
+        var stored = (await writer.UpdateAsync(s, patient, "Patient", id, null, ct, WriteIntent.Update.For(RecordProcedure.Lifecycle))).Stored;
+        var provenance = new ProvenanceBuilder(stored, date, stored.LastUpdated.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture))
+            .Activity(RecordStatus.System, status)
+            .Reason(reason)
+            .Actor("author", caller)
+            .Build();
+        await writer.CreateAsync(s, provenance, "Provenance", null, ct, intent: WriteIntent.Create.For(RecordProcedure.Lifecycle));
+        return stored;
+    }
 }

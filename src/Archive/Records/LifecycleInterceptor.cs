@@ -10,12 +10,14 @@ namespace FhirArchive.Archive.Records;
 /// </summary>
 public sealed class LifecycleInterceptor(RecordScope scope) : IWriteInterceptor
 {
+    public WriteStage Stage => WriteStage.Rules;
+
     public ValueTask BeforeWriteAsync(WriteContext context)
     {
         if (context.ResourceType != "Patient") return ValueTask.CompletedTask;
         var current = context.Current is { IsDeleted: false } c ? RecordScope.Parse(c) : null;
         if (!scope.IsRecordPatient(context.Resource ?? current)) return ValueTask.CompletedTask;
-        var procedure = RecordWriteMode.Active;
+        var procedure = context.Intent.Procedure;
         if (context.Interaction == WriteInteraction.Delete)
         {
             if (procedure == RecordProcedure.Purge) return ValueTask.CompletedTask;

@@ -4,6 +4,7 @@ using FhirArchive.Rest.Access;
 using FhirArchive.Rest.Resources;
 using FhirArchive.Rest.Search;
 using FhirArchive.Rest.Infrastructure;
+using FhirArchive.Rest.Writing;
 using FhirArchive.Storage;
 using FhirArchive.Storage.Indexing;
 
@@ -61,7 +62,7 @@ public static class MergeEndpoint
         await LifecycleEndpoints.WriteAsync(s, writer, caller, duplicate, source, RecordStatus.Merged, date, $"duplicate of Patient/{target} / 重复档案合并", ct);
 
         AddLink(keep, source, "replaces");
-        var kept = await RecordWriteMode.RunAsync(RecordProcedure.Lifecycle, async () => (await writer.UpdateAsync(s, keep, "Patient", target, null, ct)).Stored);
+        var kept = (await writer.UpdateAsync(s, keep, "Patient", target, null, ct, WriteIntent.Update.For(RecordProcedure.Lifecycle))).Stored;
         return (kept, count);
     }
 
@@ -94,7 +95,7 @@ public static class MergeEndpoint
                     var node = FhirFormats.ParseStored(r.Json!);
                     foreach (var reference in node.Descendants().Where(n => n.Name == "reference" && n.Value == "Patient/" + source).ToList())
                         reference.Value = "Patient/" + target;
-                    await RecordWriteMode.RunAsync(RecordProcedure.Merge, () => writer.UpdateAsync(s, node, r.ResourceType, r.Id, null, ct));
+                    await writer.UpdateAsync(s, node, r.ResourceType, r.Id, null, ct, WriteIntent.Update.For(RecordProcedure.Merge));
                     count++;
                 }
                 // Re-pointed ones no longer match: the next page is the first again.

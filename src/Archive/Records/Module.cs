@@ -9,7 +9,7 @@ namespace FhirArchive.Archive.Records;
 /// </summary>
 public static class RecordsModule
 {
-    /// <summary>Configuration "Records" (<see cref="RecordOptions"/>). The interceptors run in this order, after those registered before.</summary>
+    /// <summary>Configuration "Records" (<see cref="RecordOptions"/>). The record rules (stage Rules) run in this order.</summary>
     public static IServiceCollection AddRecords(this IServiceCollection services, IConfiguration configuration)
     {
         var options = configuration.GetSection("Records").Get<RecordOptions>() ?? new RecordOptions();

@@ -10,10 +10,12 @@ namespace FhirArchive.Archive.Records;
 /// </summary>
 public sealed class RecordMaintainerInterceptor(RecordScope scope, TimeProvider clock) : IWriteInterceptor
 {
+    public WriteStage Stage => WriteStage.Rules;
+
     public ValueTask BeforeWriteAsync(WriteContext context)
     {
         if (context.ResourceType != "Patient" || context.Http is null || context.CreatesResource || context.Interaction == WriteInteraction.Delete
-            || RecordWriteMode.Active is not null) return ValueTask.CompletedTask;
+            || RecordProcedure.Includes(context.Intent.Procedure)) return ValueTask.CompletedTask;
         // Judged by the record as it stands: a payload cannot name itself a new maintainer.
         var current = RecordScope.Parse(context.Current);
         if (current is null || !scope.IsRecordPatient(current)) return ValueTask.CompletedTask;

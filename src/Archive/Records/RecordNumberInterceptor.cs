@@ -20,9 +20,11 @@ public sealed class RecordNumberInterceptor(RecordScope scope) : IWriteIntercept
 {
     public const string DivisionExtension = "http://fhirarchive.cn/fhir/StructureDefinition/cn-division-code";
 
+    public WriteStage Stage => WriteStage.Rules;
+
     public async ValueTask BeforeWriteAsync(WriteContext context)
     {
-        if (context.Resource is not { } patient || !scope.IsRecordPatient(patient) || RecordWriteMode.Active is RecordProcedure.Lifecycle) return;
+        if (context.Resource is not { } patient || !scope.IsRecordPatient(patient) || context.Intent.Procedure is RecordProcedure.Lifecycle) return;
         var organization = patient.Child("managingOrganization")?.Child("reference")?.Value;
         if (organization is null)
             throw FhirException.Unprocessable("A resident record needs its responsible institution (managingOrganization) / 档案须有管理责任单位");

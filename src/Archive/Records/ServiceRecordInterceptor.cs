@@ -10,6 +10,8 @@ namespace FhirArchive.Archive.Records;
 /// </summary>
 public sealed class ServiceRecordInterceptor(RecordScope scope) : IWriteInterceptor
 {
+    public WriteStage Stage => WriteStage.Rules;
+
     public async ValueTask BeforeWriteAsync(WriteContext context)
     {
         if (!scope.IsServiceRecordType(context.ResourceType)) return;
@@ -20,7 +22,7 @@ public sealed class ServiceRecordInterceptor(RecordScope scope) : IWriteIntercep
         if (patient is null && scope.SubjectId(current) is { } before && before != patientId)
             patient = await scope.RecordPatientAsync(context.Session, before, context.CancellationToken);
         if (patient is null) return;
-        var procedure = RecordWriteMode.Active;
+        var procedure = context.Intent.Procedure;
         // A purge removes, a merge re-points service records to the surviving record: both are the procedures' to do.
         if (procedure is RecordProcedure.Purge or RecordProcedure.Merge) return;
         var what = $"{context.ResourceType}/{context.Id}";

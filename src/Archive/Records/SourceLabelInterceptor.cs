@@ -1,5 +1,4 @@
 using System.Globalization;
-using FhirArchive.Fhir.Model;
 using FhirArchive.Rest.Access;
 using FhirArchive.Rest.Writing;
 
@@ -13,6 +12,8 @@ namespace FhirArchive.Archive.Records;
 /// </summary>
 public sealed class SourceLabelInterceptor(TimeProvider clock) : IWriteInterceptor
 {
+    public WriteStage Stage => WriteStage.Source;
+
     public ValueTask BeforeWriteAsync(WriteContext context)
     {
         if (context.Resource is not { } resource || InstitutionOf(context) is not { } org) return ValueTask.CompletedTask;
@@ -22,54 +23,17 @@ public sealed class SourceLabelInterceptor(TimeProvider clock) : IWriteIntercept
         return ValueTask.CompletedTask;
     }
 
-    public async ValueTask AfterWriteAsync(WriteContext context)
+    public ValueTask AfterWriteAsync(WriteContext context)
     {
         // Provenances (ours or a client's) and companion writes get no Provenance of their own: no endless chains.
-        if (context.Resource is not { } resource || context.Parent is not null || context.ResourceType == "Provenance") return;
-        if (InstitutionOf(context) is not { } org) return;
-        var caller = context.Http!.GetCaller();
+        if (context.Resource is not { } resource || context.Parent is not null || context.ResourceType == "Provenance") return ValueTask.CompletedTask;
+        if (InstitutionOf(context) is null) return ValueTask.CompletedTask;
         var now = clock.GetUtcNow().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
-        var provenance = ElementNode.CreateResource("Provenance");
-        provenance.Add("target").Add("reference", $"{context.ResourceType}/{context.Id}/_history/{context.Version}");
-        provenance.Add("occurred", RecordScope.ServiceTime(resource) ?? now, "dateTime");
-        provenance.Add("recorded", now);
-        var activity = provenance.Add("activity").Add("coding");
-        activity.Add("system", "http://terminology.hl7.org/CodeSystem/v3-DataOperation");
-        activity.Add("code", context.CreatesResource ? "CREATE" : "UPDATE");
-        var agent = provenance.Add("agent");
-        AddAgentType(agent, "author");
-        agent.Add("who").Add("reference", caller.Practitioner ?? org);
-        if (caller.Practitioner is not null) agent.Add("onBehalfOf").Add("reference", org);
-        await context.CreateCompanionAsync(provenance);
-    }
-
-    /// <summary>
-    /// A Provenance agent for the person (or client) who acted: who = their Practitioner, else the signed-in user or
-    /// client by identifier and name as the audit trail names them (never their institution in their place);
-    /// onBehalfOf = the institution they act for.
-    /// </summary>
-    internal static ElementNode AddAgent(ElementNode provenance, string type, Caller caller)
-    {
-        var agent = provenance.Add("agent");
-        AddAgentType(agent, type);
-        var who = agent.Add("who");
-        if (caller.Practitioner is { } practitioner) who.Add("reference", practitioner);
-        else
-        {
-            var identifier = who.Add("identifier");
-            identifier.Add("system", caller.SubjectSystem);
-            identifier.Add("value", caller.Subject);
-            who.Add("display", caller.DisplayName ?? caller.Subject);
-        }
-        if (caller.Organization is { } org) agent.Add("onBehalfOf").Add("reference", org);
-        return agent;
-    }
-
-    internal static void AddAgentType(ElementNode agent, string code)
-    {
-        var coding = agent.Add("type").Add("coding");
-        coding.Add("system", "http://terminology.hl7.org/CodeSystem/provenance-participant-type");
-        coding.Add("code", code);
+        context.AddCompanion(new ProvenanceBuilder(context.Stored!, RecordScope.ServiceTime(resource) ?? now, now)
+            .Activity(ProvenanceBuilder.DataOperation, context.CreatesResource ? "CREATE" : "UPDATE")
+            .Actor("author", context.Http!.GetCaller())
+            .Build());
+        return ValueTask.CompletedTask;
     }
 
     /// <summary>The institution the caller acts for ("Organization/…"); the server's own writes and anonymous callers have none.</summary>

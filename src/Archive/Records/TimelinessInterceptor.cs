@@ -15,6 +15,8 @@ public sealed class TimelinessInterceptor(RecordScope scope, TimeProvider clock)
 
     private readonly HashSet<string> _types = new(scope.Options.PublicHealthTypes, StringComparer.Ordinal);
 
+    public WriteStage Stage => WriteStage.Rules;
+
     public async ValueTask BeforeWriteAsync(WriteContext context)
     {
         if (!context.CreatesResource || context.Resource is not { } resource || !_types.Contains(context.ResourceType) || !scope.Options.Enabled) return;

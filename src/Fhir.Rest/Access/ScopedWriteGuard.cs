@@ -16,6 +16,8 @@ namespace FhirArchive.Rest.Access;
 /// </summary>
 public sealed class ScopedWriteGuard(PatientLinks links) : IWriteInterceptor
 {
+    public WriteStage Stage => WriteStage.Authorize;
+
     public ValueTask BeforeWriteAsync(WriteContext context)
     {
         if (Limits(context) is not { } limits) return ValueTask.CompletedTask;

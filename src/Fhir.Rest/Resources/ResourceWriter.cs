@@ -1,12 +1,10 @@
 using FhirArchive.Fhir.Definitions;
 using FhirArchive.Fhir.Model;
-using FhirArchive.Fhir.Serialization.Json;
 using FhirArchive.Rest.Access;
 using FhirArchive.Rest.Search;
 using FhirArchive.Rest.Infrastructure;
 using FhirArchive.Rest.Writing;
 using FhirArchive.Storage;
-using FhirArchive.Storage.Indexing;
 using Microsoft.AspNetCore.WebUtilities;
 
 namespace FhirArchive.Rest.Resources;
@@ -17,11 +15,10 @@ public sealed record WriteOutcome(StoredResource Stored, int Status);
 /// <summary>
 /// Create, update and delete (plain and conditional) inside a write session: shared by the REST endpoints, by
 /// batch/transaction processing, PATCH and the sample data loader, so all follow exactly the same rules and all go
-/// through the <see cref="IWriteInterceptor"/>s. Conditional matching sees only what the <see cref="IAccessPolicy"/>
+/// through the <see cref="WritePipeline"/>. Conditional matching sees only what the <see cref="IAccessPolicy"/>
 /// lets the caller see.
 /// </summary>
-public sealed class ResourceWriter(IndexExtractor extractor, SearchParser parser, TimeProvider clock, Validation.WriteValidator validator,
-    WriteInterceptors interceptors, ReadGuard guard, IHttpContextAccessor caller)
+public sealed class ResourceWriter(SearchParser parser, WritePipeline pipeline, ReadGuard guard, IHttpContextAccessor caller)
 {
     public static void CheckType(string type)
     {
@@ -50,7 +47,7 @@ public sealed class ResourceWriter(IndexExtractor extractor, SearchParser parser
             if (match is not null) return new WriteOutcome(await ReplacementAsync(s, match, ct), 200);
         }
         // The server assigns the id of a created resource; an id in the body is ignored.
-        return new WriteOutcome(await StoreAsync(s, intent, resource, type, assignedId ?? NewId(), null, ct), 201);
+        return new WriteOutcome(await pipeline.StoreAsync(s, intent, resource, type, assignedId ?? NewId(), null, ct), 201);
     }
 
     /// <summary>
@@ -92,7 +89,7 @@ public sealed class ResourceWriter(IndexExtractor extractor, SearchParser parser
         if (current is null && !await MayCreateWithIdAsync(s, type, id, intent, ct))
             throw new FhirException(405, "not-supported",
                 $"{type}/{id} does not exist, and this server assigns the ids of new resources: create it with POST.");
-        var stored = await StoreAsync(s, intent, resource, type, id, current, ct);
+        var stored = await pipeline.StoreAsync(s, intent, resource, type, id, current, ct);
         // Update-as-create (client-chosen id) and update of a deleted resource both bring it (back) into existence.
         return new WriteOutcome(stored, current is null || current.IsDeleted ? 201 : 200);
     }
@@ -107,11 +104,11 @@ public sealed class ResourceWriter(IndexExtractor extractor, SearchParser parser
         {
             if (bodyId is not null && bodyId != match.Id)
                 throw FhirException.BadRequest($"The id in the body ('{bodyId}') is not the id of the matching resource ('{match.Id}').");
-            if (bodyId is null) SetId(resource, match.Id);
+            if (bodyId is null) WritePipeline.SetId(resource, match.Id);
             return await UpdateAsync(s, resource, type, match.Id, ifMatch, ct, intent);
         }
         if (bodyId is not null) return await UpdateAsync(s, resource, type, bodyId, null, ct, intent);
-        return new WriteOutcome(await StoreAsync(s, intent, resource, type, NewId(), null, ct), 201);
+        return new WriteOutcome(await pipeline.StoreAsync(s, intent, resource, type, NewId(), null, ct), 201);
     }
 
     /// <summary>Deletes; null when there was nothing to delete (never existed or already deleted).</summary>
@@ -120,7 +117,7 @@ public sealed class ResourceWriter(IndexExtractor extractor, SearchParser parser
 
     /// <summary>Deletes the version <see cref="CurrentAsync"/> gave; null when it is a deletion already.</summary>
     public async Task<StoredResource?> DeleteAsync(IWriteSession s, StoredResource current, CancellationToken ct) =>
-        current.IsDeleted ? null : await DeleteVersionAsync(s, WriteIntent.Delete, current, ct);
+        current.IsDeleted ? null : await pipeline.DeleteAsync(s, WriteIntent.Delete, current, ct);
 
     /// <summary>
     /// The stored version a write would change, as the caller may know it: null when there is none or the caller may
@@ -151,7 +148,7 @@ public sealed class ResourceWriter(IndexExtractor extractor, SearchParser parser
     {
         var match = await MatchOneAsync(s, type, criteria, "delete", ct);
         if (match is null) return 0;
-        await DeleteVersionAsync(s, new WriteIntent(WriteInteraction.Delete, Conditional: true), match, ct);
+        await pipeline.DeleteAsync(s, new WriteIntent(WriteInteraction.Delete, Conditional: true), match, ct);
         return 1;
     }
 
@@ -196,68 +193,6 @@ public sealed class ResourceWriter(IndexExtractor extractor, SearchParser parser
         });
     }
 
-    /// <summary>Interceptors (before), validation, stamping, indexing, storing, interceptors (after).</summary>
-    private async Task<StoredResource> StoreAsync(IWriteSession s, WriteIntent intent, ElementNode resource, string type, string id, StoredResource? current, CancellationToken ct)
-    {
-        var version = (current?.Version ?? 0) + 1;
-        var context = await BeforeAsync(s, intent, type, id, version, resource, current, ct);
-        // After the interceptors: whatever they add is held to the same rules and indexed.
-        validator.EnsureValid(resource);
-        var now = Now();
-        Stamp(resource, id, version, now);
-        var json = FhirJsonSerializer.SerializeToUtf8Bytes(resource);
-        var index = extractor.Extract(resource);
-        var stored = await s.PutAsync(type, id, version, now, json, index, ct);
-        await AfterAsync(context, stored);
-        return stored;
-    }
-
-    private async Task<StoredResource> DeleteVersionAsync(IWriteSession s, WriteIntent intent, StoredResource current, CancellationToken ct)
-    {
-        var context = await BeforeAsync(s, intent, current.ResourceType, current.Id, current.Version + 1, null, current, ct);
-        var deleted = await s.DeleteAsync(current.ResourceType, current.Id, current.Version + 1, Now(), ct);
-        await AfterAsync(context, deleted);
-        return deleted;
-    }
-
-    private async ValueTask<WriteContext?> BeforeAsync(IWriteSession s, WriteIntent intent, string type, string id, int version,
-        ElementNode? resource, StoredResource? current, CancellationToken ct)
-    {
-        if (interceptors.IsEmpty) return null;
-        var context = new WriteContext(this, s, caller.HttpContext, intent, type, id, version, resource, current, ct);
-        await interceptors.BeforeWriteAsync(context);
-        return context;
-    }
-
-    private async ValueTask AfterAsync(WriteContext? context, StoredResource stored)
-    {
-        if (context is null) return;
-        context.Stored = stored;
-        await interceptors.AfterWriteAsync(context);
-    }
-
-    /// <summary>Millisecond precision: what meta.lastUpdated shows is exactly what is stored and compared.</summary>
-    private DateTimeOffset Now()
-    {
-        var t = clock.GetUtcNow();
-        return new DateTimeOffset(t.Ticks - t.Ticks % TimeSpan.TicksPerMillisecond, TimeSpan.Zero);
-    }
-
-    public static string NewId() => Guid.NewGuid().ToString("N");
-
-    private static void SetId(ElementNode resource, string id)
-    {
-        resource.RemoveAll("id");
-        resource.Add("id", id);
-    }
-
-    private static void Stamp(ElementNode resource, string id, int version, DateTimeOffset lastUpdated)
-    {
-        SetId(resource, id);
-        var meta = resource.Child("meta") ?? resource.Add("meta");
-        meta.RemoveAll("versionId");
-        meta.RemoveAll("lastUpdated");
-        meta.Add("versionId", version.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        meta.Add("lastUpdated", lastUpdated.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture));
-    }
+    /// <summary>The id of a created resource: the server's.</summary>
+    public static string NewId() => WritePipeline.NewId();
 }

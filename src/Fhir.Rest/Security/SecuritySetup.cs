@@ -19,7 +19,7 @@ public static class SecuritySetup
         var options = builder.Configuration.GetSection("Security").Get<AuthOptions>() ?? new AuthOptions();
         builder.Services.AddFhirAuth(options, dataFolder);
         builder.Services.AddSingleton<PatientLinks>();
-        // Registered before the other write interceptors: a write outside the token's reach is refused first.
+        // Stage Authorize: a write outside the token's reach is refused before the other write interceptors run.
         builder.Services.AddSingleton<Writing.IWriteInterceptor, ScopedWriteGuard>();
         builder.Services.AddHttpClient();
     }

@@ -1,5 +1,4 @@
 using FhirArchive.Fhir.Model;
-using FhirArchive.Rest.Resources;
 using FhirArchive.Storage;
 
 namespace FhirArchive.Rest.Writing;
@@ -7,23 +6,30 @@ namespace FhirArchive.Rest.Writing;
 /// <summary>What the client asked for (an update that finds nothing still is an update: see <see cref="WriteContext.CreatesResource"/>).</summary>
 public enum WriteInteraction { Create, Update, Patch, Delete }
 
-/// <summary>How a write was asked for: the interaction, whether conditional, and the write whose interceptor made it.</summary>
-public sealed record WriteIntent(WriteInteraction Interaction, bool Conditional = false, WriteContext? Parent = null)
+/// <summary>
+/// How a write was asked for: the interaction, whether conditional, the write whose interceptor asked for it (a
+/// companion), and the procedure it belongs to. <paramref name="Procedure"/> is a name a module defines for its own
+/// procedures (say, a record's status change) and its interceptors recognise; the engine only passes it on, to the
+/// write's companions too.
+/// </summary>
+public sealed record WriteIntent(WriteInteraction Interaction, bool Conditional = false, WriteContext? Parent = null, string? Procedure = null)
 {
     public static readonly WriteIntent Create = new(WriteInteraction.Create);
     public static readonly WriteIntent Update = new(WriteInteraction.Update);
     public static readonly WriteIntent Delete = new(WriteInteraction.Delete);
+
+    /// <summary>This intent, for a write of <paramref name="procedure"/>.</summary>
+    public WriteIntent For(string procedure) => this with { Procedure = procedure };
 }
 
 /// <summary>One write, as the <see cref="IWriteInterceptor"/>s see it: the same object for the before and the after call.</summary>
 public sealed class WriteContext
 {
-    private readonly ResourceWriter _writer;
+    private Queue<ElementNode>? _companions;
 
-    internal WriteContext(ResourceWriter writer, IWriteSession session, HttpContext? http, WriteIntent intent,
+    internal WriteContext(IWriteSession session, HttpContext? http, WriteIntent intent,
         string type, string id, int version, ElementNode? resource, StoredResource? current, CancellationToken ct)
     {
-        _writer = writer;
         (Session, Http, Intent, ResourceType, Id, Version, Resource, Current, CancellationToken) =
             (session, http, intent, type, id, version, resource, current, ct);
     }
@@ -62,11 +68,12 @@ public sealed class WriteContext
     /// <summary>Free slot for an interceptor's state between its before and after call.</summary>
     public IDictionary<string, object?> Items { get; } = new Dictionary<string, object?>();
 
-    /// <summary>Creates a companion resource (e.g. a Provenance) in the same session, through the ordinary write rules.</summary>
-    public Task<WriteOutcome> CreateCompanionAsync(ElementNode resource) =>
-        _writer.CreateAsync(Session, resource, resource.Type!, null, CancellationToken, intent: new WriteIntent(WriteInteraction.Create, Parent: this));
+    /// <summary>
+    /// Asks for a companion resource (e.g. a Provenance of this version) to be created in the same session. The pipeline
+    /// writes it as soon as the asking interceptor's call returns (after the store, when asked before it), through the
+    /// same stages, as a create whose <see cref="Parent"/> is this write and whose procedure is this write's.
+    /// </summary>
+    public void AddCompanion(ElementNode resource) => (_companions ??= new()).Enqueue(resource);
 
-    /// <summary>Creates or updates a companion resource by the id in its body, in the same session.</summary>
-    public Task<WriteOutcome> UpdateCompanionAsync(ElementNode resource) =>
-        _writer.UpdateAsync(Session, resource, resource.Type!, resource.Child("id")?.Value ?? "", null, CancellationToken, new WriteIntent(WriteInteraction.Update, Parent: this));
+    internal ElementNode? NextCompanion() => _companions is { Count: > 0 } q ? q.Dequeue() : null;
 }

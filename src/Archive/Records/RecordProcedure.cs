@@ -1,0 +1,17 @@
+namespace FhirArchive.Archive.Records;
+
+/// <summary>
+/// The record procedures that may write what ordinary writes may not (status changes, corrections, purges, merges):
+/// each passes its name as the <see cref="Rest.Writing.WriteIntent.Procedure"/> of its writes, and the record rules
+/// let those through.
+/// </summary>
+public static class RecordProcedure
+{
+    public const string Lifecycle = "record-lifecycle";
+    public const string Correction = "record-correction";
+    public const string Purge = "record-purge";
+    public const string Merge = "record-merge";
+
+    /// <summary>Whether a write's procedure is one of these (not another module's, nor none).</summary>
+    public static bool Includes(string? procedure) => procedure is Lifecycle or Correction or Purge or Merge;
+}

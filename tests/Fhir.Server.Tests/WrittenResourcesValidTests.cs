@@ -119,10 +119,6 @@ public sealed class WrittenResourcesValidTests(WrittenResourcesValidTests.DemoSe
         return JsonDocument.Parse(last).RootElement.GetProperty("code").GetString()!;
     }
 
-    private static string Params(params (string Name, string Type, string Value)[] ps) =>
-        "{\"resourceType\":\"Parameters\",\"parameter\":[" + string.Join(",", ps.Select(p =>
-            $"{{\"name\":\"{p.Name}\",\"value{p.Type}\":{(p.Type == "Integer" ? p.Value : JsonSerializer.Serialize(p.Value))}}}")) + "]}";
-
     private static string CorrectionTask(string obs, string patient, string content) => $$$"""
         {"resourceType":"Task","status":"requested","intent":"proposal",
          "code":{"coding":[{"system":"http://fhirarchive.cn/fhir/CodeSystem/record-task-type","code":"correction"}]},

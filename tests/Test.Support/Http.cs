@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace FhirArchive.Tests.Support;
 
@@ -62,6 +63,24 @@ public static class Http
         Xunit.Assert.Equal("OperationOutcome", body.GetProperty("resourceType").GetString());
         if (diagnosticsContains is not null)
             Xunit.Assert.Contains(diagnosticsContains, body.GetProperty("issue")[0].GetProperty("diagnostics").GetString());
+    }
+
+    /// <summary>A Parameters body: (name, value[x] type, value).</summary>
+    public static string Params(params (string Name, string Type, string Value)[] ps)
+    {
+        var list = new JsonArray();
+        foreach (var (name, type, value) in ps)
+        {
+            var p = new JsonObject { ["name"] = name };
+            p["value" + type] = type switch
+            {
+                "Reference" => new JsonObject { ["reference"] = value },
+                "Integer" => JsonValue.Create(int.Parse(value)),
+                _ => JsonValue.Create(value),
+            };
+            list.Add(p);
+        }
+        return new JsonObject { ["resourceType"] = "Parameters", ["parameter"] = list }.ToJsonString();
     }
 
     /// <summary>A Parameters resource's value of the parameter named (a string as is, any other value as JSON), or null.</summary>

@@ -1,7 +1,6 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using FhirArchive.Rest.Access;
 using FhirArchive.Archive.Consent;
 using FhirArchive.Archive.Tests.Records;
@@ -66,24 +65,6 @@ public abstract class GrantTestsBase<TFixture>(TFixture fx) where TFixture : Ser
         await C.SendAsync(m, url, body, who is { } w ? [w] : []);
 
     protected Task<HttpResponseMessage> Post(string url, string? body, (string, string) who) => Send(HttpMethod.Post, url, body, who);
-
-    /// <summary>A Parameters body: (name, value[x] type, value).</summary>
-    protected static string Params(params (string Name, string Type, string Value)[] ps)
-    {
-        var list = new JsonArray();
-        foreach (var (name, type, value) in ps)
-        {
-            var p = new JsonObject { ["name"] = name };
-            p["value" + type] = type switch
-            {
-                "Reference" => new JsonObject { ["reference"] = value },
-                "Integer" => JsonValue.Create(int.Parse(value)),
-                _ => JsonValue.Create(value),
-            };
-            list.Add(p);
-        }
-        return new JsonObject { ["resourceType"] = "Parameters", ["parameter"] = list }.ToJsonString();
-    }
 
     protected static string Diagnostics(JsonElement outcome) => outcome.GetProperty("issue")[0].GetProperty("diagnostics").GetString()!;
 

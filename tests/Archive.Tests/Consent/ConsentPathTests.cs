@@ -217,11 +217,14 @@ public abstract class ConsentPathTestsBase<TFixture>(TFixture fx) : IAsyncLifeti
         var r = await _c.SendAsync(HttpMethod.Post, "/Condition", $$$"""{"resourceType":"Condition","code":{"text":"x"},"subject":{"reference":"Patient/adult"}}""",
             AuthorisedDoctor, ("If-None-Exist", "_id=cond-adult-psy"));
         Assert.Equal(HttpStatusCode.Created, r.StatusCode);
-        Assert.NotEqual("cond-adult-psy", (await r.JsonAsync()).GetProperty("id").GetString());
+        var created = (await r.JsonAsync()).GetProperty("id").GetString();
+        Assert.NotEqual("cond-adult-psy", created);
         // The holder's own conditional create finds it.
         var own = await _c.SendAsync(HttpMethod.Post, "/Condition", $$$"""{"resourceType":"Condition","code":{"text":"x"},"subject":{"reference":"Patient/adult"}}""",
             HolderClinician, ("If-None-Exist", "_id=cond-adult-psy"));
         Assert.Equal(HttpStatusCode.OK, own.StatusCode);
+        // The adult's conditions left as seeded, whatever order the tests run in (the batch of History_everything_and_batch_... counts them).
+        await Send(HttpMethod.Delete, $"/Condition/{created}", null);
     }
 
     [FhirFact]
@@ -261,6 +264,8 @@ public abstract class ConsentPathTestsBase<TFixture>(TFixture fx) : IAsyncLifeti
         Assert.DoesNotContain($"{ConsentTerms.ActCodeSystem}|PSY", labels);
         Assert.Contains($"{ConsentTerms.ConfidentialitySystem}|N", labels);
         Assert.Equal(HttpStatusCode.OK, (await Get($"/Condition/{id}", AuthorisedDoctor)).StatusCode);
+        // The adult's conditions left as seeded, whatever order the tests run in (the batch of History_everything_and_batch_... counts them).
+        await Send(HttpMethod.Delete, $"/Condition/{id}", null);
 
         // Only the holder's record administrator sets or clears the classified flag.
         var pid = "p-" + Unique();

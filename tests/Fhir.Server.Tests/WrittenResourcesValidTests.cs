@@ -4,10 +4,9 @@ using System.Text.Json;
 using FhirArchive.Archive.Notifications;
 using FhirArchive.Rest.Validation;
 using FhirArchive.Rest.Infrastructure;
-using FhirArchive.Server.Tests.Security;
 using FhirArchive.Storage;
 using Xunit;
-using static FhirArchive.Server.Tests.Http;
+using static FhirArchive.Tests.Support.Http;
 
 namespace FhirArchive.Server.Tests;
 
@@ -39,7 +38,7 @@ public sealed class WrittenResourcesValidTests(WrittenResourcesValidTests.DemoSe
         // $request-access + $grant-access (a record-access Consent), then the resident revokes it (a new version, a Provenance).
         var asked = await Ok(doctor, "/Patient/zhang-wei/$request-access", Params(("purpose", "Code", "TREAT"), ("days", "Integer", "3")));
         var consent = await Ok(doctor, "/Patient/$grant-access",
-            Params(("request", "String", Param(asked, "request")), ("code", "String", LastCode())), HttpStatusCode.Created);
+            Params(("request", "String", Param(asked, "request")!), ("code", "String", LastCode())), HttpStatusCode.Created);
         await Ok(resident, $"/Consent/{consent.GetProperty("id").GetString()}/$revoke", Params(("reason", "String", "不再需要")));
         // $break-glass (a Consent, a Communication to the responsible institution).
         await Ok(doctor, "/Patient/wang-fang/$break-glass", Params(("reason", "String", "昏迷送急诊")), HttpStatusCode.Created);
@@ -119,14 +118,6 @@ public sealed class WrittenResourcesValidTests(WrittenResourcesValidTests.DemoSe
         var last = File.ReadAllLines(outbox).Last();
         return JsonDocument.Parse(last).RootElement.GetProperty("code").GetString()!;
     }
-
-    private static string Param(JsonElement parameters, string name) =>
-        parameters.GetProperty("parameter").EnumerateArray().First(p => p.GetProperty("name").GetString() == name)
-            .EnumerateObject().First(p => p.Name.StartsWith("value", StringComparison.Ordinal)).Value.GetString()!;
-
-    private static string Params(params (string Name, string Type, string Value)[] ps) =>
-        "{\"resourceType\":\"Parameters\",\"parameter\":[" + string.Join(",", ps.Select(p =>
-            $"{{\"name\":\"{p.Name}\",\"value{p.Type}\":{(p.Type == "Integer" ? p.Value : JsonSerializer.Serialize(p.Value))}}}")) + "]}";
 
     private static string CorrectionTask(string obs, string patient, string content) => $$$"""
         {"resourceType":"Task","status":"requested","intent":"proposal",

@@ -2,7 +2,6 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using FhirArchive.Server.Tests.Security;
 using FhirArchive.Storage;
 using Xunit;
 using Xunit.Abstractions;

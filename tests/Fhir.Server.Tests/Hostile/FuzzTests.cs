@@ -3,7 +3,6 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using FhirArchive.Rest.Access;
-using FhirArchive.Server.Tests.Consent;
 using FhirArchive.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit;

@@ -7,7 +7,7 @@ using FhirArchive.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Xunit;
-using static FhirArchive.Server.Tests.Http;
+using static FhirArchive.Tests.Support.Http;
 
 namespace FhirArchive.Server.Tests.Hostile;
 

@@ -1,0 +1,172 @@
+using System.Net;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Xunit;
+using static FhirArchive.Archive.Tests.Consent.ConsentData;
+using static FhirArchive.Tests.Support.Http;
+
+namespace FhirArchive.Archive.Tests.Consent;
+
+/// <summary>
+/// The leaks an attack on the consent rules found, each on the path it used: pages cut before they were filtered,
+/// Provenance and Task shown whatever they point at, system history, write answers that told hidden from missing,
+/// and access logs naming what the reader may not see.
+/// </summary>
+public abstract class ConsentLeakTestsBase<TFixture>(TFixture fx) : IAsyncLifetime where TFixture : ServerFixture
+{
+    private readonly HttpClient _c = fx.Client;
+    private static readonly (string, string)[] Outsiders = [AuthorisedDoctor, StrangerDoctor, Guardian, Researcher, AdultResident];
+    private static readonly string[] Restricted = ["cond-adult-psy", "cond-adult-hiv", "Patient/classified", "obs-classified", "leak-task"];
+
+    public async Task InitializeAsync()
+    {
+        if (fx is IConsentWorld world) await world.SeedOnceAsync();
+        // A correction Task about the classified person's blood pressure, as the holder's clinician files it.
+        var r = await _c.SendAsync(HttpMethod.Put, "/Task/leak-task", """
+            {"resourceType":"Task","id":"leak-task","status":"requested","intent":"proposal","for":{"reference":"Patient/classified"},
+             "focus":{"reference":"Observation/obs-classified"},"reasonCode":{"text":"录入错误"}}
+            """, HolderClinician);
+        Assert.True((int)r.StatusCode is 200 or 201, await r.Content.ReadAsStringAsync());
+    }
+
+    public Task DisposeAsync() => Task.CompletedTask;
+
+    private async Task<string> GetAsync(string url, (string, string) caller)
+    {
+        var r = await _c.SendAsync(HttpMethod.Get, url, null, caller);
+        var body = await r.Content.ReadAsStringAsync();
+        Assert.True(r.StatusCode == HttpStatusCode.OK, $"{url}: {r.StatusCode} {body}");
+        return body;
+    }
+
+    private static void AssertNoneOf(string body, string where, params string[] ids)
+    {
+        foreach (var id in ids) Assert.False(body.Contains(id, StringComparison.Ordinal), $"{where} shows {id}: {body}");
+    }
+
+    [FhirFact]
+    public async Task Pages_are_filled_with_visible_matches_and_a_next_link_only_when_one_follows()
+    {
+        // Three Observations exist; the authorised doctor may see one (the adult's), not the classified person's or the minor's.
+        foreach (var (caller, expected) in new[] { (AuthorisedDoctor, new[] { "obs-adult" }), (StrangerDoctor, Array.Empty<string>()) })
+        {
+            var seen = new List<string>();
+            var url = "/Observation?_count=1";
+            for (var page = 0; url is not null; page++)
+            {
+                Assert.True(page < 10, "paging does not end");
+                var bundle = JsonDocument.Parse(await GetAsync(url, caller)).RootElement;
+                var ids = bundle.TryGetProperty("entry", out var es) ? es.EnumerateArray().Select(e => e.GetProperty("resource").GetProperty("id").GetString()!).ToList() : [];
+                var next = bundle.GetProperty("link").EnumerateArray().FirstOrDefault(l => l.GetProperty("relation").GetString() == "next");
+                url = next.ValueKind == JsonValueKind.Undefined ? null : new Uri(next.GetProperty("url").GetString()!).PathAndQuery;
+                Assert.True(ids.Count > 0 || url is null, $"an empty page with a next link: {bundle}");
+                seen.AddRange(ids);
+            }
+            Assert.Equal(expected.Intersect(seen).Count(), expected.Length);
+            Assert.DoesNotContain("obs-classified", seen);
+            Assert.DoesNotContain("obs-minor", seen);
+        }
+        // The mental-health Condition exists but is hidden: no page, no next link, no total beyond what is shown.
+        var psy = JsonDocument.Parse(await GetAsync($"/Condition?code={Icd10}|F20.0&_count=1", AuthorisedDoctor)).RootElement;
+        Assert.False(psy.TryGetProperty("entry", out _));
+        Assert.DoesNotContain(psy.GetProperty("link").EnumerateArray(), l => l.GetProperty("relation").GetString() == "next");
+        var labelled = JsonDocument.Parse(await GetAsync("/Condition?_security=http://terminology.hl7.org/CodeSystem/v3-ActCode|PSY&_count=1", Guardian)).RootElement;
+        Assert.DoesNotContain(labelled.GetProperty("link").EnumerateArray(), l => l.GetProperty("relation").GetString() == "next");
+    }
+
+    [FhirFact]
+    public async Task A_Provenance_is_shown_only_where_what_it_points_at_is()
+    {
+        // Control: the holder sees the Provenance its clinician's write of the mental-health diagnosis left.
+        Assert.Contains("Condition/cond-adult-psy", await GetAsync("/Provenance?_count=500", HolderClinician));
+        foreach (var caller in Outsiders)
+        {
+            AssertNoneOf(await GetAsync("/Provenance?_count=500", caller), $"Provenance search as {caller.Item2}", Restricted);
+            AssertNoneOf(await GetAsync("/Provenance?agent=Practitioner/holder-doc&_count=500", caller), "Provenance?agent", Restricted);
+            AssertNoneOf(await GetAsync("/Provenance/_history?_count=500", caller), "Provenance history", Restricted);
+            AssertNoneOf(await GetAsync("/Patient?_id=adult&_revinclude=Provenance:target&_revinclude=Provenance:patient", caller), "_revinclude", Restricted);
+        }
+    }
+
+    [FhirFact]
+    public async Task A_Task_is_decided_by_the_record_it_is_for()
+    {
+        Assert.Contains("leak-task", await GetAsync("/Task", HolderClinician));
+        foreach (var caller in Outsiders)
+        {
+            AssertNoneOf(await GetAsync("/Task?_count=500", caller), "Task search", "leak-task", "Patient/classified");
+            AssertNoneOf(await GetAsync("/Task/_history?_count=500", caller), "Task history", "leak-task", "Patient/classified");
+            Assert.Equal(HttpStatusCode.NotFound, (await _c.SendAsync(HttpMethod.Get, "/Task/leak-task", null, caller)).StatusCode);
+        }
+    }
+
+    [FhirFact]
+    public async Task A_visit_shown_does_not_cite_a_diagnosis_the_caller_may_not_see()
+    {
+        // The adult's visit names the mental-health diagnosis as its reason: the authorised doctor sees the visit,
+        // without that reason (cut, labelled REDACTED); the holder sees it whole.
+        var visit = JsonDocument.Parse(await GetAsync("/Encounter/enc-adult", AuthorisedDoctor)).RootElement;
+        Assert.False(visit.TryGetProperty("reasonReference", out _), visit.GetRawText());
+        Assert.Contains(visit.GetProperty("meta").GetProperty("security").EnumerateArray(), l => l.GetProperty("code").GetString() == "REDACTED");
+        AssertNoneOf(await GetAsync("/Encounter?patient=Patient/adult", AuthorisedDoctor), "Encounter search", "cond-adult-psy");
+        Assert.Contains("Condition/cond-adult-psy", await GetAsync("/Encounter/enc-adult", HolderClinician));
+    }
+
+    [FhirFact]
+    public async Task System_history_names_nothing_hidden()
+    {
+        foreach (var caller in Outsiders)
+            AssertNoneOf(await GetAsync("/_history?_count=500", caller), $"system history as {caller.Item2}", Restricted);
+    }
+
+    [FhirFact]
+    public async Task Every_write_on_a_hidden_resource_answers_as_on_a_missing_one()
+    {
+        static string Normal(string body, string id) => Regex.Replace(body.Replace(id, "ID"), @"[0-9a-f]{32}", "~");
+        async Task<string> Answer(HttpMethod method, string url, string? body, (string, string) caller, string contentType = Json)
+        {
+            var request = new HttpRequestMessage(method, url) { Content = body is null ? null : new StringContent(body, System.Text.Encoding.UTF8, contentType) };
+            request.Headers.Add(caller.Item1, caller.Item2);
+            var r = await _c.SendAsync(request);
+            return $"{(int)r.StatusCode} {await r.Content.ReadAsStringAsync()}";
+        }
+        foreach (var caller in new[] { AuthorisedDoctor, StrangerDoctor })
+            foreach (var (type, id) in new[] { ("Condition", "cond-adult-psy"), ("Patient", "classified"), ("Observation", "obs-minor"), ("Task", "leak-task") })
+            {
+                var requests = new (HttpMethod Method, string Url, string? Body, string ContentType)[]
+                {
+                    (HttpMethod.Delete, $"/{type}/{{0}}", null, Json),
+                    (HttpMethod.Patch, $"/{type}/{{0}}", """[{"op":"replace","path":"/status","value":"x"}]""", "application/json-patch+json"),
+                    (HttpMethod.Post, $"/{type}/{{0}}/$close", """{"resourceType":"Parameters"}""", Json),
+                    (HttpMethod.Post, $"/{type}/{{0}}/$approve", """{"resourceType":"Parameters"}""", Json),
+                    (HttpMethod.Post, $"/{type}/{{0}}/$everything", null, Json),
+                };
+                foreach (var (method, url, body, contentType) in requests)
+                {
+                    var hidden = await Answer(method, string.Format(url, id), body, caller, contentType);
+                    var missing = await Answer(method, string.Format(url, "no-such-id"), body, caller, contentType);
+                    Assert.Equal(Normal(missing, "no-such-id"), Normal(hidden, id));
+                    AssertNoneOf(hidden.Replace($"{type}/{id}", ""), $"{method} {url}", "Patient/adult", Holder, "Practitioner/fd");
+                }
+            }
+    }
+
+    [FhirFact]
+    public async Task The_access_log_shows_the_reader_only_what_they_may_see_of_their_own_record()
+    {
+        // The holder reads the mental-health diagnosis, and searches two records at once.
+        await GetAsync("/Condition/cond-adult-psy", HolderClinician);
+        await GetAsync("/Observation?_id=obs-adult,obs-minor", HolderClinician);
+
+        var guardianLog = await GetAsync("/Patient/adult/$access-log?_count=200", Guardian);
+        AssertNoneOf(guardianLog, "the guardian's access log", "cond-adult-psy", "cond-adult-hiv", "F20", "obs-minor", "Patient/minor");
+        Assert.Contains("restricted", guardianLog);
+        var ownLog = await GetAsync("/Patient/adult/$access-log?_count=200", AdultResident);
+        AssertNoneOf(ownLog, "the resident's access log", "cond-adult-psy", "obs-minor", "Patient/minor", "_id=");
+        Assert.Contains("Observation/obs-adult", ownLog);
+    }
+}
+
+public sealed class ConsentLeakTests(ConsentFixture fx) : ConsentLeakTestsBase<ConsentFixture>(fx), IClassFixture<ConsentFixture>;
+
+public sealed class PostgresConsentLeakTests(PostgresConsentFixture fx) : ConsentLeakTestsBase<PostgresConsentFixture>(fx), IClassFixture<PostgresConsentFixture>;

@@ -1,0 +1,140 @@
+using FhirArchive.Archive.Grants;
+using FhirArchive.Audit.Store;
+using FhirArchive.Storage;
+using FhirArchive.Storage.AuthState;
+using FhirArchive.Storage.Schema;
+using FhirArchive.Storage.Search;
+using Microsoft.EntityFrameworkCore;
+using Xunit;
+
+namespace FhirArchive.Storage.Tests;
+
+/// <summary>A database left at schema version 1 (with data written then) upgrades in place and stays searchable.</summary>
+public abstract class MigrationTestsBase
+{
+    protected abstract SqlDialect Dialect { get; }
+    protected abstract DbContextOptions<FhirDbContext> NewDatabase();
+
+    /// <summary>The server's schema parts besides the store's own tables: the latest schema is all of theirs.</summary>
+    protected static readonly SchemaPart[] ServerParts = [AuthStateSchema.Part, AuditSchema.Part, AccessRequestSchema.Part];
+
+    private sealed class Factory(DbContextOptions<FhirDbContext> options) : IDbContextFactory<FhirDbContext>
+    {
+        public FhirDbContext CreateDbContext() => new(options);
+    }
+
+    [FhirFact]
+    public async Task A_version_1_database_upgrades_to_the_latest_schema_and_keeps_its_rows_searchable()
+    {
+        var options = NewDatabase();
+        await using (var db = new FhirDbContext(options))
+        {
+            await SchemaMigrator.MigrateAsync(db, Dialect, upTo: 1);
+            Assert.Equal(1, await db.SchemaVersions.MaxAsync(v => v.Version));
+            // Rows as version 1 wrote them (no CompositeGroup column yet).
+            await db.Database.ExecuteSqlRawAsync("""
+                INSERT INTO "ResourceVersion" ("ResourceType", "ResourceId", "Version", "LastUpdated", "IsDeleted", "IsCurrent", "Data")
+                VALUES ('Patient', 'old', 1, 0, FALSE, TRUE, NULL)
+                """);
+            await db.Database.ExecuteSqlRawAsync("""
+                INSERT INTO "TokenIndex" ("ResourceRowId", "Param", "System", "Code", "Text")
+                SELECT "Id", 'gender', NULL, 'male', NULL FROM "ResourceVersion" WHERE "ResourceId" = 'old'
+                """);
+
+            await SchemaMigrator.MigrateAsync(db, Dialect);
+            Assert.Equal(db.Schema.Versions, await db.SchemaVersions.OrderBy(v => v.Version).Select(v => v.Version).ToListAsync());
+            Assert.Null((await db.Tokens.SingleAsync(t => t.Code == "male")).CompositeGroup);
+        }
+
+        var store = new ResourceStore(new Factory(options), new StorageOptions { Provider = Dialect == SqlDialect.Postgres ? "postgres" : "sqlite" });
+        var query = new SearchQuery { ResourceType = "Patient" };
+        query.Criteria.Add(new SearchCriterion([new TokenPredicate("gender", null, false, "male", true)]));
+        var result = await store.SearchAsync(query);
+        Assert.Equal("old", Assert.Single(result.Matches).Id);
+    }
+
+    /// <summary>
+    /// Audit rows of version 8 (a row, entity rows, an id of their own or their sequence number) become version 9
+    /// rows: their entities a text column, their search keys per bucket; chain columns and ids unchanged.
+    /// </summary>
+    [FhirFact]
+    public async Task Version_8_audit_rows_keep_their_chain_ids_and_searches()
+    {
+        var options = NewDatabase();
+        await using var db = new FhirDbContext(options);
+        await SchemaMigrator.MigrateAsync(db, Dialect, upTo: 8);
+        var hour = new DateTime(2026, 11, 30, 9, 15, 0, DateTimeKind.Utc).Ticks;
+        // Literals only (numbers and hex made here), so the statement is built as text.
+        var legacy = $$"""
+            INSERT INTO "AuditRecord" ("Seq", "EventId", "Recorded", "Action", "Subtype", "Outcome", "Agent", "Organization", "Data", "Hash")
+            VALUES (1, 'legacy-guid', {{hour}}, 'R', 'read', 0, 'dr-wang', 'Organization/h1', {{Bytes("{}")}}, {{Bytes("h1")}}),
+                   (2, '2', {{hour + 1}}, 'R', 'search-type', 0, NULL, NULL, {{Bytes("{}")}}, {{Bytes("h2")}})
+            """;
+        await db.Database.ExecuteSqlRawAsync(legacy);
+        await db.Database.ExecuteSqlRawAsync("""
+            INSERT INTO "AuditEntity" ("Reference", "Seq", "Role") VALUES
+              ('Patient/p1', 1, 'patient'), ('Observation/o1', 1, 'resource'), ('Patient/p1', 2, 'patient')
+            """);
+        await SchemaMigrator.MigrateAsync(db, Dialect);
+
+        var rows = await db.AuditRecords.OrderBy(r => r.Seq).ToListAsync();
+        Assert.Equal(["legacy-guid", "2"], rows.Select(r => r.Id));
+        Assert.StartsWith("\n", rows[0].Entities);
+        Assert.EndsWith("\n", rows[0].Entities);
+        Assert.Equal(["patient Patient/p1", "resource Observation/o1"], rows[0].Entities.Split('\n', StringSplitOptions.RemoveEmptyEntries).Order());
+        Assert.Equal("\npatient Patient/p1\n", rows[1].Entities);
+        Assert.Equal("h1"u8.ToArray(), rows[0].Hash);
+        var keys = await db.AuditKeys.Select(k => k.Key + "@" + k.Bucket).ToListAsync();
+        string[] expected = ["a:dr-wang@0", "e:Observation/o1@0", "p:Patient/p1@0", $"t:{hour / TimeSpan.TicksPerHour:D12}@0"];
+        Assert.Equal(expected, keys.Order(StringComparer.Ordinal));
+        // Still append-only.
+        await Assert.ThrowsAnyAsync<Exception>(() => db.Database.ExecuteSqlRawAsync("""DELETE FROM "AuditRecord" """));
+    }
+
+    private string Bytes(string text) =>
+        Dialect == SqlDialect.Sqlite ? $"X'{Convert.ToHexString(System.Text.Encoding.UTF8.GetBytes(text))}'" : $"'\\x{Convert.ToHexString(System.Text.Encoding.UTF8.GetBytes(text))}'::bytea";
+}
+
+public sealed class SqliteMigrationTests : MigrationTestsBase, IDisposable
+{
+    private readonly string _file = Path.Combine(Path.GetTempPath(), $"fhirarchive-migration-{Guid.NewGuid():N}.db");
+    protected override SqlDialect Dialect => SqlDialect.Sqlite;
+
+    protected override DbContextOptions<FhirDbContext> NewDatabase() =>
+        new DbContextOptionsBuilder<FhirDbContext>().UseSqlite($"Data Source={_file}").UseSchema(ServerParts).Options;
+
+    /// <summary>With the fixed statistics of migration 2 the criterion's index drives, not a scan of every row of the type.</summary>
+    [Fact]
+    public async Task Sqlite_plans_start_from_the_criterion_index()
+    {
+        await using (var db = new FhirDbContext(NewDatabase())) await SchemaMigrator.MigrateAsync(db, Dialect);
+        await using var conn = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={_file}");
+        await conn.OpenAsync();
+        await using var cmd = conn.CreateCommand();
+        cmd.CommandText = """
+            EXPLAIN QUERY PLAN SELECT r."Id" FROM "ResourceVersion" AS r
+            WHERE r."IsCurrent" AND NOT (r."IsDeleted") AND r."ResourceType" = 'Patient' AND r."Id" IN (
+              SELECT t."ResourceRowId" FROM "TokenIndex" AS t WHERE t."Param" = 'identifier' AND t."Code" = '1' AND t."System" = 'urn:x')
+            ORDER BY r."Id" LIMIT 20
+            """;
+        var plan = new List<string>();
+        await using (var reader = await cmd.ExecuteReaderAsync())
+            while (await reader.ReadAsync()) plan.Add(reader.GetString(3));
+        Assert.Contains(plan, l => l.Contains("USING INTEGER PRIMARY KEY"));
+        Assert.Contains(plan, l => l.Contains("COVERING INDEX IX_TokenIndex_Param"));
+    }
+
+    public void Dispose()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        File.Delete(_file);
+    }
+}
+
+public sealed class PostgresMigrationTests : MigrationTestsBase
+{
+    protected override SqlDialect Dialect => SqlDialect.Postgres;
+
+    protected override DbContextOptions<FhirDbContext> NewDatabase() =>
+        new DbContextOptionsBuilder<FhirDbContext>().UseNpgsql(PostgresCluster.CreateDatabase()).UseSchema(ServerParts).Options;
+}

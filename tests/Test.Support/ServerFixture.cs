@@ -1,0 +1,118 @@
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using FhirArchive.Rest.Access;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.Mvc.Testing.Handlers;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace FhirArchive.Tests.Support;
+
+/// <summary>An in-process server on a fresh SQLite database in a temp folder (or any provider via settings).</summary>
+public class ServerFixture : IDisposable
+{
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), "fhirarchive-tests-" + Guid.NewGuid().ToString("N"));
+    public WebApplicationFactory<Program> Factory { get; }
+    public HttpClient Client { get; }
+
+    public ServerFixture() : this(null, null) { }
+
+    /// <summary>The record types whose profile appsettings.json turns on (tests that post foreign resources turn them off).</summary>
+    public static readonly string[] RecordTypes = ["Patient", "Organization", "Practitioner", "Encounter", "Observation"];
+
+    /// <param name="shippedRecordProfiles">false (most tests): the record profiles are turned off, since the suites post
+    /// foreign, non-profiled resources; true: the profiles as appsettings.json ships them.</param>
+    protected ServerFixture(IDictionary<string, string>? settings, Action<IServiceCollection>? services, bool shippedRecordProfiles = false)
+    {
+        Directory.CreateDirectory(_folder);
+        Factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
+        {
+            b.UseSetting("Storage:DataFolder", _folder);
+            b.UseSetting("SampleData:Load", "false");
+            b.UseSetting("ConformanceResources:Load", "false");
+            // The suite's own client (unbound to any institution) acts for the platform: ordinary data of every record.
+            b.UseSetting("Consent:PlatformClients:0", "test-suite");
+            // The suites seed fixed ids as the callers they test (PUT as create); the default (off) is tested by the hidden-resource suites.
+            b.UseSetting("Consent:UpdateCreateForAll", "true");
+            if (!shippedRecordProfiles)
+                foreach (var type in RecordTypes) b.UseSetting($"Validation:RecordProfiles:{type}", "");
+            foreach (var (k, v) in settings ?? new Dictionary<string, string>()) b.UseSetting(k, v);
+            if (services is not null) b.ConfigureTestServices(services);
+        });
+        Client = Factory.CreateDefaultClient(new Uri("http://localhost"), new RedirectHandler(), new CookieContainerHandler(), new FullAccessToken(Factory));
+    }
+
+    /// <summary>A client without a token (the negative security tests).</summary>
+    public HttpClient BareClient() => Factory.CreateClient();
+
+    /// <summary>
+    /// Gives every request of <see cref="Client"/> a full-access system token minted in-process, so the suite runs
+    /// with authentication on; re-minted before it expires.
+    /// </summary>
+    private sealed class FullAccessToken(WebApplicationFactory<Program> factory) : DelegatingHandler
+    {
+        private string? _token;
+        private DateTimeOffset _expires;
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct)
+        {
+            if (request.Headers.Authorization is null)
+            {
+                if (_token is null || _expires < DateTimeOffset.UtcNow.AddMinutes(2))
+                {
+                    var principal = new Auth.TokenPrincipal("test-suite", false, "Test suite", [Roles.SystemClient], ["system/*.cruds"], "test-suite");
+                    (_token, _expires) = factory.Services.GetRequiredService<Auth.Tokens.TokenService>().CreateAccessToken(principal, "http://localhost");
+                }
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _token);
+            }
+            return base.SendAsync(request, ct);
+        }
+    }
+
+    public virtual void Dispose()
+    {
+        Client.Dispose();
+        Factory.Dispose();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        try { Directory.Delete(_folder, true); } catch (IOException) { }
+        GC.SuppressFinalize(this);
+    }
+}
+
+public sealed class SampleDataFixture() : ServerFixtureWith(new Dictionary<string, string> { ["SampleData:Load"] = "true" }, null);
+
+public class ServerFixtureWith(IDictionary<string, string>? settings, Action<IServiceCollection>? services, bool shippedRecordProfiles = false)
+    : ServerFixture(settings, services, shippedRecordProfiles);
+
+/// <summary>A server whose requests may name their caller (<see cref="TestCallers"/>).</summary>
+public sealed class ServerFixtureWithCallers() : ServerFixtureWith(null, TestCallers.Register);
+
+/// <summary>Hides resources tagged "secret" and fails hard on "Basic" reads: exercises the access hook and the 500 path.</summary>
+public sealed class TestAccessPolicy : IAccessPolicy
+{
+    public List<string> Calls { get; } = [];
+
+    public ValueTask OnStartAsync(AccessContext context)
+    {
+        lock (Calls) Calls.Add("start:" + context.Interaction);
+        if (context.ResourceType == "Basic") throw new InvalidOperationException("boom");
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask<Storage.StoredResource?> ShowAsync(AccessContext context, Storage.StoredResource resource) =>
+        ValueTask.FromResult<Storage.StoredResource?>((resource.Json is null || !Encoding.UTF8.GetString(resource.Json).Contains("\"secret\"")) ? resource : null);
+
+    public ValueTask OnEndAsync(AccessContext context)
+    {
+        lock (Calls) Calls.Add("end:" + context.Interaction);
+        return ValueTask.CompletedTask;
+    }
+}
+
+public sealed class PolicyFixture() : ServerFixtureWith(null, s =>
+{
+    s.AddSingleton<TestAccessPolicy>();
+    s.AddSingleton<IAccessPolicy>(sp => sp.GetRequiredService<TestAccessPolicy>());
+});

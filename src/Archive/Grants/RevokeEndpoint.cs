@@ -62,7 +62,7 @@ public static class RevokeEndpoint
     {
         var provenance = ElementNode.CreateResource("Provenance");
         provenance.Add("target").Add("reference", $"Consent/{consent.Id}/_history/{consent.Version}");
-        var time = now.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+        var time = FhirInstant.Of(now);
         provenance.Add("occurred", time, "dateTime");
         provenance.Add("recorded", time);
         provenance.Add("reason").Add("text", reason ?? "撤销授权 / authorisation revoked");

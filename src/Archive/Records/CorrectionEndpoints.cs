@@ -46,7 +46,7 @@ public static class CorrectionEndpoints
         content.Add("id", current.Id);
         if (scope.SubjectId(content) != scope.SubjectId(target))
             throw FhirException.Unprocessable("A correction cannot move a service record to another person's record.");
-        var now = time.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+        var now = FhirInstant.Of(time);
         return await RecordWriteMode.RunAsync(RecordProcedure.Correction, async () =>
         {
             var written = (await writer.UpdateAsync(s, content, current.ResourceType, current.Id, current.Version, ct)).Stored;
@@ -67,7 +67,7 @@ public static class CorrectionEndpoints
         var task = await ResourceEndpoints.InSessionAsync(ctx, store, async s =>
         {
             var (node, _, _) = await OpenAsync(s, id, scope, caller, ctx.RequestAborted);
-            SetStatus(node, "rejected", clock.GetUtcNow().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
+            SetStatus(node, "rejected", FhirInstant.Of(clock.GetUtcNow()));
             node.Add("statusReason").Add("text", reason);
             return (await writer.UpdateAsync(s, node, "Task", id, null, ctx.RequestAborted)).Stored;
         });

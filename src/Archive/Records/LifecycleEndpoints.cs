@@ -144,7 +144,7 @@ public static class LifecycleEndpoints
             var provenance = ElementNode.CreateResource("Provenance");
             provenance.Add("target").Add("reference", $"Patient/{id}/_history/{stored.Version}");
             provenance.Add("occurred", date, "dateTime");
-            provenance.Add("recorded", stored.LastUpdated.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
+            provenance.Add("recorded", FhirInstant.Of(stored.LastUpdated));
             var activity = provenance.Add("activity").Add("coding");
             activity.Add("system", RecordStatus.System);
             activity.Add("code", status);

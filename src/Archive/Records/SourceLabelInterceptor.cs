@@ -28,7 +28,7 @@ public sealed class SourceLabelInterceptor(TimeProvider clock) : IWriteIntercept
         if (context.Resource is not { } resource || context.Parent is not null || context.ResourceType == "Provenance") return;
         if (InstitutionOf(context) is not { } org) return;
         var caller = context.Http!.GetCaller();
-        var now = clock.GetUtcNow().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+        var now = FhirInstant.Of(clock.GetUtcNow());
         var provenance = ElementNode.CreateResource("Provenance");
         provenance.Add("target").Add("reference", $"{context.ResourceType}/{context.Id}/_history/{context.Version}");
         provenance.Add("occurred", RecordScope.ServiceTime(resource) ?? now, "dateTime");

@@ -110,7 +110,7 @@ public static class TerminologyEndpoints
         result.Add("status", "active");
         var expansion = result.Add("expansion");
         expansion.Add("identifier", "urn:uuid:" + Guid.NewGuid());
-        expansion.Add("timestamp", DateTimeOffset.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ"));
+        expansion.Add("timestamp", FhirInstant.ToSecond(DateTimeOffset.UtcNow));
         expansion.Add("total", r.Total.ToString());
         expansion.Add("offset", offset.ToString());
         foreach (var item in r.Items)

@@ -8,7 +8,7 @@ namespace FhirArchive.Audit;
 /// (status known, the disclosed resources reported by <see cref="ReadGuard"/>) and stored before a byte leaves.
 /// Sits before authentication in the pipeline, so a refused token is audited too.
 /// </summary>
-public sealed class AuditMiddleware(RequestDelegate next, AuditTrail trail, PatientReferences patients, TimeProvider clock)
+public sealed class AuditMiddleware(RequestDelegate next, AuditTrail trail, PatientLinks patients, TimeProvider clock)
 {
     private const int MaxResources = 100;
     private const int MaxDenialsNamed = 20;
@@ -62,7 +62,7 @@ public sealed class AuditMiddleware(RequestDelegate next, AuditTrail trail, Pati
     }
 
     /// <summary>What one request disclosed or wrote (bounded: a big search names its first resources and their patients).</summary>
-    private sealed class Recorder(PatientReferences patients) : IAccessRecorder
+    private sealed class Recorder(PatientLinks patients) : IAccessRecorder
     {
         private readonly HashSet<string> _resources = [];
         private readonly HashSet<string> _patients = [];
@@ -114,7 +114,7 @@ public sealed class AuditMiddleware(RequestDelegate next, AuditTrail trail, Pati
             {
                 if (_resources.Count >= MaxResources) return;
                 _resources.Add($"{r.ResourceType}/{r.Id}/_history/{r.Version}");
-                var of = patients.Of(r);
+                var of = patients.PatientsOf(r);
                 foreach (var p in of) _patients.Add(p);
                 var reference = $"{r.ResourceType}/{r.Id}";
                 _entities[reference] = _entities.GetValueOrDefault(reference) || of.Count > 0;

@@ -28,16 +28,14 @@ public static class TerminologyEndpoints
             .WithTags("Terminology").WithSummary(summary);
     }
 
-    /// <summary>Query parameters, overridden by a Parameters body (valueX or a Coding's system/code).</summary>
+    /// <summary>Query parameters, overridden by a POSTed Parameters body (valueX, or a Coding's system/code/display).</summary>
     private static async Task<Dictionary<string, string>> ParametersAsync(HttpContext ctx)
     {
         var values = ctx.Request.Query.ToDictionary(q => q.Key, q => q.Value.ToString(), StringComparer.Ordinal);
         if (!HttpMethods.IsPost(ctx.Request.Method)) return values;
-        var body = await FhirFormats.ReadResourceAsync(ctx.Request, ctx.RequestAborted);
-        if (body.Type != "Parameters") throw FhirException.BadRequest("POST a Parameters resource.");
-        foreach (var p in body.ChildrenNamed("parameter"))
+        foreach (var (name, value) in (await OperationParameters.ReadAsync(ctx)).BodyValues)
         {
-            if (p.Child("name")?.Value is not { } name || p.Child("value") is not { } value) continue;
+            if (value is null) continue;
             if (value.Type == "Coding")
             {
                 if (value.Child("system")?.Value is { } s) values["system"] = s;

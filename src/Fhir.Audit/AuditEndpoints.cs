@@ -18,16 +18,23 @@ public static class AuditEndpoints
 
     public static void Map(IEndpointRouteBuilder app)
     {
-        app.MapGet("/AuditEvent/{id}", Read).WithTags("Audit").WithSummary("read an audit event (auditors)");
-        app.MapGet("/AuditEvent", (HttpContext c, AuditStore s) => Search(c, s, Pairs(c.Request.Query))).WithTags("Audit").WithSummary("search the audit trail (auditors)");
+        const string Type = "AuditEvent";
+        app.MapGet("/AuditEvent/{id}", Read).WithInteraction(InteractionKind.Read.On(Type)).WithTags("Audit").WithSummary("read an audit event (auditors)");
+        app.MapGet("/AuditEvent", (HttpContext c, AuditStore s) => Search(c, s, Pairs(c.Request.Query)))
+            .WithInteraction(InteractionKind.SearchType.On(Type)).WithTags("Audit").WithSummary("search the audit trail (auditors)");
         app.MapPost("/AuditEvent/_search", async (HttpContext c, AuditStore s) => await Search(c, s, Pairs((await c.Request.ReadFormAsync()).Concat(c.Request.Query))))
-            .WithTags("Audit").WithSummary("search the audit trail (auditors)");
-        app.MapGet("/AuditEvent/$verify", Verify).WithTags("Audit").WithSummary("check the SM3 chain of the audit trail (auditors)");
-        app.MapPost("/AuditEvent/$verify", Verify).WithTags("Audit").ExcludeFromDescription();
-        app.MapGet("/Patient/{id}/$access-log", AccessLog).WithTags("Audit").WithSummary("who accessed this record, and when (谁查看了我的档案)")
+            .WithInteraction(InteractionKind.SearchType.On(Type)).WithTags("Audit").WithSummary("search the audit trail (auditors)");
+        var verify = InteractionKind.Operation("$verify", Type);
+        app.MapGet("/AuditEvent/$verify", Verify).WithInteraction(verify).WithTags("Audit").WithSummary("check the SM3 chain of the audit trail (auditors)");
+        app.MapPost("/AuditEvent/$verify", Verify).WithInteraction(verify).WithTags("Audit").ExcludeFromDescription();
+        app.MapGet("/Patient/{id}/$access-log", AccessLog).WithInteraction(InteractionKind.Operation("$access-log", "Patient"))
+            .WithTags("Audit").WithSummary("who accessed this record, and when (谁查看了我的档案)")
             .WithMetadata(new DecidesOwnVisibility());
-        app.MapMethods("/AuditEvent", ["POST", "PUT", "PATCH", "DELETE"], AppendOnly).ExcludeFromDescription();
-        app.MapMethods("/AuditEvent/{id}", ["PUT", "PATCH", "DELETE", "POST"], AppendOnly).ExcludeFromDescription();
+        // Writes are refused, each named as the interaction it would be.
+        foreach (var (method, kind) in new[] { ("POST", InteractionKind.Create), ("PUT", InteractionKind.Update), ("PATCH", InteractionKind.Patch), ("DELETE", InteractionKind.Delete) })
+            app.MapMethods("/AuditEvent", [method], AppendOnly).WithInteraction(kind.On(Type)).ExcludeFromDescription();
+        foreach (var (method, kind) in new[] { ("PUT", InteractionKind.Update), ("PATCH", InteractionKind.Patch), ("DELETE", InteractionKind.Delete), ("POST", InteractionKind.Other) })
+            app.MapMethods("/AuditEvent/{id}", [method], AppendOnly).WithInteraction(kind.On(Type)).ExcludeFromDescription();
     }
 
     public static bool IsAuditor(Caller c) => c.HasRole(Roles.Auditor) || c.HasRole(Roles.Server);

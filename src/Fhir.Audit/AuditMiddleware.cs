@@ -15,26 +15,23 @@ public sealed class AuditMiddleware(RequestDelegate next, AuditTrail trail, Pati
 
     public async Task InvokeAsync(HttpContext http)
     {
-        if (!IsAudited(http.Request.Path))
+        if (!RequestRoute.IsAudited(http))
         {
             await next(http);
             return;
         }
+        // Named now, while the routing's answer is there (an exception handler clears it before the response starts).
+        RequestRoute.InteractionOf(http);
         var recorder = new Recorder(patients);
         http.Features.Set<IAccessRecorder>(recorder);
         http.Response.OnStarting(() => RecordAsync(http, recorder));
         await next(http);
     }
 
-    /// <summary>Health probes, API docs and static login assets are not FHIR interactions.</summary>
-    public static bool IsAudited(PathString path) =>
-        !(path.StartsWithSegments("/health") || path.StartsWithSegments("/swagger") || path.StartsWithSegments("/favicon.ico") ||
-          path.StartsWithSegments("/.well-known"));
-
     private Task RecordAsync(HttpContext http, Recorder recorder)
     {
         var req = http.Request;
-        var interaction = Interaction.Classify(req.Method, req.Path.Value ?? "/");
+        var interaction = RequestRoute.InteractionOf(http);
         var caller = http.GetCaller();
         // A refused or missing read of a Patient still names the patient it was aimed at.
         IReadOnlyCollection<string> patientsAbout = recorder.Patients.Count > 0 ? recorder.Patients

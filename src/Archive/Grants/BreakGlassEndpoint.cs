@@ -21,7 +21,7 @@ namespace FhirArchive.Archive.Grants;
 public static class BreakGlassEndpoint
 {
     public static void Map(IEndpointRouteBuilder app) =>
-        app.MapPost("/Patient/{id}/$break-glass", Handle).WithTags("Consent").WithSummary("emergency access without authorisation (reason), time-limited, audited and notified (紧急破窗)")
+        app.MapPost("/Patient/{id}/$break-glass", Handle).WithInteraction(InteractionKind.Operation("$break-glass", "Patient")).WithTags("Consent").WithSummary("emergency access without authorisation (reason), time-limited, audited and notified (紧急破窗)")
             .WithMetadata(new DecidesOwnVisibility());
 
     private static async Task Handle(HttpContext ctx, string id, IResourceStore store, ResourceWriter writer, RecordLookup lookup, ISmsSender sms,

@@ -27,10 +27,10 @@ public static class RequestAccessEndpoint
     public static void Map(IEndpointRouteBuilder app)
     {
         app.MapPost("/Patient/{id}/$request-access", (HttpContext ctx, string id, IServiceProvider sp) => Handle(ctx, id, sp))
-            .WithTags("Consent").WithSummary("ask the resident for access: purpose, start/end or days, recipient; sends a one-time code by SMS (请求授权)")
+            .WithInteraction(InteractionKind.Operation("$request-access", "Patient")).WithTags("Consent").WithSummary("ask the resident for access: purpose, start/end or days, recipient; sends a one-time code by SMS (请求授权)")
             .WithMetadata(new DecidesOwnVisibility());
         app.MapPost("/Patient/$request-access", (HttpContext ctx, IServiceProvider sp) => Handle(ctx, null, sp))
-            .WithTags("Consent").WithSummary("ask for access to the record with this identifier (e.g. the ID card number)");
+            .WithInteraction(InteractionKind.Operation("$request-access", "Patient")).WithTags("Consent").WithSummary("ask for access to the record with this identifier (e.g. the ID card number)");
     }
 
     private static async Task Handle(HttpContext ctx, string? id, IServiceProvider sp)

@@ -20,7 +20,7 @@ public static class RevokeEndpoint
     public const string RevokeActivity = "http://terminology.hl7.org/CodeSystem/v3-DataOperation";
 
     public static void Map(IEndpointRouteBuilder app) =>
-        app.MapPost("/Consent/{id}/$revoke", Handle).WithTags("Consent").WithSummary("withdraw an authorisation (reason): status inactive (撤销授权)")
+        app.MapPost("/Consent/{id}/$revoke", Handle).WithInteraction(InteractionKind.Operation("$revoke", "Consent")).WithTags("Consent").WithSummary("withdraw an authorisation (reason): status inactive (撤销授权)")
             .WithMetadata(new DecidesOwnVisibility());
 
     private static async Task Handle(HttpContext ctx, string id, IResourceStore store, ResourceWriter writer, RecordLookup lookup, TimeProvider clock)

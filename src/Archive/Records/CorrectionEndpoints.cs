@@ -24,8 +24,8 @@ public static class CorrectionEndpoints
 
     public static void Map(IEndpointRouteBuilder app)
     {
-        app.MapPost("/Task/{id}/$approve", Approve).WithTags("Records").WithSummary("approve a correction: the proposed content becomes the record's new version (勘误审批)");
-        app.MapPost("/Task/{id}/$reject", Reject).WithTags("Records").WithSummary("reject a correction (reason)");
+        app.MapPost("/Task/{id}/$approve", Approve).WithInteraction(InteractionKind.Operation("$approve", "Task")).WithTags("Records").WithSummary("approve a correction: the proposed content becomes the record's new version (勘误审批)");
+        app.MapPost("/Task/{id}/$reject", Reject).WithInteraction(InteractionKind.Operation("$reject", "Task")).WithTags("Records").WithSummary("reject a correction (reason)");
     }
 
     private static async Task Approve(HttpContext ctx, string id, IResourceStore store, ResourceWriter writer, RecordScope scope, TimeProvider clock)

@@ -18,7 +18,7 @@ namespace FhirArchive.Rest.Batch;
 public static class BatchEndpoint
 {
     public static void Map(IEndpointRouteBuilder app) =>
-        app.MapPost("/", Process).WithTags("Batch").WithSummary("batch or transaction Bundle");
+        app.MapPost("/", Process).WithInteraction(InteractionKind.Batch).WithTags("Batch").WithSummary("batch or transaction Bundle");
 
     private sealed class Entry(int index, ElementNode node)
     {

@@ -12,14 +12,15 @@ public static class ResourceEndpoints
 {
     public static void Map(IEndpointRouteBuilder app)
     {
-        app.MapGet("/{type}/{id}", Read).WithTags("Resources").WithSummary("read");
-        app.MapGet("/{type}/{id}/_history/{vid}", VRead).WithTags("Resources").WithSummary("vread");
-        app.MapPost("/{type}", Create).WithTags("Resources").WithSummary("create (If-None-Exist for conditional create)");
-        app.MapPut("/{type}/{id}", Update).WithTags("Resources").WithSummary("update / update-as-create (If-Match for versioned update)");
-        app.MapPut("/{type}", ConditionalUpdate).WithTags("Resources").WithSummary("conditional update");
-        app.MapDelete("/{type}/{id}", Delete).WithTags("Resources").WithSummary("delete");
-        app.MapDelete("/{type}", ConditionalDelete).WithTags("Resources").WithSummary("conditional delete");
-        app.MapMethods("/{type}/{id}/_history/{vid}", ["PUT", "DELETE", "POST", "PATCH"], (HttpContext c) => NotAllowed(c.Request.Method)).ExcludeFromDescription();
+        app.MapGet("/{type}/{id}", Read).WithInteraction(InteractionKind.Read).WithTags("Resources").WithSummary("read");
+        app.MapGet("/{type}/{id}/_history/{vid}", VRead).WithInteraction(InteractionKind.VRead).WithTags("Resources").WithSummary("vread");
+        app.MapPost("/{type}", Create).WithInteraction(InteractionKind.Create).WithTags("Resources").WithSummary("create (If-None-Exist for conditional create)");
+        app.MapPut("/{type}/{id}", Update).WithInteraction(InteractionKind.Update).WithTags("Resources").WithSummary("update / update-as-create (If-Match for versioned update)");
+        app.MapPut("/{type}", ConditionalUpdate).WithInteraction(InteractionKind.Update).WithTags("Resources").WithSummary("conditional update");
+        app.MapDelete("/{type}/{id}", Delete).WithInteraction(InteractionKind.Delete).WithTags("Resources").WithSummary("delete");
+        app.MapDelete("/{type}", ConditionalDelete).WithInteraction(InteractionKind.Delete).WithTags("Resources").WithSummary("conditional delete");
+        app.MapMethods("/{type}/{id}/_history/{vid}", ["PUT", "DELETE", "POST", "PATCH"], (HttpContext c) => NotAllowed(c.Request.Method))
+            .WithInteraction(InteractionKind.Other).ExcludeFromDescription();
     }
 
     private static IResult NotAllowed(string method) =>

@@ -13,15 +13,17 @@ namespace FhirArchive.Rest.Validation;
 /// </summary>
 public static class ValidateEndpoint
 {
+    private static readonly InteractionKind Validate = InteractionKind.Operation("$validate");
+
     public static void Map(IEndpointRouteBuilder app)
     {
         app.MapPost("/{type}/$validate", (HttpContext ctx, string type, WriteValidator v, IResourceStore store, ReadGuard guard) =>
-            RunAsync(ctx, type, null, v, store, guard)).WithTags("Validation").WithSummary("$validate a resource (profile, mode)");
+            RunAsync(ctx, type, null, v, store, guard)).WithInteraction(Validate).WithTags("Validation").WithSummary("$validate a resource (profile, mode)");
         app.MapPost("/{type}/{id}/$validate", (HttpContext ctx, string type, string id, WriteValidator v, IResourceStore store, ReadGuard guard) =>
-            RunAsync(ctx, type, id, v, store, guard)).WithTags("Validation").WithSummary("$validate against an existing instance (mode update/delete)")
+            RunAsync(ctx, type, id, v, store, guard)).WithInteraction(Validate).WithTags("Validation").WithSummary("$validate against an existing instance (mode update/delete)")
             .WithMetadata(new DecidesOwnVisibility()); // a stored instance is read through the ReadGuard; a body alone reveals nothing
         app.MapGet("/{type}/{id}/$validate", (HttpContext ctx, string type, string id, WriteValidator v, IResourceStore store, ReadGuard guard) =>
-            RunAsync(ctx, type, id, v, store, guard)).WithTags("Validation").WithSummary("$validate the stored instance")
+            RunAsync(ctx, type, id, v, store, guard)).WithInteraction(Validate).WithTags("Validation").WithSummary("$validate the stored instance")
             .WithMetadata(new DecidesOwnVisibility());
     }
 

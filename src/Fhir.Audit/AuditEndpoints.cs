@@ -18,16 +18,23 @@ public static class AuditEndpoints
 
     public static void Map(IEndpointRouteBuilder app)
     {
-        app.MapGet("/AuditEvent/{id}", Read).WithTags("Audit").WithSummary("read an audit event (auditors)");
-        app.MapGet("/AuditEvent", (HttpContext c, AuditStore s) => Search(c, s, Pairs(c.Request.Query))).WithTags("Audit").WithSummary("search the audit trail (auditors)");
+        const string Type = "AuditEvent";
+        app.MapGet("/AuditEvent/{id}", Read).WithInteraction(InteractionKind.Read.On(Type)).WithTags("Audit").WithSummary("read an audit event (auditors)");
+        app.MapGet("/AuditEvent", (HttpContext c, AuditStore s) => Search(c, s, Pairs(c.Request.Query)))
+            .WithInteraction(InteractionKind.SearchType.On(Type)).WithTags("Audit").WithSummary("search the audit trail (auditors)");
         app.MapPost("/AuditEvent/_search", async (HttpContext c, AuditStore s) => await Search(c, s, Pairs((await c.Request.ReadFormAsync()).Concat(c.Request.Query))))
-            .WithTags("Audit").WithSummary("search the audit trail (auditors)");
-        app.MapGet("/AuditEvent/$verify", Verify).WithTags("Audit").WithSummary("check the SM3 chain of the audit trail (auditors)");
-        app.MapPost("/AuditEvent/$verify", Verify).WithTags("Audit").ExcludeFromDescription();
-        app.MapGet("/Patient/{id}/$access-log", AccessLog).WithTags("Audit").WithSummary("who accessed this record, and when (谁查看了我的档案)")
+            .WithInteraction(InteractionKind.SearchType.On(Type)).WithTags("Audit").WithSummary("search the audit trail (auditors)");
+        var verify = InteractionKind.Operation("$verify", Type);
+        app.MapGet("/AuditEvent/$verify", Verify).WithInteraction(verify).WithTags("Audit").WithSummary("check the SM3 chain of the audit trail (auditors)");
+        app.MapPost("/AuditEvent/$verify", Verify).WithInteraction(verify).WithTags("Audit").ExcludeFromDescription();
+        app.MapGet("/Patient/{id}/$access-log", AccessLog).WithInteraction(InteractionKind.Operation("$access-log", "Patient"))
+            .WithTags("Audit").WithSummary("who accessed this record, and when (谁查看了我的档案)")
             .WithMetadata(new DecidesOwnVisibility());
-        app.MapMethods("/AuditEvent", ["POST", "PUT", "PATCH", "DELETE"], AppendOnly).ExcludeFromDescription();
-        app.MapMethods("/AuditEvent/{id}", ["PUT", "PATCH", "DELETE", "POST"], AppendOnly).ExcludeFromDescription();
+        // Writes are refused, each named as the interaction it would be.
+        foreach (var (method, kind) in new[] { ("POST", InteractionKind.Create), ("PUT", InteractionKind.Update), ("PATCH", InteractionKind.Patch), ("DELETE", InteractionKind.Delete) })
+            app.MapMethods("/AuditEvent", [method], AppendOnly).WithInteraction(kind.On(Type)).ExcludeFromDescription();
+        foreach (var (method, kind) in new[] { ("PUT", InteractionKind.Update), ("PATCH", InteractionKind.Patch), ("DELETE", InteractionKind.Delete), ("POST", InteractionKind.Other) })
+            app.MapMethods("/AuditEvent/{id}", [method], AppendOnly).WithInteraction(kind.On(Type)).ExcludeFromDescription();
     }
 
     public static bool IsAuditor(Caller c) => c.HasRole(Roles.Auditor) || c.HasRole(Roles.Server);
@@ -50,7 +57,7 @@ public static class AuditEndpoints
     private static async Task Search(HttpContext c, AuditStore store, List<KeyValuePair<string, string>> p)
     {
         var resources = c.RequestServices.GetRequiredService<IResourceStore>();
-        var patients = c.RequestServices.GetRequiredService<PatientReferences>();
+        var patients = c.RequestServices.GetRequiredService<PatientLinks>();
         RequireAuditor(c);
         var unknown = p.Select(kv => kv.Key.Split(':')[0]).Where(k => !SearchParams.Contains(k)).Distinct().ToList();
         if (unknown.Count > 0 && FhirHeaders.StrictHandling(c.Request))
@@ -73,13 +80,13 @@ public static class AuditEndpoints
     /// The patients a resource belonged to in any of its versions: the trail files a patient's data under its
     /// patient, so an entity search for it reads that patient's events.
     /// </summary>
-    private static async Task<IReadOnlyList<string>> PatientsOfAsync(string entity, IResourceStore resources, PatientReferences patients, CancellationToken ct)
+    private static async Task<IReadOnlyList<string>> PatientsOfAsync(string entity, IResourceStore resources, PatientLinks patients, CancellationToken ct)
     {
         var parts = entity.Split('/');
         if (parts.Length != 2 || !RecordData.Is(parts[0])) return [];
         if (parts[0] == "Patient") return [entity];
         var (versions, _) = await resources.HistoryAsync(new HistoryQuery(parts[0], parts[1], null, null, 1000, 0), ct);
-        return versions.SelectMany(patients.Of).Distinct().ToList();
+        return versions.SelectMany(patients.PatientsOf).Distinct().ToList();
     }
 
     private static async Task AccessLog(HttpContext c, string id, AuditStore store)
@@ -96,7 +103,7 @@ public static class AuditEndpoints
         }
         var guard = c.RequestServices.GetRequiredService<ReadGuard>();
         var resources = c.RequestServices.GetRequiredService<IResourceStore>();
-        var patients = c.RequestServices.GetRequiredService<PatientReferences>();
+        var patients = c.RequestServices.GetRequiredService<PatientLinks>();
         await guard.RunAsync(c, "access-log", "AuditEvent", async access =>
         {
             await WriteBundleAsync(c, store, q, $"Patient/{id}/$access-log",
@@ -113,7 +120,7 @@ public static class AuditEndpoints
     /// ("2 restricted items"), never an id or a type, and other records, the query and the access decisions are left
     /// out. Another resident or guardian as the agent is not named.
     /// </summary>
-    private static async Task<byte[]> OwnViewAsync(AuditDraft d, string patient, AccessContext access, ReadGuard guard, IResourceStore store, PatientReferences patients)
+    private static async Task<byte[]> OwnViewAsync(AuditDraft d, string patient, AccessContext access, ReadGuard guard, IResourceStore store, PatientLinks patients)
     {
         var shown = new List<string>();
         var restricted = 0;
@@ -123,7 +130,7 @@ public static class AuditEndpoints
             var stored = version is not null && int.TryParse(version, out var v)
                 ? await store.ReadVersionAsync(type, rid, v, access.Http.RequestAborted)
                 : await store.ReadAsync(type, rid, access.Http.RequestAborted);
-            if (stored is null || !patients.Of(stored).Contains(patient))
+            if (stored is null || !patients.PatientsOf(stored).Contains(patient))
             {
                 // Another record's data, or gone: a Patient named is only ever this one.
                 if (stored is null && type == "Patient" && $"Patient/{rid}" == patient) shown.Add(reference);

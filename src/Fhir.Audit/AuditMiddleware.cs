@@ -8,33 +8,30 @@ namespace FhirArchive.Audit;
 /// (status known, the disclosed resources reported by <see cref="ReadGuard"/>) and stored before a byte leaves.
 /// Sits before authentication in the pipeline, so a refused token is audited too.
 /// </summary>
-public sealed class AuditMiddleware(RequestDelegate next, AuditTrail trail, PatientReferences patients, TimeProvider clock)
+public sealed class AuditMiddleware(RequestDelegate next, AuditTrail trail, PatientLinks patients, TimeProvider clock)
 {
     private const int MaxResources = 100;
     private const int MaxDenialsNamed = 20;
 
     public async Task InvokeAsync(HttpContext http)
     {
-        if (!IsAudited(http.Request.Path))
+        if (!RequestRoute.IsAudited(http))
         {
             await next(http);
             return;
         }
+        // Named now, while the routing's answer is there (an exception handler clears it before the response starts).
+        RequestRoute.InteractionOf(http);
         var recorder = new Recorder(patients);
         http.Features.Set<IAccessRecorder>(recorder);
         http.Response.OnStarting(() => RecordAsync(http, recorder));
         await next(http);
     }
 
-    /// <summary>Health probes, API docs and static login assets are not FHIR interactions.</summary>
-    public static bool IsAudited(PathString path) =>
-        !(path.StartsWithSegments("/health") || path.StartsWithSegments("/swagger") || path.StartsWithSegments("/favicon.ico") ||
-          path.StartsWithSegments("/.well-known"));
-
     private Task RecordAsync(HttpContext http, Recorder recorder)
     {
         var req = http.Request;
-        var interaction = Interaction.Classify(req.Method, req.Path.Value ?? "/");
+        var interaction = RequestRoute.InteractionOf(http);
         var caller = http.GetCaller();
         // A refused or missing read of a Patient still names the patient it was aimed at.
         IReadOnlyCollection<string> patientsAbout = recorder.Patients.Count > 0 ? recorder.Patients
@@ -62,7 +59,7 @@ public sealed class AuditMiddleware(RequestDelegate next, AuditTrail trail, Pati
     }
 
     /// <summary>What one request disclosed or wrote (bounded: a big search names its first resources and their patients).</summary>
-    private sealed class Recorder(PatientReferences patients) : IAccessRecorder
+    private sealed class Recorder(PatientLinks patients) : IAccessRecorder
     {
         private readonly HashSet<string> _resources = [];
         private readonly HashSet<string> _patients = [];
@@ -114,7 +111,7 @@ public sealed class AuditMiddleware(RequestDelegate next, AuditTrail trail, Pati
             {
                 if (_resources.Count >= MaxResources) return;
                 _resources.Add($"{r.ResourceType}/{r.Id}/_history/{r.Version}");
-                var of = patients.Of(r);
+                var of = patients.PatientsOf(r);
                 foreach (var p in of) _patients.Add(p);
                 var reference = $"{r.ResourceType}/{r.Id}";
                 _entities[reference] = _entities.GetValueOrDefault(reference) || of.Count > 0;

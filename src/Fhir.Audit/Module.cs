@@ -15,7 +15,6 @@ public static class AuditModule
         // The audit answers for the authorisation server's events (registered before the auth setup, which only adds a default).
         services.AddSingleton<FhirArchive.Auth.IAuthEvents, AuditAuthEvents>();
         services.AddSingleton<IWriteInterceptor, AuditWriteInterceptor>();
-        services.AddSingleton<PatientReferences>();
         services.AddSingleton<AuditTrail>();
         services.AddHostedService(sp => sp.GetRequiredService<AuditTrail>());
         services.AddOperations(

@@ -92,6 +92,9 @@ public static class FhirServer
             RequestGuard.CheckSize(ctx.Request, limits);
             return next(ctx);
         });
+        // Routing before the audit and the authentication: they read what the matched endpoint says (its interaction,
+        // open, audited); what matches none is judged from its path (RequestRoute).
+        app.UseRouting();
         app.UseAudit();
         app.Use(async (ctx, next) =>
         {
@@ -111,18 +114,22 @@ public static class FhirServer
         app.UseFhirSecurity();
         app.UseMiddleware<InstanceOperationGuard>();
 
-        app.MapGet("/health", () => Results.Json(new { status = "ok", fhirVersion = "4.0.1" })).WithTags("Health");
-        CapabilityEndpoint.Map(app);
-        app.MapAudit();
-        BatchEndpoint.Map(app);
-        HistoryEndpoints.Map(app);
-        ResourceEndpoints.Map(app);
-        PatchEndpoints.Map(app);
-        SearchEndpoints.Map(app);
-        EverythingEndpoint.Map(app);
-        TerminologyEndpoints.Map(app);
-        ValidateEndpoint.Map(app);
-        app.MapArchive();
+        // Open (no token): the CapabilityStatement and the health probe, which is not audited either.
+        var open = app.MapGroup("").AllowAnonymous();
+        open.MapGet("/health", () => Results.Json(new { status = "ok", fhirVersion = "4.0.1" })).NotAudited().WithTags("Health");
+        CapabilityEndpoint.Map(open);
+        // The FHIR API: every endpoint names its interaction; a token is needed and every request is audited.
+        var fhir = app.MapGroup("");
+        fhir.MapAudit();
+        BatchEndpoint.Map(fhir);
+        HistoryEndpoints.Map(fhir);
+        ResourceEndpoints.Map(fhir);
+        PatchEndpoints.Map(fhir);
+        SearchEndpoints.Map(fhir);
+        EverythingEndpoint.Map(fhir);
+        TerminologyEndpoints.Map(fhir);
+        ValidateEndpoint.Map(fhir);
+        fhir.MapArchive();
 
         // Schema first, then the index rows of new search parameters, then sample data (once: only into an empty database).
         var store = app.Services.GetRequiredService<IResourceStore>();

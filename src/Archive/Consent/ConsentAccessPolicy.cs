@@ -4,6 +4,7 @@ using FhirArchive.Rest.Access;
 using FhirArchive.Rest.Search;
 using FhirArchive.Rest.Infrastructure;
 using FhirArchive.Storage;
+using Microsoft.Extensions.Caching.Memory;
 
 namespace FhirArchive.Archive.Consent;
 
@@ -59,16 +60,14 @@ public sealed class ConsentAccessPolicy(ConsentDecision decision, RecordDirector
     /// </summary>
     private ResourceFacts FactsOf(StoredResource resource)
     {
-        if (_facts.TryGetValue(resource.RowId, out var cached) && cached.Id == resource.Id) return cached;
+        if (_facts.TryGetValue(resource.RowId, out ResourceFacts? cached) && cached!.Id == resource.Id) return cached;
         var node = FhirFormats.ParseStored(resource.Json!);
         var facts = Facts(node, links.PatientIds(node));
-        if (_facts.Count >= MaxCachedFacts) _facts.Clear();
-        if (resource.RowId > 0) _facts[resource.RowId] = facts;
+        if (resource.RowId > 0) _facts.Set(resource.RowId, facts, new MemoryCacheEntryOptions { Size = 1 });
         return facts;
     }
 
-    private const int MaxCachedFacts = 200_000;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<long, ResourceFacts> _facts = new();
+    private readonly MemoryCache _facts = new(new MemoryCacheOptions { SizeLimit = 200_000 });
 
     /// <summary>What the decision reads of a resource. Its stored labels and (for non-summary types) its content's.</summary>
     public static ResourceFacts Facts(ElementNode node, IReadOnlyList<string>? patientIds)

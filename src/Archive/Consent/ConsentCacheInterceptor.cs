@@ -1,3 +1,4 @@
+using FhirArchive.Rest.Access;
 using FhirArchive.Rest.Writing;
 
 namespace FhirArchive.Archive.Consent;
@@ -7,7 +8,7 @@ namespace FhirArchive.Archive.Consent;
 /// after the write and once more when the response completes (after the commit), so a reader that filled the cache
 /// in between with the old state does not keep it.
 /// </summary>
-public sealed class ConsentCacheInterceptor(RecordDirectory records) : IWriteInterceptor
+public sealed class ConsentCacheInterceptor(RecordDirectory records, PatientLinks links) : IWriteInterceptor
 {
     public WriteStage Stage => WriteStage.Cache;
 
@@ -30,7 +31,7 @@ public sealed class ConsentCacheInterceptor(RecordDirectory records) : IWriteInt
     private static Fhir.Model.ElementNode? Previous(WriteContext context) =>
         context.Current?.Json is { } json ? Rest.Infrastructure.FhirFormats.ParseStored(json) : context.Resource;
 
-    /// <summary>Consent.patient / RelatedPerson.patient (null when there is none: then every record is forgotten).</summary>
-    private static string? PatientOf(Fhir.Model.ElementNode? resource) =>
-        RecordDirectory.Id(resource?.Child("patient")?.Child("reference")?.Value, "Patient");
+    /// <summary>Consent.patient / RelatedPerson.patient, their Patient compartment link (null when there is none: then every record is forgotten).</summary>
+    private string? PatientOf(Fhir.Model.ElementNode? resource) =>
+        resource is not null && links.PatientIds(resource) is [var id, ..] ? id : null;
 }

@@ -1,9 +1,9 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using FhirArchive.Fhir.Model;
 using FhirArchive.Rest.Access;
 using FhirArchive.Rest.Infrastructure;
 using FhirArchive.Storage;
+using Microsoft.Extensions.Caching.Memory;
 
 namespace FhirArchive.Archive.Consent;
 
@@ -16,23 +16,23 @@ public sealed class RecordDirectory(IResourceStore store, ConsentOptions options
 {
     private sealed record Entry(RecordFacts Facts, IReadOnlyList<ConsentGrant> Consents, DateTimeOffset Expires);
 
-    private readonly ConcurrentDictionary<string, Entry> _cache = new(StringComparer.Ordinal);
+    private readonly MemoryCache _cache = new(new MemoryCacheOptions());
 
-    public void Forget(string patientId) => _cache.TryRemove(patientId, out _);
+    public void Forget(string patientId) => _cache.Remove(patientId);
 
     public void ForgetAll() => _cache.Clear();
 
     public async ValueTask<(RecordFacts, IReadOnlyList<ConsentGrant>)> GetAsync(string patientId, CancellationToken ct)
     {
         var now = clock.GetUtcNow();
-        if (_cache.TryGetValue(patientId, out var e) && e.Expires > now) return (e.Facts, e.Consents);
+        if (_cache.TryGetValue(patientId, out Entry? e) && e!.Expires > now) return (e.Facts, e.Consents);
         var stored = await store.ReadAsync("Patient", patientId, ct);
         var facts = stored is { IsDeleted: false, Json: { } json } ? Facts(patientId, FhirFormats.ParseStored(json)) : RecordFacts.Missing(patientId);
         var consents = new List<ConsentGrant>();
         if (facts.Exists)
             foreach (var c in await store.RevIncludesAsync("Consent", "patient", "Patient", [patientId], ct))
                 if (c.Json is { } cj && Grant(FhirFormats.ParseStored(cj)) is { } g) consents.Add(g);
-        _cache[patientId] = new Entry(facts, consents, now.AddSeconds(options.CacheSeconds));
+        _cache.Set(patientId, new Entry(facts, consents, now.AddSeconds(options.CacheSeconds)));
         return (facts, consents);
     }
 

@@ -1,3 +1,4 @@
+using FhirArchive.Fhir.Model;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using FhirArchive.Rest.Access;
@@ -20,7 +21,7 @@ namespace FhirArchive.Archive.Grants;
 public static class BreakGlassEndpoint
 {
     public static void Map(IEndpointRouteBuilder app) =>
-        app.MapPost("/Patient/{id}/$break-glass", Handle).WithTags("Consent").WithSummary("emergency access without authorisation (reason), time-limited, audited and notified (紧急破窗)")
+        app.MapPost("/Patient/{id}/$break-glass", Handle).WithInteraction(InteractionKind.Operation("$break-glass", "Patient")).WithTags("Consent").WithSummary("emergency access without authorisation (reason), time-limited, audited and notified (紧急破窗)")
             .WithMetadata(new DecidesOwnVisibility());
 
     private static async Task Handle(HttpContext ctx, string id, IResourceStore store, ResourceWriter writer, RecordLookup lookup, ISmsSender sms,
@@ -79,14 +80,14 @@ public static class BreakGlassEndpoint
             ["priority"] = "urgent",
             ["subject"] = new JsonObject { ["reference"] = "Patient/" + patientId },
             ["about"] = new JsonArray(new JsonObject { ["reference"] = "Consent/" + consentId }),
-            ["sent"] = ConsentDraft.Instant(now),
+            ["sent"] = FhirInstant.ToSecond(now),
             ["recipient"] = new JsonArray(new JsonObject { ["reference"] = responsible }),
             ["sender"] = new JsonObject { ["reference"] = practitioner },
             ["reasonCode"] = new JsonArray(new JsonObject { ["text"] = reason }),
             ["payload"] = new JsonArray(new JsonObject
             {
-                ["contentString"] = $"{institution} 的 {doctor} 紧急破窗调阅 Patient/{patientId} 的档案，至 {ConsentDraft.Instant(end)}：{reason} / " +
-                                    $"{doctor} of {institution} broke the glass on Patient/{patientId} until {ConsentDraft.Instant(end)}: {reason}",
+                ["contentString"] = $"{institution} 的 {doctor} 紧急破窗调阅 Patient/{patientId} 的档案，至 {FhirInstant.ToSecond(end)}：{reason} / " +
+                                    $"{doctor} of {institution} broke the glass on Patient/{patientId} until {FhirInstant.ToSecond(end)}: {reason}",
             }),
         };
         return FhirFormats.Parse(FhirFormats.Utf8(json.ToJsonString()), FhirFormat.Json);

@@ -34,7 +34,7 @@ public sealed record ConsentDraft(
             ["scope"] = Concept("http://terminology.hl7.org/CodeSystem/consentscope", "patient-privacy"),
             ["category"] = new JsonArray(Concept(ConsentTerms.CategorySystem, Category)),
             ["patient"] = Ref(Patient),
-            ["dateTime"] = Instant(Recorded),
+            ["dateTime"] = FhirInstant.ToSecond(Recorded),
             ["performer"] = new JsonArray(Performers.Select(p => (JsonNode)Ref(p)).ToArray()),
         };
         if (id is not null) consent["id"] = id;
@@ -63,10 +63,10 @@ public sealed record ConsentDraft(
                 }),
                 ["verified"] = true,
                 ["verifiedWith"] = Ref(v.VerifiedWith),
-                ["verificationDate"] = Instant(v.Date),
+                ["verificationDate"] = FhirInstant.ToSecond(v.Date),
             });
-        var period = new JsonObject { ["start"] = Instant(Start) };
-        if (End is { } end) period["end"] = Instant(end);
+        var period = new JsonObject { ["start"] = FhirInstant.ToSecond(Start) };
+        if (End is { } end) period["end"] = FhirInstant.ToSecond(end);
         consent["provision"] = new JsonObject
         {
             ["type"] = "permit",
@@ -89,7 +89,6 @@ public sealed record ConsentDraft(
         [ConsentTerms.VoluntaryGuardianOpening] = "向意定监护人开放档案 / the record opened to a voluntary guardian",
     };
 
-    public static string Instant(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 
     private static JsonObject Ref(string reference) => new() { ["reference"] = reference };
 

@@ -29,7 +29,7 @@ public static class OpenRecordEndpoint
     public const string PatientRequest = "PATRQT", FamilyRequest = "FAMRQT";
 
     public static void Map(IEndpointRouteBuilder app) =>
-        app.MapPost("/Patient/{id}/$open-record", Handle).WithTags("Consent")
+        app.MapPost("/Patient/{id}/$open-record", Handle).WithInteraction(InteractionKind.Operation("$open-record", "Patient")).WithTags("Consent")
             .WithSummary("open the record to its resident (family doctor), to a minor / guardian (guardian), or to a voluntary guardian (record administrator) (档案开放)")
             .WithMetadata(new DecidesOwnVisibility());
 

@@ -26,10 +26,10 @@ public static class RequestAccessEndpoint
     public static void Map(IEndpointRouteBuilder app)
     {
         app.MapPost("/Patient/{id}/$request-access", (HttpContext ctx, string id, IServiceProvider sp) => Handle(ctx, id, sp))
-            .WithTags("Consent").WithSummary("ask the resident for access: purpose, start/end or days, recipient; sends a one-time code by SMS (请求授权)")
+            .WithInteraction(InteractionKind.Operation("$request-access", "Patient")).WithTags("Consent").WithSummary("ask the resident for access: purpose, start/end or days, recipient; sends a one-time code by SMS (请求授权)")
             .WithMetadata(new DecidesOwnVisibility());
         app.MapPost("/Patient/$request-access", (HttpContext ctx, IServiceProvider sp) => Handle(ctx, null, sp))
-            .WithTags("Consent").WithSummary("ask for access to the record with this identifier (e.g. the ID card number)");
+            .WithInteraction(InteractionKind.Operation("$request-access", "Patient")).WithTags("Consent").WithSummary("ask for access to the record with this identifier (e.g. the ID card number)");
     }
 
     private static async Task Handle(HttpContext ctx, string? id, IServiceProvider sp)
@@ -87,10 +87,10 @@ public static class RequestAccessEndpoint
 
         var result = FhirParameters.Create();
         FhirParameters.Add(result, "request", row.Id, "string");
-        FhirParameters.Add(result, "expires", ConsentDraft.Instant(new DateTimeOffset(row.Expires, TimeSpan.Zero)), "instant");
+        FhirParameters.Add(result, "expires", FhirInstant.ToSecond(new DateTimeOffset(row.Expires, TimeSpan.Zero)), "instant");
         FhirParameters.Add(result, "phone", RecordLookup.MaskPhone(phone), "string");
-        FhirParameters.Add(result, "start", ConsentDraft.Instant(asked.Start), "dateTime");
-        FhirParameters.Add(result, "end", ConsentDraft.Instant(asked.End), "dateTime");
+        FhirParameters.Add(result, "start", FhirInstant.ToSecond(asked.Start), "dateTime");
+        FhirParameters.Add(result, "end", FhirInstant.ToSecond(asked.End), "dateTime");
         FhirParameters.Add(result, "attempts", options.MaxAttempts.ToString(CultureInfo.InvariantCulture), "integer");
         await FhirFormats.WriteNodeAsync(ctx, 200, result);
     }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using FhirArchive.Fhir.Model;
 using FhirArchive.Rest.Access;
 using FhirArchive.Archive.Records;
@@ -20,7 +19,7 @@ public static class RevokeEndpoint
     public const string RevokeActivity = ProvenanceBuilder.DataOperation;
 
     public static void Map(IEndpointRouteBuilder app) =>
-        app.MapPost("/Consent/{id}/$revoke", Handle).WithTags("Consent").WithSummary("withdraw an authorisation (reason): status inactive (撤销授权)")
+        app.MapPost("/Consent/{id}/$revoke", Handle).WithInteraction(InteractionKind.Operation("$revoke", "Consent")).WithTags("Consent").WithSummary("withdraw an authorisation (reason): status inactive (撤销授权)")
             .WithMetadata(new DecidesOwnVisibility());
 
     private static async Task Handle(HttpContext ctx, string id, IResourceStore store, ResourceWriter writer, RecordLookup lookup, TimeProvider clock)
@@ -60,7 +59,7 @@ public static class RevokeEndpoint
 
     private static ElementNode Provenance(StoredResource consent, string? who, Caller caller, string? reason, DateTimeOffset now)
     {
-        var time = now.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+        var time = FhirInstant.Of(now);
         return new ProvenanceBuilder(consent, time, time)
             .Reason(reason ?? "撤销授权 / authorisation revoked")
             .Activity(RevokeActivity, "NULLIFY")

@@ -1,4 +1,3 @@
-using System.Globalization;
 using FhirArchive.Fhir.Model;
 using FhirArchive.Rest.Access;
 using FhirArchive.Rest.Resources;
@@ -25,8 +24,8 @@ public static class CorrectionEndpoints
 
     public static void Map(IEndpointRouteBuilder app)
     {
-        app.MapPost("/Task/{id}/$approve", Approve).WithTags("Records").WithSummary("approve a correction: the proposed content becomes the record's new version (勘误审批)");
-        app.MapPost("/Task/{id}/$reject", Reject).WithTags("Records").WithSummary("reject a correction (reason)");
+        app.MapPost("/Task/{id}/$approve", Approve).WithInteraction(InteractionKind.Operation("$approve", "Task")).WithTags("Records").WithSummary("approve a correction: the proposed content becomes the record's new version (勘误审批)");
+        app.MapPost("/Task/{id}/$reject", Reject).WithInteraction(InteractionKind.Operation("$reject", "Task")).WithTags("Records").WithSummary("reject a correction (reason)");
     }
 
     private static async Task Approve(HttpContext ctx, string id, IResourceStore store, ResourceWriter writer, RecordScope scope, TimeProvider clock)
@@ -47,7 +46,7 @@ public static class CorrectionEndpoints
         content.Add("id", current.Id);
         if (scope.SubjectId(content) != scope.SubjectId(target))
             throw FhirException.Unprocessable("A correction cannot move a service record to another person's record.");
-        var now = time.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+        var now = FhirInstant.Of(time);
         var update = WriteIntent.Update.For(RecordProcedure.Correction);
         var written = (await writer.UpdateAsync(s, content, current.ResourceType, current.Id, current.Version, ct, update)).Stored;
         await writer.CreateAsync(s, CorrectionProvenance(node, caller, current, written, now, comment), "Provenance", null, ct,
@@ -67,7 +66,7 @@ public static class CorrectionEndpoints
         var task = await ResourceEndpoints.InSessionAsync(ctx, store, async s =>
         {
             var (node, _, _) = await OpenAsync(s, id, scope, caller, ctx.RequestAborted);
-            SetStatus(node, "rejected", clock.GetUtcNow().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
+            SetStatus(node, "rejected", FhirInstant.Of(clock.GetUtcNow()));
             node.Add("statusReason").Add("text", reason);
             return (await writer.UpdateAsync(s, node, "Task", id, null, ctx.RequestAborted)).Stored;
         });

@@ -20,9 +20,9 @@ public static class LifecycleEndpoints
 {
     public static void Map(IEndpointRouteBuilder app)
     {
-        app.MapPost("/Patient/{id}/$close", Close).WithTags("Records").WithSummary("seal a record: reason (inactive-lost | inactive-death | inactive-moved), date, cause (档案终止)");
-        app.MapPost("/Patient/{id}/$reactivate", Reactivate).WithTags("Records").WithSummary("bring a lost or moved-out record back into active management (重新启用)");
-        app.MapPost("/Patient/{id}/$purge", Purge).WithTags("Records").WithSummary("administrators: remove a record sealed for longer than the retention period");
+        app.MapPost("/Patient/{id}/$close", Close).WithInteraction(InteractionKind.Operation("$close", "Patient")).WithTags("Records").WithSummary("seal a record: reason (inactive-lost | inactive-death | inactive-moved), date, cause (档案终止)");
+        app.MapPost("/Patient/{id}/$reactivate", Reactivate).WithInteraction(InteractionKind.Operation("$reactivate", "Patient")).WithTags("Records").WithSummary("bring a lost or moved-out record back into active management (重新启用)");
+        app.MapPost("/Patient/{id}/$purge", Purge).WithInteraction(InteractionKind.Operation("$purge", "Patient")).WithTags("Records").WithSummary("administrators: remove a record sealed for longer than the retention period");
     }
 
     private static async Task Close(HttpContext ctx, string id, IResourceStore store, ResourceWriter writer, RecordScope scope, TimeProvider clock)
@@ -141,7 +141,7 @@ public static class LifecycleEndpoints
         string status, string date, string? reason, CancellationToken ct)
     {
         var stored = (await writer.UpdateAsync(s, patient, "Patient", id, null, ct, WriteIntent.Update.For(RecordProcedure.Lifecycle))).Stored;
-        var provenance = new ProvenanceBuilder(stored, date, stored.LastUpdated.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture))
+        var provenance = new ProvenanceBuilder(stored, date, FhirInstant.Of(stored.LastUpdated))
             .Activity(RecordStatus.System, status)
             .Reason(reason)
             .Actor("author", caller)

@@ -1,3 +1,4 @@
+using FhirArchive.Fhir.Model;
 using FhirArchive.Rest.Access;
 using FhirArchive.Rest.Resources;
 using FhirArchive.Rest.Search;
@@ -36,7 +37,7 @@ public sealed class LostToFollowUpJob(IResourceStore store, ResourceWriter write
     public async Task<IReadOnlyList<string>> RunOnceAsync(CancellationToken ct = default)
     {
         var now = clock.GetUtcNow();
-        var cutoff = (now - TimeSpan.FromDays(scope.Options.LostToFollowUpDays)).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'");
+        var cutoff = FhirInstant.ToSecond(now - TimeSpan.FromDays(scope.Options.LostToFollowUpDays));
         var candidates = new List<string>();
         var offset = 0;
         while (true)

@@ -22,7 +22,7 @@ public static class MatchEndpoint
     private const int CandidatesPerQuery = 50;
 
     public static void Map(IEndpointRouteBuilder app) =>
-        app.MapPost("/Patient/$match", Match).WithTags("Records").WithSummary("find record candidates for a person (resource, onlyCertainMatches, count), scored with a match grade");
+        app.MapPost("/Patient/$match", Match).WithInteraction(InteractionKind.Operation("$match", "Patient")).WithTags("Records").WithSummary("find record candidates for a person (resource, onlyCertainMatches, count), scored with a match grade");
 
     private static async Task Match(HttpContext ctx, IResourceStore store, SearchParser parser, ReadGuard guard)
     {

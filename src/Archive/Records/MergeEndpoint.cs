@@ -21,7 +21,7 @@ namespace FhirArchive.Archive.Records;
 public static class MergeEndpoint
 {
     public static void Map(IEndpointRouteBuilder app) =>
-        app.MapPost("/Patient/$merge", Merge).WithTags("Records").WithSummary("fold a duplicate record (source-patient) into the surviving one (target-patient)");
+        app.MapPost("/Patient/$merge", Merge).WithInteraction(InteractionKind.Operation("$merge", "Patient")).WithTags("Records").WithSummary("fold a duplicate record (source-patient) into the surviving one (target-patient)");
 
     private static async Task Merge(HttpContext ctx, IResourceStore store, ResourceWriter writer, RecordScope scope, SearchParser parser, TimeProvider clock,
         ReadGuard guard)

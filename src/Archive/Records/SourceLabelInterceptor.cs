@@ -1,4 +1,4 @@
-using System.Globalization;
+using FhirArchive.Fhir.Model;
 using FhirArchive.Rest.Access;
 using FhirArchive.Rest.Writing;
 
@@ -28,7 +28,7 @@ public sealed class SourceLabelInterceptor(TimeProvider clock) : IWriteIntercept
         // Provenances (ours or a client's) and companion writes get no Provenance of their own: no endless chains.
         if (context.Resource is not { } resource || context.Parent is not null || context.ResourceType == "Provenance") return ValueTask.CompletedTask;
         if (InstitutionOf(context) is null) return ValueTask.CompletedTask;
-        var now = clock.GetUtcNow().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+        var now = FhirInstant.Of(clock.GetUtcNow());
         context.AddCompanion(new ProvenanceBuilder(context.Stored!, RecordScope.ServiceTime(resource) ?? now, now)
             .Activity(ProvenanceBuilder.DataOperation, context.CreatesResource ? "CREATE" : "UPDATE")
             .Actor("author", context.Http!.GetCaller())

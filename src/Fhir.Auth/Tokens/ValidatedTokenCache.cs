@@ -1,4 +1,4 @@
-using System.Collections.Concurrent;
+using Microsoft.Extensions.Caching.Memory;
 
 namespace FhirArchive.Auth.Tokens;
 
@@ -11,15 +11,15 @@ namespace FhirArchive.Auth.Tokens;
 public sealed class ValidatedTokenCache(TokenService tokens, RevocationList revocations, AuthOptions options, TimeProvider clock)
 {
     private const int Capacity = 10_000;
-    private readonly ConcurrentDictionary<(string Token, string BaseUrl), TokenPrincipal> _valid = new();
+    private readonly MemoryCache _valid = new(new MemoryCacheOptions { SizeLimit = Capacity });
 
     public async Task<TokenService.Result> ValidateAsync(string token, string baseUrl)
     {
-        if (_valid.TryGetValue((token, baseUrl), out var hit))
+        if (_valid.TryGetValue((token, baseUrl), out TokenPrincipal? hit) && hit is not null)
         {
             if (hit.ExpiresAt is { } exp && exp + options.ClockSkew < clock.GetUtcNow())
             {
-                _valid.TryRemove((token, baseUrl), out _);
+                _valid.Remove((token, baseUrl));
                 return new(null, "token expired");
             }
             if (await revocations.IsRevokedAsync(hit)) return new(null, "token revoked");
@@ -28,10 +28,7 @@ public sealed class ValidatedTokenCache(TokenService tokens, RevocationList revo
         var result = await tokens.ValidateAsync(token, baseUrl);
         // Only tokens that say when they end are kept (validation requires an expiry anyway).
         if (result.Principal is { ExpiresAt: not null } principal)
-        {
-            if (_valid.Count >= Capacity) _valid.Clear();
-            _valid[(token, baseUrl)] = principal;
-        }
+            _valid.Set((token, baseUrl), principal, new MemoryCacheEntryOptions { Size = 1 });
         return result;
     }
 }

@@ -2,21 +2,41 @@ using FhirArchive.Fhir.Definitions;
 
 namespace FhirArchive.Fhir.Model;
 
-/// <summary>The resource type and id a literal reference names: "Patient/1", "http://x/fhir/Patient/1/_history/2".</summary>
+/// <summary>
+/// The resource type and id a literal reference names: "Patient/1", "http://x/fhir/Patient/1/_history/2". The one
+/// reference parser of the server: search indexes, search values, access decisions and the audit all read references
+/// through it.
+/// </summary>
 public static class ReferenceParts
 {
     /// <summary>False for contained ("#x"), logical (urn:...) and anything whose type segment is not a resource type.</summary>
     public static bool TryParse(string reference, out string type, out string id) => TryParse(reference, out type, out id, out _);
 
+    /// <summary>"Patient/1", "http://x/fhir/Patient/1/_history/2" → ("Patient", "1"); otherwise (null, null).</summary>
+    public static (string? Type, string? Id) Split(string reference) =>
+        TryParse(reference, out var type, out var id) ? (type, id) : (null, null);
+
     /// <summary>Also gives the version of a versioned reference ("Patient/1/_history/2" → "2"; null when unversioned).</summary>
     public static bool TryParse(string reference, out string type, out string id, out string? version)
     {
-        var path = reference.Split('?')[0].Split('/');
-        var versioned = path.Length >= 4 && path[^2] == "_history";
-        var i = versioned ? path.Length - 4 : path.Length - 2;
-        if (i >= 0 && FhirDefinitions.R4.IsResourceType(path[i]))
+        // The last four path segments at most ([type]/[id] or [type]/[id]/_history/[vid], after any base URL),
+        // found from the end without splitting the whole reference: the audit reads every reference of every read.
+        var path = reference.AsSpan();
+        if (path.IndexOf('?') is var q and >= 0) path = path[..q];
+        Span<Range> last = stackalloc Range[4];
+        var count = 0;
+        for (var end = path.Length; count < 4; count++)
         {
-            (type, id, version) = (path[i], path[i + 1], versioned ? path[^1] : null);
+            var slash = path[..end].LastIndexOf('/');
+            last[count] = (slash + 1)..end;
+            if (slash < 0) { count++; break; }
+            end = slash;
+        }
+        var versioned = count == 4 && path[last[1]].SequenceEqual("_history");
+        var (t, i) = versioned ? (3, 2) : (1, 0);
+        if (count > t && FhirDefinitions.R4.IsResourceType(path[last[t]]))
+        {
+            (type, id, version) = (path[last[t]].ToString(), path[last[i]].ToString(), versioned ? path[last[0]].ToString() : null);
             return true;
         }
         (type, id, version) = ("", "", null);

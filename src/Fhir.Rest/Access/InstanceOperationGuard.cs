@@ -20,23 +20,13 @@ public sealed class InstanceOperationGuard(RequestDelegate next, IResourceStore 
 {
     public async Task InvokeAsync(HttpContext http)
     {
-        if (Target(http) is { } target && http.GetEndpoint()?.Metadata.GetMetadata<DecidesOwnVisibility>() is null && http.GetCaller() is { } caller
-            && !caller.HasRole(Roles.Server))
+        if (RequestRoute.InteractionOf(http) is { Code: "operation", Type: { } type, Id: { } id } && FhirDefinitions.R4.IsResourceType(type)
+            && http.GetEndpoint()?.Metadata.GetMetadata<DecidesOwnVisibility>() is null && http.GetCaller() is { } caller && !caller.HasRole(Roles.Server))
         {
-            var (type, id) = target;
             var current = await store.ReadAsync(type, id, http.RequestAborted);
             if (current is null || !await guard.MayKnowAsync(http, "operation", current))
                 throw FhirException.NotFound($"{type}/{id} is not known.");
         }
         await next(http);
-    }
-
-    /// <summary>The resource of an instance-level operation: /[type]/[id]/$[name].</summary>
-    private static (string Type, string Id)? Target(HttpContext http)
-    {
-        var path = http.Request.Path.Value;
-        if (path is null || !path.Contains("/$", StringComparison.Ordinal)) return null;
-        var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
-        return parts.Length == 3 && parts[2].StartsWith('$') && FhirDefinitions.R4.IsResourceType(parts[0]) ? (parts[0], parts[1]) : null;
     }
 }

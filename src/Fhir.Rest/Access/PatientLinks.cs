@@ -1,8 +1,11 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
 using FhirArchive.Fhir.Model;
 using FhirArchive.Rest.Search;
 using FhirArchive.Rest.Infrastructure;
 using FhirArchive.Storage;
 using FhirArchive.Storage.Indexing;
+using Microsoft.Extensions.Caching.Memory;
 
 namespace FhirArchive.Rest.Access;
 
@@ -10,11 +13,16 @@ namespace FhirArchive.Rest.Access;
 /// What a resource says about whose record it belongs to, read from the official definitions: the Patient
 /// compartment's parameters (evaluated with their SearchParameter expressions), granular scope queries, and the
 /// linked residents' administrative division (Address extension cn-division-code, GB/T 2260).
+/// "Which patients is this resource about" is answered here only: exactly from the element model for access
+/// decisions (<see cref="PatientIds"/>), and cheaply from the stored JSON for the audit (<see cref="PatientsOf(StoredResource)"/>).
 /// </summary>
 public sealed class PatientLinks(SearchParameterRegistry registry, ISearchExpressionEvaluator evaluator, IResourceStore store)
 {
     public const string DivisionExtension = "http://fhirarchive.cn/fhir/StructureDefinition/cn-division-code";
     private const string DivisionPath = $"address.extension.where(url='{DivisionExtension}').value.code";
+    private const int MaxPatients = 50;
+    private readonly ConcurrentDictionary<string, HashSet<string>> _elements = new();
+    private readonly MemoryCache _patientsByRow = new(new MemoryCacheOptions { SizeLimit = 200_000 });
 
     /// <summary>
     /// The ids of the Patients the resource belongs to: its Patient compartment links, and the Patients it points at
@@ -38,6 +46,73 @@ public sealed class PatientLinks(SearchParameterRegistry registry, ISearchExpres
         foreach (var (t, id, _) in PointedAt(resource))
             if (t == "Patient" && !ids.Contains(id)) ids.Add(id);
         return ids;
+    }
+
+    /// <summary>
+    /// The Patients ("Patient/1") a stored version is about, read straight from its JSON bytes: every Patient
+    /// reference under the top-level elements the compartment's parameters and <see cref="RecordData"/> name (at most
+    /// <see cref="MaxPatients"/>). Cheap enough for every audited read, with no parse into the element model; a stored
+    /// version never changes, so its answer is kept by row id.
+    /// </summary>
+    public IReadOnlyCollection<string> PatientsOf(StoredResource r)
+    {
+        if (r.RowId <= 0) return PatientsOf(r.ResourceType, r.Id, r.Json);
+        if (_patientsByRow.TryGetValue(r.RowId, out (string Id, IReadOnlyCollection<string> Patients) hit) && hit.Id == r.Id) return hit.Patients;
+        var patients = PatientsOf(r.ResourceType, r.Id, r.Json);
+        _patientsByRow.Set(r.RowId, (r.Id, patients), new MemoryCacheEntryOptions { Size = 1 });
+        return patients;
+    }
+
+    private IReadOnlyCollection<string> PatientsOf(string type, string id, byte[]? json)
+    {
+        if (type == "Patient") return [$"Patient/{id}"];
+        if (json is null) return [];
+        var names = _elements.GetOrAdd(type, LinkingElements);
+        if (names.Count == 0) return [];
+        var found = new HashSet<string>();
+        var r = new Utf8JsonReader(json);
+        if (!r.Read() || r.TokenType != JsonTokenType.StartObject) return found;
+        while (r.Read() && r.TokenType == JsonTokenType.PropertyName)
+        {
+            var name = r.GetString()!;
+            r.Read();
+            if (names.Contains(name)) CollectPatients(ref r, found);
+            else r.Skip();
+        }
+        return found;
+    }
+
+    /// <summary>Reads the current value (object, array or primitive) and notes each "reference" to a Patient.</summary>
+    private static void CollectPatients(ref Utf8JsonReader r, HashSet<string> found)
+    {
+        if (r.TokenType is not (JsonTokenType.StartObject or JsonTokenType.StartArray)) return;
+        var depth = r.CurrentDepth;
+        while (r.Read() && r.CurrentDepth > depth)
+        {
+            if (r.TokenType != JsonTokenType.PropertyName || !r.ValueTextEquals("reference"u8)) continue;
+            r.Read();
+            if (r.TokenType == JsonTokenType.String && found.Count < MaxPatients && r.GetString() is { } reference
+                && ReferenceParts.TryParse(reference, out var type, out var id) && type == "Patient" && id.Length > 0)
+                found.Add("Patient/" + id);
+        }
+    }
+
+    /// <summary>The top-level elements the Patient compartment's parameters name for the type, and those <see cref="RecordData"/> names as pointing at record data (Task.for…).</summary>
+    private HashSet<string> LinkingElements(string type)
+    {
+        var names = new HashSet<string>(RecordData.PointingElements(type), StringComparer.Ordinal);
+        foreach (var code in Compartments.Params("Patient", type) ?? [])
+        {
+            if (registry.Get(type, code)?.Expression is not { } expression) continue;
+            foreach (var part in SearchParameterRegistry.SplitTopLevel(expression, '|'))
+            {
+                var p = part.Trim().TrimStart('(');
+                if (!p.StartsWith(type + ".", StringComparison.Ordinal)) continue;
+                var element = new string(p[(type.Length + 1)..].TakeWhile(char.IsAsciiLetterOrDigit).ToArray());
+                if (element.Length > 0) names.Add(element);
+            }
+        }
+        return names;
     }
 
     /// <summary>

@@ -18,7 +18,7 @@ namespace FhirArchive.Rest.Batch;
 public static class BatchEndpoint
 {
     public static void Map(IEndpointRouteBuilder app) =>
-        app.MapPost("/", Process).WithTags("Batch").WithSummary("batch or transaction Bundle");
+        app.MapPost("/", Process).WithInteraction(InteractionKind.Batch).WithTags("Batch").WithSummary("batch or transaction Bundle");
 
     private sealed class Entry(int index, ElementNode node)
     {
@@ -286,12 +286,8 @@ public static class BatchEndpoint
         }
         return await guard.RunAsync(ctx, "batch-read", type, async access =>
         {
-            var s = ReferenceParts.TryParse(e.Path, out _, out _, out var vid) && int.TryParse(vid, out var v)
-                ? await store.ReadVersionAsync(type, id, v, ctx.RequestAborted)
-                : await store.ReadAsync(type, id, ctx.RequestAborted);
-            if ((s = await guard.ShowOrGoneAsync(access, s)) is null)
-                throw FhirException.NotFound($"{type}/{id} is not known.");
-            if (s.IsDeleted) throw FhirException.Gone($"{type}/{id} was deleted.");
+            var version = ReferenceParts.TryParse(e.Path, out _, out _, out var vid) && int.TryParse(vid, out _) ? vid : null;
+            var s = await ResourceEndpoints.ShownAsync(access, store, guard, type, id, version);
             return new BundleEntry($"{baseUrl}/{type}/{id}", s.Json, Response: ("200", null, FhirHeaders.ETag(s.Version), s.LastUpdated));
         });
     }

@@ -24,7 +24,7 @@ public static class EverythingEndpoint
     public static void Map(IEndpointRouteBuilder app) =>
         app.MapGet("/Patient/{id}/$everything", (HttpContext ctx, string id, IResourceStore store, ReadGuard guard, SearchService search, StorageOptions storage) =>
                 EverythingAsync(ctx, id, store, guard, search, storage))
-            .WithTags("Search").WithSummary("Patient $everything (_since, _type, _count, paging)")
+            .WithInteraction(InteractionKind.Operation("$everything", "Patient")).WithTags("Search").WithSummary("Patient $everything (_since, _type, _count, paging)")
             .WithMetadata(new DecidesOwnVisibility());
 
     private static async Task EverythingAsync(HttpContext ctx, string id, IResourceStore store, ReadGuard guard, SearchService search, StorageOptions storage)

@@ -15,12 +15,12 @@ public static class HistoryEndpoints
     public static void Map(IEndpointRouteBuilder app)
     {
         app.MapGet("/_history", (HttpContext ctx, IResourceStore store, ReadGuard guard) =>
-            HistoryAsync(ctx, null, null, store, guard)).WithTags("History").WithSummary("system history");
+            HistoryAsync(ctx, null, null, store, guard)).WithInteraction(InteractionKind.HistorySystem).WithTags("History").WithSummary("system history");
         app.MapGet("/{type}/_history", (HttpContext ctx, string type, IResourceStore store, ReadGuard guard) =>
         {
             ResourceWriter.CheckType(type);
             return HistoryAsync(ctx, type, null, store, guard);
-        }).WithTags("History").WithSummary("type history");
+        }).WithInteraction(InteractionKind.HistoryType).WithTags("History").WithSummary("type history");
         app.MapGet("/{type}/{id}/_history", async (HttpContext ctx, string type, string id, IResourceStore store, ReadGuard guard) =>
         {
             ResourceWriter.CheckType(type);
@@ -29,7 +29,7 @@ public static class HistoryEndpoints
             if (current is null || (await guard.RunAsync(ctx, "history-instance", type, a => guard.VisibleAsync(a, [current]))).Count == 0)
                 throw FhirException.NotFound($"{type}/{id} is not known.");
             await HistoryAsync(ctx, type, id, store, guard);
-        }).WithTags("History").WithSummary("instance history");
+        }).WithInteraction(InteractionKind.HistoryInstance).WithTags("History").WithSummary("instance history");
     }
 
     private static async Task HistoryAsync(HttpContext ctx, string? type, string? id, IResourceStore store, ReadGuard guard)

@@ -1,3 +1,4 @@
+using FhirArchive.Rest.Access;
 using FhirArchive.Fhir.Definitions;
 using FhirArchive.Fhir.Model;
 using FhirArchive.Rest.Infrastructure;
@@ -24,7 +25,7 @@ public static class CapabilityEndpoint
     public static void Map(IEndpointRouteBuilder app) =>
         app.MapGet("/metadata", (HttpContext ctx, SearchParameterRegistry registry, IEnumerable<FhirOperation> operations, IEnumerable<OwnCapability> own) =>
             FhirFormats.WriteNodeAsync(ctx, 200, Build(FhirHeaders.BaseUrl(ctx.Request), registry, [.. Operations, .. operations], own)))
-            .WithTags("Metadata").WithSummary("CapabilityStatement");
+            .WithInteraction(InteractionKind.Capabilities).WithTags("Metadata").WithSummary("CapabilityStatement");
 
     public static ElementNode Build(string baseUrl, SearchParameterRegistry registry, IReadOnlyList<FhirOperation> operations, IEnumerable<OwnCapability> own)
     {

@@ -1,3 +1,4 @@
+using FhirArchive.Rest.Access;
 using FhirArchive.Rest.Resources;
 using FhirArchive.Rest.Infrastructure;
 using FhirArchive.Storage;
@@ -9,9 +10,9 @@ public static class PatchEndpoints
 {
     public static void Map(IEndpointRouteBuilder app)
     {
-        app.MapMethods("/{type}/{id}", ["PATCH"], Patch).WithTags("Resources")
+        app.MapMethods("/{type}/{id}", ["PATCH"], Patch).WithInteraction(InteractionKind.Patch).WithTags("Resources")
             .WithSummary("patch: application/json-patch+json (JSON Patch) or a Parameters resource (FHIRPath Patch); If-Match for versioned patch");
-        app.MapMethods("/{type}", ["PATCH"], ConditionalPatch).WithTags("Resources").WithSummary("conditional patch");
+        app.MapMethods("/{type}", ["PATCH"], ConditionalPatch).WithInteraction(InteractionKind.Patch).WithTags("Resources").WithSummary("conditional patch");
     }
 
     private static async Task Patch(HttpContext ctx, string type, string id, IResourceStore store, ResourcePatcher patcher)

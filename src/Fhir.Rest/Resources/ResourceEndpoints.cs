@@ -12,14 +12,15 @@ public static class ResourceEndpoints
 {
     public static void Map(IEndpointRouteBuilder app)
     {
-        app.MapGet("/{type}/{id}", Read).WithTags("Resources").WithSummary("read");
-        app.MapGet("/{type}/{id}/_history/{vid}", VRead).WithTags("Resources").WithSummary("vread");
-        app.MapPost("/{type}", Create).WithTags("Resources").WithSummary("create (If-None-Exist for conditional create)");
-        app.MapPut("/{type}/{id}", Update).WithTags("Resources").WithSummary("update / update-as-create (If-Match for versioned update)");
-        app.MapPut("/{type}", ConditionalUpdate).WithTags("Resources").WithSummary("conditional update");
-        app.MapDelete("/{type}/{id}", Delete).WithTags("Resources").WithSummary("delete");
-        app.MapDelete("/{type}", ConditionalDelete).WithTags("Resources").WithSummary("conditional delete");
-        app.MapMethods("/{type}/{id}/_history/{vid}", ["PUT", "DELETE", "POST", "PATCH"], (HttpContext c) => NotAllowed(c.Request.Method)).ExcludeFromDescription();
+        app.MapGet("/{type}/{id}", Read).WithInteraction(InteractionKind.Read).WithTags("Resources").WithSummary("read");
+        app.MapGet("/{type}/{id}/_history/{vid}", VRead).WithInteraction(InteractionKind.VRead).WithTags("Resources").WithSummary("vread");
+        app.MapPost("/{type}", Create).WithInteraction(InteractionKind.Create).WithTags("Resources").WithSummary("create (If-None-Exist for conditional create)");
+        app.MapPut("/{type}/{id}", Update).WithInteraction(InteractionKind.Update).WithTags("Resources").WithSummary("update / update-as-create (If-Match for versioned update)");
+        app.MapPut("/{type}", ConditionalUpdate).WithInteraction(InteractionKind.Update).WithTags("Resources").WithSummary("conditional update");
+        app.MapDelete("/{type}/{id}", Delete).WithInteraction(InteractionKind.Delete).WithTags("Resources").WithSummary("delete");
+        app.MapDelete("/{type}", ConditionalDelete).WithInteraction(InteractionKind.Delete).WithTags("Resources").WithSummary("conditional delete");
+        app.MapMethods("/{type}/{id}/_history/{vid}", ["PUT", "DELETE", "POST", "PATCH"], (HttpContext c) => NotAllowed(c.Request.Method))
+            .WithInteraction(InteractionKind.Other).ExcludeFromDescription();
     }
 
     private static IResult NotAllowed(string method) =>
@@ -30,14 +31,7 @@ public static class ResourceEndpoints
         ResourceWriter.CheckType(type);
         await guard.RunAsync(ctx, "read", type, async access =>
         {
-            var s = await store.ReadAsync(type, id, ctx.RequestAborted);
-            if ((s = await guard.ShowOrGoneAsync(access, s)) is null) throw FhirException.NotFound($"{type}/{id} is not known.");
-            if (s.IsDeleted)
-            {
-                FhirHeaders.SetVersionHeaders(ctx.Response, s);
-                throw FhirException.Gone($"{type}/{id} was deleted (version {s.Version}).");
-            }
-            await WriteVersionAsync(ctx, s);
+            await WriteVersionAsync(ctx, await ShownAsync(access, store, guard, type, id, null, ctx.Response));
             return 0;
         });
     }
@@ -45,15 +39,30 @@ public static class ResourceEndpoints
     private static async Task VRead(HttpContext ctx, string type, string id, string vid, IResourceStore store, ReadGuard guard)
     {
         ResourceWriter.CheckType(type);
-        if (!int.TryParse(vid, out var version)) throw FhirException.NotFound($"'{vid}' is not a version of {type}/{id}.");
+        if (!int.TryParse(vid, out _)) throw FhirException.NotFound($"'{vid}' is not a version of {type}/{id}.");
         await guard.RunAsync(ctx, "vread", type, async access =>
         {
-            var s = await store.ReadVersionAsync(type, id, version, ctx.RequestAborted);
-            if ((s = await guard.ShowOrGoneAsync(access, s)) is null) throw FhirException.NotFound($"{type}/{id}/_history/{vid} is not known.");
-            if (s.IsDeleted) throw FhirException.Gone($"Version {vid} of {type}/{id} is a deletion.");
-            await WriteVersionAsync(ctx, s);
+            await WriteVersionAsync(ctx, await ShownAsync(access, store, guard, type, id, vid));
             return 0;
         });
+    }
+
+    /// <summary>
+    /// The one read path (read, vread, a batch entry's read): the current version, or version <paramref name="vid"/>
+    /// (a number), as the caller may see it; else what a read answers: 404 when missing or hidden, 410 when deleted
+    /// (with the deletion's version in the headers of <paramref name="goneHeaders"/>: a plain read's response).
+    /// </summary>
+    public static async Task<StoredResource> ShownAsync(AccessContext access, IResourceStore store, ReadGuard guard, string type, string id, string? vid,
+        HttpResponse? goneHeaders = null)
+    {
+        var ct = access.Http.RequestAborted;
+        var s = vid is null ? await store.ReadAsync(type, id, ct) : await store.ReadVersionAsync(type, id, int.Parse(vid), ct);
+        if ((s = await guard.ShowOrGoneAsync(access, s)) is null)
+            throw FhirException.NotFound(vid is null ? $"{type}/{id} is not known." : $"{type}/{id}/_history/{vid} is not known.");
+        if (!s.IsDeleted) return s;
+        if (vid is not null) throw FhirException.Gone($"Version {vid} of {type}/{id} is a deletion.");
+        if (goneHeaders is not null) FhirHeaders.SetVersionHeaders(goneHeaders, s);
+        throw FhirException.Gone($"{type}/{id} was deleted (version {s.Version}).");
     }
 
     private static async Task WriteVersionAsync(HttpContext ctx, StoredResource s)

@@ -28,7 +28,7 @@ public sealed class BundleBuilder(string type)
             w.WriteString("resourceType", "Bundle");
             w.WriteString("id", Id);
             w.WriteStartObject("meta");
-            w.WriteString("lastUpdated", DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'"));
+            w.WriteString("lastUpdated", FhirInstant.Of(DateTimeOffset.UtcNow));
             if (Redacted)
             {
                 w.WriteStartArray("security");
@@ -98,7 +98,7 @@ public sealed class BundleBuilder(string type)
             w.WriteString("status", rs.Status);
             if (rs.Location is not null) w.WriteString("location", rs.Location);
             if (rs.Etag is not null) w.WriteString("etag", rs.Etag);
-            if (rs.LastModified is { } lm) w.WriteString("lastModified", lm.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'"));
+            if (rs.LastModified is { } lm) w.WriteString("lastModified", FhirInstant.Of(lm));
             w.WriteEndObject();
         }
         w.WriteEndObject();

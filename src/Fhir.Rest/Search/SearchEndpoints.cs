@@ -19,9 +19,9 @@ public static class SearchEndpoints
         {
             ResourceWriter.CheckType(type);
             return s.SearchAsync(ctx, type, QueryPairs(ctx.Request.Query), null, "search-type");
-        }).WithTags("Search").WithSummary("search a resource type");
+        }).WithInteraction(InteractionKind.SearchType).WithTags("Search").WithSummary("search a resource type");
         app.MapGet("/", (HttpContext ctx, SearchService s) => s.SearchAsync(ctx, null, QueryPairs(ctx.Request.Query), null, "search-system"))
-            .WithTags("Search").WithSummary("system search (_type, _id, _lastUpdated)");
+            .WithInteraction(InteractionKind.SearchSystem).WithTags("Search").WithSummary("system search (_type, _id, _lastUpdated)");
         app.MapPost("/{type}/_search", async (HttpContext ctx, string type, SearchService s) =>
         {
             ResourceWriter.CheckType(type);
@@ -31,7 +31,7 @@ public static class SearchEndpoints
             else if (ctx.Request.ContentLength > 0)
                 throw new FhirException(415, "not-supported", "POST _search takes application/x-www-form-urlencoded parameters.");
             await s.SearchAsync(ctx, type, pairs, null, "search-type");
-        }).WithTags("Search").WithSummary("search a resource type (parameters in the form body)");
+        }).WithInteraction(InteractionKind.SearchType).WithTags("Search").WithSummary("search a resource type (parameters in the form body)");
         app.MapGet("/{compartment}/{id}/{type}", (HttpContext ctx, string compartment, string id, string type, SearchService s) =>
         {
             ResourceWriter.CheckType(type);
@@ -40,7 +40,7 @@ public static class SearchEndpoints
             var predicates = ps.Select(p => p == "{def}" ? (SearchPredicate)new IdPredicate(id) : new ReferencePredicate(p, compartment, id, null)).ToList();
             if (predicates.Count == 0) throw FhirException.NotFound($"{type} is not in the {compartment} compartment.");
             return s.SearchAsync(ctx, type, QueryPairs(ctx.Request.Query), new SearchCriterion(predicates), "search-compartment");
-        }).WithTags("Search").WithSummary("compartment search, e.g. Patient/123/Observation");
+        }).WithInteraction(InteractionKind.SearchType).WithTags("Search").WithSummary("compartment search, e.g. Patient/123/Observation");
     }
 
     public static IEnumerable<KeyValuePair<string, string>> QueryPairs(IEnumerable<KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues>> q) =>

@@ -1,4 +1,5 @@
 using System.Globalization;
+using FhirArchive.Fhir.Model;
 using FhirArchive.Fhir.Outcomes;
 using FhirArchive.Rest.Infrastructure;
 using FhirArchive.Storage;
@@ -367,13 +368,13 @@ public sealed partial class SearchParser(SearchParameterRegistry registry, IReso
         if (typeModifier is not null)
         {
             // subject:Patient=123 and subject:Patient=Patient/123 are the same; another type in the value matches nothing.
-            var (t, id) = v.Contains('/') ? IndexExtractor.ParseReference(v) : (typeModifier, v);
+            var (t, id) = v.Contains('/') ? ReferenceParts.Split(v) : (typeModifier, v);
             if (t != typeModifier) throw FhirException.BadRequest($"'{v}' is not a {typeModifier} reference ({name}:{typeModifier}).");
             return new ReferencePredicate(name, typeModifier, id, null);
         }
         if (v.StartsWith("http://", StringComparison.Ordinal) || v.StartsWith("https://", StringComparison.Ordinal) || v.StartsWith("urn:", StringComparison.Ordinal))
         {
-            var (t, id) = IndexExtractor.ParseReference(v);
+            var (t, id) = ReferenceParts.Split(v);
             return t is null ? new ReferencePredicate(name, null, null, v) : new ReferencePredicate(name, t, id, null);
         }
         var parts = v.Split('/');

@@ -3,6 +3,7 @@ using FhirArchive.Auth.Accounts;
 using FhirArchive.Auth.Endpoints;
 using FhirArchive.Fhir.Model;
 using FhirArchive.Rest.Access;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.OpenApi;
 
 namespace FhirArchive.Rest.Security;
@@ -18,6 +19,9 @@ public static class SecuritySetup
     {
         var options = builder.Configuration.GetSection("Security").Get<AuthOptions>() ?? new AuthOptions();
         builder.Services.AddFhirAuth(options, dataFolder);
+        // The token scheme (the only one, so the default); policies authenticate with it, so endpoints may RequireAuthorization.
+        builder.Services.AddAuthentication(BearerTokenHandler.Scheme).AddScheme<AuthenticationSchemeOptions, BearerTokenHandler>(BearerTokenHandler.Scheme, null);
+        builder.Services.AddAuthorization();
         builder.Services.AddSingleton<PatientLinks>();
         // Stage Authorize: a write outside the token's reach is refused before the other write interceptors run.
         builder.Services.AddSingleton<Writing.IWriteInterceptor, ScopedWriteGuard>();
@@ -37,8 +41,13 @@ public static class SecuritySetup
             app.Services.GetRequiredService<FhirArchive.Storage.StorageOptions>().DataFolder,
             role => RolePolicy.Rules.TryGetValue(role, out var rule) ? new ConfiguredClients.RoleRule(rule.Ceiling, rule.Purposes) : null);
         app.Services.GetRequiredService<Auth.Keys.SigningKeys>(); // create or load the signing key at start-up, not on the first request
-        app.UseMiddleware<AuthenticationMiddleware>();
-        AuthEndpoints.Map(app);
+        app.UseAuthentication();
+        app.UseMiddleware<TokenGate>();
+        app.UseAuthorization();
+        // The authorisation server's endpoints are open; its discovery document is not audited (as no /.well-known path is).
+        var open = app.MapGroup("").AllowAnonymous();
+        AuthEndpoints.Map(open);
+        ((IEndpointConventionBuilder)open).Add(e => { if (e is RouteEndpointBuilder { RoutePattern.RawText: AuthEndpoints.Discovery }) e.Metadata.Add(new NotAudited()); });
     }
 
     /// <summary>Swagger: a Bearer (JWT) security scheme, so requests can be tried with a token.</summary>

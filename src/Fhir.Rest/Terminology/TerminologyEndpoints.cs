@@ -1,3 +1,4 @@
+using FhirArchive.Rest.Access;
 using FhirArchive.Fhir.Model;
 using FhirArchive.Rest.Infrastructure;
 using FhirArchive.Terminology;
@@ -13,31 +14,31 @@ public static class TerminologyEndpoints
 {
     public static void Map(IEndpointRouteBuilder app)
     {
-        MapBoth(app, "/CodeSystem/$lookup", Lookup, "$lookup: display and properties of a code");
-        MapBoth(app, "/ValueSet/$validate-code", ValidateCode, "$validate-code: is a code in a value set");
-        MapBoth(app, "/ValueSet/$expand", Expand, "$expand: the codes of a value set (filter, count, offset, displayLanguage)");
-        MapBoth(app, "/CodeSystem/$subsumes", Subsumes, "$subsumes: how two codes relate");
-        MapBoth(app, "/ConceptMap/$translate", Translate, "$translate: a code's equivalents in another code system");
+        MapBoth(app, "CodeSystem", "$lookup", Lookup, "$lookup: display and properties of a code");
+        MapBoth(app, "ValueSet", "$validate-code", ValidateCode, "$validate-code: is a code in a value set");
+        MapBoth(app, "ValueSet", "$expand", Expand, "$expand: the codes of a value set (filter, count, offset, displayLanguage)");
+        MapBoth(app, "CodeSystem", "$subsumes", Subsumes, "$subsumes: how two codes relate");
+        MapBoth(app, "ConceptMap", "$translate", Translate, "$translate: a code's equivalents in another code system");
     }
 
-    private static void MapBoth(IEndpointRouteBuilder app, string route, Func<HttpContext, Dictionary<string, string>, TerminologyService, Task> handler, string summary)
+    private static void MapBoth(IEndpointRouteBuilder app, string type, string operation, Func<HttpContext, Dictionary<string, string>, TerminologyService, Task> handler, string summary)
     {
+        var route = $"/{type}/{operation}";
+        var kind = InteractionKind.Operation(operation, type);
         app.MapGet(route, async (HttpContext ctx, TerminologyService t) => await handler(ctx, await ParametersAsync(ctx), t))
-            .WithTags("Terminology").WithSummary(summary);
+            .WithInteraction(kind).WithTags("Terminology").WithSummary(summary);
         app.MapPost(route, async (HttpContext ctx, TerminologyService t) => await handler(ctx, await ParametersAsync(ctx), t))
-            .WithTags("Terminology").WithSummary(summary);
+            .WithInteraction(kind).WithTags("Terminology").WithSummary(summary);
     }
 
-    /// <summary>Query parameters, overridden by a Parameters body (valueX or a Coding's system/code).</summary>
+    /// <summary>Query parameters, overridden by a POSTed Parameters body (valueX, or a Coding's system/code/display).</summary>
     private static async Task<Dictionary<string, string>> ParametersAsync(HttpContext ctx)
     {
         var values = ctx.Request.Query.ToDictionary(q => q.Key, q => q.Value.ToString(), StringComparer.Ordinal);
         if (!HttpMethods.IsPost(ctx.Request.Method)) return values;
-        var body = await FhirFormats.ReadResourceAsync(ctx.Request, ctx.RequestAborted);
-        if (body.Type != "Parameters") throw FhirException.BadRequest("POST a Parameters resource.");
-        foreach (var p in body.ChildrenNamed("parameter"))
+        foreach (var (name, value) in (await OperationParameters.ReadAsync(ctx)).BodyValues)
         {
-            if (p.Child("name")?.Value is not { } name || p.Child("value") is not { } value) continue;
+            if (value is null) continue;
             if (value.Type == "Coding")
             {
                 if (value.Child("system")?.Value is { } s) values["system"] = s;
@@ -110,7 +111,7 @@ public static class TerminologyEndpoints
         result.Add("status", "active");
         var expansion = result.Add("expansion");
         expansion.Add("identifier", "urn:uuid:" + Guid.NewGuid());
-        expansion.Add("timestamp", DateTimeOffset.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ"));
+        expansion.Add("timestamp", FhirInstant.ToSecond(DateTimeOffset.UtcNow));
         expansion.Add("total", r.Total.ToString());
         expansion.Add("offset", offset.ToString());
         foreach (var item in r.Items)

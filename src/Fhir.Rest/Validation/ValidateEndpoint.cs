@@ -13,44 +13,35 @@ namespace FhirArchive.Rest.Validation;
 /// </summary>
 public static class ValidateEndpoint
 {
+    private static readonly InteractionKind Validate = InteractionKind.Operation("$validate");
+
     public static void Map(IEndpointRouteBuilder app)
     {
         app.MapPost("/{type}/$validate", (HttpContext ctx, string type, WriteValidator v, IResourceStore store, ReadGuard guard) =>
-            RunAsync(ctx, type, null, v, store, guard)).WithTags("Validation").WithSummary("$validate a resource (profile, mode)");
+            RunAsync(ctx, type, null, v, store, guard)).WithInteraction(Validate).WithTags("Validation").WithSummary("$validate a resource (profile, mode)");
         app.MapPost("/{type}/{id}/$validate", (HttpContext ctx, string type, string id, WriteValidator v, IResourceStore store, ReadGuard guard) =>
-            RunAsync(ctx, type, id, v, store, guard)).WithTags("Validation").WithSummary("$validate against an existing instance (mode update/delete)")
+            RunAsync(ctx, type, id, v, store, guard)).WithInteraction(Validate).WithTags("Validation").WithSummary("$validate against an existing instance (mode update/delete)")
             .WithMetadata(new DecidesOwnVisibility()); // a stored instance is read through the ReadGuard; a body alone reveals nothing
         app.MapGet("/{type}/{id}/$validate", (HttpContext ctx, string type, string id, WriteValidator v, IResourceStore store, ReadGuard guard) =>
-            RunAsync(ctx, type, id, v, store, guard)).WithTags("Validation").WithSummary("$validate the stored instance")
+            RunAsync(ctx, type, id, v, store, guard)).WithInteraction(Validate).WithTags("Validation").WithSummary("$validate the stored instance")
             .WithMetadata(new DecidesOwnVisibility());
     }
 
     private static async Task RunAsync(HttpContext ctx, string type, string? id, WriteValidator validator, IResourceStore store, ReadGuard guard)
     {
         ResourceWriter.CheckType(type);
-        var mode = ctx.Request.Query["mode"].ToString();
-        var profile = ctx.Request.Query["profile"].ToString();
-        ElementNode? resource = null;
-        if (ctx.Request.ContentLength > 0 || ctx.Request.Headers.TransferEncoding.Count > 0)
+        // The body is the resource to validate, or Parameters holding it (resource, mode, profile; the query's behind them).
+        var body = OperationParameters.HasBody(ctx.Request) ? await FhirFormats.ReadResourceAsync(ctx.Request, ctx.RequestAborted) : null;
+        var wrapped = body?.Type == "Parameters" && type != "Parameters";
+        var parameters = OperationParameters.Of(wrapped ? body : null, ctx.Request.Query);
+        var mode = parameters.Value("mode") ?? "";
+        var profile = parameters.Value("profile") ?? "";
+        ElementNode? resource = wrapped ? null : body;
+        if (wrapped)
         {
-            var body = await FhirFormats.ReadResourceAsync(ctx.Request, ctx.RequestAborted);
-            if (body.Type == "Parameters" && type != "Parameters")
-            {
-                foreach (var p in body.ChildrenNamed("parameter"))
-                {
-                    switch (p.Child("name")?.Value)
-                    {
-                        // re-rooted, so that issue locations read "Patient.name", not "Parameters.parameter[0].resource.name"
-                        case "resource" when p.Child("resource") is { } r:
-                            resource = FhirFormats.ParseStored(Fhir.Serialization.Json.FhirJsonSerializer.SerializeToUtf8Bytes(r));
-                            break;
-                        case "mode": mode = p.Child("value")?.Value ?? mode; break;
-                        case "profile": profile = p.Child("value")?.Value ?? profile; break;
-                    }
-                }
-                if (resource is null && mode != "delete") throw FhirException.BadRequest("The Parameters hold no 'resource' to validate.");
-            }
-            else resource = body;
+            // re-rooted, so that issue locations read "Patient.name", not "Parameters.parameter[0].resource.name"
+            if (parameters.Resource("resource") is { } r) resource = FhirFormats.ParseStored(Fhir.Serialization.Json.FhirJsonSerializer.SerializeToUtf8Bytes(r));
+            if (resource is null && mode != "delete") throw FhirException.BadRequest("The Parameters hold no 'resource' to validate.");
         }
         if (mode is not ("" or "create" or "update" or "delete"))
             throw FhirException.BadRequest($"Unknown mode '{mode}': use create, update or delete.");

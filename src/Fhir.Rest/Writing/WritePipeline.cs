@@ -99,6 +99,6 @@ public sealed class WritePipeline(IEnumerable<IWriteInterceptor> interceptors, I
         meta.RemoveAll("versionId");
         meta.RemoveAll("lastUpdated");
         meta.Add("versionId", version.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        meta.Add("lastUpdated", lastUpdated.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture));
+        meta.Add("lastUpdated", FhirInstant.Of(lastUpdated));
     }
 }

@@ -190,20 +190,8 @@ public sealed class IndexExtractor(SearchParameterRegistry registry, ISearchExpr
         if (n.Type == "Reference" && n.Child("identifier") is { } ident)
             set.Tokens.Add(Token(code + ":identifier", ident.Child("system")?.Value, ident.Child("value")?.Value, null));
         if (reference is null) return;
-        var (type, id) = ParseReference(reference);
+        var (type, id) = ReferenceParts.Split(reference);
         set.References.Add(new ReferenceIndexRow { Param = code, TargetType = type, TargetId = id, Url = reference });
-    }
-
-    /// <summary>"Patient/1", "http://x/fhir/Patient/1/_history/2" → ("Patient", "1"); otherwise (null, null).</summary>
-    public static (string? Type, string? Id) ParseReference(string reference)
-    {
-        if (reference.StartsWith('#') || reference.StartsWith("urn:", StringComparison.Ordinal)) return (null, null);
-        var path = reference;
-        var h = path.IndexOf("/_history/", StringComparison.Ordinal);
-        if (h >= 0) path = path[..h];
-        var parts = path.Split('/');
-        if (parts.Length >= 2 && Fhir.Definitions.FhirDefinitions.R4.IsResourceType(parts[^2])) return (parts[^2], parts[^1]);
-        return (null, null);
     }
 
     private static bool TryDouble(string? s, out double d) =>

@@ -1,10 +1,12 @@
 using System.Text.Json;
 using FhirArchive.Fhir.Model;
-using FhirArchive.Rest.Infrastructure;
 
-namespace FhirArchive.Archive.Records;
+namespace FhirArchive.Rest.Infrastructure;
 
-/// <summary>The named parameters of an operation: from a Parameters body and the query string (the body wins).</summary>
+/// <summary>
+/// The named parameters of an operation: from a Parameters body and the query string (the body wins). The one reader
+/// of operation parameters, for the engine's operations ($validate, the terminology operations) and the domain's.
+/// </summary>
 public sealed class OperationParameters
 {
     private readonly Dictionary<string, ElementNode> _body = new(StringComparer.Ordinal);
@@ -13,16 +15,23 @@ public sealed class OperationParameters
 
     private OperationParameters(IQueryCollection query) => _query = query;
 
+    /// <summary>The request's parameters; a body, when there is one, must be a Parameters resource.</summary>
     public static async Task<OperationParameters> ReadAsync(HttpContext ctx)
     {
-        var p = new OperationParameters(ctx.Request.Query);
-        if (ctx.Request.ContentLength is null or 0 && ctx.Request.Headers.TransferEncoding.Count == 0) return p;
+        if (!HasBody(ctx.Request)) return Of(null, ctx.Request.Query);
         ctx.Request.EnableBuffering();
-        if (IsParametersWithoutAny((await FhirFormats.ReadBodyAsync(ctx.Request, ctx.RequestAborted)).Span)) return p;
+        if (IsParametersWithoutAny((await FhirFormats.ReadBodyAsync(ctx.Request, ctx.RequestAborted)).Span)) return Of(null, ctx.Request.Query);
         ctx.Request.Body.Position = 0;
         var body = await FhirFormats.ReadResourceAsync(ctx.Request, ctx.RequestAborted);
         if (body.Type != "Parameters") throw FhirException.BadRequest($"The operation takes a Parameters resource, not a {body.Type}.");
-        foreach (var parameter in body.ChildrenNamed("parameter"))
+        return Of(body, ctx.Request.Query);
+    }
+
+    /// <summary>The parameters of a Parameters resource already read (none: the query's only), the query string behind them.</summary>
+    public static OperationParameters Of(ElementNode? parameters, IQueryCollection query)
+    {
+        var p = new OperationParameters(query);
+        foreach (var parameter in parameters?.ChildrenNamed("parameter") ?? [])
             if (parameter.Child("name")?.Value is { } name)
             {
                 p._body.TryAdd(name, parameter);
@@ -30,6 +39,12 @@ public sealed class OperationParameters
             }
         return p;
     }
+
+    public static bool HasBody(HttpRequest request) => request.ContentLength > 0 || request.Headers.TransferEncoding.Count > 0;
+
+    /// <summary>The body's named parameters in order, each with its value[x] (null for a resource or parts).</summary>
+    public IEnumerable<(string Name, ElementNode? Value)> BodyValues =>
+        _all.Select(p => (p.Child("name")!.Value!, p.Child("value")));
 
     /// <summary>
     /// {"resourceType":"Parameters","parameter":[]}: strict FHIR JSON refuses the empty array, but to an operation

@@ -1,0 +1,34 @@
+using System.Runtime.ExceptionServices;
+using FhirArchive.Rest.Access;
+using Microsoft.AspNetCore.Authentication;
+
+namespace FhirArchive.Rest.Security;
+
+/// <summary>
+/// Refuses what the request's token may not do, after authentication (<see cref="BearerTokenHandler"/>): no or an
+/// invalid token → the scheme's 401 challenge; an interaction outside the scopes or the roles → 403. Only open
+/// endpoints pass without a token (<see cref="RequestRoute.IsOpen"/>: the CapabilityStatement, SMART discovery, the
+/// auth endpoints and login page, /health and Swagger UI).
+/// </summary>
+public sealed class TokenGate(RequestDelegate next)
+{
+    public async Task InvokeAsync(HttpContext ctx)
+    {
+        if (RequestRoute.IsOpen(ctx))
+        {
+            await next(ctx);
+            return;
+        }
+        // The result UseAuthentication already asked for: the handler answers it once per request.
+        var result = await ctx.AuthenticateAsync(BearerTokenHandler.Scheme);
+        if (result.Failure is { } failure and not BearerTokenHandler.InvalidTokenException) ExceptionDispatchInfo.Throw(failure);
+        if (!result.Succeeded)
+        {
+            await ctx.ChallengeAsync(BearerTokenHandler.Scheme);
+            return;
+        }
+        if (FhirInteraction.Of(RequestRoute.InteractionOf(ctx)) is { } interaction)
+            InteractionAuthorizer.Check(ctx, interaction);
+        await next(ctx);
+    }
+}

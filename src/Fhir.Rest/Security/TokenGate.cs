@@ -14,18 +14,23 @@ public sealed class TokenGate(RequestDelegate next)
 {
     public async Task InvokeAsync(HttpContext ctx)
     {
-        if (RequestRoute.IsOpen(ctx))
+        // The hot path: UseAuthentication succeeded and left its result as a feature (an open endpoint never succeeds:
+        // its handler gives no result), so neither the route nor the authentication service is asked again.
+        var result = ctx.Features.Get<IAuthenticateResultFeature>()?.AuthenticateResult;
+        if (result is not { Succeeded: true })
         {
-            await next(ctx);
-            return;
-        }
-        // The result UseAuthentication already asked for: the handler answers it once per request.
-        var result = await ctx.AuthenticateAsync(BearerTokenHandler.Scheme);
-        if (result.Failure is { } failure and not BearerTokenHandler.InvalidTokenException) ExceptionDispatchInfo.Throw(failure);
-        if (!result.Succeeded)
-        {
-            await ctx.ChallengeAsync(BearerTokenHandler.Scheme);
-            return;
+            if (RequestRoute.IsOpen(ctx))
+            {
+                await next(ctx);
+                return;
+            }
+            result = await ctx.AuthenticateAsync(BearerTokenHandler.Scheme);
+            if (result.Failure is { } failure and not BearerTokenHandler.InvalidTokenException) ExceptionDispatchInfo.Throw(failure);
+            if (!result.Succeeded)
+            {
+                await ctx.ChallengeAsync(BearerTokenHandler.Scheme);
+                return;
+            }
         }
         if (FhirInteraction.Of(RequestRoute.InteractionOf(ctx)) is { } interaction)
             InteractionAuthorizer.Check(ctx, interaction);

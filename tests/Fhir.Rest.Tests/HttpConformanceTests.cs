@@ -72,7 +72,10 @@ public sealed class HttpConformanceTests(ServerFixture fx) : IClassFixture<Serve
         Assert.Equal("*", Assert.Single(r.Headers.GetValues("Access-Control-Allow-Origin")));
         var exposed = string.Join(",", r.Headers.GetValues("Access-Control-Expose-Headers"));
         foreach (var h in new[] { "ETag", "Location", "Content-Location", "Last-Modified" }) Assert.Contains(h, exposed);
-        // A refusal too, or the app cannot read why (no token: 401 with its challenge).
+        // An error answer too, or the app cannot read why (a missing resource; no token: 401 with its challenge).
+        var missing = await _c.SendAsync(Request(HttpMethod.Get, "/Patient/nobody", ("Origin", Origin)));
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        Assert.Equal("*", Assert.Single(missing.Headers.GetValues("Access-Control-Allow-Origin")));
         using var bare = fx.BareClient();
         var refused = await bare.SendAsync(Request(HttpMethod.Get, $"/Patient/{id}", ("Origin", Origin)));
         Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);

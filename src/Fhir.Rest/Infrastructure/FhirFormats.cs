@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using FhirArchive.Fhir.Model;
 using FhirArchive.Fhir.Serialization;
@@ -66,11 +67,12 @@ public static class FhirFormats
         return version is "4.0" or "4.0.1";
     }
 
+    /// <summary>A media range's q (RFC 9110 12.4.2): 1 when absent or unreadable; 0 means "not this one".</summary>
     private static double Quality(string range)
     {
         foreach (var p in range.Split(';', StringSplitOptions.TrimEntries).Skip(1))
             if (p.StartsWith("q=", StringComparison.OrdinalIgnoreCase))
-                return double.TryParse(p[2..], System.Globalization.NumberStyles.AllowDecimalPoint, System.Globalization.CultureInfo.InvariantCulture, out var q) ? q : 1;
+                return double.TryParse(p[2..], NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var q) ? q : 1;
         return 1;
     }
 
@@ -117,7 +119,6 @@ public static class FhirFormats
         if (buffer.Length == 0) throw FhirException.BadRequest("The request has no body.");
         return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
     }
-
 
     public static ElementNode Parse(ReadOnlySpan<byte> body, FhirFormat format, long maxBytes = MaxBodyBytes)
     {

@@ -180,10 +180,13 @@ public static class AuditEndpoints
         var (rows, total) = await store.SearchAsync(q, c.RequestAborted);
         var baseUrl = FhirHeaders.BaseUrl(c.Request);
         var bundle = new BundleBuilder("searchset") { Total = total };
-        bundle.Links.Add(("self", $"{baseUrl}/{path}{c.Request.QueryString}"));
+        // The links carry the search, not the format (as every search's links: SearchService.AddLinks).
+        var search = c.Request.Query.Where(kv => !FhirFormats.IsFormatting(kv.Key))
+            .SelectMany(kv => kv.Value.Select(v => $"{Uri.EscapeDataString(kv.Key)}={Uri.EscapeDataString(v ?? "")}")).ToList();
+        bundle.Links.Add(("self", $"{baseUrl}/{path}" + (search.Count > 0 ? "?" + string.Join('&', search) : "")));
         if (rows.Count == q.Count && rows.Count > 0)
         {
-            var rest = c.Request.Query.Where(kv => kv.Key != "_before").SelectMany(kv => kv.Value.Select(v => $"{Uri.EscapeDataString(kv.Key)}={Uri.EscapeDataString(v ?? "")}"));
+            var rest = search.Where(p => !p.StartsWith("_before=", StringComparison.Ordinal));
             bundle.Links.Add(("next", $"{baseUrl}/{path}?{string.Join('&', rest.Append($"_before={rows[^1].Seq}"))}"));
         }
         foreach (var r in rows)

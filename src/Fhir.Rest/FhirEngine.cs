@@ -33,6 +33,7 @@ public static class FhirEngine
         services.AddSingleton(new Storage.Indexing.SearchParameterRegistry(Fhir.Definitions.FhirDefinitions.R4, FhirArchive.Profiles.CnSearchParameters.Elements()));
         services.AddFhirStorage(storage);
         builder.AddFhirSecurity(storage.DataFolder);
+        services.AddFhirCors(configuration);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<SearchParser>();
         services.AddSingleton<ResourceWriter>();
@@ -77,10 +78,14 @@ public static class FhirEngine
         });
     }
 
-    /// <summary>Errors as OperationOutcomes, compression, size limits, then routing (what follows reads the matched endpoint).</summary>
+    /// <summary>
+    /// HEAD as GET, errors as OperationOutcomes, compression, size limits, routing (what follows reads the matched
+    /// endpoint), then CORS: preflights are answered here, before the audit and authentication.
+    /// </summary>
     public static void UseFhirFront(this WebApplication app)
     {
         var limits = app.Services.GetRequiredService<HttpLimits>();
+        app.UseHeadAsGet();
         app.UseExceptionHandler();
         app.UseStatusCodePages(OutcomeStatusPages.WriteAsync);
         app.UseResponseCompression();
@@ -93,6 +98,7 @@ public static class FhirEngine
         // Routing before the audit and the authentication: they read what the matched endpoint says (its interaction,
         // open, audited); what matches none is judged from its path (RequestRoute).
         app.UseRouting();
+        app.UseCors(CorsSetup.Policy);
     }
 
     /// <summary>The answer's format, the API docs, authentication and the token's reach, the instance-operation guard.</summary>
@@ -100,8 +106,9 @@ public static class FhirEngine
     {
         app.Use(async (ctx, next) =>
         {
-            // An unknown _format is a 406 before any work: found only when the answer is written, a write would be done.
-            FhirFormats.ResponseFormat(ctx);
+            // A FHIR interaction whose answer cannot be given in a format asked for (_format, Accept) is a 406 before any
+            // work: found only when the answer is written, a write would be done. Other endpoints (OAuth, health) have their own types.
+            if (ctx.GetEndpoint()?.Metadata.GetMetadata<InteractionKind>() is not null) FhirFormats.ResponseFormat(ctx);
             await RequestGuard.ReadFormAsync(ctx);
             await next(ctx);
         });

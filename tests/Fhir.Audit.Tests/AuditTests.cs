@@ -97,6 +97,27 @@ public abstract class AuditTestsBase<TFixture>(TFixture fx) where TFixture : Ser
     }
 
     [FhirFact]
+    public async Task A_head_is_audited_as_the_read_it_stands_for_and_a_cors_preflight_is_not_audited()
+    {
+        var id = await _c.CreateAsync($$"""{"resourceType":"Organization","name":"头{{Unique()}}"}""");
+        var who = TestCallers.As("browser-app-" + Unique(), Roles.SystemClient, kind: "system");
+        var preflight = new HttpRequestMessage(HttpMethod.Options, $"/Organization/{id}");
+        preflight.Headers.Add("Origin", "https://smart-app.example.cn");
+        preflight.Headers.Add("Access-Control-Request-Method", "GET");
+        preflight.Headers.Add(who.Item1, who.Item2); // were it audited, the event would name this caller
+        Assert.Equal(HttpStatusCode.NoContent, (await _c.SendAsync(preflight)).StatusCode);
+        Assert.Empty(Events(await AuditSearch($"agent={who.Item2.Split(';')[0]}")));
+
+        var head = new HttpRequestMessage(HttpMethod.Head, $"/Organization/{id}");
+        head.Headers.Add(who.Item1, who.Item2);
+        Assert.Equal(HttpStatusCode.OK, (await _c.SendAsync(head)).StatusCode);
+        var read = Assert.Single(Events(await AuditSearch($"agent={who.Item2.Split(';')[0]}")));
+        Assert.Equal("read", read.GetProperty("subtype")[0].GetProperty("code").GetString());
+        Assert.Equal("R", read.GetProperty("action").GetString());
+        Assert.Contains($"Organization/{id}/_history/1", EntityRefs(read, "4"));
+    }
+
+    [FhirFact]
     public async Task Searches_carry_their_query_and_failures_and_writes_are_audited()
     {
         var who = TestCallers.As("hisclient-" + Unique(), Roles.SystemClient, kind: "system");

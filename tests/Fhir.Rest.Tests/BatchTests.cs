@@ -100,8 +100,8 @@ public abstract class BatchTestsBase<TFixture>(TFixture fx) where TFixture : Ser
         var b = await r.JsonAsync();
         Assert.Equal("batch-response", b.GetProperty("type").GetString());
         var statuses = b.GetProperty("entry").EnumerateArray().Select(e => e.GetProperty("response").GetProperty("status").GetString()).ToList();
-        Assert.Equal(["201 Created", "404", "400", "200"], statuses);
-        Assert.Equal("OperationOutcome", b.GetProperty("entry")[1].GetProperty("resource").GetProperty("resourceType").GetString());
+        Assert.Equal(["201 Created", "404 Not Found", "400 Bad Request", "200 OK"], statuses);
+        Assert.Equal("OperationOutcome", b.GetProperty("entry")[1].GetProperty("response").GetProperty("outcome").GetProperty("resourceType").GetString());
     }
 
     [FhirFact]
@@ -118,7 +118,7 @@ public abstract class BatchTestsBase<TFixture>(TFixture fx) where TFixture : Ser
             ]}
             """;
         var entries = (await (await _c.PostAsync("/", Body(bundle))).JsonAsync()).GetProperty("entry").EnumerateArray().ToList();
-        Assert.Equal(["200", "200", "400", "404"], entries.Select(e => e.GetProperty("response").GetProperty("status").GetString()));
+        Assert.Equal(["200 OK", "200 OK", "400 Bad Request", "404 Not Found"], entries.Select(e => e.GetProperty("response").GetProperty("status").GetString()));
         Assert.Equal("旧", entries[0].GetProperty("resource").GetProperty("name")[0].GetProperty("family").GetString());
         Assert.Equal("新", entries[1].GetProperty("resource").GetProperty("name")[0].GetProperty("family").GetString());
     }

@@ -102,13 +102,14 @@ public abstract class CrudTestsBase<TFixture>(TFixture fx) where TFixture : Serv
     }
 
     [FhirFact]
-    public async Task Readable_resources_that_break_fhir_rules_are_422()
+    public async Task Unknown_elements_and_invalid_values_cannot_be_parsed_as_fhir_400()
     {
+        // R4 http.html: 400 for what cannot be parsed; 422 is for profiles and business rules (ValidationTests).
         var r = await _c.PostAsync("/Patient", Body("{\"resourceType\":\"Patient\",\"nonsense\":1}"));
-        Assert.Equal(HttpStatusCode.UnprocessableEntity, r.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
         AssertOutcome(await r.JsonAsync(), "nonsense");
         r = await _c.PostAsync("/Patient", Body("{\"resourceType\":\"Patient\",\"birthDate\":\"1990-13-45\"}"));
-        Assert.Equal(HttpStatusCode.UnprocessableEntity, r.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
         AssertOutcome(await r.JsonAsync());
     }
 

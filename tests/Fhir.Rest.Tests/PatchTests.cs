@@ -158,7 +158,7 @@ public abstract class PatchTestsBase<TFixture>(TFixture fx) where TFixture : Ser
             """;
         var b = await (await _c.PostAsync("/", Body(batch))).JsonAsync();
         Assert.Equal("200 OK", b.GetProperty("entry")[0].GetProperty("response").GetProperty("status").GetString());
-        Assert.Equal("400", b.GetProperty("entry")[1].GetProperty("response").GetProperty("status").GetString());
+        Assert.Equal("400 Bad Request", b.GetProperty("entry")[1].GetProperty("response").GetProperty("status").GetString());
     }
 }
 

@@ -121,8 +121,8 @@ public abstract class WriteInterceptorTestsBase<TFixture>(TFixture fx) where TFi
         Assert.Equal(HttpStatusCode.OK, r.StatusCode);
         var entries = (await r.JsonAsync()).GetProperty("entry").EnumerateArray().ToList();
         Assert.Equal("201 Created", entries[0].GetProperty("response").GetProperty("status").GetString());
-        Assert.Equal("409", entries[1].GetProperty("response").GetProperty("status").GetString());
-        Assert.Contains(RejectingInterceptor.Message, entries[1].GetProperty("resource").GetRawText());
+        Assert.Equal("409 Conflict", entries[1].GetProperty("response").GetProperty("status").GetString());
+        Assert.Contains(RejectingInterceptor.Message, entries[1].GetProperty("response").GetProperty("outcome").GetRawText());
         var stored = await _c.SearchIdsAsync($"/Patient?given={given}");
         Assert.Equal([entries[0].GetProperty("resource").GetProperty("id").GetString()!], stored);
     }

@@ -204,8 +204,9 @@ public static class BatchEndpoint
         return false;
     }
 
+    /// <summary>A failed entry: its status and OperationOutcome in response (R4: entry.response.outcome), no resource.</summary>
     private static BundleEntry Failed(FhirException fe) =>
-        new(null, FhirJsonSerializer.SerializeToUtf8Bytes(OperationOutcomes.Create(fe.Issues)), Response: ($"{fe.Status}", null, null, null));
+        new(null, Response: new(fe.Status, Outcome: FhirJsonSerializer.SerializeToUtf8Bytes(OperationOutcomes.Create(fe.Issues))));
 
     /// <summary>The type and id of a request URL: "Type", "Type/id" or "Type/id/_history/vid".</summary>
     private static (string Type, string? Id) Split(string path)
@@ -255,10 +256,10 @@ public static class BatchEndpoint
                 if (id is null)
                 {
                     var n = await writer.ConditionalDeleteAsync(s, type, QueryHelpers.ParseQuery(e.Query), ct);
-                    return new BundleEntry(null, Response: (n == 0 ? "204" : "200", null, null, null));
+                    return new BundleEntry(null, Response: new(n == 0 ? 204 : 200));
                 }
                 var d = await writer.DeleteAsync(s, type, id, ct);
-                return new BundleEntry(null, Response: ("200", null, d is null ? null : FhirHeaders.ETag(d.Version), d?.LastUpdated));
+                return new BundleEntry(null, Response: new(ResourceEndpoints.DeletedStatus, null, d is null ? null : FhirHeaders.ETag(d.Version), d?.LastUpdated));
             }
             default:
                 throw new FhirException(405, "not-supported", $"entry[{e.Index}]: method {e.Method} is not supported.");
@@ -269,7 +270,7 @@ public static class BatchEndpoint
     {
         var s = o.Stored;
         return new BundleEntry($"{baseUrl}/{s.ResourceType}/{s.Id}", s.Json,
-            Response: (o.Status == 201 ? "201 Created" : "200 OK", $"{s.ResourceType}/{s.Id}/_history/{s.Version}", FhirHeaders.ETag(s.Version), s.LastUpdated));
+            Response: new(o.Status, $"{s.ResourceType}/{s.Id}/_history/{s.Version}", FhirHeaders.ETag(s.Version), s.LastUpdated));
     }
 
     private static async Task<BundleEntry> GetAsync(HttpContext ctx, Entry e, IResourceStore store, SearchService search, ReadGuard guard)
@@ -282,13 +283,13 @@ public static class BatchEndpoint
         {
             var pairs = SearchEndpoints.QueryPairs(QueryHelpers.ParseQuery(e.Query)).ToList();
             var b = await search.BuildAsync(ctx, type, pairs, null, "batch-search");
-            return new BundleEntry(null, b.ToJson(), Response: ("200", null, null, null));
+            return new BundleEntry(null, b.ToJson(), Response: new(200));
         }
         return await guard.RunAsync(ctx, "batch-read", type, async access =>
         {
             var version = ReferenceParts.TryParse(e.Path, out _, out _, out var vid) && int.TryParse(vid, out _) ? vid : null;
             var s = await ResourceEndpoints.ShownAsync(access, store, guard, type, id, version);
-            return new BundleEntry($"{baseUrl}/{type}/{id}", s.Json, Response: ("200", null, FhirHeaders.ETag(s.Version), s.LastUpdated));
+            return new BundleEntry($"{baseUrl}/{type}/{id}", s.Json, Response: new(200, null, FhirHeaders.ETag(s.Version), s.LastUpdated));
         });
     }
 }

@@ -55,7 +55,8 @@ public static class HistoryEndpoints
             var baseUrl = FhirHeaders.BaseUrl(ctx.Request);
             var b = new BundleBuilder("history");
             var self = $"{baseUrl}{ctx.Request.Path}";
-            string Url(int off) => SearchEndpoints.QueryPairs(q.Where(kv => kv.Key != "_offset"))
+            // The links carry the parameters history applies (as a search's do), not _format or unknown ones.
+            string Url(int off) => SearchEndpoints.QueryPairs(q.Where(kv => kv.Key is "_since" or "_at" or "_count"))
                 .Append(new("_offset", off.ToString(CultureInfo.InvariantCulture)))
                 .Aggregate(self, (u, p) => QueryHelpers.AddQueryString(u, p.Key, p.Value));
             b.Links.Add(("self", Url(offset)));
@@ -70,10 +71,11 @@ public static class HistoryEndpoints
             {
                 var url = $"{v.ResourceType}/{v.Id}";
                 var method = v.IsDeleted ? "DELETE" : v.Version == 1 ? "POST" : "PUT";
-                var status = v.IsDeleted ? "204" : v.Version == 1 ? "201" : "200";
+                // The status each interaction answered: a deletion's is what DELETE answers.
+                var status = v.IsDeleted ? ResourceEndpoints.DeletedStatus : v.Version == 1 ? StatusCodes.Status201Created : StatusCodes.Status200OK;
                 b.Entries.Add(new BundleEntry($"{baseUrl}/{url}", v.Json,
                     Request: (method, method == "POST" ? v.ResourceType : url),
-                    Response: (status, $"{url}/_history/{v.Version}", FhirHeaders.ETag(v.Version), v.LastUpdated)));
+                    Response: new(status, $"{url}/_history/{v.Version}", FhirHeaders.ETag(v.Version), v.LastUpdated)));
             }
             return b;
         });

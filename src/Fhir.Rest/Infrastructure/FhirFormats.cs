@@ -1,10 +1,10 @@
+using System.Globalization;
 using System.Text;
 using FhirArchive.Fhir.Model;
 using FhirArchive.Fhir.Serialization;
 using FhirArchive.Fhir.Serialization.Json;
 using FhirArchive.Fhir.Serialization.Xml;
 using Microsoft.Extensions.Primitives;
-using Microsoft.Net.Http.Headers;
 
 namespace FhirArchive.Rest.Infrastructure;
 
@@ -26,16 +26,54 @@ public static class FhirFormats
 
     private static readonly ParserOptions Strict = ParserOptions.Strict with { MaxBytes = MaxBodyBytes, MaxDepth = MaxDepth };
 
-    /// <summary>The response format: _format wins over Accept; JSON when neither says.</summary>
+    /// <summary>
+    /// The response format: _format wins over Accept; JSON when neither says. Accept's media ranges are tried by
+    /// quality: 406 when the header names only types the server cannot produce (text/csv) or another FHIR version
+    /// (fhirVersion=3.0); a browser's text/html,...,*/* still gets an answer. A repeated _format (as clients send when
+    /// they follow a link that carries one) is fine when its values agree.
+    /// </summary>
     public static FhirFormat ResponseFormat(HttpContext ctx)
     {
         if (ctx.Request.Query.TryGetValue("_format", out var f) && !StringValues.IsNullOrEmpty(f))
-            return FromMime(f.ToString()) ?? throw new FhirException(406, "not-supported", $"Unsupported _format '{f}'.");
-        var accept = ctx.Request.Headers.Accept.ToString();
-        if (string.IsNullOrWhiteSpace(accept)) return FhirFormat.Json;
-        foreach (var part in accept.Split(','))
-            if (FromMime(part.Split(';')[0].Trim()) is { } fmt) return fmt;
-        return FhirFormat.Json; // */* and unknown types get JSON rather than a 406
+        {
+            var asked = f.Select(v => FromMediaRange(v ?? "") ?? throw new FhirException(406, "not-supported", $"Unsupported _format '{v}': use json, xml, {JsonType} or {XmlType} (FHIR 4.0).")).Distinct().ToList();
+            return asked.Count == 1 ? asked[0] : throw FhirException.BadRequest($"_format is given more than once with different formats ({f}).");
+        }
+        var accept = ctx.Request.Headers.Accept;
+        if (StringValues.IsNullOrEmpty(accept) || string.IsNullOrWhiteSpace(accept.ToString())) return FhirFormat.Json;
+        var ranges = accept.SelectMany(h => (h ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            .Select(r => (Range: r, Quality: Quality(r))).Where(r => r.Quality > 0).OrderByDescending(r => r.Quality); // stable: ties keep the header's order
+        foreach (var (range, _) in ranges)
+            if (FromMediaRange(range) is { } format) return format;
+        throw new FhirException(406, "not-supported", $"None of the accepted media types ({accept}) can be produced: use {JsonType} or {XmlType} (FHIR 4.0).");
+    }
+
+    /// <summary>The format a media range (or _format value) asks for, with its parameters; null when the server cannot produce it.</summary>
+    private static FhirFormat? FromMediaRange(string range)
+    {
+        var parts = range.Split(';', StringSplitOptions.TrimEntries);
+        return parts.Skip(1).All(IsOurFhirVersion) ? FromMime(parts[0]) : null;
+    }
+
+    /// <summary>
+    /// A media type parameter other than fhirVersion is ignored; fhirVersion must name R4 (http.html: "4.0"; 4.0.1
+    /// is taken too).
+    /// </summary>
+    private static bool IsOurFhirVersion(string parameter)
+    {
+        var kv = parameter.Split('=', 2, StringSplitOptions.TrimEntries);
+        if (!kv[0].Equals("fhirVersion", StringComparison.OrdinalIgnoreCase)) return true;
+        var version = kv.Length > 1 ? kv[1].Trim('"') : "";
+        return version is "4.0" or "4.0.1";
+    }
+
+    /// <summary>A media range's q (RFC 9110 12.4.2): 1 when absent or unreadable; 0 means "not this one".</summary>
+    private static double Quality(string range)
+    {
+        foreach (var p in range.Split(';', StringSplitOptions.TrimEntries).Skip(1))
+            if (p.StartsWith("q=", StringComparison.OrdinalIgnoreCase))
+                return double.TryParse(p[2..], NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var q) ? q : 1;
+        return 1;
     }
 
     private static FhirFormat? FromMime(string mime) => mime.Trim().ToLowerInvariant() switch
@@ -45,21 +83,25 @@ public static class FhirFormats
         _ => null,
     };
 
+    /// <summary>The parameters that shape the answer's format, not what it holds (never search criteria).</summary>
+    public static bool IsFormatting(string parameter) => parameter is "_format" or "_pretty";
+
     public static bool Pretty(HttpContext ctx) => ctx.Request.Query["_pretty"].ToString() == "true";
 
     /// <summary>Reads and parses the request body as a resource; 413 above the limit, 415 for other media types, 400 when malformed.</summary>
     public static async Task<ElementNode> ReadResourceAsync(HttpRequest request, CancellationToken ct, long maxBytes = MaxBodyBytes)
     {
         var contentType = request.ContentType;
-        FhirFormat format;
-        if (string.IsNullOrEmpty(contentType)) format = FhirFormat.Json;
-        else
-        {
-            var mime = MediaTypeHeaderValue.TryParse(contentType, out var mt) ? mt.MediaType.ToString() : contentType;
-            format = FromMime(mime) is { } fm && mime != "*/*" ? fm
-                : throw new FhirException(415, "not-supported", $"Unsupported Content-Type '{contentType}': use {JsonType} or {XmlType}.");
-        }
+        var format = string.IsNullOrEmpty(contentType) ? FhirFormat.Json
+            : FormatOfContentType(contentType) ?? throw new FhirException(415, "not-supported", $"Unsupported Content-Type '{contentType}': use {JsonType} or {XmlType} (FHIR 4.0).");
         return Parse((await ReadBodyAsync(request, ct, maxBytes)).Span, format, maxBytes);
+    }
+
+    /// <summary>The FHIR format a request's Content-Type names (JSON or XML, fhirVersion 4.0 when given), or null for any other.</summary>
+    public static FhirFormat? FormatOfContentType(string contentType)
+    {
+        var mime = contentType.Split(';')[0].Trim();
+        return mime is "*/*" or "application/*" ? null : FromMediaRange(contentType);
     }
 
     /// <summary>The request body's bytes, whatever the media type; 413 above the limit, 400 when empty.</summary>
@@ -78,9 +120,6 @@ public static class FhirFormats
         return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
     }
 
-    /// <summary>The FHIR format a media type names (JSON or XML), or null for any other type.</summary>
-    public static FhirFormat? FormatOfMediaType(string mime) => mime == "*/*" ? null : FromMime(mime);
-
     public static ElementNode Parse(ReadOnlySpan<byte> body, FhirFormat format, long maxBytes = MaxBodyBytes)
     {
         ParseResult result;
@@ -93,13 +132,10 @@ public static class FhirFormats
         {
             throw FhirException.BadRequest($"The body could not be parsed: {e.Message}");
         }
-        if (!result.Success)
-        {
-            // Unreadable input (bad syntax, not a resource) is 400; a readable resource that breaks FHIR's rules
-            // (unknown elements, invalid primitive values) is 422.
-            var unreadable = result.Resource is null || result.Issues.Any(i => i.Severity == Fhir.Outcomes.IssueSeverity.Fatal);
-            throw new FhirException(unreadable ? 400 : 422, result.Issues.Where(i => i.IsError).ToList());
-        }
+        // Whatever the parser refuses cannot be parsed as FHIR (R4 http.html: 400): bad syntax, an unknown element, a
+        // wrong JSON type or an invalid primitive value. 422 is for resources that parse but break a profile or a
+        // business rule (the write validator, the interceptors).
+        if (!result.Success) throw new FhirException(400, result.Issues.Where(i => i.IsError).ToList());
         return result.Resource!;
     }
 

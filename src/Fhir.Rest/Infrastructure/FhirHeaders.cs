@@ -10,6 +10,9 @@ public static class FhirHeaders
 {
     public static string ETag(int version) => $"W/\"{version}\"";
 
+    /// <summary>A status as Bundle.entry.response.status gives it: the code and its reason phrase ("404 Not Found").</summary>
+    public static string StatusLine(int status) => $"{status} {Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(status)}".TrimEnd();
+
     public static string BaseUrl(HttpRequest r) => $"{r.Scheme}://{r.Host}{r.PathBase}";
 
     public static string VersionUrl(HttpRequest r, StoredResource s) => $"{BaseUrl(r)}/{s.ResourceType}/{s.Id}/_history/{s.Version}";

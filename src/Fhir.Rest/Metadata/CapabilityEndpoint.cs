@@ -68,7 +68,7 @@ public static class CapabilityEndpoint
             r.Add("readHistory", "true");
             r.Add("updateCreate", "true");
             r.Add("conditionalCreate", "true");
-            r.Add("conditionalRead", "modified-since");
+            r.Add("conditionalRead", "full-support");
             r.Add("conditionalUpdate", "true");
             r.Add("conditionalDelete", "single");
             foreach (var inc in registry.For(type).Where(p => p.Type == SearchParamType.Reference).Select(p => $"{type}:{p.Code}").Order(StringComparer.Ordinal))

@@ -18,7 +18,7 @@ public sealed record PatchDocument(JsonNode? JsonPatch, ElementNode? Parameters)
         var mime = MediaTypeHeaderValue.TryParse(contentType, out var mt) ? mt.MediaType.ToString().ToLowerInvariant() : contentType;
         var body = await FhirFormats.ReadBodyAsync(request, ct);
         if (mime == JsonPatchType) return FromJsonPatch(body.Span);
-        if (FhirFormats.FormatOfMediaType(mime) is { } format) return FromParameters(FhirFormats.Parse(body.Span, format));
+        if (FhirFormats.FormatOfContentType(contentType) is { } format) return FromParameters(FhirFormats.Parse(body.Span, format));
         throw new FhirException(415, "not-supported",
             $"Unsupported Content-Type '{contentType}' for PATCH: use {JsonPatchType}, or a FHIRPath Patch Parameters resource as {FhirFormats.JsonType} or {FhirFormats.XmlType}.");
     }

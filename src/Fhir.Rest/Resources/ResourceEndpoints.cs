@@ -113,7 +113,13 @@ public static class ResourceEndpoints
 
     /// <summary>The query string without the formatting parameters (those are not search criteria).</summary>
     public static IEnumerable<KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues>> CriteriaOf(HttpContext ctx) =>
-        ctx.Request.Query.Where(kv => kv.Key is not ("_format" or "_pretty"));
+        ctx.Request.Query.Where(kv => !FhirFormats.IsFormatting(kv.Key));
+
+    /// <summary>
+    /// What a DELETE answers: 200 with an OperationOutcome saying what was deleted (also when it already was). A batch
+    /// entry's DELETE and the deletion's entry in history give the same status.
+    /// </summary>
+    public const int DeletedStatus = StatusCodes.Status200OK;
 
     private static async Task Delete(HttpContext ctx, string type, string id, IResourceStore store, ResourceWriter writer)
     {
@@ -125,7 +131,7 @@ public static class ResourceEndpoints
             return await writer.DeleteAsync(s, current, ctx.RequestAborted);
         });
         if (deleted is not null) ctx.Response.Headers.ETag = FhirHeaders.ETag(deleted.Version);
-        await WriteInfoAsync(ctx, 200, deleted is null ? $"{type}/{id} was already deleted." : $"Deleted {type}/{id} (version {deleted.Version}).");
+        await WriteInfoAsync(ctx, DeletedStatus, deleted is null ? $"{type}/{id} was already deleted." : $"Deleted {type}/{id} (version {deleted.Version}).");
     }
 
     private static async Task ConditionalDelete(HttpContext ctx, string type, IResourceStore store, ResourceWriter writer)

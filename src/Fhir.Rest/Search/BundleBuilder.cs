@@ -7,7 +7,13 @@ namespace FhirArchive.Rest.Search;
 
 /// <summary>One Bundle entry: the resource as stored JSON bytes (copied verbatim) or as a node (when reshaped).</summary>
 public sealed record BundleEntry(string? FullUrl, byte[]? Json = null, ElementNode? Node = null, string? SearchMode = null,
-    (string Method, string Url)? Request = null, (string Status, string? Location, string? Etag, DateTimeOffset? LastModified)? Response = null);
+    (string Method, string Url)? Request = null, EntryResponse? Response = null);
+
+/// <summary>
+/// A batch, transaction or history entry's response: the HTTP status (written as its status line, "404 Not Found"),
+/// and for a failed entry its OperationOutcome (JSON bytes, written as response.outcome).
+/// </summary>
+public sealed record EntryResponse(int Status, string? Location = null, string? Etag = null, DateTimeOffset? LastModified = null, byte[]? Outcome = null);
 
 /// <summary>Writes Bundle JSON directly, embedding stored resource bytes without parsing them.</summary>
 public sealed class BundleBuilder(string type)
@@ -95,10 +101,15 @@ public sealed class BundleBuilder(string type)
         if (e.Response is { } rs)
         {
             w.WriteStartObject("response");
-            w.WriteString("status", rs.Status);
+            w.WriteString("status", Rest.Infrastructure.FhirHeaders.StatusLine(rs.Status));
             if (rs.Location is not null) w.WriteString("location", rs.Location);
             if (rs.Etag is not null) w.WriteString("etag", rs.Etag);
             if (rs.LastModified is { } lm) w.WriteString("lastModified", FhirInstant.Of(lm));
+            if (rs.Outcome is not null)
+            {
+                w.WritePropertyName("outcome");
+                w.WriteRawValue(rs.Outcome, skipInputValidation: true);
+            }
             w.WriteEndObject();
         }
         w.WriteEndObject();

@@ -62,13 +62,13 @@ public sealed class SearchService(SearchParser parser, IResourceStore store, Rea
         var ct = ctx.RequestAborted;
         return await guard.RunAsync(ctx, interaction, type, async access =>
         {
-            var (query, options) = await parser.ParseAsync(type, parameters.Where(p => p.Key is not ("_format" or "_pretty")), FhirHeaders.StrictHandling(ctx.Request), ct,
+            var (query, options) = await parser.ParseAsync(type, parameters.Where(p => !FhirFormats.IsFormatting(p.Key)), FhirHeaders.StrictHandling(ctx.Request), ct,
                 visible: rs => guard.VisibleAsync(access, rs));
             if (extra is not null) query.Criteria.Add(extra);
             var (result, page) = await PageAsync(access, query, ct);
             var baseUrl = FhirHeaders.BaseUrl(ctx.Request);
             var bundle = new BundleBuilder("searchset");
-            AddLinks(bundle, ctx, parameters, query, result.Snapshot, page);
+            AddLinks(bundle, ctx, options.Used, query, result.Snapshot, page);
             var shape = ResultShaping.For(options.Summary, options.Elements);
             var matches = page.Shown;
             foreach (var m in matches) bundle.Entries.Add(Entry(baseUrl, m, "match", shape));
@@ -203,11 +203,14 @@ public sealed class SearchService(SearchParser parser, IResourceStore store, Rea
     /// left out), so pages neither shift nor repeat while data is written. In the default order the next link is a
     /// keyset position (_after the last row the page passed), which also survives updates and deletes of earlier rows;
     /// with _sort it is an _offset (then previous links are given too). A next link is given only when a match the
-    /// caller may see follows (<see cref="VisiblePage.More"/>).
+    /// caller may see follows (<see cref="VisiblePage.More"/>). <paramref name="used"/> are the parameters the search
+    /// applied (R4: the self link SHALL carry only those). No link carries _format or _pretty: a client asks for its
+    /// format on every request (Firely adds _format to a link that has one: a repeat).
     /// </summary>
-    public static void AddLinks(BundleBuilder bundle, HttpContext ctx, List<KeyValuePair<string, string>> parameters, SearchQuery query, long snapshot, VisiblePage page)
+    public static void AddLinks(BundleBuilder bundle, HttpContext ctx, List<KeyValuePair<string, string>> used, SearchQuery query, long snapshot, VisiblePage page)
     {
         var path = $"{FhirHeaders.BaseUrl(ctx.Request)}{ctx.Request.Path}".Replace("/_search", "");
+        var parameters = used.Where(p => !FhirFormats.IsFormatting(p.Key)).ToList();
         string Url(int offset, long? after)
         {
             var ps = parameters.Where(p => p.Key is not ("_offset" or PagingParams.After or PagingParams.Snapshot)).ToList();

@@ -29,6 +29,8 @@ public sealed class SearchOptions
     /// <summary>_total as asked: none, estimate, accurate (null: not asked).</summary>
     public string? Total { get; set; }
     public List<FhirIssue> Warnings { get; } = [];
+    /// <summary>The parameters the search applied, in their order: what the self link shows (R4 search.html), ignored ones left out.</summary>
+    public List<KeyValuePair<string, string>> Used { get; } = [];
 }
 
 /// <summary>The server's own paging parameters, carried in the links: the snapshot bound and the keyset position.</summary>
@@ -86,7 +88,7 @@ public sealed partial class SearchParser(SearchParameterRegistry registry, IReso
             var (name, modifier) = SplitModifier(rawName);
             if (ResultParams.Contains(name))
             {
-                ApplyResultParam(type, name, modifier, value, query, options, strict);
+                if (ApplyResultParam(type, name, modifier, value, query, options, strict) is { } applied) options.Used.Add(new(rawName, applied));
                 continue;
             }
             SearchCriterion? criterion;
@@ -108,24 +110,27 @@ public sealed partial class SearchParser(SearchParameterRegistry registry, IReso
                 continue;
             }
             query.Criteria.Add(criterion);
+            options.Used.Add(new(rawName, value));
         }
         return (query, options);
     }
 
-    private void ApplyResultParam(string? type, string name, string? modifier, string value, SearchQuery query, SearchOptions options, bool strict)
+    /// <summary>Applies a result parameter; returns the value applied (ignored sort keys left out), or null when it was ignored.</summary>
+    private string? ApplyResultParam(string? type, string name, string? modifier, string value, SearchQuery query, SearchOptions options, bool strict)
     {
         switch (name)
         {
             case "_type":
                 var types = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
                 foreach (var t in types) Resources.ResourceWriter.CheckType(t);
-                if (type is null) query.Types = types;
+                if (type is not null) return null; // a type-level search has its type
+                query.Types = types;
                 break;
             case "_count":
                 if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var c)) throw FhirException.BadRequest($"_count '{value}' is not a number.");
                 query.Count = Math.Min(c, MaxCount);
                 if (c == 0) query.CountOnly = true;
-                break;
+                return query.Count.ToString(CultureInfo.InvariantCulture); // beyond MaxCount: the count used
             case "_offset":
                 if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var o)) throw FhirException.BadRequest($"_offset '{value}' is not a number.");
                 query.Offset = o;
@@ -148,6 +153,7 @@ public sealed partial class SearchParser(SearchParameterRegistry registry, IReso
                 options.Elements = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
                 break;
             case "_sort":
+                var sorted = new List<string>();
                 foreach (var key in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
                 {
                     var desc = key.StartsWith('-');
@@ -155,9 +161,14 @@ public sealed partial class SearchParser(SearchParameterRegistry registry, IReso
                     if (code is "_id" or "_lastUpdated") query.Sort.Add(new SortKey(code, SearchParamType.Token, desc));
                     else if (type is not null && registry.Get(type, code) is { } p) query.Sort.Add(new SortKey(code, p.Type, desc));
                     else if (strict) throw FhirException.BadRequest($"Unknown sort parameter '{code}'.");
-                    else options.Warnings.Add(new FhirIssue(IssueSeverity.Warning, "not-supported", $"Unknown sort parameter '{code}' was ignored."));
+                    else
+                    {
+                        options.Warnings.Add(new FhirIssue(IssueSeverity.Warning, "not-supported", $"Unknown sort parameter '{code}' was ignored."));
+                        continue;
+                    }
+                    sorted.Add(key);
                 }
-                break;
+                return sorted.Count > 0 ? string.Join(',', sorted) : null;
             case "_include" or "_revinclude":
                 // Type:param[:targetType]; "*" or "Type:*" for every reference parameter.
                 var parts = value.Split(':');
@@ -171,12 +182,15 @@ public sealed partial class SearchParser(SearchParameterRegistry registry, IReso
                 {
                     if (strict) throw FhirException.BadRequest($"Invalid {name} '{value}'.");
                     options.Warnings.Add(new FhirIssue(IssueSeverity.Warning, "not-supported", $"{name} '{value}' was ignored."));
-                    break;
+                    return null;
                 }
                 (name == "_include" ? options.Includes : options.RevIncludes)
                     .Add(new IncludeSpec(parts[0], parts[1], parts.Length > 2 ? parts[2] : null, modifier == "iterate"));
                 break;
+            default:
+                return null; // _format and _pretty shape the answer, not the search; _contained is not supported
         }
+        return value;
     }
 
     private static (string, string?) SplitModifier(string raw)

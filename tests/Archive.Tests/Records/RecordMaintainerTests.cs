@@ -104,7 +104,7 @@ public abstract class RecordMaintainerTestsBase<TFixture>(TFixture fx) : RecordT
 
         var batch = await (await Send(HttpMethod.Post, "/", Bundle("batch"), Doctor)).JsonAsync();
         var statuses = batch.GetProperty("entry").EnumerateArray().Select(e => e.GetProperty("response").GetProperty("status").GetString()).ToList();
-        Assert.Equal(["403", "201 Created"], statuses);
+        Assert.Equal(["403 Forbidden", "201 Created"], statuses);
         Assert.Equal("1", await VersionAsync(id));
         Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Post, "/", Bundle("transaction"), FamilyDoctor)).StatusCode);
         Assert.Equal("张卫", (await ReadAsync($"/Patient/{id}")).GetProperty("name")[0].GetProperty("text").GetString());

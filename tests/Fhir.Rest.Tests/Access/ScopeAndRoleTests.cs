@@ -77,7 +77,7 @@ public abstract class ScopeAndRoleTestsBase<TFixture>(TFixture fx) where TFixtur
         var r = await c.PostAsync("/", Body(batch));
         Assert.Equal(HttpStatusCode.OK, r.StatusCode);
         var entries = (await r.JsonAsync()).GetProperty("entry").EnumerateArray().Select(e => e.GetProperty("response").GetProperty("status").GetString()).ToList();
-        Assert.Equal(["200", "403", "403"], entries);
+        Assert.Equal(["200 OK", "403 Forbidden", "403 Forbidden"], entries);
 
         var transaction = batch.Replace("\"batch\"", "\"transaction\"");
         await Forbidden(await c.PostAsync("/", Body(transaction)), "entry[");

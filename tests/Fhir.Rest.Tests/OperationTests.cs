@@ -64,6 +64,17 @@ public sealed class OperationTests(SearchFeatureFixture fx) : IClassFixture<Sear
     }
 
     [Fact]
+    public async Task Instance_validate_with_an_empty_Parameters_validates_the_stored_resource_as_GET_does()
+    {
+        foreach (var r in new[] { await _c.PostAsync("/Patient/p1/$validate", Body("""{"resourceType":"Parameters"}""")), await _c.GetAsync("/Patient/p1/$validate") })
+        {
+            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+            AssertOutcome(await r.JsonAsync());
+        }
+        Assert.Equal(HttpStatusCode.BadRequest, (await _c.PostAsync("/Patient/$validate", Body("""{"resourceType":"Parameters"}"""))).StatusCode);
+    }
+
+    [Fact]
     public async Task Type_level_everything_pages_every_patient_the_caller_may_see_once()
     {
         // A patient whose only observation is hidden: the practitioner that observation names is not sent either.

@@ -66,7 +66,6 @@ public static class EverythingEndpoint
             }
             var baseUrl = FhirHeaders.BaseUrl(ctx.Request);
             var b = new BundleBuilder("searchset");
-            var shown = new List<StoredResource>();
             var members = new VisiblePage([], 0, null, More: false, Bounded: false);
             var snapshot = query.SnapshotRowId;
             if (afterReferenced is null)

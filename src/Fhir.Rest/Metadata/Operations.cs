@@ -25,8 +25,7 @@ public sealed record FhirOperation(string Code, string? Type, OperationLevel Lev
 
     /// <summary>An R4 core OperationDefinition by id ("Patient-everything").</summary>
     public static FhirOperation Core(string id) =>
-        Of(FhirDefinitions.DefinitionResources("Bundle-resources.json")
-            .First(r => r.GetProperty("resourceType").GetString() == "OperationDefinition" && r.GetProperty("id").GetString() == id).GetRawText());
+        Of(FhirDefinitions.OperationDefinitions.TryGetValue(id, out var json) ? json : throw new InvalidOperationException($"R4 has no OperationDefinition '{id}'."));
 
     /// <summary>A module's OperationDefinition, embedded in its assembly as "…/[id].json" (e.g. Records/Operations/Patient-close.json).</summary>
     public static FhirOperation Local(Assembly assembly, string id)

@@ -40,7 +40,8 @@ public static class ValidateEndpoint
         {
             // re-rooted, so that issue locations read "Patient.name", not "Parameters.parameter[0].resource.name"
             if (parameters.Resource("resource") is { } r) resource = FhirFormats.ParseStored(Fhir.Serialization.Json.FhirJsonSerializer.SerializeToUtf8Bytes(r));
-            if (resource is null && mode != "delete") throw FhirException.BadRequest("The Parameters hold no 'resource' to validate.");
+            // On an instance, Parameters without a resource validate the stored one (as a GET does).
+            if (resource is null && mode != "delete" && id is null) throw FhirException.BadRequest("The Parameters hold no 'resource' to validate.");
         }
         if (mode is not ("" or "create" or "update" or "delete"))
             throw FhirException.BadRequest($"Unknown mode '{mode}': use create, update or delete.");

@@ -1,4 +1,5 @@
 using FhirArchive.Rest.Access;
+using FhirArchive.Rest.Metadata;
 using FhirArchive.Rest.Search;
 using FhirArchive.Rest.Infrastructure;
 using FhirArchive.Storage;
@@ -24,10 +25,9 @@ public static class AuditEndpoints
             .WithInteraction(InteractionKind.SearchType.On(Type)).WithTags("Audit").WithSummary("search the audit trail (auditors)");
         app.MapPost("/AuditEvent/_search", async (HttpContext c, AuditStore s) => await Search(c, s, Pairs((await c.Request.ReadFormAsync()).Concat(c.Request.Query))))
             .WithInteraction(InteractionKind.SearchType.On(Type)).WithTags("Audit").WithSummary("search the audit trail (auditors)");
-        var verify = InteractionKind.Operation("$verify", Type);
-        app.MapGet("/AuditEvent/$verify", Verify).WithInteraction(verify).WithTags("Audit").WithSummary("check the SM3 chain of the audit trail (auditors)");
-        app.MapPost("/AuditEvent/$verify", Verify).WithInteraction(verify).WithTags("Audit").ExcludeFromDescription();
-        app.MapGet("/Patient/{id}/$access-log", AccessLog).WithInteraction(InteractionKind.Operation("$access-log", "Patient"))
+        var local = typeof(AuditEndpoints).Assembly;
+        app.MapOperation(FhirOperation.Local(local, "AuditEvent-verify"), OperationLevel.Type, Verify).WithTags("Audit").WithSummary("check the SM3 chain of the audit trail (auditors)");
+        app.MapOperation(FhirOperation.Local(local, "Patient-access-log"), OperationLevel.Instance, AccessLog)
             .WithTags("Audit").WithSummary("who accessed this record, and when (谁查看了我的档案)")
             .WithMetadata(new DecidesOwnVisibility());
         // Writes are refused, each named as the interaction it would be.
@@ -94,8 +94,9 @@ public static class AuditEndpoints
         var caller = c.GetCaller();
         var own = caller.Patient == $"Patient/{id}" && (caller.HasRole(Roles.Resident) || caller.HasRole(Roles.Guardian));
         if (!own && !IsAuditor(caller)) throw new FhirException(403, "forbidden", "Only the resident (or guardian) of this record and auditors may see its access log.");
-        var q = new AuditQuery(Patient: $"Patient/{id}", ExcludeAgent: own ? caller.Subject : null, Count: Count(c.Request.Query["_count"].ToString()),
-            BeforeSeq: long.TryParse(c.Request.Query["_before"].ToString(), out var b) ? b : null);
+        var p = await OperationParameters.ReadAsync(c);
+        var q = new AuditQuery(Patient: $"Patient/{id}", ExcludeAgent: own ? caller.Subject : null, Count: Count(p.Value("_count")),
+            BeforeSeq: long.TryParse(p.Value("_before"), out var b) ? b : null);
         if (!own || IsAuditor(caller))
         {
             await WriteBundleAsync(c, store, q, $"Patient/{id}/$access-log");

@@ -17,9 +17,6 @@ public static class AuditModule
         services.AddSingleton<IWriteInterceptor, AuditWriteInterceptor>();
         services.AddSingleton<AuditTrail>();
         services.AddHostedService(sp => sp.GetRequiredService<AuditTrail>());
-        services.AddOperations(
-            new("Patient", "access-log", "http://fhirarchive.cn/fhir/OperationDefinition/Patient-access-log"),
-            new("AuditEvent", "verify", "http://fhirarchive.cn/fhir/OperationDefinition/AuditEvent-verify"));
         services.AddSingleton(new OwnCapability("AuditEvent", DescribeTrail));
         return services;
     }

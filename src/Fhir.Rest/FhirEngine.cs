@@ -136,6 +136,7 @@ public static class FhirEngine
         EverythingEndpoint.Map(fhir);
         TerminologyEndpoints.Map(fhir);
         ValidateEndpoint.Map(fhir);
+        fhir.MapUnknownOperations();
         return fhir;
     }
 
@@ -148,4 +149,8 @@ public static class FhirEngine
 
     /// <summary>The package's profiles, terminology and naming systems, kept current in the store.</summary>
     public static Task LoadConformanceResourcesAsync(this WebApplication app) => ConformanceResourceLoader.LoadAsync(app.Services);
+
+    /// <summary>The OperationDefinitions of the operations mapped (the engine's and the modules'), kept current in the store.</summary>
+    public static Task LoadOperationDefinitionsAsync(this WebApplication app) =>
+        ConformanceResourceLoader.LoadOperationDefinitionsAsync(app.Services, ((IEndpointRouteBuilder)app).DataSources.SelectMany(d => d.Endpoints));
 }

@@ -45,6 +45,8 @@ public static class FhirServer
             SampleDataLoader.LoadIfEmptyAsync(app.Services).GetAwaiter().GetResult();
         if (app.Configuration.GetValue("ConformanceResources:Load", true))
             app.LoadConformanceResourcesAsync().GetAwaiter().GetResult();
+        // Always: the CapabilityStatement names them (after the sample data, which loads only into an empty database).
+        app.LoadOperationDefinitionsAsync().GetAwaiter().GetResult();
         return app;
     }
 

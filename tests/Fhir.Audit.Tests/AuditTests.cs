@@ -230,6 +230,20 @@ public abstract class AuditTestsBase<TFixture>(TFixture fx) where TFixture : Ser
     }
 
     [FhirFact]
+    public async Task The_access_log_and_verify_take_POST_with_Parameters_as_Firely_sends_them()
+    {
+        var patient = await _c.CreateAsync($$"""{"resourceType":"Patient","name":[{"family":"居民{{Unique()}}"}]}""");
+        var resident = TestCallers.As("resident-" + Unique(), Roles.Resident, patient: $"Patient/{patient}");
+        for (var i = 0; i < 3; i++) await _c.SendAsync(HttpMethod.Get, $"/Patient/{patient}", null, TestCallers.As("dr-" + Unique(), Roles.Clinician, org: "Organization/hospital-b"));
+        var r = await _c.SendAsync(HttpMethod.Post, $"/Patient/{patient}/$access-log", """{"resourceType":"Parameters","parameter":[{"name":"_count","valueInteger":2}]}""", resident);
+        Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        Assert.Equal(2, Events(await r.JsonAsync()).Count());
+        var verify = await _c.SendAsync(HttpMethod.Post, "/AuditEvent/$verify", """{"resourceType":"Parameters"}""", TestCallers.Auditor);
+        Assert.Equal(HttpStatusCode.OK, verify.StatusCode);
+        Assert.Equal("true", Param(await verify.JsonAsync(), "result"));
+    }
+
+    [FhirFact]
     public async Task Paging_walks_the_trail_newest_first_and_the_intact_chain_verifies()
     {
         var who = TestCallers.As("pager-" + Unique(), Roles.Clinician);

@@ -116,8 +116,14 @@ public sealed class TerminologyOperationTests(ServerFixture fx) : IClassFixture<
     public async Task The_capability_statement_lists_the_operations()
     {
         var cs = await (await _c.GetAsync("/metadata")).JsonAsync();
-        var names = cs.GetProperty("rest")[0].GetProperty("operation").EnumerateArray().Select(o => o.GetProperty("name").GetString()).ToList();
-        Assert.Equal(["validate", "lookup", "subsumes", "validate-code", "expand", "translate"], names);
+        // $validate applies to every type; the terminology operations are listed under the type they are invoked on.
+        var rest = cs.GetProperty("rest")[0];
+        Assert.Equal(["validate"], rest.GetProperty("operation").EnumerateArray().Select(o => o.GetProperty("name").GetString()));
+        List<string?> On(string type) => rest.GetProperty("resource").EnumerateArray().Single(r => r.GetProperty("type").GetString() == type)
+            .GetProperty("operation").EnumerateArray().Select(o => o.GetProperty("name").GetString()).ToList();
+        Assert.Equal(["lookup", "subsumes"], On("CodeSystem"));
+        Assert.Equal(["expand", "validate-code"], On("ValueSet"));
+        Assert.Equal(["translate"], On("ConceptMap"));
     }
 
     [Fact]

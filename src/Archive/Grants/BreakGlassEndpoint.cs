@@ -2,6 +2,7 @@ using FhirArchive.Fhir.Model;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using FhirArchive.Rest.Access;
+using FhirArchive.Rest.Metadata;
 using FhirArchive.Archive.Notifications;
 using FhirArchive.Archive.Records;
 using FhirArchive.Rest.Resources;
@@ -21,7 +22,7 @@ namespace FhirArchive.Archive.Grants;
 public static class BreakGlassEndpoint
 {
     public static void Map(IEndpointRouteBuilder app) =>
-        app.MapPost("/Patient/{id}/$break-glass", Handle).WithInteraction(InteractionKind.Operation("$break-glass", "Patient")).WithTags("Consent").WithSummary("emergency access without authorisation (reason), time-limited, audited and notified (紧急破窗)")
+        app.MapOperation(FhirOperation.Local(typeof(BreakGlassEndpoint).Assembly, "Patient-break-glass"), OperationLevel.Instance, Handle).WithTags("Consent").WithSummary("emergency access without authorisation (reason), time-limited, audited and notified (紧急破窗)")
             .WithMetadata(new DecidesOwnVisibility());
 
     private static async Task Handle(HttpContext ctx, string id, IResourceStore store, ResourceWriter writer, RecordLookup lookup, ISmsSender sms,

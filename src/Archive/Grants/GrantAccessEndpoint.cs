@@ -1,6 +1,7 @@
 using System.Globalization;
 using FhirArchive.Fhir.Model;
 using FhirArchive.Rest.Access;
+using FhirArchive.Rest.Metadata;
 using FhirArchive.Archive.Records;
 using FhirArchive.Rest.Resources;
 using FhirArchive.Rest.Infrastructure;
@@ -23,7 +24,7 @@ public static class GrantAccessEndpoint
     public const string CardNotVerified = "The electronic health card does not verify for this record / 电子健康卡验证未通过";
 
     public static void Map(IEndpointRouteBuilder app) =>
-        app.MapPost("/Patient/$grant-access", Handle).WithInteraction(InteractionKind.Operation("$grant-access", "Patient")).WithTags("Consent")
+        app.MapOperation(FhirOperation.Local(typeof(GrantAccessEndpoint).Assembly, "Patient-grant-access"), OperationLevel.Type, Handle).WithTags("Consent")
             .WithSummary("record the resident's authorisation: request + code, or method=health-card + card (授权确认)");
 
     /// <summary>What a session decided; the refusals are thrown after it committed (the attempt counts).</summary>

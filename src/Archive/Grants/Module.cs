@@ -1,4 +1,3 @@
-using FhirArchive.Rest.Metadata;
 using FhirArchive.Rest.Writing;
 using FhirArchive.Storage;
 
@@ -20,12 +19,6 @@ public static class GrantsModule
         services.AddSingleton<IHealthCardVerifier, PatientHealthCardVerifier>();
         services.AddSingleton<RecordLookup>();
         services.AddSingleton<IWriteInterceptor, ConsentGuardInterceptor>();
-        services.AddOperations(
-            new("Patient", "request-access", "http://fhirarchive.cn/fhir/OperationDefinition/Patient-request-access"),
-            new("Patient", "grant-access", "http://fhirarchive.cn/fhir/OperationDefinition/Patient-grant-access"),
-            new("Patient", "break-glass", "http://fhirarchive.cn/fhir/OperationDefinition/Patient-break-glass"),
-            new("Patient", "open-record", "http://fhirarchive.cn/fhir/OperationDefinition/Patient-open-record"),
-            new("Consent", "revoke", "http://fhirarchive.cn/fhir/OperationDefinition/Consent-revoke"));
         return services;
     }
 

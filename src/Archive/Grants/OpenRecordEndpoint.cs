@@ -1,5 +1,6 @@
 using FhirArchive.Fhir.Model;
 using FhirArchive.Rest.Access;
+using FhirArchive.Rest.Metadata;
 using FhirArchive.Archive.Records;
 using FhirArchive.Rest.Resources;
 using FhirArchive.Rest.Infrastructure;
@@ -29,7 +30,7 @@ public static class OpenRecordEndpoint
     public const string PatientRequest = "PATRQT", FamilyRequest = "FAMRQT";
 
     public static void Map(IEndpointRouteBuilder app) =>
-        app.MapPost("/Patient/{id}/$open-record", Handle).WithInteraction(InteractionKind.Operation("$open-record", "Patient")).WithTags("Consent")
+        app.MapOperation(FhirOperation.Local(typeof(OpenRecordEndpoint).Assembly, "Patient-open-record"), OperationLevel.Instance, Handle).WithTags("Consent")
             .WithSummary("open the record to its resident (family doctor), to a minor / guardian (guardian), or to a voluntary guardian (record administrator) (档案开放)")
             .WithMetadata(new DecidesOwnVisibility());
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using FhirArchive.Fhir.Model;
 using FhirArchive.Rest.Access;
+using FhirArchive.Rest.Metadata;
 using FhirArchive.Archive.Notifications;
 using FhirArchive.Archive.Records;
 using FhirArchive.Rest.Resources;
@@ -25,11 +26,12 @@ public static class RequestAccessEndpoint
 
     public static void Map(IEndpointRouteBuilder app)
     {
-        app.MapPost("/Patient/{id}/$request-access", (HttpContext ctx, string id, IServiceProvider sp) => Handle(ctx, id, sp))
-            .WithInteraction(InteractionKind.Operation("$request-access", "Patient")).WithTags("Consent").WithSummary("ask the resident for access: purpose, start/end or days, recipient; sends a one-time code by SMS (请求授权)")
+        var operation = FhirOperation.Local(typeof(RequestAccessEndpoint).Assembly, "Patient-request-access");
+        app.MapOperation(operation, OperationLevel.Instance, (HttpContext ctx, string id, IServiceProvider sp) => Handle(ctx, id, sp))
+            .WithTags("Consent").WithSummary("ask the resident for access: purpose, start/end or days, recipient; sends a one-time code by SMS (请求授权)")
             .WithMetadata(new DecidesOwnVisibility());
-        app.MapPost("/Patient/$request-access", (HttpContext ctx, IServiceProvider sp) => Handle(ctx, null, sp))
-            .WithInteraction(InteractionKind.Operation("$request-access", "Patient")).WithTags("Consent").WithSummary("ask for access to the record with this identifier (e.g. the ID card number)");
+        app.MapOperation(operation, OperationLevel.Type, (HttpContext ctx, IServiceProvider sp) => Handle(ctx, null, sp))
+            .WithTags("Consent").WithSummary("ask for access to the record with this identifier (e.g. the ID card number)");
     }
 
     private static async Task Handle(HttpContext ctx, string? id, IServiceProvider sp)

@@ -1,5 +1,6 @@
 using FhirArchive.Fhir.Model;
 using FhirArchive.Rest.Access;
+using FhirArchive.Rest.Metadata;
 using FhirArchive.Archive.Records;
 using FhirArchive.Rest.Resources;
 using FhirArchive.Rest.Infrastructure;
@@ -19,7 +20,7 @@ public static class RevokeEndpoint
     public const string RevokeActivity = ProvenanceBuilder.DataOperation;
 
     public static void Map(IEndpointRouteBuilder app) =>
-        app.MapPost("/Consent/{id}/$revoke", Handle).WithInteraction(InteractionKind.Operation("$revoke", "Consent")).WithTags("Consent").WithSummary("withdraw an authorisation (reason): status inactive (撤销授权)")
+        app.MapOperation(FhirOperation.Local(typeof(RevokeEndpoint).Assembly, "Consent-revoke"), OperationLevel.Instance, Handle).WithTags("Consent").WithSummary("withdraw an authorisation (reason): status inactive (撤销授权)")
             .WithMetadata(new DecidesOwnVisibility());
 
     private static async Task Handle(HttpContext ctx, string id, IResourceStore store, ResourceWriter writer, RecordLookup lookup, TimeProvider clock)

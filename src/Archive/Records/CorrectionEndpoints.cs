@@ -1,5 +1,6 @@
 using FhirArchive.Fhir.Model;
 using FhirArchive.Rest.Access;
+using FhirArchive.Rest.Metadata;
 using FhirArchive.Rest.Resources;
 using FhirArchive.Rest.Infrastructure;
 using FhirArchive.Rest.Writing;
@@ -24,8 +25,8 @@ public static class CorrectionEndpoints
 
     public static void Map(IEndpointRouteBuilder app)
     {
-        app.MapPost("/Task/{id}/$approve", Approve).WithInteraction(InteractionKind.Operation("$approve", "Task")).WithTags("Records").WithSummary("approve a correction: the proposed content becomes the record's new version (勘误审批)");
-        app.MapPost("/Task/{id}/$reject", Reject).WithInteraction(InteractionKind.Operation("$reject", "Task")).WithTags("Records").WithSummary("reject a correction (reason)");
+        app.MapOperation(FhirOperation.Local(typeof(CorrectionEndpoints).Assembly, "Task-approve"), OperationLevel.Instance, Approve).WithTags("Records").WithSummary("approve a correction: the proposed content becomes the record's new version (勘误审批)");
+        app.MapOperation(FhirOperation.Local(typeof(CorrectionEndpoints).Assembly, "Task-reject"), OperationLevel.Instance, Reject).WithTags("Records").WithSummary("reject a correction (reason)");
     }
 
     private static async Task Approve(HttpContext ctx, string id, IResourceStore store, ResourceWriter writer, RecordScope scope, TimeProvider clock)

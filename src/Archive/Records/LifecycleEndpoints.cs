@@ -1,6 +1,7 @@
 using System.Globalization;
 using FhirArchive.Fhir.Model;
 using FhirArchive.Rest.Access;
+using FhirArchive.Rest.Metadata;
 using FhirArchive.Rest.Resources;
 using FhirArchive.Rest.Search;
 using FhirArchive.Rest.Writing;
@@ -20,9 +21,10 @@ public static class LifecycleEndpoints
 {
     public static void Map(IEndpointRouteBuilder app)
     {
-        app.MapPost("/Patient/{id}/$close", Close).WithInteraction(InteractionKind.Operation("$close", "Patient")).WithTags("Records").WithSummary("seal a record: reason (inactive-lost | inactive-death | inactive-moved), date, cause (档案终止)");
-        app.MapPost("/Patient/{id}/$reactivate", Reactivate).WithInteraction(InteractionKind.Operation("$reactivate", "Patient")).WithTags("Records").WithSummary("bring a lost or moved-out record back into active management (重新启用)");
-        app.MapPost("/Patient/{id}/$purge", Purge).WithInteraction(InteractionKind.Operation("$purge", "Patient")).WithTags("Records").WithSummary("administrators: remove a record sealed for longer than the retention period");
+        var local = typeof(LifecycleEndpoints).Assembly;
+        app.MapOperation(FhirOperation.Local(local, "Patient-close"), OperationLevel.Instance, Close).WithTags("Records").WithSummary("seal a record: reason (inactive-lost | inactive-death | inactive-moved), date, cause (档案终止)");
+        app.MapOperation(FhirOperation.Local(local, "Patient-reactivate"), OperationLevel.Instance, Reactivate).WithTags("Records").WithSummary("bring a lost or moved-out record back into active management (重新启用)");
+        app.MapOperation(FhirOperation.Local(local, "Patient-purge"), OperationLevel.Instance, Purge).WithTags("Records").WithSummary("administrators: remove a record sealed for longer than the retention period");
     }
 
     private static async Task Close(HttpContext ctx, string id, IResourceStore store, ResourceWriter writer, RecordScope scope, TimeProvider clock)

@@ -4,6 +4,7 @@ using FhirArchive.Fhir.Model;
 using FhirArchive.Profiles;
 using FhirArchive.Profiles.Identifiers;
 using FhirArchive.Rest.Access;
+using FhirArchive.Rest.Metadata;
 using FhirArchive.Rest.Search;
 using FhirArchive.Rest.Infrastructure;
 using FhirArchive.Storage;
@@ -22,7 +23,7 @@ public static class MatchEndpoint
     private const int CandidatesPerQuery = 50;
 
     public static void Map(IEndpointRouteBuilder app) =>
-        app.MapPost("/Patient/$match", Match).WithInteraction(InteractionKind.Operation("$match", "Patient")).WithTags("Records").WithSummary("find record candidates for a person (resource, onlyCertainMatches, count), scored with a match grade");
+        app.MapOperation(FhirOperation.Core("Patient-match"), OperationLevel.Type, Match).WithTags("Records").WithSummary("find record candidates for a person (resource, onlyCertainMatches, count), scored with a match grade");
 
     private static async Task Match(HttpContext ctx, IResourceStore store, SearchParser parser, ReadGuard guard)
     {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using FhirArchive.Fhir.Model;
 using FhirArchive.Rest.Access;
+using FhirArchive.Rest.Metadata;
 using FhirArchive.Rest.Resources;
 using FhirArchive.Rest.Search;
 using FhirArchive.Rest.Infrastructure;
@@ -21,7 +22,7 @@ namespace FhirArchive.Archive.Records;
 public static class MergeEndpoint
 {
     public static void Map(IEndpointRouteBuilder app) =>
-        app.MapPost("/Patient/$merge", Merge).WithInteraction(InteractionKind.Operation("$merge", "Patient")).WithTags("Records").WithSummary("fold a duplicate record (source-patient) into the surviving one (target-patient)");
+        app.MapOperation(FhirOperation.Local(typeof(MergeEndpoint).Assembly, "Patient-merge"), OperationLevel.Type, Merge).WithTags("Records").WithSummary("fold a duplicate record (source-patient) into the surviving one (target-patient)");
 
     private static async Task Merge(HttpContext ctx, IResourceStore store, ResourceWriter writer, RecordScope scope, SearchParser parser, TimeProvider clock,
         ReadGuard guard)

@@ -1,4 +1,3 @@
-using FhirArchive.Rest.Metadata;
 using FhirArchive.Rest.Writing;
 
 namespace FhirArchive.Archive.Records;
@@ -24,14 +23,6 @@ public static class RecordsModule
         services.AddSingleton<IWriteInterceptor, IdentityKeyInterceptor>();
         services.AddSingleton<LostToFollowUpJob>();
         if (options.Enabled && options.LostToFollowUpJob) services.AddHostedService(sp => sp.GetRequiredService<LostToFollowUpJob>());
-        services.AddOperations(
-            new("Patient", "match", "http://hl7.org/fhir/OperationDefinition/Patient-match"),
-            new("Patient", "merge", "http://fhirarchive.cn/fhir/OperationDefinition/Patient-merge"),
-            new("Patient", "close", "http://fhirarchive.cn/fhir/OperationDefinition/Patient-close"),
-            new("Patient", "reactivate", "http://fhirarchive.cn/fhir/OperationDefinition/Patient-reactivate"),
-            new("Patient", "purge", "http://fhirarchive.cn/fhir/OperationDefinition/Patient-purge"),
-            new("Task", "approve", "http://fhirarchive.cn/fhir/OperationDefinition/Task-approve"),
-            new("Task", "reject", "http://fhirarchive.cn/fhir/OperationDefinition/Task-reject"));
         return services;
     }
 

@@ -18,6 +18,7 @@ public sealed class FhirDefinitions
 
     private static readonly Lazy<FhirDefinitions> LazyR4 = new(() => Load(), LazyThreadSafetyMode.ExecutionAndPublication);
     private static readonly ConcurrentDictionary<string, JsonDocument> Bundles = new();
+    private static readonly Lazy<IReadOnlyDictionary<string, string>> LazyOperationDefinitions = new(LoadOperationDefinitions, LazyThreadSafetyMode.ExecutionAndPublication);
 
     private readonly Dictionary<string, TypeDefinition> _types = new(StringComparer.Ordinal);
     private readonly Dictionary<string, TypeDefinition>.AlternateLookup<ReadOnlySpan<char>> _typeLookup;
@@ -74,6 +75,22 @@ public sealed class FhirDefinitions
         if (!root.TryGetProperty("entry", out var entries)) yield break;
         foreach (var e in entries.EnumerateArray())
             if (e.TryGetProperty("resource", out var r)) yield return r;
+    }
+
+    /// <summary>
+    /// The R4 core OperationDefinitions (in the resources Bundle) as JSON text by id ("Patient-everything"): read
+    /// entry by entry, so the 35 MB Bundle is not kept as a document for a few small resources.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> OperationDefinitions => LazyOperationDefinitions.Value;
+
+    private static Dictionary<string, string> LoadOperationDefinitions()
+    {
+        var found = new Dictionary<string, string>(StringComparer.Ordinal);
+        ForEachEntryResource("Bundle-resources.json", r =>
+        {
+            if (r.GetProperty("resourceType").GetString() == "OperationDefinition") found[r.GetProperty("id").GetString()!] = r.GetRawText();
+        });
+        return found;
     }
 
     /// <summary>The names of the embedded definition files.</summary>

@@ -6,15 +6,13 @@ using FhirArchive.Storage.Indexing;
 
 namespace FhirArchive.Rest.Metadata;
 
-/// <summary>An operation the server implements, as the CapabilityStatement lists it: on a resource type, or system-wide (Type null).</summary>
-public sealed record FhirOperation(string? Type, string Name, string Definition);
-
 /// <summary>A resource type a module serves its own way (the audit trail): it describes the type's entry itself.</summary>
 public sealed record OwnCapability(string Type, Action<ElementNode, SearchParameterRegistry> Describe);
 
 /// <summary>
 /// The CapabilityStatement, generated from what the server really implements and indexes: the engine's interactions
-/// and operations, and those the modules register (<see cref="FhirOperation"/>, <see cref="OwnCapability"/>).
+/// and the operations mapped (<see cref="Operations.MapOperation"/>: what the router has is what is listed), and the
+/// types modules describe themselves (<see cref="OwnCapability"/>). _summary and _elements shape it as they shape a read.
 /// </summary>
 public static class CapabilityEndpoint
 {
@@ -23,14 +21,19 @@ public static class CapabilityEndpoint
         [SearchParamType.String, SearchParamType.Token, SearchParamType.Date, SearchParamType.Number, SearchParamType.Quantity, SearchParamType.Reference, SearchParamType.Uri];
 
     public static void Map(IEndpointRouteBuilder app) =>
-        app.MapGet("/metadata", (HttpContext ctx, SearchParameterRegistry registry, IEnumerable<FhirOperation> operations, IEnumerable<OwnCapability> own) =>
-            FhirFormats.WriteNodeAsync(ctx, 200, Build(FhirHeaders.BaseUrl(ctx.Request), registry, [.. Operations, .. operations], own)))
-            .WithInteraction(InteractionKind.Capabilities).WithTags("Metadata").WithSummary("CapabilityStatement");
+        app.MapGet("/metadata", (HttpContext ctx, SearchParameterRegistry registry, EndpointDataSource endpoints, IEnumerable<OwnCapability> own) =>
+            // Through JSON bytes: shaping reads each element's definition (summary, cardinality), which a parse gives.
+            FhirFormats.WriteJsonBytesAsync(ctx, 200,
+                Fhir.Serialization.Json.FhirJsonSerializer.SerializeToUtf8Bytes(Build(FhirHeaders.BaseUrl(ctx.Request), registry, Operations.Declared(endpoints.Endpoints), own)),
+                Search.ResultShaping.ForRead(ctx.Request)))
+            .WithInteraction(InteractionKind.Capabilities).WithTags("Metadata").WithSummary("CapabilityStatement (_summary, _elements)");
 
     public static ElementNode Build(string baseUrl, SearchParameterRegistry registry, IReadOnlyList<FhirOperation> operations, IEnumerable<OwnCapability> own)
     {
         var ownTypes = own.ToDictionary(o => o.Type);
         var cs = ElementNode.CreateResource("CapabilityStatement");
+        cs.Add("name", "FhirArchiveCapabilityStatement");
+        cs.Add("title", "FhirArchive 居民电子健康档案 FHIR R4 服务器 / FhirArchive resident health record FHIR R4 server");
         cs.Add("status", "active");
         cs.Add("date", DateTime.UtcNow.ToString("yyyy-MM-dd"));
         cs.Add("kind", "instance");
@@ -82,34 +85,22 @@ public static class CapabilityEndpoint
             AddTypeOperations(r, type, operations);
         }
         foreach (var i in new[] { "transaction", "batch", "search-system", "history-system" }) rest.Add("interaction").Add("code", i);
-        foreach (var (_, name, definition) in operations.Where(o => o.Type is null))
-        {
-            var op = rest.Add("operation");
-            op.Add("name", name);
-            op.Add("definition", definition);
-        }
+        // Operations on any type ($validate) are the server's; the others are listed under their resource type.
+        AddOperations(rest, operations.Where(o => o.Type is null));
         return cs;
     }
 
-    /// <summary>The engine's own operations (Validation, Terminology, Everything).</summary>
-    private static readonly FhirOperation[] Operations =
-    [
-        new(null, "validate", "http://hl7.org/fhir/OperationDefinition/Resource-validate"),
-        new(null, "lookup", "http://hl7.org/fhir/OperationDefinition/CodeSystem-lookup"),
-        new(null, "subsumes", "http://hl7.org/fhir/OperationDefinition/CodeSystem-subsumes"),
-        new(null, "validate-code", "http://hl7.org/fhir/OperationDefinition/ValueSet-validate-code"),
-        new(null, "expand", "http://hl7.org/fhir/OperationDefinition/ValueSet-expand"),
-        new(null, "translate", "http://hl7.org/fhir/OperationDefinition/ConceptMap-translate"),
-        new("Patient", "everything", Everything.EverythingEndpoint.Definition),
-    ];
+    private static void AddTypeOperations(ElementNode r, string type, IReadOnlyList<FhirOperation> operations) =>
+        AddOperations(r, operations.Where(o => o.Type == type));
 
-    private static void AddTypeOperations(ElementNode r, string type, IReadOnlyList<FhirOperation> operations)
+    /// <summary>operation.name is the code without '$'; definition the OperationDefinition's canonical URL.</summary>
+    private static void AddOperations(ElementNode parent, IEnumerable<FhirOperation> operations)
     {
-        foreach (var (_, name, definition) in operations.Where(o => o.Type == type))
+        foreach (var o in operations.OrderBy(o => o.Code, StringComparer.Ordinal))
         {
-            var op = r.Add("operation");
-            op.Add("name", name);
-            op.Add("definition", definition);
+            var op = parent.Add("operation");
+            op.Add("name", o.Code);
+            op.Add("definition", o.Url);
         }
     }
 
@@ -125,14 +116,4 @@ public static class CapabilityEndpoint
     /// <summary>Indexed types, and composites whose components the definitions name.</summary>
     private static bool Searchable(SearchParamDef p) =>
         p.Code is not ("_id" or "_lastUpdated") && (Indexed.Contains(p.Type) || p is { Type: SearchParamType.Composite, Components.Count: > 0 });
-}
-
-public static class OperationRegistration
-{
-    /// <summary>Lists a module's operations in the CapabilityStatement (its endpoints are mapped by the module).</summary>
-    public static IServiceCollection AddOperations(this IServiceCollection services, params FhirOperation[] operations)
-    {
-        foreach (var o in operations) services.AddSingleton(o);
-        return services;
-    }
 }

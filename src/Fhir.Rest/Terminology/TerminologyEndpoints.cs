@@ -1,6 +1,7 @@
 using FhirArchive.Rest.Access;
 using FhirArchive.Fhir.Model;
 using FhirArchive.Rest.Infrastructure;
+using FhirArchive.Rest.Metadata;
 using FhirArchive.Terminology;
 
 namespace FhirArchive.Rest.Terminology;
@@ -14,22 +15,17 @@ public static class TerminologyEndpoints
 {
     public static void Map(IEndpointRouteBuilder app)
     {
-        MapBoth(app, "CodeSystem", "$lookup", Lookup, "$lookup: display and properties of a code");
-        MapBoth(app, "ValueSet", "$validate-code", ValidateCode, "$validate-code: is a code in a value set");
-        MapBoth(app, "ValueSet", "$expand", Expand, "$expand: the codes of a value set (filter, count, offset, displayLanguage)");
-        MapBoth(app, "CodeSystem", "$subsumes", Subsumes, "$subsumes: how two codes relate");
-        MapBoth(app, "ConceptMap", "$translate", Translate, "$translate: a code's equivalents in another code system");
+        MapOne(app, "CodeSystem-lookup", Lookup, "$lookup: display and properties of a code");
+        MapOne(app, "ValueSet-validate-code", ValidateCode, "$validate-code: is a code in a value set");
+        MapOne(app, "ValueSet-expand", Expand, "$expand: the codes of a value set (filter, count, offset, displayLanguage)");
+        MapOne(app, "CodeSystem-subsumes", Subsumes, "$subsumes: how two codes relate");
+        MapOne(app, "ConceptMap-translate", Translate, "$translate: a code's equivalents in another code system");
     }
 
-    private static void MapBoth(IEndpointRouteBuilder app, string type, string operation, Func<HttpContext, Dictionary<string, string>, TerminologyService, Task> handler, string summary)
-    {
-        var route = $"/{type}/{operation}";
-        var kind = InteractionKind.Operation(operation, type);
-        app.MapGet(route, async (HttpContext ctx, TerminologyService t) => await handler(ctx, await ParametersAsync(ctx), t))
-            .WithInteraction(kind).WithTags("Terminology").WithSummary(summary);
-        app.MapPost(route, async (HttpContext ctx, TerminologyService t) => await handler(ctx, await ParametersAsync(ctx), t))
-            .WithInteraction(kind).WithTags("Terminology").WithSummary(summary);
-    }
+    private static void MapOne(IEndpointRouteBuilder app, string definition, Func<HttpContext, Dictionary<string, string>, TerminologyService, Task> handler, string summary) =>
+        app.MapOperation(FhirOperation.Core(definition), OperationLevel.Type,
+                async (HttpContext ctx, TerminologyService t) => await handler(ctx, await ParametersAsync(ctx), t))
+            .WithTags("Terminology").WithSummary(summary);
 
     /// <summary>Query parameters, overridden by a POSTed Parameters body (valueX, or a Coding's system/code/display).</summary>
     private static async Task<Dictionary<string, string>> ParametersAsync(HttpContext ctx)

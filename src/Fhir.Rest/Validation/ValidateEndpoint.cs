@@ -3,6 +3,7 @@ using FhirArchive.Fhir.Outcomes;
 using FhirArchive.Rest.Access;
 using FhirArchive.Rest.Resources;
 using FhirArchive.Rest.Infrastructure;
+using FhirArchive.Rest.Metadata;
 using FhirArchive.Storage;
 
 namespace FhirArchive.Rest.Validation;
@@ -13,17 +14,15 @@ namespace FhirArchive.Rest.Validation;
 /// </summary>
 public static class ValidateEndpoint
 {
-    private static readonly InteractionKind Validate = InteractionKind.Operation("$validate");
+    public static readonly FhirOperation Operation = FhirOperation.Core("Resource-validate");
 
     public static void Map(IEndpointRouteBuilder app)
     {
-        app.MapPost("/{type}/$validate", (HttpContext ctx, string type, WriteValidator v, IResourceStore store, ReadGuard guard) =>
-            RunAsync(ctx, type, null, v, store, guard)).WithInteraction(Validate).WithTags("Validation").WithSummary("$validate a resource (profile, mode)");
-        app.MapPost("/{type}/{id}/$validate", (HttpContext ctx, string type, string id, WriteValidator v, IResourceStore store, ReadGuard guard) =>
-            RunAsync(ctx, type, id, v, store, guard)).WithInteraction(Validate).WithTags("Validation").WithSummary("$validate against an existing instance (mode update/delete)")
-            .WithMetadata(new DecidesOwnVisibility()); // a stored instance is read through the ReadGuard; a body alone reveals nothing
-        app.MapGet("/{type}/{id}/$validate", (HttpContext ctx, string type, string id, WriteValidator v, IResourceStore store, ReadGuard guard) =>
-            RunAsync(ctx, type, id, v, store, guard)).WithInteraction(Validate).WithTags("Validation").WithSummary("$validate the stored instance")
+        app.MapOperation(Operation, OperationLevel.Type, (HttpContext ctx, string type, WriteValidator v, IResourceStore store, ReadGuard guard) =>
+            RunAsync(ctx, type, null, v, store, guard)).WithTags("Validation").WithSummary("$validate a resource (profile, mode)");
+        // A stored instance is read through the ReadGuard; a body alone reveals nothing.
+        app.MapOperation(Operation, OperationLevel.Instance, (HttpContext ctx, string type, string id, WriteValidator v, IResourceStore store, ReadGuard guard) =>
+            RunAsync(ctx, type, id, v, store, guard)).WithTags("Validation").WithSummary("$validate the stored instance, or a resource against it (mode update/delete)")
             .WithMetadata(new DecidesOwnVisibility());
     }
 
@@ -41,7 +40,8 @@ public static class ValidateEndpoint
         {
             // re-rooted, so that issue locations read "Patient.name", not "Parameters.parameter[0].resource.name"
             if (parameters.Resource("resource") is { } r) resource = FhirFormats.ParseStored(Fhir.Serialization.Json.FhirJsonSerializer.SerializeToUtf8Bytes(r));
-            if (resource is null && mode != "delete") throw FhirException.BadRequest("The Parameters hold no 'resource' to validate.");
+            // On an instance, Parameters without a resource validate the stored one (as a GET does).
+            if (resource is null && mode != "delete" && id is null) throw FhirException.BadRequest("The Parameters hold no 'resource' to validate.");
         }
         if (mode is not ("" or "create" or "update" or "delete"))
             throw FhirException.BadRequest($"Unknown mode '{mode}': use create, update or delete.");

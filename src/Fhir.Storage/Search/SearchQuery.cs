@@ -23,9 +23,10 @@ public sealed record CanonicalPredicate(string Param, string Value, UriMatch Mat
 public sealed record TokenInPredicate(string Param, IReadOnlyList<(string? System, string Code)> Codes) : SearchPredicate(Param);
 /// <summary>
 /// Membership of a compartment (Patient/$everything): the compartment resource itself, or a resource whose type lists
-/// parameters in the CompartmentDefinition and that refers to it through one of them.
+/// parameters in the CompartmentDefinition and that refers to it through one of them. A null Id means any compartment
+/// of the type (type-level Patient/$everything: every patient and what belongs to one).
 /// </summary>
-public sealed record CompartmentPredicate(string Compartment, string Id, IReadOnlyDictionary<string, string[]> ParamsByType) : SearchPredicate("_compartment");
+public sealed record CompartmentPredicate(string Compartment, string? Id, IReadOnlyDictionary<string, string[]> ParamsByType) : SearchPredicate("_compartment");
 /// <summary>_text / _content: every word occurs in the parameter's normalised text rows.</summary>
 public sealed record TextPredicate(string Param, IReadOnlyList<string> Words) : SearchPredicate(Param);
 /// <summary>A composite value: every component must match within the same composite element.</summary>

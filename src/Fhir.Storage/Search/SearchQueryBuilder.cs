@@ -117,13 +117,14 @@ internal static class SearchQueryBuilder
             case CompartmentPredicate cp:
             {
                 var (ctype, cid) = (cp.Compartment, cp.Id);
-                Expression<Func<ResourceVersionRow, bool>> member = r => r.ResourceType == ctype && r.ResourceId == cid;
+                Expression<Func<ResourceVersionRow, bool>> member = cid is null ? r => r.ResourceType == ctype : r => r.ResourceType == ctype && r.ResourceId == cid;
                 // Types with the same linking parameters share one reference subquery.
                 foreach (var g in cp.ParamsByType.Where(kv => kv.Value.Length > 0).GroupBy(kv => string.Join(",", kv.Value.Order(StringComparer.Ordinal))))
                 {
                     var types = g.Select(kv => kv.Key).ToList();
                     var ps = g.First().Value.ToList();
-                    var rowIds = db.References.Where(x => ps.Contains(x.Param) && x.TargetId == cid && x.TargetType == ctype).Select(x => x.ResourceRowId);
+                    var refs = db.References.Where(x => ps.Contains(x.Param) && x.TargetType == ctype);
+                    var rowIds = (cid is null ? refs : refs.Where(x => x.TargetId == cid)).Select(x => x.ResourceRowId);
                     member = Or(member, r => types.Contains(r.ResourceType) && rowIds.Contains(r.Id));
                 }
                 return member;

@@ -266,6 +266,24 @@ public abstract class LifecycleTestsBase<TFixture>(TFixture fx) : RecordTestsBas
     }
 
     [FhirFact]
+    public async Task Close_reads_its_parameters_from_the_query_as_from_a_Parameters_body_and_is_never_a_GET()
+    {
+        await EnsureInstitutionAsync();
+        var id = await CreateRecordAsync(Residents.New().Json);
+        var get = await Send(HttpMethod.Get, $"/Patient/{id}/$close?reason=inactive-moved", null, Doctor);
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, get.StatusCode);
+        Assert.Equal(["POST"], get.Content.Headers.Allow);
+        Assert.Equal("active", Status(await ReadAsync($"/Patient/{id}")));
+        var closed = await Send(HttpMethod.Post, $"/Patient/{id}/$close?reason=inactive-moved&date=2026-10-01", null, Doctor);
+        Assert.Equal(HttpStatusCode.OK, closed.StatusCode);
+        Assert.Equal("inactive-moved", Status(await closed.JsonAsync()));
+        // $reactivate's parameters are all optional: an empty Parameters does.
+        var back = await Send(HttpMethod.Post, $"/Patient/{id}/$reactivate", """{"resourceType":"Parameters"}""", Doctor);
+        Assert.Equal(HttpStatusCode.OK, back.StatusCode);
+        Assert.Equal("active", Status(await back.JsonAsync()));
+    }
+
+    [FhirFact]
     public async Task A_closed_record_is_sealed_leaves_the_active_count_and_comes_back_with_reactivate()
     {
         await EnsureInstitutionAsync();

@@ -23,7 +23,7 @@ public sealed class BearerTokenHandler(
     ValidatedTokenCache tokens, AuthOptions options, IAuthEvents events)
     : AuthenticationHandler<AuthenticationSchemeOptions>(schemes, logger, encoder)
 {
-    public const string Scheme = "FhirBearer";
+    public const string SchemeName = "FhirBearer";
     public const string PurposeHeader = "X-Purpose-Of-Use";
 
     /// <summary>Who calls when Security:Enabled is false (benchmarks, local development only).</summary>
@@ -60,7 +60,7 @@ public sealed class BearerTokenHandler(
         Context.SetCaller(caller);
         var claims = new List<Claim>(caller.Roles.Count + 1) { new(ClaimTypes.NameIdentifier, caller.Subject) };
         foreach (var role in caller.Roles) claims.Add(new Claim(ClaimTypes.Role, role));
-        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, Scheme)), Scheme));
+        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName));
     }
 
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)

@@ -20,11 +20,11 @@ public sealed class TokenGate(RequestDelegate next)
             return;
         }
         // The result UseAuthentication already asked for: the handler answers it once per request.
-        var result = await ctx.AuthenticateAsync(BearerTokenHandler.Scheme);
+        var result = await ctx.AuthenticateAsync(BearerTokenHandler.SchemeName);
         if (result.Failure is { } failure and not BearerTokenHandler.InvalidTokenException) ExceptionDispatchInfo.Throw(failure);
         if (!result.Succeeded)
         {
-            await ctx.ChallengeAsync(BearerTokenHandler.Scheme);
+            await ctx.ChallengeAsync(BearerTokenHandler.SchemeName);
             return;
         }
         if (FhirInteraction.Of(RequestRoute.InteractionOf(ctx)) is { } interaction)

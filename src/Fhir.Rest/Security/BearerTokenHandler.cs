@@ -20,7 +20,7 @@ namespace FhirArchive.Rest.Security;
 /// </summary>
 public sealed class BearerTokenHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> schemes, ILoggerFactory logger, UrlEncoder encoder,
-    ValidatedTokenCache tokens, AuthOptions options, IAuthEvents events)
+    ValidatedTokenCache tokens, TokenService tokenService, AuthOptions options, IAuthEvents events)
     : AuthenticationHandler<AuthenticationSchemeOptions>(schemes, logger, encoder)
 {
     public const string SchemeName = "FhirBearer";
@@ -45,7 +45,7 @@ public sealed class BearerTokenHandler(
             await events.TokenRejectedAsync(result.Error!, Context.Connection.RemoteIpAddress?.ToString());
             return AuthenticateResult.Fail(new InvalidTokenException(result.Error!));
         }
-        var caller = ToCaller(principal, principal.Issuer == baseUrl);
+        var caller = ToCaller(principal, tokenService.IsOwnIssuer(principal.Issuer, baseUrl));
         if (Request.Headers[PurposeHeader].ToString() is { Length: > 0 } purpose)
         {
             if (!RolePolicy.MayClaim(caller.Roles, purpose) && !caller.HasRole(Roles.Server))

@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
@@ -46,13 +45,15 @@ public class ServerFixture : IDisposable
             b.UseSetting("Consent:UpdateCreateForAll", "true");
             if (!shippedRecordProfiles)
                 foreach (var type in RecordTypes) b.UseSetting($"Validation:RecordProfiles:{type}", "");
+            // Kestrel on the loopback, on a port the OS picks (the address the server reports once it listens).
+            if (kestrel) b.UseSetting("urls", "http://127.0.0.1:0");
             foreach (var (k, v) in settings ?? new Dictionary<string, string>()) b.UseSetting(k, v);
             if (services is not null) b.ConfigureTestServices(services);
         });
         BaseAddress = new Uri("http://localhost");
         if (kestrel)
         {
-            Factory.UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
+            Factory.UseKestrel();
             Factory.StartServer();
             var address = Factory.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
             BaseAddress = new Uri(address);

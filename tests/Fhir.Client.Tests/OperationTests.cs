@@ -99,6 +99,21 @@ public sealed class OperationTests(FirelyServer server) : FirelyTests(server)
         Assert.Equal("3", reactivated.Meta?.VersionId);
     }
 
+    [Theory, MemberData(nameof(Formats))]
+    public async Task Match_finds_the_record_of_a_person_by_name_birth_date_and_phone(ResourceFormat format)
+    {
+        using var c = Connect(format);
+        var patient = await NewRecordAsync(c.Fhir);
+        var asked = new Patient { Name = patient.Name, BirthDate = patient.BirthDate, Telecom = patient.Telecom, Gender = patient.Gender };
+
+        var candidates = Assert.IsType<Bundle>(await c.Fhir.TypeOperationAsync<Patient>("match", new Parameters().Add("resource", asked)));
+
+        var best = Assert.IsType<Patient>(candidates.Entry.First().Resource);
+        Assert.Equal(patient.Id, best.Id);
+        Assert.Equal(Bundle.SearchEntryMode.Match, candidates.Entry.First().Search?.Mode);
+        Assert.NotNull(candidates.Entry.First().Search?.Score);
+    }
+
     private static string? RecordStatus(Patient p) =>
         (p.GetExtensionValue<Coding>("http://fhirarchive.cn/fhir/StructureDefinition/cn-record-status"))?.Code;
 }

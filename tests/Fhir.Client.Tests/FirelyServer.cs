@@ -28,7 +28,9 @@ public sealed class FirelyServer() : ServerFixture(Settings, null, shippedRecord
     /// A FhirClient for the demo hospital system (client_credentials, system/*.cruds, acting for 北京市朝阳区社区卫生服务中心)
     /// in this format; every answer passes <see cref="StrictReparse"/> first.
     /// </summary>
-    public FirelyClient Connect(ResourceFormat format)
+    /// <param name="endpoint">Where the client sends its requests (default the server's base; the token is always
+    /// fetched from the base the server announces).</param>
+    public FirelyClient Connect(ResourceFormat format, Uri? endpoint = null)
     {
         var strict = new StrictReparse(format) { InnerHandler = new BearerToken(_token, Base) { InnerHandler = new SocketsHttpHandler() } };
         var settings = new FhirClientSettings
@@ -38,7 +40,7 @@ public sealed class FirelyServer() : ServerFixture(Settings, null, shippedRecord
             ReturnPreference = ReturnPreference.Representation,
             Timeout = 60_000,
         };
-        var client = new FhirClient(BaseAddress, settings, strict);
+        var client = new FhirClient(endpoint ?? BaseAddress, settings, strict);
         client.WithStrictSerializer();
         return new FirelyClient(client, strict);
     }

@@ -15,7 +15,7 @@ public abstract class FirelyTests(FirelyServer server)
 
     protected FirelyServer Server { get; } = server;
 
-    protected FirelyClient Connect(ResourceFormat format) => Server.Connect(format);
+    protected FirelyClient Connect(ResourceFormat format, Uri? endpoint = null) => Server.Connect(format, endpoint);
 
     /// <summary>A new resident record, created by the hospital system.</summary>
     protected static async Task<Patient> NewRecordAsync(FhirClient fhir, string? family = null) => await Got(fhir.CreateAsync(Records.NewResident(family)));

@@ -31,6 +31,17 @@ public sealed class RestTests(FirelyServer server) : FirelyTests(server)
     }
 
     [Theory, MemberData(nameof(Formats))]
+    public async Task A_token_fetched_at_127_0_0_1_is_good_at_localhost_on_the_same_port(ResourceFormat format)
+    {
+        // The server's loopback aliases are its own issuer while Security:BaseUrl is not set (README "Security").
+        var localhost = new UriBuilder(Server.BaseAddress) { Host = "localhost" }.Uri;
+        using var c = Connect(format, localhost);
+        var patient = await Got(c.Fhir.ReadAsync<Patient>("Patient/zhang-wei"));
+        Assert.Equal("张伟", patient.Name[0].Text);
+        Assert.All(c.Strict.Seen, seen => Assert.Equal("localhost", seen.Request.RequestUri?.Host));
+    }
+
+    [Theory, MemberData(nameof(Formats))]
     public async Task A_record_is_created_read_and_updated_by_version_and_a_stale_version_is_refused_with_412(ResourceFormat format)
     {
         using var c = Connect(format);

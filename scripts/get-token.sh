@@ -5,7 +5,9 @@
 #       other-clinician (Dr 吴昊 of 北京安贞医院, authorised by 张伟) mental-health (精防 staff of 成都市武侯区)
 # People log in through the authorization-code flow with PKCE, driven here: password + TOTP code (computed from the
 # demo secret, as an authenticator app would); the system client uses client_credentials. -v prints the whole answer.
-# 用法：scripts/get-token.sh 角色 [服务地址]，输出访问令牌。
+# A token is valid for 900 s (Security:AccessTokenLifetime) and only at the base URL it was fetched from (or that
+# server's loopback aliases while Security:BaseUrl is unset): use the base the server announces at start-up.
+# 用法：scripts/get-token.sh 角色 [服务地址]，输出访问令牌（有效期 900 秒）。
 set -euo pipefail
 verbose=0
 if [ "${1:-}" = "-v" ]; then verbose=1; shift; fi

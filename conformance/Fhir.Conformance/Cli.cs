@@ -24,13 +24,13 @@ public static class Cli
         var rest = args[1..];
         return args[0] switch
         {
-            "examples" => ExamplesSuite.Main(rest),
-            "fhirpath" => FhirPathCommand.Main(rest),
-            "fhirpath-suite" => FhirPathSuite.Main(rest),
-            "fhirpath-searchparams" => SearchParamDump.Main(rest),
-            "definitions" => DefinitionsInfo.Main(),
-            "package" => PackageCommand.Main(rest),
-            "validator-suite" => ValidatorSuite.Main(rest),
+            "examples" => ExamplesSuite.Run(rest),
+            "fhirpath" => FhirPathCommand.Run(rest),
+            "fhirpath-suite" => FhirPathSuite.Run(rest),
+            "fhirpath-searchparams" => SearchParamDump.Run(rest),
+            "definitions" => DefinitionsInfo.Run(),
+            "package" => PackageCommand.Run(rest),
+            "validator-suite" => ValidatorSuite.Run(rest),
             _ => Fail($"unknown suite '{args[0]}'"),
         };
     }

@@ -17,6 +17,8 @@ public static class FhirServer
     public static WebApplication Build(string[] args)
     {
         var builder = WebApplication.CreateBuilder(args);
+        // One base URL in the README, the scripts and the tokens' issuer, unless the start names its own addresses.
+        if (!StartupBanner.UrlsConfigured(builder.Configuration)) builder.WebHost.UseUrls(StartupBanner.DefaultUrl);
         var storage = builder.Configuration.GetSection("Storage").Get<StorageOptions>() ?? new StorageOptions();
         storage.DataFolder = ResolveDataFolder(storage.DataFolder, builder.Environment.ContentRootPath);
         // The audit first: it answers for the authorisation server's events (the engine's security only adds a default).
@@ -26,7 +28,7 @@ public static class FhirServer
 
         var app = builder.Build();
         // The demo people and clients (public passwords: README), registered before the configured clients (UseFhirAccess).
-        if (app.Configuration.GetValue("Security:DemoAccounts", app.Configuration.GetValue("SampleData:Load", true)))
+        if (DemoAccountsOn(app.Configuration))
         {
             DemoAccounts.AddTo(app.Services.GetRequiredService<FhirArchive.Auth.Accounts.InMemoryAuthDirectory>());
             app.Logger.LogWarning("Demo accounts are enabled (Security:DemoAccounts): their passwords are public (README). 演示账户已启用，切勿用于生产环境。");
@@ -49,6 +51,9 @@ public static class FhirServer
         app.LoadOperationDefinitionsAsync().GetAwaiter().GetResult();
         return app;
     }
+
+    /// <summary>Security:DemoAccounts, by default on exactly when the sample data is loaded.</summary>
+    public static bool DemoAccountsOn(IConfiguration c) => c.GetValue("Security:DemoAccounts", c.GetValue("SampleData:Load", true));
 
     /// <summary>
     /// A relative data folder is taken from the repository root when running from a checkout (dotnet run starts in

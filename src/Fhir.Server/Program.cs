@@ -1,13 +1,12 @@
+using FhirArchive.Auth;
 using FhirArchive.Server;
 
 var app = FhirServer.Build(args);
 app.Lifetime.ApplicationStarted.Register(() =>
 {
-    foreach (var url in app.Urls)
-    {
-        Console.WriteLine($"FhirArchive FHIR R4 server listening on {url} (Swagger UI: {url}/swagger)");
-        Console.WriteLine($"FhirArchive 居民电子健康档案 FHIR 服务已启动：{url}（接口文档：{url}/swagger）");
-    }
+    // After start app.Urls holds the bound addresses (a port 0 resolved): the URLs to open, the base tokens name.
+    foreach (var line in StartupBanner.Lines(app.Urls, app.Services.GetRequiredService<AuthOptions>(), FhirServer.DemoAccountsOn(app.Configuration)))
+        Console.WriteLine(line);
 });
 await app.RunAsync();
 

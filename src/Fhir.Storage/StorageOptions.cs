@@ -64,7 +64,7 @@ public static class StorageServiceCollectionExtensions
     /// <summary>Adds a project's or module's tables to the database: its mapping and its migrations.</summary>
     public static IServiceCollection AddSchemaPart(this IServiceCollection services, SchemaPart part)
     {
-        if (!services.Any(d => d.ServiceType == typeof(SchemaPart) && d.ImplementationInstance == part)) services.AddSingleton(part);
+        if (!services.Any(d => d.ServiceType == typeof(SchemaPart) && ReferenceEquals(d.ImplementationInstance, part))) services.AddSingleton(part);
         return services;
     }
 }

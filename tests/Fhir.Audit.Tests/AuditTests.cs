@@ -439,7 +439,7 @@ public abstract class AuditTamperTestsBase
     }
 
     [Fact]
-    public void Sm3_matches_the_standard_vectors()
+    public async Task Sm3_matches_the_standard_vectors()
     {
         // GB/T 32905-2016, examples A.1 and A.2.
         Assert.Equal("66C7F0F462EEEDD9D1F2D46BDC10E4E24167C4875CF2F7A2297DA02B8F4BA8E0", Convert.ToHexString(Sm3.Hash("abc"u8.ToArray())));
@@ -451,7 +451,7 @@ public abstract class AuditTamperTestsBase
         // The link is SM3 over previous ‖ sequence number (big-endian) ‖ data, whichever thread computes it, however often.
         Assert.Equal(Sm3.Hash([.. Sm3.Genesis, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3]), link);
         Assert.Equal(link, Sm3.ChainLink(Sm3.Genesis, 1, [1, 2, 3]));
-        Assert.Equal(link, Task.Run(() => Sm3.ChainLink(Sm3.Genesis, 1, [1, 2, 3])).Result);
+        Assert.Equal(link, await Task.Run(() => Sm3.ChainLink(Sm3.Genesis, 1, [1, 2, 3])));
         var big = new byte[1000];
         Assert.Equal(Sm3.Hash([.. Sm3.Genesis, 0, 0, 1, 0, 0, 0, 0, 2, .. big]), Sm3.ChainLink(Sm3.Genesis, (1L << 40) + 2, big));
     }

@@ -118,6 +118,29 @@ public abstract class TokenValidationTestsBase<TFixture>(TFixture fx) where TFix
     }
 
     [FhirFact]
+    public async Task A_token_of_another_base_URL_is_refused_naming_the_issuer_expected_and_the_one_presented()
+    {
+        const string elsewhere = "http://fhir.example.cn:5000";
+        var r = await fx.With(fx.Craft(d => d.Issuer = d.Audience = elsewhere)).GetAsync("/Patient/zhang-wei");
+        var said = $"untrusted issuer: expected {SecurityFixture.BaseUrl} (this server), presented {elsewhere}";
+        await AssertUnauthorized(r, why: said);
+        Assert.Contains(said, (await r.JsonAsync()).GetProperty("issue")[0].GetProperty("diagnostics").GetString());
+        // What the token claims is shown as printable ASCII only: the challenge header stays valid (a 401, not a 500).
+        await AssertUnauthorized(await fx.With(fx.Craft(d => d.Issuer = "http://医院.example\r\nX-Evil: \"1\"")).GetAsync("/Patient/zhang-wei"),
+            why: "presented http://??.example??X-Evil: ?1?");
+    }
+
+    [FhirFact]
+    public async Task A_token_of_a_loopback_alias_of_this_server_is_its_own()
+    {
+        // The fixture's base is http://localhost (no Security:BaseUrl): 127.0.0.1 and [::1] on the same port name the same listener.
+        foreach (var alias in new[] { "http://127.0.0.1", "http://[::1]" })
+            Assert.Equal(HttpStatusCode.OK, (await fx.With(fx.Craft(d => d.Issuer = d.Audience = alias)).GetAsync("/Patient/zhang-wei")).StatusCode);
+        await AssertUnauthorized(await fx.With(fx.Craft(d => d.Issuer = d.Audience = "http://127.0.0.1:5000")).GetAsync("/Patient/zhang-wei"), why: "untrusted issuer");
+        await AssertUnauthorized(await fx.With(fx.Craft(d => d.Issuer = d.Audience = "https://127.0.0.1")).GetAsync("/Patient/zhang-wei"), why: "untrusted issuer");
+    }
+
+    [FhirFact]
     public async Task An_external_openid_provider_is_trusted_with_its_own_keys_but_cannot_make_anyone_the_server()
     {
         var ext = new SigningCredentials(new RsaSecurityKey(SecurityFixture.ExternalKey) { KeyId = "ext-1" }, "RS256");
@@ -172,3 +195,21 @@ public abstract class TokenValidationTestsBase<TFixture>(TFixture fx) where TFix
 public sealed class TokenValidationTests(SecurityFixture fx) : TokenValidationTestsBase<SecurityFixture>(fx), IClassFixture<SecurityFixture>;
 
 public sealed class PostgresTokenValidationTests(PostgresSecurityFixture fx) : TokenValidationTestsBase<PostgresSecurityFixture>(fx), IClassFixture<PostgresSecurityFixture>;
+
+/// <summary>Which issuers are the server's own: its base URL, and its loopback aliases only while Security:BaseUrl is not set.</summary>
+public sealed class OwnIssuerTests
+{
+    [Theory]
+    [InlineData("http://127.0.0.1:5000", "http://127.0.0.1:5000", true, true)]
+    [InlineData("http://localhost:5000", "http://127.0.0.1:5000", true, true)]
+    [InlineData("http://[::1]:5000/", "http://localhost:5000", true, true)]
+    [InlineData("http://localhost:5000", "http://127.0.0.1:5000", false, false)] // Security:BaseUrl set: that URL only
+    [InlineData("http://localhost:5001", "http://127.0.0.1:5000", true, false)] // another port, another server
+    [InlineData("https://localhost:5000", "http://127.0.0.1:5000", true, false)]
+    [InlineData("http://localhost:5000/fhir", "http://127.0.0.1:5000", true, false)]
+    [InlineData("http://192.168.1.20:5000", "http://127.0.0.1:5000", true, false)] // the LAN address is not a loopback name
+    [InlineData("http://user@localhost:5000", "http://127.0.0.1:5000", true, false)]
+    [InlineData(null, "http://127.0.0.1:5000", true, false)]
+    public void Own_issuer(string? issuer, string baseUrl, bool aliases, bool own) =>
+        Assert.Equal(own, FhirArchive.Auth.Tokens.TokenService.IsOwnIssuer(issuer, baseUrl, aliases));
+}

@@ -111,7 +111,7 @@ public class CnProfileTests
     public void A_profile_asked_for_by_the_caller_is_checked_even_when_not_claimed()
     {
         var plain = new FhirJsonParser(ParserOptions.Strict).Parse("""{"resourceType":"Patient","gender":"male"}""").GetResourceOrThrow();
-        Assert.Empty(Validator.Validate(plain).Where(i => i.IsError));
+        Assert.DoesNotContain(Validator.Validate(plain), i => i.IsError);
         var issues = Validator.Validate(plain, CnProfiles.ResidentPatient);
         Assert.Contains(issues, i => i.IsError && i.Location == "Patient.identifier");
         Assert.Contains(Validator.Validate(plain, "http://example.org/unknown"), i => i.IsError && i.Code == "not-found");

@@ -3,6 +3,9 @@ using System.Text;
 using System.Text.Json;
 using FhirArchive.Rest.Access;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.Mvc.Testing.Handlers;
 using Microsoft.AspNetCore.TestHost;
@@ -16,6 +19,8 @@ public class ServerFixture : IDisposable
     private readonly string _folder = Path.Combine(Path.GetTempPath(), "fhirarchive-tests-" + Guid.NewGuid().ToString("N"));
     public WebApplicationFactory<Program> Factory { get; }
     public HttpClient Client { get; }
+    /// <summary>The server's base URL: http://localhost in memory, the real http://127.0.0.1:port under Kestrel.</summary>
+    public Uri BaseAddress { get; }
 
     public ServerFixture() : this(null, null) { }
 
@@ -24,7 +29,9 @@ public class ServerFixture : IDisposable
 
     /// <param name="shippedRecordProfiles">false (most tests): the record profiles are turned off, since the suites post
     /// foreign, non-profiled resources; true: the profiles as appsettings.json ships them.</param>
-    protected ServerFixture(IDictionary<string, string>? settings, Action<IServiceCollection>? services, bool shippedRecordProfiles = false)
+    /// <param name="kestrel">true: the host listens on a real socket (127.0.0.1, a port the OS picks), for clients
+    /// that bring their own HTTP stack; false: the in-memory test server.</param>
+    protected ServerFixture(IDictionary<string, string>? settings, Action<IServiceCollection>? services, bool shippedRecordProfiles = false, bool kestrel = false)
     {
         Directory.CreateDirectory(_folder);
         Factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
@@ -38,10 +45,20 @@ public class ServerFixture : IDisposable
             b.UseSetting("Consent:UpdateCreateForAll", "true");
             if (!shippedRecordProfiles)
                 foreach (var type in RecordTypes) b.UseSetting($"Validation:RecordProfiles:{type}", "");
+            // Kestrel on the loopback, on a port the OS picks (the address the server reports once it listens).
+            if (kestrel) b.UseSetting("urls", "http://127.0.0.1:0");
             foreach (var (k, v) in settings ?? new Dictionary<string, string>()) b.UseSetting(k, v);
             if (services is not null) b.ConfigureTestServices(services);
         });
-        Client = Factory.CreateDefaultClient(new Uri("http://localhost"), new RedirectHandler(), new CookieContainerHandler(), new FullAccessToken(Factory));
+        BaseAddress = new Uri("http://localhost");
+        if (kestrel)
+        {
+            Factory.UseKestrel();
+            Factory.StartServer();
+            var address = Factory.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
+            BaseAddress = new Uri(address);
+        }
+        Client = Factory.CreateDefaultClient(BaseAddress, new RedirectHandler(), new CookieContainerHandler(), new FullAccessToken(Factory, BaseAddress.ToString().TrimEnd('/')));
     }
 
     /// <summary>A client without a token (the negative security tests).</summary>
@@ -51,7 +68,7 @@ public class ServerFixture : IDisposable
     /// Gives every request of <see cref="Client"/> a full-access system token minted in-process, so the suite runs
     /// with authentication on; re-minted before it expires.
     /// </summary>
-    private sealed class FullAccessToken(WebApplicationFactory<Program> factory) : DelegatingHandler
+    private sealed class FullAccessToken(WebApplicationFactory<Program> factory, string baseUrl) : DelegatingHandler
     {
         private string? _token;
         private DateTimeOffset _expires;
@@ -63,7 +80,7 @@ public class ServerFixture : IDisposable
                 if (_token is null || _expires < DateTimeOffset.UtcNow.AddMinutes(2))
                 {
                     var principal = new Auth.TokenPrincipal("test-suite", false, "Test suite", [Roles.SystemClient], ["system/*.cruds"], "test-suite");
-                    (_token, _expires) = factory.Services.GetRequiredService<Auth.Tokens.TokenService>().CreateAccessToken(principal, "http://localhost");
+                    (_token, _expires) = factory.Services.GetRequiredService<Auth.Tokens.TokenService>().CreateAccessToken(principal, baseUrl);
                 }
                 request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _token);
             }

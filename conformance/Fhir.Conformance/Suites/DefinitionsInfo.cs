@@ -6,7 +6,7 @@ namespace FhirArchive.Conformance;
 /// <summary>`definitions`: what loading the embedded R4 definitions costs (time and memory kept), and what they hold.</summary>
 public static class DefinitionsInfo
 {
-    public static int Main()
+    public static int Run()
     {
         var before = GC.GetTotalMemory(forceFullCollection: true);
         var sw = Stopwatch.StartNew();

@@ -15,7 +15,7 @@ public static class ExamplesSuite
 
     public sealed record Result(int Passed, int Failed, int Skipped, IReadOnlyList<Failure> Failures, TimeSpan Elapsed);
 
-    public static int Main(string[] args)
+    public static int Run(string[] args)
     {
         if (args.Length != 1)
         {

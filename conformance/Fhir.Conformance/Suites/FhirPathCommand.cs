@@ -11,7 +11,7 @@ namespace FhirArchive.Conformance;
 /// <summary>`fhirpath "expr" resource.json|xml`: evaluates once and prints the result collection as JSON.</summary>
 public static class FhirPathCommand
 {
-    public static int Main(string[] args)
+    public static int Run(string[] args)
     {
         if (args.Length is < 1 or > 2)
         {

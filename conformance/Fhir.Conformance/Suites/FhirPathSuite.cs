@@ -26,7 +26,7 @@ public static class FhirPathSuite
         ["LowBoundaryDecimal15"] = "expects a negative zero (-0.0); the engine returns 0.0 (the sign of a zero boundary is not kept)",
     };
 
-    public static int Main(string[] args)
+    public static int Run(string[] args)
     {
         if (args.Length != 1)
         {

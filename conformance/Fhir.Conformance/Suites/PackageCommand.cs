@@ -5,7 +5,7 @@ namespace FhirArchive.Conformance;
 /// <summary>`package [out.tgz]`: writes FhirArchive's FHIR package (profiles, terminology, naming systems, examples).</summary>
 public static class PackageCommand
 {
-    public static int Main(string[] args)
+    public static int Run(string[] args)
     {
         var path = args.Length > 0 ? args[0] : $"{ImplementationGuidePackage.Name}-{ImplementationGuidePackage.Version}.tgz";
         using (var file = File.Create(path)) ImplementationGuidePackage.Write(file);

@@ -15,7 +15,7 @@ namespace FhirArchive.Conformance;
 /// </summary>
 public static class SearchParamDump
 {
-    public static int Main(string[] args)
+    public static int Run(string[] args)
     {
         if (args.Length is < 1 or > 2)
         {

@@ -25,7 +25,7 @@ public static class ValidatorSuite
 
     public sealed record Result(int Passed, int Failed, IReadOnlyList<(string Case, string Reason)> Skipped, IReadOnlyList<Outcome> Disagreements, IReadOnlyList<Outcome> All);
 
-    public static int Main(string[] args)
+    public static int Run(string[] args)
     {
         if (args.Length is < 1 or > 2)
         {
@@ -200,9 +200,10 @@ public static class ValidatorSuite
                 sources[url.GetValue<string>()] = sd;
         }
 
+        // The generator resolves base profiles through WithSnapshot, which needs the generator: made on first use.
         SnapshotGenerator? generator = null;
-        generator = new SnapshotGenerator(url => sources.TryGetValue(url, out var sd) ? WithSnapshot(sd) : OfficialProfiles.Json(url));
-        JsonObject WithSnapshot(JsonObject sd) => sd["snapshot"] is not null ? sd : generator.Generate(sd);
+        SnapshotGenerator Generator() => generator ??= new SnapshotGenerator(url => sources.TryGetValue(url, out var sd) ? WithSnapshot(sd) : OfficialProfiles.Json(url));
+        JsonObject WithSnapshot(JsonObject sd) => sd["snapshot"] is not null ? sd : Generator().Generate(sd);
         var parser = new FhirJsonParser(ParserOptions.Lenient);
         if (Environment.GetEnvironmentVariable("DUMP_SNAPSHOT") is { } dump && sources.TryGetValue(dump, out var d)) Console.WriteLine(WithSnapshot(d).ToJsonString());
         return sources.ToDictionary(s => s.Key, s => StructureProfile.Load(parser.Parse(WithSnapshot(s.Value).ToJsonString()).GetResourceOrThrow()));

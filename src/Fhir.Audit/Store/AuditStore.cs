@@ -805,8 +805,9 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
             if (seq > _legacyEnd)
             {
                 var block = await db.AuditBlocks.Where(b => b.First <= seq).OrderByDescending(b => b.First).FirstOrDefaultAsync(ct);
+                if (block is null) return null;
                 // Found in place; only that frame is decoded.
-                foreach (var (start, length) in block is null ? [] : AuditJournal.FramesOf(block.Frames))
+                foreach (var (start, length) in AuditJournal.FramesOf(block.Frames))
                     if (AuditJournal.FieldsOf(block.Frames.AsSpan(start, length)).Seq == seq) return AuditJournal.Decode(block.Frames.AsSpan(start, length)).Record;
                 return null;
             }

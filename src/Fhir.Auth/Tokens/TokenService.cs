@@ -81,14 +81,16 @@ public sealed class TokenService(AuthOptions options, SigningKeys keys, External
         {
             return new(null, "malformed token");
         }
-        var own = issuer == baseUrl;
+        var own = IsOwnIssuer(issuer, baseUrl);
         var provider = own ? null : external.Find(issuer);
-        if (!own && provider is null) return new(null, "untrusted issuer");
+        if (!own && provider is null)
+            return new(null, $"untrusted issuer: expected {Printable(baseUrl)} (this server), presented {Printable(issuer)}; fetch the token from the base URL you call");
         var signingKeys = own ? [keys.Key] : await external.KeysAsync(provider!);
         var parameters = new TokenValidationParameters
         {
             ValidIssuer = issuer,
-            ValidAudience = own ? baseUrl : provider!.Audience ?? baseUrl,
+            // The server's own tokens name their base URL as audience too (the issuer's, under a loopback alias).
+            ValidAudience = own ? issuer : provider!.Audience ?? baseUrl,
             IssuerSigningKeys = signingKeys,
             ValidAlgorithms = AllowedAlgorithms,
             ClockSkew = options.ClockSkew,
@@ -105,6 +107,32 @@ public sealed class TokenService(AuthOptions options, SigningKeys keys, External
         if (await revocations.IsRevokedAsync(principal)) return new(null, "token revoked");
         if (own && principal.TokenId is null) return new(null, "token has no jti");
         return new(principal, null);
+    }
+
+    /// <summary>
+    /// Whether a token's issuer is this server, called at <paramref name="baseUrl"/>. With Security:BaseUrl set, only
+    /// that URL. Without it (a development or demo server, whose base follows the request's host), also its loopback
+    /// aliases: http://localhost:5000, http://127.0.0.1:5000 and http://[::1]:5000 (same scheme, port and path) reach
+    /// one listener on one machine, and the token must still carry this server's own signature, so a token fetched
+    /// under one name is not refused under another, and no other server's token gets in.
+    /// </summary>
+    public bool IsOwnIssuer(string? issuer, string baseUrl) => IsOwnIssuer(issuer, baseUrl, aliases: options.BaseUrl is null);
+
+    /// <param name="aliases">Whether loopback aliases count (Security:BaseUrl not set).</param>
+    public static bool IsOwnIssuer(string? issuer, string baseUrl, bool aliases) =>
+        issuer == baseUrl || (aliases && issuer is not null && LoopbackAliases(issuer, baseUrl));
+
+    private static bool LoopbackAliases(string a, string b) =>
+        Uri.TryCreate(a, UriKind.Absolute, out var x) && Uri.TryCreate(b, UriKind.Absolute, out var y)
+        && x.IsLoopback && y.IsLoopback && x.Scheme == y.Scheme && x.Port == y.Port
+        && x.AbsolutePath.TrimEnd('/') == y.AbsolutePath.TrimEnd('/') && x.UserInfo.Length == 0 && x.Query.Length == 0 && x.Fragment.Length == 0;
+
+    /// <summary>A presented value as it may be shown in an error (a WWW-Authenticate header included): printable ASCII, short.</summary>
+    private static string Printable(string? value)
+    {
+        if (string.IsNullOrEmpty(value)) return "no issuer";
+        var shown = new string([.. value.Take(200).Select(c => c is >= ' ' and <= '~' and not '"' and not '\\' ? c : '?')]);
+        return value.Length > 200 ? shown + "..." : shown;
     }
 
     /// <summary>Lifetime against the injected clock (the handler's own check uses the wall clock).</summary>

@@ -154,7 +154,7 @@ public sealed class FhirDefinitions
         return defs;
     }
 
-    private readonly List<(ElementDef Def, string Owner)> _pendingContentRefs = [];
+    private readonly List<(ElementDef Def, string Owner, string Reference)> _pendingContentRefs = [];
     private readonly Dictionary<string, TypeDefinition> _backbonesByPath = new(StringComparer.Ordinal);
 
     private void AddStructureDefinition(JsonElement sd)
@@ -261,7 +261,7 @@ public sealed class FhirDefinitions
         if (Str(el, "contentReference") is { } cref)
         {
             def.ContentReference = cref;
-            _pendingContentRefs.Add((def, owner));
+            _pendingContentRefs.Add((def, owner, cref));
         }
 
         if (el.TryGetProperty("binding", out var binding))
@@ -280,9 +280,9 @@ public sealed class FhirDefinitions
 
     private void ResolveContentReferences()
     {
-        foreach (var (def, owner) in _pendingContentRefs)
+        foreach (var (def, owner, reference) in _pendingContentRefs)
         {
-            var target = def.ContentReference![(def.ContentReference.IndexOf('#') + 1)..];
+            var target = reference[(reference.IndexOf('#') + 1)..];
             if (_backbonesByPath.TryGetValue(target, out var bb))
             {
                 def.Backbone = bb;
@@ -290,7 +290,7 @@ public sealed class FhirDefinitions
             }
             else
             {
-                throw new InvalidDataException($"{def.Path}: content reference {def.ContentReference} of {owner} not found");
+                throw new InvalidDataException($"{def.Path}: content reference {reference} of {owner} not found");
             }
         }
         _pendingContentRefs.Clear();

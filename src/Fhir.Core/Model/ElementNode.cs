@@ -237,13 +237,13 @@ public sealed class ElementNode
     /// <summary>Stable-sorts the children into definition order (unknown elements last).</summary>
     public void SortChildren()
     {
-        if (_count < 2) return;
+        if (_count < 2 || _children is not { } children) return;
         var sorted = true;
         for (var i = 1; i < _count && sorted; i++)
-            sorted = OrderOf(_children![i - 1]) <= OrderOf(_children[i]);
+            sorted = OrderOf(children[i - 1]) <= OrderOf(children[i]);
         if (sorted) return;
-        var copy = _children!.Take(_count).Select((c, i) => (c, i)).OrderBy(x => OrderOf(x.c)).ThenBy(x => x.i).Select(x => x.c).ToArray();
-        copy.CopyTo(_children, 0);
+        var copy = children.Take(_count).Select((c, i) => (c, i)).OrderBy(x => OrderOf(x.c)).ThenBy(x => x.i).Select(x => x.c).ToArray();
+        copy.CopyTo(children, 0);
     }
 
     private static int OrderOf(ElementNode n) => n.Definition?.Order ?? int.MaxValue;

@@ -20,10 +20,10 @@ namespace FhirArchive.Rest.Security;
 /// </summary>
 public sealed class BearerTokenHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> schemes, ILoggerFactory logger, UrlEncoder encoder,
-    ValidatedTokenCache tokens, AuthOptions options, IAuthEvents events)
+    ValidatedTokenCache tokens, TokenService tokenService, AuthOptions options, IAuthEvents events)
     : AuthenticationHandler<AuthenticationSchemeOptions>(schemes, logger, encoder)
 {
-    public const string Scheme = "FhirBearer";
+    public const string SchemeName = "FhirBearer";
     public const string PurposeHeader = "X-Purpose-Of-Use";
 
     /// <summary>Who calls when Security:Enabled is false (benchmarks, local development only).</summary>
@@ -45,7 +45,7 @@ public sealed class BearerTokenHandler(
             await events.TokenRejectedAsync(result.Error!, Context.Connection.RemoteIpAddress?.ToString());
             return AuthenticateResult.Fail(new InvalidTokenException(result.Error!));
         }
-        var caller = ToCaller(principal, principal.Issuer == baseUrl);
+        var caller = ToCaller(principal, tokenService.IsOwnIssuer(principal.Issuer, baseUrl));
         if (Request.Headers[PurposeHeader].ToString() is { Length: > 0 } purpose)
         {
             if (!RolePolicy.MayClaim(caller.Roles, purpose) && !caller.HasRole(Roles.Server))
@@ -60,7 +60,7 @@ public sealed class BearerTokenHandler(
         Context.SetCaller(caller);
         var claims = new List<Claim>(caller.Roles.Count + 1) { new(ClaimTypes.NameIdentifier, caller.Subject) };
         foreach (var role in caller.Roles) claims.Add(new Claim(ClaimTypes.Role, role));
-        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, Scheme)), Scheme));
+        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName));
     }
 
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)

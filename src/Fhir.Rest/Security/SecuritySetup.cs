@@ -20,7 +20,7 @@ public static class SecuritySetup
         var options = builder.Configuration.GetSection("Security").Get<AuthOptions>() ?? new AuthOptions();
         builder.Services.AddFhirAuth(options, dataFolder);
         // The token scheme (the only one, so the default); policies authenticate with it, so endpoints may RequireAuthorization.
-        builder.Services.AddAuthentication(BearerTokenHandler.Scheme).AddScheme<AuthenticationSchemeOptions, BearerTokenHandler>(BearerTokenHandler.Scheme, null);
+        builder.Services.AddAuthentication(BearerTokenHandler.SchemeName).AddScheme<AuthenticationSchemeOptions, BearerTokenHandler>(BearerTokenHandler.SchemeName, null);
         builder.Services.AddAuthorization();
         builder.Services.AddSingleton<PatientLinks>();
         // Stage Authorize: a write outside the token's reach is refused before the other write interceptors run.

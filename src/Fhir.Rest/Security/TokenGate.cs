@@ -24,11 +24,11 @@ public sealed class TokenGate(RequestDelegate next)
                 await next(ctx);
                 return;
             }
-            result = await ctx.AuthenticateAsync(BearerTokenHandler.Scheme);
+            result = await ctx.AuthenticateAsync(BearerTokenHandler.SchemeName);
             if (result.Failure is { } failure and not BearerTokenHandler.InvalidTokenException) ExceptionDispatchInfo.Throw(failure);
             if (!result.Succeeded)
             {
-                await ctx.ChallengeAsync(BearerTokenHandler.Scheme);
+                await ctx.ChallengeAsync(BearerTokenHandler.SchemeName);
                 return;
             }
         }

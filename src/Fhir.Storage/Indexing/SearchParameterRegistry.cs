@@ -77,7 +77,7 @@ public sealed class SearchParameterRegistry
         var parts = cs.EnumerateArray()
             .Select(c => typeByUrl.TryGetValue(c.GetProperty("definition").GetString()!, out var t) ? new CompositeComponent(t, FixComponent(c.GetProperty("expression").GetString()!)) : null)
             .ToArray();
-        return parts.Any(p => p is null) ? [] : parts!;
+        return parts.Contains(null) ? [] : [.. parts.OfType<CompositeComponent>()];
     }
 
     /// <summary>

@@ -6,11 +6,10 @@ using Xunit;
 namespace FhirArchive.Client.Tests;
 
 /// <summary>
-/// What Firely does that issue #21 found the server refusing, fixed on other branches (operations by POST and GET,
-/// metadata summaries, _format in paging links, HEAD, batch outcomes). These fail until those fixes are merged: they
-/// are the client's acceptance of them, not skipped.
+/// What Firely does that issue #21 found the server refusing (operations by POST and GET, type-level $everything,
+/// metadata summaries, _format in paging links, HEAD, batch outcomes): each failed before its fix.
 /// </summary>
-public sealed class PendingFixTests(FirelyServer server) : FirelyTests(server)
+public sealed class ConformanceGapTests(FirelyServer server) : FirelyTests(server)
 {
     [Theory, MemberData(nameof(Formats))]
     public async Task Everything_by_POST_with_a_Parameters_body(ResourceFormat format)

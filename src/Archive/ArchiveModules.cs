@@ -2,6 +2,7 @@ using FhirArchive.Archive.Consent;
 using FhirArchive.Archive.Grants;
 using FhirArchive.Archive.Notifications;
 using FhirArchive.Archive.Records;
+using FhirArchive.Archive.Transfer;
 
 namespace FhirArchive.Archive;
 
@@ -15,11 +16,13 @@ public static class ArchiveModules
         services.AddRecords(configuration)
             .AddConsent(configuration)
             .AddNotifications(configuration, dataFolder)
-            .AddGrants(configuration);
+            .AddGrants(configuration)
+            .AddTransfer(configuration);
 
     public static void MapArchive(this IEndpointRouteBuilder app)
     {
         app.MapRecords();
         app.MapGrants();
+        app.MapTransfer();
     }
 }

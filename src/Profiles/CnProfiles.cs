@@ -20,6 +20,7 @@ public static class CnProfiles
     public const string ServiceEncounter = Canonical + "cn-service-encounter";
     public const string Observation = Canonical + "cn-observation";
     public const string Consent = Canonical + "cn-consent";
+    public const string RecordTask = Canonical + "cn-record-task";
 
     private static readonly Lazy<Dictionary<string, JsonObject>> Differentials = new(() =>
     {

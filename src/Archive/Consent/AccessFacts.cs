@@ -4,7 +4,8 @@ namespace FhirArchive.Archive.Consent;
 /// <param name="PatientIds">The records (Patient ids) it belongs to; null when its type is no one's record data.</param>
 /// <param name="Labels">Its sensitivity labels (PSY, HIV) from meta.security.</param>
 /// <param name="Source">meta.source: the institution that wrote it ("Organization/…").</param>
-/// <param name="Actors">For Consents: the grantees named in provision.actor (they may see their own grants).</param>
+/// <param name="Actors">For Consents: the grantees named in provision.actor (they may see their own grants); for transfer Tasks: the
+/// requesting and the owning institution (both follow the request to its end, whoever holds the record).</param>
 /// <param name="Redactable">For summary types: the sensitive labels of parts that are cut out for callers not cleared.</param>
 public sealed record ResourceFacts(
     string Type,

@@ -80,7 +80,9 @@ public sealed class ConsentAccessPolicy(ConsentDecision decision, RecordDirector
         if (!RedactedTypes.Contains(node.Type!)) labels.UnionWith(SensitiveCodes.LabelsOf(node));
         var actors = node.Type == "Consent"
             ? node.Child("provision")?.ChildrenNamed("actor").Select(a => a.Child("reference")?.Child("reference")?.Value).OfType<string>().ToList() ?? []
-            : [];
+            : Transfer.TransferTerms.IsTransfer(node)
+                ? new[] { "requester", "owner" }.Select(e => Transfer.TransferTerms.Ref(node, e)).OfType<string>().ToList()
+                : [];
         var redactable = RedactedTypes.Contains(node.Type!) ? SensitiveCodes.LabelsOf(node) : null;
         return new ResourceFacts(node.Type!, node.ResourceId ?? "", patientIds, labels, meta?.Child("source")?.Value, actors, redactable);
     }

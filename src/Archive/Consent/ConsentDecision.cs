@@ -73,6 +73,8 @@ public sealed class ConsentDecision(ConsentOptions options)
             return AccessDecision.Allow("written by the caller's institution", AccessDecision.All);
         if (resource.Type == "Consent" && resource.Actors.Any(a => a == caller.Practitioner || a == caller.Organization))
             return AccessDecision.Allow("an authorisation granted to the caller", AccessDecision.None);
+        if (resource.Type == "Task" && caller.Organization is { } org && resource.Actors.Contains(org) && StaffRoles.Any(caller.HasRole))
+            return AccessDecision.Allow("a transfer of the record requested by or owned by the caller's institution", AccessDecision.None);
 
         if (caller.HasRole(Roles.Resident) && caller.Patient == patient)
             return ResidentChannel(resource, context, now, patient, "the resident's own record");
@@ -106,6 +108,8 @@ public sealed class ConsentDecision(ConsentOptions options)
     {
         // Their own authorisations are always theirs to see (and revoke).
         if (resource.Type == "Consent") return AccessDecision.Allow("the resident's own authorisations", AccessDecision.None);
+        // 四(二): a transfer needs the resident's consent, so its requests are theirs to follow (Actors: only transfer Tasks have them).
+        if (resource.Type == "Task" && resource.Actors.Count > 0) return AccessDecision.Allow("a transfer of the resident's own record", AccessDecision.None);
         var today = ChinaDate(now);
         if (context.Record.IsMinor(today, options.AdultAge)
             && InForce(context, ConsentTerms.MinorOpening, now, g => g.Actors.Count == 0 || g.Actors.Contains(opener)) is null)

@@ -24,7 +24,8 @@ public sealed class LifecycleInterceptor(RecordScope scope) : IWriteInterceptor
             throw new FhirException(405, "not-supported",
                 $"Resident records are never deleted: close Patient/{context.Id} with $close; sealed records past their retention are purged by an administrator ($purge) / 健康档案不得删除");
         }
-        if (procedure is RecordProcedure.Lifecycle or RecordProcedure.Purge) return ValueTask.CompletedTask;
+        // A transfer of a record closed as lost or moved out brings it back into management under its new holder.
+        if (procedure is RecordProcedure.Lifecycle or RecordProcedure.Purge or RecordProcedure.Transfer) return ValueTask.CompletedTask;
         var status = current is null ? null : RecordStatus.Get(current);
         if (RecordStatus.IsSealed(status))
             throw new FhirException(409, "conflict",

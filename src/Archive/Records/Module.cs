@@ -21,6 +21,7 @@ public static class RecordsModule
         services.AddSingleton<IWriteInterceptor, RecordNumberInterceptor>();
         services.AddSingleton<IWriteInterceptor, TimelinessInterceptor>();
         services.AddSingleton<IWriteInterceptor, IdentityKeyInterceptor>();
+        services.AddSingleton<ITaskWorkflow, CorrectionWorkflow>();
         services.AddSingleton<LostToFollowUpJob>();
         if (options.Enabled && options.LostToFollowUpJob) services.AddHostedService(sp => sp.GetRequiredService<LostToFollowUpJob>());
         return services;
@@ -29,7 +30,7 @@ public static class RecordsModule
     public static void MapRecords(this IEndpointRouteBuilder app)
     {
         LifecycleEndpoints.Map(app);
-        CorrectionEndpoints.Map(app);
+        TaskDecisions.Map(app);
         MatchEndpoint.Map(app);
         MergeEndpoint.Map(app);
     }

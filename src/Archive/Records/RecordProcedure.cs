@@ -11,7 +11,9 @@ public static class RecordProcedure
     public const string Correction = "record-correction";
     public const string Purge = "record-purge";
     public const string Merge = "record-merge";
+    /// <summary>A record moving to another responsible institution (Transfer module): the holder, contract and status change together.</summary>
+    public const string Transfer = "record-transfer";
 
     /// <summary>Whether a write's procedure is one of these (not another module's, nor none).</summary>
-    public static bool Includes(string? procedure) => procedure is Lifecycle or Correction or Purge or Merge;
+    public static bool Includes(string? procedure) => procedure is Lifecycle or Correction or Purge or Merge or Transfer;
 }

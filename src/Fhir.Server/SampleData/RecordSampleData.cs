@@ -55,7 +55,7 @@ public static class RecordSampleData
 
         // A mistyped systolic pressure (185 for 135), corrected with the administrator's approval.
         await PutAsync(writer, s, CorrectionTask(Observation("cq-obs-bp", "cq-chen-ming", "2026-11-20T09:00:00+08:00", 135)), ct);
-        await CorrectionEndpoints.ApproveAsync(s, writer, scope, Administrator, "cq-correction-bp", now, null, ct);
+        await CorrectionWorkflow.ApproveAsync(s, writer, scope, Administrator, "cq-correction-bp", now, null, ct);
     }
 
     private static async Task PutAsync(ResourceWriter writer, IWriteSession s, string json, CancellationToken ct)
@@ -112,9 +112,9 @@ public static class RecordSampleData
 
     private static string CorrectionTask(string content) => $$$"""
         {"resourceType":"Task","id":"cq-correction-bp","status":"requested","intent":"proposal",
-         "code":{"coding":[{"system":"{{{CorrectionEndpoints.TaskTypeSystem}}}","code":"{{{CorrectionEndpoints.Correction}}}"}]},
+         "code":{"coding":[{"system":"{{{CorrectionWorkflow.TaskTypeSystem}}}","code":"{{{CorrectionWorkflow.Correction}}}"}]},
          "focus":{"reference":"Observation/cq-obs-bp"},"for":{"reference":"Patient/cq-chen-ming"},"authoredOn":"2026-11-21",
          "requester":{"reference":"Practitioner/cq-dr-li"},"owner":{"reference":"{{{Org}}}"},"reasonCode":{"text":"录入错误：收缩压应为 135 / typing error, 135"},
-         "input":[{"type":{"text":"{{{CorrectionEndpoints.ContentInput}}}"},"valueAttachment":{"contentType":"application/fhir+json","data":"{{{Convert.ToBase64String(Encoding.UTF8.GetBytes(content))}}}"}}]}
+         "input":[{"type":{"text":"{{{CorrectionWorkflow.ContentInput}}}"},"valueAttachment":{"contentType":"application/fhir+json","data":"{{{Convert.ToBase64String(Encoding.UTF8.GetBytes(content))}}}"}}]}
         """;
 }

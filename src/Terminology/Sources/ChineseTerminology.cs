@@ -27,6 +27,7 @@ public static class CnTerminology
     public const string TransferReason = Canonical + "/CodeSystem/transfer-reason";
     public const string ConfirmationMethod = Canonical + "/CodeSystem/resident-confirmation-method";
     public const string RecordTaskType = Canonical + "/CodeSystem/record-task-type";
+    public const string RecordTaskBusinessStatus = Canonical + "/CodeSystem/record-task-business-status";
     public const string RecordDocumentType = Canonical + "/CodeSystem/record-document-type";
     public const string ConsentCategory = Canonical + "/CodeSystem/consent-category";
     public const string ConsentVerificationMethod = Canonical + "/CodeSystem/consent-verification-method";
@@ -105,6 +106,9 @@ public static class ChineseTerminology
                 { TitleEn = "Health record task type", Description = "转迁、更正审批、工单与异地服务回传（重庆市规范 细则 四）" },
                 ("transfer", "档案转迁", "Record transfer"), ("correction", "档案更正", "Record correction (needs an administrator's approval)"),
                 ("work-order", "工单", "Work order"), ("off-site-service", "异地服务回传", "Off-site service pushed back to the holding institution")),
+            Listed(new CodeSystemInfo(CnTerminology.RecordTaskBusinessStatus, "record-task-business-status", "健康档案业务任务进展")
+                { TitleEn = "Health record task business status", Description = "Task.businessStatus: 转迁申请超过7个自然日未确认，提交市级平台（重庆市规范 细则 四(三)1）" },
+                ("escalated", "超期未确认，已提交市级平台", "Not answered in time: escalated to the city platform")),
             Listed(new CodeSystemInfo(CnTerminology.RecordDocumentType, "record-document-type", "健康档案文档类型")
                 { TitleEn = "Health record document type" },
                 ("homepage", "居民电子健康档案首页", "Resident health record homepage")),

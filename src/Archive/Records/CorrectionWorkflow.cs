@@ -17,24 +17,22 @@ namespace FhirArchive.Archive.Records;
 /// written, with a Provenance naming requester (author), the approving administrator (verifier, on behalf of the
 /// institution), reason and time; the history keeps every version. $approve's parameters are all optional.
 /// </summary>
-public static class CorrectionEndpoints
+public sealed class CorrectionWorkflow(ResourceWriter writer, RecordScope scope) : ITaskWorkflow
 {
-    public const string TaskTypeSystem = "http://fhirarchive.cn/fhir/CodeSystem/record-task-type";
+    public const string TaskTypeSystem = TaskDecisions.TaskTypeSystem;
     public const string Correction = "correction";
+
+    public string Code => Correction;
     public const string ContentInput = "content";
 
-    public static void Map(IEndpointRouteBuilder app)
-    {
-        app.MapOperation(FhirOperation.Local(typeof(CorrectionEndpoints).Assembly, "Task-approve"), OperationLevel.Instance, Approve).WithTags("Records").WithSummary("approve a correction: the proposed content becomes the record's new version (勘误审批)");
-        app.MapOperation(FhirOperation.Local(typeof(CorrectionEndpoints).Assembly, "Task-reject"), OperationLevel.Instance, Reject).WithTags("Records").WithSummary("reject a correction (reason)");
-    }
+    public Task<StoredResource> ApproveAsync(TaskDecision d) => ApproveAsync(d.Session, writer, scope, d.Caller, d.Id, d.Now, d.Comment, d.Ct);
 
-    private static async Task Approve(HttpContext ctx, string id, IResourceStore store, ResourceWriter writer, RecordScope scope, TimeProvider clock)
+    public async Task<StoredResource> RejectAsync(TaskDecision d)
     {
-        var caller = ctx.GetCaller();
-        var p = await OperationParameters.ReadAsync(ctx);
-        var task = await ResourceEndpoints.InSessionAsync(ctx, store, s => ApproveAsync(s, writer, scope, caller, id, clock.GetUtcNow(), p.Value("comment"), ctx.RequestAborted));
-        await FhirFormats.WriteJsonBytesAsync(ctx, 200, task.Json!);
+        var (node, _, _) = await OpenAsync(d.Session, d.Id, scope, d.Caller, d.Ct);
+        TaskDecisions.SetStatus(node, "rejected", d.NowInstant);
+        node.Add("statusReason").Add("text", d.Reason);
+        return (await writer.UpdateAsync(d.Session, node, "Task", d.Id, null, d.Ct)).Stored;
     }
 
     /// <summary>Approves correction Task/{id} for <paramref name="caller"/>: the new version, its Provenance, the completed Task (returned).</summary>
@@ -52,26 +50,11 @@ public static class CorrectionEndpoints
         var written = (await writer.UpdateAsync(s, content, current.ResourceType, current.Id, current.Version, ct, update)).Stored;
         await writer.CreateAsync(s, CorrectionProvenance(node, caller, current, written, now, comment), "Provenance", null, ct,
             intent: WriteIntent.Create.For(RecordProcedure.Correction));
-        SetStatus(node, "completed", now);
+        TaskDecisions.SetStatus(node, "completed", now);
         var output = node.Add("output");
         output.Add("type").Add("text", "corrected version");
         output.Add("value", null, "Reference").Add("reference", $"{written.ResourceType}/{written.Id}/_history/{written.Version}");
         return (await writer.UpdateAsync(s, node, "Task", id, null, ct, update)).Stored;
-    }
-
-    private static async Task Reject(HttpContext ctx, string id, IResourceStore store, ResourceWriter writer, RecordScope scope, TimeProvider clock)
-    {
-        var caller = ctx.GetCaller();
-        var p = await OperationParameters.ReadAsync(ctx);
-        var reason = p.Required("reason");
-        var task = await ResourceEndpoints.InSessionAsync(ctx, store, async s =>
-        {
-            var (node, _, _) = await OpenAsync(s, id, scope, caller, ctx.RequestAborted);
-            SetStatus(node, "rejected", FhirInstant.Of(clock.GetUtcNow()));
-            node.Add("statusReason").Add("text", reason);
-            return (await writer.UpdateAsync(s, node, "Task", id, null, ctx.RequestAborted)).Stored;
-        });
-        await FhirFormats.WriteJsonBytesAsync(ctx, 200, task.Json!);
     }
 
     /// <summary>The open correction Task, the service record it corrects, and the check that the caller may decide it.</summary>
@@ -80,11 +63,10 @@ public static class CorrectionEndpoints
         if (!caller.HasRole(Roles.RecordAdministrator))
             throw new FhirException(403, "forbidden", "Only a record administrator of the record's responsible institution decides corrections / 仅责任机构的档案管理员可审批勘误");
         var task = RecordScope.Parse(await s.ReadAsync("Task", id, ct)) ?? throw FhirException.NotFound($"Task/{id} is not known.");
-        var code = task.Child("code")?.ChildrenNamed("coding").FirstOrDefault(c => c.Child("system")?.Value == TaskTypeSystem)?.Child("code")?.Value;
+        var code = TaskDecisions.CodeOf(task);
         if (code != Correction) throw FhirException.Unprocessable($"Task/{id} is not a correction request (code {TaskTypeSystem}|{Correction}).");
-        var status = task.Child("status")?.Value;
-        if (status is not ("draft" or "requested" or "received" or "ready"))
-            throw FhirException.Conflict($"Task/{id} is {status}: it was decided already.");
+        if (!TaskDecisions.IsOpen(task))
+            throw FhirException.Conflict($"Task/{id} is {task.Child("status")?.Value}: it was decided already / 该任务已处理");
         var focus = task.Child("focus")?.Child("reference")?.Value?.Split('/');
         if (focus is not { Length: >= 2 }) throw FhirException.Unprocessable($"Task/{id} names no service record in 'focus'.");
         var current = await s.ReadAsync(focus[0], focus[1], ct);
@@ -121,12 +103,4 @@ public static class CorrectionEndpoints
             .Entity("revision", ProvenanceBuilder.VersionOf(before))
             .Entity("source", "Task/" + task.Child("id")?.Value)
             .Build();
-
-    private static void SetStatus(ElementNode task, string status, string now)
-    {
-        task.RemoveAll("status");
-        task.Add("status", status);
-        task.RemoveAll("lastModified");
-        task.Add("lastModified", now);
-    }
 }

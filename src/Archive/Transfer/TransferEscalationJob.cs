@@ -1,0 +1,77 @@
+using FhirArchive.Archive.Records;
+using FhirArchive.Rest.Search;
+using FhirArchive.Rest.Writing;
+using FhirArchive.Storage;
+
+namespace FhirArchive.Archive.Transfer;
+
+/// <summary>
+/// Hourly: a transfer request its holder has not answered by the end of its due day (authored day + ResponseDays,
+/// China calendar) is marked escalated (Task.businessStatus), and the city platform may then decide it. Idempotent;
+/// driven by the server's TimeProvider, so a test runs it with a manual clock.
+/// </summary>
+public sealed class TransferEscalationJob(IResourceStore store, ResourceWriter writer, SearchParser parser, TransferOptions options,
+    TimeProvider clock, ILogger<TransferEscalationJob> log) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try { await Task.Delay(TimeSpan.FromHours(1), clock, stoppingToken); }
+            catch (OperationCanceledException) { return; }
+            try
+            {
+                var escalated = await RunOnceAsync(stoppingToken);
+                if (escalated.Count > 0) log.LogInformation("Escalated {Count} unanswered transfer requests.", escalated.Count);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                log.LogError(e, "The transfer escalation job failed; it runs again within the hour.");
+            }
+        }
+    }
+
+    /// <summary>One run: the ids of the Tasks it escalated.</summary>
+    public async Task<IReadOnlyList<string>> RunOnceAsync(CancellationToken ct = default)
+    {
+        var now = clock.GetUtcNow();
+        // Authored on or before this China day → its due day has passed.
+        var lastDay = TransferTerms.ChinaDate(now).AddDays(-options.ResponseDays - 1);
+        var before = TransferTerms.Date(lastDay.AddDays(1)) + "T00:00:00+08:00";
+        var candidates = new List<string>();
+        var offset = 0;
+        while (true)
+        {
+            var (query, _) = await parser.ParseAsync("Task",
+                [new("code", $"{TaskDecisions.TaskTypeSystem}|{TransferTerms.Code}"), new("status", "requested"), new("authored-on", "lt" + before)], strict: true, ct);
+            query.Count = 200;
+            query.Offset = offset;
+            query.IncludeTotal = false;
+            var page = (await store.SearchAsync(query, ct)).Matches;
+            candidates.AddRange(page.Where(t => RecordScope.Parse(t) is { } n && !TransferTerms.IsEscalated(n)).Select(t => t.Id));
+            if (page.Count < query.Count) break;
+            offset += page.Count;
+        }
+        var escalated = new List<string>();
+        foreach (var id in candidates)
+        {
+            await using var s = await store.BeginWriteAsync(ct);
+            // Looked at again in the write session: it may have been decided since the search.
+            var task = RecordScope.Parse(await s.ReadAsync("Task", id, ct));
+            if (task is null || task.Child("status")?.Value != "requested" || TransferTerms.IsEscalated(task)) continue;
+            task.RemoveAll("businessStatus");
+            var status = task.Add("businessStatus");
+            var coding = status.Add("coding");
+            coding.Add("system", TransferTerms.BusinessStatusSystem);
+            coding.Add("code", TransferTerms.Escalated);
+            coding.Add("display", "超期未确认，已提交市级平台");
+            status.Add("text", $"not answered in {options.ResponseDays} days: escalated to the city platform / 超过{options.ResponseDays}个自然日未确认，已提交市级平台");
+            task.RemoveAll("lastModified");
+            task.Add("lastModified", Fhir.Model.FhirInstant.Of(now));
+            await writer.UpdateAsync(s, task, "Task", id, null, ct, WriteIntent.Update.For(RecordProcedure.Transfer));
+            await s.CommitAsync(ct);
+            escalated.Add(id);
+        }
+        return escalated;
+    }
+}

@@ -1,0 +1,42 @@
+using System.Globalization;
+using FhirArchive.Archive.Records;
+using FhirArchive.Fhir.Model;
+using FhirArchive.Terminology.Sources;
+
+namespace FhirArchive.Archive.Transfer;
+
+/// <summary>The vocabulary of a transfer Task and the few facts read from it (all codes live in the Terminology project).</summary>
+public static class TransferTerms
+{
+    public const string Code = "transfer";
+    public const string ReasonSystem = CnTerminology.TransferReason;
+    public const string ConfirmationSystem = CnTerminology.ConfirmationMethod;
+    public const string BusinessStatusSystem = CnTerminology.RecordTaskBusinessStatus;
+    public const string Escalated = "escalated";
+    /// <summary>Task.input / output type texts.</summary>
+    public const string ConfirmationInput = "confirmation";
+    public const string ProtectionEndOutput = "protection-end";
+    public const string RecordOutput = "record";
+    /// <summary>Holds one open transfer per record (UNIQUE key = the Patient id, owner = the Task): concurrent requests cannot both win.</summary>
+    public const string OpenScope = "transfer-open";
+
+    public static bool IsTransfer(ElementNode? task) => task?.Type == "Task" && TaskDecisions.CodeOf(task) == Code;
+
+    public static string? Ref(ElementNode task, string element) => task.Child(element)?.Child("reference")?.Value;
+
+    public static string? PatientId(ElementNode task) => Ref(task, "for") is { } r && r.StartsWith("Patient/", StringComparison.Ordinal) ? r["Patient/".Length..] : null;
+
+    public static bool IsEscalated(ElementNode task) =>
+        task.Child("businessStatus")?.ChildrenNamed("coding").Any(c => c.Child("system")?.Value == BusinessStatusSystem && c.Child("code")?.Value == Escalated) == true;
+
+    /// <summary>The calendar day in China (UTC+8): the 7 days and the protection period are counted there.</summary>
+    public static DateOnly ChinaDate(DateTimeOffset t) => DateOnly.FromDateTime(t.ToOffset(TimeSpan.FromHours(8)).DateTime);
+
+    public static string Date(DateOnly d) => d.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+
+    /// <summary>The date (yyyy-MM-dd) an output of the given type text holds, or null.</summary>
+    public static DateOnly? OutputDate(ElementNode task, string type) =>
+        task.ChildrenNamed("output").Where(o => o.Child("type")?.Child("text")?.Value == type).Select(o => o.Child("value")?.Value)
+            .Select(v => DateOnly.TryParseExact(v, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d) ? d : (DateOnly?)null)
+            .FirstOrDefault(d => d is not null);
+}

@@ -1,6 +1,5 @@
 using FhirArchive.Fhir.Model;
 using FhirArchive.Rest.Access;
-using FhirArchive.Rest.Metadata;
 using FhirArchive.Rest.Resources;
 using FhirArchive.Rest.Infrastructure;
 using FhirArchive.Rest.Writing;
@@ -21,9 +20,9 @@ public sealed class CorrectionWorkflow(ResourceWriter writer, RecordScope scope)
 {
     public const string TaskTypeSystem = TaskDecisions.TaskTypeSystem;
     public const string Correction = "correction";
+    public const string ContentInput = "content";
 
     public string Code => Correction;
-    public const string ContentInput = "content";
 
     public Task<StoredResource> ApproveAsync(TaskDecision d) => ApproveAsync(d.Session, writer, scope, d.Caller, d.Id, d.Now, d.Comment, d.Ct);
 

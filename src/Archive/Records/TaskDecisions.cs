@@ -43,24 +43,25 @@ public static class TaskDecisions
         app.MapOperation(FhirOperation.Local(local, "Task-reject"), OperationLevel.Instance, Reject).WithTags("Records").WithSummary("reject a record task (reason)");
     }
 
-    private static async Task Approve(HttpContext ctx, string id, IResourceStore store, IEnumerable<ITaskWorkflow> workflows, TimeProvider clock)
+    private static async Task Approve(HttpContext ctx, string id, IServiceProvider sp)
     {
         var p = await OperationParameters.ReadAsync(ctx);
-        await DecideAsync(ctx, id, store, workflows, clock, p.Value("comment"), null, (w, d) => w.ApproveAsync(d));
+        await DecideAsync(ctx, id, sp, p.Value("comment"), null, (w, d) => w.ApproveAsync(d));
     }
 
-    private static async Task Reject(HttpContext ctx, string id, IResourceStore store, IEnumerable<ITaskWorkflow> workflows, TimeProvider clock)
+    private static async Task Reject(HttpContext ctx, string id, IServiceProvider sp)
     {
         var p = await OperationParameters.ReadAsync(ctx);
         // The seed (四(二)): an institution may not refuse without a reason; every workflow's refusal names one.
         var reason = p.Value("reason") is { Length: > 0 } r && !string.IsNullOrWhiteSpace(r) ? r
             : throw FhirException.BadRequest("A rejection needs its reason ('reason') / 驳回须说明理由");
-        await DecideAsync(ctx, id, store, workflows, clock, p.Value("comment"), reason, (w, d) => w.RejectAsync(d));
+        await DecideAsync(ctx, id, sp, p.Value("comment"), reason, (w, d) => w.RejectAsync(d));
     }
 
-    private static async Task DecideAsync(HttpContext ctx, string id, IResourceStore store, IEnumerable<ITaskWorkflow> workflows, TimeProvider clock,
+    private static async Task DecideAsync(HttpContext ctx, string id, IServiceProvider sp,
         string? comment, string? reason, Func<ITaskWorkflow, TaskDecision, Task<StoredResource>> decide)
     {
+        var (store, workflows, clock) = (sp.GetRequiredService<IResourceStore>(), sp.GetServices<ITaskWorkflow>().ToList(), sp.GetRequiredService<TimeProvider>());
         var caller = ctx.GetCaller();
         var task = await ResourceEndpoints.InSessionAsync(ctx, store, async s =>
         {

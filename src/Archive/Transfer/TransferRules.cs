@@ -78,8 +78,9 @@ public static class TransferRules
         await writer.CreateAsync(s, provenance.Build(), "Provenance", null, ct, intent: WriteIntent.Create.For(RecordProcedure.Transfer));
 
         TaskDecisions.SetStatus(task, "completed", instant);
-        var period = task.Child("executionPeriod") ?? task.Add("executionPeriod");
-        period.RemoveAll("end");
+        task.RemoveAll("executionPeriod");
+        var period = task.Add("executionPeriod");
+        if (task.Child("authoredOn")?.Value is { } asked) period.Add("start", asked);
         period.Add("end", instant);
         var record = task.Add("output");
         record.Add("type").Add("text", TransferTerms.RecordOutput);

@@ -11,7 +11,7 @@ namespace FhirArchive.Archive.Transfer;
 /// Task/[id]/$approve and $reject of a transfer Task (四(三)1): the current holder's record administrator confirms —
 /// the transfer completes at once — or refuses with a reason (the seed: no refusal without one). Once the request is
 /// escalated (not answered in the calendar days allowed, <see cref="TransferEscalationJob"/>) the city platform
-/// (a platform client, or a health-administration officer) decides it instead.
+/// (its client, one of Consent:PlatformClients: 市基层综管系统) decides it instead.
 /// </summary>
 public sealed class TransferWorkflow(ResourceWriter writer, RecordScope scope, TransferOptions options, ConsentDecision consent) : ITaskWorkflow
 {
@@ -40,7 +40,7 @@ public sealed class TransferWorkflow(ResourceWriter writer, RecordScope scope, T
             throw FhirException.Conflict($"Task/{d.Id} is {d.Task.Child("status")?.Value}: it was decided already / 该转迁申请已处理");
         var owner = TransferTerms.Ref(d.Task, "owner");
         var holderAdmin = d.Caller.HasRole(Roles.RecordAdministrator) && owner is not null && d.Caller.Organization == owner;
-        var platform = TransferTerms.IsEscalated(d.Task) && (consent.IsPlatformClient(d.Caller) || d.Caller.HasRole(Roles.HealthAdministrationOfficer));
+        var platform = TransferTerms.IsEscalated(d.Task) && consent.IsPlatformClient(d.Caller);
         if (!holderAdmin && !platform)
             throw new FhirException(403, "forbidden", TransferTerms.IsEscalated(d.Task)
                 ? $"Task/{d.Id} was escalated: it is decided by the city platform or by a record administrator of {owner} / 已超期提交市级平台，由市级平台或原管档机构档案管理员处理"

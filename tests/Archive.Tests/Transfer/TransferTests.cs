@@ -133,7 +133,7 @@ public abstract class TransferTestsBase<TFixture>(TFixture fx) : RecordTestsBase
         // Consent follows at once: the new holder reads the whole record; the old holder keeps only what it wrote.
         Assert.Equal(HttpStatusCode.OK, await ReadAs($"/Patient/{patient}", NewDoctor));
         Assert.Equal(HttpStatusCode.OK, await ReadAs($"/Observation/{own}", NewDoctor));
-        var later = (await (await Send(HttpMethod.Post, "/Observation", Residents.Observation(patient, "2026-03-02T09:00:00+08:00"), NewDoctor)).JsonAsync()).GetProperty("id").GetString()!;
+        var later = (await (await Send(HttpMethod.Post, "/Observation", Residents.Observation(patient, "2026-03-01T09:30:00+08:00"), NewDoctor)).JsonAsync()).GetProperty("id").GetString()!;
         Assert.Equal(HttpStatusCode.NotFound, await ReadAs($"/Observation/{later}", OldClinician));
         Assert.Equal(HttpStatusCode.NotFound, await ReadAs($"/Observation/{later}", Doctor)); // the contract ended with the move
         Assert.Equal(HttpStatusCode.OK, await ReadAs($"/Observation/{own}", OldClinician));

@@ -1,5 +1,6 @@
 using FhirArchive.Archive.Records;
 using FhirArchive.Rest.Search;
+using FhirArchive.Rest.Resources;
 using FhirArchive.Rest.Writing;
 using FhirArchive.Storage;
 

@@ -3,6 +3,7 @@ using FhirArchive.Fhir.Model;
 using FhirArchive.Rest.Access;
 using FhirArchive.Rest.Infrastructure;
 using FhirArchive.Rest.Search;
+using FhirArchive.Rest.Resources;
 using FhirArchive.Rest.Writing;
 using FhirArchive.Storage;
 

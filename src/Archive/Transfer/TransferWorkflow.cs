@@ -3,7 +3,9 @@ using FhirArchive.Archive.Records;
 using FhirArchive.Fhir.Model;
 using FhirArchive.Rest.Access;
 using FhirArchive.Rest.Infrastructure;
+using FhirArchive.Rest.Resources;
 using FhirArchive.Rest.Writing;
+using FhirArchive.Storage;
 
 namespace FhirArchive.Archive.Transfer;
 

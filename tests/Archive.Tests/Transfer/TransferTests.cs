@@ -43,7 +43,7 @@ public abstract class TransferTestsBase<TFixture>(TFixture fx) : RecordTestsBase
     private static string Request(string reason = "2", string confirmation = "3") =>
         Params(("reason", "Code", reason), ("confirmation", "Code", confirmation), ("note", "String", "居民搬家 / moved house"));
 
-    private static string Contract => $$""","generalPractitioner":[{"extension":[{"url":"{{RecordMaintainer.ContractExtension}}","valuePeriod":{"start":"2025-01-01"}}],"reference":"{{Contracted}}"}]""";
+    private static string Contract => $$$""","generalPractitioner":[{"extension":[{"url":"{{{RecordMaintainer.ContractExtension}}}","valuePeriod":{"start":"2025-01-01"}}],"reference":"{{{Contracted}}}"}]""";
 
     private async Task<string> RecordAsync(string extra = "")
     {
@@ -196,7 +196,7 @@ public abstract class TransferTestsBase<TFixture>(TFixture fx) : RecordTestsBase
         await Forbidden(await RequestAsync(fresh, TestCallers.As("res-x", Roles.Resident, patient: $"Patient/{fresh}")));
         Assert.Equal(HttpStatusCode.NotFound, (await RequestAsync("no-such-record", NewDoctor)).StatusCode);
         // Transfer Tasks come only from the procedure.
-        var forged = $$"""{"resourceType":"Task","status":"requested","intent":"order","code":{"coding":[{"system":"{{TaskDecisions.TaskTypeSystem}}","code":"transfer"}]},"for":{"reference":"Patient/{{fresh}}"},"requester":{"reference":"{{Elsewhere}}"},"owner":{"reference":"{{Org}}"}}""";
+        var forged = $$$"""{"resourceType":"Task","status":"requested","intent":"order","code":{"coding":[{"system":"{{{TaskDecisions.TaskTypeSystem}}}","code":"transfer"}]},"for":{"reference":"Patient/{{{fresh}}}"},"requester":{"reference":"{{{Elsewhere}}}"},"owner":{"reference":"{{{Org}}}"}}""";
         await Forbidden(await Send(HttpMethod.Post, "/Task", forged, NewDoctor));
     }
 

@@ -79,6 +79,9 @@ public abstract class TransferTestsBase<TFixture>(TFixture fx) : RecordTestsBase
         var before = await ReadAsync($"/Patient/{patient}");
         var own = (await (await Send(HttpMethod.Post, "/Observation", Residents.Observation(patient, "2026-03-01T09:00:00+08:00"), OldClinician)).JsonAsync()).GetProperty("id").GetString()!;
         Assert.Equal(HttpStatusCode.NotFound, await ReadAs($"/Patient/{patient}", NewDoctor)); // not theirs yet
+        // A visit at the future holder before the move: the holder of the day sees it (and its facts are now cached).
+        var visit = (await (await Send(HttpMethod.Post, "/Observation", Residents.Observation(patient, "2026-03-01T09:10:00+08:00"), NewDoctor)).JsonAsync()).GetProperty("id").GetString()!;
+        Assert.Equal(HttpStatusCode.OK, await ReadAs($"/Observation/{visit}", OldClinician));
 
         var requested = await RequestAsync(patient, NewDoctor);
         Assert.Equal(HttpStatusCode.Created, requested.StatusCode);
@@ -134,6 +137,7 @@ public abstract class TransferTestsBase<TFixture>(TFixture fx) : RecordTestsBase
         Assert.Equal(HttpStatusCode.OK, await ReadAs($"/Patient/{patient}", NewDoctor));
         Assert.Equal(HttpStatusCode.OK, await ReadAs($"/Observation/{own}", NewDoctor));
         var later = (await (await Send(HttpMethod.Post, "/Observation", Residents.Observation(patient, "2026-03-01T09:30:00+08:00"), NewDoctor)).JsonAsync()).GetProperty("id").GetString()!;
+        Assert.Equal(HttpStatusCode.NotFound, await ReadAs($"/Observation/{visit}", OldClinician)); // at once, not after the cache expires
         Assert.Equal(HttpStatusCode.NotFound, await ReadAs($"/Observation/{later}", OldClinician));
         Assert.Equal(HttpStatusCode.NotFound, await ReadAs($"/Observation/{later}", Doctor)); // the contract ended with the move
         Assert.Equal(HttpStatusCode.OK, await ReadAs($"/Observation/{own}", OldClinician));

@@ -22,6 +22,12 @@ public sealed class TransferWorkflow(ResourceWriter writer, RecordScope scope, T
     public async Task<StoredResource> ApproveAsync(TaskDecision d)
     {
         var patient = await OpenAsync(d);
+        var owner = TransferTerms.Ref(d.Task, "owner");
+        var patientId = TransferTerms.PatientId(d.Task);
+        if (patient.Child("managingOrganization")?.Child("reference")?.Value != owner)
+            throw FhirException.Conflict($"Patient/{patientId} is no longer held by {owner}: the request can only be refused / 档案管理机构已变更，该申请只能驳回");
+        if (RecordStatus.Get(patient) is RecordStatus.Deceased or RecordStatus.Merged)
+            throw FhirException.Conflict($"Patient/{patientId} is {RecordStatus.Get(patient)} since the request: it is not transferred; refuse the request / 死亡或已合并的档案不再流转，请驳回该申请");
         return await TransferRules.CompleteAsync(d.Session, writer, options, d.Task, d.Id, patient, d.Caller, d.Comment, d.Now, d.Ct);
     }
 
@@ -35,7 +41,7 @@ public sealed class TransferWorkflow(ResourceWriter writer, RecordScope scope, T
         return (await writer.UpdateAsync(d.Session, d.Task, "Task", d.Id, null, d.Ct, WriteIntent.Update.For(RecordProcedure.Transfer))).Stored;
     }
 
-    /// <summary>The record of the open Task, once the caller is found to decide it and nothing changed since the request.</summary>
+    /// <summary>The record of the open Task, once the caller is found to decide it.</summary>
     private async Task<ElementNode> OpenAsync(TaskDecision d)
     {
         if (!TaskDecisions.IsOpen(d.Task))
@@ -48,11 +54,7 @@ public sealed class TransferWorkflow(ResourceWriter writer, RecordScope scope, T
                 ? $"Task/{d.Id} was escalated: it is decided by the city platform or by a record administrator of {owner} / 已超期提交市级平台，由市级平台或原管档机构档案管理员处理"
                 : $"A transfer is confirmed or refused by a record administrator of the current holder {owner}; the city platform decides only requests escalated after {options.ResponseDays} days / 转迁由原管档机构档案管理员确认");
         var patientId = TransferTerms.PatientId(d.Task) ?? throw FhirException.Unprocessable($"Task/{d.Id} names no record in 'for'.");
-        var patient = await scope.RecordPatientAsync(d.Session, patientId, d.Ct) ?? throw FhirException.NotFound($"Patient/{patientId} is not a resident record.");
-        if (patient.Child("managingOrganization")?.Child("reference")?.Value != owner)
-            throw FhirException.Conflict($"Patient/{patientId} is no longer held by {owner}: the request is void / 档案管理机构已变更，该申请失效");
-        if (RecordStatus.Get(patient) is RecordStatus.Deceased or RecordStatus.Merged)
-            throw FhirException.Conflict($"Patient/{patientId} is {RecordStatus.Get(patient)}: it is not transferred / 死亡或已合并的档案不再流转");
-        return patient;
+        // A refusal stays possible whatever became of the record since, so no request is left open for good.
+        return await scope.RecordPatientAsync(d.Session, patientId, d.Ct) ?? throw FhirException.NotFound($"Patient/{patientId} is not a resident record.");
     }
 }

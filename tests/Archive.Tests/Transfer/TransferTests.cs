@@ -141,6 +141,8 @@ public abstract class TransferTestsBase<TFixture>(TFixture fx) : RecordTestsBase
         Assert.Equal(HttpStatusCode.NotFound, await ReadAs($"/Observation/{later}", OldClinician));
         Assert.Equal(HttpStatusCode.NotFound, await ReadAs($"/Observation/{later}", Doctor)); // the contract ended with the move
         Assert.Equal(HttpStatusCode.OK, await ReadAs($"/Observation/{own}", OldClinician));
+        // Nor does the old holder maintain it any more (四(三)8): its administrator's update is refused.
+        await Forbidden(await Send(HttpMethod.Put, $"/Patient/{patient}", after.GetRawText(), Admin));
         Assert.Equal(HttpStatusCode.OK, await ReadAs($"/Task/{id}", NewDoctor));
 
         // The protection period: refused until its end, named in the answer; from that day on a request is taken.
@@ -185,6 +187,14 @@ public abstract class TransferTestsBase<TFixture>(TFixture fx) : RecordTestsBase
         var refused = await RequestAsync(deceased, NewDoctor);
         Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
         Assert.Contains("死亡", Diagnostics(await refused.JsonAsync()));
+
+        // Died while a request was open: it cannot be approved any more, only refused, which frees the record.
+        var dying = await RecordAsync();
+        var pending = await RequestedAsync(dying, NewDoctor);
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Post, $"/Patient/{dying}/$close", Close("inactive-death", "2026-04-02", "脑卒中"), Doctor)).StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, (await Send(HttpMethod.Post, $"/Task/{pending}/$approve", null, Admin)).StatusCode);
+        Assert.Equal(Org, Holder(await ReadAsync($"/Patient/{dying}")));
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Post, $"/Task/{pending}/$reject", Params(("reason", "String", "居民已死亡")), Admin)).StatusCode);
 
         var patient = await RecordAsync();
         await RequestedAsync(patient, NewDoctor);

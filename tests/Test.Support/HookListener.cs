@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
-namespace FhirArchive.Rest.Tests.Subscriptions;
+namespace FhirArchive.Tests.Support;
 
 /// <summary>
 /// A rest-hook endpoint on 127.0.0.1 (Kestrel, a port the OS picks): records every request it accepts; answers 503 to

@@ -130,9 +130,10 @@ public sealed class NotificationWorker(NotificationOutbox outbox, NotificationSi
     {
         log.LogWarning("Subscription/{Id} set to error: {Error}", id, error);
         await using var s = await store.BeginWriteAsync(ct);
-        if (await s.ReadAsync(SubscriptionWriteHook.Type, id, ct) is { IsDeleted: false, Json: { } json } current)
+        if (await s.ReadAsync(SubscriptionWriteHook.Type, id, ct) is { IsDeleted: false, Json: { } json } current
+            && FhirFormats.ParseStored(json) is var node && node.Child("status")?.Value == "active")
         {
-            var node = FhirFormats.ParseStored(json);
+            // Only an active one: another delivery giving up at the same time, or a client's change, has decided already.
             node.Child("status")!.Value = "error";
             node.RemoveAll("error");
             node.Add("error", error);

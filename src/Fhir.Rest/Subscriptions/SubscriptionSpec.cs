@@ -52,7 +52,8 @@ public sealed record SubscriptionSpec(string Status, string ResourceType, string
         {
             var colon = h.IndexOf(':');
             var name = colon > 0 ? h[..colon].Trim() : "";
-            if (name.Length == 0 || !name.All(c => char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c)))
+            // A token for the name, no control characters (a line break would smuggle in a header of its own).
+            if (name.Length == 0 || !name.All(c => char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c)) || h.Any(char.IsControl))
                 throw Invalid($"Subscription.channel.header '{h}' is not 'Name: value'", $"通道请求头“{h}”格式应为“名称: 值”");
             headers.Add((name, h[(colon + 1)..].Trim()));
         }

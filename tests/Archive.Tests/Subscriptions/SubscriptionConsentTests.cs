@@ -56,7 +56,7 @@ public abstract class SubscriptionConsentTestsBase<TFixture>(TFixture fx) : IAsy
 
         // The holder's clinician gets both, the mental-health diagnosis with its code.
         var toHolder = new[] { await holderHook.NextAsync(), await holderHook.NextAsync() };
-        Assert.Equal([$"/hook/Condition/{ordinary}", $"/hook/Condition/{psy}"], toHolder.Select(n => n.Path).Order());
+        Assert.Equal(new[] { $"/hook/Condition/{ordinary}", $"/hook/Condition/{psy}" }.Order(), toHolder.Select(n => n.Path).Order());
         Assert.Contains("F20.1", toHolder.Single(n => n.Path.EndsWith(psy)).Body);
 
         // The authorised hospital gets the ordinary one only: nothing at all is sent for the diagnosis hidden from it.

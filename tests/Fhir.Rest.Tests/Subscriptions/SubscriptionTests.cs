@@ -261,7 +261,7 @@ public abstract class SubscriptionTestsBase<TFixture>(TFixture fx) where TFixtur
 
 public sealed class SubscriptionTests(SubscriptionFixture fx) : SubscriptionTestsBase<SubscriptionFixture>(fx), IClassFixture<SubscriptionFixture>
 {
-    protected override Dictionary<string, string> FreshDatabase() => [];
+    protected override Dictionary<string, string> FreshDatabase() => new();
 }
 
 public sealed class PostgresSubscriptionTests(PostgresSubscriptionFixture fx)

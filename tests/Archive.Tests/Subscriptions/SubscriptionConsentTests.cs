@@ -26,9 +26,9 @@ public abstract class SubscriptionConsentTestsBase<TFixture>(TFixture fx) : IAsy
 
     private async Task SubscribeAsync(Uri endpoint, (string, string) subscriber)
     {
-        var json = $$"""
+        var json = $$$"""
             {"resourceType":"Subscription","status":"requested","reason":"随访提醒 / follow-up","criteria":"Condition?patient=Patient/adult",
-             "channel":{"type":"rest-hook","endpoint":"{{endpoint}}","payload":"application/fhir+json"}}
+             "channel":{"type":"rest-hook","endpoint":"{{{endpoint}}}","payload":"application/fhir+json"}}
             """;
         var r = await _c.SendAsync(HttpMethod.Post, "/Subscription", json, subscriber);
         Assert.True(r.StatusCode == HttpStatusCode.Created, await r.Content.ReadAsStringAsync());
@@ -36,7 +36,7 @@ public abstract class SubscriptionConsentTestsBase<TFixture>(TFixture fx) : IAsy
 
     private async Task<string> ConditionAsync(string code)
     {
-        var json = $$"""{"resourceType":"Condition","code":{"coding":[{"system":"{{Icd10}}","code":"{{code}}"}]},"subject":{"reference":"Patient/adult"}}""";
+        var json = $$$"""{"resourceType":"Condition","code":{"coding":[{"system":"{{{Icd10}}}","code":"{{{code}}}"}]},"subject":{"reference":"Patient/adult"}}""";
         var r = await _c.SendAsync(HttpMethod.Post, "/Condition", json, HolderClinician);
         var body = await r.Content.ReadAsStringAsync();
         Assert.True(r.StatusCode == HttpStatusCode.Created, body);

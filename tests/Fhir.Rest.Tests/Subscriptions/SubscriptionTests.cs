@@ -57,7 +57,7 @@ public abstract class SubscriptionTestsBase<TFixture>(TFixture fx) where TFixtur
     }
 
     private static string Observation(string code, string extra = "") =>
-        $$"""{"resourceType":"Observation"{{extra}},"status":"final","code":{"coding":[{"system":"urn:test","code":"{{code}}"}]}}""";
+        $$$"""{"resourceType":"Observation"{{{extra}}},"status":"final","code":{"coding":[{"system":"urn:test","code":"{{{code}}}"}]}}""";
 
     private static string CriteriaFor(string code) => $"Observation?code=urn:test|{code}";
 

@@ -10,6 +10,7 @@ using FhirArchive.Rest.Patch;
 using FhirArchive.Rest.Resources;
 using FhirArchive.Rest.Search;
 using FhirArchive.Rest.Security;
+using FhirArchive.Rest.Subscriptions;
 using FhirArchive.Rest.Terminology;
 using FhirArchive.Rest.Validation;
 using FhirArchive.Rest.Writing;
@@ -48,6 +49,8 @@ public static class FhirEngine
         services.AddSingleton(configuration.GetSection("Consent").Get<PagingOptions>() ?? new PagingOptions());
         // Every write goes through the pipeline: the IWriteInterceptor singletons (the token's reach, the audit, the modules') run by stage (WriteStage).
         services.AddSingleton<WritePipeline>();
+        // Subscriptions (R4 rest-hook): matched after each write commits, sent from a durable outbox by a background worker.
+        services.AddSubscriptions(configuration);
         services.AddHttpContextAccessor();
         services.AddExceptionHandler<FhirExceptionHandler>();
         services.AddProblemDetails();

@@ -51,6 +51,12 @@ public interface IWriteSession : IAsyncDisposable
     /// <summary>Removes every version of a resource with its index rows: only for purges the law allows.</summary>
     Task PurgeAsync(string type, string id, CancellationToken ct = default);
     Task CommitAsync(CancellationToken ct = default);
+    /// <summary>
+    /// Runs <paramref name="action"/> after the session has committed and released the single writer (never when it
+    /// rolls back), before its disposal returns: work that must follow a write but not hold its transaction (the
+    /// subscriptions' matching). The write is done by then, so a failing action is the action's to report.
+    /// </summary>
+    void OnCommitted(Func<Task> action);
 }
 
 public sealed class ResourceStore(IDbContextFactory<FhirDbContext> factory, StorageOptions options, DatabaseWriter? writer = null) : IResourceStore, IDisposable

@@ -1,5 +1,6 @@
 using FhirArchive.Archive.Grants;
 using FhirArchive.Audit.Store;
+using FhirArchive.Rest.Subscriptions;
 using FhirArchive.Storage;
 using FhirArchive.Storage.AuthState;
 using FhirArchive.Storage.Schema;
@@ -16,7 +17,7 @@ public abstract class MigrationTestsBase
     protected abstract DbContextOptions<FhirDbContext> NewDatabase();
 
     /// <summary>The server's schema parts besides the store's own tables: the latest schema is all of theirs.</summary>
-    protected static readonly SchemaPart[] ServerParts = [AuthStateSchema.Part, AuditSchema.Part, AccessRequestSchema.Part];
+    protected static readonly SchemaPart[] ServerParts = [AuthStateSchema.Part, AuditSchema.Part, AccessRequestSchema.Part, SubscriptionSchema.Part];
 
     private sealed class Factory(DbContextOptions<FhirDbContext> options) : IDbContextFactory<FhirDbContext>
     {

@@ -16,7 +16,8 @@ namespace FhirArchive.Tests.Support;
 /// <summary>An in-process server on a fresh SQLite database in a temp folder (or any provider via settings).</summary>
 public class ServerFixture : IDisposable
 {
-    private readonly string _folder = Path.Combine(Path.GetTempPath(), "fhirarchive-tests-" + Guid.NewGuid().ToString("N"));
+    private readonly string _folder;
+    private readonly bool _ownsFolder;
     public WebApplicationFactory<Program> Factory { get; }
     public HttpClient Client { get; }
     /// <summary>The server's base URL: http://localhost in memory, the real http://127.0.0.1:port under Kestrel.</summary>
@@ -31,8 +32,13 @@ public class ServerFixture : IDisposable
     /// foreign, non-profiled resources; true: the profiles as appsettings.json ships them.</param>
     /// <param name="kestrel">true: the host listens on a real socket (127.0.0.1, a port the OS picks), for clients
     /// that bring their own HTTP stack; false: the in-memory test server.</param>
-    protected ServerFixture(IDictionary<string, string>? settings, Action<IServiceCollection>? services, bool shippedRecordProfiles = false, bool kestrel = false)
+    /// <param name="folder">The data folder (SQLite database, audit journal, keys): one another instance used before, to
+    /// test a restart; left in place at the end. Null: a fresh temp folder, deleted at the end.</param>
+    protected ServerFixture(IDictionary<string, string>? settings, Action<IServiceCollection>? services, bool shippedRecordProfiles = false, bool kestrel = false,
+        string? folder = null)
     {
+        _ownsFolder = folder is null;
+        _folder = folder ?? NewFolder();
         Directory.CreateDirectory(_folder);
         Factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
         {
@@ -60,6 +66,12 @@ public class ServerFixture : IDisposable
         }
         Client = Factory.CreateDefaultClient(BaseAddress, new RedirectHandler(), new CookieContainerHandler(), new FullAccessToken(Factory, BaseAddress.ToString().TrimEnd('/')));
     }
+
+    /// <summary>A fresh temp folder name for <see cref="Folder"/>.</summary>
+    public static string NewFolder() => Path.Combine(Path.GetTempPath(), "fhirarchive-tests-" + Guid.NewGuid().ToString("N"));
+
+    /// <summary>The server's data folder.</summary>
+    public string Folder => _folder;
 
     /// <summary>A client without a token (the negative security tests).</summary>
     public HttpClient BareClient() => Factory.CreateClient();
@@ -93,7 +105,8 @@ public class ServerFixture : IDisposable
         Client.Dispose();
         Factory.Dispose();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        try { Directory.Delete(_folder, true); } catch (IOException) { }
+        if (_ownsFolder)
+            try { Directory.Delete(_folder, true); } catch (IOException) { }
         GC.SuppressFinalize(this);
     }
 }

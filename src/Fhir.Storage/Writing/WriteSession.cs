@@ -21,6 +21,7 @@ internal sealed class WriteSession(ResourceStore store, FhirDbContext db, IDbCon
     private readonly Queue<long> _reservedIds = new();
     private long _nextSqliteId;
     private bool _done;
+    private List<Func<Task>>? _onCommitted;
 
     /// <summary>The session's context, for tables of their own kept in the same transaction (access requests).</summary>
     internal FhirDbContext Db => db;
@@ -208,6 +209,8 @@ internal sealed class WriteSession(ResourceStore store, FhirDbContext db, IDbCon
         _done = true;
     }
 
+    public void OnCommitted(Func<Task> action) => (_onCommitted ??= []).Add(action);
+
     public async ValueTask DisposeAsync()
     {
         try
@@ -219,6 +222,19 @@ internal sealed class WriteSession(ResourceStore store, FhirDbContext db, IDbCon
         finally
         {
             writer.Release();
+        }
+        // Outside the transaction and the writer: an action may open a session of its own.
+        if (!_done || _onCommitted is null) return;
+        foreach (var action in _onCommitted)
+        {
+            try
+            {
+                await action();
+            }
+            catch (Exception)
+            {
+                // The write is committed; reporting a follow-up's failure is the follow-up's own job (it logs).
+            }
         }
     }
 }

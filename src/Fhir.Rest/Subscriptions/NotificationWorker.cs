@@ -1,0 +1,145 @@
+using System.Net.Http.Headers;
+using FhirArchive.Rest.Access;
+using FhirArchive.Rest.Infrastructure;
+using FhirArchive.Rest.Writing;
+using FhirArchive.Storage;
+
+namespace FhirArchive.Rest.Subscriptions;
+
+/// <summary>
+/// Sends the outbox's notifications (R4 rest-hook): at most <see cref="SubscriptionOptions.MaxParallelDeliveries"/>
+/// at once, each bounded by <see cref="SubscriptionOptions.Timeout"/>, so a slow or dead endpoint costs the worker a
+/// slot, never a write. Without a payload: an empty POST to the endpoint; with one: the resource, as its subscriber
+/// may see it, PUT to [endpoint]/[type]/[id] (R4: the endpoint is then a service base). A failure is retried after a
+/// doubling delay; after <see cref="SubscriptionOptions.MaxAttempts"/> the Subscription gets status error.
+/// </summary>
+public sealed class NotificationWorker(NotificationOutbox outbox, NotificationSignal signal, SubscriptionRegistry registry, IResourceStore store,
+    ReadGuard guard, WritePipeline pipeline, SubscriptionOptions options, IServiceProvider services, TimeProvider clock, ILogger<NotificationWorker> log)
+    : BackgroundService
+{
+    private readonly HttpClient _http = new(new SocketsHttpHandler { AllowAutoRedirect = false, PooledConnectionLifetime = TimeSpan.FromMinutes(2) })
+    {
+        Timeout = options.Timeout,
+    };
+
+    protected override async Task ExecuteAsync(CancellationToken stop)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            var full = false;
+            try
+            {
+                var due = await outbox.DueAsync(options.BatchSize, stop);
+                await Parallel.ForEachAsync(due, new ParallelOptions { MaxDegreeOfParallelism = options.MaxParallelDeliveries, CancellationToken = stop },
+                    async (row, ct) => await DeliverAsync(row, ct));
+                full = due.Count == options.BatchSize;
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                log.LogError(e, "The subscription outbox could not be processed");
+            }
+            if (!full) await signal.WaitAsync(options.PollInterval, stop);
+        }
+    }
+
+    public override void Dispose()
+    {
+        _http.Dispose();
+        base.Dispose();
+    }
+
+    private async Task DeliverAsync(NotificationRow row, CancellationToken ct)
+    {
+        // A Subscription turned off, in error, deleted or past its end since the match sends nothing more.
+        var sub = await registry.FindAsync(row.SubscriptionId, ct);
+        var current = await store.ReadAsync(SubscriptionWriteHook.Type, row.SubscriptionId, ct);
+        if (sub is null || current is not { IsDeleted: false, Json: { } json } || sub.End <= clock.GetUtcNow())
+        {
+            await outbox.RemoveAsync(row.Id, ct);
+            return;
+        }
+        var spec = SubscriptionSpec.Read(FhirFormats.ParseStored(json));
+        var version = await store.ReadVersionAsync(row.ResourceType, row.ResourceId, row.Version, ct);
+        // What the subscriber may see, decided now as a read of theirs would be; hidden: nothing is sent at all.
+        if (version is null || await DiscloseAsync(sub.Subscriber, version) is not { } shown)
+        {
+            await outbox.RemoveAsync(row.Id, ct);
+            return;
+        }
+        string? failure;
+        try
+        {
+            using var request = RequestFor(spec, shown);
+            using var response = await _http.SendAsync(request, ct);
+            failure = response.IsSuccessStatusCode ? null : $"HTTP {(int)response.StatusCode}";
+        }
+        catch (Exception e) when (!ct.IsCancellationRequested)
+        {
+            failure = e is TaskCanceledException ? $"no answer within {options.Timeout.TotalSeconds:0.#} s" : e.Message;
+        }
+        if (failure is null)
+        {
+            await outbox.RemoveAsync(row.Id, ct);
+            return;
+        }
+        var attempts = row.Attempts + 1;
+        if (attempts >= options.MaxAttempts)
+        {
+            await SetErrorAsync(row.SubscriptionId, $"{attempts} attempts to deliver a notification failed, the last: {failure} / 通知连续 {attempts} 次发送失败：{failure}", ct);
+            return;
+        }
+        var delay = TimeSpan.FromTicks(Math.Min(options.MaxRetryDelay.Ticks, options.RetryDelay.Ticks * (1L << Math.Min(attempts - 1, 30))));
+        log.LogInformation("Subscription/{Id}: delivery failed ({Failure}); retry {Attempt} in {Delay}", row.SubscriptionId, failure, attempts + 1, delay);
+        await outbox.RetryLaterAsync(row.Id, attempts, clock.GetUtcNow() + delay, failure, ct);
+    }
+
+    private static HttpRequestMessage RequestFor(SubscriptionSpec spec, StoredResource shown)
+    {
+        HttpRequestMessage request;
+        if (spec.Payload is null) request = new HttpRequestMessage(HttpMethod.Post, spec.Endpoint);
+        else
+        {
+            var url = new Uri(spec.Endpoint.ToString().TrimEnd('/') + $"/{shown.ResourceType}/{Uri.EscapeDataString(shown.Id)}");
+            request = new HttpRequestMessage(HttpMethod.Put, url) { Content = new ByteArrayContent(shown.Json!) };
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue(FhirFormats.JsonType) { CharSet = "utf-8" };
+        }
+        foreach (var (name, value) in spec.Headers) request.Headers.TryAddWithoutValidation(name, value);
+        return request;
+    }
+
+    /// <summary>The version as the subscriber may see it (possibly redacted), or null when it is hidden from them.</summary>
+    private async Task<StoredResource?> DiscloseAsync(Caller subscriber, StoredResource version)
+    {
+        var http = SubscriberCodec.ContextOf(subscriber, services);
+        try
+        {
+            return await guard.RunAsync(http, "read", version.ResourceType, async access => await guard.ShowAsync(access, version));
+        }
+        catch (FhirException)
+        {
+            return null; // the subscriber's reach refuses the type outright: as hidden
+        }
+    }
+
+    /// <summary>Status error with the reason (R4 Subscription.error), through the write pipeline as the server; its queue is dropped.</summary>
+    private async Task SetErrorAsync(string id, string error, CancellationToken ct)
+    {
+        log.LogWarning("Subscription/{Id} set to error: {Error}", id, error);
+        await using var s = await store.BeginWriteAsync(ct);
+        if (await s.ReadAsync(SubscriptionWriteHook.Type, id, ct) is { IsDeleted: false, Json: { } json } current
+            && FhirFormats.ParseStored(json) is var node && node.Child("status")?.Value == "active")
+        {
+            // Only an active one: another delivery giving up at the same time, or a client's change, has decided already.
+            node.Child("status")!.Value = "error";
+            node.RemoveAll("error");
+            node.Add("error", error);
+            await pipeline.StoreAsync(s, WriteIntent.Update, node, SubscriptionWriteHook.Type, id, current, ct);
+        }
+        await NotificationOutbox.DropAllAsync(s, id, ct);
+        await s.CommitAsync(ct);
+    }
+}

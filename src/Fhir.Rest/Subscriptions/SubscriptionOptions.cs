@@ -1,0 +1,35 @@
+namespace FhirArchive.Rest.Subscriptions;
+
+/// <summary>Configuration "Subscriptions": matching, the outbox and the rest-hook delivery.</summary>
+public sealed class SubscriptionOptions
+{
+    /// <summary>false: Subscriptions are stored as plain resources, nothing is matched or sent.</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>
+    /// false: this instance matches and queues but does not deliver (the outbox is shared through the database; run one
+    /// delivering instance per database, or two instances may both send a notification).
+    /// </summary>
+    public bool Deliver { get; set; } = true;
+
+    /// <summary>Failed attempts of one notification after which its Subscription gets status error.</summary>
+    public int MaxAttempts { get; set; } = 5;
+
+    /// <summary>The wait after the first failure; it doubles after each further one, up to <see cref="MaxRetryDelay"/>.</summary>
+    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromSeconds(2);
+
+    public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How often the worker looks at the outbox when no write nudges it (rows queued by another instance, retries).</summary>
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The longest one POST may take: a slow endpoint holds a delivery slot at most this long.</summary>
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Rows taken from the outbox per round, and deliveries in flight at once.</summary>
+    public int BatchSize { get; set; } = 50;
+    public int MaxParallelDeliveries { get; set; } = 4;
+
+    /// <summary>How long the list of active Subscriptions is trusted before it is read again (another instance's changes).</summary>
+    public TimeSpan RefreshInterval { get; set; } = TimeSpan.FromSeconds(10);
+}

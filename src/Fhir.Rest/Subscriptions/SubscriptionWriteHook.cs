@@ -1,0 +1,89 @@
+using FhirArchive.Rest.Access;
+using FhirArchive.Rest.Infrastructure;
+using FhirArchive.Rest.Search;
+using FhirArchive.Rest.Writing;
+using FhirArchive.Storage.Writing;
+using Microsoft.EntityFrameworkCore;
+
+namespace FhirArchive.Rest.Subscriptions;
+
+/// <summary>
+/// The subscriptions' place in the write pipeline. A Subscription write: its criteria and channel are checked and a
+/// requested one becomes active (before the store); its state row follows it in the same transaction (after).
+/// Any other write: once the session has committed — outside the writer's transaction, so a Subscription never
+/// holds a write — the matcher runs and queues what matched; the write's answer waits only for that append.
+/// </summary>
+public sealed class SubscriptionWriteHook(SearchParser parser, SubscriptionRegistry registry, SubscriptionMatcher matcher, SubscriptionOptions options)
+    : IWriteInterceptor
+{
+    public const string Type = "Subscription";
+
+    public WriteStage Stage => WriteStage.Rules;
+
+    public async ValueTask BeforeWriteAsync(WriteContext context)
+    {
+        if (context.ResourceType != Type || context.Resource is not { } resource) return;
+        var spec = SubscriptionSpec.Read(resource);
+        try
+        {
+            // A search the server can run: parsed as strictly as a conditional operation's criteria.
+            await parser.ParseAsync(spec.ResourceType, spec.Parameters, strict: true, context.CancellationToken, context.Session);
+        }
+        catch (FhirException e)
+        {
+            throw new FhirException(e.Status, "invalid", $"Subscription.criteria cannot be run: {e.Message} / 订阅条件无法作为检索执行");
+        }
+        if (spec.Status == "requested")
+        {
+            // R4: the server checks what it was asked for, then activates it; an old error no longer applies.
+            resource.Child("status")!.Value = "active";
+            resource.RemoveAll("error");
+        }
+    }
+
+    public async ValueTask AfterWriteAsync(WriteContext context)
+    {
+        if (context.Stored is not { } stored) return;
+        if (context.ResourceType == Type)
+        {
+            await SaveStateAsync(context);
+            context.Session.OnCommitted(() =>
+            {
+                registry.Invalidate();
+                return Task.CompletedTask;
+            });
+            return;
+        }
+        if (!options.Enabled || stored.IsDeleted || !registry.MayMatch(stored.ResourceType)) return;
+        context.Session.OnCommitted(() => matcher.MatchAsync(stored));
+    }
+
+    /// <summary>
+    /// The state row beside the version: status and criteria, and the subscriber — the caller of this write (whoever
+    /// changes a Subscription's criteria or endpoint receives what it sends), or, for the server's own writes (an
+    /// error status), the one on file.
+    /// </summary>
+    private static async Task SaveStateAsync(WriteContext context)
+    {
+        var db = context.Session.DbContext();
+        var ct = context.CancellationToken;
+        var id = context.Id;
+        var existing = await db.SubscriptionStates.AsNoTracking().FirstOrDefaultAsync(r => r.Id == id, ct);
+        await db.SubscriptionStates.Where(r => r.Id == id).ExecuteDeleteAsync(ct);
+        if (context.Resource is not { } resource)
+        {
+            await NotificationOutbox.DropAllAsync(context.Session, id, ct);
+            return;
+        }
+        var spec = SubscriptionSpec.Read(resource);
+        var subscriber = context.Http is { } http ? SubscriberCodec.Write(http.GetCaller())
+            : existing?.Subscriber ?? SubscriberCodec.Write(Caller.Server);
+        db.SubscriptionStates.Add(new SubscriptionStateRow
+        {
+            Id = id, Status = spec.Status, ResourceType = spec.ResourceType, Query = spec.Query, End = spec.End?.UtcTicks, Subscriber = subscriber,
+        });
+        await db.SaveChangesAsync(ct);
+        db.ChangeTracker.Clear();
+        if (spec.Status != "active") await NotificationOutbox.DropAllAsync(context.Session, id, ct);
+    }
+}

@@ -1,0 +1,271 @@
+using System.Net;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using FhirArchive.Rest.Access;
+using FhirArchive.Rest.Subscriptions;
+using FhirArchive.Storage;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Xunit;
+using static FhirArchive.Tests.Support.Http;
+
+namespace FhirArchive.Rest.Tests.Subscriptions;
+
+/// <summary>Retries close together, so the failure paths finish within the tests' bounded waits.</summary>
+public static class SubscriptionSettings
+{
+    public static Dictionary<string, string> Fast(IDictionary<string, string>? more = null)
+    {
+        var s = new Dictionary<string, string>
+        {
+            ["Subscriptions:RetryDelay"] = "00:00:00.05",
+            ["Subscriptions:PollInterval"] = "00:00:00.05",
+            ["Subscriptions:MaxAttempts"] = "3",
+            ["Subscriptions:Timeout"] = "00:00:05",
+        };
+        foreach (var (k, v) in more ?? new Dictionary<string, string>()) s[k] = v;
+        return s;
+    }
+}
+
+public sealed class SubscriptionFixture() : ServerFixtureWith(SubscriptionSettings.Fast(), null);
+
+public sealed class PostgresSubscriptionFixture() : PostgresServerFixture(SubscriptionSettings.Fast(), null);
+
+/// <summary>A server of a test's own: a database given by settings, a data folder another instance may have used.</summary>
+public sealed class SubscriptionServer(IDictionary<string, string> settings, Action<IServiceCollection>? services = null, string? folder = null)
+    : ServerFixture(settings, services, folder: folder);
+
+/// <summary>R4 Subscriptions, rest-hook: checks on create, matching through search, the outbox, delivery, retries, error, access.</summary>
+public abstract class SubscriptionTestsBase<TFixture>(TFixture fx) where TFixture : ServerFixture
+{
+    private readonly HttpClient _c = fx.Client;
+
+    /// <summary>The storage settings of a fresh database of this provider (none for SQLite: a fresh folder is one).</summary>
+    protected abstract Dictionary<string, string> FreshDatabase();
+
+    private static string Subscription(string criteria, Uri endpoint, string? payload = "application/fhir+json", string channelType = "rest-hook",
+        params string[] headers)
+    {
+        var channel = new JsonObject { ["type"] = channelType, ["endpoint"] = endpoint.ToString() };
+        if (payload is not null) channel["payload"] = payload;
+        if (headers.Length > 0) channel["header"] = new JsonArray([.. headers.Select(h => (JsonNode)JsonValue.Create(h)!)]);
+        return new JsonObject
+        {
+            ["resourceType"] = "Subscription", ["status"] = "requested", ["reason"] = "test", ["criteria"] = criteria, ["channel"] = channel,
+        }.ToJsonString();
+    }
+
+    private static string Observation(string code, string extra = "") =>
+        $$$"""{"resourceType":"Observation"{{{extra}}},"status":"final","code":{"coding":[{"system":"urn:test","code":"{{{code}}}"}]}}""";
+
+    private static string CriteriaFor(string code) => $"Observation?code=urn:test|{code}";
+
+    /// <summary>Waits (bounded) until the condition holds.</summary>
+    private static async Task EventuallyAsync(Func<Task<bool>> condition, string what, int seconds = 20)
+    {
+        var until = DateTime.UtcNow.AddSeconds(seconds);
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > until) throw new Xunit.Sdk.XunitException($"Not within {seconds} s: {what}");
+            await Task.Delay(50);
+        }
+    }
+
+    private static async Task<int> QueuedAsync(ServerFixture server, string subscriptionId)
+    {
+        await using var db = await server.Factory.Services.GetRequiredService<IDbContextFactory<FhirDbContext>>().CreateDbContextAsync();
+        return await db.Notifications.CountAsync(n => n.SubscriptionId == subscriptionId);
+    }
+
+    [FhirFact]
+    public async Task A_requested_subscription_is_checked_and_activated()
+    {
+        await using var hook = await HookListener.StartAsync();
+        var created = await _c.PostAsync("/Subscription", Body(Subscription(CriteriaFor(Unique()), hook.Url)));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var id = (await created.JsonAsync()).GetProperty("id").GetString();
+        Assert.Equal("active", (await (await _c.GetAsync($"/Subscription/{id}")).JsonAsync()).GetProperty("status").GetString());
+
+        // Criteria the search engine cannot run: 400; what this server cannot honour: 422, each an OperationOutcome.
+        (string Body, HttpStatusCode Status, string Says)[] refused =
+        [
+            (Subscription("Observation?no-such-parameter=1", hook.Url), HttpStatusCode.BadRequest, "no-such-parameter"),
+            (Subscription("NoSuchType?code=1", hook.Url), HttpStatusCode.UnprocessableEntity, "资源类型"),
+            (Subscription(CriteriaFor("x"), hook.Url, channelType: "websocket"), HttpStatusCode.UnprocessableEntity, "rest-hook"),
+            (Subscription(CriteriaFor("x"), new Uri("ftp://127.0.0.1/hook")), HttpStatusCode.UnprocessableEntity, "http(s)"),
+            (Subscription(CriteriaFor("x"), hook.Url, payload: "text/csv"), HttpStatusCode.UnprocessableEntity, "application/fhir+json"),
+            (Subscription(CriteriaFor("x"), hook.Url, headers: "no colon"), HttpStatusCode.UnprocessableEntity, "Name: value"),
+        ];
+        foreach (var (body, status, says) in refused)
+        {
+            var r = await _c.PostAsync("/Subscription", Body(body));
+            var outcome = await r.JsonAsync();
+            Assert.True(r.StatusCode == status, $"{body} -> {(int)r.StatusCode} {outcome}");
+            AssertOutcome(outcome, says);
+        }
+    }
+
+    [FhirFact]
+    public async Task A_matching_write_is_sent_with_the_resource_and_the_channel_headers()
+    {
+        await using var hook = await HookListener.StartAsync();
+        var code = Unique();
+        await _c.CreateAsync(Subscription(CriteriaFor(code), hook.Url, headers: "Authorization: Bearer hook-secret"));
+
+        var id = await _c.CreateAsync(Observation(code));
+        var n = await hook.NextAsync();
+        // R4 with a payload: the resource is PUT to [endpoint]/[type]/[id].
+        Assert.Equal("PUT", n.Method);
+        Assert.Equal($"/hook/Observation/{id}", n.Path);
+        Assert.StartsWith("application/fhir+json", n.ContentType);
+        Assert.Equal("Bearer hook-secret", n.Headers["Authorization"]);
+        var sent = JsonDocument.Parse(n.Body).RootElement;
+        Assert.Equal(id, sent.GetProperty("id").GetString());
+        Assert.Equal(code, sent.GetProperty("code").GetProperty("coding")[0].GetProperty("code").GetString());
+
+        // An update that still matches is sent too, as the new version.
+        var updated = JsonNode.Parse(Observation(code))!.AsObject();
+        updated["id"] = id;
+        updated["status"] = "amended";
+        await _c.PutAsync(updated.ToJsonString());
+        var again = JsonDocument.Parse((await hook.NextAsync()).Body).RootElement;
+        Assert.Equal("2", again.GetProperty("meta").GetProperty("versionId").GetString());
+    }
+
+    [FhirFact]
+    public async Task Without_a_payload_the_notification_is_an_empty_POST()
+    {
+        await using var hook = await HookListener.StartAsync();
+        var code = Unique();
+        await _c.CreateAsync(Subscription(CriteriaFor(code), hook.Url, payload: null));
+        await _c.CreateAsync(Observation(code));
+        var n = await hook.NextAsync();
+        Assert.Equal("POST", n.Method);
+        Assert.Equal("/hook", n.Path);
+        Assert.Equal("", n.Body);
+    }
+
+    [FhirFact]
+    public async Task A_write_that_does_not_match_sends_nothing()
+    {
+        await using var hook = await HookListener.StartAsync();
+        var code = Unique();
+        var sub = await _c.CreateAsync(Subscription(CriteriaFor(code), hook.Url));
+        await _c.CreateAsync(Observation(Unique()));
+        await _c.CreateAsync("""{"resourceType":"Patient","name":[{"family":"Unrelated"}]}""");
+        // A write's matches are queued before it is answered: nothing is waiting for this Subscription.
+        Assert.Equal(0, await QueuedAsync(fx, sub));
+
+        var matching = await _c.CreateAsync(Observation(code));
+        var n = await hook.NextAsync();
+        Assert.Equal($"/hook/Observation/{matching}", n.Path);
+        await EventuallyAsync(async () => await QueuedAsync(fx, sub) == 0, "the outbox emptied");
+        Assert.Equal(1, hook.Calls);
+        Assert.Empty(hook.Pending());
+    }
+
+    [FhirFact]
+    public async Task A_failing_endpoint_is_retried_with_back_off_until_it_answers()
+    {
+        await using var hook = await HookListener.StartAsync(failFirst: 2);
+        var code = Unique();
+        var sub = await _c.CreateAsync(Subscription(CriteriaFor(code), hook.Url));
+        var id = await _c.CreateAsync(Observation(code));
+
+        var n = await hook.NextAsync();
+        Assert.Equal($"/hook/Observation/{id}", n.Path);
+        Assert.Equal(3, hook.Calls);
+        await EventuallyAsync(async () => await QueuedAsync(fx, sub) == 0, "the outbox emptied");
+        Assert.Equal("active", (await (await _c.GetAsync($"/Subscription/{sub}")).JsonAsync()).GetProperty("status").GetString());
+    }
+
+    [FhirFact]
+    public async Task A_dead_endpoint_puts_the_subscription_in_error()
+    {
+        var code = Unique();
+        var sub = await _c.CreateAsync(Subscription(CriteriaFor(code), HookListener.DeadUrl()));
+        var write = await _c.PostAsync("/Observation", Body(Observation(code)));
+        // The write does not wait for the endpoint.
+        Assert.Equal(HttpStatusCode.Created, write.StatusCode);
+
+        JsonElement current = default;
+        await EventuallyAsync(async () =>
+        {
+            current = await (await _c.GetAsync($"/Subscription/{sub}")).JsonAsync();
+            return current.GetProperty("status").GetString() == "error";
+        }, "status error");
+        Assert.Contains("3", current.GetProperty("error").GetString());
+        Assert.Equal(0, await QueuedAsync(fx, sub));
+
+        // In error, it matches nothing more.
+        await _c.CreateAsync(Observation(code));
+        Assert.Equal(0, await QueuedAsync(fx, sub));
+    }
+
+    [FhirFact]
+    public async Task A_resource_hidden_from_the_subscriber_is_not_sent()
+    {
+        // TestAccessPolicy hides resources labelled "secret" from every caller, the subscriber (the suite's client) too.
+        using var server = new SubscriptionServer(SubscriptionSettings.Fast(FreshDatabase()), s =>
+        {
+            s.AddSingleton<TestAccessPolicy>();
+            s.AddSingleton<IAccessPolicy>(sp => sp.GetRequiredService<TestAccessPolicy>());
+        });
+        await using var hook = await HookListener.StartAsync();
+        var code = Unique();
+        var sub = await server.Client.CreateAsync(Subscription(CriteriaFor(code), hook.Url));
+        var hidden = await server.Client.CreateAsync(Observation(code, ""","meta":{"tag":[{"system":"urn:test","code":"secret"}]}"""));
+        var shown = await server.Client.CreateAsync(Observation(code));
+
+        var n = await hook.NextAsync();
+        await EventuallyAsync(async () => await QueuedAsync(server, sub) == 0, "the outbox emptied");
+        var paths = new[] { n }.Concat(hook.Pending()).Select(r => r.Path).ToList();
+        Assert.Equal([$"/hook/Observation/{shown}"], paths);
+        Assert.DoesNotContain(paths, p => p.Contains(hidden));
+        Assert.Equal(1, hook.Calls);
+    }
+
+    [FhirFact]
+    public async Task Queued_notifications_survive_a_restart_and_are_delivered()
+    {
+        await using var hook = await HookListener.StartAsync();
+        var database = SubscriptionSettings.Fast(FreshDatabase());
+        var folder = ServerFixture.NewFolder();
+        try
+        {
+            string sub, id;
+            // The first instance matches and queues but does not deliver (Subscriptions:Deliver=false), then stops.
+            using (var first = new SubscriptionServer(new Dictionary<string, string>(database) { ["Subscriptions:Deliver"] = "false" }, folder: folder))
+            {
+                var code = Unique();
+                sub = await first.Client.CreateAsync(Subscription(CriteriaFor(code), hook.Url));
+                id = await first.Client.CreateAsync(Observation(code));
+                Assert.Equal(1, await QueuedAsync(first, sub));
+            }
+            Assert.Equal(0, hook.Calls);
+
+            // A new instance on the same database delivers what was queued.
+            using var second = new SubscriptionServer(database, folder: folder);
+            var n = await hook.NextAsync();
+            Assert.Equal($"/hook/Observation/{id}", n.Path);
+            await EventuallyAsync(async () => await QueuedAsync(second, sub) == 0, "the outbox emptied");
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            try { Directory.Delete(folder, true); } catch (IOException) { }
+        }
+    }
+}
+
+public sealed class SubscriptionTests(SubscriptionFixture fx) : SubscriptionTestsBase<SubscriptionFixture>(fx), IClassFixture<SubscriptionFixture>
+{
+    protected override Dictionary<string, string> FreshDatabase() => new();
+}
+
+public sealed class PostgresSubscriptionTests(PostgresSubscriptionFixture fx)
+    : SubscriptionTestsBase<PostgresSubscriptionFixture>(fx), IClassFixture<PostgresSubscriptionFixture>
+{
+    protected override Dictionary<string, string> FreshDatabase() => PostgresCluster.Settings();
+}

@@ -1,5 +1,6 @@
 using FhirArchive.Fhir.Model;
 using FhirArchive.Rest.Access;
+using FhirArchive.Rest.Infrastructure;
 using FhirArchive.Rest.Resources;
 using FhirArchive.Rest.Search;
 using FhirArchive.Storage;
@@ -13,45 +14,19 @@ namespace FhirArchive.Archive.Records;
 /// Idempotent: only active records are looked at. Driven by the TimeProvider, so a test runs it with a fake clock.
 /// </summary>
 public sealed class LostToFollowUpJob(IResourceStore store, ResourceWriter writer, SearchParser parser, RecordScope scope,
-    TimeProvider clock, ILogger<LostToFollowUpJob> log) : BackgroundService
+    TimeProvider clock, ILogger<LostToFollowUpJob> log) : ClockJob(clock, log)
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try { await Task.Delay(TimeSpan.FromDays(1), clock, stoppingToken); }
-            catch (OperationCanceledException) { return; }
-            try
-            {
-                var marked = await RunOnceAsync(stoppingToken);
-                if (marked.Count > 0) log.LogInformation("Marked {Count} records lost to follow-up.", marked.Count);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                log.LogError(e, "The lost-to-follow-up job failed; it runs again tomorrow.");
-            }
-        }
-    }
+    protected override TimeSpan Interval => TimeSpan.FromDays(1);
+    protected override string Name => "lost-to-follow-up";
 
     /// <summary>One run: the ids of the records it marked.</summary>
-    public async Task<IReadOnlyList<string>> RunOnceAsync(CancellationToken ct = default)
+    public override async Task<IReadOnlyList<string>> RunOnceAsync(CancellationToken ct = default)
     {
-        var now = clock.GetUtcNow();
+        var now = Clock.GetUtcNow();
         var cutoff = FhirInstant.ToSecond(now - TimeSpan.FromDays(scope.Options.LostToFollowUpDays));
         var candidates = new List<string>();
-        var offset = 0;
-        while (true)
-        {
-            var (query, _) = await parser.ParseAsync("Patient", [new("_tag", $"{RecordStatus.System}|{RecordStatus.Active}"), new("_lastUpdated", "lt" + cutoff)], strict: true, ct);
-            query.Count = 200;
-            query.Offset = offset;
-            query.IncludeTotal = false;
-            var page = (await store.SearchAsync(query, ct)).Matches;
-            foreach (var p in page)
-                if (!await HasRecentServiceAsync(p.Id, cutoff, ct)) candidates.Add(p.Id);
-            if (page.Count < query.Count) break;
-            offset += page.Count;
-        }
+        await foreach (var p in parser.AllMatchesAsync(store, "Patient", [new("_tag", $"{RecordStatus.System}|{RecordStatus.Active}"), new("_lastUpdated", "lt" + cutoff)], ct))
+            if (!await HasRecentServiceAsync(p.Id, cutoff, ct)) candidates.Add(p.Id);
         var marked = new List<string>();
         foreach (var id in candidates)
         {

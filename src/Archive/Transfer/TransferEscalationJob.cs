@@ -1,5 +1,6 @@
 using FhirArchive.Archive.Records;
 using FhirArchive.Rest.Search;
+using FhirArchive.Rest.Infrastructure;
 using FhirArchive.Rest.Resources;
 using FhirArchive.Rest.Writing;
 using FhirArchive.Storage;
@@ -12,47 +13,22 @@ namespace FhirArchive.Archive.Transfer;
 /// driven by the server's TimeProvider, so a test runs it with a manual clock.
 /// </summary>
 public sealed class TransferEscalationJob(IResourceStore store, ResourceWriter writer, SearchParser parser, TransferOptions options,
-    TimeProvider clock, ILogger<TransferEscalationJob> log) : BackgroundService
+    TimeProvider clock, ILogger<TransferEscalationJob> log) : ClockJob(clock, log)
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try { await Task.Delay(TimeSpan.FromHours(1), clock, stoppingToken); }
-            catch (OperationCanceledException) { return; }
-            try
-            {
-                var escalated = await RunOnceAsync(stoppingToken);
-                if (escalated.Count > 0) log.LogInformation("Escalated {Count} unanswered transfer requests.", escalated.Count);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                log.LogError(e, "The transfer escalation job failed; it runs again within the hour.");
-            }
-        }
-    }
+    protected override TimeSpan Interval => TimeSpan.FromHours(1);
+    protected override string Name => "transfer escalation";
 
     /// <summary>One run: the ids of the Tasks it escalated.</summary>
-    public async Task<IReadOnlyList<string>> RunOnceAsync(CancellationToken ct = default)
+    public override async Task<IReadOnlyList<string>> RunOnceAsync(CancellationToken ct = default)
     {
-        var now = clock.GetUtcNow();
+        var now = Clock.GetUtcNow();
         // Authored on or before this China day → its due day has passed.
         var lastDay = TransferTerms.ChinaDate(now).AddDays(-options.ResponseDays - 1);
         var before = TransferTerms.Date(lastDay.AddDays(1)) + "T00:00:00+08:00";
         var candidates = new List<string>();
-        var offset = 0;
-        while (true)
-        {
-            var (query, _) = await parser.ParseAsync("Task",
-                [new("code", $"{TaskDecisions.TaskTypeSystem}|{TransferTerms.Code}"), new("status", "requested"), new("authored-on", "lt" + before)], strict: true, ct);
-            query.Count = 200;
-            query.Offset = offset;
-            query.IncludeTotal = false;
-            var page = (await store.SearchAsync(query, ct)).Matches;
-            candidates.AddRange(page.Where(t => RecordScope.Parse(t) is { } n && !TransferTerms.IsEscalated(n)).Select(t => t.Id));
-            if (page.Count < query.Count) break;
-            offset += page.Count;
-        }
+        await foreach (var t in parser.AllMatchesAsync(store, "Task",
+            [new("code", $"{TaskDecisions.TaskTypeSystem}|{TransferTerms.Code}"), new("status", "requested"), new("authored-on", "lt" + before)], ct))
+            if (RecordScope.Parse(t) is { } n && !TransferTerms.IsEscalated(n)) candidates.Add(t.Id);
         var escalated = new List<string>();
         foreach (var id in candidates)
         {

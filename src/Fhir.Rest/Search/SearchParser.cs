@@ -71,6 +71,27 @@ public sealed partial class SearchParser(SearchParameterRegistry registry, IReso
         ["_type", "_count", "_offset", "_sort", "_include", "_revinclude", "_summary", "_elements", "_total", "_format", "_pretty", "_contained", "_containedType",
          PagingParams.Snapshot, PagingParams.After];
 
+    /// <summary>
+    /// Every match of a search the server makes for itself (strict, no access filter), read in pages of 200 so a
+    /// job's memory does not grow with the database.
+    /// </summary>
+    public async IAsyncEnumerable<StoredResource> AllMatchesAsync(IResourceStore store, string type, IEnumerable<KeyValuePair<string, string>> parameters,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct = default)
+    {
+        var pairs = parameters.ToList();
+        for (var offset = 0; ; )
+        {
+            var (query, _) = await ParseAsync(type, pairs, strict: true, ct);
+            query.Count = 200;
+            query.Offset = offset;
+            query.IncludeTotal = false;
+            var page = (await store.SearchAsync(query, ct)).Matches;
+            foreach (var match in page) yield return match;
+            if (page.Count < query.Count) yield break;
+            offset += page.Count;
+        }
+    }
+
     /// <param name="visible">
     /// What the caller may see of a set of resources: chained and _has parameters match only through those, so a
     /// search cannot reveal hidden data by filtering on it. Null: everything (the server's own searches).

@@ -3,6 +3,7 @@ using FhirArchive.Fhir.Model;
 using FhirArchive.Profiles.Identifiers;
 using FhirArchive.Rest.Infrastructure;
 using FhirArchive.Rest.Writing;
+using FhirArchive.Storage;
 
 namespace FhirArchive.Archive.Records;
 
@@ -44,12 +45,18 @@ public sealed class RecordNumberInterceptor(RecordScope scope) : IWriteIntercept
 
     public ValueTask AfterWriteAsync(WriteContext context) => ValueTask.CompletedTask;
 
+    /// <summary>The administrative division code an institution ("Organization/[id]") is on file with; null when none.</summary>
+    public static async Task<string?> DivisionOfAsync(IWriteSession s, string? organization, CancellationToken ct)
+    {
+        if (organization?.Split('/') is not ["Organization", var id]) return null;
+        var org = RecordScope.Parse(await s.ReadAsync("Organization", id, ct));
+        return org?.ChildrenNamed("extension").FirstOrDefault(e => e.Child("url")?.Value == DivisionExtension)?.Child("value")?.Child("code")?.Value;
+    }
+
     private async Task<string?> NextNumberAsync(WriteContext context, string organization, bool refuseShortCode)
     {
         var layout = scope.Options.RecordNumber;
-        var parts = organization.Split('/');
-        var org = parts.Length == 2 && parts[0] == "Organization" ? RecordScope.Parse(await context.Session.ReadAsync("Organization", parts[1], context.CancellationToken)) : null;
-        var division = org?.ChildrenNamed("extension").FirstOrDefault(e => e.Child("url")?.Value == DivisionExtension)?.Child("value")?.Child("code")?.Value;
+        var division = await DivisionOfAsync(context.Session, organization, context.CancellationToken);
         if (division is null) return null;
         if (division.Length < layout.DivisionDigits || !division.All(char.IsAsciiDigit))
         {

@@ -112,9 +112,7 @@ public static class TransferRules
 
     private static async Task<string?> CountyAsync(IWriteSession s, string? organization, CancellationToken ct)
     {
-        if (organization?.Split('/') is not ["Organization", var id]) return null;
-        var org = RecordScope.Parse(await s.ReadAsync("Organization", id, ct));
-        var code = org?.ChildrenNamed("extension").FirstOrDefault(e => e.Child("url")?.Value == RecordNumberInterceptor.DivisionExtension)?.Child("value")?.Child("code")?.Value;
+        var code = await RecordNumberInterceptor.DivisionOfAsync(s, organization, ct);
         return code is { Length: >= 6 } ? code[..6] : null;
     }
 }

@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using FhirArchive.Archive.Records;
 using FhirArchive.Fhir.Model;
 using FhirArchive.Fhir.Outcomes;
@@ -50,7 +49,10 @@ public sealed class OffSitePushInterceptor(RecordScope scope, OffSiteOptions opt
     public ValueTask AfterWriteAsync(WriteContext context)
     {
         if (context.Items.TryGetValue(HolderItem, out var p) && p is Pending pending)
-            context.AddCompanion(Push(context, pending.Holder, pending.PatientId));
+        {
+            var caller = context.Http!.GetCaller();
+            context.AddCompanion(OffSitePush.Build($"{context.ResourceType}/{context.Id}", pending.PatientId, pending.Holder, caller.Organization!, caller.Practitioner, clock.GetUtcNow()));
+        }
         return ValueTask.CompletedTask;
     }
 
@@ -72,32 +74,6 @@ public sealed class OffSitePushInterceptor(RecordScope scope, OffSiteOptions opt
                 $"The free service '{code}' was already given to Patient/{patientId} in {year} (Encounter/{earlier[0].Id}); this one is recorded, and may be declined as a free service / " +
                 $"该居民 {year} 年已接受过此项免费服务（Encounter/{earlier[0].Id}），本次已记录，可不再作为免费国家基本公共卫生服务提供", "Encounter.type"));
         }
-    }
-
-    private ElementNode Push(WriteContext context, string holder, string patientId)
-    {
-        var written = $"{context.ResourceType}/{context.Id}";
-        var caller = context.Http!.GetCaller();
-        var json = new JsonObject
-        {
-            ["resourceType"] = "Communication",
-            ["status"] = "in-progress",
-            ["category"] = new JsonArray(new JsonObject
-            {
-                ["coding"] = new JsonArray(new JsonObject { ["system"] = OffSiteTerms.CategorySystem, ["code"] = OffSiteTerms.Category, ["display"] = "异地服务回传" }),
-                ["text"] = "异地服务回传 / Off-site service pushed back to the holding institution",
-            }),
-            ["subject"] = new JsonObject { ["reference"] = "Patient/" + patientId },
-            ["about"] = new JsonArray(new JsonObject { ["reference"] = written }),
-            ["sent"] = FhirInstant.ToSecond(clock.GetUtcNow()),
-            ["recipient"] = new JsonArray(new JsonObject { ["reference"] = holder }),
-            ["sender"] = new JsonObject { ["reference"] = caller.Organization },
-            ["payload"] = new JsonArray(
-                new JsonObject { ["contentReference"] = new JsonObject { ["reference"] = written } },
-                new JsonObject { ["contentString"] = $"{caller.Organization} 为 Patient/{patientId} 提供了异地服务（{written}），请查阅 / {caller.Organization} served Patient/{patientId} off-site ({written}): please review" }),
-        };
-        if (caller.Practitioner is { } practitioner) json["note"] = new JsonArray(new JsonObject { ["authorReference"] = new JsonObject { ["reference"] = practitioner }, ["text"] = "服务人员 / served by" });
-        return FhirFormats.Parse(FhirFormats.Utf8(json.ToJsonString()), FhirFormat.Json);
     }
 
     /// <summary>Changes to a push: its recipient acknowledges it (status completed), nothing else; never deleted.</summary>

@@ -46,6 +46,7 @@ public static class SampleDataLoader
         }
         await RecordSampleData.LoadAsync(services, s, ct);
         await ConsentSampleData.LoadAsync(services, s, ct);
+        await OffSiteSampleData.LoadAsync(services, s, ct);
         await s.CommitAsync(ct);
     }
 

@@ -52,7 +52,7 @@ public sealed class ShippedRecordProfileTests(ShippedSettingsFixture fx) : IClas
     {
         // As the suite's platform client sees them: not the classified person (周某) with their observation, nor the mental-health follow-up visit;
         // with the off-site visit and its push to the holder (OffSiteSampleData).
-        foreach (var (type, count) in new[] { ("Patient", 10), ("Organization", 3), ("Practitioner", 5), ("Encounter", 5), ("Observation", 11), ("Communication", 1) })
+        foreach (var (type, count) in new[] { ("Patient", 10), ("Organization", 4), ("Practitioner", 5), ("Encounter", 5), ("Observation", 11), ("Communication", 1) })
             Assert.Equal(count, (await (await fx.Client.GetAsync($"/{type}?_summary=count")).JsonAsync()).GetProperty("total").GetInt32());
     }
 

@@ -27,15 +27,25 @@ public static class OffSiteSummaryEndpoint
             .WithTags("OffSite").WithSummary("an off-site institution reads a key-population resident's basic information and follow-up summary (异地服务概要)")
             .WithMetadata(new DecidesOwnVisibility());
 
+    private static readonly string[] StaffRoles = [Roles.Clinician, Roles.FamilyDoctor, Roles.RecordAdministrator, Roles.SystemClient];
+
+    /// <summary>The one answer for a record that is missing, closed (classified) or not open to off-site service (no key population).</summary>
+    private static FhirException NotKnown(string id) => FhirException.NotFound(
+        $"Patient/{id} is not known to the caller, or not open to off-site service: that is for residents in a key population " +
+        "(elderly, pregnant or postpartum, children 0-6, hypertension, diabetes); the record needs the resident's authorisation / " +
+        "未找到该居民档案，或该居民不属于异地服务重点人群（老年人、孕产妇、0～6岁儿童、高血压、糖尿病患者），查看档案须经居民授权");
+
     private static async Task Handle(HttpContext ctx, string id, IResourceStore store, RecordScope scope, RecordDirectory records, HealthTagReader tags,
         OffSiteOptions options, TerminologyService terminology, TimeProvider clock)
     {
         var caller = ctx.GetCaller();
         var ct = ctx.RequestAborted;
+        if (caller.Organization is null || !StaffRoles.Any(caller.HasRole))
+            throw new FhirException(403, "forbidden", "Off-site service is given by the staff of an institution (clinician, family doctor, record administrator, its system) / 异地服务须由医疗卫生机构人员提供");
         await OperationParameters.ReadAsync(ctx); // no input; a malformed body is still a 400
         var stored = await store.ReadAsync("Patient", id, ct);
         var patient = RecordScope.Parse(stored is { IsDeleted: false } ? stored : null);
-        if (patient is null || !scope.IsRecordPatient(patient)) throw FhirException.NotFound($"Patient/{id} is not known.");
+        if (patient is null || !scope.IsRecordPatient(patient)) throw NotKnown(id);
         var (facts, consents) = await records.GetAsync(id, ct);
         var holding = caller.Organization is not null && caller.Organization == facts.ManagingOrganization;
         // Outside the holder, the whole request is off-site service: the audit event names that purpose.
@@ -46,11 +56,8 @@ public static class OffSiteSummaryEndpoint
         var decision = ConsentDecision.OffSiteView(caller, new RecordContext(facts, consents, null), keyTags.Count > 0);
         var recorder = ctx.Features.Get<IAccessRecorder>();
         recorder?.Decided(stored!, decision.Permit, decision.Reason);
-        if (!decision.Permit)
-        {
-            if (facts.Classified || !facts.Exists) throw FhirException.NotFound($"Patient/{id} is not known.");
-            throw new FhirException(403, "forbidden", $"Patient/{id}: {decision.Reason} / 该居民不属于异地服务重点人群，查看档案须经居民授权");
-        }
+        // Refused as a missing record would be (the audit keeps the reason): the answer tells nothing of the resident.
+        if (!decision.Permit) throw NotKnown(id);
         var closed = AccessDecision.All.Except(decision.Cleared).ToHashSet();
         ConsentAccessPolicy.Redact(patient, closed);
         recorder?.Shown(stored!);

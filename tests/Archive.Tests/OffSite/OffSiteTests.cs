@@ -191,12 +191,15 @@ public abstract class OffSiteTestsBase<TFixture>(TFixture fx) : RecordTestsBase<
     {
         _clock.Now = new DateTimeOffset(2026, 6, 3, 2, 0, 0, TimeSpan.Zero);
         var adult = await ResidentAsync("1985-07-07");
+        // Refused as a missing record is (hidden looks missing), with an outcome that says why it may be so.
         var refused = await SummaryAsync(adult, OffSiteDoctor);
-        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, refused.StatusCode);
         var outcome = await refused.JsonAsync();
         Assert.Equal("OperationOutcome", outcome.GetProperty("resourceType").GetString());
         Assert.Contains("key population", Diagnostics(outcome));
         Assert.Contains("重点人群", Diagnostics(outcome));
+        var missing = await (await SummaryAsync("no-such-record", OffSiteDoctor)).JsonAsync();
+        Assert.Equal(Diagnostics(outcome).Replace(adult, "{ID}"), Diagnostics(missing).Replace("no-such-record", "{ID}"));
 
         // The same adult with hypertension on file (the holder's diagnosis) is one of them; the tag names the Condition.
         var htn = await CreateAsync("Condition", Condition(adult, "I10"), Doctor);

@@ -265,7 +265,7 @@ public abstract class OffSiteTestsBase<TFixture>(TFixture fx) : RecordTestsBase<
     }
 
     [FhirFact]
-    public async Task A_transaction_upload_pushes_each_record_with_it_and_a_failed_one_pushes_nothing()
+    public async Task A_transaction_upload_pushes_each_record_with_it_a_failed_one_pushes_nothing_and_a_patch_acknowledges()
     {
         _clock.Now = new DateTimeOffset(2026, 6, 5, 2, 0, 0, TimeSpan.Zero);
         var patient = await ResidentAsync("1955-05-05");
@@ -288,6 +288,21 @@ public abstract class OffSiteTestsBase<TFixture>(TFixture fx) : RecordTestsBase<
         var written = (await ok.JsonAsync()).GetProperty("entry").EnumerateArray().Select(e => e.GetProperty("response").GetProperty("location").GetString()!.Split("/_history")[0]).ToList();
         var pushes = await WorkListAsync(patient);
         Assert.Equal(written.Order(), pushes.Select(p => Ref(p, "about")).Order());
+
+        // A follow-up questionnaire is pushed too; the holder acknowledges with a JSON Patch of the status alone.
+        var answers = await CreateAsync("QuestionnaireResponse", $$$"""
+            {"resourceType":"QuestionnaireResponse","status":"completed","subject":{"reference":"Patient/{{{patient}}}"},"authored":"2026-06-05T09:20:00+08:00",
+             "item":[{"linkId":"smoking","text":"吸烟 / smoking","answer":[{"valueBoolean":false}]}]}
+            """, OffSiteDoctor);
+        var push = (await WorkListAsync(patient)).Single(p => Ref(p, "about") == $"QuestionnaireResponse/{answers}");
+        var patch = new HttpRequestMessage(HttpMethod.Patch, $"/Communication/{push.GetProperty("id").GetString()}")
+        {
+            Content = new StringContent("""[{"op":"replace","path":"/status","value":"completed"}]""", System.Text.Encoding.UTF8, "application/json-patch+json"),
+        };
+        patch.Headers.TryAddWithoutValidation(Admin.Item1, Admin.Item2);
+        var patched = await C.SendAsync(patch);
+        Assert.True(patched.StatusCode == HttpStatusCode.OK, await patched.Content.ReadAsStringAsync());
+        Assert.Equal(2, (await WorkListAsync(patient)).Count);
     }
 
     [FhirFact]

@@ -1,3 +1,4 @@
+using FhirArchive.Archive.Consent;
 using System.Net;
 using System.Text.Json;
 using FhirArchive.Archive.Records;
@@ -45,13 +46,13 @@ public abstract class TransferTestsBase<TFixture>(TFixture fx) : RecordTestsBase
 
     private static string Contract => $$$""","generalPractitioner":[{"extension":[{"url":"{{{RecordMaintainer.ContractExtension}}}","valuePeriod":{"start":"2025-01-01"}}],"reference":"{{{Contracted}}}"}]""";
 
-    private async Task<string> RecordAsync(string extra = "")
+    private async Task<string> RecordAsync(string extra = "", (string, string)? who = null)
     {
         await EnsureInstitutionAsync();
         await C.PutAsync("""{"resourceType":"Organization","id":"tr-fuling","extension":[{"url":"http://fhirarchive.cn/fhir/StructureDefinition/cn-division-code","valueCoding":{"system":"http://fhirarchive.cn/fhir/CodeSystem/gbt-2260-admin-division","code":"500102001"}}],"name":"涪陵区敦仁街道社区卫生服务中心"}""");
         await C.PutAsync("""{"resourceType":"Organization","id":"tr-wanzhou","extension":[{"url":"http://fhirarchive.cn/fhir/StructureDefinition/cn-division-code","valueCoding":{"system":"http://fhirarchive.cn/fhir/CodeSystem/gbt-2260-admin-division","code":"500101002"}}],"name":"万州区钟鼓楼街道社区卫生服务中心"}""");
         var birth = Residents.RandomBirthDate();
-        return await CreateRecordAsync(Residents.Patient(Residents.IdCardIdentifier(Residents.IdCard("male", birth)), birthDate: birth, extra: extra));
+        return await CreateRecordAsync(Residents.Patient(Residents.IdCardIdentifier(Residents.IdCard("male", birth)), birthDate: birth, extra: extra), who);
     }
 
     private async Task<HttpResponseMessage> RequestAsync(string patient, (string, string) who, string? body = null) =>
@@ -143,6 +144,16 @@ public abstract class TransferTestsBase<TFixture>(TFixture fx) : RecordTestsBase
         Assert.Equal(HttpStatusCode.OK, await ReadAs($"/Observation/{own}", OldClinician));
         // Nor does the old holder maintain it any more (四(三)8): its administrator's update is refused.
         await Forbidden(await Send(HttpMethod.Put, $"/Patient/{patient}", after.GetRawText(), Admin));
+        // Its copy of the cover and basic information is read-only: it reads them as they were handed over, and once
+        // the new holder updates them, only the versions it wrote (四(三)8).
+        Assert.Equal(HttpStatusCode.OK, await ReadAs($"/Patient/{patient}", OldClinician));
+        var moved = JsonSerializer.Deserialize<Dictionary<string, object>>(after.GetRawText())!;
+        moved["telecom"] = new[] { new Dictionary<string, string> { ["system"] = "phone", ["value"] = "13900000000" } };
+        var updated = await Send(HttpMethod.Put, $"/Patient/{patient}", JsonSerializer.Serialize(moved), NewDoctor);
+        Assert.True(updated.StatusCode == HttpStatusCode.OK, await updated.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.NotFound, await ReadAs($"/Patient/{patient}", OldClinician));
+        Assert.Equal(HttpStatusCode.OK, await ReadAs($"/Patient/{patient}/_history/1", OldClinician));
+        Assert.Equal(HttpStatusCode.NotFound, await ReadAs($"/Patient/{patient}/_history/3", OldClinician));
         Assert.Equal(HttpStatusCode.OK, await ReadAs($"/Task/{id}", NewDoctor));
 
         // The protection period: refused until its end, named in the answer; from that day on a request is taken.
@@ -212,6 +223,32 @@ public abstract class TransferTestsBase<TFixture>(TFixture fx) : RecordTestsBase
         // Transfer Tasks come only from the procedure.
         var forged = $$$"""{"resourceType":"Task","status":"requested","intent":"order","code":{"coding":[{"system":"{{{TaskDecisions.TaskTypeSystem}}}","code":"transfer"}]},"for":{"reference":"Patient/{{{fresh}}}"},"requester":{"reference":"{{{Elsewhere}}}"},"owner":{"reference":"{{{Org}}}"}}""";
         await Forbidden(await Send(HttpMethod.Post, "/Task", forged, NewDoctor));
+    }
+
+    [FhirFact]
+    public async Task The_requester_follows_its_request_for_a_classified_record_which_stays_closed_to_it()
+    {
+        _clock.Now = new DateTimeOffset(2026, 4, 2, 3, 0, 0, TimeSpan.Zero);
+        var classified = $$$""","meta":{"security":[{"system":"{{{ConsentTerms.SensitivitySystem}}}","code":"{{{ConsentTerms.Classified}}}"}]}""";
+        var patient = await RecordAsync(classified, Admin); // only the holder's record administrator sets the flag
+        Assert.Contains(ConsentTerms.Classified, (await (await Send(HttpMethod.Get, $"/Patient/{patient}", null, Admin)).JsonAsync()).GetProperty("meta").GetRawText());
+        var id = await RequestedAsync(patient, NewDoctor);
+        // Its own request (and the holder's answer) is the requester's to follow; the record itself is not.
+        Assert.Equal(HttpStatusCode.OK, await ReadAs($"/Task/{id}", NewDoctor));
+        Assert.Contains(id, await SearchAs($"/Task?code=transfer&requester={Elsewhere}", NewDoctor));
+        Assert.Equal(HttpStatusCode.NotFound, await ReadAs($"/Patient/{patient}", NewDoctor));
+        // An institution that neither asked nor holds sees neither.
+        Assert.Equal(HttpStatusCode.NotFound, await ReadAs($"/Task/{id}", NearbyDoctor));
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Post, $"/Task/{id}/$reject", Params(("reason", "String", "居民未同意")), Admin)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, await ReadAs($"/Task/{id}", NewDoctor));
+    }
+
+    private async Task<List<string>> SearchAs(string url, (string, string) who)
+    {
+        var r = await Send(HttpMethod.Get, url, null, who);
+        Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        var bundle = await r.JsonAsync();
+        return bundle.TryGetProperty("entry", out var e) ? e.EnumerateArray().Select(x => x.GetProperty("resource").GetProperty("id").GetString()!).ToList() : [];
     }
 
     [FhirFact]

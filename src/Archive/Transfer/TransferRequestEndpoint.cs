@@ -35,46 +35,48 @@ public static class TransferRequestEndpoint
         if (caller.Organization is not { } requester || !StaffRoles.Any(caller.HasRole))
             throw new FhirException(403, "forbidden", "A transfer is requested by staff or the system of the institution that is to hold the record / 转迁申请须由拟管档机构的工作人员或系统发起");
         var p = await OperationParameters.ReadAsync(ctx);
-        var reason = Concept(terminology, TransferTerms.ReasonSystem, p.Required("reason"), "reason");
-        var confirmation = Concept(terminology, TransferTerms.ConfirmationSystem, p.Required("confirmation"), "confirmation");
-        var now = clock.GetUtcNow();
-        var ct = ctx.RequestAborted;
-
-        var task = await ResourceEndpoints.InSessionAsync(ctx, store, async s =>
-        {
-            var patient = await scope.RecordPatientAsync(s, id, ct) ?? throw FhirException.NotFound($"Patient/{id} is not a resident record / 未找到该居民健康档案");
-            var holder = patient.Child("managingOrganization")?.Child("reference")?.Value;
-            if (holder == requester)
-                throw FhirException.Unprocessable($"Patient/{id} is already held by {requester} / 该档案已由本机构管理");
-            var status = RecordStatus.Get(patient);
-            if (status == RecordStatus.Deceased || patient.Child("deceased") is { } d && d.Value != "false")
-                throw FhirException.Conflict($"Patient/{id} is the record of a deceased person: it is kept, never transferred / 因死亡终止的档案不再服务和流转");
-            if (status == RecordStatus.Merged)
-                throw FhirException.Conflict($"Patient/{id} was merged into another record: transfer that one / 该档案已合并，请转迁合并后的档案");
-            await TransferRules.CheckProtectionAsync(s, parser, id, now, ct);
-
-            var node = NewTask(id, requester, holder, reason, confirmation, p.Value("note"), now, options);
-            var stored = (await writer.CreateAsync(s, node, "Task", null, ct, intent: WriteIntent.Create.For(RecordProcedure.Transfer))).Stored;
-            await TransferRules.ClaimOpenAsync(s, id, stored.Id, ct);
-            // 四(三)3: a record closed as lost or moved out needs no confirmation of the old holder.
-            if (status is RecordStatus.Lost or RecordStatus.MovedOut)
-                stored = await TransferRules.CompleteAsync(s, writer, options, RecordScope.Parse(stored)!, stored.Id, patient, null, "closed record: no confirmation of the old holder needed / 终止档案无需原机构确认", now, ct);
-            return stored;
-        });
+        var reason = Lookup(terminology, TransferTerms.ReasonSystem, p.Required("reason"), "reason");
+        var confirmation = Lookup(terminology, TransferTerms.ConfirmationSystem, p.Required("confirmation"), "confirmation");
+        var task = await ResourceEndpoints.InSessionAsync(ctx, store, s => RequestAsync(s, writer, scope, parser, options, requester, id, reason, confirmation,
+            p.Value("note"), clock.GetUtcNow(), ctx.RequestAborted));
         ctx.Response.Headers.Location = $"Task/{task.Id}/_history/{task.Version}";
         await FhirFormats.WriteJsonBytesAsync(ctx, 201, task.Json!);
     }
 
-    /// <summary>A code of the local code system, with its Chinese and English displays; an unknown one is a 400 naming the system.</summary>
-    private static (string System, string Code, string Zh, string En) Concept(TerminologyService terminology, string system, string code, string parameter)
+    /// <summary>
+    /// Files <paramref name="requester"/>'s request for Patient/{id} in session <paramref name="s"/> and returns the
+    /// transfer Task: completed at once for a record closed as lost or moved out, else requested of the current holder.
+    /// </summary>
+    public static async Task<StoredResource> RequestAsync(IWriteSession s, ResourceWriter writer, RecordScope scope, SearchParser parser, TransferOptions options,
+        string requester, string id, LookupResult reason, LookupResult confirmation, string? note, DateTimeOffset now, CancellationToken ct)
     {
-        var found = terminology.Lookup(system, code)
-            ?? throw FhirException.BadRequest($"'{code}' is not a code of {system} (parameter '{parameter}') / 参数 {parameter} 的代码无效");
-        return (system, code, found.Concept.Display, found.Concept.DisplayEn ?? found.Concept.Display);
+        var patient = await scope.RecordPatientAsync(s, id, ct) ?? throw FhirException.NotFound($"Patient/{id} is not a resident record / 未找到该居民健康档案");
+        var holder = patient.Child("managingOrganization")?.Child("reference")?.Value;
+        if (holder == requester)
+            throw FhirException.Unprocessable($"Patient/{id} is already held by {requester} / 该档案已由本机构管理");
+        var status = RecordStatus.Get(patient);
+        if (status == RecordStatus.Deceased || patient.Child("deceased") is { } d && d.Value != "false")
+            throw FhirException.Conflict($"Patient/{id} is the record of a deceased person: it is kept, never transferred / 因死亡终止的档案不再服务和流转");
+        if (status == RecordStatus.Merged)
+            throw FhirException.Conflict($"Patient/{id} was merged into another record: transfer that one / 该档案已合并，请转迁合并后的档案");
+        await TransferRules.CheckProtectionAsync(s, parser, id, now, ct);
+
+        var node = NewTask(id, requester, holder, reason, confirmation, note, now, options);
+        var stored = (await writer.CreateAsync(s, node, "Task", null, ct, intent: WriteIntent.Create.For(RecordProcedure.Transfer))).Stored;
+        await TransferRules.ClaimOpenAsync(s, id, stored.Id, ct);
+        // 四(三)3: a record closed as lost or moved out needs no confirmation of the old holder.
+        if (status is RecordStatus.Lost or RecordStatus.MovedOut)
+            stored = await TransferRules.CompleteAsync(s, writer, options, RecordScope.Parse(stored)!, stored.Id, patient, null, "closed record: no confirmation of the old holder needed / 终止档案无需原机构确认", now, ct);
+        return stored;
     }
 
+    /// <summary>A code of the local code system, with its Chinese and English displays; an unknown one is a 400 naming the system.</summary>
+    public static LookupResult Lookup(TerminologyService terminology, string system, string code, string parameter) =>
+        terminology.Lookup(system, code)
+            ?? throw FhirException.BadRequest($"'{code}' is not a code of {system} (parameter '{parameter}') / 参数 {parameter} 的代码无效");
+
     private static ElementNode NewTask(string patientId, string requester, string? holder,
-        (string System, string Code, string Zh, string En) reason, (string System, string Code, string Zh, string En) confirmation, string? note, DateTimeOffset now, TransferOptions options)
+        LookupResult reason, LookupResult confirmation, string? note, DateTimeOffset now, TransferOptions options)
     {
         var task = ElementNode.CreateResource("Task");
         task.Add("meta").Add("profile", CnProfiles.RecordTask);
@@ -101,12 +103,12 @@ public static class TransferRequestEndpoint
         return task;
     }
 
-    private static void AddConcept(ElementNode concept, (string System, string Code, string Zh, string En) c)
+    private static void AddConcept(ElementNode concept, LookupResult c)
     {
         var coding = concept.Add("coding");
-        coding.Add("system", c.System);
-        coding.Add("code", c.Code);
-        coding.Add("display", c.Zh);
-        concept.Add("text", $"{c.Zh} / {c.En}");
+        coding.Add("system", c.System.Url);
+        coding.Add("code", c.Concept.Code);
+        coding.Add("display", c.Concept.Display);
+        concept.Add("text", $"{c.Concept.Display} / {c.Concept.DisplayEn ?? c.Concept.Display}");
     }
 }

@@ -34,8 +34,8 @@ public static class TransferSampleData
         // Where the sample residents are not records (a server configured without the record profiles), there is nothing to transfer.
         if (await scope.RecordPatientAsync(s, "li-na", ct) is null || await scope.RecordPatientAsync(s, "cq-wu-xia", ct) is null) return;
         await TransferRequestEndpoint.RequestAsync(s, writer, scope, parser, options, Chongqing, "li-na", Reason("2"), Confirmation("1"),
-            "居民已迁居重庆市万州区，现场签署知情同意书 / moved to Wanzhou, Chongqing; consent signed on site", now, ct);
+            "居民已迁居重庆市万州区，现场签署知情同意书 / moved to Wanzhou, Chongqing; consent signed on site", null, now, ct);
         await TransferRequestEndpoint.RequestAsync(s, writer, scope, parser, options, Chaoyang, "cq-wu-xia", Reason("7"), Confirmation("3"),
-            "流动人员，现居北京市朝阳区，电话确认 / floating population, now living in Chaoyang, confirmed by phone", now, ct);
+            "流动人员，现居北京市朝阳区，电话确认 / floating population, now living in Chaoyang, confirmed by phone", null, now, ct);
     }
 }

@@ -1,4 +1,5 @@
 using FhirArchive.Archive.Consent;
+using FhirArchive.Archive.Tests;
 using System.Net;
 using System.Text.Json;
 using FhirArchive.Archive.Records;
@@ -18,6 +19,7 @@ public sealed class TransferFixture() : ServerFixtureWith(TransferFixture.Settin
     {
         ["Transfer:EscalationJob"] = "false",
         ["Consent:ResidentOpeningRequired"] = "false",
+        ["Consent:Sms:Sender"] = "file",
     };
 }
 
@@ -249,6 +251,46 @@ public abstract class TransferTestsBase<TFixture>(TFixture fx) : RecordTestsBase
         Assert.Equal(HttpStatusCode.OK, r.StatusCode);
         var bundle = await r.JsonAsync();
         return bundle.TryGetProperty("entry", out var e) ? e.EnumerateArray().Select(x => x.GetProperty("resource").GetProperty("id").GetString()!).ToList() : [];
+    }
+
+    [FhirFact]
+    public async Task The_resident_confirms_by_a_one_time_code_by_SMS_and_a_wrong_code_costs_an_attempt()
+    {
+        _clock.Now = new DateTimeOffset(2026, 4, 5, 2, 0, 0, TimeSpan.Zero);
+        var outbox = SmsOutbox.PathOf(fx.Factory.Services);
+        var phone = "139" + Random.Shared.Next(10_000_000, 99_999_999);
+        var patient = await RecordAsync($$$""","telecom":[{"system":"phone","value":"{{{phone}}}","use":"mobile"}]""");
+        static string SendCode(string confirmation) => Params(("reason", "Code", "2"), ("confirmation", "Code", confirmation), ("sendCode", "Boolean", "true"));
+        static string Confirm(string request, string code) => Params(("reason", "Code", "2"), ("confirmation", "Code", "3"), ("request", "String", request), ("code", "String", code));
+
+        // A code proves an SMS confirmation only.
+        Assert.Equal(HttpStatusCode.BadRequest, (await RequestAsync(patient, NewDoctor, SendCode("1"))).StatusCode);
+        var sent = await RequestAsync(patient, NewDoctor, SendCode("3"));
+        Assert.True(sent.StatusCode == HttpStatusCode.OK, await sent.Content.ReadAsStringAsync());
+        var answer = (await sent.JsonAsync()).GetProperty("parameter").EnumerateArray().ToDictionary(p => p.GetProperty("name").GetString()!);
+        var request = answer["request"].GetProperty("valueString").GetString()!;
+        Assert.Equal($"{phone[..3]}****{phone[^4..]}", answer["phone"].GetProperty("valueString").GetString());
+        var (text, code) = SmsOutbox.Last(outbox, phone);
+        Assert.Contains("涪陵区敦仁街道社区卫生服务中心 申请将您的健康档案转入本机构管理（居住地变更）", text);
+        // Nothing is filed before the resident agreed.
+        Assert.Empty(await C.SearchIdsAsync($"/Task?code=transfer&subject=Patient/{patient}"));
+
+        // A wrong code costs an attempt; another institution cannot use the request; the right one files it.
+        var wrong = await RequestAsync(patient, NewDoctor, Confirm(request, code == "000000" ? "111111" : "000000"));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, wrong.StatusCode);
+        Assert.Contains("attempt(s) left", Diagnostics(await wrong.JsonAsync()));
+        Assert.Equal(HttpStatusCode.NotFound, (await RequestAsync(patient, NearbyDoctor, Confirm(request, code!))).StatusCode);
+        var filed = await RequestAsync(patient, NewDoctor, Confirm(request, code!));
+        Assert.True(filed.StatusCode == HttpStatusCode.Created, await filed.Content.ReadAsStringAsync());
+        var inputs = (await filed.JsonAsync()).GetProperty("input").EnumerateArray().ToDictionary(i => i.GetProperty("type").GetProperty("text").GetString()!);
+        Assert.Equal("3", inputs["confirmation"].GetProperty("valueCodeableConcept").GetProperty("coding")[0].GetProperty("code").GetString());
+        Assert.Equal($"Patient/{patient}", inputs["confirmed-by"].GetProperty("valueReference").GetProperty("reference").GetString());
+        // A code is used once.
+        Assert.Equal(HttpStatusCode.Conflict, (await RequestAsync(patient, NewDoctor, Confirm(request, code!))).StatusCode);
+
+        // No code is sent for a request that would be refused, nor to a record without a phone.
+        Assert.Equal(HttpStatusCode.Conflict, (await RequestAsync(patient, NearbyDoctor, SendCode("3"))).StatusCode); // one open request
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, (await RequestAsync(await RecordAsync(), NewDoctor, SendCode("3"))).StatusCode);
     }
 
     [FhirFact]

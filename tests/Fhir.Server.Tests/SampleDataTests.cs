@@ -36,9 +36,9 @@ public sealed class SampleDataValidationTests(SampleDataUnderRecordProfileFixtur
     public async Task Every_sample_resident_is_a_valid_record()
     {
         var bundle = await (await fx.Client.GetAsync("/Patient?_summary=count")).JsonAsync();
-        // The four sample residents, the five of RecordSampleData and the minor of ConsentSampleData; the classified
+        // The four sample residents, the six of RecordSampleData and the minor of ConsentSampleData; the classified
         // person of ConsentSampleData is not counted for the suite's (platform) client.
-        Assert.Equal(4 + 5 + 1, bundle.GetProperty("total").GetInt32());
+        Assert.Equal(4 + 6 + 1, bundle.GetProperty("total").GetInt32());
     }
 }
 
@@ -52,7 +52,7 @@ public sealed class ShippedRecordProfileTests(ShippedSettingsFixture fx) : IClas
     {
         // As the suite's platform client sees them: not the classified person (周某) with their observation, nor the mental-health follow-up visit;
         // with the off-site visit and its push to the holder (OffSiteSampleData).
-        foreach (var (type, count) in new[] { ("Patient", 10), ("Organization", 4), ("Practitioner", 5), ("Encounter", 5), ("Observation", 11), ("Communication", 1) })
+        foreach (var (type, count) in new[] { ("Patient", 11), ("Task", 3), ("Organization", 4), ("Practitioner", 5), ("Encounter", 5), ("Observation", 11), ("Communication", 1) })
             Assert.Equal(count, (await (await fx.Client.GetAsync($"/{type}?_summary=count")).JsonAsync()).GetProperty("total").GetInt32());
     }
 

@@ -76,6 +76,7 @@ public static class Http
             {
                 "Reference" => new JsonObject { ["reference"] = value },
                 "Integer" => JsonValue.Create(int.Parse(value)),
+                "Boolean" => JsonValue.Create(bool.Parse(value)),
                 _ => JsonValue.Create(value),
             };
             list.Add(p);

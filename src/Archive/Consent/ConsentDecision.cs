@@ -67,14 +67,16 @@ public sealed class ConsentDecision(ConsentOptions options)
             return AccessDecision.Allow("the record's responsible institution", AccessDecision.All);
         if (caller.Practitioner is { } self && record.FamilyDoctors.Contains(self) && (caller.HasRole(Roles.FamilyDoctor) || caller.HasRole(Roles.Clinician)))
             return AccessDecision.Allow("the record's signed family doctor", AccessDecision.All);
+        // Before the classified rule: an institution's own transfer request and its answer are its to follow; they
+        // name the record it asked for and nothing of its content.
+        if (resource.Type == "Task" && caller.Organization is { } org && resource.Actors.Contains(org) && StaffRoles.Any(caller.HasRole))
+            return AccessDecision.Allow("a transfer of the record requested by or owned by the caller's institution", AccessDecision.None);
         if (record.Classified)
             return AccessDecision.Deny("a classified person's record is closed outside the responsible institution");
         if (IsStaffOf(caller, resource.Source))
             return AccessDecision.Allow("written by the caller's institution", AccessDecision.All);
         if (resource.Type == "Consent" && resource.Actors.Any(a => a == caller.Practitioner || a == caller.Organization))
             return AccessDecision.Allow("an authorisation granted to the caller", AccessDecision.None);
-        if (resource.Type == "Task" && caller.Organization is { } org && resource.Actors.Contains(org) && StaffRoles.Any(caller.HasRole))
-            return AccessDecision.Allow("a transfer of the record requested by or owned by the caller's institution", AccessDecision.None);
 
         if (caller.HasRole(Roles.Resident) && caller.Patient == patient)
             return ResidentChannel(resource, context, now, patient, "the resident's own record");

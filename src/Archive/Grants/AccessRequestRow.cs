@@ -1,8 +1,8 @@
 namespace FhirArchive.Archive.Grants;
 
 /// <summary>
-/// A pending authorisation request (Patient/$request-access): who asks for which record, for what purpose and how
-/// long, and the one-time code sent to the resident or guardian — only its salted SM3 hash, with expiry and the
+/// A request for a resident's one-time code (Patient/$request-access, or a transfer confirmed by SMS): who asks for
+/// which record, for what purpose and how long, and the one-time code sent to the resident or guardian — only its salted SM3 hash, with expiry and the
 /// attempts made. Kept after it is decided (granted, void, expired): the rate limits count every request.
 /// </summary>
 public sealed class AccessRequestRow
@@ -29,7 +29,7 @@ public sealed class AccessRequestRow
     public int Attempts { get; set; }
     /// <summary>pending, granted, void (attempts used up, or nothing was sent) or expired.</summary>
     public string Status { get; set; } = AccessRequestStatus.Pending;
-    /// <summary>Consent/{id} once granted.</summary>
+    /// <summary>What the code confirmed, once granted: Consent/{id} (an authorisation) or Task/{id} (a transfer request).</summary>
     public string? Consent { get; set; }
 }
 

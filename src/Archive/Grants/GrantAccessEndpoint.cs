@@ -82,44 +82,19 @@ public static class GrantAccessEndpoint
     private static async Task<Decision> WithRequestAsync(IWriteSession s, ResourceWriter writer, RecordLookup lookup, IHealthCardVerifier cards, GrantOptions options,
         Caller caller, string requestId, string method, string secret, DateTimeOffset now, CancellationToken ct)
     {
-        var row = await AccessRequests.FindAsync(s, requestId, ct);
-        // Another institution's request is as unknown as a made-up id.
-        if (row is null || row.Organization != caller.Organization || row.Subject.Split('/') is not ["Patient", var patientId])
-            return new Decision(null, FhirException.NotFound($"Access request '{requestId}' is not known / 授权请求不存在"));
-        switch (row.Status)
-        {
-            case AccessRequestStatus.Granted: return new Decision(null, FhirException.Conflict($"Access request '{requestId}' was granted already ({row.Consent}) / 该请求已授权"));
-            case AccessRequestStatus.Void: return new Decision(null, FhirException.Unprocessable($"Access request '{requestId}' is void (no code was sent, or its attempts are used up): ask again / 请求已作废，请重新申请"));
-            case AccessRequestStatus.Expired: return new Decision(null, Expired(requestId));
-        }
-        if (now.UtcTicks > row.Expires)
-        {
-            row.Status = AccessRequestStatus.Expired;
-            await AccessRequests.UpdateAsync(s, row, ct);
-            return new Decision(null, Expired(requestId));
-        }
+        var (row, patientId, refusal) = await AccessRequests.OpenAsync(s, caller, requestId, now, ct);
+        if (row is null) return new Decision(null, refusal);
         var patient = await lookup.PatientAsync(s, caller, patientId, null, ct);
         var verified = method == ConsentTerms.SmsCode
             ? AccessCodes.Matches(row.Salt, row.Id, secret, row.CodeHash)
             : patient is not null && await cards.VerifyAsync(patient, secret, ct);
         if (!verified || patient is null)
-        {
-            row.Attempts++;
-            var left = Math.Max(0, options.MaxAttempts - row.Attempts);
-            if (left == 0) row.Status = AccessRequestStatus.Void;
-            await AccessRequests.UpdateAsync(s, row, ct);
-            var what = method == ConsentTerms.SmsCode ? "The code is wrong / 授权码错误" : CardNotVerified;
-            return new Decision(null, new FhirException(422, "security", left == 0
-                ? $"{what}: no attempts are left, the request is void; ask again / 尝试次数已用完，请求已作废"
-                : $"{what}: {left.ToString(CultureInfo.InvariantCulture)} attempt(s) left / 剩余 {left} 次"));
-        }
+            return new Decision(null, await AccessRequests.FailedAttemptAsync(s, row, options, method == ConsentTerms.SmsCode ? "The code is wrong / 授权码错误" : CardNotVerified, ct));
         var consenter = method == ConsentTerms.SmsCode ? row.Recipient! : "Patient/" + patientId;
         var draft = RecordAccess(patient, consenter, new ConsentVerification(method, consenter, now), row.Organization, row.Practitioner,
             row.Purpose, new DateTimeOffset(row.PeriodStart, TimeSpan.Zero), new DateTimeOffset(row.PeriodEnd, TimeSpan.Zero), now);
         var consent = await ConsentWrites.CreateAsync(s, writer, draft.ToResource(), ct);
-        row.Status = AccessRequestStatus.Granted;
-        row.Consent = $"Consent/{consent.Id}";
-        await AccessRequests.UpdateAsync(s, row, ct);
+        await AccessRequests.ConfirmedAsync(s, row, $"Consent/{consent.Id}", ct);
         return new Decision(consent, null);
     }
 
@@ -130,9 +105,6 @@ public static class GrantAccessEndpoint
         Purpose = asked.Purpose, PeriodStart = asked.Start.UtcTicks, PeriodEnd = asked.End.UtcTicks, Salt = [], CodeHash = [],
         Created = now.UtcTicks, Expires = now.UtcTicks, Attempts = 1, Status = status,
     };
-
-    private static FhirException Expired(string requestId) =>
-        new(422, "expired", $"The code of access request '{requestId}' has expired: ask again / 授权码已过期，请重新申请");
 
     /// <summary>The record-access Consent: the consenter, the grantee institution (and practitioner), period and purpose.</summary>
     private static ConsentDraft RecordAccess(ElementNode patient, string consenter, ConsentVerification verification, string organization, string? practitioner,

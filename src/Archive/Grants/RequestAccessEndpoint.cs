@@ -50,42 +50,17 @@ public static class RequestAccessEndpoint
         var (row, phone, institution) = await ResourceEndpoints.InSessionAsync(ctx, store, async s =>
         {
             var patient = await lookup.PatientAsync(s, caller, id, identifier, ctx.RequestAborted);
-            var patientId = patient?.ResourceId;
-            var subject = RequestLimits.Subject(patientId, id, identifier);
-            var requester = caller.Practitioner ?? caller.Subject;
-            await RequestLimits.CheckAsync(s, options, requester, subject, now, ctx.RequestAborted);
-            var (to, phone) = patient is null ? (null, null) : await RecipientAsync(lookup, s, patient, recipient, ctx.RequestAborted);
-            var salt = AccessCodes.NewSalt();
-            var requestId = AccessCodes.NewRequestId();
-            var row = new AccessRequestRow
-            {
-                Id = requestId, Subject = subject, Requester = requester, Organization = caller.Organization!, Practitioner = caller.Practitioner,
-                Recipient = phone is null ? null : to, Purpose = asked.Purpose, PeriodStart = asked.Start.UtcTicks, PeriodEnd = asked.End.UtcTicks,
-                Salt = salt, CodeHash = AccessCodes.Hash(salt, requestId, code), Created = now.UtcTicks,
-                Expires = now.AddMinutes(options.CodeMinutes).UtcTicks,
-                // Nothing to send: kept (void) all the same, so that probing unknown records counts against the limits.
-                Status = phone is null ? AccessRequestStatus.Void : AccessRequestStatus.Pending,
-            };
-            await AccessRequests.AddAsync(s, row, ctx.RequestAborted);
-            var org = RecordScope.Parse(await s.ReadAsync("Organization", caller.Organization!.Split('/')[^1], ctx.RequestAborted));
-            return (row, phone, org?.Child("name")?.Value ?? caller.Organization);
+            var subject = RequestLimits.Subject(patient?.ResourceId, id, identifier);
+            var (row, phone) = await AccessRequests.IssueAsync(s, lookup, options, caller, patient, subject, recipient, asked.Purpose, asked.Start, asked.End,
+                code, now, ctx.RequestAborted);
+            return (row, phone, await InstitutionNameAsync(s, caller, ctx.RequestAborted));
         });
         if (phone is null) throw FhirException.NotFound(NoRecord);
 
         var until = new DateTimeOffset(row.PeriodEnd, TimeSpan.Zero).ToOffset(TimeSpan.FromHours(8)).ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture);
         var text = $"【FhirArchive】{institution} 请求调阅您的健康档案（目的 {row.Purpose}，至 {until}）。授权码 {code}，{options.CodeMinutes} 分钟内有效，告知医生即视为同意；如不同意请忽略。" +
                    $" / {institution} asks to read your health record (purpose {row.Purpose}, until {until}). Code {code}, valid {options.CodeMinutes} minutes; give it to the doctor to agree, ignore it to refuse.";
-        try
-        {
-            await sms.SendAsync(new SmsMessage(phone, text, "access-code", code), ctx.RequestAborted);
-        }
-        catch (SmsNotSentException e)
-        {
-            row.Status = AccessRequestStatus.Void;
-            await ResourceEndpoints.InSessionAsync(ctx, store, async s => { await AccessRequests.UpdateAsync(s, row, ctx.RequestAborted); return 0; });
-            sp.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(RequestAccessEndpoint)).LogError(e, "Access request {Id}: the code was not sent", row.Id);
-            throw new FhirException(503, "transient", "The one-time code could not be sent (SMS gateway); try again later / 短信发送失败，请稍后重试");
-        }
+        await SendCodeAsync(ctx, store, sms, row, phone, text, code);
 
         var result = FhirParameters.Create();
         FhirParameters.Add(result, "request", row.Id, "string");
@@ -97,22 +72,23 @@ public static class RequestAccessEndpoint
         await FhirFormats.WriteNodeAsync(ctx, 200, result);
     }
 
-    /// <summary>
-    /// Who gets the code: the recipient asked for (the resident, or one of their RelatedPersons), else the resident,
-    /// else (a minor, a resident without a phone) the first of their RelatedPersons with a phone. No phone: (_, null).
-    /// </summary>
-    private static async Task<(string? To, string? Phone)> RecipientAsync(RecordLookup lookup, IWriteSession s, ElementNode patient, string? recipient, CancellationToken ct)
+    /// <summary>The name of the caller's institution, as the resident's text message names who asks.</summary>
+    public static async Task<string> InstitutionNameAsync(IWriteSession s, Caller caller, CancellationToken ct) =>
+        RecordScope.Parse(await s.ReadAsync("Organization", caller.Organization!.Split('/')[^1], ct))?.Child("name")?.Value ?? caller.Organization!;
+
+    /// <summary>Sends a request's code; when the gateway fails, the request is void and the answer a 503.</summary>
+    public static async Task SendCodeAsync(HttpContext ctx, IResourceStore store, ISmsSender sms, AccessRequestRow row, string phone, string text, string code)
     {
-        var self = "Patient/" + patient.ResourceId;
-        if (recipient is null || recipient == self)
+        try
         {
-            if (RecordLookup.MobilePhone(patient) is { } own) return (self, own);
-            if (recipient is not null) return (null, null);
-            foreach (var person in await lookup.RelatedPersonsAsync(s, patient.ResourceId!, ct))
-                if (RecordLookup.MobilePhone(person) is { } phone) return ("RelatedPerson/" + person.ResourceId, phone);
-            return (null, null);
+            await sms.SendAsync(new SmsMessage(phone, text, "access-code", code), ctx.RequestAborted);
         }
-        var related = await RecordLookup.RelatedPersonOfAsync(s, recipient, patient.ResourceId!, ct);
-        return related is not null && RecordLookup.MobilePhone(related) is { } p ? (recipient, p) : (null, null);
+        catch (SmsNotSentException e)
+        {
+            row.Status = AccessRequestStatus.Void;
+            await ResourceEndpoints.InSessionAsync(ctx, store, async s => { await AccessRequests.UpdateAsync(s, row, ctx.RequestAborted); return 0; });
+            ctx.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(RequestAccessEndpoint)).LogError(e, "Request {Id}: the code was not sent", row.Id);
+            throw new FhirException(503, "transient", "The one-time code could not be sent (SMS gateway); try again later / 短信发送失败，请稍后重试");
+        }
     }
 }

@@ -26,6 +26,14 @@ public static class TransferRules
             throw FhirException.Conflict($"Patient/{patientId} has an open transfer request ({holder}): it is decided first / 该档案已有待处理的转迁申请");
     }
 
+    /// <summary>409 when the record has an open request (a probe claim, given back at once: the claim stays the one truth).</summary>
+    public static async Task CheckNoOpenAsync(IWriteSession s, string patientId, CancellationToken ct)
+    {
+        var probe = "probe/" + Guid.NewGuid().ToString("N");
+        await ClaimOpenAsync(s, patientId, probe, ct);
+        await s.ReleaseUniqueAsync(TransferTerms.OpenScope, "Task/" + probe, [], ct);
+    }
+
     public static Task ReleaseOpenAsync(IWriteSession s, string taskId, CancellationToken ct) =>
         s.ReleaseUniqueAsync(TransferTerms.OpenScope, "Task/" + taskId, [], ct);
 

@@ -15,6 +15,9 @@ public static class TransferTerms
     public const string Escalated = "escalated";
     /// <summary>Task.input / output type texts.</summary>
     public const string ConfirmationInput = "confirmation";
+    public const string ConfirmedByInput = "confirmed-by";
+    /// <summary>resident-confirmation-method 3, SMS or telephone: the one a one-time code can prove.</summary>
+    public const string SmsConfirmation = "3";
     public const string ProtectionEndOutput = "protection-end";
     public const string RecordOutput = "record";
     /// <summary>Holds one open transfer per record (UNIQUE key = the Patient id, owner = the Task): concurrent requests cannot both win.</summary>

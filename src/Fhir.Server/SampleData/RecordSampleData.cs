@@ -30,6 +30,7 @@ public static class RecordSampleData
         new("cq-zhao-li", "赵丽", "female", "1975-09-21", "024"),
         new("cq-sun-qiang", "孙强", "male", "1940-02-17", "035"),
         new("cq-zhou-min", "周敏", "female", "1988-12-03", "046"),
+        new("cq-wu-xia", "吴霞", "female", "1983-05-14", "052"),
     ];
 
     public static async Task LoadAsync(IServiceProvider services, IWriteSession s, CancellationToken ct)
@@ -50,6 +51,8 @@ public static class RecordSampleData
 
         await CloseAsync(s, writer, scope, "cq-zhao-li", RecordStatus.Lost, "2026-03-01", "电话停机、现住址查无此人 / phone and address unreachable", ct);
         await CloseAsync(s, writer, scope, "cq-sun-qiang", RecordStatus.Deceased, "2026-06-18", "脑梗死 cerebral infarction", ct);
+        // Lost here, then taken over by a Beijing institution (TransferSampleData).
+        await CloseAsync(s, writer, scope, "cq-wu-xia", RecordStatus.Lost, "2026-02-10", "外出务工，联系不上 / left for work elsewhere, unreachable", ct);
         await CloseAsync(s, writer, scope, "cq-zhou-min", RecordStatus.MovedOut, "2025-08-30", "迁往成都市 / moved to Chengdu", ct);
         await MergeEndpoint.MergeAsync(s, writer, scope, parser, Administrator, "cq-chen-ming-dup", "cq-chen-ming", now, ct);
 

@@ -46,9 +46,13 @@ public static class SampleDataLoader
         }
         await RecordSampleData.LoadAsync(services, s, ct);
         await ConsentSampleData.LoadAsync(services, s, ct);
+        await TransferSampleData.LoadAsync(services, s, ct);
         await OffSiteSampleData.LoadAsync(services, s, ct);
         await s.CommitAsync(ct);
     }
+
+    /// <summary>The institution that produced the sample visits (their source label, as a HIS's own writes would carry).</summary>
+    private const string Chaoyang = "Organization/bj-chaoyang-hospital";
 
     public static IEnumerable<string> Resources()
     {
@@ -86,7 +90,7 @@ public static class SampleDataLoader
         {
             yield return PatientJson(r);
             yield return $$"""
-                {"resourceType":"Encounter","id":"enc-{{r.Id}}","status":"finished",
+                {"resourceType":"Encounter","id":"enc-{{r.Id}}","meta":{"source":"{{Chaoyang}}"},"status":"finished",
                  "class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"AMB","display":"门诊 ambulatory"},
                  "type":[{"text":"健康体检 / health examination"}],
                  "subject":{"reference":"Patient/{{r.Id}}"},
@@ -98,7 +102,7 @@ public static class SampleDataLoader
             {
                 observationNo++;
                 yield return $$"""
-                    {"resourceType":"Observation","id":"obs-{{observationNo}}","status":"final",
+                    {"resourceType":"Observation","id":"obs-{{observationNo}}","meta":{"source":"{{Chaoyang}}"},"status":"final",
                      "category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"vital-signs"}]}],
                      "code":{"coding":[{"system":"http://loinc.org","code":"{{code}}","display":"{{display}}"}],"text":"{{display}}"},
                      "subject":{"reference":"Patient/{{r.Id}}"},"encounter":{"reference":"Encounter/enc-{{r.Id}}"},

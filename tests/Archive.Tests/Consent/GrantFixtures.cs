@@ -32,7 +32,7 @@ public abstract class GrantTestsBase<TFixture>(TFixture fx) where TFixture : Ser
     protected const string Home = "Organization/gr-home-chc";
     protected const string Hospital = "Organization/gr-other-hospital";
     protected const string FamilyDoctor = "Practitioner/gr-family-doctor";
-    private readonly string _outbox = ((FileSmsSender)fx.Factory.Services.GetRequiredService<ISmsSender>()).Path;
+    private readonly string _outbox = SmsOutbox.PathOf(fx.Factory.Services);
 
     /// <summary>A clinician of the other hospital with a practitioner of their own (so rate limits of one test do not meet another's).</summary>
     protected static ((string, string) Who, string Practitioner) NewDoctor(string role = Roles.Clinician, string org = Hospital)
@@ -115,24 +115,8 @@ public abstract class GrantTestsBase<TFixture>(TFixture fx) where TFixture : Ser
     private static string Guardianship(string kind) =>
         "{\"url\":\"" + ConsentTerms.GuardianshipExtension + "\",\"valueCodeableConcept\":{\"coding\":[{\"system\":\"" + ConsentTerms.GuardianshipSystem + "\",\"code\":\"" + kind + "\"}]}}";
 
-    /// <summary>
-    /// The last text message sent to the phone, and its one-time code (null when none). The outbox is read as any JSON
-    /// tool reads it: raw bytes, one JSON object a line (a byte order mark would break the first line).
-    /// </summary>
-    protected (string? Text, string? Code) LastMessage(string phone)
-    {
-        if (!File.Exists(_outbox)) return (null, null);
-        var bytes = File.ReadAllBytes(_outbox);
-        Assert.False(bytes is [0xEF, 0xBB, 0xBF, ..], "the SMS outbox starts with a byte order mark");
-        var last = Encoding.UTF8.GetString(bytes).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement)
-            .LastOrDefault(m => m.GetProperty("to").GetString() == phone);
-        if (last.ValueKind == JsonValueKind.Undefined) return (null, null);
-        var text = last.GetProperty("text").GetString()!;
-        var code = last.TryGetProperty("code", out var c) ? c.GetString() : null;
-        // The code field and the text agree: the resident reads the same code the file lists.
-        if (code is not null) Assert.Contains($"授权码 {code}", text);
-        return (text, code);
-    }
+    /// <summary>The last text message sent to the phone, and its one-time code (null when none).</summary>
+    protected (string? Text, string? Code) LastMessage(string phone) => SmsOutbox.Last(_outbox, phone);
 
     /// <summary>$request-access for the patient (by id) as the doctor: the request id and the code the resident received.</summary>
     protected async Task<(string Request, string Code, JsonElement Result)> RequestAsync(string patientId, string phone, (string, string) doctor, string? body = null)

@@ -450,6 +450,17 @@ public abstract class SampleRecordsTestsBase<TFixture>(TFixture fx) : RecordTest
         Assert.Equal(185, (await ReadAsync("/Observation/cq-obs-bp/_history/1")).GetProperty("valueQuantity").GetProperty("value").GetInt32());
         Assert.Equal("completed", (await ReadAsync("/Task/cq-correction-bp")).GetProperty("status").GetString());
         Assert.Contains(await C.SearchIdsAsync($"/Patient?_tag={StatusTag}|active&_count=50"), id => id == "cq-chen-ming");
+
+        // The sample transfers: 李娜's waits for her holder; 吴霞's, closed as lost, moved to the Beijing holder at once.
+        var pending = Assert.Single((await ReadAsync("/Task?code=transfer&subject=Patient/li-na")).GetProperty("entry").EnumerateArray()).GetProperty("resource");
+        Assert.Equal("requested", pending.GetProperty("status").GetString());
+        Assert.Equal("Organization/bj-chaoyang-hospital", pending.GetProperty("owner").GetProperty("reference").GetString());
+        var moved = await ReadAsync("/Patient/cq-wu-xia");
+        Assert.Equal("active", Status(moved));
+        Assert.Equal("Organization/bj-chaoyang-hospital", moved.GetProperty("managingOrganization").GetProperty("reference").GetString());
+        var done = Assert.Single((await ReadAsync("/Task?code=transfer&subject=Patient/cq-wu-xia")).GetProperty("entry").EnumerateArray()).GetProperty("resource");
+        Assert.Equal("completed", done.GetProperty("status").GetString());
+        Assert.Contains(done.GetProperty("output").EnumerateArray(), o => o.GetProperty("type").GetProperty("text").GetString() == "protection-end");
     }
 
     [FhirFact]

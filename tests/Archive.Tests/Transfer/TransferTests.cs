@@ -1,3 +1,5 @@
+using FhirArchive.Archive.Consent;
+using FhirArchive.Archive.Tests;
 using System.Net;
 using System.Text.Json;
 using FhirArchive.Archive.Records;
@@ -17,6 +19,7 @@ public sealed class TransferFixture() : ServerFixtureWith(TransferFixture.Settin
     {
         ["Transfer:EscalationJob"] = "false",
         ["Consent:ResidentOpeningRequired"] = "false",
+        ["Consent:Sms:Sender"] = "file",
     };
 }
 
@@ -45,13 +48,13 @@ public abstract class TransferTestsBase<TFixture>(TFixture fx) : RecordTestsBase
 
     private static string Contract => $$$""","generalPractitioner":[{"extension":[{"url":"{{{RecordMaintainer.ContractExtension}}}","valuePeriod":{"start":"2025-01-01"}}],"reference":"{{{Contracted}}}"}]""";
 
-    private async Task<string> RecordAsync(string extra = "")
+    private async Task<string> RecordAsync(string extra = "", (string, string)? who = null)
     {
         await EnsureInstitutionAsync();
         await C.PutAsync("""{"resourceType":"Organization","id":"tr-fuling","extension":[{"url":"http://fhirarchive.cn/fhir/StructureDefinition/cn-division-code","valueCoding":{"system":"http://fhirarchive.cn/fhir/CodeSystem/gbt-2260-admin-division","code":"500102001"}}],"name":"涪陵区敦仁街道社区卫生服务中心"}""");
         await C.PutAsync("""{"resourceType":"Organization","id":"tr-wanzhou","extension":[{"url":"http://fhirarchive.cn/fhir/StructureDefinition/cn-division-code","valueCoding":{"system":"http://fhirarchive.cn/fhir/CodeSystem/gbt-2260-admin-division","code":"500101002"}}],"name":"万州区钟鼓楼街道社区卫生服务中心"}""");
         var birth = Residents.RandomBirthDate();
-        return await CreateRecordAsync(Residents.Patient(Residents.IdCardIdentifier(Residents.IdCard("male", birth)), birthDate: birth, extra: extra));
+        return await CreateRecordAsync(Residents.Patient(Residents.IdCardIdentifier(Residents.IdCard("male", birth)), birthDate: birth, extra: extra), who);
     }
 
     private async Task<HttpResponseMessage> RequestAsync(string patient, (string, string) who, string? body = null) =>
@@ -143,6 +146,16 @@ public abstract class TransferTestsBase<TFixture>(TFixture fx) : RecordTestsBase
         Assert.Equal(HttpStatusCode.OK, await ReadAs($"/Observation/{own}", OldClinician));
         // Nor does the old holder maintain it any more (四(三)8): its administrator's update is refused.
         await Forbidden(await Send(HttpMethod.Put, $"/Patient/{patient}", after.GetRawText(), Admin));
+        // Its copy of the cover and basic information is read-only: it reads them as they were handed over, and once
+        // the new holder updates them, only the versions it wrote (四(三)8).
+        Assert.Equal(HttpStatusCode.OK, await ReadAs($"/Patient/{patient}", OldClinician));
+        var moved = JsonSerializer.Deserialize<Dictionary<string, object>>(after.GetRawText())!;
+        moved["telecom"] = new[] { new Dictionary<string, string> { ["system"] = "phone", ["value"] = "13900000000" } };
+        var updated = await Send(HttpMethod.Put, $"/Patient/{patient}", JsonSerializer.Serialize(moved), NewDoctor);
+        Assert.True(updated.StatusCode == HttpStatusCode.OK, await updated.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.NotFound, await ReadAs($"/Patient/{patient}", OldClinician));
+        Assert.Equal(HttpStatusCode.OK, await ReadAs($"/Patient/{patient}/_history/1", OldClinician));
+        Assert.Equal(HttpStatusCode.NotFound, await ReadAs($"/Patient/{patient}/_history/3", OldClinician));
         Assert.Equal(HttpStatusCode.OK, await ReadAs($"/Task/{id}", NewDoctor));
 
         // The protection period: refused until its end, named in the answer; from that day on a request is taken.
@@ -212,6 +225,72 @@ public abstract class TransferTestsBase<TFixture>(TFixture fx) : RecordTestsBase
         // Transfer Tasks come only from the procedure.
         var forged = $$$"""{"resourceType":"Task","status":"requested","intent":"order","code":{"coding":[{"system":"{{{TaskDecisions.TaskTypeSystem}}}","code":"transfer"}]},"for":{"reference":"Patient/{{{fresh}}}"},"requester":{"reference":"{{{Elsewhere}}}"},"owner":{"reference":"{{{Org}}}"}}""";
         await Forbidden(await Send(HttpMethod.Post, "/Task", forged, NewDoctor));
+    }
+
+    [FhirFact]
+    public async Task The_requester_follows_its_request_for_a_classified_record_which_stays_closed_to_it()
+    {
+        _clock.Now = new DateTimeOffset(2026, 4, 2, 3, 0, 0, TimeSpan.Zero);
+        var classified = $$$""","meta":{"security":[{"system":"{{{ConsentTerms.SensitivitySystem}}}","code":"{{{ConsentTerms.Classified}}}"}]}""";
+        var patient = await RecordAsync(classified, Admin); // only the holder's record administrator sets the flag
+        Assert.Contains(ConsentTerms.Classified, (await (await Send(HttpMethod.Get, $"/Patient/{patient}", null, Admin)).JsonAsync()).GetProperty("meta").GetRawText());
+        var id = await RequestedAsync(patient, NewDoctor);
+        // Its own request (and the holder's answer) is the requester's to follow; the record itself is not.
+        Assert.Equal(HttpStatusCode.OK, await ReadAs($"/Task/{id}", NewDoctor));
+        Assert.Contains(id, await SearchAs($"/Task?code=transfer&requester={Elsewhere}", NewDoctor));
+        Assert.Equal(HttpStatusCode.NotFound, await ReadAs($"/Patient/{patient}", NewDoctor));
+        // An institution that neither asked nor holds sees neither.
+        Assert.Equal(HttpStatusCode.NotFound, await ReadAs($"/Task/{id}", NearbyDoctor));
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Post, $"/Task/{id}/$reject", Params(("reason", "String", "居民未同意")), Admin)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, await ReadAs($"/Task/{id}", NewDoctor));
+    }
+
+    private async Task<List<string>> SearchAs(string url, (string, string) who)
+    {
+        var r = await Send(HttpMethod.Get, url, null, who);
+        Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        var bundle = await r.JsonAsync();
+        return bundle.TryGetProperty("entry", out var e) ? e.EnumerateArray().Select(x => x.GetProperty("resource").GetProperty("id").GetString()!).ToList() : [];
+    }
+
+    [FhirFact]
+    public async Task The_resident_confirms_by_a_one_time_code_by_SMS_and_a_wrong_code_costs_an_attempt()
+    {
+        _clock.Now = new DateTimeOffset(2026, 4, 5, 2, 0, 0, TimeSpan.Zero);
+        var outbox = SmsOutbox.PathOf(fx.Factory.Services);
+        var phone = "139" + Random.Shared.Next(10_000_000, 99_999_999);
+        var patient = await RecordAsync($$$""","telecom":[{"system":"phone","value":"{{{phone}}}","use":"mobile"}]""");
+        static string SendCode(string confirmation) => Params(("reason", "Code", "2"), ("confirmation", "Code", confirmation), ("sendCode", "Boolean", "true"));
+        static string Confirm(string request, string code) => Params(("reason", "Code", "2"), ("confirmation", "Code", "3"), ("request", "String", request), ("code", "String", code));
+
+        // A code proves an SMS confirmation only.
+        Assert.Equal(HttpStatusCode.BadRequest, (await RequestAsync(patient, NewDoctor, SendCode("1"))).StatusCode);
+        var sent = await RequestAsync(patient, NewDoctor, SendCode("3"));
+        Assert.True(sent.StatusCode == HttpStatusCode.OK, await sent.Content.ReadAsStringAsync());
+        var answer = (await sent.JsonAsync()).GetProperty("parameter").EnumerateArray().ToDictionary(p => p.GetProperty("name").GetString()!);
+        var request = answer["request"].GetProperty("valueString").GetString()!;
+        Assert.Equal($"{phone[..3]}****{phone[^4..]}", answer["phone"].GetProperty("valueString").GetString());
+        var (text, code) = SmsOutbox.Last(outbox, phone);
+        Assert.Contains("涪陵区敦仁街道社区卫生服务中心 申请将您的健康档案转入本机构管理（居住地变更）", text);
+        // Nothing is filed before the resident agreed.
+        Assert.Empty(await C.SearchIdsAsync($"/Task?code=transfer&subject=Patient/{patient}"));
+
+        // A wrong code costs an attempt; another institution cannot use the request; the right one files it.
+        var wrong = await RequestAsync(patient, NewDoctor, Confirm(request, code == "000000" ? "111111" : "000000"));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, wrong.StatusCode);
+        Assert.Contains("attempt(s) left", Diagnostics(await wrong.JsonAsync()));
+        Assert.Equal(HttpStatusCode.NotFound, (await RequestAsync(patient, NearbyDoctor, Confirm(request, code!))).StatusCode);
+        var filed = await RequestAsync(patient, NewDoctor, Confirm(request, code!));
+        Assert.True(filed.StatusCode == HttpStatusCode.Created, await filed.Content.ReadAsStringAsync());
+        var inputs = (await filed.JsonAsync()).GetProperty("input").EnumerateArray().ToDictionary(i => i.GetProperty("type").GetProperty("text").GetString()!);
+        Assert.Equal("3", inputs["confirmation"].GetProperty("valueCodeableConcept").GetProperty("coding")[0].GetProperty("code").GetString());
+        Assert.Equal($"Patient/{patient}", inputs["confirmed-by"].GetProperty("valueReference").GetProperty("reference").GetString());
+        // A code is used once.
+        Assert.Equal(HttpStatusCode.Conflict, (await RequestAsync(patient, NewDoctor, Confirm(request, code!))).StatusCode);
+
+        // No code is sent for a request that would be refused, nor to a record without a phone.
+        Assert.Equal(HttpStatusCode.Conflict, (await RequestAsync(patient, NearbyDoctor, SendCode("3"))).StatusCode); // one open request
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, (await RequestAsync(await RecordAsync(), NewDoctor, SendCode("3"))).StatusCode);
     }
 
     [FhirFact]

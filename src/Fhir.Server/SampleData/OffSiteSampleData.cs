@@ -1,5 +1,4 @@
 using FhirArchive.Archive.OffSite;
-using FhirArchive.Fhir.Serialization.Json;
 using FhirArchive.Rest.Resources;
 using FhirArchive.Rest.Infrastructure;
 using FhirArchive.Storage;
@@ -23,16 +22,12 @@ public static class OffSiteSampleData
     {
         var writer = services.GetRequiredService<ResourceWriter>();
         var now = services.GetRequiredService<TimeProvider>().GetUtcNow();
-        foreach (var json in Resources())
-        {
-            var node = FhirFormats.Parse(FhirFormats.Utf8(json), FhirFormat.Json);
-            await writer.UpdateAsync(s, node, node.Type!, node.Child("id")!.Value!, null, ct);
-        }
+        foreach (var json in Resources()) await SampleDataLoader.PutAsync(writer, s, json, ct);
         var push = OffSitePush.Build("Encounter/li-na-offsite-visit", "li-na", Holder, Serving, null, now);
         push.Add("id", "li-na-offsite-push");
         var meta = push.Add("meta");
         meta.Add("source", Serving);
-        await writer.UpdateAsync(s, push, "Communication", "li-na-offsite-push", null, ct);
+        await SampleDataLoader.PutAsync(writer, s, push, ct);
     }
 
     private static IEnumerable<string> Resources()

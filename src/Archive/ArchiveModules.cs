@@ -1,6 +1,8 @@
 using FhirArchive.Archive.Consent;
 using FhirArchive.Archive.Grants;
+using FhirArchive.Archive.HealthTags;
 using FhirArchive.Archive.Notifications;
+using FhirArchive.Archive.OffSite;
 using FhirArchive.Archive.Records;
 using FhirArchive.Archive.Transfer;
 
@@ -17,12 +19,15 @@ public static class ArchiveModules
             .AddConsent(configuration)
             .AddNotifications(configuration, dataFolder)
             .AddGrants(configuration)
-            .AddTransfer(configuration);
+            .AddTransfer(configuration)
+            .AddHealthTags()
+            .AddOffSite(configuration);
 
     public static void MapArchive(this IEndpointRouteBuilder app)
     {
         app.MapRecords();
         app.MapGrants();
         app.MapTransfer();
+        app.MapOffSite();
     }
 }

@@ -57,7 +57,9 @@ public static class AuditEventWriter
             if (d.Caller.PurposeOfUse is { } pou)
             {
                 w.WriteStartArray("purposeOfEvent");
-                WriteConcept(w, "http://terminology.hl7.org/CodeSystem/v3-ActReason", pou);
+                // An HL7 v3 ActReason code, or "system|code" for a purpose of another (local) code system.
+                var bar = pou.LastIndexOf('|');
+                WriteConcept(w, bar > 0 ? pou[..bar] : RolePolicy.PurposeSystem, bar > 0 ? pou[(bar + 1)..] : pou);
                 w.WriteEndArray();
             }
             w.WriteStartArray("agent");

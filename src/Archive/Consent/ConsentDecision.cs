@@ -106,6 +106,30 @@ public sealed class ConsentDecision(ConsentOptions options)
         return AccessDecision.Deny("no relationship to this record");
     }
 
+    /// <summary>
+    /// The off-site service view (异地服务, annex 1 五(三)): staff of an institution that does not hold the record may see,
+    /// without the resident's one-time code, the basic information and the summary of past follow-ups of a resident in
+    /// a key population — that view only (the operation that serves it asks here; every other path decides as
+    /// <see cref="Decide"/> does). Never a classified person's record; no sensitive part is cleared.
+    /// </summary>
+    public static AccessDecision OffSiteView(Caller caller, RecordContext context, bool keyPopulation)
+    {
+        var record = context.Record;
+        if (!record.Exists) return AccessDecision.Deny("no resident's record");
+        if (!StaffRoles.Any(caller.HasRole) || caller.Organization is null)
+            return AccessDecision.Deny("off-site service is given by the staff of an institution");
+        if (IsStaffOf(caller, record.ManagingOrganization))
+            return AccessDecision.Allow("the record's responsible institution", AccessDecision.All);
+        if (record.Classified)
+            return AccessDecision.Deny("a classified person's record is closed outside the responsible institution");
+        if (!keyPopulation)
+            return AccessDecision.Deny("off-site service without authorisation is for residents in a key population (elderly, maternal, children 0-6, hypertension, diabetes)");
+        return AccessDecision.Allow(OffSiteReason, AccessDecision.None);
+    }
+
+    /// <summary>The access reason of the off-site view, as the audit names it.</summary>
+    public const string OffSiteReason = "off-site service (purpose offsite-service): basic information and follow-up summary of a key-population resident";
+
     private AccessDecision ResidentChannel(ResourceFacts resource, RecordContext context, DateTimeOffset now, string opener, string reason)
     {
         // Their own authorisations are always theirs to see (and revoke).

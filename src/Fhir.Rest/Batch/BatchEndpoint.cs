@@ -6,6 +6,7 @@ using FhirArchive.Rest.Patch;
 using FhirArchive.Rest.Resources;
 using FhirArchive.Rest.Search;
 using FhirArchive.Rest.Infrastructure;
+using FhirArchive.Rest.Writing;
 using FhirArchive.Storage;
 using Microsoft.AspNetCore.WebUtilities;
 
@@ -231,7 +232,7 @@ public static class BatchEndpoint
             {
                 var r = e.Resource ?? throw FhirException.BadRequest($"entry[{e.Index}]: POST needs a resource.");
                 var o = await writer.CreateAsync(s, r, type, e.IfNoneExist, ct, e.AssignedId);
-                return Written(baseUrl, o);
+                return Written(ctx, baseUrl, o);
             }
             case "PUT":
             {
@@ -240,7 +241,7 @@ public static class BatchEndpoint
                 var o = id is null
                     ? await writer.ConditionalUpdateAsync(s, r, type, QueryHelpers.ParseQuery(e.Query), ifMatch, ct)
                     : await writer.UpdateAsync(s, r, type, id, ifMatch, ct);
-                return Written(baseUrl, o);
+                return Written(ctx, baseUrl, o);
             }
             case "PATCH":
             {
@@ -249,7 +250,7 @@ public static class BatchEndpoint
                 var o = id is null
                     ? await patcher.ConditionalPatchAsync(s, type, QueryHelpers.ParseQuery(e.Query), patch, ifMatch, ct)
                     : await patcher.PatchAsync(s, type, id, patch, ifMatch, ct);
-                return Written(baseUrl, o);
+                return Written(ctx, baseUrl, o);
             }
             case "DELETE":
             {
@@ -266,11 +267,14 @@ public static class BatchEndpoint
         }
     }
 
-    private static BundleEntry Written(string baseUrl, WriteOutcome o)
+    /// <summary>A written entry; the warnings its write raised go in response.outcome (R4: hints and warnings of the entry).</summary>
+    private static BundleEntry Written(HttpContext ctx, string baseUrl, WriteOutcome o)
     {
         var s = o.Stored;
+        var warnings = WriteWarnings.Of(ctx, s);
         return new BundleEntry($"{baseUrl}/{s.ResourceType}/{s.Id}", s.Json,
-            Response: new(o.Status, $"{s.ResourceType}/{s.Id}/_history/{s.Version}", FhirHeaders.ETag(s.Version), s.LastUpdated));
+            Response: new(o.Status, $"{s.ResourceType}/{s.Id}/_history/{s.Version}", FhirHeaders.ETag(s.Version), s.LastUpdated,
+                warnings.Count > 0 ? FhirJsonSerializer.SerializeToUtf8Bytes(OperationOutcomes.Create(warnings)) : null));
     }
 
     private static async Task<BundleEntry> GetAsync(HttpContext ctx, Entry e, IResourceStore store, SearchService search, ReadGuard guard)

@@ -155,13 +155,18 @@ public static class ResourceEndpoints
         var s = o.Stored;
         FhirHeaders.SetVersionHeaders(ctx.Response, s);
         ctx.Response.Headers.Location = FhirHeaders.VersionUrl(ctx.Request, s);
-        switch (FhirHeaders.Return(ctx.Request))
+        var warnings = WriteWarnings.Of(ctx, s);
+        var preferred = FhirHeaders.Return(ctx.Request);
+        if (preferred != PreferReturn.OperationOutcome && warnings.Count > 0)
+            ctx.Response.Headers.Append("Warning", warnings.Select(WriteWarnings.Header).ToArray());
+        switch (preferred)
         {
             case PreferReturn.Minimal:
                 ctx.Response.StatusCode = o.Status;
                 break;
             case PreferReturn.OperationOutcome:
-                await WriteInfoAsync(ctx, o.Status, $"{message}: {s.ResourceType}/{s.Id} version {s.Version}.");
+                await FhirFormats.WriteNodeAsync(ctx, o.Status, OperationOutcomes.Create(
+                    [new FhirIssue(IssueSeverity.Information, "informational", $"{message}: {s.ResourceType}/{s.Id} version {s.Version}."), .. warnings]));
                 break;
             default:
                 await FhirFormats.WriteJsonBytesAsync(ctx, o.Status, s.Json!);

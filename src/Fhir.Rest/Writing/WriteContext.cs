@@ -75,5 +75,11 @@ public sealed class WriteContext
     /// </summary>
     public void AddCompanion(ElementNode resource) => (_companions ??= new()).Enqueue(resource);
 
+    /// <summary>
+    /// Accepts the write with a warning the answer must carry (an OperationOutcome issue of severity warning; see
+    /// <see cref="WriteWarnings"/>). Nothing for the server's own writes, which no client reads.
+    /// </summary>
+    public void Warn(FhirArchive.Fhir.Outcomes.FhirIssue issue) => WriteWarnings.Add(Http, ResourceType, Id, issue);
+
     internal ElementNode? NextCompanion() => _companions is { Count: > 0 } q ? q.Dequeue() : null;
 }

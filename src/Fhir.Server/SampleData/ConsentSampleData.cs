@@ -30,11 +30,7 @@ public static class ConsentSampleData
         if (!services.GetRequiredService<ConsentOptions>().Enabled) return;
         var writer = services.GetRequiredService<ResourceWriter>();
         var now = services.GetRequiredService<TimeProvider>().GetUtcNow();
-        foreach (var json in Resources(now))
-        {
-            var node = FhirFormats.Parse(FhirFormats.Utf8(json), FhirFormat.Json);
-            await writer.UpdateAsync(s, node, node.Type!, node.Child("id")!.Value!, null, ct);
-        }
+        foreach (var json in Resources(now)) await SampleDataLoader.PutAsync(writer, s, json, ct);
     }
 
     public static IEnumerable<string> Resources(DateTimeOffset now)

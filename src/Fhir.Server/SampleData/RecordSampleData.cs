@@ -41,13 +41,13 @@ public static class RecordSampleData
         var parser = services.GetRequiredService<SearchParser>();
         var now = services.GetRequiredService<TimeProvider>().GetUtcNow();
 
-        foreach (var json in Basics()) await PutAsync(writer, s, json, ct);
-        foreach (var r in Residents) await PutAsync(writer, s, Patient(r), ct);
+        foreach (var json in Basics()) await SampleDataLoader.PutAsync(writer, s, json, ct);
+        foreach (var r in Residents) await SampleDataLoader.PutAsync(writer, s, Patient(r), ct);
         // A duplicate of 陈明 from a campaign years ago, filed under a birth certificate number.
-        await PutAsync(writer, s, PatientJson("cq-chen-ming-dup", "陈明", "male", "1968-04-09",
+        await SampleDataLoader.PutAsync(writer, s, PatientJson("cq-chen-ming-dup", "陈明", "male", "1968-04-09",
             $$"""{"system":"{{BirthCertificateNumber.System}}","value":"O500123456"}""", ""), ct);
-        await PutAsync(writer, s, Observation("cq-obs-dup", "cq-chen-ming-dup", "2019-05-10T09:00:00+08:00", 128), ct);
-        await PutAsync(writer, s, Observation("cq-obs-bp", "cq-chen-ming", "2026-11-20T09:00:00+08:00", 185), ct);
+        await SampleDataLoader.PutAsync(writer, s, Observation("cq-obs-dup", "cq-chen-ming-dup", "2019-05-10T09:00:00+08:00", 128), ct);
+        await SampleDataLoader.PutAsync(writer, s, Observation("cq-obs-bp", "cq-chen-ming", "2026-11-20T09:00:00+08:00", 185), ct);
 
         await CloseAsync(s, writer, scope, "cq-zhao-li", RecordStatus.Lost, "2026-03-01", "电话停机、现住址查无此人 / phone and address unreachable", ct);
         await CloseAsync(s, writer, scope, "cq-sun-qiang", RecordStatus.Deceased, "2026-06-18", "脑梗死 cerebral infarction", ct);
@@ -57,14 +57,8 @@ public static class RecordSampleData
         await MergeEndpoint.MergeAsync(s, writer, scope, parser, Administrator, "cq-chen-ming-dup", "cq-chen-ming", now, ct);
 
         // A mistyped systolic pressure (185 for 135), corrected with the administrator's approval.
-        await PutAsync(writer, s, CorrectionTask(Observation("cq-obs-bp", "cq-chen-ming", "2026-11-20T09:00:00+08:00", 135)), ct);
+        await SampleDataLoader.PutAsync(writer, s, CorrectionTask(Observation("cq-obs-bp", "cq-chen-ming", "2026-11-20T09:00:00+08:00", 135)), ct);
         await CorrectionWorkflow.ApproveAsync(s, writer, scope, Administrator, "cq-correction-bp", now, null, ct);
-    }
-
-    private static async Task PutAsync(ResourceWriter writer, IWriteSession s, string json, CancellationToken ct)
-    {
-        var node = FhirFormats.Parse(FhirFormats.Utf8(json), FhirFormat.Json);
-        await writer.UpdateAsync(s, node, node.Type!, node.Child("id")!.Value!, null, ct);
     }
 
     private static async Task CloseAsync(IWriteSession s, ResourceWriter writer, RecordScope scope, string id, string status, string date, string reason, CancellationToken ct)

@@ -39,19 +39,23 @@ public static class SampleDataLoader
         if (total > 0) return;
         var writer = services.GetRequiredService<ResourceWriter>();
         await using var s = await store.BeginWriteAsync(ct);
-        foreach (var json in Resources())
-        {
-            var node = FhirFormats.Parse(FhirFormats.Utf8(json), FhirFormat.Json);
-            await writer.UpdateAsync(s, node, node.Type!, node.Child("id")!.Value!, null, ct);
-        }
+        foreach (var json in Resources()) await PutAsync(writer, s, json, ct);
         await RecordSampleData.LoadAsync(services, s, ct);
         await ConsentSampleData.LoadAsync(services, s, ct);
         await TransferSampleData.LoadAsync(services, s, ct);
+        await OffSiteSampleData.LoadAsync(services, s, ct);
         await s.CommitAsync(ct);
     }
 
     /// <summary>The institution that produced the sample visits (their source label, as a HIS's own writes would carry).</summary>
     private const string Chaoyang = "Organization/bj-chaoyang-hospital";
+
+    /// <summary>Writes a sample resource (JSON with its id) through the ordinary write path, as an update-as-create.</summary>
+    public static Task PutAsync(ResourceWriter writer, IWriteSession s, string json, CancellationToken ct) =>
+        PutAsync(writer, s, FhirFormats.Parse(FhirFormats.Utf8(json), FhirFormat.Json), ct);
+
+    public static async Task PutAsync(ResourceWriter writer, IWriteSession s, Fhir.Model.ElementNode node, CancellationToken ct) =>
+        await writer.UpdateAsync(s, node, node.Type!, node.Child("id")!.Value!, null, ct);
 
     public static IEnumerable<string> Resources()
     {

@@ -33,6 +33,8 @@ public static class CnTerminology
     public const string ConsentVerificationMethod = Canonical + "/CodeSystem/consent-verification-method";
     public const string GuardianshipType = Canonical + "/CodeSystem/guardianship-type";
     public const string Sensitivity = Canonical + "/CodeSystem/sensitivity";
+    public const string PublicHealthService = Canonical + "/CodeSystem/public-health-service";
+    public const string PurposeOfUse = Canonical + "/CodeSystem/purpose-of-use";
 
     public const string AdministrativeGender = "http://hl7.org/fhir/administrative-gender";
     public const string SexToGenderMap = Canonical + "/ConceptMap/gbt-2261-1-sex-to-administrative-gender";
@@ -131,6 +133,18 @@ public static class ChineseTerminology
                 ("family-doctor", "签约家庭医生授权", "Authorised by the signed family doctor"),
                 ("guardian-application", "监护人申请", "Guardian's application"), ("joint-application", "本人与监护人共同申请", "Joint application of the resident and the guardian"),
                 ("court-judgement", "法院判决书", "Court judgements (guardianship, loss of capacity)")),
+            Listed(new CodeSystemInfo(CnTerminology.PublicHealthService, "public-health-service", "国家基本公共卫生服务项目（服务类别）")
+                { TitleEn = "National basic public-health services (kind of service)", Description = "Encounter.type of a basic public-health service; which are free once a year: OffSite:AnnualFreeServices (重庆市规范 细则 五(四))" },
+                ("elderly-health-check", "老年人年度健康体检", "Elderly annual health check-up"),
+                ("elderly-tcm", "老年人中医体质辨识", "Elderly TCM constitution identification"),
+                ("chronic-health-check", "慢性病患者年度健康检查", "Annual health check of a hypertension or diabetes patient"),
+                ("hypertension-followup", "高血压患者随访", "Hypertension follow-up"),
+                ("diabetes-followup", "2型糖尿病患者随访", "Type 2 diabetes follow-up"),
+                ("child-health-check", "0～6岁儿童健康检查", "Health check of a child aged 0-6"),
+                ("maternal-visit", "孕产妇健康管理随访", "Maternal health visit")),
+            Listed(new CodeSystemInfo(CnTerminology.PurposeOfUse, "purpose-of-use", "档案访问目的（本地）")
+                { TitleEn = "Local purposes of use", Description = "Purposes of use where HL7 v3 ActReason has none (AuditEvent.purposeOfEvent, the consent decision)" },
+                ("offsite-service", "异地服务", "Off-site service: basic information and follow-up summary of a key-population resident (重庆市规范 细则 五)")),
             AdminDivisions(),
         };
 

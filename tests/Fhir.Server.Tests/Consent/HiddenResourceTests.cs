@@ -63,10 +63,11 @@ public sealed class HiddenResourceTests(HiddenFixture fx, ITestOutputHelper outp
 
     /// <summary>
     /// Operations that exist for records the caller cannot see yet and answer for themselves, uniformly for missing,
-    /// classified and unreachable records ($request-access sends the resident a code; $break-glass opens an emergency):
-    /// their refusals are tested in AccessRequestTests and ConsentOperationTests.
+    /// classified and unreachable records ($request-access sends the resident a code; $break-glass opens an emergency;
+    /// $offsite-summary shows a key-population resident's summary to another institution): their refusals are tested in
+    /// AccessRequestTests, ConsentOperationTests and OffSiteTests.
     /// </summary>
-    private static readonly string[] ReachHiddenRecords = ["request-access", "break-glass"];
+    private static readonly string[] ReachHiddenRecords = ["request-access", "break-glass", "offsite-summary"];
 
     /// <summary>The demo roles (README's table), with the scopes scripts/get-token.sh asks for.</summary>
     private static readonly (string User, string Scope)[] Roles =

@@ -74,20 +74,31 @@ fhir 200 other-clinician GET /Patient/wang-fang
 # 9. the signed family doctor 陈静 opens 王芳's record to her (201); 张伟's is open already: that opening is the answer (200)
 fhir 201 family-doctor POST '/Patient/wang-fang/$open-record'
 fhir 200 family-doctor POST '/Patient/zhang-wei/$open-record'
-# 10. transfer (档案转迁): the 万州区高笋塘 centre asked for 李娜's record (she moved to Chongqing); her holder's record
+# 10. off-site service (异地服务): Dr 吴昊 (北京安贞医院, not her holder) serves 李娜, who has hypertension: he reads her
+#     basic information and the list of past follow-ups, not her record / 异地服务机构查看基本信息与随访概要
+fhir 200 other-clinician GET '/Patient/li-na/$offsite-summary'
+check '"hypertension" in json.dumps(a) and "sh-xuhui-fenglin-chc" in json.dumps(a)'
+fhir 404 other-clinician GET /Patient/li-na
+# 11. her visit in Shanghai was pushed to her holder: 孙敏 finds it in the work list, reads it and acknowledges it / 推送至管档机构
+fhir 200 record-admin GET '/Communication?recipient=Organization/bj-chaoyang-hospital&status=in-progress'
+PUSH=$(pick 'json.dumps(next({**e["resource"], "status": "completed"} for e in a["entry"] if e["resource"]["id"] == "li-na-offsite-push"))')
+fhir 200 record-admin GET /Encounter/li-na-offsite-visit
+fhir 200 record-admin PUT /Communication/li-na-offsite-push "$PUSH"
+check 'a["status"] == "completed" and "received" in a'
+# 12. transfer (档案转迁): the 万州区高笋塘 centre asked for 李娜's record (she moved to Chongqing); her holder's record
 #     administrator 孙敏 finds the request in her work list / 管档机构查看待确认的转迁申请
 fhir 200 record-admin GET '/Task?code=transfer&owner=Organization/bj-chaoyang-hospital&status=requested'
 TASK=$(pick 'next(e["resource"]["id"] for e in a["entry"] if e["resource"]["for"]["reference"] == "Patient/li-na")')
-# 11. a refusal needs a reason (400); she confirms: the record moves with its number, protected for 180 days / 确认转出
+# 13. a refusal needs a reason (400); she confirms: the record moves with its number, protected for 180 days / 确认转出
 fhir 400 record-admin POST "/Task/$TASK/\$reject"
 fhir 200 record-admin POST "/Task/$TASK/\$approve" '{"resourceType":"Parameters","parameter":[{"name":"comment","valueString":"同意转出 / agreed"}]}'
 check 'a["status"] == "completed" and [o["valueDate"] for o in a["output"] if o["type"]["text"] == "protection-end"] != []'
-# 12. the old holder reads what it produced (her 2024 check-up), no longer changes her record, and cannot take it
+# 14. the old holder reads what it produced (her 2024 check-up), no longer changes her record, and cannot take it
 #     back inside the protection period (409, naming its end) / 原管档机构只读，保护期内不可再转迁
 fhir 200 clinician GET /Encounter/enc-li-na
 fhir 409 record-admin POST '/Patient/li-na/$transfer-request' \
   '{"resourceType":"Parameters","parameter":[{"name":"reason","valueCode":"1"},{"name":"confirmation","valueCode":"1"}]}'
-# 13. 吴霞, lost to follow-up in Chongqing, was taken over by 朝阳 at once (a closed record needs no confirmation) / 终止档案直接转迁
+# 15. 吴霞, lost to follow-up in Chongqing, was taken over by 朝阳 at once (a closed record needs no confirmation) / 终止档案直接转迁
 fhir 200 record-admin GET '/Task?code=transfer&subject=Patient/cq-wu-xia&status=completed'
 fhir 200 clinician GET /Patient/cq-wu-xia
 check 'a["managingOrganization"]["reference"] == "Organization/bj-chaoyang-hospital"'

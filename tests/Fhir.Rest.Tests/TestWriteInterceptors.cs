@@ -99,6 +99,21 @@ public sealed class RejectingInterceptor : IWriteInterceptor
     private static bool Holds(ElementNode r, string value) => r.Descendants().Any(n => n.Value == value);
 }
 
+/// <summary>Accepts resources holding "Warned" with a warning (WriteContext.Warn): the write stands and the answer says so.</summary>
+public sealed class WarningInterceptor : IWriteInterceptor
+{
+    public const string Message = "accepted with a test warning / 测试警告";
+
+    public ValueTask BeforeWriteAsync(WriteContext context)
+    {
+        if (context.Resource is { } r && r.Descendants().Any(n => n.Value == "Warned"))
+            context.Warn(new FhirArchive.Fhir.Outcomes.FhirIssue(FhirArchive.Fhir.Outcomes.IssueSeverity.Warning, "business-rule", Message));
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask AfterWriteAsync(WriteContext context) => ValueTask.CompletedTask;
+}
+
 /// <summary>Writes a Provenance for every Encounter version, in the same session (what the provenance issue will do).</summary>
 public sealed class ProvenanceInterceptor : IWriteInterceptor
 {
@@ -146,6 +161,7 @@ public static class WriteInterceptorSetup
         s.AddSingleton<IWriteInterceptor>(sp => new RecordingInterceptor("A", sp.GetRequiredService<WriteLog>()));
         s.AddSingleton<IWriteInterceptor, StampingInterceptor>();
         s.AddSingleton<IWriteInterceptor, RejectingInterceptor>();
+        s.AddSingleton<IWriteInterceptor, WarningInterceptor>();
         s.AddSingleton<IWriteInterceptor, ProvenanceInterceptor>();
         s.AddSingleton<IWriteInterceptor>(sp => new RecordingInterceptor("B", sp.GetRequiredService<WriteLog>()));
         s.AddSingleton<HidingAccessPolicy>();

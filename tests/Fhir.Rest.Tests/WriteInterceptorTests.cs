@@ -52,6 +52,40 @@ public abstract class WriteInterceptorTestsBase<TFixture>(TFixture fx) where TFi
     }
 
     [FhirFact]
+    public async Task A_warning_on_an_accepted_write_reaches_the_client_on_every_write_path()
+    {
+        var given = Unique();
+        // The resource returned: the warning travels in an HTTP Warning header (199, its English part).
+        var created = await _c.PostAsync("/Patient", Body(Patient("Warned", given)));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        Assert.Equal("199 FhirArchive \"accepted with a test warning\"", Assert.Single(created.Headers.GetValues("Warning")));
+        var id = (await created.JsonAsync()).GetProperty("id").GetString()!;
+        // Prefer: return=OperationOutcome: the issue is in the body, severity warning.
+        var put = new HttpRequestMessage(HttpMethod.Put, $"/Patient/{id}") { Content = Body(Patient("Warned", given, $$""","id":"{{id}}" """)) };
+        put.Headers.Add("Prefer", "return=OperationOutcome");
+        var updated = await _c.SendAsync(put);
+        Assert.Equal(HttpStatusCode.OK, updated.StatusCode);
+        var outcome = await updated.JsonAsync();
+        Assert.Equal("OperationOutcome", outcome.GetProperty("resourceType").GetString());
+        Assert.Contains(outcome.GetProperty("issue").EnumerateArray(), i => i.GetProperty("severity").GetString() == "warning"
+            && i.GetProperty("code").GetString() == "business-rule" && i.GetProperty("diagnostics").GetString() == WarningInterceptor.Message);
+        // A patch too; and a write without the trigger has no Warning header.
+        var patched = await PatchAsync($"/Patient/{id}", """[{"op":"add","path":"/gender","value":"female"}]""");
+        Assert.Equal(HttpStatusCode.OK, patched.StatusCode);
+        Assert.True(patched.Headers.Contains("Warning"));
+        Assert.False((await _c.PostAsync("/Patient", Body(Patient("Plain", given)))).Headers.Contains("Warning"));
+        // A batch and a transaction: entry.response.outcome of the warned entry only.
+        foreach (var type in new[] { "batch", "transaction" })
+        {
+            var bundle = await (await PostBundleAsync(type, Entry("POST", "Patient", Patient("Warned", given)), Entry("POST", "Patient", Patient("Plain", given)))).JsonAsync();
+            var entries = bundle.GetProperty("entry").EnumerateArray().Select(e => e.GetProperty("response")).ToList();
+            Assert.StartsWith("201", entries[0].GetProperty("status").GetString());
+            Assert.Equal(WarningInterceptor.Message, entries[0].GetProperty("outcome").GetProperty("issue")[0].GetProperty("diagnostics").GetString());
+            Assert.False(entries[1].TryGetProperty("outcome", out _));
+        }
+    }
+
+    [FhirFact]
     public async Task A_refused_write_stores_nothing()
     {
         var given = Unique();

@@ -87,25 +87,20 @@ public static class Engines
     /// <summary>Every official JSON example that both parsers read, in both models.</summary>
     public static IReadOnlyList<Twin> Examples => LazyExamples.Value;
 
-    private static List<Twin> LoadExamples()
+    private static List<Twin> LoadExamples() =>
+        OfficialExamples.JsonFiles().ToList().AsParallel().AsOrdered().Select(f => Read(f.Name, f.Content)).OfType<Twin>().ToList();
+
+    private static Twin? Read(string name, byte[] content)
     {
-        var ours = new OurJsonParser(ParserOptions.Lenient);
-        var list = new List<Twin>();
-        foreach (var (name, content) in OfficialExamples.JsonFiles())
+        if (new OurJsonParser(ParserOptions.Lenient).Parse(content).Resource is not { } ours) return null;
+        try
         {
-            if (ours.Parse(content).Resource is not { } o) continue;
-            Resource? f;
-            try
-            {
-                f = FirelyParser.DeserializeFromJson(System.Text.Encoding.UTF8.GetString(content));
-            }
-            catch (Exception)
-            {
-                continue;
-            }
-            if (f is null) continue;
-            list.Add(new Twin(name, o, f.ToPocoNode(ModelInfo.ModelInspector)));
+            return FirelyParser.DeserializeFromJson(System.Text.Encoding.UTF8.GetString(content)) is { } firely
+                ? new Twin(name, ours, firely.ToPocoNode(ModelInfo.ModelInspector)) : null;
         }
-        return list;
+        catch (Exception)
+        {
+            return null;
+        }
     }
 }

@@ -1,16 +1,13 @@
 using FhirArchive.Fhir.FhirPath;
 using FhirArchive.Fhir.Model;
-using FhirArchive.Fhir.Serialization;
-using FhirArchive.Fhir.Serialization.Json;
 using Xunit;
+using static FhirArchive.Fhir.Tests.FhirPath.FhirPathEngineTests;
 
 namespace FhirArchive.Fhir.Tests.FhirPath;
 
 /// <summary>Partial dates as text (issue #27) and the FHIRPath 3.0 aggregates sum/min/max/avg.</summary>
 public class FhirPathAggregateAndDateTextTests
 {
-    private static ElementNode Parse(string json) => new FhirJsonParser(ParserOptions.Strict).Parse(json).GetResourceOrThrow();
-
     private static readonly ElementNode Immunization = Parse("""
         {"resourceType":"Immunization","id":"i1","status":"completed",
          "vaccineCode":{"text":"x"},"patient":{"reference":"Patient/p"},"occurrenceDateTime":"2013-01-10"}
@@ -29,9 +26,6 @@ public class FhirPathAggregateAndDateTextTests
            {"code":{"text":"c"},"valueQuantity":{"value":2.5,"system":"http://unitsofmeasure.org","code":"kg"}},
            {"code":{"text":"d"},"valueQuantity":{"value":1,"system":"http://unitsofmeasure.org","code":"m"}}]}
         """);
-
-    private static IReadOnlyList<FhirPathItem> Eval(string expr, ElementNode? focus = null) =>
-        FhirPathCompiler.Default.Compile(expr).Evaluate(focus is null ? [] : [FhirPathItem.FromNode(focus)]);
 
     private static FhirPathItem One(string expr, ElementNode? focus = null) => Assert.Single(Eval(expr, focus));
 

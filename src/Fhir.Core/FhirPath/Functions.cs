@@ -20,6 +20,7 @@ internal static partial class Functions
         RegisterSubsetting();
         RegisterStrings();
         RegisterMath();
+        RegisterAggregates();
         RegisterConversion();
         RegisterUtility();
         RegisterFhir();

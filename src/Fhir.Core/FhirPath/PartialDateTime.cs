@@ -228,8 +228,8 @@ public sealed partial class PartialDateTime
             sb.Append(Year.ToString("0000", CultureInfo.InvariantCulture));
             if (Precision >= DateTimePrecision.Month) sb.Append('-').Append(Month.ToString("00", CultureInfo.InvariantCulture));
             if (Precision >= DateTimePrecision.Day) sb.Append('-').Append(Day.ToString("00", CultureInfo.InvariantCulture));
-            if (Kind == DateTimeKind2.Date) return sb.ToString();
-            if (Precision < DateTimePrecision.Hour) return sb.Append('T').ToString();
+            // A DateTime without a time part is written as in FHIR ("2004", "2013-01-10"), not as a literal ("@2004T").
+            if (Kind == DateTimeKind2.Date || Precision < DateTimePrecision.Hour) return sb.ToString();
             sb.Append('T');
         }
         sb.Append(Hour.ToString("00", CultureInfo.InvariantCulture));

@@ -8,14 +8,14 @@ namespace FhirArchive.Fhir.Tests.FhirPath;
 
 public class FhirPathEngineTests
 {
-    private static ElementNode Parse(string json) => new FhirJsonParser(ParserOptions.Strict).Parse(json).GetResourceOrThrow();
+    internal static ElementNode Parse(string json) => new FhirJsonParser(ParserOptions.Strict).Parse(json).GetResourceOrThrow();
 
     private static readonly ElementNode Patient = Parse("""
         {"resourceType":"Patient","id":"p1","active":true,"birthDate":"1974-12-25",
          "name":[{"use":"official","family":"Chalmers","given":["Peter","James"]},{"use":"usual","given":["Jim"]}]}
         """);
 
-    private static IReadOnlyList<FhirPathItem> Eval(string expr, ElementNode? focus = null, EvaluationContext? ctx = null) =>
+    internal static IReadOnlyList<FhirPathItem> Eval(string expr, ElementNode? focus = null, EvaluationContext? ctx = null) =>
         FhirPathCompiler.Default.Compile(expr).Evaluate(focus is null ? [] : [FhirPathItem.FromNode(focus)], ctx);
 
     private static object? One(string expr, ElementNode? focus = null)

@@ -65,6 +65,9 @@ public static class RecordHomepageEndpoint
                     if (!r.IsDeleted && r.Json is not null) all.TryAdd($"{r.ResourceType}/{r.Id}", r);
             var visible = (await guard.VisibleAsync(access, all.Values)).ToDictionary(r => $"{r.ResourceType}/{r.Id}");
             var withheld = visible.Count < all.Count;
+            // What is withheld is decided again aloud (it shows nothing): the audit names it, with the reason.
+            foreach (var (key, r) in all)
+                if (!visible.ContainsKey(key)) await guard.ShowAsync(access, r);
             var nodes = visible.ToDictionary(kv => kv.Key, kv => FhirFormats.ParseStored(kv.Value.Json!));
             List<string> OfType(string type) => [.. nodes.Where(kv => kv.Value.Type == type).Select(kv => kv.Key)];
 

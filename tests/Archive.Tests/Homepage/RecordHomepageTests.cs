@@ -250,6 +250,13 @@ public abstract class RecordHomepageTestsBase<TFixture>(TFixture fx) : IAsyncLif
             Assert.True(Redacted(bundle), $"{caller}: something was withheld, the Bundle says so");
             AssertReferencesResolve(bundle);
         }
+        // Audited as an operation on the record: what was shown, and what was withheld from the authorised clinician with the reason.
+        var events = (await (await _c.SendAsync(HttpMethod.Get, "/AuditEvent?patient=Patient/adult&_count=200", null, TestCallers.Auditor)).JsonAsync())
+            .GetProperty("entry").EnumerateArray().Select(e => e.GetProperty("resource"))
+            .Where(e => e.GetProperty("subtype").EnumerateArray().Any(s => s.GetProperty("code").GetString()!.Contains("summary"))
+                        && e.GetRawText().Contains("Practitioner/doc")).ToList();
+        Assert.NotEmpty(events);
+        Assert.Contains(events, e => e.GetRawText().Contains("deny Condition/hp-dm: severe-mental-disorder") && e.GetRawText().Contains("Encounter/hp-enc-2025/_history/1"));
     }
 
     [FhirFact]

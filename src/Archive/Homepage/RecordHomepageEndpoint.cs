@@ -94,8 +94,17 @@ public static class RecordHomepageEndpoint
                 if (!r.IsDeleted && await guard.ShowAsync(access, r) is { } s) shown.TryAdd($"{r.ResourceType}/{r.Id}", s);
 
             string? Absolute(string? reference) => reference is not null && shown.ContainsKey(reference) ? $"{baseUrl}/{reference}" : null;
-            string? Name(string? reference) => reference is not null && shown.TryGetValue(reference, out var s)
-                ? FhirFormats.ParseStored(s.Json!) is var n ? n.Child("name")?.Value ?? n.Child("name")?.Child("text")?.Value : null : null;
+            var names = new Dictionary<string, string?>();
+            string? Name(string? reference)
+            {
+                if (reference is null || !shown.TryGetValue(reference, out var s)) return null;
+                if (!names.TryGetValue(reference, out var name))
+                {
+                    var n = FhirFormats.ParseStored(s.Json!).Child("name");
+                    names[reference] = name = n?.Value ?? n?.Child("text")?.Value;
+                }
+                return name;
+            }
 
             var flags = tags.Select(t => (FullUrl: $"urn:uuid:{Guid.NewGuid()}", Json: TagFlag(t, baseUrl, id, Absolute))).ToList();
             var composition = new JsonObject

@@ -1,6 +1,7 @@
 using FhirArchive.Archive.Consent;
 using FhirArchive.Archive.Grants;
 using FhirArchive.Archive.HealthTags;
+using FhirArchive.Archive.Homepage;
 using FhirArchive.Archive.Notifications;
 using FhirArchive.Archive.OffSite;
 using FhirArchive.Archive.Records;
@@ -29,5 +30,6 @@ public static class ArchiveModules
         app.MapGrants();
         app.MapTransfer();
         app.MapOffSite();
+        app.MapHomepage();
     }
 }

@@ -24,6 +24,10 @@ public sealed class BundleBuilder(string type)
     public List<(string Relation, string Url)> Links { get; } = [];
     public List<BundleEntry> Entries { get; } = [];
     public string Id { get; } = Guid.NewGuid().ToString();
+    /// <summary>Bundle.identifier (a document's: persistent across servers), e.g. ("urn:ietf:rfc:3986", "urn:uuid:…").</summary>
+    public (string System, string Value)? Identifier { get; set; }
+    /// <summary>Bundle.timestamp (a document's assembly time).</summary>
+    public DateTimeOffset? Timestamp { get; set; }
 
     public byte[] ToJson()
     {
@@ -45,7 +49,15 @@ public sealed class BundleBuilder(string type)
                 w.WriteEndArray();
             }
             w.WriteEndObject();
+            if (Identifier is { } identifier)
+            {
+                w.WriteStartObject("identifier");
+                w.WriteString("system", identifier.System);
+                w.WriteString("value", identifier.Value);
+                w.WriteEndObject();
+            }
             w.WriteString("type", type);
+            if (Timestamp is { } timestamp) w.WriteString("timestamp", FhirInstant.Of(timestamp));
             if (Total is { } t) w.WriteNumber("total", t);
             if (Links.Count > 0)
             {

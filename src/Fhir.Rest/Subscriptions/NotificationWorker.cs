@@ -7,13 +7,14 @@ using FhirArchive.Storage;
 namespace FhirArchive.Rest.Subscriptions;
 
 /// <summary>
-/// Sends the outbox's notifications (R4 rest-hook): at most <see cref="SubscriptionOptions.MaxParallelDeliveries"/>
+/// Works the outbox in rounds: claims due rows for a lease, matches the written versions among them
+/// (<see cref="SubscriptionMatcher"/>) and sends the notifications (R4 rest-hook): at most <see cref="SubscriptionOptions.MaxParallelDeliveries"/>
 /// at once, each bounded by <see cref="SubscriptionOptions.Timeout"/>, so a slow or dead endpoint costs the worker a
 /// slot, never a write. Without a payload: an empty POST to the endpoint; with one: the resource, as its subscriber
 /// may see it, PUT to [endpoint]/[type]/[id] (R4: the endpoint is then a service base). A failure is retried after a
 /// doubling delay; after <see cref="SubscriptionOptions.MaxAttempts"/> the Subscription gets status error.
 /// </summary>
-public sealed class NotificationWorker(NotificationOutbox outbox, NotificationSignal signal, SubscriptionRegistry registry, IResourceStore store,
+public sealed class NotificationWorker(NotificationOutbox outbox, NotificationSignal signal, SubscriptionMatcher matcher, SubscriptionRegistry registry, IResourceStore store,
     ReadGuard guard, WritePipeline pipeline, SubscriptionOptions options, IServiceProvider services, TimeProvider clock, ILogger<NotificationWorker> log)
     : BackgroundService
 {
@@ -29,10 +30,7 @@ public sealed class NotificationWorker(NotificationOutbox outbox, NotificationSi
             var full = false;
             try
             {
-                var due = await outbox.DueAsync(options.BatchSize, stop);
-                await Parallel.ForEachAsync(due, new ParallelOptions { MaxDegreeOfParallelism = options.MaxParallelDeliveries, CancellationToken = stop },
-                    async (row, ct) => await DeliverAsync(row, ct));
-                full = due.Count == options.BatchSize;
+                full = await RoundAsync(stop);
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
@@ -46,30 +44,44 @@ public sealed class NotificationWorker(NotificationOutbox outbox, NotificationSi
         }
     }
 
+    /// <summary>One round; true when it took a full batch (more may be waiting).</summary>
+    private async Task<bool> RoundAsync(CancellationToken stop)
+    {
+        // A claim of its own per round: rows still held from an earlier round (a lease not yet run out) are not taken twice.
+        var claim = Guid.NewGuid().ToString("N");
+        var claimed = await outbox.ClaimAsync(options.BatchSize, claim, stop);
+        var markers = claimed.Where(r => r.IsMarker).ToList();
+        var due = claimed.Where(r => !r.IsMarker).ToList();
+        if (markers.Count > 0) due.AddRange(await outbox.ResolveAsync(markers, await matcher.MatchAsync(markers, stop), claim, stop));
+        var done = new System.Collections.Concurrent.ConcurrentBag<long>();
+        await Parallel.ForEachAsync(due, new ParallelOptions { MaxDegreeOfParallelism = options.MaxParallelDeliveries, CancellationToken = stop },
+            async (row, ct) =>
+            {
+                if (await DeliverAsync(row, ct)) done.Add(row.Id);
+            });
+        await outbox.RemoveAsync([.. done], stop);
+        return claimed.Count == options.BatchSize;
+    }
+
     public override void Dispose()
     {
         _http.Dispose();
         base.Dispose();
     }
 
-    private async Task DeliverAsync(NotificationRow row, CancellationToken ct)
+    /// <summary>Sends one notification; true when its row is done with (sent, or nothing to send).</summary>
+    private async Task<bool> DeliverAsync(NotificationRow row, CancellationToken ct)
     {
+        // Too little of the lease left for a whole attempt: left to run out, for whichever worker claims it next.
+        if (clock.GetUtcNow().UtcTicks + options.Timeout.Ticks > row.ClaimedUntil) return false;
         // A Subscription turned off, in error, deleted or past its end since the match sends nothing more.
         var sub = await registry.FindAsync(row.SubscriptionId, ct);
         var current = await store.ReadAsync(SubscriptionWriteHook.Type, row.SubscriptionId, ct);
-        if (sub is null || current is not { IsDeleted: false, Json: { } json } || sub.End <= clock.GetUtcNow())
-        {
-            await outbox.RemoveAsync(row.Id, ct);
-            return;
-        }
+        if (sub is null || current is not { IsDeleted: false, Json: { } json } || sub.End <= clock.GetUtcNow()) return true;
         var spec = SubscriptionSpec.Read(FhirFormats.ParseStored(json));
         var version = await store.ReadVersionAsync(row.ResourceType, row.ResourceId, row.Version, ct);
         // What the subscriber may see, decided now as a read of theirs would be; hidden: nothing is sent at all.
-        if (version is null || await DiscloseAsync(sub.Subscriber, version) is not { } shown)
-        {
-            await outbox.RemoveAsync(row.Id, ct);
-            return;
-        }
+        if (version is null || await DiscloseAsync(sub.Subscriber, version) is not { } shown) return true;
         string? failure;
         try
         {
@@ -81,20 +93,17 @@ public sealed class NotificationWorker(NotificationOutbox outbox, NotificationSi
         {
             failure = e is TaskCanceledException ? $"no answer within {options.Timeout.TotalSeconds:0.#} s" : e.Message;
         }
-        if (failure is null)
-        {
-            await outbox.RemoveAsync(row.Id, ct);
-            return;
-        }
+        if (failure is null) return true;
         var attempts = row.Attempts + 1;
         if (attempts >= options.MaxAttempts)
         {
             await SetErrorAsync(row.SubscriptionId, $"{attempts} attempts to deliver a notification failed, the last: {failure} / 通知连续 {attempts} 次发送失败：{failure}", ct);
-            return;
+            return false;
         }
         var delay = TimeSpan.FromTicks(Math.Min(options.MaxRetryDelay.Ticks, options.RetryDelay.Ticks * (1L << Math.Min(attempts - 1, 30))));
         log.LogInformation("Subscription/{Id}: delivery failed ({Failure}); retry {Attempt} in {Delay}", row.SubscriptionId, failure, attempts + 1, delay);
         await outbox.RetryLaterAsync(row.Id, attempts, clock.GetUtcNow() + delay, failure, ct);
+        return false;
     }
 
     private static HttpRequestMessage RequestFor(SubscriptionSpec spec, StoredResource shown)

@@ -6,52 +6,51 @@ using FhirArchive.Storage;
 namespace FhirArchive.Rest.Subscriptions;
 
 /// <summary>
-/// After a write commits: which active Subscriptions of its type the written resource matches. Each is asked by
-/// running its criteria through the search engine with <c>_id</c> of the written resource added (one meaning of
-/// "matches": a search's), as its subscriber, so chained and _has parameters match only through what the subscriber
-/// may see. The matches go to the outbox; the worker sends them.
+/// Which active Subscriptions the written versions recorded in the outbox match. Each Subscription of their type is
+/// asked once per batch by running its criteria through the search engine with <c>_id</c> of the written resources
+/// added (one meaning of "matches": a search's), as its subscriber, so chained and _has parameters match only
+/// through what the subscriber may see. A resource is matched as it stands when the worker takes its marker —
+/// normally at once; after a crash, when the next worker starts.
 /// </summary>
 public sealed class SubscriptionMatcher(SubscriptionRegistry registry, SearchParser parser, IResourceStore store, ReadGuard guard,
-    NotificationOutbox outbox, NotificationSignal signal, IServiceProvider services, TimeProvider clock, ILogger<SubscriptionMatcher> log)
+    IServiceProvider services, TimeProvider clock, ILogger<SubscriptionMatcher> log)
 {
-    /// <summary>Never throws: the write it follows is committed (a failure is logged; that notification is lost).</summary>
-    public async Task MatchAsync(StoredResource written)
+    /// <summary>For each marker, the Subscriptions its resource matches.</summary>
+    public async Task<List<(NotificationRow Marker, string SubscriptionId)>> MatchAsync(IReadOnlyList<NotificationRow> markers, CancellationToken ct)
     {
-        var ct = CancellationToken.None; // the client may have gone: the write stands, so do its notifications
-        try
+        var now = clock.GetUtcNow();
+        var matches = new List<(NotificationRow, string)>();
+        foreach (var written in markers.GroupBy(m => m.ResourceType))
         {
-            var now = clock.GetUtcNow();
-            var matched = new List<string>();
-            foreach (var sub in await registry.ForTypeAsync(written.ResourceType, ct))
-                if ((sub.End is null || sub.End > now) && await MatchesAsync(sub, written.Id, ct)) matched.Add(sub.Id);
-            if (matched.Count == 0) return;
-            await outbox.AppendAsync(matched, written, ct);
-            signal.Nudge();
+            var ids = written.Select(m => m.ResourceId).Distinct().ToList();
+            foreach (var sub in await registry.ForTypeAsync(written.Key, ct))
+            {
+                if (sub.End is { } end && end <= now) continue;
+                var matched = await MatchingIdsAsync(sub, ids, ct);
+                matches.AddRange(written.Where(m => matched.Contains(m.ResourceId)).Select(m => (m, sub.Id)));
+            }
         }
-        catch (Exception e)
-        {
-            log.LogError(e, "Subscription matching failed for {Type}/{Id}/_history/{Version}", written.ResourceType, written.Id, written.Version);
-        }
+        return matches;
     }
 
-    private async Task<bool> MatchesAsync(ActiveSubscription sub, string id, CancellationToken ct)
+    private async Task<HashSet<string>> MatchingIdsAsync(ActiveSubscription sub, List<string> ids, CancellationToken ct)
     {
         var http = SubscriberCodec.ContextOf(sub.Subscriber, services);
         try
         {
             return await guard.RunAsync(http, "search-type", sub.ResourceType, async access =>
             {
-                var (query, _) = await parser.ParseAsync(sub.ResourceType, [.. sub.Parameters, new("_id", id)], strict: false, ct,
+                var (query, _) = await parser.ParseAsync(sub.ResourceType, [.. sub.Parameters, new("_id", string.Join(',', ids))], strict: false, ct,
                     visible: rs => guard.VisibleAsync(access, rs));
-                (query.Count, query.Offset, query.CountOnly, query.IncludeTotal) = (1, 0, false, false);
-                return (await store.SearchAsync(query, ct)).Matches.Count > 0;
+                (query.Count, query.Offset, query.CountOnly, query.IncludeTotal) = (ids.Count, 0, false, false);
+                return (await store.SearchAsync(query, ct)).Matches.Select(m => m.Id).ToHashSet();
             });
         }
         catch (FhirException e)
         {
             // The criteria no longer run for this subscriber (a parameter gone, the type out of reach): no match.
             log.LogWarning("Subscription/{Id}: criteria not run: {Message}", sub.Id, e.Message);
-            return false;
+            return [];
         }
     }
 }

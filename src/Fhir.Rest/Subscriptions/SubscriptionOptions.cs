@@ -7,10 +7,17 @@ public sealed class SubscriptionOptions
     public bool Enabled { get; set; } = true;
 
     /// <summary>
-    /// false: this instance matches and queues but does not deliver (the outbox is shared through the database; run one
-    /// delivering instance per database, or two instances may both send a notification).
+    /// false: this instance only records its writes in the outbox (in their transactions); it neither matches nor
+    /// sends. Any number of instances may deliver from one database: each row is claimed by one at a time.
     /// </summary>
     public bool Deliver { get; set; } = true;
+
+    /// <summary>
+    /// How long a worker holds the outbox rows it claimed; the rows of an instance that stopped are taken again after
+    /// it. A notification is not sent when less than <see cref="Timeout"/> of its lease is left (it is left to expire),
+    /// so no two instances ever send one row at once.
+    /// </summary>
+    public TimeSpan ClaimLease { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>Failed attempts of one notification after which its Subscription gets status error.</summary>
     public int MaxAttempts { get; set; } = 5;

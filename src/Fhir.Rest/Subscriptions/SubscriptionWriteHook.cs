@@ -10,11 +10,13 @@ namespace FhirArchive.Rest.Subscriptions;
 /// <summary>
 /// The subscriptions' place in the write pipeline. A Subscription write: its criteria and channel are checked and a
 /// requested one becomes active (before the store); its state row follows it in the same transaction (after).
-/// Any other write: once the session has committed — outside the writer's transaction, so a Subscription never
-/// holds a write — the matcher runs and queues what matched; the write's answer waits only for that append.
+/// Any other write of a type some criteria name: a marker in the outbox, in the write's own transaction (a committed
+/// write is always matched, even after a crash); the worker matches it — outside the write, so a Subscription never
+/// holds one — and sends. Deletes send nothing: R4 Subscriptions are checked for "every resource that is created or
+/// updated" (http://hl7.org/fhir/R4/subscription.html, Scope and Usage).
 /// </summary>
-public sealed class SubscriptionWriteHook(SearchParser parser, SubscriptionRegistry registry, SubscriptionMatcher matcher, SubscriptionOptions options)
-    : IWriteInterceptor
+public sealed class SubscriptionWriteHook(SearchParser parser, SubscriptionRegistry registry, NotificationSignal signal, SubscriptionOptions options,
+    TimeProvider clock) : IWriteInterceptor
 {
     public const string Type = "Subscription";
 
@@ -55,7 +57,12 @@ public sealed class SubscriptionWriteHook(SearchParser parser, SubscriptionRegis
             return;
         }
         if (!options.Enabled || stored.IsDeleted || !registry.MayMatch(stored.ResourceType)) return;
-        context.Session.OnCommitted(() => matcher.MatchAsync(stored));
+        await NotificationOutbox.RecordWriteAsync(context.Session, stored, clock.GetUtcNow(), context.CancellationToken);
+        context.Session.OnCommitted(() =>
+        {
+            signal.Nudge();
+            return Task.CompletedTask;
+        });
     }
 
     /// <summary>

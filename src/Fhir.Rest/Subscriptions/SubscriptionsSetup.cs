@@ -10,6 +10,8 @@ public static class SubscriptionsSetup
     public static IServiceCollection AddSubscriptions(this IServiceCollection services, IConfiguration configuration)
     {
         var options = configuration.GetSection("Subscriptions").Get<SubscriptionOptions>() ?? new SubscriptionOptions();
+        // A lease must outlast an attempt, or no notification would ever be sent.
+        if (options.ClaimLease < 2 * options.Timeout) options.ClaimLease = 2 * options.Timeout;
         services.AddSingleton(options);
         services.AddSchemaPart(SubscriptionSchema.Part);
         services.AddSingleton<SubscriptionRegistry>();

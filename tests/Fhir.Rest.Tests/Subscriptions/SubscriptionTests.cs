@@ -78,6 +78,16 @@ public abstract class SubscriptionTestsBase<TFixture>(TFixture fx) where TFixtur
         return await db.Notifications.CountAsync(n => n.SubscriptionId == subscriptionId);
     }
 
+    /// <summary>Written versions recorded and not yet matched (markers).</summary>
+    private static async Task<int> UnmatchedAsync(ServerFixture server)
+    {
+        await using var db = await server.Factory.Services.GetRequiredService<IDbContextFactory<FhirDbContext>>().CreateDbContextAsync();
+        return await db.Notifications.CountAsync(n => n.SubscriptionId == NotificationRow.ToMatch);
+    }
+
+    /// <summary>Waits until every recorded write has been matched (so what was queued for a Subscription is known).</summary>
+    private static Task MatchedAsync(ServerFixture server) => EventuallyAsync(async () => await UnmatchedAsync(server) == 0, "every write matched");
+
     [FhirFact]
     public async Task A_requested_subscription_is_checked_and_activated()
     {
@@ -154,7 +164,8 @@ public abstract class SubscriptionTestsBase<TFixture>(TFixture fx) where TFixtur
         var sub = await _c.CreateAsync(Subscription(CriteriaFor(code), hook.Url));
         await _c.CreateAsync(Observation(Unique()));
         await _c.CreateAsync("""{"resourceType":"Patient","name":[{"family":"Unrelated"}]}""");
-        // A write's matches are queued before it is answered: nothing is waiting for this Subscription.
+        // Once matched, nothing is waiting for this Subscription.
+        await MatchedAsync(fx);
         Assert.Equal(0, await QueuedAsync(fx, sub));
 
         var matching = await _c.CreateAsync(Observation(code));
@@ -200,6 +211,7 @@ public abstract class SubscriptionTestsBase<TFixture>(TFixture fx) where TFixtur
 
         // In error, it matches nothing more.
         await _c.CreateAsync(Observation(code));
+        await MatchedAsync(fx);
         Assert.Equal(0, await QueuedAsync(fx, sub));
     }
 
@@ -226,30 +238,13 @@ public abstract class SubscriptionTestsBase<TFixture>(TFixture fx) where TFixtur
         Assert.Equal(1, hook.Calls);
     }
 
-    [FhirFact]
-    public async Task Queued_notifications_survive_a_restart_and_are_delivered()
+    /// <summary>Runs <paramref name="test"/> with a data folder kept across the servers it starts, deleted afterwards.</summary>
+    private static async Task WithFolderAsync(Func<string, Task> test)
     {
-        await using var hook = await HookListener.StartAsync();
-        var database = SubscriptionSettings.Fast(FreshDatabase());
         var folder = ServerFixture.NewFolder();
         try
         {
-            string sub, id;
-            // The first instance matches and queues but does not deliver (Subscriptions:Deliver=false), then stops.
-            using (var first = new SubscriptionServer(new Dictionary<string, string>(database) { ["Subscriptions:Deliver"] = "false" }, folder: folder))
-            {
-                var code = Unique();
-                sub = await first.Client.CreateAsync(Subscription(CriteriaFor(code), hook.Url));
-                id = await first.Client.CreateAsync(Observation(code));
-                Assert.Equal(1, await QueuedAsync(first, sub));
-            }
-            Assert.Equal(0, hook.Calls);
-
-            // A new instance on the same database delivers what was queued.
-            using var second = new SubscriptionServer(database, folder: folder);
-            var n = await hook.NextAsync();
-            Assert.Equal($"/hook/Observation/{id}", n.Path);
-            await EventuallyAsync(async () => await QueuedAsync(second, sub) == 0, "the outbox emptied");
+            await test(folder);
         }
         finally
         {
@@ -257,15 +252,109 @@ public abstract class SubscriptionTestsBase<TFixture>(TFixture fx) where TFixtur
             try { Directory.Delete(folder, true); } catch (IOException) { }
         }
     }
+
+    [FhirFact]
+    public async Task A_committed_write_is_delivered_after_a_restart_before_it_was_matched()
+    {
+        await using var hook = await HookListener.StartAsync();
+        var database = SubscriptionSettings.Fast(FreshDatabase());
+        await WithFolderAsync(async folder =>
+        {
+            string sub, id;
+            // The first instance only records its writes (Subscriptions:Deliver=false: no worker), then stops: as a
+            // crash right after the commit, before anything was matched or sent.
+            using (var first = new SubscriptionServer(new Dictionary<string, string>(database) { ["Subscriptions:Deliver"] = "false" }, folder: folder))
+            {
+                var code = Unique();
+                sub = await first.Client.CreateAsync(Subscription(CriteriaFor(code), hook.Url));
+                id = await first.Client.CreateAsync(Observation(code));
+                // The write's marker was committed with it, in its transaction: it is there when the write is answered.
+                await using var db = await first.Factory.Services.GetRequiredService<IDbContextFactory<FhirDbContext>>().CreateDbContextAsync();
+                Assert.Equal(1, await db.Notifications.CountAsync(n => n.SubscriptionId == NotificationRow.ToMatch && n.ResourceId == id));
+            }
+            Assert.Equal(0, hook.Calls);
+
+            // A new instance on the same database matches it and delivers.
+            using var second = new SubscriptionServer(database, folder: folder);
+            var n = await hook.NextAsync();
+            Assert.Equal($"/hook/Observation/{id}", n.Path);
+            await EventuallyAsync(async () => await QueuedAsync(second, sub) == 0 && await UnmatchedAsync(second) == 0, "the outbox emptied");
+            Assert.Equal(1, hook.Calls);
+        });
+    }
+
+    [FhirFact]
+    public async Task A_delivery_cut_short_by_a_stop_is_sent_again_after_the_claim_lapses()
+    {
+        // The endpoint never answers the first request: the instance sending it stops in the middle of that delivery.
+        await using var hook = await HookListener.StartAsync(holdFirst: 1);
+        var database = SubscriptionSettings.Fast(new Dictionary<string, string>(FreshDatabase())
+            { ["Subscriptions:Timeout"] = "00:00:03", ["Subscriptions:ClaimLease"] = "00:00:06" });
+        await WithFolderAsync(async folder =>
+        {
+            string sub, id;
+            using (var first = new SubscriptionServer(database, folder: folder))
+            {
+                var code = Unique();
+                sub = await first.Client.CreateAsync(Subscription(CriteriaFor(code), hook.Url));
+                id = await first.Client.CreateAsync(Observation(code));
+                await EventuallyAsync(() => Task.FromResult(hook.Calls == 1), "the first delivery under way");
+            }
+            // Still queued (claimed by the stopped instance until its lease runs out), then sent by the next one.
+            using var second = new SubscriptionServer(database, folder: folder);
+            var n = await hook.NextAsync();
+            Assert.Equal($"/hook/Observation/{id}", n.Path);
+            await EventuallyAsync(async () => await QueuedAsync(second, sub) == 0, "the outbox emptied");
+            Assert.Equal(2, hook.Calls);
+        });
+    }
+
+    [FhirFact]
+    public async Task Two_instances_on_one_database_send_each_notification_once()
+    {
+        await using var hook = await HookListener.StartAsync();
+        await WithFolderAsync(async folder =>
+        {
+            var database = SubscriptionSettings.Fast(SharedDatabase(folder));
+            using var a = new SubscriptionServer(database, folder: Path.Combine(folder, "a"));
+            // The audit trail has one writer per database (AuditStore refuses a second): the second instance does not audit.
+            using var b = new SubscriptionServer(new Dictionary<string, string>(database) { ["Audit:Enabled"] = "false" }, folder: Path.Combine(folder, "b"));
+            var code = Unique();
+            var sub = await a.Client.CreateAsync(Subscription(CriteriaFor(code), hook.Url));
+            // b learns of the Subscription when it reads the list again; until then it records every write (unknown list).
+            var written = new List<string>();
+            for (var i = 0; i < 20; i++)
+                written.Add(await (i % 2 == 0 ? a : b).Client.CreateAsync(Observation(code)));
+
+            var paths = new List<string>();
+            for (var i = 0; i < written.Count; i++) paths.Add((await hook.NextAsync()).Path);
+            await EventuallyAsync(async () => await QueuedAsync(a, sub) == 0 && await UnmatchedAsync(a) == 0, "the outbox emptied");
+            // Both workers polled the outbox all along: had they shared a row, the endpoint would have had it twice.
+            await Task.Delay(300);
+            paths.AddRange(hook.Pending().Select(r => r.Path));
+            Assert.Equal(written.Select(id => $"/hook/Observation/{id}").Order(), paths.Order());
+            Assert.Equal(written.Count, hook.Calls);
+        });
+    }
+
+    /// <summary>Storage settings two instances can share: one database (SQLite: one file outside their data folders).</summary>
+    protected abstract Dictionary<string, string> SharedDatabase(string folder);
 }
 
 public sealed class SubscriptionTests(SubscriptionFixture fx) : SubscriptionTestsBase<SubscriptionFixture>(fx), IClassFixture<SubscriptionFixture>
 {
     protected override Dictionary<string, string> FreshDatabase() => new();
+
+    protected override Dictionary<string, string> SharedDatabase(string folder) => new()
+    {
+        ["Storage:ConnectionString"] = $"Data Source={Path.Combine(Directory.CreateDirectory(folder).FullName, "shared.db")}",
+    };
 }
 
 public sealed class PostgresSubscriptionTests(PostgresSubscriptionFixture fx)
     : SubscriptionTestsBase<PostgresSubscriptionFixture>(fx), IClassFixture<PostgresSubscriptionFixture>
 {
     protected override Dictionary<string, string> FreshDatabase() => PostgresCluster.Settings();
+
+    protected override Dictionary<string, string> SharedDatabase(string folder) => PostgresCluster.Settings();
 }

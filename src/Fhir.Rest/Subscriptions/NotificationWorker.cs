@@ -14,8 +14,9 @@ namespace FhirArchive.Rest.Subscriptions;
 /// may see it, PUT to [endpoint]/[type]/[id] (R4: the endpoint is then a service base). A failure is retried after a
 /// doubling delay; after <see cref="SubscriptionOptions.MaxAttempts"/> the Subscription gets status error.
 /// </summary>
-public sealed class NotificationWorker(NotificationOutbox outbox, NotificationSignal signal, SubscriptionMatcher matcher, SubscriptionRegistry registry, IResourceStore store,
-    ReadGuard guard, WritePipeline pipeline, SubscriptionOptions options, IServiceProvider services, TimeProvider clock, ILogger<NotificationWorker> log)
+public sealed class NotificationWorker(NotificationOutbox outbox, NotificationSignal signal, SubscriptionMatcher matcher, SubscriptionRegistry registry,
+    IResourceStore store, ReadGuard guard, WritePipeline pipeline, WebSocketHub sockets, EndpointPolicy endpoints, SubscriptionOptions options,
+    IServiceProvider services, TimeProvider clock, ILogger<NotificationWorker> log)
     : BackgroundService
 {
     private readonly HttpClient _http = new(new SocketsHttpHandler { AllowAutoRedirect = false, PooledConnectionLifetime = TimeSpan.FromMinutes(2) })
@@ -31,6 +32,7 @@ public sealed class NotificationWorker(NotificationOutbox outbox, NotificationSi
             try
             {
                 full = await RoundAsync(stop);
+                await HeartbeatsAsync(stop);
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
@@ -63,6 +65,44 @@ public sealed class NotificationWorker(NotificationOutbox outbox, NotificationSi
         return claimed.Count == options.BatchSize;
     }
 
+    /// <summary>When each Subscription with a heartbeat last had something sent by this instance (or was first seen).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, DateTimeOffset> _lastSent = new();
+
+    /// <summary>
+    /// A heartbeat for each active Subscription with a period (<see cref="SubscriptionSpec.HeartbeatExtension"/>) that
+    /// had nothing sent for that long, on the server's clock: rest-hook, an empty POST to the endpoint (R4's shape of a
+    /// notification without payload); websocket, "heartbeat [id]" to the sockets bound here. A failed heartbeat is only
+    /// logged: it counts towards no error status.
+    /// </summary>
+    private async Task HeartbeatsAsync(CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        foreach (var sub in await registry.AllAsync(ct))
+        {
+            if (sub.Heartbeat is not { } period) continue;
+            var last = _lastSent.GetOrAdd(sub.Id, now);
+            if (now - last < period) continue;
+            _lastSent[sub.Id] = now;
+            try
+            {
+                if (sub.Channel == SubscriptionSpec.WebSocket) await sockets.SendAsync(sub.Id, "heartbeat", ct);
+                else if (await SpecOfAsync(sub, ct) is { Endpoint: { } endpoint } spec && endpoints.Refusal(endpoint) is null)
+                {
+                    using var request = RequestFor(spec with { Payload = null }, null);
+                    using var response = await _http.SendAsync(request, ct);
+                }
+            }
+            catch (Exception e) when (!ct.IsCancellationRequested)
+            {
+                log.LogInformation("Subscription/{Id}: heartbeat failed ({Error})", sub.Id, e.Message);
+            }
+        }
+    }
+
+    /// <summary>The Subscription as it now stands (null once deleted).</summary>
+    private async Task<SubscriptionSpec?> SpecOfAsync(ActiveSubscription sub, CancellationToken ct) =>
+        await store.ReadAsync(SubscriptionWriteHook.Type, sub.Id, ct) is { IsDeleted: false, Json: { } json } ? SubscriptionSpec.Read(FhirFormats.ParseStored(json)) : null;
+
     public override void Dispose()
     {
         _http.Dispose();
@@ -76,13 +116,23 @@ public sealed class NotificationWorker(NotificationOutbox outbox, NotificationSi
         if (clock.GetUtcNow().UtcTicks + options.Timeout.Ticks > row.ClaimedUntil) return false;
         // A Subscription turned off, in error, deleted or past its end since the match sends nothing more.
         var sub = await registry.FindAsync(row.SubscriptionId, ct);
-        var current = await store.ReadAsync(SubscriptionWriteHook.Type, row.SubscriptionId, ct);
-        if (sub is null || current is not { IsDeleted: false, Json: { } json } || sub.End <= clock.GetUtcNow()) return true;
-        var spec = SubscriptionSpec.Read(FhirFormats.ParseStored(json));
+        if (sub is null || sub.End <= clock.GetUtcNow() || await SpecOfAsync(sub, ct) is not { } spec) return true;
         var version = await store.ReadVersionAsync(row.ResourceType, row.ResourceId, row.Version, ct);
         // What the subscriber may see, decided now as a read of theirs would be; hidden: nothing is sent at all.
         if (version is null || await DiscloseAsync(sub.Subscriber, version) is not { } shown) return true;
-        string? failure;
+        _lastSent[sub.Id] = clock.GetUtcNow();
+        if (spec.Endpoint is null)
+        {
+            // websocket: a ping to the sockets bound here; none bound, none to tell (R4: the client asks when it reconnects).
+            await sockets.SendAsync(sub.Id, "ping", ct);
+            return true;
+        }
+        string? failure = endpoints.Refusal(spec.Endpoint);
+        if (failure is not null)
+        {
+            await SetErrorAsync(row.SubscriptionId, $"the endpoint is no longer allowed: {failure} / 通知地址已不在允许范围内", ct);
+            return false;
+        }
         try
         {
             using var request = RequestFor(spec, shown);
@@ -106,13 +156,14 @@ public sealed class NotificationWorker(NotificationOutbox outbox, NotificationSi
         return false;
     }
 
-    private static HttpRequestMessage RequestFor(SubscriptionSpec spec, StoredResource shown)
+    /// <summary>The rest-hook request: without payload (or for a heartbeat, <paramref name="shown"/> null) an empty POST.</summary>
+    private static HttpRequestMessage RequestFor(SubscriptionSpec spec, StoredResource? shown)
     {
         HttpRequestMessage request;
-        if (spec.Payload is null) request = new HttpRequestMessage(HttpMethod.Post, spec.Endpoint);
+        if (spec.Payload is null || shown is null) request = new HttpRequestMessage(HttpMethod.Post, spec.Endpoint);
         else
         {
-            var url = new Uri(spec.Endpoint.ToString().TrimEnd('/') + $"/{shown.ResourceType}/{Uri.EscapeDataString(shown.Id)}");
+            var url = new Uri(spec.Endpoint!.ToString().TrimEnd('/') + $"/{shown.ResourceType}/{Uri.EscapeDataString(shown.Id)}");
             request = new HttpRequestMessage(HttpMethod.Put, url) { Content = new ByteArrayContent(shown.Json!) };
             request.Content.Headers.ContentType = new MediaTypeHeaderValue(FhirFormats.JsonType) { CharSet = "utf-8" };
         }

@@ -19,11 +19,12 @@ public sealed class SubscriptionMatcher(SubscriptionRegistry registry, SearchPar
     public async Task<List<(NotificationRow Marker, string SubscriptionId)>> MatchAsync(IReadOnlyList<NotificationRow> markers, CancellationToken ct)
     {
         var now = clock.GetUtcNow();
+        var asOf = new DateTimeOffset(markers.Max(m => m.Created), TimeSpan.Zero);
         var matches = new List<(NotificationRow, string)>();
         foreach (var written in markers.GroupBy(m => m.ResourceType))
         {
             var ids = written.Select(m => m.ResourceId).Distinct().ToList();
-            foreach (var sub in await registry.ForTypeAsync(written.Key, ct))
+            foreach (var sub in await registry.ForTypeAsync(written.Key, asOf, ct))
             {
                 if (sub.End is { } end && end <= now) continue;
                 var matched = await MatchingIdsAsync(sub, ids, ct);

@@ -39,4 +39,14 @@ public sealed class SubscriptionOptions
 
     /// <summary>How long the list of active Subscriptions is trusted before it is read again (another instance's changes).</summary>
     public TimeSpan RefreshInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The rest-hook endpoints the server may call (SSRF guard): each entry a URL prefix
+    /// ("https://hooks.example.org/fhir/": same scheme, host and port, the path below it) or a host ("hooks.example.org",
+    /// "*.example.org": its subdomains). Empty, with loopback not allowed: every rest-hook Subscription is refused.
+    /// </summary>
+    public List<string> AllowedEndpoints { get; set; } = [];
+
+    /// <summary>Endpoints on the loopback (localhost, 127.0.0.0/8, ::1), over http too; unset: in Development only.</summary>
+    public bool? AllowLoopback { get; set; }
 }

@@ -20,6 +20,10 @@ public sealed class SubscriptionStateRow
     public long? End { get; set; }
     /// <summary>The subscriber (<see cref="SubscriberCodec"/>).</summary>
     public string Subscriber { get; set; } = "";
+    /// <summary>Subscription.channel.type: rest-hook or websocket.</summary>
+    public string Channel { get; set; } = SubscriptionSpec.RestHook;
+    /// <summary>The heartbeat period in seconds (<see cref="SubscriptionSpec.HeartbeatExtension"/>), if any.</summary>
+    public int? Heartbeat { get; set; }
 }
 
 /// <summary>
@@ -58,7 +62,7 @@ public static class SubscriptionSchema
     public static readonly SchemaPart Part = new("subscriptions",
     [
         new(12, "Subscription state (criteria, subscriber) and the notification outbox", Tables),
-        new(13, "Subscription outbox: claims with a lease (several instances on one database)", Claims),
+        new(13, "Subscription outbox claims with a lease (several instances on one database); channel and heartbeat in the state", Claims),
     ], Map);
 
     private static void Map(ModelBuilder b)
@@ -103,5 +107,7 @@ public static class SubscriptionSchema
     {
         yield return """ALTER TABLE "SubscriptionOutbox" ADD COLUMN "ClaimedUntil" bigint NOT NULL DEFAULT 0""";
         yield return """ALTER TABLE "SubscriptionOutbox" ADD COLUMN "ClaimedBy" text NULL""";
+        yield return """ALTER TABLE "SubscriptionState" ADD COLUMN "Channel" text NOT NULL DEFAULT 'rest-hook'""";
+        yield return """ALTER TABLE "SubscriptionState" ADD COLUMN "Heartbeat" integer NULL""";
     }
 }

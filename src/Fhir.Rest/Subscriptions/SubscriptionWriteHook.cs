@@ -16,7 +16,7 @@ namespace FhirArchive.Rest.Subscriptions;
 /// updated" (http://hl7.org/fhir/R4/subscription.html, Scope and Usage).
 /// </summary>
 public sealed class SubscriptionWriteHook(SearchParser parser, SubscriptionRegistry registry, NotificationSignal signal, SubscriptionOptions options,
-    TimeProvider clock) : IWriteInterceptor
+    EndpointPolicy endpoints, TimeProvider clock) : IWriteInterceptor
 {
     public const string Type = "Subscription";
 
@@ -26,6 +26,7 @@ public sealed class SubscriptionWriteHook(SearchParser parser, SubscriptionRegis
     {
         if (context.ResourceType != Type || context.Resource is not { } resource) return;
         var spec = SubscriptionSpec.Read(resource);
+        if (spec.Endpoint is { } endpoint) endpoints.Check(endpoint);
         try
         {
             // A search the server can run: parsed as strictly as a conditional operation's criteria.
@@ -88,6 +89,7 @@ public sealed class SubscriptionWriteHook(SearchParser parser, SubscriptionRegis
         db.SubscriptionStates.Add(new SubscriptionStateRow
         {
             Id = id, Status = spec.Status, ResourceType = spec.ResourceType, Query = spec.Query, End = spec.End?.UtcTicks, Subscriber = subscriber,
+            Channel = spec.ChannelType, Heartbeat = spec.Heartbeat is { } h ? (int)h.TotalSeconds : null,
         });
         await db.SaveChangesAsync(ct);
         db.ChangeTracker.Clear();

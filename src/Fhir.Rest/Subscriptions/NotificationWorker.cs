@@ -15,7 +15,7 @@ namespace FhirArchive.Rest.Subscriptions;
 /// doubling delay; after <see cref="SubscriptionOptions.MaxAttempts"/> the Subscription gets status error.
 /// </summary>
 public sealed class NotificationWorker(NotificationOutbox outbox, NotificationSignal signal, SubscriptionMatcher matcher, SubscriptionRegistry registry,
-    IResourceStore store, ReadGuard guard, WritePipeline pipeline, WebSocketHub sockets, EndpointPolicy endpoints, SubscriptionOptions options,
+    IResourceStore store, ReadGuard guard, WritePipeline pipeline, WebSocketHub sockets, EndpointPolicy endpoints, INotificationAudit audit, SubscriptionOptions options,
     IServiceProvider services, TimeProvider clock, ILogger<NotificationWorker> log)
     : BackgroundService
 {
@@ -124,7 +124,8 @@ public sealed class NotificationWorker(NotificationOutbox outbox, NotificationSi
         if (spec.Endpoint is null)
         {
             // websocket: a ping to the sockets bound here; none bound, none to tell (R4: the client asks when it reconnects).
-            await sockets.SendAsync(sub.Id, "ping", ct);
+            if (await sockets.SendAsync(sub.Id, "ping", ct) is > 0 and var sent)
+                await audit.NotifiedAsync(sub.Subscriber, sub.Id, spec.ChannelType, shown, $"{sent} websocket(s)", 200, null);
             return true;
         }
         string? failure = endpoints.Refusal(spec.Endpoint);
@@ -133,16 +134,19 @@ public sealed class NotificationWorker(NotificationOutbox outbox, NotificationSi
             await SetErrorAsync(row.SubscriptionId, $"the endpoint is no longer allowed: {failure} / 通知地址已不在允许范围内", ct);
             return false;
         }
+        var status = 0;
         try
         {
             using var request = RequestFor(spec, shown);
             using var response = await _http.SendAsync(request, ct);
-            failure = response.IsSuccessStatusCode ? null : $"HTTP {(int)response.StatusCode}";
+            status = (int)response.StatusCode;
+            failure = response.IsSuccessStatusCode ? null : $"HTTP {status}";
         }
         catch (Exception e) when (!ct.IsCancellationRequested)
         {
             failure = e is TaskCanceledException ? $"no answer within {options.Timeout.TotalSeconds:0.#} s" : e.Message;
         }
+        await audit.NotifiedAsync(sub.Subscriber, sub.Id, spec.ChannelType, shown, spec.Endpoint.ToString(), status, failure);
         if (failure is null) return true;
         var attempts = row.Attempts + 1;
         if (attempts >= options.MaxAttempts)

@@ -1,4 +1,5 @@
 using FhirArchive.Rest.Access;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using FhirArchive.Rest.Writing;
 using FhirArchive.Storage;
 
@@ -20,6 +21,8 @@ public static class SubscriptionsSetup
         services.AddSingleton<NotificationSignal>();
         services.AddSingleton<EndpointPolicy>();
         services.AddSingleton<WebSocketHub>();
+        // The audit trail, registered before, records each notification; without it nothing is.
+        services.TryAddSingleton<INotificationAudit, NoNotificationAudit>();
         services.AddSingleton<SubscriptionMatcher>();
         services.AddSingleton<IWriteInterceptor, SubscriptionWriteHook>();
         if (options.Enabled && options.Deliver)

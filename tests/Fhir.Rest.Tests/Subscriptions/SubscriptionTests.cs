@@ -181,6 +181,23 @@ public abstract class SubscriptionTestsBase<TFixture>(TFixture fx) where TFixtur
     }
 
     [FhirFact]
+    public async Task A_delete_sends_nothing()
+    {
+        // R4 (subscription.html, Scope and Usage): the server checks "every resource that is created or updated".
+        await using var hook = await HookListener.StartAsync();
+        var code = Unique();
+        await _c.CreateAsync(Subscription(CriteriaFor(code), hook.Url, payload: null));
+        var first = await _c.CreateAsync(Observation(code));
+        await hook.NextAsync();
+        Assert.True((await _c.DeleteAsync($"/Observation/{first}")).IsSuccessStatusCode);
+        await _c.CreateAsync(Observation(code));
+        await hook.NextAsync();
+        await MatchedAsync(fx);
+        await Task.Delay(200);
+        Assert.Equal(2, hook.Calls);
+    }
+
+    [FhirFact]
     public async Task A_failing_endpoint_is_retried_with_back_off_until_it_answers()
     {
         await using var hook = await HookListener.StartAsync(failFirst: 2);
@@ -473,6 +490,37 @@ public abstract class SubscriptionTestsBase<TFixture>(TFixture fx) where TFixtur
         Assert.Equal($"heartbeat {socketed}", await received);
         var beat = await hook.NextAsync();
         Assert.Equal(("POST", "/hook", ""), (beat.Method, beat.Path, beat.Body));
+    }
+
+    [FhirFact]
+    public async Task Each_delivery_attempt_is_audited_as_a_disclosure_to_the_subscriber()
+    {
+        using var server = new SubscriptionServer(SubscriptionSettings.Fast(FreshDatabase()), TestCallers.Register);
+        await using var hook = await HookListener.StartAsync(failFirst: 1);
+        var code = Unique();
+        var sub = await server.Client.CreateAsync(Subscription(CriteriaFor(code), hook.Url));
+        var id = await server.Client.CreateAsync(Observation(code));
+        await hook.NextAsync();
+
+        // Two attempts (a 503, then 200), each an Export event naming the subscriber, the resource and the Subscription.
+        List<JsonElement> events = [];
+        await EventuallyAsync(async () =>
+        {
+            var bundle = await (await server.Client.SendAsync(HttpMethod.Get, $"/AuditEvent?entity=Observation/{id}&subtype=rest-hook", null,
+                TestCallers.Auditor)).JsonAsync();
+            events = bundle.TryGetProperty("entry", out var e) ? [.. e.EnumerateArray().Select(x => x.GetProperty("resource"))] : [];
+            return events.Count == 2;
+        }, "two notification events");
+        foreach (var ev in events)
+        {
+            Assert.Equal("110106", ev.GetProperty("type").GetProperty("code").GetString());
+            Assert.Equal("rest-hook", ev.GetProperty("subtype")[0].GetProperty("code").GetString());
+            Assert.Contains(ev.GetProperty("agent").EnumerateArray(), a => a.ToString().Contains("test-suite"));
+            var what = ev.GetProperty("entity").EnumerateArray().Select(x => x.GetProperty("what").GetProperty("reference").GetString()).ToList();
+            Assert.Contains($"Observation/{id}", what);
+            Assert.Contains($"Subscription/{sub}", what);
+        }
+        Assert.Equal(["0", "8"], events.Select(e => e.GetProperty("outcome").GetString()).Order());
     }
 
     /// <summary>Storage settings two instances can share: one database (SQLite: one file outside their data folders).</summary>

@@ -77,7 +77,9 @@ public sealed class NotificationWorker(NotificationOutbox outbox, NotificationSi
     private async Task HeartbeatsAsync(CancellationToken ct)
     {
         var now = clock.GetUtcNow();
-        foreach (var sub in await registry.AllAsync(ct))
+        var active = (await registry.AllAsync(ct)).ToList();
+        foreach (var gone in _lastSent.Keys.Except(active.Select(a => a.Id)).ToList()) _lastSent.TryRemove(gone, out _);
+        foreach (var sub in active)
         {
             if (sub.Heartbeat is not { } period) continue;
             var last = _lastSent.GetOrAdd(sub.Id, now);
@@ -115,7 +117,7 @@ public sealed class NotificationWorker(NotificationOutbox outbox, NotificationSi
         // Too little of the lease left for a whole attempt: left to run out, for whichever worker claims it next.
         if (clock.GetUtcNow().UtcTicks + options.Timeout.Ticks > row.ClaimedUntil) return false;
         // A Subscription turned off, in error, deleted or past its end since the match sends nothing more.
-        var sub = await registry.FindAsync(row.SubscriptionId, ct);
+        var sub = await registry.FindAsync(row.SubscriptionId, ct, new DateTimeOffset(row.Created, TimeSpan.Zero));
         if (sub is null || sub.End <= clock.GetUtcNow() || await SpecOfAsync(sub, ct) is not { } spec) return true;
         var version = await store.ReadVersionAsync(row.ResourceType, row.ResourceId, row.Version, ct);
         // What the subscriber may see, decided now as a read of theirs would be; hidden: nothing is sent at all.

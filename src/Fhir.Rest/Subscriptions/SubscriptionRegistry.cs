@@ -35,8 +35,12 @@ public sealed class SubscriptionRegistry(IDbContextFactory<FhirDbContext> factor
     /// <summary>Every active Subscription (heartbeats).</summary>
     public async Task<IEnumerable<ActiveSubscription>> AllAsync(CancellationToken ct) => (await LoadAsync(ct)).ById.Values;
 
-    /// <summary>The Subscription if it is active (else null: its notifications are dropped).</summary>
-    public async Task<ActiveSubscription?> FindAsync(string id, CancellationToken ct) => (await LoadAsync(ct)).ById.GetValueOrDefault(id);
+    /// <summary>
+    /// The Subscription if it is active (else null: its notifications are dropped), from a list read after
+    /// <paramref name="asOf"/> when given (a notification matched by another instance is not dropped for a stale list).
+    /// </summary>
+    public async Task<ActiveSubscription?> FindAsync(string id, CancellationToken ct, DateTimeOffset? asOf = null) =>
+        (await LoadAsync(ct, asOf)).ById.GetValueOrDefault(id);
 
     public void Invalidate()
     {

@@ -2,6 +2,8 @@ using FhirArchive.Rest.Access;
 using FhirArchive.Rest.Infrastructure;
 using FhirArchive.Rest.Search;
 using FhirArchive.Storage;
+using FhirArchive.Storage.Search;
+using Microsoft.EntityFrameworkCore;
 
 namespace FhirArchive.Rest.Subscriptions;
 
@@ -11,9 +13,13 @@ namespace FhirArchive.Rest.Subscriptions;
 /// added (one meaning of "matches": a search's), as its subscriber, so chained and _has parameters match only
 /// through what the subscriber may see. A resource is matched as it stands when the worker takes its marker —
 /// normally at once; after a crash, when the next worker starts.
+/// Before the search, a cheap pre-filter: criteria made only of plain token values (code=system|value, status=final,
+/// _tag=…) are checked against the written resources' token index rows — the rows that search would compare, with the
+/// same comparisons — so a resource that cannot match costs no search, and a Subscription none of the batch can match
+/// none at all. The search still decides for the rest (access, chains, every other parameter type).
 /// </summary>
 public sealed class SubscriptionMatcher(SubscriptionRegistry registry, SearchParser parser, IResourceStore store, ReadGuard guard,
-    IServiceProvider services, TimeProvider clock, ILogger<SubscriptionMatcher> log)
+    IDbContextFactory<FhirDbContext> factory, IServiceProvider services, TimeProvider clock, ILogger<SubscriptionMatcher> log)
 {
     /// <summary>For each marker, the Subscriptions its resource matches.</summary>
     public async Task<List<(NotificationRow Marker, string SubscriptionId)>> MatchAsync(IReadOnlyList<NotificationRow> markers, CancellationToken ct)
@@ -23,27 +29,52 @@ public sealed class SubscriptionMatcher(SubscriptionRegistry registry, SearchPar
         var matches = new List<(NotificationRow, string)>();
         foreach (var written in markers.GroupBy(m => m.ResourceType))
         {
-            var ids = written.Select(m => m.ResourceId).Distinct().ToList();
-            foreach (var sub in await registry.ForTypeAsync(written.Key, asOf, ct))
+            var subs = (await registry.ForTypeAsync(written.Key, asOf, ct)).Where(s => s.End is not { } end || end > now).ToList();
+            if (subs.Count == 0) continue;
+            var tokens = await TokensAsync(written.Key, written.Select(m => m.ResourceId).Distinct().ToList(), ct);
+            foreach (var sub in subs)
             {
-                if (sub.End is { } end && end <= now) continue;
-                var matched = await MatchingIdsAsync(sub, ids, ct);
+                var matched = await MatchingIdsAsync(sub, tokens, ct);
                 matches.AddRange(written.Where(m => matched.Contains(m.ResourceId)).Select(m => (m, sub.Id)));
             }
         }
         return matches;
     }
 
-    private async Task<HashSet<string>> MatchingIdsAsync(ActiveSubscription sub, List<string> ids, CancellationToken ct)
+    /// <summary>The token index rows of the written resources' current versions, by id and parameter (deleted ones: none).</summary>
+    private async Task<Dictionary<string, ILookup<string, TokenIndexRow>>> TokensAsync(string type, List<string> ids, CancellationToken ct)
+    {
+        var current = (await store.ReadManyAsync(ids.Select(id => (type, id)), ct)).Where(r => !r.IsDeleted).ToList();
+        var rowIds = current.Select(r => r.RowId).ToList();
+        await using var db = await factory.CreateDbContextAsync(ct);
+        var rows = (await db.Tokens.Where(t => rowIds.Contains(t.ResourceRowId)).ToListAsync(ct)).ToLookup(t => t.ResourceRowId);
+        return current.ToDictionary(r => r.Id, r => rows[r.RowId].ToLookup(t => t.Param));
+    }
+
+    /// <summary>
+    /// Whether the criterion may hold for a resource with these token rows: false only for a criterion of plain token
+    /// alternatives none of which a row satisfies, compared as the search's SQL compares (SearchQueryBuilder).
+    /// </summary>
+    private static bool MayHold(SearchCriterion c, ILookup<string, TokenIndexRow> tokens) =>
+        c.Negated || !c.AnyOf.All(p => p is TokenPredicate or TokenInPredicate) || c.AnyOf.Any(p => p switch
+        {
+            TokenPredicate t => tokens[t.Param].Any(x => (!t.MatchCode || x.Code == t.Code) && (!t.MatchSystem || x.System == t.System)),
+            TokenInPredicate i => tokens[i.Param].Any(x => i.Codes.Any(code => code.System == x.System && code.Code == x.Code)),
+            _ => true,
+        });
+
+    private async Task<HashSet<string>> MatchingIdsAsync(ActiveSubscription sub, Dictionary<string, ILookup<string, TokenIndexRow>> written, CancellationToken ct)
     {
         var http = SubscriberCodec.ContextOf(sub.Subscriber, services);
         try
         {
             return await guard.RunAsync(http, "search-type", sub.ResourceType, async access =>
             {
-                var (query, _) = await parser.ParseAsync(sub.ResourceType, [.. sub.Parameters, new("_id", string.Join(',', ids))], strict: false, ct,
-                    visible: rs => guard.VisibleAsync(access, rs));
-                (query.Count, query.Offset, query.CountOnly, query.IncludeTotal) = (ids.Count, 0, false, false);
+                var (query, _) = await parser.ParseAsync(sub.ResourceType, sub.Parameters, strict: false, ct, visible: rs => guard.VisibleAsync(access, rs));
+                var candidates = written.Where(w => query.Criteria.All(c => MayHold(c, w.Value))).Select(w => w.Key).ToList();
+                if (candidates.Count == 0) return [];
+                query.Criteria.Add(new SearchCriterion([new IdInPredicate(candidates)]));
+                (query.Count, query.Offset, query.CountOnly, query.IncludeTotal) = (candidates.Count, 0, false, false);
                 return (await store.SearchAsync(query, ct)).Matches.Select(m => m.Id).ToHashSet();
             });
         }

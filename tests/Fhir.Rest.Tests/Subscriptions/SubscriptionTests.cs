@@ -181,6 +181,26 @@ public abstract class SubscriptionTestsBase<TFixture>(TFixture fx) where TFixtur
     }
 
     [FhirFact]
+    public async Task Token_criteria_match_as_the_search_does()
+    {
+        // The matcher's token pre-filter must agree with the search: any system, one of several, no system, :not.
+        await using var hook = await HookListener.StartAsync();
+        var code = Unique();
+        string[] criteria =
+        [
+            $"Observation?code={code}", $"Observation?code=urn:other|{code},urn:test|{code}", $"Observation?code=|{code}",
+            $"Observation?code=urn:test|{code}&status:not=final", $"Observation?code=urn:test|{code}&status=final,amended&value-quantity=gt5",
+        ];
+        for (var i = 0; i < criteria.Length; i++) await _c.CreateAsync(Subscription(criteria[i], new Uri(hook.Url + $"/s{i}")));
+        var id = await _c.CreateAsync(Observation(code, ""","valueQuantity":{"value":7}"""));
+        await MatchedAsync(fx);
+        var paths = new List<string> { (await hook.NextAsync()).Path, (await hook.NextAsync()).Path, (await hook.NextAsync()).Path };
+        await Task.Delay(300);
+        paths.AddRange(hook.Pending().Select(r => r.Path));
+        Assert.Equal([$"/hook/s0/Observation/{id}", $"/hook/s1/Observation/{id}", $"/hook/s4/Observation/{id}"], paths.Order());
+    }
+
+    [FhirFact]
     public async Task A_delete_sends_nothing()
     {
         // R4 (subscription.html, Scope and Usage): the server checks "every resource that is created or updated".

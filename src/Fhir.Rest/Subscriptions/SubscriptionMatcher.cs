@@ -56,21 +56,27 @@ public sealed class SubscriptionMatcher(SubscriptionRegistry registry, SearchPar
     /// alternatives none of which a row satisfies, compared as the search's SQL compares (SearchQueryBuilder).
     /// </summary>
     private static bool MayHold(SearchCriterion c, ILookup<string, TokenIndexRow> tokens) =>
-        c.Negated || !c.AnyOf.All(p => p is TokenPredicate or TokenInPredicate) || c.AnyOf.Any(p => p switch
+        !IsPlainToken(c) || c.AnyOf.Any(p => p switch
         {
             TokenPredicate t => tokens[t.Param].Any(x => (!t.MatchCode || x.Code == t.Code) && (!t.MatchSystem || x.System == t.System)),
             TokenInPredicate i => tokens[i.Param].Any(x => i.Codes.Any(code => code.System == x.System && code.Code == x.Code)),
             _ => true,
         });
 
+    private static bool IsPlainToken(SearchCriterion c) => !c.Negated && c.AnyOf.All(p => p is TokenPredicate or TokenInPredicate);
+
     private async Task<HashSet<string>> MatchingIdsAsync(ActiveSubscription sub, Dictionary<string, ILookup<string, TokenIndexRow>> written, CancellationToken ct)
     {
+        // Known token criteria none of the batch satisfies: no access decision, no parse, no search.
+        if (sub.TokenCriteria is { } known && !written.Values.Any(w => known.All(c => MayHold(c, w)))) return [];
         var http = SubscriberCodec.ContextOf(sub.Subscriber, services);
         try
         {
             return await guard.RunAsync(http, "search-type", sub.ResourceType, async access =>
             {
                 var (query, _) = await parser.ParseAsync(sub.ResourceType, sub.Parameters, strict: false, ct, visible: rs => guard.VisibleAsync(access, rs));
+                // Kept for the next batches: plain codes only (an :in expansion may change while the Subscription does not).
+                sub.TokenCriteria ??= [.. query.Criteria.Where(c => IsPlainToken(c) && c.AnyOf.All(p => p is TokenPredicate))];
                 var candidates = written.Where(w => query.Criteria.All(c => MayHold(c, w.Value))).Select(w => w.Key).ToList();
                 if (candidates.Count == 0) return [];
                 query.Criteria.Add(new SearchCriterion([new IdInPredicate(candidates)]));

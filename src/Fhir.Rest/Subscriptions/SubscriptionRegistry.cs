@@ -8,6 +8,12 @@ namespace FhirArchive.Rest.Subscriptions;
 public sealed record ActiveSubscription(string Id, string ResourceType, string Query, DateTimeOffset? End, Caller Subscriber, string Channel, TimeSpan? Heartbeat)
 {
     public IReadOnlyList<KeyValuePair<string, string>> Parameters { get; } = SubscriptionSpec.ParametersOf(Query);
+
+    /// <summary>The subscriber as stored (to tell an unchanged Subscription when the list is read again).</summary>
+    public string SubscriberJson { get; init; } = "";
+
+    /// <summary>The criteria's plain token criteria, once parsed (the matcher's pre-filter; kept while the Subscription is unchanged).</summary>
+    internal IReadOnlyList<Storage.Search.SearchCriterion>? TokenCriteria { get; set; }
 }
 
 /// <summary>
@@ -56,9 +62,17 @@ public sealed class SubscriptionRegistry(IDbContextFactory<FhirDbContext> factor
         var generation = Volatile.Read(ref _generation);
         await using var db = await factory.CreateDbContextAsync(ct);
         var rows = await db.SubscriptionStates.Where(r => r.Status == "active").ToListAsync(ct);
-        var active = rows.Select(r => new ActiveSubscription(r.Id, r.ResourceType, r.Query,
-            r.End is { } end ? new DateTimeOffset(end, TimeSpan.Zero) : null, SubscriberCodec.Read(r.Subscriber), r.Channel,
-            r.Heartbeat is { } h ? TimeSpan.FromSeconds(h) : null)).ToList();
+        var previous = _snapshot?.ById;
+        var active = rows.Select(r =>
+        {
+            var end = r.End is { } e ? new DateTimeOffset(e, TimeSpan.Zero) : (DateTimeOffset?)null;
+            var heartbeat = r.Heartbeat is { } h ? TimeSpan.FromSeconds(h) : (TimeSpan?)null;
+            // Unchanged: the same object, with what the matcher learnt of it.
+            return previous?.GetValueOrDefault(r.Id) is { } old && old.ResourceType == r.ResourceType && old.Query == r.Query && old.End == end
+                && old.Channel == r.Channel && old.Heartbeat == heartbeat && old.SubscriberJson == r.Subscriber
+                ? old
+                : new ActiveSubscription(r.Id, r.ResourceType, r.Query, end, SubscriberCodec.Read(r.Subscriber), r.Channel, heartbeat) { SubscriberJson = r.Subscriber };
+        }).ToList();
         var snapshot = new Snapshot(active.ToLookup(a => a.ResourceType), active.ToDictionary(a => a.Id), clock.GetUtcNow());
         // A Subscription written while this was read: keep the answer for this call only, read again next time.
         if (Volatile.Read(ref _generation) == generation) _snapshot = snapshot;

@@ -56,10 +56,12 @@ public sealed class NotificationWorker(NotificationOutbox outbox, NotificationSi
         var due = claimed.Where(r => !r.IsMarker).ToList();
         if (markers.Count > 0) due.AddRange(await outbox.ResolveAsync(markers, await matcher.MatchAsync(markers, stop), claim, stop));
         var done = new System.Collections.Concurrent.ConcurrentBag<long>();
+        // Each Subscription read and parsed once per round, however many of its notifications the round sends.
+        var specs = new System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<Task<SubscriptionSpec?>>>();
         await Parallel.ForEachAsync(due, new ParallelOptions { MaxDegreeOfParallelism = options.MaxParallelDeliveries, CancellationToken = stop },
             async (row, ct) =>
             {
-                if (await DeliverAsync(row, ct)) done.Add(row.Id);
+                if (await DeliverAsync(row, id => specs.GetOrAdd(id, _ => new(() => SpecOfAsync(id, stop))).Value, ct)) done.Add(row.Id);
             });
         await outbox.RemoveAsync([.. done], stop);
         return claimed.Count == options.BatchSize;
@@ -88,7 +90,7 @@ public sealed class NotificationWorker(NotificationOutbox outbox, NotificationSi
             try
             {
                 if (sub.Channel == SubscriptionSpec.WebSocket) await sockets.SendAsync(sub.Id, "heartbeat", ct);
-                else if (await SpecOfAsync(sub, ct) is { Endpoint: { } endpoint } spec && endpoints.Refusal(endpoint) is null)
+                else if (await SpecOfAsync(sub.Id, ct) is { Endpoint: { } endpoint } spec && endpoints.Refusal(endpoint) is null)
                 {
                     using var request = RequestFor(spec with { Payload = null }, null);
                     using var response = await _http.SendAsync(request, ct);
@@ -102,8 +104,8 @@ public sealed class NotificationWorker(NotificationOutbox outbox, NotificationSi
     }
 
     /// <summary>The Subscription as it now stands (null once deleted).</summary>
-    private async Task<SubscriptionSpec?> SpecOfAsync(ActiveSubscription sub, CancellationToken ct) =>
-        await store.ReadAsync(SubscriptionWriteHook.Type, sub.Id, ct) is { IsDeleted: false, Json: { } json } ? SubscriptionSpec.Read(FhirFormats.ParseStored(json)) : null;
+    private async Task<SubscriptionSpec?> SpecOfAsync(string id, CancellationToken ct) =>
+        await store.ReadAsync(SubscriptionWriteHook.Type, id, ct) is { IsDeleted: false, Json: { } json } ? SubscriptionSpec.Read(FhirFormats.ParseStored(json)) : null;
 
     public override void Dispose()
     {
@@ -112,13 +114,13 @@ public sealed class NotificationWorker(NotificationOutbox outbox, NotificationSi
     }
 
     /// <summary>Sends one notification; true when its row is done with (sent, or nothing to send).</summary>
-    private async Task<bool> DeliverAsync(NotificationRow row, CancellationToken ct)
+    private async Task<bool> DeliverAsync(NotificationRow row, Func<string, Task<SubscriptionSpec?>> specOf, CancellationToken ct)
     {
         // Too little of the lease left for a whole attempt: left to run out, for whichever worker claims it next.
         if (clock.GetUtcNow().UtcTicks + options.Timeout.Ticks > row.ClaimedUntil) return false;
         // A Subscription turned off, in error, deleted or past its end since the match sends nothing more.
         var sub = await registry.FindAsync(row.SubscriptionId, ct, new DateTimeOffset(row.Created, TimeSpan.Zero));
-        if (sub is null || sub.End <= clock.GetUtcNow() || await SpecOfAsync(sub, ct) is not { } spec) return true;
+        if (sub is null || sub.End <= clock.GetUtcNow() || await specOf(sub.Id) is not { } spec) return true;
         var version = await store.ReadVersionAsync(row.ResourceType, row.ResourceId, row.Version, ct);
         // What the subscriber may see, decided now as a read of theirs would be; hidden: nothing is sent at all.
         if (version is null || await DiscloseAsync(sub.Subscriber, version) is not { } shown) return true;

@@ -26,7 +26,8 @@ public sealed class SubscriptionWriteHook(SearchParser parser, SubscriptionRegis
     {
         if (context.ResourceType != Type || context.Resource is not { } resource) return;
         var spec = SubscriptionSpec.Read(resource);
-        if (spec.Endpoint is { } endpoint) endpoints.Check(endpoint);
+        // Only a Subscription that will send is held to the allow-list (the server's own "error" update is not).
+        if (spec.Endpoint is { } endpoint && spec.Status is "requested" or "active") endpoints.Check(endpoint);
         try
         {
             // A search the server can run: parsed as strictly as a conditional operation's criteria.

@@ -14,6 +14,8 @@ public static class AuditModule
         services.AddAuditStore();
         // The audit answers for the authorisation server's events (registered before the auth setup, which only adds a default).
         services.AddSingleton<FhirArchive.Auth.IAuthEvents, AuditAuthEvents>();
+        // And for each Subscription notification sent (a disclosure to the subscriber).
+        services.AddSingleton<FhirArchive.Rest.Subscriptions.INotificationAudit, AuditNotificationEvents>();
         services.AddSingleton<IWriteInterceptor, AuditWriteInterceptor>();
         services.AddSingleton<AuditTrail>();
         services.AddHostedService(sp => sp.GetRequiredService<AuditTrail>());

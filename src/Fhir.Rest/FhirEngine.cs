@@ -49,7 +49,7 @@ public static class FhirEngine
         services.AddSingleton(configuration.GetSection("Consent").Get<PagingOptions>() ?? new PagingOptions());
         // Every write goes through the pipeline: the IWriteInterceptor singletons (the token's reach, the audit, the modules') run by stage (WriteStage).
         services.AddSingleton<WritePipeline>();
-        // Subscriptions (R4 rest-hook): matched after each write commits, sent from a durable outbox by a background worker.
+        // Subscriptions (R4 rest-hook, websocket): each write recorded in a durable outbox in its transaction, matched and sent by a background worker.
         services.AddSubscriptions(configuration);
         services.AddHttpContextAccessor();
         services.AddExceptionHandler<FhirExceptionHandler>();
@@ -92,6 +92,8 @@ public static class FhirEngine
         app.UseExceptionHandler();
         app.UseStatusCodePages(OutcomeStatusPages.WriteAsync);
         app.UseResponseCompression();
+        // The Subscriptions' websocket channel (its endpoint is an ordinary one of the FHIR API: token, audit).
+        app.UseWebSockets();
         // Oversized URLs and headers are refused before anything is done for them (as the web layer's own limits are).
         app.Use((ctx, next) =>
         {
@@ -139,6 +141,7 @@ public static class FhirEngine
         EverythingEndpoint.Map(fhir);
         TerminologyEndpoints.Map(fhir);
         ValidateEndpoint.Map(fhir);
+        fhir.MapSubscriptions();
         fhir.MapUnknownOperations();
         return fhir;
     }

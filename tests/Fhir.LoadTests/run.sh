@@ -9,6 +9,9 @@
 # writes its JIT symbol map to /tmp/perf-PID.map for perf report).
 # --pairs N measures the audit's cost: after one ingest, N rounds each run the scenarios with the audit on, then off
 # (the server restarted on the same database between), and a table gives every pair's ratio and the median.
+# --only subscriptions skips the ingest and the wrk scenarios: notify.mjs measures write throughput with 50 active
+# rest-hook Subscriptions against none (--pairs rounds, default 3), and the notification latency at 100 writes/s (a
+# listener on 127.0.0.1).
 # Everything runs in a temp folder (fresh database, throwaway PostgreSQL cluster) removed at exit, even on failure.
 set -euo pipefail
 
@@ -96,7 +99,17 @@ start_server() {
   export FHIR_TOKEN
 }
 stop_server() { kill "$server_pid" && wait "$server_pid" || true; server_pid=""; }
+# The benchmark's rest-hook listener is on the loopback (refused in Production unless allowed).
+[ "$only" = subscriptions ] && export Subscriptions__AllowLoopback=true
 start_server
+
+if [ "$only" = subscriptions ]; then
+  load_before=$(cut -d' ' -f1-3 /proc/loadavg); cpu0=$(cpu_seconds)
+  node "$here/notify.mjs" "$base" "$duration" 8 "$([ "$pairs" -gt 0 ] && echo "$pairs" || echo 3)" 100 1000 || { tail -50 "$tmp/server.log"; exit 1; }
+  echo "database: $db, audit: $audit, consent: $consent; server CPU $(echo "$(cpu_seconds) - $cpu0" | bc) s;" \
+    "nproc $(nproc); load average $load_before -> $(cut -d' ' -f1-3 /proc/loadavg)"
+  exit 0
+fi
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "ingesting $resources resources into $db..."

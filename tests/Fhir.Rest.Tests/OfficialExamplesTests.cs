@@ -29,7 +29,13 @@ public sealed class OfficialExamplesFixture : ServerFixture
     /// <summary>AuditEvent examples: the audit trail is the server's own, append-only (clients get 405), so not sent.</summary>
     public List<(string Url, JsonObject Resource)> ServerOwned { get; } = [];
 
-    public OfficialExamplesFixture() => Loaded = LoadAsync().GetAwaiter().GetResult();
+    /// <summary>
+    /// Subscription/example calls https://biliwatch.com/…: its host is allowed (else 422, Subscriptions:AllowedEndpoints),
+    /// and nothing is sent (Deliver=false): the suite calls no host on the internet.
+    /// </summary>
+    public OfficialExamplesFixture()
+        : base(new Dictionary<string, string> { ["Subscriptions:AllowedEndpoints:0"] = "biliwatch.com", ["Subscriptions:Deliver"] = "false" }, null) =>
+        Loaded = LoadAsync().GetAwaiter().GetResult();
 
     private async Task<int> LoadAsync()
     {

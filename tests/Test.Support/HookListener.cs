@@ -10,7 +10,8 @@ namespace FhirArchive.Tests.Support;
 
 /// <summary>
 /// A rest-hook endpoint on 127.0.0.1 (Kestrel, a port the OS picks): records every request it accepts; answers 503 to
-/// the first <see cref="FailFirst"/> ones.
+/// the first <see cref="FailFirst"/> ones; never answers the first <see cref="HoldFirst"/> ones (the sender gives up
+/// or goes away), which are not recorded.
 /// </summary>
 public sealed class HookListener : IAsyncDisposable
 {
@@ -18,11 +19,13 @@ public sealed class HookListener : IAsyncDisposable
 
     private readonly WebApplication _app;
     private readonly Channel<Received> _received = Channel.CreateUnbounded<Received>();
+    private readonly CancellationTokenSource _stopping = new();
     private int _calls;
 
-    private HookListener(int failFirst)
+    private HookListener(int failFirst, int holdFirst)
     {
         FailFirst = failFirst;
+        HoldFirst = holdFirst;
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
@@ -30,7 +33,14 @@ public sealed class HookListener : IAsyncDisposable
         _app.Run(async http =>
         {
             var body = await new StreamReader(http.Request.Body).ReadToEndAsync();
-            if (Interlocked.Increment(ref _calls) <= FailFirst)
+            var call = Interlocked.Increment(ref _calls);
+            if (call <= HoldFirst)
+            {
+                using var held = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, _stopping.Token);
+                await Task.Delay(Timeout.Infinite, held.Token).ContinueWith(_ => { });
+                return;
+            }
+            if (call <= HoldFirst + FailFirst)
             {
                 http.Response.StatusCode = 503;
                 return;
@@ -42,13 +52,14 @@ public sealed class HookListener : IAsyncDisposable
     }
 
     public int FailFirst { get; }
+    public int HoldFirst { get; }
     public Uri Url { get; private set; } = null!;
     /// <summary>Every request so far, failed ones included.</summary>
     public int Calls => Volatile.Read(ref _calls);
 
-    public static async Task<HookListener> StartAsync(int failFirst = 0)
+    public static async Task<HookListener> StartAsync(int failFirst = 0, int holdFirst = 0)
     {
-        var listener = new HookListener(failFirst);
+        var listener = new HookListener(failFirst, holdFirst);
         await listener._app.StartAsync();
         listener.Url = new Uri(listener._app.Urls.Single() + "/hook");
         return listener;
@@ -88,7 +99,9 @@ public sealed class HookListener : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await _stopping.CancelAsync();
         await _app.StopAsync();
         await _app.DisposeAsync();
+        _stopping.Dispose();
     }
 }

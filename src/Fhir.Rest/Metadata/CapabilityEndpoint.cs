@@ -24,11 +24,13 @@ public static class CapabilityEndpoint
         app.MapGet("/metadata", (HttpContext ctx, SearchParameterRegistry registry, EndpointDataSource endpoints, IEnumerable<OwnCapability> own) =>
             // Through JSON bytes: shaping reads each element's definition (summary, cardinality), which a parse gives.
             FhirFormats.WriteJsonBytesAsync(ctx, 200,
-                Fhir.Serialization.Json.FhirJsonSerializer.SerializeToUtf8Bytes(Build(FhirHeaders.BaseUrl(ctx.Request), registry, Operations.Declared(endpoints.Endpoints), own)),
+                Fhir.Serialization.Json.FhirJsonSerializer.SerializeToUtf8Bytes(Build(FhirHeaders.BaseUrl(ctx.Request), registry, Operations.Declared(endpoints.Endpoints), own,
+                    ctx.RequestServices.GetService<Subscriptions.SubscriptionOptions>() is { Enabled: true })),
                 Search.ResultShaping.ForRead(ctx.Request)))
             .WithInteraction(InteractionKind.Capabilities).WithTags("Metadata").WithSummary("CapabilityStatement (_summary, _elements)");
 
-    public static ElementNode Build(string baseUrl, SearchParameterRegistry registry, IReadOnlyList<FhirOperation> operations, IEnumerable<OwnCapability> own)
+    public static ElementNode Build(string baseUrl, SearchParameterRegistry registry, IReadOnlyList<FhirOperation> operations, IEnumerable<OwnCapability> own,
+        bool websocket = false)
     {
         var ownTypes = own.ToDictionary(o => o.Type);
         var cs = ElementNode.CreateResource("CapabilityStatement");
@@ -45,6 +47,13 @@ public static class CapabilityEndpoint
         cs.Add("fhirVersion", "4.0.1");
         foreach (var f in new[] { FhirFormats.JsonType, FhirFormats.XmlType, "json", "xml" }) cs.Add("format", f);
         var rest = cs.Add("rest");
+        if (websocket)
+        {
+            // R4: where the websocket channel of Subscriptions connects.
+            var ws = rest.Add("extension");
+            ws.Add("url", Subscriptions.WebSocketHub.CapabilityExtension);
+            ws.Add("value", Subscriptions.WebSocketHub.UrlFor(baseUrl), "uri");
+        }
         rest.Add("mode", "server");
         Security.SecuritySetup.AddTo(rest, baseUrl);
         // Which Source:param pairs can point at each type (the _revinclude values worth offering).

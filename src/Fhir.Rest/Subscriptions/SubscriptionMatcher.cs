@@ -2,56 +2,93 @@ using FhirArchive.Rest.Access;
 using FhirArchive.Rest.Infrastructure;
 using FhirArchive.Rest.Search;
 using FhirArchive.Storage;
+using FhirArchive.Storage.Search;
+using Microsoft.EntityFrameworkCore;
 
 namespace FhirArchive.Rest.Subscriptions;
 
 /// <summary>
-/// After a write commits: which active Subscriptions of its type the written resource matches. Each is asked by
-/// running its criteria through the search engine with <c>_id</c> of the written resource added (one meaning of
-/// "matches": a search's), as its subscriber, so chained and _has parameters match only through what the subscriber
-/// may see. The matches go to the outbox; the worker sends them.
+/// Which active Subscriptions the written versions recorded in the outbox match. Each Subscription of their type is
+/// asked once per batch by running its criteria through the search engine with <c>_id</c> of the written resources
+/// added (one meaning of "matches": a search's), as its subscriber, so chained and _has parameters match only
+/// through what the subscriber may see. A resource is matched as it stands when the worker takes its marker —
+/// normally at once; after a crash, when the next worker starts.
+/// Before the search, a cheap pre-filter: criteria made only of plain token values (code=system|value, status=final,
+/// _tag=…) are checked against the written resources' token index rows — the rows that search would compare, with the
+/// same comparisons — so a resource that cannot match costs no search, and a Subscription none of the batch can match
+/// none at all. The search still decides for the rest (access, chains, every other parameter type).
 /// </summary>
 public sealed class SubscriptionMatcher(SubscriptionRegistry registry, SearchParser parser, IResourceStore store, ReadGuard guard,
-    NotificationOutbox outbox, NotificationSignal signal, IServiceProvider services, TimeProvider clock, ILogger<SubscriptionMatcher> log)
+    IDbContextFactory<FhirDbContext> factory, IServiceProvider services, TimeProvider clock, ILogger<SubscriptionMatcher> log)
 {
-    /// <summary>Never throws: the write it follows is committed (a failure is logged; that notification is lost).</summary>
-    public async Task MatchAsync(StoredResource written)
+    /// <summary>For each marker, the Subscriptions its resource matches.</summary>
+    public async Task<List<(NotificationRow Marker, string SubscriptionId)>> MatchAsync(IReadOnlyList<NotificationRow> markers, CancellationToken ct)
     {
-        var ct = CancellationToken.None; // the client may have gone: the write stands, so do its notifications
-        try
+        var now = clock.GetUtcNow();
+        var asOf = new DateTimeOffset(markers.Max(m => m.Created), TimeSpan.Zero);
+        var matches = new List<(NotificationRow, string)>();
+        foreach (var written in markers.GroupBy(m => m.ResourceType))
         {
-            var now = clock.GetUtcNow();
-            var matched = new List<string>();
-            foreach (var sub in await registry.ForTypeAsync(written.ResourceType, ct))
-                if ((sub.End is null || sub.End > now) && await MatchesAsync(sub, written.Id, ct)) matched.Add(sub.Id);
-            if (matched.Count == 0) return;
-            await outbox.AppendAsync(matched, written, ct);
-            signal.Nudge();
+            var subs = (await registry.ForTypeAsync(written.Key, asOf, ct)).Where(s => s.End is not { } end || end > now).ToList();
+            if (subs.Count == 0) continue;
+            var tokens = await TokensAsync(written.Key, written.Select(m => m.ResourceId).Distinct().ToList(), ct);
+            foreach (var sub in subs)
+            {
+                var matched = await MatchingIdsAsync(sub, tokens, ct);
+                matches.AddRange(written.Where(m => matched.Contains(m.ResourceId)).Select(m => (m, sub.Id)));
+            }
         }
-        catch (Exception e)
-        {
-            log.LogError(e, "Subscription matching failed for {Type}/{Id}/_history/{Version}", written.ResourceType, written.Id, written.Version);
-        }
+        return matches;
     }
 
-    private async Task<bool> MatchesAsync(ActiveSubscription sub, string id, CancellationToken ct)
+    /// <summary>The token index rows of the written resources' current versions, by id and parameter (deleted ones: none).</summary>
+    private async Task<Dictionary<string, ILookup<string, TokenIndexRow>>> TokensAsync(string type, List<string> ids, CancellationToken ct)
     {
+        var current = (await store.ReadManyAsync(ids.Select(id => (type, id)), ct)).Where(r => !r.IsDeleted).ToList();
+        var rowIds = current.Select(r => r.RowId).ToList();
+        await using var db = await factory.CreateDbContextAsync(ct);
+        var rows = (await db.Tokens.Where(t => rowIds.Contains(t.ResourceRowId)).ToListAsync(ct)).ToLookup(t => t.ResourceRowId);
+        return current.ToDictionary(r => r.Id, r => rows[r.RowId].ToLookup(t => t.Param));
+    }
+
+    /// <summary>
+    /// Whether the criterion may hold for a resource with these token rows: false only for a criterion of plain token
+    /// alternatives none of which a row satisfies, compared as the search's SQL compares (SearchQueryBuilder).
+    /// </summary>
+    private static bool MayHold(SearchCriterion c, ILookup<string, TokenIndexRow> tokens) =>
+        !IsPlainToken(c) || c.AnyOf.Any(p => p switch
+        {
+            TokenPredicate t => tokens[t.Param].Any(x => (!t.MatchCode || x.Code == t.Code) && (!t.MatchSystem || x.System == t.System)),
+            TokenInPredicate i => tokens[i.Param].Any(x => i.Codes.Any(code => code.System == x.System && code.Code == x.Code)),
+            _ => true,
+        });
+
+    private static bool IsPlainToken(SearchCriterion c) => !c.Negated && c.AnyOf.All(p => p is TokenPredicate or TokenInPredicate);
+
+    private async Task<HashSet<string>> MatchingIdsAsync(ActiveSubscription sub, Dictionary<string, ILookup<string, TokenIndexRow>> written, CancellationToken ct)
+    {
+        // Known token criteria none of the batch satisfies: no access decision, no parse, no search.
+        if (sub.TokenCriteria is { } known && !written.Values.Any(w => known.All(c => MayHold(c, w)))) return [];
         var http = SubscriberCodec.ContextOf(sub.Subscriber, services);
         try
         {
             return await guard.RunAsync(http, "search-type", sub.ResourceType, async access =>
             {
-                var (query, _) = await parser.ParseAsync(sub.ResourceType, [.. sub.Parameters, new("_id", id)], strict: false, ct,
-                    visible: rs => guard.VisibleAsync(access, rs));
-                (query.Count, query.Offset, query.CountOnly, query.IncludeTotal) = (1, 0, false, false);
-                return (await store.SearchAsync(query, ct)).Matches.Count > 0;
+                var (query, _) = await parser.ParseAsync(sub.ResourceType, sub.Parameters, strict: false, ct, visible: rs => guard.VisibleAsync(access, rs));
+                // Kept for the next batches: plain codes only (an :in expansion may change while the Subscription does not).
+                sub.TokenCriteria ??= [.. query.Criteria.Where(c => IsPlainToken(c) && c.AnyOf.All(p => p is TokenPredicate))];
+                var candidates = written.Where(w => query.Criteria.All(c => MayHold(c, w.Value))).Select(w => w.Key).ToList();
+                if (candidates.Count == 0) return [];
+                query.Criteria.Add(new SearchCriterion([new IdInPredicate(candidates)]));
+                (query.Count, query.Offset, query.CountOnly, query.IncludeTotal) = (candidates.Count, 0, false, false);
+                return (await store.SearchAsync(query, ct)).Matches.Select(m => m.Id).ToHashSet();
             });
         }
         catch (FhirException e)
         {
             // The criteria no longer run for this subscriber (a parameter gone, the type out of reach): no match.
             log.LogWarning("Subscription/{Id}: criteria not run: {Message}", sub.Id, e.Message);
-            return false;
+            return [];
         }
     }
 }

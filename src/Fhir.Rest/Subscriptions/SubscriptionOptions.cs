@@ -7,10 +7,17 @@ public sealed class SubscriptionOptions
     public bool Enabled { get; set; } = true;
 
     /// <summary>
-    /// false: this instance matches and queues but does not deliver (the outbox is shared through the database; run one
-    /// delivering instance per database, or two instances may both send a notification).
+    /// false: this instance only records its writes in the outbox (in their transactions); it neither matches nor
+    /// sends. Any number of instances may deliver from one database: each row is claimed by one at a time.
     /// </summary>
     public bool Deliver { get; set; } = true;
+
+    /// <summary>
+    /// How long a worker holds the outbox rows it claimed; the rows of an instance that stopped are taken again after
+    /// it. A notification is not sent when less than <see cref="Timeout"/> of its lease is left (it is left to expire),
+    /// so no two instances ever send one row at once.
+    /// </summary>
+    public TimeSpan ClaimLease { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>Failed attempts of one notification after which its Subscription gets status error.</summary>
     public int MaxAttempts { get; set; } = 5;
@@ -32,4 +39,14 @@ public sealed class SubscriptionOptions
 
     /// <summary>How long the list of active Subscriptions is trusted before it is read again (another instance's changes).</summary>
     public TimeSpan RefreshInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The rest-hook endpoints the server may call (SSRF guard): each entry a URL prefix
+    /// ("https://hooks.example.org/fhir/": same scheme, host and port, the path below it) or a host ("hooks.example.org",
+    /// "*.example.org": its subdomains). Empty, with loopback not allowed: every rest-hook Subscription is refused.
+    /// </summary>
+    public List<string> AllowedEndpoints { get; set; } = [];
+
+    /// <summary>Endpoints on the loopback (localhost, 127.0.0.0/8, ::1), over http too; unset: in Development only.</summary>
+    public bool? AllowLoopback { get; set; }
 }

@@ -20,11 +20,22 @@ public sealed class SubscriptionStateRow
     public long? End { get; set; }
     /// <summary>The subscriber (<see cref="SubscriberCodec"/>).</summary>
     public string Subscriber { get; set; } = "";
+    /// <summary>Subscription.channel.type: rest-hook or websocket.</summary>
+    public string Channel { get; set; } = SubscriptionSpec.RestHook;
+    /// <summary>The heartbeat period in seconds (<see cref="SubscriptionSpec.HeartbeatExtension"/>), if any.</summary>
+    public int? Heartbeat { get; set; }
 }
 
-/// <summary>One notification to deliver: a Subscription and the version that matched it.</summary>
+/// <summary>
+/// One row of the outbox: a notification to deliver (a Subscription and the version that matched it), or — with
+/// <see cref="SubscriptionId"/> empty (<see cref="ToMatch"/>) — a written version still to be matched, recorded in
+/// the write's own transaction so that a committed write is never lost to a crash before matching.
+/// </summary>
 public sealed class NotificationRow
 {
+    /// <summary>The <see cref="SubscriptionId"/> of a written version not yet matched.</summary>
+    public const string ToMatch = "";
+
     public long Id { get; set; }
     public string SubscriptionId { get; set; } = "";
     public string ResourceType { get; set; } = "";
@@ -37,13 +48,22 @@ public sealed class NotificationRow
     /// <summary>Not before (UTC ticks): the back-off.</summary>
     public long NextAttempt { get; set; }
     public string? LastError { get; set; }
+    /// <summary>UTC ticks until which the instance named by <see cref="ClaimedBy"/> holds the row (0: free).</summary>
+    public long ClaimedUntil { get; set; }
+    /// <summary>The claim (one worker round of one instance) holding the row.</summary>
+    public string? ClaimedBy { get; set; }
+
+    public bool IsMarker => SubscriptionId == ToMatch;
 }
 
 /// <summary>The subscriptions' tables (migration 12) and their mapping.</summary>
 public static class SubscriptionSchema
 {
     public static readonly SchemaPart Part = new("subscriptions",
-        [new(12, "Subscription state (criteria, subscriber) and the notification outbox", Tables)], Map);
+    [
+        new(12, "Subscription state (criteria, subscriber) and the notification outbox", Tables),
+        new(13, "Subscription outbox claims with a lease (several instances on one database); channel and heartbeat in the state", Claims),
+    ], Map);
 
     private static void Map(ModelBuilder b)
     {
@@ -57,6 +77,7 @@ public static class SubscriptionSchema
             e.ToTable("SubscriptionOutbox");
             e.HasKey(x => x.Id);
             e.Property(x => x.Id).ValueGeneratedOnAdd();
+            e.Ignore(x => x.IsMarker);
         });
     }
 
@@ -80,5 +101,13 @@ public static class SubscriptionSchema
             """;
         yield return """CREATE INDEX "IX_SubscriptionOutbox_NextAttempt" ON "SubscriptionOutbox" ("NextAttempt")""";
         yield return """CREATE INDEX "IX_SubscriptionOutbox_SubscriptionId" ON "SubscriptionOutbox" ("SubscriptionId")""";
+    }
+
+    private static IEnumerable<string> Claims(SqlDialect _)
+    {
+        yield return """ALTER TABLE "SubscriptionOutbox" ADD COLUMN "ClaimedUntil" bigint NOT NULL DEFAULT 0""";
+        yield return """ALTER TABLE "SubscriptionOutbox" ADD COLUMN "ClaimedBy" text NULL""";
+        yield return """ALTER TABLE "SubscriptionState" ADD COLUMN "Channel" text NOT NULL DEFAULT 'rest-hook'""";
+        yield return """ALTER TABLE "SubscriptionState" ADD COLUMN "Heartbeat" integer NULL""";
     }
 }

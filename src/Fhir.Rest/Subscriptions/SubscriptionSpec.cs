@@ -6,14 +6,24 @@ using Microsoft.AspNetCore.WebUtilities;
 namespace FhirArchive.Rest.Subscriptions;
 
 /// <summary>
-/// What the server reads from a Subscription (R4): status, criteria (a search: type and query), the rest-hook channel
-/// (endpoint, payload mime type, headers) and end. <see cref="Read"/> refuses what this server cannot honour with a
-/// 422 naming the element; whether the criteria parse as a search is the search parser's to say (400).
+/// What the server reads from a Subscription (R4): status, criteria (a search: type and query), the channel — rest-hook
+/// (endpoint, payload mime type, headers) or websocket (R4: the client binds to the server's websocket; no endpoint) —
+/// its heartbeat period, and end. <see cref="Read"/> refuses what this server cannot honour with a 422 naming the
+/// element; whether the criteria parse as a search is the search parser's to say (400), whether the endpoint may be
+/// called the <see cref="EndpointPolicy"/>'s.
 /// </summary>
-public sealed record SubscriptionSpec(string Status, string ResourceType, string Query, Uri Endpoint, string? Payload,
-    IReadOnlyList<(string Name, string Value)> Headers, DateTimeOffset? End)
+public sealed record SubscriptionSpec(string Status, string ResourceType, string Query, string ChannelType, Uri? Endpoint, string? Payload,
+    IReadOnlyList<(string Name, string Value)> Headers, DateTimeOffset? End, TimeSpan? Heartbeat)
 {
     public const string RestHook = "rest-hook";
+    public const string WebSocket = "websocket";
+
+    /// <summary>
+    /// R4 has no heartbeat; the R4 backport of R5 Subscriptions (http://hl7.org/fhir/uv/subscriptions-backport,
+    /// extension backport-heartbeat-period on Subscription.channel, an unsignedInt of seconds) names it, and this
+    /// server reads it from the same place: a heartbeat is sent when nothing was sent for that long.
+    /// </summary>
+    public const string HeartbeatExtension = "http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-heartbeat-period";
 
     /// <summary>The payload types sent as the resource in JSON; absent payload = a notification without a body (R4).</summary>
     public static readonly IReadOnlySet<string> JsonPayloads = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { "application/fhir+json", "application/json" };
@@ -36,11 +46,14 @@ public sealed record SubscriptionSpec(string Status, string ResourceType, string
                 $"订阅条件须以资源类型开头（如 Observation?code=…），而非“{type}”");
         var channel = subscription.Child("channel") ?? throw Invalid("Subscription.channel is required", "订阅通道（channel）必填");
         var channelType = channel.Child("type")?.Value;
-        if (channelType != RestHook)
-            throw Invalid($"Subscription.channel.type '{channelType}' is not supported: this server sends rest-hook notifications only",
-                $"不支持的通道类型“{channelType}”，本服务器仅支持 rest-hook");
+        if (channelType is not (RestHook or WebSocket))
+            throw Invalid($"Subscription.channel.type '{channelType}' is not supported: this server sends rest-hook and websocket notifications",
+                $"不支持的通道类型“{channelType}”，本服务器支持 rest-hook 与 websocket");
         var endpoint = channel.Child("endpoint")?.Value;
-        if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https") || url.UserInfo.Length > 0)
+        Uri? url = null;
+        // websocket (R4): the client connects to the server; an endpoint, if any, is not used.
+        if (channelType == RestHook
+            && (!Uri.TryCreate(endpoint, UriKind.Absolute, out url) || url.Scheme is not ("http" or "https") || url.UserInfo.Length > 0))
             throw Invalid($"Subscription.channel.endpoint must be an absolute http(s) URL without credentials, not '{endpoint}'",
                 "订阅通道地址须为 http(s) 绝对地址（不含用户名密码）");
         var payload = channel.Child("payload")?.Value;
@@ -61,8 +74,14 @@ public sealed record SubscriptionSpec(string Status, string ResourceType, string
         DateTimeOffset? end = endText is null ? null
             : DateTimeOffset.TryParse(endText, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var e) ? e
             : throw Invalid($"Subscription.end '{endText}' is not an instant", "订阅结束时间（end）格式无效");
-        return new SubscriptionSpec(status, type, q < 0 ? "" : criteria[(q + 1)..], url!, payload, headers, end);
+        TimeSpan? heartbeat = null;
+        if (channel.ChildrenNamed("extension").FirstOrDefault(x => x.Child("url")?.Value == HeartbeatExtension) is { } hb)
+            heartbeat = int.TryParse(hb.Child("value")?.Value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seconds)
+                && seconds > 0
+                ? TimeSpan.FromSeconds(seconds)
+                : throw Invalid($"The heartbeat period ({HeartbeatExtension}) must be a whole number of seconds above 0", "心跳周期须为大于 0 的整数秒");
+        return new SubscriptionSpec(status, type, q < 0 ? "" : criteria[(q + 1)..], channelType, url, payload, headers, end, heartbeat);
     }
 
-    private static FhirException Invalid(string en, string zh) => new(422, "invalid", $"{en} / {zh}");
+    internal static FhirException Invalid(string en, string zh) => new(422, "invalid", $"{en} / {zh}");
 }

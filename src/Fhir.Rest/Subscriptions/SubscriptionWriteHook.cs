@@ -10,11 +10,13 @@ namespace FhirArchive.Rest.Subscriptions;
 /// <summary>
 /// The subscriptions' place in the write pipeline. A Subscription write: its criteria and channel are checked and a
 /// requested one becomes active (before the store); its state row follows it in the same transaction (after).
-/// Any other write: once the session has committed — outside the writer's transaction, so a Subscription never
-/// holds a write — the matcher runs and queues what matched; the write's answer waits only for that append.
+/// Any other write of a type some criteria name: a marker in the outbox, in the write's own transaction (a committed
+/// write is always matched, even after a crash); the worker matches it — outside the write, so a Subscription never
+/// holds one — and sends. Deletes send nothing: R4 Subscriptions are checked for "every resource that is created or
+/// updated" (http://hl7.org/fhir/R4/subscription.html, Scope and Usage).
 /// </summary>
-public sealed class SubscriptionWriteHook(SearchParser parser, SubscriptionRegistry registry, SubscriptionMatcher matcher, SubscriptionOptions options)
-    : IWriteInterceptor
+public sealed class SubscriptionWriteHook(SearchParser parser, SubscriptionRegistry registry, NotificationSignal signal, SubscriptionOptions options,
+    EndpointPolicy endpoints, TimeProvider clock) : IWriteInterceptor
 {
     public const string Type = "Subscription";
 
@@ -24,6 +26,8 @@ public sealed class SubscriptionWriteHook(SearchParser parser, SubscriptionRegis
     {
         if (context.ResourceType != Type || context.Resource is not { } resource) return;
         var spec = SubscriptionSpec.Read(resource);
+        // Only a Subscription that will send is held to the allow-list (the server's own "error" update is not).
+        if (spec.Endpoint is { } endpoint && spec.Status is "requested" or "active") endpoints.Check(endpoint);
         try
         {
             // A search the server can run: parsed as strictly as a conditional operation's criteria.
@@ -55,7 +59,12 @@ public sealed class SubscriptionWriteHook(SearchParser parser, SubscriptionRegis
             return;
         }
         if (!options.Enabled || stored.IsDeleted || !registry.MayMatch(stored.ResourceType)) return;
-        context.Session.OnCommitted(() => matcher.MatchAsync(stored));
+        await NotificationOutbox.RecordWriteAsync(context.Session, stored, clock.GetUtcNow(), context.CancellationToken);
+        context.Session.OnCommitted(() =>
+        {
+            signal.Nudge();
+            return Task.CompletedTask;
+        });
     }
 
     /// <summary>
@@ -81,6 +90,7 @@ public sealed class SubscriptionWriteHook(SearchParser parser, SubscriptionRegis
         db.SubscriptionStates.Add(new SubscriptionStateRow
         {
             Id = id, Status = spec.Status, ResourceType = spec.ResourceType, Query = spec.Query, End = spec.End?.UtcTicks, Subscriber = subscriber,
+            Channel = spec.ChannelType, Heartbeat = spec.Heartbeat is { } h ? (int)h.TotalSeconds : null,
         });
         await db.SaveChangesAsync(ct);
         db.ChangeTracker.Clear();

@@ -34,6 +34,7 @@ public abstract class TransferTestsBase<TFixture>(TFixture fx) : RecordTestsBase
 {
     private readonly ManualClock _clock = (ManualClock)fx.Factory.Services.GetRequiredService<TimeProvider>();
     private readonly TransferEscalationJob _job = fx.Factory.Services.GetRequiredService<TransferEscalationJob>();
+    private readonly string _outbox = SmsOutbox.PathOf(fx.Factory.Services);
 
     /// <summary>Another district (涪陵区 500102) and the same district (万州区 500101) as rec-chc.</summary>
     private const string Elsewhere = "Organization/tr-fuling";
@@ -257,7 +258,6 @@ public abstract class TransferTestsBase<TFixture>(TFixture fx) : RecordTestsBase
     public async Task The_resident_confirms_by_a_one_time_code_by_SMS_and_a_wrong_code_costs_an_attempt()
     {
         _clock.Now = new DateTimeOffset(2026, 4, 5, 2, 0, 0, TimeSpan.Zero);
-        var outbox = SmsOutbox.PathOf(fx.Factory.Services);
         var phone = "139" + Random.Shared.Next(10_000_000, 99_999_999);
         var patient = await RecordAsync($$$""","telecom":[{"system":"phone","value":"{{{phone}}}","use":"mobile"}]""");
         static string SendCode(string confirmation) => Params(("reason", "Code", "2"), ("confirmation", "Code", confirmation), ("sendCode", "Boolean", "true"));
@@ -270,7 +270,7 @@ public abstract class TransferTestsBase<TFixture>(TFixture fx) : RecordTestsBase
         var answer = (await sent.JsonAsync()).GetProperty("parameter").EnumerateArray().ToDictionary(p => p.GetProperty("name").GetString()!);
         var request = answer["request"].GetProperty("valueString").GetString()!;
         Assert.Equal($"{phone[..3]}****{phone[^4..]}", answer["phone"].GetProperty("valueString").GetString());
-        var (text, code) = SmsOutbox.Last(outbox, phone);
+        var (text, code) = SmsOutbox.Last(_outbox, phone);
         Assert.Contains("涪陵区敦仁街道社区卫生服务中心 申请将您的健康档案转入本机构管理（居住地变更）", text);
         // Nothing is filed before the resident agreed.
         Assert.Empty(await C.SearchIdsAsync($"/Task?code=transfer&subject=Patient/{patient}"));

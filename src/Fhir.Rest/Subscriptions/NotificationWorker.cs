@@ -42,7 +42,17 @@ public sealed class NotificationWorker(NotificationOutbox outbox, NotificationSi
             {
                 log.LogError(e, "The subscription outbox could not be processed");
             }
-            if (!full) await signal.WaitAsync(options.PollInterval, stop);
+            if (full) continue;
+            try
+            {
+                await signal.WaitAsync(options.PollInterval, stop);
+                // Real time, not the server clock: it batches work, it is not a business period.
+                if (options.GatherDelay > TimeSpan.Zero) await Task.Delay(options.GatherDelay, stop);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                return;
+            }
         }
     }
 

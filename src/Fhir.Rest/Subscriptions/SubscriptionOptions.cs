@@ -30,6 +30,12 @@ public sealed class SubscriptionOptions
     /// <summary>How often the worker looks at the outbox when no write nudges it (rows queued by another instance, retries).</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// After a nudge, how long the worker lets further writes gather before its round: each round takes the single
+    /// writer for its claim and its resolution, so rounds of one write each would halve the writes' own throughput.
+    /// </summary>
+    public TimeSpan GatherDelay { get; set; } = TimeSpan.FromMilliseconds(20);
+
     /// <summary>The longest one POST may take: a slow endpoint holds a delivery slot at most this long.</summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(10);
 

@@ -22,5 +22,9 @@ public static class TransferModule
         return services;
     }
 
-    public static void MapTransfer(this IEndpointRouteBuilder app) => TransferRequestEndpoint.Map(app);
+    public static void MapTransfer(this IEndpointRouteBuilder app)
+    {
+        TransferRequestEndpoint.Map(app);
+        TransferStatisticsEndpoint.Map(app);
+    }
 }

@@ -294,6 +294,46 @@ public abstract class TransferTestsBase<TFixture>(TFixture fx) : RecordTestsBase
     }
 
     [FhirFact]
+    public async Task Transfer_statistics_count_each_outcome_and_the_response_times_of_a_period()
+    {
+        var asked = new DateTimeOffset(2027, 2, 1, 2, 0, 0, TimeSpan.Zero); // 10:00 in China, a day no other test uses
+        _clock.Now = asked;
+        var approved = await RequestedAsync(await RecordAsync(), NewDoctor);
+        var refused = await RequestedAsync(await RecordAsync(), NewDoctor);
+        await RequestedAsync(await RecordAsync(), NewDoctor); // left open
+        var closed = await RecordAsync();
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Post, $"/Patient/{closed}/$close", Close("inactive-lost"), Doctor)).StatusCode);
+        await RequestedAsync(closed, NearbyDoctor); // completed at the request
+
+        _clock.Now = asked.AddHours(48);
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Post, $"/Task/{approved}/$approve", null, Admin)).StatusCode);
+        _clock.Now = asked.AddHours(216); // past the 7th day: escalated, then refused late
+        await _job.RunOnceAsync();
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Post, $"/Task/{refused}/$reject", Params(("reason", "String", "居民未迁出")), Admin)).StatusCode);
+
+        var officer = TestCallers.As("hc-" + Unique(), Roles.HealthAdministrationOfficer);
+        var expected = new Dictionary<string, decimal>
+        {
+            ["requested"] = 4, ["completed"] = 2, ["completedAtRequest"] = 1, ["rejected"] = 1, ["open"] = 1, ["escalated"] = 2,
+            ["answeredInTime"] = 1, ["answeredLate"] = 1, ["medianResponseHours"] = 132, ["longestResponseHours"] = 216,
+        };
+        foreach (var (who, query) in new[] { (officer, $"owner={Org}&"), (Admin, "") })
+        {
+            var r = await Send(HttpMethod.Get, $"/Task/$transfer-statistics?{query}from=2027-02-01&to=2027-02-01", null, who);
+            Assert.True(r.StatusCode == HttpStatusCode.OK, await r.Content.ReadAsStringAsync());
+            var got = (await r.JsonAsync()).GetProperty("parameter").EnumerateArray().ToDictionary(p => p.GetProperty("name").GetString()!,
+                p => p.TryGetProperty("valueInteger", out var i) ? i.GetDecimal() : p.GetProperty("valueDecimal").GetDecimal());
+            Assert.Equal(expected, got);
+        }
+        // The next day holds none of them; a record administrator reads its own institution only; others none.
+        var empty = await (await Send(HttpMethod.Get, $"/Task/$transfer-statistics?owner={Org}&from=2027-02-02&to=2027-02-02", null, officer)).JsonAsync();
+        Assert.Equal(0, empty.GetProperty("parameter")[0].GetProperty("valueInteger").GetInt32());
+        await Forbidden(await Send(HttpMethod.Get, $"/Task/$transfer-statistics?owner={Elsewhere}", null, Admin));
+        await Forbidden(await Send(HttpMethod.Get, "/Task/$transfer-statistics", null, OldClinician));
+        Assert.Equal(HttpStatusCode.BadRequest, (await Send(HttpMethod.Get, "/Task/$transfer-statistics?from=2027-13-01", null, officer)).StatusCode);
+    }
+
+    [FhirFact]
     public async Task Two_simultaneous_requests_for_one_record_give_one_task_and_one_409()
     {
         _clock.Now = new DateTimeOffset(2026, 4, 3, 2, 0, 0, TimeSpan.Zero);

@@ -22,6 +22,9 @@ public sealed class ConsentDecision(ConsentOptions options)
 {
     private static readonly string[] StaffRoles = [Roles.Clinician, Roles.FamilyDoctor, Roles.RecordAdministrator, Roles.SystemClient];
 
+    /// <summary>Staff acting for an institution: a clinician, family doctor, record administrator or its system client.</summary>
+    public static bool IsInstitutionStaff(Caller caller) => caller.Organization is not null && StaffRoles.Any(caller.HasRole);
+
     public ConsentOptions Options => options;
 
     public AccessDecision Decide(Caller caller, ResourceFacts resource, IReadOnlyList<RecordContext> records, DateTimeOffset now)
@@ -69,7 +72,7 @@ public sealed class ConsentDecision(ConsentOptions options)
             return AccessDecision.Allow("the record's signed family doctor", AccessDecision.All);
         // Before the classified rule: an institution's own transfer request and its answer are its to follow; they
         // name the record it asked for and nothing of its content.
-        if (resource.Type == "Task" && caller.Organization is { } org && resource.Actors.Contains(org) && StaffRoles.Any(caller.HasRole))
+        if (resource.Type == "Task" && IsInstitutionStaff(caller) && resource.Actors.Contains(caller.Organization!))
             return AccessDecision.Allow("a transfer of the record requested by or owned by the caller's institution", AccessDecision.None);
         if (record.Classified)
             return AccessDecision.Deny("a classified person's record is closed outside the responsible institution");
@@ -90,7 +93,7 @@ public sealed class ConsentDecision(ConsentOptions options)
         if (caller.HasRole(Roles.Researcher))
             return AccessDecision.Deny("researchers receive de-identified exports only, never records");
 
-        if (StaffRoles.Any(caller.HasRole) && caller.Organization is not null)
+        if (IsInstitutionStaff(caller))
         {
             if (InForce(context, ConsentTerms.RecordAccess, now, g => Grantee(caller, g)) is { } grant
                 && (grant.Purposes.Count == 0 || grant.Purposes.Contains(caller.PurposeOfUse ?? ConsentTerms.Treatment)))
@@ -116,7 +119,7 @@ public sealed class ConsentDecision(ConsentOptions options)
     {
         var record = context.Record;
         if (!record.Exists) return AccessDecision.Deny("no resident's record");
-        if (!StaffRoles.Any(caller.HasRole) || caller.Organization is null)
+        if (!IsInstitutionStaff(caller))
             return AccessDecision.Deny("off-site service is given by the staff of an institution");
         if (IsStaffOf(caller, record.ManagingOrganization))
             return AccessDecision.Allow("the record's responsible institution", AccessDecision.All);
@@ -184,5 +187,5 @@ public sealed class ConsentDecision(ConsentOptions options)
         context.Consents.FirstOrDefault(c => c.Category == category && c.InForce(now) && applies(c));
 
     private static bool IsStaffOf(Caller caller, string? organization) =>
-        organization is not null && caller.Organization == organization && StaffRoles.Any(caller.HasRole);
+        organization is not null && caller.Organization == organization && IsInstitutionStaff(caller);
 }

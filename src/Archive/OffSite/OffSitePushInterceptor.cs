@@ -1,3 +1,4 @@
+using FhirArchive.Archive.Consent;
 using FhirArchive.Archive.Records;
 using FhirArchive.Fhir.Model;
 using FhirArchive.Fhir.Outcomes;
@@ -23,7 +24,6 @@ namespace FhirArchive.Archive.OffSite;
 /// </summary>
 public sealed class OffSitePushInterceptor(RecordScope scope, OffSiteOptions options, SearchParser parser, TimeProvider clock) : IWriteInterceptor
 {
-    private static readonly string[] StaffRoles = [Roles.Clinician, Roles.FamilyDoctor, Roles.RecordAdministrator, Roles.SystemClient];
     private const string HolderItem = "offsite:holder";
 
     public WriteStage Stage => WriteStage.Rules;
@@ -38,7 +38,7 @@ public sealed class OffSitePushInterceptor(RecordScope scope, OffSiteOptions opt
         if (context.Http is null || context.Parent is not null || !context.CreatesResource || context.Resource is not { } resource
             || !options.PushedTypes.Contains(context.ResourceType)) return;
         var caller = context.Http.GetCaller();
-        if (caller.HasRole(Roles.Server) || caller.Organization is not { } org || !StaffRoles.Any(caller.HasRole)) return;
+        if (caller.HasRole(Roles.Server) || !ConsentDecision.IsInstitutionStaff(caller) || caller.Organization is not { } org) return;
         var patientId = scope.SubjectId(resource);
         var patient = await scope.RecordPatientAsync(context.Session, patientId, context.CancellationToken);
         if (patient?.Child("managingOrganization")?.Child("reference")?.Value is not { } holder || holder == org) return;
@@ -87,7 +87,7 @@ public sealed class OffSitePushInterceptor(RecordScope scope, OffSiteOptions opt
         if (context.Interaction == WriteInteraction.Delete || context.Resource is not { } after)
             throw new FhirException(405, "not-supported", $"Communication/{context.Id} is an off-site service pushed to the holder: it is acknowledged (status completed), never deleted / 异地服务推送记录不得删除");
         var recipients = before.ChildrenNamed("recipient").Select(r => r.Child("reference")?.Value).OfType<string>().ToList();
-        if (caller.Organization is not { } org || !recipients.Contains(org) || !StaffRoles.Any(caller.HasRole))
+        if (!ConsentDecision.IsInstitutionStaff(caller) || !recipients.Contains(caller.Organization!))
             throw new FhirException(403, "forbidden", $"Communication/{context.Id} is acknowledged by its recipient ({string.Join(", ", recipients)}) / 仅接收机构可确认异地服务推送");
         var status = after.Child("status")?.Value;
         if (status is not ("completed" or "in-progress"))

@@ -27,7 +27,6 @@ public static class OffSiteSummaryEndpoint
             .WithTags("OffSite").WithSummary("an off-site institution reads a key-population resident's basic information and follow-up summary (异地服务概要)")
             .WithMetadata(new DecidesOwnVisibility());
 
-    private static readonly string[] StaffRoles = [Roles.Clinician, Roles.FamilyDoctor, Roles.RecordAdministrator, Roles.SystemClient];
 
     /// <summary>The one answer for a record that is missing, closed (classified) or not open to off-site service (no key population).</summary>
     private static FhirException NotKnown(string id) => FhirException.NotFound(
@@ -40,7 +39,7 @@ public static class OffSiteSummaryEndpoint
     {
         var caller = ctx.GetCaller();
         var ct = ctx.RequestAborted;
-        if (caller.Organization is null || !StaffRoles.Any(caller.HasRole))
+        if (!ConsentDecision.IsInstitutionStaff(caller))
             throw new FhirException(403, "forbidden", "Off-site service is given by the staff of an institution (clinician, family doctor, record administrator, its system) / 异地服务须由医疗卫生机构人员提供");
         await OperationParameters.ReadAsync(ctx); // no input; a malformed body is still a 400
         var stored = await store.ReadAsync("Patient", id, ct);

@@ -1,3 +1,4 @@
+using FhirArchive.Archive.Consent;
 using System.Globalization;
 using FhirArchive.Archive.Grants;
 using FhirArchive.Archive.Notifications;
@@ -29,13 +30,12 @@ public static class TransferRequestEndpoint
             .WithTags("Transfer").WithSummary("the proposed holder asks to take over a record: reason, confirmation method (档案转迁申请)")
             .WithMetadata(new DecidesOwnVisibility());
 
-    private static readonly string[] StaffRoles = [Roles.Clinician, Roles.FamilyDoctor, Roles.RecordAdministrator, Roles.SystemClient];
 
     private static async Task Handle(HttpContext ctx, string id, IResourceStore store, ResourceWriter writer, RecordScope scope, SearchParser parser,
         TerminologyService terminology, TransferOptions options, TimeProvider clock, GrantOptions grants, RecordLookup lookup, ISmsSender sms)
     {
         var caller = ctx.GetCaller();
-        if (caller.Organization is not { } requester || !StaffRoles.Any(caller.HasRole))
+        if (!ConsentDecision.IsInstitutionStaff(caller) || caller.Organization is not { } requester)
             throw new FhirException(403, "forbidden", "A transfer is requested by staff or the system of the institution that is to hold the record / 转迁申请须由拟管档机构的工作人员或系统发起");
         var p = await OperationParameters.ReadAsync(ctx);
         var reason = Lookup(terminology, TransferTerms.ReasonSystem, p.Required("reason"), "reason");

@@ -21,11 +21,7 @@ public sealed record AskedAccess(string Purpose, DateTimeOffset Start, DateTimeO
         if (Time(p, "end") is { } e) end = e;
         else
         {
-            var daysText = p.Value("days");
-            var days = options.DefaultDays;
-            if (daysText is not null && (!int.TryParse(daysText, NumberStyles.None, CultureInfo.InvariantCulture, out days) || days < 1))
-                throw FhirException.BadRequest($"'days' must be a whole number of days of at least 1, not '{daysText}'.");
-            end = start.AddDays(days);
+            end = start.AddDays(p.Integer("days", 1) ?? options.DefaultDays);
         }
         if (end <= start) throw FhirException.BadRequest("The period asked for ends before it starts.");
         if (end - start > TimeSpan.FromDays(options.MaxDays))

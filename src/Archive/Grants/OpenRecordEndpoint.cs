@@ -44,9 +44,7 @@ public static class OpenRecordEndpoint
             throw FhirException.NotFound($"Patient/{id} is not known.");
         var p = await OperationParameters.ReadAsync(ctx);
         var now = clock.GetUtcNow();
-        var end = AskedAccess.Time(p, "end") ?? (p.Value("days") is { } d
-            ? int.TryParse(d, out var days) && days > 0 ? now.AddDays(days) : throw FhirException.BadRequest($"'days' must be a whole number of at least 1, not '{d}'.")
-            : null);
+        var end = AskedAccess.Time(p, "end") ?? (p.Integer("days", 1) is { } days ? now.AddDays(days) : null);
         if (end is { } e && e <= now) throw FhirException.BadRequest("The opening would end before it starts.");
         var guardianUser = caller.HasRole(Roles.Guardian) ? caller.FhirUser : null;
 

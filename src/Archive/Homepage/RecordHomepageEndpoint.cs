@@ -46,8 +46,8 @@ public static class RecordHomepageEndpoint
     {
         var ct = ctx.RequestAborted;
         var input = await OperationParameters.ReadAsync(ctx);
-        var count = Number(input.Value("_count"), "_count", DefaultCount, 1, SearchParser.MaxCount);
-        var offset = Number(input.Value(TimelineOffset), TimelineOffset, 0, 0, int.MaxValue);
+        var count = Math.Min(input.Integer("_count", 1) ?? DefaultCount, SearchParser.MaxCount);
+        var offset = input.Integer(TimelineOffset, 0) ?? 0;
         var baseUrl = FhirHeaders.BaseUrl(ctx.Request);
         var now = clock.GetUtcNow();
 
@@ -230,12 +230,4 @@ public static class RecordHomepageEndpoint
         FhirDateRange.TryParse(Records.RecordScope.ServiceTime(encounter), localOffset, out var r) ? r.Start : long.MinValue;
 
     private static string Html(string? s) => WebUtility.HtmlEncode(s ?? "");
-
-    private static int Number(string? value, string name, int fallback, int min, int max)
-    {
-        if (value is null) return fallback;
-        if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n < min)
-            throw FhirException.BadRequest($"{name} '{value}' must be a whole number of at least {min} / 参数{name}须为不小于{min}的整数.");
-        return Math.Min(n, max);
-    }
 }

@@ -83,6 +83,15 @@ public sealed class OperationParameters
 
     public ElementNode? Resource(string name) => _body.TryGetValue(name, out var p) ? p.Child("resource") : null;
 
+    /// <summary>A whole-number parameter (digits only) of at least <paramref name="min"/>, or null when absent; anything else is a 400.</summary>
+    public int? Integer(string name, int min)
+    {
+        if (Value(name) is not { } text) return null;
+        if (!int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) || n < min)
+            throw FhirException.BadRequest($"'{name}' must be a whole number of at least {min}, not '{text}' / 参数 {name} 须为不小于 {min} 的整数");
+        return n;
+    }
+
     public string Required(string name) =>
         Value(name) ?? throw FhirException.BadRequest($"The operation needs the parameter '{name}'.");
 }

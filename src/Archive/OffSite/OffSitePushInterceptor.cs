@@ -59,7 +59,7 @@ public sealed class OffSitePushInterceptor(RecordScope scope, OffSiteOptions opt
     /// <summary>五(四): a second free service of a once-a-year kind in the same calendar year may be declined; the server takes it and says so.</summary>
     private async Task WarnOfRepeatAsync(WriteContext context, ElementNode encounter, string patientId)
     {
-        var year = OffSiteTerms.ServiceYear(encounter) ?? clock.GetUtcNow().ToOffset(TimeSpan.FromHours(8)).Year;
+        var year = OffSiteTerms.ServiceYear(encounter) ?? ConsentDecision.ChinaDate(clock.GetUtcNow()).Year;
         foreach (var code in OffSiteTerms.ServiceCodes(encounter).Where(options.AnnualFreeServices.Contains).Distinct())
         {
             var (query, _) = await parser.ParseAsync("Encounter",

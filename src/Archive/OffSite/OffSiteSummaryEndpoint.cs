@@ -62,7 +62,7 @@ public static class OffSiteSummaryEndpoint
         recorder?.Shown(stored!);
 
         var now = clock.GetUtcNow();
-        var year = now.ToOffset(TimeSpan.FromHours(8)).Year;
+        var year = ConsentDecision.ChinaDate(now).Year;
         var encounters = new List<(StoredResource Stored, ElementNode Node)>();
         foreach (var e in await store.RevIncludesAsync("Encounter", "patient", "Patient", [id], ct))
         {

@@ -34,7 +34,7 @@ public static class OffSiteTerms
     {
         if (time is null || time.Length < 4) return null;
         if (time.Length > 10 && DateTimeOffset.TryParse(time, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t))
-            return t.ToOffset(TimeSpan.FromHours(8)).Year;
+            return Consent.ConsentDecision.ChinaDate(t).Year;
         return int.TryParse(time[..4], NumberStyles.None, CultureInfo.InvariantCulture, out var y) ? y : null;
     }
 

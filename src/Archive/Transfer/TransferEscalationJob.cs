@@ -1,3 +1,4 @@
+using FhirArchive.Archive.Consent;
 using FhirArchive.Archive.Records;
 using FhirArchive.Rest.Search;
 using FhirArchive.Rest.Infrastructure;
@@ -23,7 +24,7 @@ public sealed class TransferEscalationJob(IResourceStore store, ResourceWriter w
     {
         var now = Clock.GetUtcNow();
         // Authored on or before this China day → its due day has passed.
-        var lastDay = TransferTerms.ChinaDate(now).AddDays(-options.ResponseDays - 1);
+        var lastDay = ConsentDecision.ChinaDate(now).AddDays(-options.ResponseDays - 1);
         var before = TransferTerms.Date(lastDay.AddDays(1)) + "T00:00:00+08:00";
         var candidates = new List<string>();
         await foreach (var t in parser.AllMatchesAsync(store, "Task",

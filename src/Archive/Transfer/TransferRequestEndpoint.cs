@@ -166,7 +166,7 @@ public static class TransferRequestEndpoint
         if (holder is not null) task.Add("owner").Add("reference", holder);
         AddConcept(task.Add("reasonCode"), reason);
         // The holder answers within the calendar days allowed (四(三)1): the last day is the due date.
-        task.Add("restriction").Add("period").Add("end", TransferTerms.Date(TransferTerms.ChinaDate(now).AddDays(options.ResponseDays)));
+        task.Add("restriction").Add("period").Add("end", TransferTerms.Date(ConsentDecision.ChinaDate(now).AddDays(options.ResponseDays)));
         var input = task.Add("input");
         input.Add("type").Add("text", TransferTerms.ConfirmationInput);
         AddConcept(input.Add("value", type: "CodeableConcept"), confirmation);

@@ -1,3 +1,4 @@
+using FhirArchive.Archive.Consent;
 using FhirArchive.Archive.Records;
 using FhirArchive.Fhir.Model;
 using FhirArchive.Rest.Access;
@@ -44,7 +45,7 @@ public static class TransferRules
             [new("subject", "Patient/" + patientId), new("code", $"{TaskDecisions.TaskTypeSystem}|{TransferTerms.Code}"), new("status", "completed")], strict: true, ct, s);
         query.Count = 100;
         query.IncludeTotal = false;
-        var today = TransferTerms.ChinaDate(now);
+        var today = ConsentDecision.ChinaDate(now);
         foreach (var match in (await s.SearchAsync(query, ct)).Matches)
             if (RecordScope.Parse(match) is { } done && TransferTerms.OutputDate(done, TransferTerms.ProtectionEndOutput) is { } end && today < end)
                 throw FhirException.Conflict(
@@ -99,7 +100,7 @@ public static class TransferRules
         {
             var protection = task.Add("output");
             protection.Add("type").Add("text", TransferTerms.ProtectionEndOutput);
-            protection.Add("value", TransferTerms.Date(TransferTerms.ChinaDate(now).AddDays(days)), "date");
+            protection.Add("value", TransferTerms.Date(ConsentDecision.ChinaDate(now).AddDays(days)), "date");
         }
         await ReleaseOpenAsync(s, taskId, ct);
         return (await writer.UpdateAsync(s, task, "Task", taskId, null, ct, intent)).Stored;

@@ -72,7 +72,7 @@ public static class TransferStatisticsEndpoint
                 || !DateTimeOffset.TryParse(answered, CultureInfo.InvariantCulture, DateTimeStyles.None, out var b)) continue;
             hours.Add((b - a).TotalHours);
             var due = task.Child("restriction")?.Child("period")?.Child("end")?.Value;
-            Count(due is null || string.CompareOrdinal(TransferTerms.Date(TransferTerms.ChinaDate(b)), due) <= 0 ? "answeredInTime" : "answeredLate");
+            Count(due is null || string.CompareOrdinal(TransferTerms.Date(ConsentDecision.ChinaDate(b)), due) <= 0 ? "answeredInTime" : "answeredLate");
         }
 
         var result = FhirParameters.Create();

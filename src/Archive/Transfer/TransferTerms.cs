@@ -32,8 +32,6 @@ public static class TransferTerms
     public static bool IsEscalated(ElementNode task) =>
         task.Child("businessStatus")?.ChildrenNamed("coding").Any(c => c.Child("system")?.Value == BusinessStatusSystem && c.Child("code")?.Value == Escalated) == true;
 
-    /// <summary>The calendar day in China (UTC+8): the 7 days and the protection period are counted there.</summary>
-    public static DateOnly ChinaDate(DateTimeOffset t) => DateOnly.FromDateTime(t.ToOffset(TimeSpan.FromHours(8)).DateTime);
 
     public static string Date(DateOnly d) => d.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
 

@@ -28,7 +28,7 @@ public sealed class TransferEscalationJob(IResourceStore store, ResourceWriter w
         var before = TransferTerms.Date(lastDay.AddDays(1)) + "T00:00:00+08:00";
         var candidates = new List<string>();
         await foreach (var t in parser.AllMatchesAsync(store, "Task",
-            [new("code", $"{TaskDecisions.TaskTypeSystem}|{TransferTerms.Code}"), new("status", "requested"), new("authored-on", "lt" + before)], ct))
+            [new("code", TransferTerms.CodeToken), new("status", "requested"), new("authored-on", "lt" + before)], ct))
             if (RecordScope.Parse(t) is { } n && !TransferTerms.IsEscalated(n)) candidates.Add(t.Id);
         var escalated = new List<string>();
         foreach (var id in candidates)

@@ -42,7 +42,7 @@ public static class TransferRules
     public static async Task CheckProtectionAsync(IWriteSession s, SearchParser parser, string patientId, DateTimeOffset now, CancellationToken ct)
     {
         var (query, _) = await parser.ParseAsync("Task",
-            [new("subject", "Patient/" + patientId), new("code", $"{TaskDecisions.TaskTypeSystem}|{TransferTerms.Code}"), new("status", "completed")], strict: true, ct, s);
+            [new("subject", "Patient/" + patientId), new("code", TransferTerms.CodeToken), new("status", "completed")], strict: true, ct, s);
         query.Count = 100;
         query.IncludeTotal = false;
         var today = ConsentDecision.ChinaDate(now);

@@ -38,7 +38,7 @@ public static class TransferStatisticsEndpoint
                 throw new FhirException(403, "forbidden", $"A record administrator reads the statistics of {org} only / 档案管理员仅可查询本机构统计");
             if (owner is null && requester is null) owner = org;
         }
-        List<KeyValuePair<string, string>> query = [new("code", $"{TaskDecisions.TaskTypeSystem}|{TransferTerms.Code}")];
+        List<KeyValuePair<string, string>> query = [new("code", TransferTerms.CodeToken)];
         if (owner is not null) query.Add(new("owner", owner));
         if (requester is not null) query.Add(new("requester", requester));
         if (p.Value("from") is { } from) query.Add(new("authored-on", "ge" + Day(from, "from")));

@@ -23,6 +23,9 @@ public static class TransferTerms
     /// <summary>Holds one open transfer per record (UNIQUE key = the Patient id, owner = the Task): concurrent requests cannot both win.</summary>
     public const string OpenScope = "transfer-open";
 
+    /// <summary>The token that finds transfer Tasks (Task?code=…).</summary>
+    public static readonly string CodeToken = $"{TaskDecisions.TaskTypeSystem}|{Code}";
+
     public static bool IsTransfer(ElementNode? task) => task?.Type == "Task" && TaskDecisions.CodeOf(task) == Code;
 
     public static string? Ref(ElementNode task, string element) => task.Child(element)?.Child("reference")?.Value;

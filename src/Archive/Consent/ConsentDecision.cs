@@ -70,12 +70,10 @@ public sealed class ConsentDecision(ConsentOptions options)
             return AccessDecision.Allow("the record's responsible institution", AccessDecision.All);
         if (caller.Practitioner is { } self && record.FamilyDoctors.Contains(self) && (caller.HasRole(Roles.FamilyDoctor) || caller.HasRole(Roles.Clinician)))
             return AccessDecision.Allow("the record's signed family doctor", AccessDecision.All);
-        // Before the classified rule: an institution's own transfer request and its answer are its to follow; they
-        // name the record it asked for and nothing of its content.
-        if (resource.Type == "Task" && IsInstitutionStaff(caller) && resource.Actors.Contains(caller.Organization!))
-            return AccessDecision.Allow("a transfer of the record requested by or owned by the caller's institution", AccessDecision.None);
         if (record.Classified)
             return AccessDecision.Deny("a classified person's record is closed outside the responsible institution");
+        if (resource.Type == "Task" && IsInstitutionStaff(caller) && resource.Actors.Contains(caller.Organization!))
+            return AccessDecision.Allow("a transfer of the record requested by or owned by the caller's institution", AccessDecision.None);
         if (IsStaffOf(caller, resource.Source))
             return AccessDecision.Allow("written by the caller's institution", AccessDecision.All);
         if (resource.Type == "Consent" && resource.Actors.Any(a => a == caller.Practitioner || a == caller.Organization))

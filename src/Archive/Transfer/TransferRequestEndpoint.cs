@@ -110,7 +110,10 @@ public static class TransferRequestEndpoint
     private static async Task<(ElementNode Patient, string? Status)> RequestableAsync(IWriteSession s, RecordScope scope, SearchParser parser, string requester,
         string id, DateTimeOffset now, CancellationToken ct)
     {
-        var patient = await scope.RecordPatientAsync(s, id, ct) ?? throw FhirException.NotFound($"Patient/{id} is not a resident record / 未找到该居民健康档案");
+        var patient = await scope.RecordPatientAsync(s, id, ct);
+        // A classified person's record must not even be seen to exist outside its holder: answered as an unknown one.
+        if (patient is null || RecordLookup.IsClassified(patient) && RecordLookup.ResponsibleInstitution(patient) != requester)
+            throw FhirException.NotFound($"Patient/{id} is not a resident record / 未找到该居民健康档案");
         if (patient.Child("managingOrganization")?.Child("reference")?.Value == requester)
             throw FhirException.Unprocessable($"Patient/{id} is already held by {requester} / 该档案已由本机构管理");
         var status = RecordStatus.Get(patient);

@@ -31,8 +31,11 @@ pick() { python3 -c 'import json, sys; a = json.loads(sys.argv[2]); print(eval(s
 check() { [ "$(pick "$1")" = True ] && echo "ok: $1" || { echo "!!! not true: $1" >&2; return 1; }; }
 for role in resident guardian clinician family-doctor record-admin public-health other-clinician; do login $role; done
 
-# 1. 张伟 reads his own record, which his family doctor 陈静 opened to him / 居民查看本人档案
+# 1. 张伟 reads his own record, which his family doctor 陈静 opened to him, and its homepage: health tags, basic
+#    information and his services at three institutions, newest first / 居民查看本人档案及档案首页
 fhir 200 resident GET /Patient/zhang-wei
+fhir 200 resident GET '/Patient/zhang-wei/$summary'
+check 'a["type"] == "document" and "hypertension" in json.dumps(a) and [s["text"]["div"].count("<tr>") for s in a["entry"][0]["resource"]["section"] if s["title"].startswith("卫生健康")] == [4]'
 # 2. Dr 吴昊 (北京安贞医院), authorised by 张伟, reads 张伟's record; to him 王芳's looks missing, a search finds 张伟 only
 fhir 200 other-clinician GET /Patient/zhang-wei
 fhir 404 other-clinician GET /Patient/wang-fang

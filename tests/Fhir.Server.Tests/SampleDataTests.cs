@@ -51,8 +51,8 @@ public sealed class ShippedRecordProfileTests(ShippedSettingsFixture fx) : IClas
     public async Task The_sample_data_loads_under_the_shipped_record_profiles()
     {
         // As the suite's platform client sees them: not the classified person (周某) with their observation, nor the mental-health follow-up visit;
-        // with the off-site visit and its push to the holder (OffSiteSampleData).
-        foreach (var (type, count) in new[] { ("Patient", 11), ("Task", 3), ("Organization", 4), ("Practitioner", 5), ("Encounter", 5), ("Observation", 11), ("Communication", 1) })
+        // with the off-site visit and its push to the holder (OffSiteSampleData) and 张伟's visits at 安贞 and 枫林 (HomepageSampleData).
+        foreach (var (type, count) in new[] { ("Patient", 11), ("Task", 3), ("Organization", 4), ("Practitioner", 5), ("Encounter", 7), ("Observation", 11), ("Communication", 1) })
             Assert.Equal(count, (await (await fx.Client.GetAsync($"/{type}?_summary=count")).JsonAsync()).GetProperty("total").GetInt32());
     }
 

@@ -118,7 +118,8 @@ public static class ChineseTerminology
             Listed(new CodeSystemInfo(CnTerminology.RecordHomepageSection, "record-homepage-section", "居民电子健康档案首页章节")
                 { TitleEn = "Record homepage section", Description = "档案首页的三部分（重庆市规范 细则 一(二)），无LOINC代码者用本地代码 / the homepage's parts without a LOINC code" },
                 ("health-tags", "个人健康标识", "Personal health tags"), ("basic-information", "个人基本健康信息", "Basic health information"),
-                ("service-timeline", "卫生健康服务活动记录", "Service timeline")),
+                ("service-timeline", "卫生健康服务活动记录", "Service timeline"), ("record-creation", "建档信息", "Record creation"),
+                ("family-doctor-contract", "家庭医生签约", "Family-doctor contract"), ("emergency-contact", "紧急联系人", "Emergency contact")),
             Listed(new CodeSystemInfo(CnTerminology.ConsentCategory, "consent-category", "档案开放与授权类别")
                 { TitleEn = "Record opening and authorisation category", Description = "Consent.category of the Consents that open a record (issue 8)" },
                 ("record-access", "居民授权跨机构调阅", "The resident authorises another institution to read the record"),

@@ -64,6 +64,23 @@ public abstract class RecordHomepageTestsBase<TFixture>(TFixture fx) : IAsyncLif
          "code":{"coding":[{"system":"{{{Icd10}}}","code":"E11.9"}],"text":"2型糖尿病"},"subject":{"reference":"Patient/adult"},
          "evidence":[{"code":[{"coding":[{"system":"{{{Icd10}}}","code":"F20.0"}],"text":"抗精神病药物治疗后"}]}]}
         """,
+        """
+        {"resourceType":"Coverage","id":"hp-coverage","status":"active","beneficiary":{"reference":"Patient/adult"},"payor":[{"reference":"Patient/adult"}],
+         "type":{"coding":[{"system":"http://fhirarchive.cn/fhir/CodeSystem/cv07-10-003-payment-method","code":"01","display":"城镇职工基本医疗保险"}]}}
+        """,
+        """
+        {"resourceType":"Observation","id":"hp-occupation","status":"final","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"social-history"}]}],
+         "code":{"coding":[{"system":"http://loinc.org","code":"11341-5"}],"text":"职业 / Occupation"},"subject":{"reference":"Patient/adult"},
+         "valueCodeableConcept":{"coding":[{"system":"http://fhirarchive.cn/fhir/CodeSystem/gbt-6565-occupation","code":"2","display":"专业技术人员"}]}}
+        """,
+        """
+        {"resourceType":"DiagnosticReport","id":"hp-report","status":"final","code":{"text":"血常规 / Complete blood count"},
+         "subject":{"reference":"Patient/adult"},"encounter":{"reference":"Encounter/hp-enc-2025"}}
+        """,
+        """
+        {"resourceType":"ChargeItem","id":"hp-charge","status":"billed","code":{"text":"门诊诊查费"},"subject":{"reference":"Patient/adult"},
+         "context":{"reference":"Encounter/hp-enc-2025"},"priceOverride":{"value":128.5,"currency":"CNY"}}
+        """,
         Visit("hp-enc-2024", "2024-03-01T09:00:00+08:00", Holder, "高血压随访", "高血压"),
         Visit("hp-enc-2025", "2025-06-15T10:00:00+08:00", Hospital, "门诊", "头晕"),
         Visit("hp-enc-2026", "2026-01-20", Stranger, "健康体检", "体检"),
@@ -155,9 +172,21 @@ public abstract class RecordHomepageTestsBase<TFixture>(TFixture fx) : IAsyncLif
         // Basic health information: the Patient, the holder, the family doctor; allergies, past and family history (LOINC).
         var basic = Section(composition, "basic-information");
         var basicIds = Resolve(bundle, basic).Select(r => $"{r.GetProperty("resourceType").GetString()}/{r.GetProperty("id").GetString()}").ToList();
-        Assert.Equal(["Patient/adult", Holder, "Practitioner/fd"], basicIds);
-        var sub = basic.GetProperty("section").EnumerateArray().ToDictionary(s => s.GetProperty("code").GetProperty("coding")[0].GetProperty("code").GetString()!,
-            s => Resolve(bundle, s).Select(r => r.GetProperty("id").GetString()).ToList());
+        Assert.Equal(["Patient/adult", Holder], basicIds);
+        var sections = basic.GetProperty("section").EnumerateArray().ToDictionary(s => s.GetProperty("code").GetProperty("coding")[0].GetProperty("code").GetString()!);
+        var sub = sections.ToDictionary(kv => kv.Key, kv => Resolve(bundle, kv.Value).Select(r => r.GetProperty("id").GetString()).ToList());
+        string Narrative(string code) => sections[code].GetProperty("text").GetProperty("div").GetString()!;
+        Assert.Equal(["record-creation", "family-doctor-contract", "29762-2", "emergency-contact", "48768-6", "48765-2", "11348-0", "10157-6"], sections.Keys);
+        // Record creation: the Provenance of the Patient's creation (by the holder's administrator) and its institution.
+        Assert.Equal([Holder.Split('/')[1]], sub["record-creation"]);
+        Assert.Matches(@"建档日期 / date: \d{4}-\d\d-\d\dT", Narrative("record-creation"));
+        Assert.Contains("建档机构 / institution: " + Holder, Narrative("record-creation"));
+        Assert.Equal(["fd"], sub["family-doctor-contract"]);
+        Assert.Equal(["hp-occupation"], sub["29762-2"]);
+        Assert.Contains("专业技术人员", Narrative("29762-2"));
+        Assert.Equal(["hp-coverage"], sub["48768-6"]);
+        Assert.Contains("城镇职工基本医疗保险", Narrative("48768-6"));
+        Assert.Contains("无记录 / None recorded", Narrative("emergency-contact"));
         Assert.Equal(["hp-allergy"], sub["48765-2"]);
         Assert.Equal(["cond-adult-hiv", "cond-adult-psy", "hp-dm"], sub["11348-0"].Order());
         Assert.Equal(["hp-family"], sub["10157-6"]);
@@ -202,13 +231,18 @@ public abstract class RecordHomepageTestsBase<TFixture>(TFixture fx) : IAsyncLif
     [FhirFact]
     public async Task The_timeline_lists_the_services_newest_first_labelled_with_their_institution_and_is_paged()
     {
-        List<string> Timeline(JsonElement b) => [.. Resolve(b, Section(Entries(b)[0].GetProperty("resource"), "service-timeline")).Select(r => r.GetProperty("id").GetString()!)];
+        List<JsonElement> Items(JsonElement b) => Resolve(b, Section(Entries(b)[0].GetProperty("resource"), "service-timeline"));
+        List<string> Timeline(JsonElement b) => [.. Items(b).Where(r => r.GetProperty("resourceType").GetString() == "Encounter").Select(r => r.GetProperty("id").GetString()!)];
         var all = await DocumentAsync(HolderClinician);
         Assert.Equal(["hp-enc-2026", "hp-enc-2025", "hp-enc-2024", "enc-adult"], Timeline(all)); // no time: last
         var text = Section(Entries(all)[0].GetProperty("resource"), "service-timeline").GetProperty("text").GetProperty("div").GetString()!;
         Assert.Contains(Stranger, text); // the institution's name (here its reference) and the source
         Assert.Contains("健康体检", text);
         Assert.Contains("头晕", text);
+        // A visit's reports and its cost: the 2025 visit had a blood count and a charge of 128.50 yuan, both in the Bundle.
+        Assert.True(text.Contains("血常规 / Complete blood count"), text);
+        Assert.Contains("128.50 元", text);
+        Assert.Equal(["hp-report", "hp-charge"], Items(all).Where(r => r.GetProperty("resourceType").GetString() != "Encounter").Select(r => r.GetProperty("id").GetString()));
         Assert.True(text.IndexOf("2026-01-20", StringComparison.Ordinal) < text.IndexOf("2025-06-15", StringComparison.Ordinal));
         // Each listed institution is in the Bundle.
         foreach (var org in new[] { Holder, Hospital, Stranger }) Assert.Contains(org, Ids(all));

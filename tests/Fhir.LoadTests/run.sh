@@ -111,19 +111,31 @@ if [ "$only" = subscriptions ]; then
   exit 0
 fi
 
+# --only homepage skips the Synthea ingest: records of 50, 500 and 5,000 resources (homepage.mjs), then
+# Patient/[id]/$summary of each (the default first page of the timeline) with wrk.
+if [ "$only" = homepage ]; then
+  node "$here/homepage.mjs" "$base" "$tmp" 50 500 5000 || { tail -50 "$tmp/server.log"; exit 1; }
+  scenarios=(summary-50:homepage-50 summary-500:homepage-500 summary-5000:homepage-5000)
+fi
+
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-echo "ingesting $resources resources into $db..."
 cpu0=$(cpu_seconds)
-ingest=$(node "$here/ingest.mjs" "$base" "$synthea" "$resources" "$tmp" 2) || { tail -50 "$tmp/server.log"; exit 1; }
+if [ "$only" = homepage ]; then
+  ingest='{"resources":0,"bundles":0,"megabytes":0,"seconds":0,"resourcesPerSecond":0,"failures":0}'
+else
+  echo "ingesting $resources resources into $db..."
+  ingest=$(node "$here/ingest.mjs" "$base" "$synthea" "$resources" "$tmp" 2) || { tail -50 "$tmp/server.log"; exit 1; }
+fi
 ingest_cpu=$(echo "$(cpu_seconds) - $cpu0" | bc)
 
 # scenario name -> paths file
-scenarios=(read:read identifier:identifier observation:observation include:include everything:everything)
+[ "$only" = homepage ] || scenarios=(read:read identifier:identifier observation:observation include:include everything:everything)
 declare -A label=([read]="read by id (GET [type]/[id])" [identifier]="Patient?identifier=system|value"
   [observation]="Observation?patient&code&date" [include]="Encounter?patient&_include=Encounter:practitioner"
-  [everything]="Patient/[id]/\$everything?_count=100 (first page)")
+  [everything]="Patient/[id]/\$everything?_count=100 (first page)"
+  [summary-50]="Patient/[id]/\$summary, a record of 50 resources" [summary-500]="… of 500 resources" [summary-5000]="… of 5,000 resources")
 results=()
-[ -n "$only" ] && scenarios=("$only:$only")
+[ -n "$only" ] && [ "$only" != homepage ] && scenarios=("$only:$only")
 # Runs every scenario once (warm-up, then timed); appends "name req/s p50 p99 requests errors non2xx cpu" to results.
 run_scenarios() {
   for s in "${scenarios[@]}"; do

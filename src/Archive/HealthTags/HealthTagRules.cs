@@ -42,7 +42,8 @@ public sealed class HealthTagRules
                 Sources.Contains(c.Resource) ? c.Resource : throw new InvalidOperationException($"health-tag rules: '{r.Tag}' reads {c.Resource}; rules read {string.Join(", ", Sources)}"),
                 c.Where is null ? null : FhirPathCompiler.Default.Compile(c.Where),
                 c.Codes is null ? null : FhirPathCompiler.Default.Compile(c.CodePath ?? "code"),
-                c.Codes ?? [])).ToList();
+                c.Codes ?? [],
+                c.Search is null ? null : c.Resource != "Patient" ? c.Search : throw new InvalidOperationException($"health-tag rules: '{r.Tag}': the Patient needs no search"))).ToList();
             rules.Add(new Rule(r.Tag, concept.Concept.Display, concept.Concept.DisplayEn ?? concept.Concept.Display, criteria));
         }
         _rules = rules;
@@ -53,6 +54,15 @@ public sealed class HealthTagRules
 
     /// <summary>The resource types the rules read beside the Patient.</summary>
     public IReadOnlySet<string> RecordTypes => _rules.SelectMany(r => r.Criteria).Select(c => c.Resource).Where(t => t != "Patient").ToHashSet();
+
+    /// <summary>
+    /// How the rules' candidates of each record type are found: the searches their criteria name ("code=system|code",
+    /// the patient added), or null when a criterion on the type names none (every resource of the type is read). A
+    /// rule that names its search lets a record of thousands of Observations be read by an index probe.
+    /// </summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>?> Searches =>
+        _rules.SelectMany(r => r.Criteria).Where(c => c.Resource != "Patient").GroupBy(c => c.Resource).ToDictionary(g => g.Key,
+            g => g.Any(c => c.Search is null) ? null : (IReadOnlyList<string>?)g.Select(c => c.Search!).Distinct().ToList());
 
     /// <summary>The tags that hold for the record on the day of <paramref name="now"/> in China, each with its evidence.</summary>
     public IReadOnlyList<HealthTag> Derive(ElementNode patient, IEnumerable<ElementNode> recordData, DateTimeOffset now)
@@ -97,7 +107,7 @@ public sealed class HealthTagRules
 
     private sealed record Rule(string Tag, string Display, string DisplayEn, IReadOnlyList<Criterion> Criteria);
 
-    private sealed record Criterion(string Resource, CompiledExpression? Where, CompiledExpression? CodePath, IReadOnlyList<CodeList> Codes);
+    private sealed record Criterion(string Resource, CompiledExpression? Where, CompiledExpression? CodePath, IReadOnlyList<CodeList> Codes, string? Search);
 
     private sealed class RuleFile
     {
@@ -116,6 +126,7 @@ public sealed class HealthTagRules
         public string? Where { get; set; }
         public string? CodePath { get; set; }
         public List<CodeList>? Codes { get; set; }
+        public string? Search { get; set; }
     }
 }
 

@@ -36,18 +36,19 @@ public static class RecordHomepageEndpoint
     private const string FlagDetail = "http://hl7.org/fhir/StructureDefinition/flag-detail";
 
     /// <summary>The record's types the homepage reads (beside those the tag rules read).</summary>
-    private static readonly string[] HomepageTypes =
-        ["AllergyIntolerance", "Condition", "FamilyMemberHistory", "Encounter", "Observation", "Coverage", "DiagnosticReport", "ChargeItem", "Provenance"];
+    private static readonly HashSet<string> HomepageTypes = ["AllergyIntolerance", "Condition", "FamilyMemberHistory", "Encounter", "Coverage", "Provenance"];
 
     /// <summary>Social history Observations by LOINC: occupation, highest level of education.</summary>
     private static readonly string[] SocialHistoryCodes = ["11341-5", "82589-3"];
+    private static readonly string SocialHistorySearch = string.Join(",", SocialHistoryCodes.Select(c => $"{Loinc}|{c}"));
 
     public static void Map(IEndpointRouteBuilder app) =>
         app.MapOperation(FhirOperation.Local(typeof(RecordHomepageEndpoint).Assembly, "Patient-summary"), OperationLevel.Instance, Handle)
             .WithTags("Homepage").WithSummary("the record homepage (档案首页) as a document Bundle, as the caller may see it (_count, timelineOffset)")
             .WithMetadata(new DecidesOwnVisibility());
 
-    private static async Task Handle(HttpContext ctx, string id, IResourceStore store, ReadGuard guard, HealthTagRules rules, StorageOptions storage, TimeProvider clock)
+    private static async Task Handle(HttpContext ctx, string id, IResourceStore store, ReadGuard guard, HealthTagRules rules, HealthTagReader tagData,
+        SearchParser search, StorageOptions storage, TimeProvider clock)
     {
         var ct = ctx.RequestAborted;
         var input = await OperationParameters.ReadAsync(ctx);
@@ -63,17 +64,37 @@ public static class RecordHomepageEndpoint
             if (patient.IsDeleted) throw FhirException.Gone($"Patient/{id} has been deleted.");
             var patientNode = FhirFormats.ParseStored(patient.Json!);
 
-            // The record, decided once and quietly: what is shown is recorded when it goes into the Bundle.
-            var all = new Dictionary<string, StoredResource>();
-            foreach (var type in HomepageTypes.Concat(rules.RecordTypes).Distinct())
-                foreach (var r in await store.RevIncludesAsync(type, "patient", "Patient", [id], ct))
-                    if (!r.IsDeleted && r.Json is not null) all.TryAdd($"{r.ResourceType}/{r.Id}", r);
-            var visible = (await guard.VisibleAsync(access, all.Values)).ToDictionary(r => $"{r.ResourceType}/{r.Id}");
-            var withheld = visible.Count < all.Count;
-            // What is withheld is decided again aloud (it shows nothing): the audit names it, with the reason.
-            foreach (var (key, r) in all)
-                if (!visible.ContainsKey(key)) await guard.ShowAsync(access, r);
-            var nodes = visible.ToDictionary(kv => kv.Key, kv => FhirFormats.ParseStored(kv.Value.Json!));
+            // The record, decided once and quietly: what is shown is recorded when it goes into the Bundle. Read are the
+            // types the homepage lists whole; of the rest only what a part needs — the tag rules' candidates (their
+            // searches: an index probe, not a record's thousands of Observations), the social history, and below the
+            // reports and charges of the timeline's page.
+            var visible = new Dictionary<string, StoredResource>();
+            var nodes = new Dictionary<string, ElementNode>();
+            var withheld = false;
+            async Task Decide(IEnumerable<StoredResource> found)
+            {
+                var fresh = found.Where(r => !r.IsDeleted && r.Json is not null).DistinctBy(r => $"{r.ResourceType}/{r.Id}")
+                    .Where(r => !visible.ContainsKey($"{r.ResourceType}/{r.Id}")).ToList();
+                var shown = (await guard.VisibleAsync(access, fresh)).ToDictionary(r => $"{r.ResourceType}/{r.Id}");
+                // What is withheld is decided again aloud (it shows nothing): the audit names it, with the reason.
+                foreach (var r in fresh.Where(r => !shown.ContainsKey($"{r.ResourceType}/{r.Id}")))
+                {
+                    withheld = true;
+                    await guard.ShowAsync(access, r);
+                }
+                foreach (var (key, r) in shown)
+                {
+                    visible[key] = r;
+                    nodes[key] = FhirFormats.ParseStored(r.Json!);
+                }
+            }
+            var found = new List<StoredResource>();
+            foreach (var type in HomepageTypes)
+                found.AddRange(await store.RevIncludesAsync(type, "patient", "Patient", [id], ct));
+            found.AddRange(await tagData.CandidatesAsync(id, HomepageTypes, ct));
+            await foreach (var r in search.AllMatchesAsync(store, "Observation", [new("patient", $"Patient/{id}"), new("code", SocialHistorySearch)], ct))
+                found.Add(r);
+            await Decide(found);
             List<string> OfType(string type) => [.. nodes.Where(kv => kv.Value.Type == type).Select(kv => kv.Key)];
 
             var tags = rules.Derive(patientNode, nodes.Values, now);
@@ -92,6 +113,10 @@ public static class RecordHomepageEndpoint
                 .Any(c => c.Child("system")?.Value == Loinc && SocialHistoryCodes.Contains(c.Child("code")?.Value))).ToList();
             var coverages = OfType("Coverage");
             var onPage = page.ToHashSet();
+            var pageIds = page.Select(k => k["Encounter/".Length..]).ToList();
+            if (pageIds.Count > 0)
+                await Decide((await store.RevIncludesAsync("DiagnosticReport", "encounter", "Encounter", pageIds, ct))
+                    .Concat(await store.RevIncludesAsync("ChargeItem", "context", "Encounter", pageIds, ct)));
             var reports = OfType("DiagnosticReport").Where(k => Ref(nodes[k].Child("encounter")) is { } e && onPage.Contains(e))
                 .GroupBy(k => Ref(nodes[k].Child("encounter"))!).ToDictionary(g => g.Key, g => g.ToList());
             var charges = OfType("ChargeItem").Where(k => Ref(nodes[k].Child("context")) is { } e && onPage.Contains(e))

@@ -294,6 +294,39 @@ public abstract class RecordHomepageTestsBase<TFixture>(TFixture fx) : IAsyncLif
     }
 
     [FhirFact]
+    public async Task A_tag_rule_that_names_its_search_finds_its_evidence_among_many_Observations_and_the_page_brings_its_own_reports()
+    {
+        // A record of its own: a pregnancy status (the pregnant rule names the search code=LOINC 82810-3), 30 blood
+        // pressures the rules do not read, and two visits, each with a report; the timeline's page holds one visit.
+        var id = "hp-mother-" + Unique();
+        await Put($$$"""{"resourceType":"Patient","id":"{{{id}}}","birthDate":"1995-02-01","gender":"female","managingOrganization":{"reference":"{{{Holder}}}"}}""");
+        await Put($$$"""
+            {"resourceType":"Observation","id":"{{{id}}}-preg","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"82810-3"}]},
+             "subject":{"reference":"Patient/{{{id}}}"},"valueCodeableConcept":{"coding":[{"system":"http://snomed.info/sct","code":"77386006"}]}}
+            """);
+        for (var i = 0; i < 30; i++)
+            await Put($$$"""{"resourceType":"Observation","id":"{{{id}}}-bp{{{i}}}","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"subject":{"reference":"Patient/{{{id}}}"},"valueQuantity":{"value":{{{110 + i}}},"unit":"mmHg"}}""");
+        foreach (var (visit, when) in new[] { ("v1", "2025-01-10"), ("v2", "2026-02-20") })
+        {
+            await Put($$$"""{"resourceType":"Encounter","id":"{{{id}}}-{{{visit}}}","status":"finished","class":{"code":"AMB"},"type":[{"text":"产前随访"}],"subject":{"reference":"Patient/{{{id}}}"},"period":{"start":"{{{when}}}"},"serviceProvider":{"reference":"{{{Holder}}}"}}""");
+            await Put($$$"""{"resourceType":"DiagnosticReport","id":"{{{id}}}-{{{visit}}}-us","status":"final","code":{"text":"B超 {{{visit}}}"},"subject":{"reference":"Patient/{{{id}}}"},"encounter":{"reference":"Encounter/{{{id}}}-{{{visit}}}"}}""");
+        }
+
+        var r = await _c.SendAsync(HttpMethod.Get, $"/Patient/{id}/$summary?_count=1", null, HolderClinician);
+        var bundle = await r.JsonAsync();
+        Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        Assert.Equal([$"Observation/{id}-preg"], Tags(bundle)["pregnant"]);
+        var ids = Ids(bundle);
+        Assert.DoesNotContain(ids, x => x.StartsWith($"Observation/{id}-bp", StringComparison.Ordinal)); // read by no part of the homepage
+        Assert.Contains($"DiagnosticReport/{id}-v2-us", ids); // the newest visit's report, on the page
+        Assert.DoesNotContain($"DiagnosticReport/{id}-v1-us", ids); // the other visit's is on the next page, with it
+        AssertReferencesResolve(bundle);
+        var next = bundle.GetProperty("link")[0].GetProperty("url").GetString()!;
+        var second = await (await _c.SendAsync(HttpMethod.Get, new Uri(next).PathAndQuery, null, HolderClinician)).JsonAsync();
+        Assert.Contains($"DiagnosticReport/{id}-v1-us", Ids(second));
+    }
+
+    [FhirFact]
     public async Task A_caller_who_may_not_read_the_Patient_gets_the_read_s_404_and_bad_input_a_4xx_outcome()
     {
         var read = await _c.SendAsync(HttpMethod.Get, "/Patient/adult", null, StrangerDoctor);

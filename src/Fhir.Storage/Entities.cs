@@ -65,6 +65,11 @@ public sealed class QuantityIndexRow : IndexRow
 
 public sealed class ReferenceIndexRow : IndexRow
 {
+    /// <summary>
+    /// The type of the resource the row belongs to: a parameter such as "patient" is shared by every type, so without
+    /// it "Encounter?patient=X" reads the index rows of all of X's resources and probes each version row for its type.
+    /// </summary>
+    public string? SourceType { get; set; }
     public string? TargetType { get; set; }
     public string? TargetId { get; set; }
     /// <summary>The reference text as written (absolute URLs, canonicals).</summary>

@@ -191,6 +191,7 @@ public sealed class ResourceStore(IDbContextFactory<FhirDbContext> factory, Stor
         var ids = targetIds.ToList();
         var refs = db.References.Where(x => x.TargetType == targetType && ids.Contains(x.TargetId!) && x.CompositeGroup == null);
         if (param is not null) refs = refs.Where(x => x.Param == param);
+        if (sourceType is not null) refs = refs.Where(x => x.SourceType == sourceType);
         var q = db.Resources.Where(r => r.IsCurrent && !r.IsDeleted);
         if (sourceType is not null) q = q.Where(r => r.ResourceType == sourceType);
         var rowIds = refs.Select(x => x.ResourceRowId);

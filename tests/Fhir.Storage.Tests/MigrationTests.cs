@@ -55,6 +55,38 @@ public abstract class MigrationTestsBase
     }
 
     /// <summary>
+    /// Reference index rows written before version 14 (no source type) get their resource's type from the version
+    /// rows, so searches and reverse includes narrowed to a type still find them — and only those of the type.
+    /// </summary>
+    [FhirFact]
+    public async Task References_written_before_version_14_get_their_source_type_and_stay_searchable_by_type()
+    {
+        var options = NewDatabase();
+        await using (var db = new FhirDbContext(options))
+        {
+            await SchemaMigrator.MigrateAsync(db, Dialect, upTo: 13);
+            foreach (var (type, id) in new[] { ("Patient", "p"), ("Observation", "o"), ("Encounter", "e") })
+                await db.Database.ExecuteSqlRawAsync($"""
+                    INSERT INTO "ResourceVersion" ("ResourceType", "ResourceId", "Version", "LastUpdated", "IsDeleted", "IsCurrent", "Data")
+                    VALUES ('{type}', '{id}', 1, 0, FALSE, TRUE, NULL)
+                    """);
+            await db.Database.ExecuteSqlRawAsync("""
+                INSERT INTO "ReferenceIndex" ("ResourceRowId", "Param", "TargetType", "TargetId", "Url")
+                SELECT "Id", 'patient', 'Patient', 'p', 'Patient/p' FROM "ResourceVersion" WHERE "ResourceId" IN ('o', 'e')
+                """);
+            await SchemaMigrator.MigrateAsync(db, Dialect);
+            Assert.Equal(["Encounter", "Observation"], (await db.References.Select(r => r.SourceType).ToListAsync()).Order());
+        }
+
+        var store = new ResourceStore(new Factory(options), new StorageOptions { Provider = Dialect == SqlDialect.Postgres ? "postgres" : "sqlite" });
+        var query = new SearchQuery { ResourceType = "Observation" };
+        query.Criteria.Add(new SearchCriterion([new ReferencePredicate("patient", "Patient", "p", null)]));
+        Assert.Equal("o", Assert.Single((await store.SearchAsync(query)).Matches).Id);
+        Assert.Equal("e", Assert.Single(await store.RevIncludesAsync("Encounter", "patient", "Patient", ["p"])).Id);
+        Assert.Equal(["e", "o"], (await store.RevIncludesAsync(null, "patient", "Patient", ["p"])).Select(r => r.Id).Order());
+    }
+
+    /// <summary>
     /// Audit rows of version 8 (a row, entity rows, an id of their own or their sequence number) become version 9
     /// rows: their entities a text column, their search keys per bucket; chain columns and ids unchanged.
     /// </summary>

@@ -49,6 +49,7 @@ public sealed class IndexExtractor(SearchParameterRegistry registry, ISearchExpr
                 foreach (var n in nodes) Add(set, p, n);
         }
         TextIndex.Add(set, resource);
+        foreach (var r in set.References) r.SourceType = resource.Type ?? resource.Name;
         return set;
     }
 

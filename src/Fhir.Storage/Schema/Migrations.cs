@@ -12,7 +12,27 @@ internal static class Migrations
         new(1, "Resource versions and typed search indexes", Initial),
         new(2, "Composite search components and search indexes leading with Param", CompositeAndSearchIndexes),
         new(5, "Unique keys and counters (one person one record, record numbers)", UniqueKeysAndCounters),
+        new(14, "Reference index rows name their resource's type (the patient compartment of one type by an index probe)", ReferenceSourceType),
     ];
+
+    /// <summary>
+    /// "Encounter?patient=X" and the homepage's reads of a record by type: with the source type in the reference index
+    /// (filled from the version rows for what is stored) the probe finds X's Encounters alone, not the index rows of
+    /// all of X's resources each checked against its version row.
+    /// </summary>
+    private static IEnumerable<string> ReferenceSourceType(SqlDialect d)
+    {
+        yield return """ALTER TABLE "ReferenceIndex" ADD COLUMN "SourceType" text NULL""";
+        yield return """UPDATE "ReferenceIndex" SET "SourceType" = (SELECT r."ResourceType" FROM "ResourceVersion" r WHERE r."Id" = "ReferenceIndex"."ResourceRowId")""";
+        yield return """DROP INDEX "IX_ReferenceIndex_Param" """;
+        yield return """CREATE INDEX "IX_ReferenceIndex_Param" ON "ReferenceIndex" ("Param", "TargetId", "TargetType", "SourceType", "ResourceRowId")""";
+        if (d == SqlDialect.Sqlite)
+        {
+            yield return """DELETE FROM sqlite_stat1 WHERE tbl = 'ReferenceIndex' AND idx = 'IX_ReferenceIndex_Param'""";
+            yield return """INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES ('ReferenceIndex', 'IX_ReferenceIndex_Param', '2000000 60000 5 5 2 1')""";
+            yield return "ANALYZE sqlite_schema";
+        }
+    }
 
     /// <summary>
     /// Claimed keys (a UNIQUE index decides who wins, inside the write transaction) and never-reused counters.

@@ -20,7 +20,7 @@ internal static class SearchQueryBuilder
         var driver = Driver(query.Criteria);
         foreach (var c in query.Criteria)
         {
-            var any = c.AnyOf.Select(p => ToExpression(db, p, drives: ReferenceEquals(c, driver))).Aggregate(Or);
+            var any = c.AnyOf.Select(p => ToExpression(db, p, drives: ReferenceEquals(c, driver), query.ResourceType)).Aggregate(Or);
             q = q.Where(c.Negated ? Not(any) : any);
         }
         return q;
@@ -85,7 +85,8 @@ internal static class SearchQueryBuilder
         return o is null ? (desc ? q.OrderByDescending(key) : q.OrderBy(key)) : (desc ? o.ThenByDescending(key) : o.ThenBy(key));
     }
 
-    private static Expression<Func<ResourceVersionRow, bool>> ToExpression(FhirDbContext db, SearchPredicate p, bool drives)
+    /// <param name="sourceType">The searched type, when one: reference index rows are narrowed to it (they carry it).</param>
+    private static Expression<Func<ResourceVersionRow, bool>> ToExpression(FhirDbContext db, SearchPredicate p, bool drives, string? sourceType)
     {
         var param = p.Param;
         switch (p)
@@ -123,7 +124,7 @@ internal static class SearchQueryBuilder
                 {
                     var types = g.Select(kv => kv.Key).ToList();
                     var ps = g.First().Value.ToList();
-                    var refs = db.References.Where(x => ps.Contains(x.Param) && x.TargetType == ctype);
+                    var refs = db.References.Where(x => ps.Contains(x.Param) && x.TargetType == ctype && types.Contains(x.SourceType!));
                     var rowIds = (cid is null ? refs : refs.Where(x => x.TargetId == cid)).Select(x => x.ResourceRowId);
                     member = Or(member, r => types.Contains(r.ResourceType) && rowIds.Contains(r.Id));
                 }
@@ -137,7 +138,7 @@ internal static class SearchQueryBuilder
                 }).DefaultIfEmpty(r => true).Aggregate(And);
             default:
             {
-                var keys = Matching(db, p);
+                var keys = Matching(db, p, sourceType);
                 if (!drives) return r => keys.Any(k => k.RowId == r.Id);
                 var rowIds = keys.Select(k => k.RowId);
                 return r => rowIds.Contains(r.Id);
@@ -168,7 +169,7 @@ internal static class SearchQueryBuilder
         rows.Select(x => new IndexKey { RowId = x.ResourceRowId, Group = x.CompositeGroup });
 
     /// <summary>The index rows a value predicate matches, in whichever typed table holds its parameter.</summary>
-    private static IQueryable<IndexKey> Matching(FhirDbContext db, SearchPredicate p)
+    private static IQueryable<IndexKey> Matching(FhirDbContext db, SearchPredicate p, string? sourceType = null)
     {
         var param = p.Param;
         switch (p)
@@ -227,6 +228,7 @@ internal static class SearchQueryBuilder
                 var rows = db.References.Where(x => x.Param == param);
                 if (rp.TargetId is { } tid) rows = rows.Where(x => x.TargetId == tid);
                 if (rp.TargetType is { } tt) rows = rows.Where(x => x.TargetType == tt);
+                if (sourceType is not null) rows = rows.Where(x => x.SourceType == sourceType);
                 if (rp.Url is { } url) rows = rows.Where(x => x.Url == url);
                 return Keys(rows);
             }
@@ -234,7 +236,8 @@ internal static class SearchQueryBuilder
             {
                 var ids = ra.TargetIds.ToList();
                 var tt = ra.TargetType;
-                return Keys(db.References.Where(x => x.Param == param && x.TargetType == tt && ids.Contains(x.TargetId!)));
+                var rows = db.References.Where(x => x.Param == param && x.TargetType == tt && ids.Contains(x.TargetId!));
+                return Keys(sourceType is null ? rows : rows.Where(x => x.SourceType == sourceType));
             }
             case UriPredicate u:
                 return Keys(db.Uris.Where(x => x.Param == param).Where(UriMatches<UriIndexRow>(x => x.Uri, u.Value, u.Match)));

@@ -33,7 +33,7 @@ internal static class RowTables
         [.. Common<QuantityIndexRow>(), new("Value", DbType.Double, x => x.Value), new("System", DbType.String, x => x.System), new("Code", DbType.String, x => x.Code)];
 
     public static readonly BulkColumn<ReferenceIndexRow>[] References =
-        [.. Common<ReferenceIndexRow>(), new("TargetType", DbType.String, x => x.TargetType), new("TargetId", DbType.String, x => x.TargetId), new("Url", DbType.String, x => x.Url)];
+        [.. Common<ReferenceIndexRow>(), new("SourceType", DbType.String, x => x.SourceType), new("TargetType", DbType.String, x => x.TargetType), new("TargetId", DbType.String, x => x.TargetId), new("Url", DbType.String, x => x.Url)];
 
     public static readonly BulkColumn<UriIndexRow>[] Uris =
         [.. Common<UriIndexRow>(), new("Uri", DbType.String, x => x.Uri)];

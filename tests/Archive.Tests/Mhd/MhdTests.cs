@@ -334,6 +334,9 @@ public abstract class MhdTestsBase<TFixture>(TFixture fx) : IAsyncLifetime where
         }
         Assert.Equal(HttpStatusCode.NotFound, (await _c.SendAsync(HttpMethod.Get, $"/DocumentReference/{closedIds["DocumentReference"]}", null, AuthorisedDoctor)).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await RetrieveAsync(open["Binary"], StrangerDoctor)).StatusCode);
+        // The resident retrieves their own document (patient-scoped token); another resident does not.
+        Assert.Equal("Hello World", await (await RetrieveAsync(open["Binary"], AdultResident)).Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.NotFound, (await RetrieveAsync(open["Binary"], MinorResident)).StatusCode);
         Assert.DoesNotContain(closedIds["DocumentReference"], await SearchAsync("/DocumentReference?patient=Patient/adult&_count=500", AuthorisedDoctor));
 
         // The retrieval is audited as a read of the Binary naming the patient it is about.

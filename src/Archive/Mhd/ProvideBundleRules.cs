@@ -42,7 +42,9 @@ public sealed class ProvideBundleRules(ResourceWriter writer, ReadGuard guard) :
         var listed = set.ChildrenNamed("entry").Select(e => e.Child("item")?.Child("reference")?.Value).OfType<string>().ToHashSet(StringComparer.Ordinal);
 
         var documents = created.Where(e => e.Resource!.Type == "DocumentReference").ToList();
-        var binaries = created.Where(e => e.Resource!.Type == "Binary").ToDictionary(e => e.Reference ?? "", e => e);
+        // A Binary matched by a conditional create (no new id, no fullUrl) is no document of this submission.
+        var binaries = new Dictionary<string, TransactionEntry>(StringComparer.Ordinal);
+        foreach (var e in created.Where(e => e.Resource!.Type == "Binary" && e.Reference is not null)) binaries.TryAdd(e.Reference!, e);
         var used = new HashSet<string>(StringComparer.Ordinal);
         foreach (var doc in documents)
         {

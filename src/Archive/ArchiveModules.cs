@@ -2,6 +2,7 @@ using FhirArchive.Archive.Consent;
 using FhirArchive.Archive.Grants;
 using FhirArchive.Archive.HealthTags;
 using FhirArchive.Archive.Homepage;
+using FhirArchive.Archive.Mhd;
 using FhirArchive.Archive.Notifications;
 using FhirArchive.Archive.OffSite;
 using FhirArchive.Archive.Records;
@@ -22,7 +23,8 @@ public static class ArchiveModules
             .AddGrants(configuration)
             .AddTransfer(configuration)
             .AddHealthTags()
-            .AddOffSite(configuration);
+            .AddOffSite(configuration)
+            .AddMhd();
 
     public static void MapArchive(this IEndpointRouteBuilder app)
     {

@@ -70,6 +70,16 @@ public sealed class AuditMiddleware(RequestDelegate next, AuditTrail trail, Pati
         public IReadOnlyDictionary<string, bool> Entities => _entities;
 
         public void Shown(StoredResource r) => Add(r);
+
+        public void About(StoredResource r, IReadOnlyCollection<string> patients)
+        {
+            lock (_resources)
+            {
+                foreach (var p in patients) _patients.Add(p);
+                var reference = $"{r.ResourceType}/{r.Id}";
+                if (_entities.ContainsKey(reference)) _entities[reference] = true;
+            }
+        }
         public void Written(StoredResource r) => Add(r);
 
         // Access decisions: permits counted by reason, denials named (the first few) with theirs.

@@ -113,7 +113,7 @@ public static class FhirEngine
         {
             // A FHIR interaction whose answer cannot be given in a format asked for (_format, Accept) is a 406 before any
             // work: found only when the answer is written, a write would be done. Other endpoints (OAuth, health) have their own types.
-            if (ctx.GetEndpoint()?.Metadata.GetMetadata<InteractionKind>() is not null) FhirFormats.ResponseFormat(ctx);
+            if (ctx.GetEndpoint()?.Metadata.GetMetadata<InteractionKind>() is not null && !FhirFormats.WantsNativeBinary(ctx)) FhirFormats.ResponseFormat(ctx);
             await RequestGuard.ReadFormAsync(ctx);
             await next(ctx);
         });

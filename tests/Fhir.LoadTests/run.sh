@@ -12,6 +12,8 @@
 # --only subscriptions skips the ingest and the wrk scenarios: notify.mjs measures write throughput with 50 active
 # rest-hook Subscriptions against none (--pairs rounds, default 3), and the notification latency at 100 writes/s (a
 # listener on 127.0.0.1).
+# --only mhd skips the ingest and the wrk scenarios: mhd.mjs measures IHE MHD ITI-65 Provide Document Bundle
+# throughput (documents/s, one 4 KiB document per Bundle, 4 at a time, for --duration s).
 # Everything runs in a temp folder (fresh database, throwaway PostgreSQL cluster) removed at exit, even on failure.
 set -euo pipefail
 
@@ -106,6 +108,14 @@ start_server
 if [ "$only" = subscriptions ]; then
   load_before=$(cut -d' ' -f1-3 /proc/loadavg); cpu0=$(cpu_seconds)
   node "$here/notify.mjs" "$base" "$duration" 8 "$([ "$pairs" -gt 0 ] && echo "$pairs" || echo 3)" 100 1000 || { tail -50 "$tmp/server.log"; exit 1; }
+  echo "database: $db, audit: $audit, consent: $consent; server CPU $(echo "$(cpu_seconds) - $cpu0" | bc) s;" \
+    "nproc $(nproc); load average $load_before -> $(cut -d' ' -f1-3 /proc/loadavg)"
+  exit 0
+fi
+
+if [ "$only" = mhd ]; then
+  load_before=$(cut -d' ' -f1-3 /proc/loadavg); cpu0=$(cpu_seconds)
+  node "$here/mhd.mjs" "$base" "$duration" 4 4 || { tail -50 "$tmp/server.log"; exit 1; }
   echo "database: $db, audit: $audit, consent: $consent; server CPU $(echo "$(cpu_seconds) - $cpu0" | bc) s;" \
     "nproc $(nproc); load average $load_before -> $(cut -d' ' -f1-3 /proc/loadavg)"
   exit 0

@@ -14,6 +14,9 @@ public static class RecordProcedure
     /// <summary>A record moving to another responsible institution (Transfer module): the holder, contract and status change together.</summary>
     public const string Transfer = "record-transfer";
 
+    /// <summary>A document replaced by a newer one (IHE MHD ITI-65 relatesTo replaces): its DocumentReference's status only becomes superseded.</summary>
+    public const string Supersede = "document-supersede";
+
     /// <summary>Whether a write's procedure is one of these (not another module's, nor none).</summary>
     public static bool Includes(string? procedure) => procedure is Lifecycle or Correction or Purge or Merge or Transfer;
 }

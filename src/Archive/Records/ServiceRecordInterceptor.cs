@@ -31,7 +31,8 @@ public sealed class ServiceRecordInterceptor(RecordScope scope) : IWriteIntercep
         var status = RecordStatus.Get(patient);
         if (RecordStatus.IsSealed(status))
             throw new FhirException(409, "conflict", $"Patient/{patientId} is sealed (record status {status}): its service records take no more writes / 档案已封存");
-        if (current is not null && procedure != RecordProcedure.Correction)
+        // A replaced document's DocumentReference is marked superseded (the Mhd module holds that write to the status change).
+        if (current is not null && procedure != RecordProcedure.Correction && !(procedure == RecordProcedure.Supersede && context.ResourceType == "DocumentReference"))
             throw new FhirException(409, "conflict",
                 $"{what} is a saved service record and cannot be changed: ask for a correction (a Task with code 'correction' whose input holds the new content and the reason), " +
                 "approved by the record's responsible institution's administrator with Task/{id}/$approve / 服务记录一经保存不得修改，勘误须经管理员审批");

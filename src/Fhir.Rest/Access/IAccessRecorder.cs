@@ -12,4 +12,6 @@ public interface IAccessRecorder
     void Written(StoredResource resource);
     /// <summary>An access decision on a resource about to be shown (permitted) or hidden, with its reason.</summary>
     void Decided(StoredResource resource, bool permitted, string reason) { }
+    /// <summary>A shown resource is some patients' data through another resource (a Binary through its securityContext): name them too.</summary>
+    void About(StoredResource resource, IReadOnlyCollection<string> patients) { }
 }

@@ -32,7 +32,9 @@ public sealed class PatientLinks(SearchParameterRegistry registry, ISearchExpres
     {
         var type = resource.Type!;
         if (type == "Patient") return resource.ResourceId is { } self ? [self] : [];
-        if (!RecordData.Is(type)) return null;
+        // A Binary is record data only through its securityContext: it is decided as what that names (ReadGuard's
+        // pointer check), in whatever compartment that is.
+        if (!RecordData.Is(type) || type == "Binary") return null;
         var ids = new List<string>();
         foreach (var p in Compartments.Params("Patient", type) ?? [])
         {

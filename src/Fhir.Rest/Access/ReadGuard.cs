@@ -38,8 +38,25 @@ public sealed class ReadGuard(IEnumerable<IAccessPolicy> registered, PatientLink
     public async ValueTask<StoredResource?> ShowAsync(AccessContext ctx, StoredResource r)
     {
         if (await DecideAsync(ctx, r) is not { } shown) return null;
-        ctx.Http.Features.Get<IAccessRecorder>()?.Shown(shown);
+        if (ctx.Http.Features.Get<IAccessRecorder>() is { } recorder)
+        {
+            recorder.Shown(shown);
+            if (shown.ResourceType == "Binary" && shown.Json is not null) await NameContextPatientsAsync(ctx, recorder, shown);
+        }
         return shown;
+    }
+
+    /// <summary>
+    /// A Binary is about the patients of its securityContext (a document's DocumentReference): the audit names them,
+    /// as it names a DocumentReference's (BALP: the patient of a retrieved document).
+    /// </summary>
+    private async ValueTask NameContextPatientsAsync(AccessContext ctx, IAccessRecorder recorder, StoredResource binary)
+    {
+        var patients = new HashSet<string>();
+        foreach (var (type, id, _) in ReferencesOf(binary).Pointers)
+            if (await store.ReadAsync(type, id, ctx.Http.RequestAborted) is { Json: not null } target)
+                patients.UnionWith(links.PatientsOf(target));
+        if (patients.Count > 0) recorder.About(binary, patients);
     }
 
     /// <summary>A direct read: null when missing or hidden (answer 404); a deletion the caller may know of passes as it is (answer 410).</summary>

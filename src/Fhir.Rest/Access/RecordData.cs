@@ -20,6 +20,8 @@ public static class RecordData
         ["CommunicationRequest"] = ["about", "payload", "basedOn", "replaces", "encounter"],
         ["List"] = ["entry", "encounter"],
         ["DocumentReference"] = ["context", "relatesTo"],
+        // R4: "access to this Binary is granted according to access to the referenced resource" (a document's content).
+        ["Binary"] = ["securityContext"],
         ["DocumentManifest"] = ["content", "related"],
         ["Composition"] = ["section", "encounter", "relatesTo"],
         ["AuditEvent"] = ["entity"],

@@ -8,6 +8,7 @@ using FhirArchive.Rest.Search;
 using FhirArchive.Rest.Infrastructure;
 using FhirArchive.Rest.Writing;
 using FhirArchive.Storage;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.WebUtilities;
 
 namespace FhirArchive.Rest.Batch;
@@ -31,6 +32,8 @@ public static class BatchEndpoint
         public string? IfMatch { get; } = node.Child("request")?.Child("ifMatch")?.Value;
         public ElementNode? Resource { get; } = node.Child("resource");
         public string? AssignedId { get; set; }
+        /// <summary>The procedure a transaction interceptor named for this entry's write (<see cref="TransactionContext.SetProcedure"/>).</summary>
+        public string? Procedure { get; set; }
         public BundleEntry? Response { get; set; }
 
         public string Path => Url.Split('?')[0].Trim('/');
@@ -38,7 +41,8 @@ public static class BatchEndpoint
         public int Order => Method switch { "DELETE" => 0, "POST" => 1, "PUT" or "PATCH" => 2, _ => 3 };
     }
 
-    private static async Task Process(HttpContext ctx, IResourceStore store, ResourceWriter writer, ResourcePatcher patcher, SearchService search, ReadGuard guard, BundleLimits limits)
+    private static async Task Process(HttpContext ctx, IResourceStore store, ResourceWriter writer, ResourcePatcher patcher, SearchService search, ReadGuard guard, BundleLimits limits,
+        [FromServices] IEnumerable<ITransactionInterceptor> interceptors)
     {
         var bundle = await FhirFormats.ReadResourceAsync(ctx.Request, ctx.RequestAborted, limits.MaxBytes);
         if (bundle.Type != "Bundle") throw FhirException.BadRequest($"POST to the base URL takes a batch or transaction Bundle, not a {bundle.Type}.");
@@ -50,7 +54,7 @@ public static class BatchEndpoint
         var entries = nodes.Select((e, i) => new Entry(i, e)).ToList();
         CheckStructure(entries, type == "transaction");
         var response = type == "transaction"
-            ? await TransactionAsync(ctx, entries, store, writer, patcher, search, guard)
+            ? await TransactionAsync(ctx, bundle, entries, store, writer, patcher, search, guard, interceptors)
             : await BatchAsync(ctx, entries, store, writer, patcher, search, guard);
         await FhirFormats.WriteJsonBytesAsync(ctx, 200, response.ToJson());
     }
@@ -119,7 +123,8 @@ public static class BatchEndpoint
         return b;
     }
 
-    private static async Task<BundleBuilder> TransactionAsync(HttpContext ctx, List<Entry> entries, IResourceStore store, ResourceWriter writer, ResourcePatcher patcher, SearchService search, ReadGuard guard)
+    private static async Task<BundleBuilder> TransactionAsync(HttpContext ctx, ElementNode bundle, List<Entry> entries, IResourceStore store, ResourceWriter writer,
+        ResourcePatcher patcher, SearchService search, ReadGuard guard, IEnumerable<ITransactionInterceptor> interceptors)
     {
         var ct = ctx.RequestAborted;
         await using (var s = await store.BeginWriteAsync(ct))
@@ -164,7 +169,21 @@ public static class BatchEndpoint
                         n.Value = $"{rt}/{found[0].Id}";
                     }
                 }
+                // http.html#trules: links to a fullUrl in elements of type uri, url, oid and uuid are rewritten too
+                // (an Attachment.url naming a Binary of the transaction).
+                foreach (var n in e.Resource!.Descendants().Where(n => n.Type is "uri" or "url" or "oid" or "uuid" && n.Value is not null && !InNestedBundle(n, e.Resource!)))
+                    if (map.TryGetValue(n.Value!, out var target)) n.Value = target;
             }
+
+            // 2b. The whole Bundle's checks (an exchange profile's rules), before anything is written.
+            var context = new TransactionContext(ctx, s, bundle, [.. entries.Select(e => new TransactionEntry(e.Index, e.Method, e.Url, e.FullUrl, e.Resource,
+                e.FullUrl is not null && map.TryGetValue(e.FullUrl, out var r) ? r : e.Method == "POST" && e.AssignedId is not null ? $"{Split(e.Path).Type}/{e.AssignedId}" : null))]);
+            foreach (var interceptor in interceptors)
+            {
+                ct.ThrowIfCancellationRequested();
+                await interceptor.BeforeEntriesAsync(context);
+            }
+            foreach (var e in entries) e.Procedure = context.ProcedureOf(e.Index);
 
             // 3. Write in the spec's order; any failure rolls the whole transaction back.
             foreach (var e in entries.Where(e => e.Method is not ("GET" or "HEAD")).OrderBy(e => e.Order))
@@ -231,7 +250,7 @@ public static class BatchEndpoint
             case "POST":
             {
                 var r = e.Resource ?? throw FhirException.BadRequest($"entry[{e.Index}]: POST needs a resource.");
-                var o = await writer.CreateAsync(s, r, type, e.IfNoneExist, ct, e.AssignedId);
+                var o = await writer.CreateAsync(s, r, type, e.IfNoneExist, ct, e.AssignedId, e.Procedure is null ? null : WriteIntent.Create.For(e.Procedure));
                 return Written(ctx, baseUrl, o);
             }
             case "PUT":
@@ -240,7 +259,7 @@ public static class BatchEndpoint
                 var ifMatch = FhirHeaders.ParseVersionTag(e.IfMatch);
                 var o = id is null
                     ? await writer.ConditionalUpdateAsync(s, r, type, QueryHelpers.ParseQuery(e.Query), ifMatch, ct)
-                    : await writer.UpdateAsync(s, r, type, id, ifMatch, ct);
+                    : await writer.UpdateAsync(s, r, type, id, ifMatch, ct, e.Procedure is null ? null : WriteIntent.Update.For(e.Procedure));
                 return Written(ctx, baseUrl, o);
             }
             case "PATCH":
@@ -249,7 +268,7 @@ public static class BatchEndpoint
                 var ifMatch = FhirHeaders.ParseVersionTag(e.IfMatch);
                 var o = id is null
                     ? await patcher.ConditionalPatchAsync(s, type, QueryHelpers.ParseQuery(e.Query), patch, ifMatch, ct)
-                    : await patcher.PatchAsync(s, type, id, patch, ifMatch, ct);
+                    : await patcher.PatchAsync(s, type, id, patch, ifMatch, ct, e.Procedure);
                 return Written(ctx, baseUrl, o);
             }
             case "DELETE":

@@ -48,6 +48,21 @@ public static class FhirFormats
         throw new FhirException(406, "not-supported", $"None of the accepted media types ({accept}) can be produced: use {JsonType} or {XmlType} (FHIR 4.0).");
     }
 
+    /// <summary>
+    /// R4 http.html#binary: a read of a Binary whose Accept names no FHIR format (text/plain, application/pdf, */*)
+    /// answers the content itself, in its contentType; _format, no Accept, or a JSON/XML/FHIR type get the Binary resource.
+    /// </summary>
+    public static bool WantsNativeBinary(HttpContext ctx)
+    {
+        if (ctx.GetEndpoint()?.Metadata.GetMetadata<Access.InteractionKind>() is not { Code: "read" or "vread" }) return false;
+        if (ctx.Request.RouteValues["type"] as string != "Binary" || ctx.Request.Query.ContainsKey("_format")) return false;
+        var accept = ctx.Request.Headers.Accept.ToString();
+        if (string.IsNullOrWhiteSpace(accept)) return false;
+        return !accept.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Where(r => Quality(r) > 0)
+            .Any(r => r.Split(';')[0].Trim() is var mime && mime is not ("*/*" or "application/*") && FromMime(mime) is not null);
+    }
+
     /// <summary>The format a media range (or _format value) asks for, with its parameters; null when the server cannot produce it.</summary>
     private static FhirFormat? FromMediaRange(string range)
     {

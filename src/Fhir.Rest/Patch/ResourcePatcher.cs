@@ -15,8 +15,9 @@ namespace FhirArchive.Rest.Patch;
 /// </summary>
 public sealed class ResourcePatcher(ResourceWriter writer)
 {
-    public Task<WriteOutcome> PatchAsync(IWriteSession s, string type, string id, PatchDocument patch, int? ifMatch, CancellationToken ct) =>
-        PatchAsync(s, type, id, patch, ifMatch, new WriteIntent(WriteInteraction.Patch), ct);
+    /// <param name="procedure">The procedure the patch belongs to (<see cref="WriteIntent.Procedure"/>), if any.</param>
+    public Task<WriteOutcome> PatchAsync(IWriteSession s, string type, string id, PatchDocument patch, int? ifMatch, CancellationToken ct, string? procedure = null) =>
+        PatchAsync(s, type, id, patch, ifMatch, new WriteIntent(WriteInteraction.Patch, Procedure: procedure), ct);
 
     public async Task<WriteOutcome> ConditionalPatchAsync(IWriteSession s, string type,
         IEnumerable<KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues>> criteria, PatchDocument patch, int? ifMatch, CancellationToken ct)

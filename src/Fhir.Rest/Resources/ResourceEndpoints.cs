@@ -73,7 +73,33 @@ public static class ResourceEndpoints
             ctx.Response.StatusCode = StatusCodes.Status304NotModified;
             return;
         }
+        if (s.ResourceType == "Binary" && FhirFormats.WantsNativeBinary(ctx))
+        {
+            await WriteNativeBinaryAsync(ctx, s);
+            return;
+        }
         await FhirFormats.WriteJsonBytesAsync(ctx, 200, s.Json!, Search.ResultShaping.ForRead(ctx.Request));
+    }
+
+    /// <summary>A Binary's content as itself (R4 http.html#binary): its contentType, its bytes, its securityContext in X-Security-Context.</summary>
+    private static async Task WriteNativeBinaryAsync(HttpContext ctx, StoredResource s)
+    {
+        var node = FhirFormats.ParseStored(s.Json!);
+        var contentType = node.Child("contentType")?.Value ?? "application/octet-stream";
+        byte[] bytes;
+        try
+        {
+            bytes = Convert.FromBase64String(node.Child("data")?.Value ?? "");
+        }
+        catch (FormatException)
+        {
+            throw new FhirException(500, "exception", $"Binary/{s.Id} holds data that is not base64.");
+        }
+        if (node.Child("securityContext")?.Child("reference")?.Value is { } context) ctx.Response.Headers["X-Security-Context"] = context;
+        ctx.Response.StatusCode = 200;
+        ctx.Response.ContentType = contentType;
+        ctx.Response.ContentLength = bytes.Length;
+        await ctx.Response.Body.WriteAsync(bytes, ctx.RequestAborted);
     }
 
     private static async Task Create(HttpContext ctx, string type, IResourceStore store, ResourceWriter writer)

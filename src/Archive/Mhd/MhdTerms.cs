@@ -1,0 +1,15 @@
+namespace FhirArchive.Archive.Mhd;
+
+/// <summary>The IHE MHD 4.x canonical URLs and codes the Document Recipient and Responder read.</summary>
+public static class MhdTerms
+{
+    public const string Canonical = "https://profiles.ihe.net/ITI/MHD/StructureDefinition/";
+    public const string MinimalBundle = Canonical + "IHE.MHD.Minimal.ProvideBundle";
+    public const string ComprehensiveBundle = Canonical + "IHE.MHD.Comprehensive.ProvideBundle";
+    public const string UnContainedBundle = Canonical + "IHE.MHD.UnContained.Comprehensive.ProvideBundle";
+
+    /// <summary>The List types: code submissionset or folder.</summary>
+    public const string ListTypes = "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes";
+    public const string SubmissionSet = "submissionset";
+    public const string SourceIdExtension = Canonical + "ihe-sourceId";
+}

@@ -22,6 +22,8 @@ public static class RecordData
         ["DocumentReference"] = ["context", "relatesTo"],
         ["DocumentManifest"] = ["content", "related"],
         ["Composition"] = ["section", "encounter", "relatesTo"],
+        // A stored Bundle (a persisted document, a collection) holds record data itself: it is as closed as what it holds.
+        ["Bundle"] = ["entry"],
         ["AuditEvent"] = ["entity"],
         ["MessageHeader"] = ["focus"],
         ["DetectedIssue"] = ["implicated"],

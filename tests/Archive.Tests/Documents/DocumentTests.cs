@@ -242,6 +242,34 @@ public abstract class DocumentTestsBase<TFixture>(TFixture fx) : IAsyncLifetime 
     }
 
     [FhirFact]
+    public async Task A_Composition_claiming_a_shared_document_profile_is_held_to_it_on_write()
+    {
+        static string Claiming(string type, string sections) => $$$"""
+            {"resourceType":"Composition","meta":{"profile":["http://fhirarchive.cn/fhir/StructureDefinition/cn-doc-hypertension-followup"]},"status":"final",
+             "type":{"coding":[{"system":"urn:oid:2.16.156.10011.2.4","code":"{{{type}}}"}]},"subject":{"reference":"Patient/adult"},"date":"2026-11-21",
+             "author":[{"reference":"Practitioner/fd"}],"title":"高血压患者随访服务记录","custodian":{"reference":"{{{Holder}}}"},"section":[{{{sections}}}]}
+            """;
+        const string plan = """{"title":"下次随访","code":{"coding":[{"system":"http://loinc.org","code":"18776-5"}]},"entry":[{"reference":"Appointment/doc-next"}]}""";
+        var missing = await _c.SendAsync(HttpMethod.Post, "/Composition", Claiming("B0012", $"{Vitals},{plan}"), HolderClinician);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, missing.StatusCode);
+        var outcome = await missing.Content.ReadAsStringAsync();
+        AssertOutcome(JsonDocument.Parse(outcome).RootElement);
+        Assert.Contains("Composition.section:medications", outcome);
+
+        var wrongType = await _c.SendAsync(HttpMethod.Post, "/Composition", Claiming("B0013", $"{Vitals},{Medication},{plan}"), HolderClinician);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, wrongType.StatusCode);
+        Assert.Contains("Composition.type", await wrongType.Content.ReadAsStringAsync());
+
+        var wrongEntry = Vitals.Replace("Observation/doc-dbp", "MedicationStatement/doc-med");
+        var refused = await _c.SendAsync(HttpMethod.Post, "/Composition", Claiming("B0012", $"{wrongEntry},{Medication},{plan}"), HolderClinician);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, refused.StatusCode);
+        Assert.Contains("MedicationStatement", await refused.Content.ReadAsStringAsync());
+
+        var created = await _c.SendAsync(HttpMethod.Post, "/Composition", Claiming("B0012", $"{Vitals},{Medication},{plan}"), HolderClinician);
+        Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
+    }
+
+    [FhirFact]
     public async Task Unknown_deleted_and_bad_input_give_4xx_outcomes()
     {
         var (missing, missingBody) = await DocumentAsync(HolderClinician, "no-such-" + Unique());

@@ -44,6 +44,7 @@ public static class SampleDataLoader
         await ConsentSampleData.LoadAsync(services, s, ct);
         await TransferSampleData.LoadAsync(services, s, ct);
         await OffSiteSampleData.LoadAsync(services, s, ct);
+        await SharedDocumentSampleData.LoadAsync(services, s, ct);
         await s.CommitAsync(ct);
     }
 

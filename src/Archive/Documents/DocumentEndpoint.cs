@@ -37,16 +37,38 @@ public static class DocumentEndpoint
 
     private static readonly JsonSerializerOptions Relaxed = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    public static void Map(IEndpointRouteBuilder app) =>
-        app.MapOperation(FhirOperation.Core("Composition-document"), OperationLevel.Instance, Handle)
+    public static void Map(IEndpointRouteBuilder app)
+    {
+        var op = FhirOperation.Core("Composition-document");
+        app.MapOperation(op, OperationLevel.Instance, OnInstance)
             .WithTags("Documents").WithSummary("the document Bundle of a Composition, as the caller may see it (persist=true: stored as a Bundle, POST only)")
             .WithMetadata(new DecidesOwnVisibility());
+        app.MapOperation(op, OperationLevel.Type, OnType)
+            .WithTags("Documents").WithSummary("the same, the Composition named by the id parameter (an id, or a URL on this server)")
+            .WithMetadata(new DecidesOwnVisibility());
+    }
 
-    private static async Task Handle(HttpContext ctx, string id, IResourceStore store, ReadGuard guard, ResourceWriter writer, TimeProvider clock)
+    private static async Task OnInstance(HttpContext ctx, string id, IResourceStore store, ReadGuard guard, ResourceWriter writer, TimeProvider clock)
     {
         var input = await OperationParameters.ReadAsync(ctx);
         if (input.Value("id") is not null)
             throw FhirException.BadRequest("The 'id' parameter is not used on an instance: Composition/[id]/$document names the Composition / 实例级调用不接受 id 参数");
+        await Handle(ctx, input, id, store, guard, writer, clock);
+    }
+
+    /// <summary>Composition/$document?id=[id] means Composition/[id]/$document (R4); a Composition on another server is not fetched.</summary>
+    private static async Task OnType(HttpContext ctx, IResourceStore store, ReadGuard guard, ResourceWriter writer, TimeProvider clock)
+    {
+        var input = await OperationParameters.ReadAsync(ctx);
+        var named = input.Required("id");
+        var id = ResourceWriter.IsValidId(named) ? named
+            : Local(named, FhirHeaders.BaseUrl(ctx.Request)) is ("Composition", var local, null) ? local
+            : throw new FhirException(400, "not-supported", $"'{named}' is not a Composition on this server: documents of other servers' Compositions are not assembled / 仅支持本服务器的文档");
+        await Handle(ctx, input, id, store, guard, writer, clock);
+    }
+
+    private static async Task Handle(HttpContext ctx, OperationParameters input, string id, IResourceStore store, ReadGuard guard, ResourceWriter writer, TimeProvider clock)
+    {
         if (input.Value("graph") is not null)
             throw new FhirException(400, "not-supported", "The 'graph' parameter is not supported: the document holds what the Composition refers to / 不支持 graph 参数");
         var persist = input.Boolean("persist") ?? false;

@@ -144,9 +144,16 @@ public abstract class DocumentTestsBase<TFixture>(TFixture fx) : IAsyncLifetime 
         var outcome = await (await _c.SendAsync(HttpMethod.Post, "/Bundle/$validate", bundle.GetRawText())).JsonAsync();
         var errors = outcome.GetProperty("issue").EnumerateArray().Where(i => i.GetProperty("severity").GetString() is "error" or "fatal").Select(i => i.GetRawText()).ToList();
         Assert.True(errors.Count == 0, string.Join("\n", errors));
-        // The same again by POST with a Parameters body: the same content, so the same document identifier.
+        // The same again by POST with a Parameters body, and at type level with the id (or this server's URL of it):
+        // the same content, so the same document identifier.
+        var identifier = bundle.GetProperty("identifier").GetProperty("value").GetString();
         var posted = await (await _c.SendAsync(HttpMethod.Post, "/Composition/doc-full/$document", """{"resourceType":"Parameters"}""", HolderClinician)).JsonAsync();
-        Assert.Equal(bundle.GetProperty("identifier").GetProperty("value").GetString(), posted.GetProperty("identifier").GetProperty("value").GetString());
+        Assert.Equal(identifier, posted.GetProperty("identifier").GetProperty("value").GetString());
+        var byId = await (await _c.SendAsync(HttpMethod.Get, "/Composition/$document?id=doc-full", null, HolderClinician)).JsonAsync();
+        Assert.Equal(identifier, byId.GetProperty("identifier").GetProperty("value").GetString());
+        var baseUrl = fullUrls[0][..fullUrls[0].IndexOf("/Composition/", StringComparison.Ordinal)];
+        var byUrl = await (await _c.SendAsync(HttpMethod.Post, "/Composition/$document", Params(("id", "Uri", $"{baseUrl}/Composition/doc-full")), HolderClinician)).JsonAsync();
+        Assert.Equal(identifier, byUrl.GetProperty("identifier").GetProperty("value").GetString());
     }
 
     [FhirFact]
@@ -289,6 +296,12 @@ public abstract class DocumentTestsBase<TFixture>(TFixture fx) : IAsyncLifetime 
             var (r, text) = await DocumentAsync(HolderClinician, "doc-plain", query, HttpMethod.Post);
             Assert.True((int)r.StatusCode == status, $"{query}: {r.StatusCode} {text}");
             AssertOutcome(JsonDocument.Parse(text).RootElement);
+        }
+        foreach (var typeLevel in new[] { "/Composition/$document", "/Composition/$document?id=http://elsewhere.example/fhir/Composition/doc-plain", "/Composition/$document?id=Patient/adult" })
+        {
+            var r = await _c.SendAsync(HttpMethod.Get, typeLevel, null, HolderClinician);
+            Assert.True(r.StatusCode == HttpStatusCode.BadRequest, $"{typeLevel}: {r.StatusCode}");
+            AssertOutcome(await r.JsonAsync());
         }
         var byGet = await DocumentAsync(HolderClinician, "doc-plain", "?persist=true");
         Assert.Equal(HttpStatusCode.MethodNotAllowed, byGet.Response.StatusCode);

@@ -47,7 +47,7 @@ public class CnProfileTests
     [Fact]
     public void The_examples_references_resolve_among_the_examples()
     {
-        var names = Directory.EnumerateFiles(ExamplesFolder, "*.json").Select(Path.GetFileNameWithoutExtension).Select(n => n![..n.IndexOf('-')] + "/" + n[(n.IndexOf('-') + 1)..]).ToHashSet();
+        var names = Directory.EnumerateFiles(ExamplesFolder, "*.json").Select(f => Path.GetFileNameWithoutExtension(f)).Select(n => n[..n.IndexOf('-')] + "/" + n[(n.IndexOf('-') + 1)..]).ToHashSet();
         foreach (var file in Directory.EnumerateFiles(ExamplesFolder, "Composition-*.json"))
             foreach (var reference in System.Text.RegularExpressions.Regex.Matches(File.ReadAllText(file), "\"reference\": \"([A-Za-z]+/[A-Za-z0-9.-]+)\"").Select(m => m.Groups[1].Value))
                 Assert.True(names.Contains(reference), $"{Path.GetFileName(file)}: {reference} is not an example");

@@ -1,4 +1,5 @@
 using FhirArchive.Archive.Consent;
+using FhirArchive.Archive.Documents;
 using FhirArchive.Archive.Grants;
 using FhirArchive.Archive.HealthTags;
 using FhirArchive.Archive.Homepage;
@@ -33,5 +34,6 @@ public static class ArchiveModules
         app.MapTransfer();
         app.MapOffSite();
         app.MapHomepage();
+        app.MapDocuments();
     }
 }

@@ -21,6 +21,23 @@ public sealed class SampleDataTests(SampleDataFixture fx) : IClassFixture<Sample
         var obs = await fx.Client.SearchIdsAsync("/Patient/zhang-wei/Observation");
         Assert.Equal(2, obs.Count);
     }
+
+    /// <summary>张伟's hypertension follow-up from 北京朝阳 (SharedDocumentSampleData): its document holds what it refers to.</summary>
+    [FhirFact]
+    public async Task The_sample_shared_document_is_assembled_with_everything_it_refers_to()
+    {
+        var r = await fx.Client.GetAsync("/Composition/zhang-wei-hypertension-followup/$document");
+        var body = await r.Content.ReadAsStringAsync();
+        Assert.True(r.IsSuccessStatusCode, body);
+        var bundle = System.Text.Json.JsonDocument.Parse(body).RootElement;
+        Assert.Equal("document", bundle.GetProperty("type").GetString());
+        var ids = bundle.GetProperty("entry").EnumerateArray().Select(e => e.GetProperty("resource"))
+            .Select(x => $"{x.GetProperty("resourceType").GetString()}/{x.GetProperty("id").GetString()}").ToList();
+        Assert.Equal("Composition/zhang-wei-hypertension-followup", ids[0]);
+        foreach (var expected in new[] { "Patient/zhang-wei", "Practitioner/dr-zhao-lei", "Organization/bj-chaoyang-hospital", "Observation/obs-1", "Observation/obs-2",
+                     "MedicationStatement/zhang-wei-amlodipine", "Appointment/zhang-wei-next-followup", "Encounter/enc-zhang-wei" })
+            Assert.Contains(expected, ids);
+    }
 }
 
 /// <summary>The sample residents meet the record profile: a server that enforces it still loads them all.</summary>

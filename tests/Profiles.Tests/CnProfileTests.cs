@@ -24,21 +24,40 @@ public class CnProfileTests
 
     public static TheoryData<string> ExampleNames() => new(Directory.EnumerateFiles(ExamplesFolder, "*.json").Select(Path.GetFileNameWithoutExtension).Order()!);
 
+    /// <summary>The local profile an example claims (null: none — a resource a shared document's example refers to).</summary>
+    private static string? Claimed(JsonObject example) => example["meta"]?["profile"]?[0]?.GetValue<string>();
+
     [Theory]
     [MemberData(nameof(ExampleNames))]
     public void Each_valid_example_passes_its_profile(string name)
     {
         var example = Example(name);
-        Assert.StartsWith(CnProfiles.Canonical, example["meta"]!["profile"]![0]!.GetValue<string>());
+        if (Claimed(example) is { } profile) Assert.StartsWith(CnProfiles.Canonical, profile);
+        else
+        {
+            // A resource without a local profile is there because a profiled example refers to it.
+            var key = $"{example["resourceType"]}/{example["id"]}";
+            Assert.Contains(Directory.EnumerateFiles(ExamplesFolder, "*.json").Select(File.ReadAllText), text => text.Contains($"\"{key}\""));
+        }
         var errors = Errors(example);
         Assert.True(errors.Count == 0, string.Join("\n", errors));
+    }
+
+    /// <summary>Every reference in the examples names another example: each shared document comes with what it refers to.</summary>
+    [Fact]
+    public void The_examples_references_resolve_among_the_examples()
+    {
+        var names = Directory.EnumerateFiles(ExamplesFolder, "*.json").Select(f => Path.GetFileNameWithoutExtension(f)).Select(n => n[..n.IndexOf('-')] + "/" + n[(n.IndexOf('-') + 1)..]).ToHashSet();
+        foreach (var file in Directory.EnumerateFiles(ExamplesFolder, "Composition-*.json"))
+            foreach (var reference in System.Text.RegularExpressions.Regex.Matches(File.ReadAllText(file), "\"reference\": \"([A-Za-z]+/[A-Za-z0-9.-]+)\"").Select(m => m.Groups[1].Value))
+                Assert.True(names.Contains(reference), $"{Path.GetFileName(file)}: {reference} is not an example");
     }
 
     [Fact]
     public void Every_profile_has_a_valid_example()
     {
         var claimed = Directory.EnumerateFiles(ExamplesFolder, "*.json")
-            .Select(f => Example(Path.GetFileNameWithoutExtension(f))["meta"]!["profile"]![0]!.GetValue<string>()).ToHashSet();
+            .Select(f => Claimed(Example(Path.GetFileNameWithoutExtension(f)))).OfType<string>().ToHashSet();
         var resourceProfiles = CnProfiles.Urls.Where(u => CnProfiles.WithSnapshot(u)!["type"]!.GetValue<string>() != "Extension");
         Assert.Empty(resourceProfiles.Except(claimed));
     }
@@ -84,6 +103,17 @@ public class CnProfileTests
         { "Composition-zhang-wei-homepage", "set type={\"text\":\"首页\"}", "value", "Composition.type" },
         { "Composition-zhang-wei-homepage", "remove section", "required", "Composition.section" },
         { "Composition-zhang-wei-registration", "set type={\"coding\":[{\"system\":\"urn:oid:2.16.156.10011.2.4\",\"code\":\"C0032\"}]}", "code-invalid", "Composition.type" },
+        // the WS/T 483 shared documents: the document type, the required sections, the entry types each section takes
+        { "Composition-zhang-wei-hypertension-followup", "set type={\"coding\":[{\"system\":\"urn:oid:2.16.156.10011.2.4\",\"code\":\"B0013\"}]}", "value", "Composition.type" },
+        { "Composition-zhang-wei-hypertension-followup", "set section=[{\"title\":\"体征\",\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"8716-3\"}]},\"entry\":[{\"reference\":\"Observation/zhang-wei-sbp\"}]},{\"title\":\"下次随访\",\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"18776-5\"}]},\"entry\":[{\"reference\":\"Appointment/zhang-wei-next-followup\"}]}]", "required", "Composition.section:medications" },
+        { "Composition-zhang-wei-hypertension-followup", "set section=[{\"title\":\"体征\",\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"8716-3\"}]},\"entry\":[{\"reference\":\"MedicationStatement/zhang-wei-nifedipine\"}]},{\"title\":\"用药\",\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"10160-0\"}]},\"entry\":[{\"reference\":\"MedicationStatement/zhang-wei-nifedipine\"}]},{\"title\":\"下次随访\",\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"18776-5\"}]},\"entry\":[{\"reference\":\"Appointment/zhang-wei-next-followup\"}]}]", "structure", "Composition.section[0].entry[0]" },
+        { "Composition-zhang-wei-hypertension-followup", "set subject={\"reference\":\"Group/x\"}", "structure", "Composition.subject" },
+        { "Composition-zhang-wei-basic-information", "remove section", "required", "Composition.section" },
+        { "Composition-zhang-wei-health-checkup", "set type={\"coding\":[{\"system\":\"urn:oid:2.16.156.10011.2.4\",\"code\":\"B0016\"}]}", "value", "Composition.type" },
+        { "Composition-zhang-wei-diabetes-followup", "set section=[{\"title\":\"体征\",\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"8716-3\"}]},\"entry\":[{\"reference\":\"Observation/zhang-wei-sbp\"}]}]", "required", "Composition.section:labResults" },
+        { "Composition-li-xiu-prenatal-followup", "set type={\"coding\":[{\"system\":\"urn:oid:2.16.156.10011.2.4\",\"code\":\"B0005\"}]}", "value", "Composition.type" },
+        { "Composition-zhang-xiaoyu-child-health-check", "remove section", "required", "Composition.section:growth" },
+        { "Composition-zhang-xiaoyu-vaccination", "set section=[{\"title\":\"预防接种\",\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"11369-6\"}]},\"entry\":[{\"reference\":\"Observation/zhang-xiaoyu-weight\"}]}]", "structure", "Composition.section[0].entry[0]" },
         { "Task-zhang-wei-transfer", "set code={\"coding\":[{\"system\":\"http://fhirarchive.cn/fhir/CodeSystem/record-task-type\",\"code\":\"delete\"}]}", "code-invalid", "Task.code" },
         { "Task-zhang-wei-transfer", "remove owner", "required", "Task.owner" },
         { "Provenance-zhang-wei-sbp", "set agent=[{\"who\":{\"reference\":\"Practitioner/li-na\"}}]", "required", "Provenance.agent[0].onBehalfOf" },

@@ -24,6 +24,8 @@ public static class RecordData
         ["Binary"] = ["securityContext"],
         ["DocumentManifest"] = ["content", "related"],
         ["Composition"] = ["section", "encounter", "relatesTo"],
+        // A stored Bundle (a persisted document, a collection) holds record data itself: it is as closed as what it holds.
+        ["Bundle"] = ["entry"],
         ["AuditEvent"] = ["entity"],
         ["MessageHeader"] = ["focus"],
         ["DetectedIssue"] = ["implicated"],

@@ -92,6 +92,15 @@ public sealed class OperationParameters
         return n;
     }
 
+    /// <summary>A boolean parameter ("true" or "false", as FHIR writes it), or null when absent; anything else is a 400.</summary>
+    public bool? Boolean(string name) => Value(name) switch
+    {
+        null => null,
+        "true" => true,
+        "false" => false,
+        var text => throw FhirException.BadRequest($"'{name}' must be true or false, not '{text}' / 参数 {name} 须为 true 或 false"),
+    };
+
     public string Required(string name) =>
         Value(name) ?? throw FhirException.BadRequest($"The operation needs the parameter '{name}'.");
 }

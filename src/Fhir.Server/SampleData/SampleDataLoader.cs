@@ -45,6 +45,7 @@ public static class SampleDataLoader
         await TransferSampleData.LoadAsync(services, s, ct);
         await OffSiteSampleData.LoadAsync(services, s, ct);
         await HomepageSampleData.LoadAsync(services, s, ct);
+        await SharedDocumentSampleData.LoadAsync(services, s, ct);
         await s.CommitAsync(ct);
     }
 

@@ -30,6 +30,7 @@ public static class CnTerminology
     public const string RecordTaskBusinessStatus = Canonical + "/CodeSystem/record-task-business-status";
     public const string RecordDocumentType = Canonical + "/CodeSystem/record-document-type";
     public const string RecordHomepageSection = Canonical + "/CodeSystem/record-homepage-section";
+    public const string SharedDocumentSection = Canonical + "/CodeSystem/shared-document-section";
     public const string ConsentCategory = Canonical + "/CodeSystem/consent-category";
     public const string ConsentVerificationMethod = Canonical + "/CodeSystem/consent-verification-method";
     public const string GuardianshipType = Canonical + "/CodeSystem/guardianship-type";
@@ -120,6 +121,10 @@ public static class ChineseTerminology
                 ("health-tags", "个人健康标识", "Personal health tags"), ("basic-information", "个人基本健康信息", "Basic health information"),
                 ("service-timeline", "卫生健康服务活动记录", "Service timeline"), ("record-creation", "建档信息", "Record creation"),
                 ("family-doctor-contract", "家庭医生签约", "Family-doctor contract"), ("emergency-contact", "紧急联系人", "Emergency contact")),
+            Listed(new CodeSystemInfo(CnTerminology.SharedDocumentSection, "shared-document-section", "健康档案共享文档章节")
+                { TitleEn = "Shared-document section", Description = "WS/T 483 共享文档中无LOINC代码的章节（其余章节用LOINC）/ the sections of the WS/T 483 documents without a LOINC code (the others use LOINC)" },
+                ("symptoms", "症状", "Symptoms"), ("health-assessment", "健康评价", "Health assessment"),
+                ("health-guidance", "健康指导", "Health guidance"), ("growth-development", "生长发育评估", "Growth and development assessment")),
             Listed(new CodeSystemInfo(CnTerminology.ConsentCategory, "consent-category", "档案开放与授权类别")
                 { TitleEn = "Record opening and authorisation category", Description = "Consent.category of the Consents that open a record (issue 8)" },
                 ("record-access", "居民授权跨机构调阅", "The resident authorises another institution to read the record"),

@@ -5,6 +5,7 @@ using FhirArchive.Archive.Homepage;
 using FhirArchive.Archive.Notifications;
 using FhirArchive.Archive.OffSite;
 using FhirArchive.Archive.Records;
+using FhirArchive.Archive.Signatures;
 using FhirArchive.Archive.Transfer;
 
 namespace FhirArchive.Archive;
@@ -22,7 +23,8 @@ public static class ArchiveModules
             .AddGrants(configuration)
             .AddTransfer(configuration)
             .AddHealthTags()
-            .AddOffSite(configuration);
+            .AddOffSite(configuration)
+            .AddSignatures(configuration, dataFolder);
 
     public static void MapArchive(this IEndpointRouteBuilder app)
     {
@@ -31,5 +33,6 @@ public static class ArchiveModules
         app.MapTransfer();
         app.MapOffSite();
         app.MapHomepage();
+        app.MapSignatures();
     }
 }

@@ -1,6 +1,7 @@
 using System.Text;
 using Org.BouncyCastle.Asn1;
 using Org.BouncyCastle.Asn1.GM;
+using Org.BouncyCastle.Crypto.EC;
 using Org.BouncyCastle.Asn1.X9;
 using Org.BouncyCastle.Crypto;
 using Org.BouncyCastle.Crypto.Digests;
@@ -37,7 +38,8 @@ public sealed class Sm2Key
     public static readonly byte[] DefaultUserId = "1234567812345678"u8.ToArray();
 
     private static readonly DerObjectIdentifier CurveOid = GMObjectIdentifiers.sm2p256v1;
-    private static readonly ECDomainParameters Curve = new ECNamedDomainParameters(CurveOid, GMNamedCurves.GetByOid(CurveOid));
+    // CustomNamedCurves: BouncyCastle's dedicated sm2p256v1 arithmetic (GMNamedCurves gives the generic Fp curve, ~5x slower, 10x the garbage).
+    private static readonly ECDomainParameters Curve = new ECNamedDomainParameters(CurveOid, CustomNamedCurves.GetByOid(CurveOid));
 
     private readonly ECPrivateKeyParameters? _private;
 

@@ -7,6 +7,7 @@ using FhirArchive.Archive.Mhd;
 using FhirArchive.Archive.Notifications;
 using FhirArchive.Archive.OffSite;
 using FhirArchive.Archive.Records;
+using FhirArchive.Archive.Signatures;
 using FhirArchive.Archive.Transfer;
 
 namespace FhirArchive.Archive;
@@ -25,7 +26,8 @@ public static class ArchiveModules
             .AddTransfer(configuration)
             .AddHealthTags()
             .AddOffSite(configuration)
-            .AddMhd();
+            .AddMhd()
+            .AddSignatures(configuration, dataFolder);
 
     public static void MapArchive(this IEndpointRouteBuilder app)
     {
@@ -35,5 +37,6 @@ public static class ArchiveModules
         app.MapOffSite();
         app.MapHomepage();
         app.MapDocuments();
+        app.MapSignatures();
     }
 }

@@ -254,7 +254,8 @@ public static class RecordHomepageEndpoint
                     : "<ul>" + string.Concat(entries.Select(e => $"<li>{Html(Text(nodes[e].Child("code")) is { Length: > 0 } t ? t : e)}</li>")) + "</ul>",
                     entries.Select(Absolute).OfType<string>());
         });
-        await FhirFormats.WriteJsonBytesAsync(ctx, 200, bundle.ToJson());
+        // A document is signed by the server (Signatures module): the Bundle as this caller may see it.
+        await FhirFormats.WriteJsonBytesAsync(ctx, 200, ctx.RequestServices.GetRequiredService<Signatures.DocumentSigner>().Sign(bundle.ToJson()));
     }
 
     /// <summary>A tag as a generated Flag: the health-tag code, the Patient, and a flag-detail per resource it came from.</summary>

@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using FhirArchive.Fhir.Model;
 using FhirArchive.Fhir.Outcomes;
+using FhirArchive.Archive.Signatures;
 using FhirArchive.Rest.Access;
 using FhirArchive.Rest.Infrastructure;
 using FhirArchive.Rest.Metadata;
@@ -48,26 +49,27 @@ public static class DocumentEndpoint
             .WithMetadata(new DecidesOwnVisibility());
     }
 
-    private static async Task OnInstance(HttpContext ctx, string id, IResourceStore store, ReadGuard guard, ResourceWriter writer, TimeProvider clock)
+    private static async Task OnInstance(HttpContext ctx, string id, IResourceStore store, ReadGuard guard, ResourceWriter writer, DocumentSigner signer, TimeProvider clock)
     {
         var input = await OperationParameters.ReadAsync(ctx);
         if (input.Value("id") is not null)
             throw FhirException.BadRequest("The 'id' parameter is not used on an instance: Composition/[id]/$document names the Composition / 实例级调用不接受 id 参数");
-        await Handle(ctx, input, id, store, guard, writer, clock);
+        await Handle(ctx, input, id, store, guard, writer, signer, clock);
     }
 
     /// <summary>Composition/$document?id=[id] means Composition/[id]/$document (R4); a Composition on another server is not fetched.</summary>
-    private static async Task OnType(HttpContext ctx, IResourceStore store, ReadGuard guard, ResourceWriter writer, TimeProvider clock)
+    private static async Task OnType(HttpContext ctx, IResourceStore store, ReadGuard guard, ResourceWriter writer, DocumentSigner signer, TimeProvider clock)
     {
         var input = await OperationParameters.ReadAsync(ctx);
         var named = input.Required("id");
         var id = ResourceWriter.IsValidId(named) ? named
             : Local(named, FhirHeaders.BaseUrl(ctx.Request)) is ("Composition", var local, null) ? local
             : throw new FhirException(400, "not-supported", $"'{named}' is not a Composition on this server: documents of other servers' Compositions are not assembled / 仅支持本服务器的文档");
-        await Handle(ctx, input, id, store, guard, writer, clock);
+        await Handle(ctx, input, id, store, guard, writer, signer, clock);
     }
 
-    private static async Task Handle(HttpContext ctx, OperationParameters input, string id, IResourceStore store, ReadGuard guard, ResourceWriter writer, TimeProvider clock)
+    private static async Task Handle(HttpContext ctx, OperationParameters input, string id, IResourceStore store, ReadGuard guard, ResourceWriter writer,
+        DocumentSigner signer, TimeProvider clock)
     {
         if (input.Value("graph") is not null)
             throw new FhirException(400, "not-supported", "The 'graph' parameter is not supported: the document holds what the Composition refers to / 不支持 graph 参数");
@@ -84,17 +86,20 @@ public static class DocumentEndpoint
         var document = await guard.RunAsync(ctx, "operation-document", "Composition",
             access => AssembleAsync(access, guard, store, id, baseUrl, clock.GetUtcNow(), ctx.RequestAborted));
 
+        // Signed by the server (SM2, Bundle.signature) as answered and as stored: the signature covers the document
+        // without id and meta (R4 #document canonical form), which the store stamps anew.
+        var json = signer.Sign(document.Json);
         if (document.Status == "preliminary")
             ctx.Response.Headers.Append("Warning", "199 FhirArchive \"The Composition is preliminary: this document is not final\"");
         if (!persist)
         {
-            await FhirFormats.WriteJsonBytesAsync(ctx, 200, document.Json);
+            await FhirFormats.WriteJsonBytesAsync(ctx, 200, json);
             return;
         }
         if (document.Status is not ("final" or "amended"))
             throw new FhirException(422, "business-rule",
                 $"Only a final or amended Composition is stored as a document; Composition/{id} is {document.Status} / 仅正式（final/amended）文档可保存");
-        var bundle = FhirFormats.ParseStored(document.Json);
+        var bundle = FhirFormats.ParseStored(json);
         var outcome = await ResourceEndpoints.InSessionAsync(ctx, store, s =>
             writer.CreateAsync(s, bundle, "Bundle", $"identifier={IdentifierSystem}|{document.Identifier}", ctx.RequestAborted));
         await ResourceEndpoints.WriteOutcomeAsync(ctx, outcome, outcome.Status == 201
@@ -102,7 +107,7 @@ public static class DocumentEndpoint
             : "This document was stored before; the stored one is returned / 该文档此前已保存");
     }
 
-    /// <summary>The document as the caller may see it: its JSON (sealed), its identifier and the Composition's status.</summary>
+    /// <summary>The document as the caller may see it: its JSON (unsigned), its identifier and the Composition's status.</summary>
     private sealed record Document(byte[] Json, string Identifier, string Status);
 
     private static async Task<Document> AssembleAsync(AccessContext access, ReadGuard guard, IResourceStore store, string id, string baseUrl,
@@ -166,14 +171,8 @@ public static class DocumentEndpoint
             Redacted = withheld || Redaction.Happened(access),
         };
         builder.Entries.AddRange(entries);
-        return new Document(Seal(builder.ToJson()), builder.Identifier!.Value.Value, status);
+        return new Document(builder.ToJson(), builder.Identifier!.Value.Value, status);
     }
-
-    /// <summary>
-    /// The one place where a document's bytes are final, before they are answered or stored: the document signature
-    /// (SM2 DocumentSigner, src/Archive/Signatures — Bundle.signature) is to be added here.
-    /// </summary>
-    private static byte[] Seal(byte[] bundle) => bundle;
 
     private static FhirException NotKnown(string id) => FhirException.NotFound($"Composition/{id} is not known.");
 

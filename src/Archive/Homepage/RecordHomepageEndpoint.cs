@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text.Json.Nodes;
 using FhirArchive.Archive.HealthTags;
+using FhirArchive.Archive.Signatures;
 using FhirArchive.Fhir.Model;
 using FhirArchive.Profiles.Identifiers;
 using FhirArchive.Rest.Access;
@@ -48,7 +49,7 @@ public static class RecordHomepageEndpoint
             .WithMetadata(new DecidesOwnVisibility());
 
     private static async Task Handle(HttpContext ctx, string id, IResourceStore store, ReadGuard guard, HealthTagRules rules, HealthTagReader tagData,
-        SearchParser search, StorageOptions storage, TimeProvider clock)
+        SearchParser search, DocumentSigner signer, StorageOptions storage, TimeProvider clock)
     {
         var ct = ctx.RequestAborted;
         var input = await OperationParameters.ReadAsync(ctx);
@@ -255,7 +256,7 @@ public static class RecordHomepageEndpoint
                     entries.Select(Absolute).OfType<string>());
         });
         // A document is signed by the server (Signatures module): the Bundle as this caller may see it.
-        await FhirFormats.WriteJsonBytesAsync(ctx, 200, ctx.RequestServices.GetRequiredService<Signatures.DocumentSigner>().Sign(bundle.ToJson()));
+        await FhirFormats.WriteJsonBytesAsync(ctx, 200, signer.Sign(bundle.ToJson()));
     }
 
     /// <summary>A tag as a generated Flag: the health-tag code, the Patient, and a flag-detail per resource it came from.</summary>

@@ -217,6 +217,13 @@ public abstract class DocumentTestsBase<TFixture>(TFixture fx) : IAsyncLifetime 
         Assert.Equal(stored.GetProperty("identifier").GetProperty("value").GetString(), readBack.GetProperty("identifier").GetProperty("value").GetString());
         Assert.Equal("Composition/doc-full", Ids(readBack)[0]);
         AssertReferencesResolve(readBack);
+        // Signed by the server as answered and as stored (the store's new id and meta are outside the signed form):
+        // the stored Bundle verifies at instance level; a changed entry breaks it.
+        Assert.Equal("application/jose", readBack.GetProperty("signature").GetProperty("sigFormat").GetString());
+        Assert.True(await SignatureValidAsync(await _c.SendAsync(post, $"/Bundle/{id}/$verify-signature", null, HolderClinician)));
+        var tampered = System.Text.Json.Nodes.JsonNode.Parse(readBack.GetRawText())!;
+        tampered["entry"]![0]!["resource"]!["title"] = "改过的标题 / a changed title";
+        Assert.False(await SignatureValidAsync(await _c.SendAsync(post, "/Bundle/$verify-signature", tampered.ToJsonString(), HolderClinician)));
 
         // The Composition has not changed: the stored document is returned, nothing stored again.
         var (again, againBody) = await DocumentAsync(HolderClinician, "doc-full", "?persist=true", post);
@@ -234,6 +241,24 @@ public abstract class DocumentTestsBase<TFixture>(TFixture fx) : IAsyncLifetime 
             Assert.True(closed.StatusCode == HttpStatusCode.NotFound, $"{caller}: {closed.StatusCode}");
             Assert.DoesNotContain("F20", await closed.Content.ReadAsStringAsync());
         }
+    }
+
+    private static async Task<bool> SignatureValidAsync(HttpResponseMessage r)
+    {
+        var body = await r.Content.ReadAsStringAsync();
+        Assert.True(r.StatusCode == HttpStatusCode.OK, body);
+        return JsonDocument.Parse(body).RootElement.GetProperty("parameter").EnumerateArray()
+            .Single(p => p.GetProperty("name").GetString() == "valid").GetProperty("valueBoolean").GetBoolean();
+    }
+
+    [FhirFact]
+    public async Task The_document_as_answered_is_signed_by_the_server_and_verifies()
+    {
+        var (r, body) = await DocumentAsync(Guardian, "doc-full");
+        Assert.True(r.StatusCode == HttpStatusCode.OK, body);
+        // The guardian's redacted view is what is signed: it verifies as answered.
+        Assert.Contains("\"signature\"", body);
+        Assert.True(await SignatureValidAsync(await _c.SendAsync(HttpMethod.Post, "/Bundle/$verify-signature", body, Guardian)));
     }
 
     [FhirFact]

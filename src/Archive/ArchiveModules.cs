@@ -4,6 +4,7 @@ using FhirArchive.Archive.HealthTags;
 using FhirArchive.Archive.Homepage;
 using FhirArchive.Archive.Notifications;
 using FhirArchive.Archive.OffSite;
+using FhirArchive.Archive.PatientIdentity;
 using FhirArchive.Archive.Records;
 using FhirArchive.Archive.Transfer;
 
@@ -16,7 +17,8 @@ namespace FhirArchive.Archive;
 public static class ArchiveModules
 {
     public static IServiceCollection AddArchive(this IServiceCollection services, IConfiguration configuration, string dataFolder) =>
-        services.AddRecords(configuration)
+        services.AddPatientIdentity()
+            .AddRecords(configuration)
             .AddConsent(configuration)
             .AddNotifications(configuration, dataFolder)
             .AddGrants(configuration)
@@ -31,5 +33,6 @@ public static class ArchiveModules
         app.MapTransfer();
         app.MapOffSite();
         app.MapHomepage();
+        app.MapPatientIdentity();
     }
 }

@@ -41,14 +41,12 @@ public static class PixQueryEndpoint
         var logical = system == baseUrl;
         var domain = logical ? null : await domains.FindAsync(system, ct);
         if (!logical && domain is null) throw new FhirException(400, "code-invalid", DomainNotFound);
+        // The server's base as a target domain asks for the record only (targetId is always answered, as in IHE's examples).
+        var targetSystems = input.Values("targetSystem");
         var targets = new List<IdentifierDomain>();
-        var wantsLogical = false;
-        foreach (var target in input.Values("targetSystem"))
-        {
-            if (target == baseUrl) wantsLogical = true;
-            else targets.Add(await domains.FindAsync(target, ct) ?? throw new FhirException(403, "code-invalid", $"{TargetNotFound}: {target}"));
-        }
-        var filtered = targets.Count > 0 || wantsLogical;
+        foreach (var target in targetSystems.Where(t => t != baseUrl))
+            targets.Add(await domains.FindAsync(target, ct) ?? throw new FhirException(403, "code-invalid", $"{TargetNotFound}: {target}"));
+        var filtered = targetSystems.Count > 0;
 
         var records = await guard.RunAsync(ctx, "operation", "Patient", async access =>
         {
@@ -73,8 +71,7 @@ public static class PixQueryEndpoint
         var parameters = new JsonArray();
         foreach (var record in records)
         {
-            if (!filtered || wantsLogical)
-                parameters.Add(new JsonObject { ["name"] = "targetId", ["valueReference"] = new JsonObject { ["reference"] = $"Patient/{record.Id}" } });
+            parameters.Add(new JsonObject { ["name"] = "targetId", ["valueReference"] = new JsonObject { ["reference"] = $"Patient/{record.Id}" } });
             var patient = JsonNode.Parse(record.Json!)!.AsObject();
             foreach (var identifier in patient["identifier"]?.AsArray() ?? [])
             {

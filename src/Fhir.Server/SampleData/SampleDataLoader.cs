@@ -42,6 +42,7 @@ public static class SampleDataLoader
         foreach (var json in Resources()) await PutAsync(writer, s, json, ct);
         await RecordSampleData.LoadAsync(services, s, ct);
         await ConsentSampleData.LoadAsync(services, s, ct);
+        await PatientIdentitySampleData.LoadAsync(services, s, ct);
         await TransferSampleData.LoadAsync(services, s, ct);
         await OffSiteSampleData.LoadAsync(services, s, ct);
         await s.CommitAsync(ct);

@@ -254,7 +254,7 @@ public abstract class PatientIdentityTestsBase<TFixture>(TFixture fx) : RecordTe
         (status, var toA) = await PixAsync($"sourceIdentifier={Q("urn:oid:2.16.840.1.113883.2.23.1.19.1", card)}&targetSystem={Uri.EscapeDataString(MrnA)}", DoctorB);
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal([$"{MrnA}|{mrnA}"], TargetIdentifiers(toA));
-        Assert.Empty(TargetIds(toA));
+        Assert.Equal([$"Patient/{id}"], TargetIds(toA));
         // Two target domains; POST with a Parameters body alike; the server's own logical id as a domain.
         var posted = await Send(HttpMethod.Post, "/Patient/$ihe-pix", Params(("sourceIdentifier", "String", $"{MrnB}|{mrnB}"),
             ("targetSystem", "String", MrnA), ("targetSystem", "String", IdCardSystem)), DoctorB);
@@ -263,6 +263,10 @@ public abstract class PatientIdentityTestsBase<TFixture>(TFixture fx) : RecordTe
         (status, var logical) = await PixAsync($"sourceIdentifier={Q(_fx.BaseAddress.ToString().TrimEnd('/'), "Patient/" + id)}&targetSystem={Uri.EscapeDataString(MrnB)}");
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal([$"{MrnB}|{mrnB}"], TargetIdentifiers(logical));
+        (status, var onlyRecord) = await PixAsync($"sourceIdentifier={Q(MrnA, mrnA)}&targetSystem={Uri.EscapeDataString(_fx.BaseAddress.ToString().TrimEnd('/'))}");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Empty(TargetIdentifiers(onlyRecord));
+        Assert.Equal([$"Patient/{id}"], TargetIds(onlyRecord));
 
         // XML on request (_format).
         var xml = await Send(HttpMethod.Get, $"/Patient/$ihe-pix?sourceIdentifier={Q(MrnA, mrnA)}&_format=xml", null, DoctorA);

@@ -48,12 +48,22 @@ public sealed class IdentityFeedInterceptor(IdentifierDomains domains, RecordSco
         var current = context.CreatesResource ? null : RecordScope.Parse(context.Current);
         var before = (current?.ChildrenNamed("identifier") ?? []).Select(Key).OfType<(string, string)>().ToHashSet();
 
+        var maintainer = current is null || !scope.IsRecordPatient(current) || RecordMaintainer.Refusal(caller, current, context.Id, clock.GetUtcNow()) is null;
+
         await ResolveMergeAsync(context, patient, caller, InstitutionOf);
 
         var own = new List<ElementNode>();
         foreach (var identifier in patient.ChildrenNamed("identifier").ToList())
         {
-            if (Key(identifier) is not { } key || await InstitutionOf(key.System) is not { } institution) continue;
+            if (Key(identifier) is not { } key) continue;
+            if (await InstitutionOf(key.System) is not { } institution)
+            {
+                // Someone who does not maintain the record brings only the identifiers of its own registered domain.
+                if (!maintainer && !before.Contains(key))
+                    throw new FhirException(403, "forbidden",
+                        $"{caller.Organization ?? caller.Subject} does not maintain Patient/{context.Id}: it may add only the identifiers of its own registered identifier domain, not {key.System} / 非档案管理机构只能添加本机构标识");
+                continue;
+            }
             if (institution == caller.Organization)
             {
                 if (identifier.Child("assigner") is null) identifier.Add("assigner").Add("reference", institution);
@@ -69,8 +79,7 @@ public sealed class IdentityFeedInterceptor(IdentifierDomains domains, RecordSco
                 && !patient.ChildrenNamed("identifier").Any(i => Key(i) == key))
                 patient.InsertInOrder(identifier.DeepCopy());
 
-        if (current is not null && own.Count > 0 && scope.IsRecordPatient(current)
-            && RecordMaintainer.Refusal(caller, current, context.Id, clock.GetUtcNow()) is not null)
+        if (!maintainer && own.Count > 0 && current is not null)
             await KeepOnlyOwnIdentifiersAsync(patient, current, own, caller.Organization!, InstitutionOf);
     }
 

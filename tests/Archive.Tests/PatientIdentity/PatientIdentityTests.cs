@@ -143,6 +143,28 @@ public abstract class PatientIdentityTestsBase<TFixture>(TFixture fx) : RecordTe
     }
 
     [FhirFact]
+    public async Task A_feed_in_a_transaction_entry_follows_the_same_rules()
+    {
+        var (id, card, birth) = await RecordAsync();
+        var mrn = Mrn();
+        var url = $"Patient?identifier={Q(MrnA, mrn)}";
+        var bundle = $$$"""
+            {"resourceType":"Bundle","type":"transaction","entry":[
+              {"resource":{{{Residents.Patient(Residents.IdCardIdentifier(card) + "," + Id(MrnA, mrn), name: "另一个名字", birthDate: birth, org: HospA, id: id)}}},"request":{"method":"PUT","url":"{{{url}}}"}}]}
+            """;
+        var r = await Send(HttpMethod.Post, "/", bundle, DoctorA);
+        Assert.True(r.StatusCode == HttpStatusCode.OK, await r.Content.ReadAsStringAsync());
+        var record = await ReadAsync($"/Patient/{id}");
+        Assert.Contains($"{MrnA}|{mrn}", Identifiers(record));
+        Assert.Equal("张伟", record.GetProperty("name")[0].GetProperty("text").GetString());
+        // Hospital B (authorised too) with an entry in A's domain: the whole transaction is refused.
+        await GrantAsync(id, HospB, "Practitioner/pix-doc-b");
+        var forged = bundle.Replace(mrn, "B-FORGED");
+        await Forbidden(await Send(HttpMethod.Post, "/", forged, DoctorB), HospA);
+        Assert.DoesNotContain("B-FORGED", (await ReadAsync($"/Patient/{id}")).GetRawText());
+    }
+
+    [FhirFact]
     public async Task A_feed_that_would_create_a_second_record_for_an_ID_card_number_is_refused_and_a_new_person_is_created()
     {
         var (id, card, birth) = await RecordAsync();
@@ -194,6 +216,14 @@ public abstract class PatientIdentityTestsBase<TFixture>(TFixture fx) : RecordTe
         Assert.Equal("张伟", (await ReadAsync($"/Patient/{id}")).GetProperty("name")[0].GetProperty("text").GetString());
         var withoutOwn = Residents.Patient(Residents.IdCardIdentifier(card), name: "改名", birthDate: birth, id: id);
         await Forbidden(await Send(HttpMethod.Put, $"/Patient/{id}", withoutOwn, DoctorA)); // no identifier of its own: the maintainer rule
+        // Nor an identifier of an unregistered system or a national one, even claiming to be assigned by A.
+        foreach (var smuggled in new[] { """{"system":"http://hosp-a.example.cn/other","value":"X1","assigner":{"reference":"Organization/pix-hosp-a"}}""",
+                     """{"system":"urn:oid:2.16.156.10011.1.19","value":"HC-FORGED","assigner":{"reference":"Organization/pix-hosp-a"}}""" })
+        {
+            var json = Residents.Patient(Residents.IdCardIdentifier(card) + "," + smuggled, birthDate: birth, id: id);
+            await Forbidden(await Send(HttpMethod.Put, $"/Patient/{id}", json, DoctorA), "may add only");
+        }
+        Assert.DoesNotContain("FORGED", (await ReadAsync($"/Patient/{id}")).GetRawText());
     }
 
     [FhirFact]

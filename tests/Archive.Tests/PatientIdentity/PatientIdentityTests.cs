@@ -305,6 +305,30 @@ public abstract class PatientIdentityTestsBase<TFixture>(TFixture fx) : RecordTe
     }
 
     [FhirFact]
+    public async Task Ihe_pix_answers_a_merged_record_s_MRN_with_the_surviving_record()
+    {
+        var (survivor, card, _) = await RecordAsync();
+        await WorldAsync();
+        var certificate = $$"""{"system":"http://fhirarchive.cn/fhir/sid/birth-certificate","value":"O6{{Random.Shared.Next(10_000_000, 99_999_999)}}"}""";
+        var duplicate = await CreateRecordAsync(Residents.Patient(certificate, birthDate: "1980-01-01"));
+        await GrantAsync(duplicate, HospA, "Practitioner/pix-doc-a");
+        var mrn = Mrn();
+        var fed = await FeedAsync(MrnA, mrn, Residents.Patient(certificate + "," + Id(MrnA, mrn), birthDate: "1980-01-01", org: HospA, id: duplicate), DoctorA);
+        Assert.True(fed.StatusCode == HttpStatusCode.OK, await fed.Content.ReadAsStringAsync());
+        var (status, before) = await PixAsync($"sourceIdentifier={Q(MrnA, mrn)}");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal([$"Patient/{duplicate}"], TargetIds(before));
+
+        var merge = $$$"""{"resourceType":"Parameters","parameter":[{"name":"source-patient","valueReference":{"reference":"Patient/{{{duplicate}}}"}},{"name":"target-patient","valueReference":{"reference":"Patient/{{{survivor}}}"}}]}""";
+        var r = await Send(HttpMethod.Post, "/Patient/$merge", merge, Admin);
+        Assert.True(r.StatusCode == HttpStatusCode.OK, await r.Content.ReadAsStringAsync());
+        (status, var after) = await PixAsync($"sourceIdentifier={Q(MrnA, mrn)}");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal([$"Patient/{survivor}"], TargetIds(after));
+        Assert.Contains($"{IdCardSystem}|{card}", TargetIdentifiers(after));
+    }
+
+    [FhirFact]
     public async Task Ihe_pix_answers_the_IHE_error_cases_and_a_record_the_caller_may_not_see_as_unknown()
     {
         var (id, card, birth) = await RecordAsync();
@@ -364,6 +388,7 @@ public abstract class PatientIdentityTestsBase<TFixture>(TFixture fx) : RecordTe
             ("family:exact=MOHR", "family:exact=MOH"),
             ("given=ALICE", "given=ALISSA"),
             ($"identifier={Q(IdCardSystem, card)}", $"identifier={Q(IdCardSystem, "110101199001011237")}"),
+            ($"identifier={Uri.EscapeDataString(IdCardSystem + "|")}", $"identifier={Uri.EscapeDataString(MrnB + "|")}"), // a domain (PDQm 3.78.4.1.2.3)
             ("telecom=13800138000", "telecom=13900000000"),
             ($"birthdate={birth}", "birthdate=1900-01-01"),
             ("address=高笋塘", "address=朝阳"),

@@ -43,7 +43,15 @@ public sealed class IdentifierDomains(IResourceStore store, SearchParser parser)
         var isOid = system.StartsWith("urn:oid:", StringComparison.Ordinal);
         var value = isOid ? system[8..] : system;
         if (value.Length == 0) return null;
-        var (query, _) = await parser.ParseAsync("NamingSystem", [new("value:exact", value), new("kind", "identifier"), new("status", "active")], strict: true, ct);
+        Storage.Search.SearchQuery query;
+        try
+        {
+            (query, _) = await parser.ParseAsync("NamingSystem", [new("value:exact", Escape(value)), new("kind", "identifier"), new("status", "active")], strict: true, ct);
+        }
+        catch (Rest.Infrastructure.FhirException)
+        {
+            return null; // a system no search can name (too long for a value): no registered domain
+        }
         query.Count = 10;
         query.IncludeTotal = false;
         foreach (var stored in (await store.SearchAsync(query, ct)).Matches)
@@ -56,6 +64,9 @@ public sealed class IdentifierDomains(IResourceStore store, SearchParser parser)
         }
         return null;
     }
+
+    /// <summary>A search value's reserved characters (search.html#escaping): a system is matched as it is.</summary>
+    public static string Escape(string s) => s.Replace("\\", "\\\\").Replace(",", "\\,").Replace("|", "\\|").Replace("$", "\\$");
 
     /// <summary>The system URIs of a NamingSystem's unique ids (an oid as urn:oid:…).</summary>
     private static List<string> Systems(ElementNode ns) =>

@@ -101,8 +101,7 @@ public static class PixQueryEndpoint
         }
     }
 
-    /// <summary>A token part's reserved characters (search.html#escaping).</summary>
-    private static string Escape(string s) => s.Replace("\\", "\\\\").Replace(",", "\\,").Replace("|", "\\|").Replace("$", "\\$");
+    private static string Escape(string s) => IdentifierDomains.Escape(s);
 
     private static string Unescape(string s) => s.Replace("\\|", "|").Replace("\\,", ",").Replace("\\$", "$").Replace("\\\\", "\\");
 }

@@ -157,6 +157,23 @@ public abstract class PatientIdentityTestsBase<TFixture>(TFixture fx) : RecordTe
         var record = await ReadAsync($"/Patient/{id}");
         Assert.Contains($"{MrnA}|{mrn}", Identifiers(record));
         Assert.Equal("张伟", record.GetProperty("name")[0].GetProperty("text").GetString());
+        // In XML (ITI-104: JSON and XML), an identifier of an unregistered system with search-reserved characters beside it left alone.
+        var mrn2 = Mrn();
+        var xml = $"""
+            <Patient xmlns="http://hl7.org/fhir"><id value="{id}"/>
+              <identifier><system value="{IdCardSystem}"/><value value="{card}"/></identifier>
+              <identifier><system value="{MrnA}"/><value value="{mrn2}"/></identifier>
+              <name><text value="XML"/></name><gender value="male"/><birthDate value="{birth}"/>
+              <managingOrganization><reference value="{HospA}"/></managingOrganization></Patient>
+            """;
+        var put = new HttpRequestMessage(HttpMethod.Put, $"/Patient?identifier={Q(MrnA, mrn2)}") { Content = new StringContent(xml, System.Text.Encoding.UTF8, Xml) };
+        put.Headers.Add(DoctorA.Item1, DoctorA.Item2);
+        var xmlFeed = await C.SendAsync(put);
+        Assert.True(xmlFeed.StatusCode == HttpStatusCode.OK, await xmlFeed.Content.ReadAsStringAsync());
+        Assert.Contains($"{MrnA}|{mrn2}", Identifiers(await ReadAsync($"/Patient/{id}")));
+        var odd = await CreateRecordAsync(Residents.New().Json.Replace("\"identifier\":[", "\"identifier\":[{\"system\":\"urn:x:a,b|c$d\\\\e\",\"value\":\"1\"},"));
+        Assert.Contains("urn:x:a,b|c$d\\e|1", Identifiers(await ReadAsync($"/Patient/{odd}")));
+
         // Hospital B (authorised too) with an entry in A's domain: the whole transaction is refused.
         await GrantAsync(id, HospB, "Practitioner/pix-doc-b");
         var forged = bundle.Replace(mrn, "B-FORGED");

@@ -315,6 +315,11 @@ public abstract class PatientIdentityTestsBase<TFixture>(TFixture fx) : RecordTe
         Assert.Empty(TargetIdentifiers(onlyRecord));
         Assert.Equal([$"Patient/{id}"], TargetIds(onlyRecord));
 
+        // Audited (BALP) as an operation disclosing the record, naming the caller.
+        var events = (await (await Send(HttpMethod.Get, $"/AuditEvent?patient=Patient/{id}&_count=200", null, TestCallers.Auditor)).JsonAsync())
+            .GetProperty("entry").EnumerateArray().Select(e => e.GetProperty("resource").GetRawText()).ToList();
+        Assert.Contains(events, e => e.Contains("ihe-pix") && e.Contains("Practitioner/pix-doc-b"));
+
         // XML on request (_format).
         var xml = await Send(HttpMethod.Get, $"/Patient/$ihe-pix?sourceIdentifier={Q(MrnA, mrnA)}&_format=xml", null, DoctorA);
         Assert.Equal(HttpStatusCode.OK, xml.StatusCode);

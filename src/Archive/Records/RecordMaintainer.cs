@@ -52,7 +52,7 @@ public static class RecordMaintainer
     }
 
     /// <summary>
-    /// Whether an update changes nothing of the record but the identifiers the caller's institution assigns (its
+    /// Whether an update carries identifiers the caller's institution assigns and changes nothing else of the record (its
     /// medical record numbers: <c>identifier.assigner</c> = that institution; never an identity key nor the record
     /// number): an institution attaches those to a record it does not maintain (the PatientIdentity module's ITI-104
     /// feed), without touching what the maintainer keeps.
@@ -62,6 +62,8 @@ public static class RecordMaintainer
         if (caller.Organization is not { } institution) return false;
         bool Own(ElementNode i) => i.Child("assigner")?.Child("reference")?.Value == institution
             && i.Child("system")?.Value is { } s && !IdentityKeys.IsKeySystem(s) && s != Profiles.Identifiers.HealthRecordNumber.OidSystem;
+        // An update carrying none of its own identifiers is an ordinary change, for the maintainer (even when it changes nothing).
+        if (!written.ChildrenNamed("identifier").Any(Own)) return false;
         byte[] Rest(ElementNode patient)
         {
             var copy = patient.DeepCopy();

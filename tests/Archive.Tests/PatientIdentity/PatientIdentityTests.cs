@@ -233,6 +233,11 @@ public abstract class PatientIdentityTestsBase<TFixture>(TFixture fx) : RecordTe
         Assert.Equal("张伟", (await ReadAsync($"/Patient/{id}")).GetProperty("name")[0].GetProperty("text").GetString());
         var withoutOwn = Residents.Patient(Residents.IdCardIdentifier(card), name: "改名", birthDate: birth, id: id);
         await Forbidden(await Send(HttpMethod.Put, $"/Patient/{id}", withoutOwn, DoctorA)); // no identifier of its own: the maintainer rule
+        // Nor an update of the record exactly as it is, without an identifier of its own: that is the maintainer's.
+        var asIs = System.Text.Json.Nodes.JsonNode.Parse((await ReadAsync($"/Patient/{id}")).GetRawText())!.AsObject();
+        var ids = asIs["identifier"]!.AsArray();
+        foreach (var i in ids.Where(i => i!["system"]!.GetValue<string>() == MrnA).ToList()) ids.Remove(i);
+        await Forbidden(await Send(HttpMethod.Put, $"/Patient/{id}", asIs.ToJsonString(), DoctorA));
         // Nor an identifier of an unregistered system or a national one, even claiming to be assigned by A.
         foreach (var smuggled in new[] { """{"system":"http://hosp-a.example.cn/other","value":"X1","assigner":{"reference":"Organization/pix-hosp-a"}}""",
                      """{"system":"urn:oid:2.16.156.10011.1.19","value":"HC-FORGED","assigner":{"reference":"Organization/pix-hosp-a"}}""" })

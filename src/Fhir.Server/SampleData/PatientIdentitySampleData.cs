@@ -1,5 +1,4 @@
 using FhirArchive.Archive.PatientIdentity;
-using FhirArchive.Rest.Infrastructure;
 using FhirArchive.Rest.Resources;
 using FhirArchive.Storage;
 
@@ -7,7 +6,7 @@ namespace FhirArchive.Server.SampleData;
 
 /// <summary>
 /// PIXm sample data: 北京安贞医院 (the tier-3 hospital 张伟 authorised, ConsentSampleData) registers its medical record
-/// numbers as an identifier domain, and 张伟's record carries his MRN there, so that
+/// numbers as an identifier domain, and 张伟's record carries his MRN there from its first version, so that
 /// <c>Patient/$ihe-pix?sourceIdentifier=http://fhirarchive.cn/fhir/sid/mrn/bj-anzhen-hospital|AZ20240317</c> (as drwu)
 /// answers his ID card number and record number.
 /// </summary>
@@ -16,6 +15,13 @@ public static class PatientIdentitySampleData
     public const string AnzhenMrnSystem = "http://fhirarchive.cn/fhir/sid/mrn/bj-anzhen-hospital";
     public const string ZhangWeiMrn = "AZ20240317";
 
+    /// <summary>The hospital identifiers a sample resident's record carries from its first version (JSON to append to its identifiers).</summary>
+    public static string IdentifiersOf(string resident) => resident != "zhang-wei" ? "" : $$$"""
+        ,{"use":"secondary","type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"MR"}]},
+          "system":"{{{AnzhenMrnSystem}}}","value":"{{{ZhangWeiMrn}}}","assigner":{"reference":"{{{ConsentSampleData.Anzhen}}}"}}
+        """;
+
+    /// <summary>The hospital's identifier domain (after ConsentSampleData, which writes the hospital).</summary>
     public static async Task LoadAsync(IServiceProvider services, IWriteSession s, CancellationToken ct)
     {
         // The MRN's institution is the consent sample data's hospital.
@@ -28,16 +34,5 @@ public static class PatientIdentitySampleData
              "useContext":[{"code":{"system":"{{{IdentifierDomains.UsageContextSystem}}}","code":"{{{IdentifierDomains.InstitutionContext}}}"},"valueReference":{"reference":"{{{ConsentSampleData.Anzhen}}}"}}],
              "uniqueId":[{"type":"uri","value":"{{{AnzhenMrnSystem}}}","preferred":true}]}
             """, ct);
-        if (await s.ReadAsync("Patient", "zhang-wei", ct) is not { Json: { } json }) return;
-        var patient = FhirFormats.ParseStored(json);
-        var mrn = patient.Add("identifier");
-        mrn.Add("use", "secondary");
-        var type = mrn.Add("type").Add("coding");
-        type.Add("system", "http://terminology.hl7.org/CodeSystem/v2-0203");
-        type.Add("code", "MR");
-        mrn.Add("system", AnzhenMrnSystem);
-        mrn.Add("value", ZhangWeiMrn);
-        mrn.Add("assigner").Add("reference", ConsentSampleData.Anzhen);
-        await SampleDataLoader.PutAsync(writer, s, patient, ct);
     }
 }

@@ -124,7 +124,7 @@ public static class SampleDataLoader
         var idNumber = IdCardNumber(r.AddressCode, r.BirthDate, r.Sequence);
         return $$"""
             {"resourceType":"Patient","id":"{{r.Id}}","active":true,
-             "identifier":[{"use":"official","type":{"text":"居民身份证"},"system":"{{ResidentIdCard.OidSystem}}","value":"{{idNumber}}"}],
+             "identifier":[{"use":"official","type":{"text":"居民身份证"},"system":"{{ResidentIdCard.OidSystem}}","value":"{{idNumber}}"}{{PatientIdentitySampleData.IdentifiersOf(r.Id)}}],
              "name":[{"use":"official","text":"{{r.Family}}{{r.Given}}","family":"{{r.Family}}","given":["{{r.Given}}"]}],
              "telecom":[{"system":"phone","value":"1380000{{r.Sequence}}{{r.Sequence[0]}}","use":"mobile"}],
              "gender":"{{r.Gender}}","birthDate":"{{r.BirthDate}}",

@@ -6,6 +6,7 @@ using FhirArchive.Archive.Homepage;
 using FhirArchive.Archive.Mhd;
 using FhirArchive.Archive.Notifications;
 using FhirArchive.Archive.OffSite;
+using FhirArchive.Archive.PatientIdentity;
 using FhirArchive.Archive.Records;
 using FhirArchive.Archive.Signatures;
 using FhirArchive.Archive.Transfer;
@@ -19,7 +20,8 @@ namespace FhirArchive.Archive;
 public static class ArchiveModules
 {
     public static IServiceCollection AddArchive(this IServiceCollection services, IConfiguration configuration, string dataFolder) =>
-        services.AddRecords(configuration)
+        services.AddPatientIdentity()
+            .AddRecords(configuration)
             .AddConsent(configuration)
             .AddNotifications(configuration, dataFolder)
             .AddGrants(configuration)
@@ -38,5 +40,6 @@ public static class ArchiveModules
         app.MapHomepage();
         app.MapDocuments();
         app.MapSignatures();
+        app.MapPatientIdentity();
     }
 }

@@ -74,6 +74,19 @@ public sealed class ShippedRecordProfileTests(ShippedSettingsFixture fx) : IClas
     }
 
     [Fact]
+    public async Task Zhang_wei_s_hospital_MRN_cross_references_his_ID_card_number()
+    {
+        var source = Uri.EscapeDataString($"{FhirArchive.Server.SampleData.PatientIdentitySampleData.AnzhenMrnSystem}|{FhirArchive.Server.SampleData.PatientIdentitySampleData.ZhangWeiMrn}");
+        var r = await fx.Client.GetAsync($"/Patient/$ihe-pix?sourceIdentifier={source}&targetSystem={Uri.EscapeDataString(ResidentIdCard.OidSystem)}");
+        var body = await r.Content.ReadAsStringAsync();
+        Assert.True(r.StatusCode == System.Net.HttpStatusCode.OK, body);
+        var parameters = System.Text.Json.JsonDocument.Parse(body).RootElement.GetProperty("parameter").EnumerateArray().ToList();
+        var idCard = Assert.Single(parameters, p => p.GetProperty("name").GetString() == "targetIdentifier").GetProperty("valueIdentifier");
+        Assert.Equal(FhirArchive.Server.SampleData.SampleDataLoader.IdCardNumber("110105", "1985-03-12", "031"), idCard.GetProperty("value").GetString());
+        Assert.Equal("Patient/zhang-wei", Assert.Single(parameters, p => p.GetProperty("name").GetString() == "targetId").GetProperty("valueReference").GetProperty("reference").GetString());
+    }
+
+    [Fact]
     public async Task A_patient_without_the_record_identifiers_is_refused_by_default()
     {
         var r = await fx.Client.PostAsync("/Patient", Http.Body("""{"resourceType":"Patient","name":[{"family":"Smith"}]}"""));

@@ -16,6 +16,10 @@ public static class IdentityKeys
 
     private static readonly IReadOnlyList<string> IdCardSystems = NamingSystems.Aliases(ResidentIdCard.OidSystem);
 
+    /// <summary>Whether identifiers of this system are identity keys (the ID card, the birth certificate, the mother's ID card).</summary>
+    public static bool IsKeySystem(string system) =>
+        IdCardSystems.Contains(system) || system is BirthCertificateNumber.System or MotherIdCardSystem;
+
     public static List<string> Of(ElementNode patient)
     {
         var keys = new List<string>();

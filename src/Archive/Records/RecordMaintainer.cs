@@ -51,6 +51,30 @@ public static class RecordMaintainer
                $"or the system of {institution}; not by {who} / 签约居民的健康档案由家庭医生 {name} 负责管理";
     }
 
+    /// <summary>
+    /// Whether an update carries identifiers the caller's institution assigns and changes nothing else of the record (its
+    /// medical record numbers: <c>identifier.assigner</c> = that institution; never an identity key nor the record
+    /// number): an institution attaches those to a record it does not maintain (the PatientIdentity module's ITI-104
+    /// feed), without touching what the maintainer keeps.
+    /// </summary>
+    public static bool OnlyOwnIdentifiers(Caller caller, ElementNode current, ElementNode written)
+    {
+        if (caller.Organization is not { } institution) return false;
+        bool Own(ElementNode i) => i.Child("assigner")?.Child("reference")?.Value == institution
+            && i.Child("system")?.Value is { } s && !IdentityKeys.IsKeySystem(s) && s != Profiles.Identifiers.HealthRecordNumber.OidSystem;
+        // An update carrying none of its own identifiers is an ordinary change, for the maintainer (even when it changes nothing).
+        if (!written.ChildrenNamed("identifier").Any(Own)) return false;
+        byte[] Rest(ElementNode patient)
+        {
+            var copy = patient.DeepCopy();
+            copy.RemoveAll("meta");
+            copy.RemoveAll("text");
+            foreach (var identifier in copy.ChildrenNamed("identifier").Where(Own).ToList()) copy.Remove(identifier);
+            return Fhir.Serialization.Json.FhirJsonSerializer.SerializeToUtf8Bytes(copy);
+        }
+        return Rest(current).AsSpan().SequenceEqual(Rest(written));
+    }
+
     /// <summary>a ≤ b (or a &lt; b) comparing dates and dateTimes by their common date prefix; null when either is missing.</summary>
     private static bool? Before(string? a, string? b, bool orEqual)
     {

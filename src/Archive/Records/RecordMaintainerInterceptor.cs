@@ -6,7 +6,8 @@ namespace FhirArchive.Archive.Records;
 /// <summary>
 /// Ordinary updates and patches of a record Patient (REST or batch entries) are for whoever maintains the record
 /// (<see cref="RecordMaintainer"/>): others get 403 naming the family doctor or the responsible institution.
-/// Creating a record, service records (off-site service included) and the record procedures are not its concern.
+/// Creating a record, service records (off-site service included) and the record procedures are not its concern, nor
+/// an institution attaching its own identifiers (<see cref="RecordMaintainer.OnlyOwnIdentifiers"/>).
 /// </summary>
 public sealed class RecordMaintainerInterceptor(RecordScope scope, TimeProvider clock) : IWriteInterceptor
 {
@@ -19,6 +20,7 @@ public sealed class RecordMaintainerInterceptor(RecordScope scope, TimeProvider 
         // Judged by the record as it stands: a payload cannot name itself a new maintainer.
         var current = RecordScope.Parse(context.Current);
         if (current is null || !scope.IsRecordPatient(current)) return ValueTask.CompletedTask;
+        if (RecordMaintainer.OnlyOwnIdentifiers(context.Http.GetCaller(), current, context.Resource!)) return ValueTask.CompletedTask;
         RecordMaintainer.Demand(context.Http.GetCaller(), current, context.Id, clock.GetUtcNow());
         return ValueTask.CompletedTask;
     }

@@ -42,6 +42,7 @@ public static class SampleDataLoader
         foreach (var json in Resources()) await PutAsync(writer, s, json, ct);
         await RecordSampleData.LoadAsync(services, s, ct);
         await ConsentSampleData.LoadAsync(services, s, ct);
+        await PatientIdentitySampleData.LoadAsync(services, s, ct);
         await TransferSampleData.LoadAsync(services, s, ct);
         await OffSiteSampleData.LoadAsync(services, s, ct);
         await HomepageSampleData.LoadAsync(services, s, ct);
@@ -125,7 +126,7 @@ public static class SampleDataLoader
         var idNumber = IdCardNumber(r.AddressCode, r.BirthDate, r.Sequence);
         return $$"""
             {"resourceType":"Patient","id":"{{r.Id}}","active":true,
-             "identifier":[{"use":"official","type":{"text":"居民身份证"},"system":"{{ResidentIdCard.OidSystem}}","value":"{{idNumber}}"}],
+             "identifier":[{"use":"official","type":{"text":"居民身份证"},"system":"{{ResidentIdCard.OidSystem}}","value":"{{idNumber}}"}{{PatientIdentitySampleData.IdentifiersOf(r.Id)}}],
              "name":[{"use":"official","text":"{{r.Family}}{{r.Given}}","family":"{{r.Family}}","given":["{{r.Given}}"]}],
              "telecom":[{"system":"phone","value":"1380000{{r.Sequence}}{{r.Sequence[0]}}","use":"mobile"}],
              "gender":"{{r.Gender}}","birthDate":"{{r.BirthDate}}",

@@ -495,7 +495,10 @@ public sealed class TestScriptRunner(RunnerOptions options)
             return Compare(op ?? "equals", resource?.Type is { } t ? [t] : [], type, "resource type");
         if (a.Child("minimumId")?.Value is { } minimumId)
         {
-            var minimum = Fix(minimumId).Resource ?? throw new ScriptException($"fixture '{minimumId}' has no resource");
+            // The fixture as it was sent: its variables substituted.
+            var f = Fix(minimumId);
+            var minimum = (BodyOf(f) is { } text ? Parse(Substitute(text), f.IsXml && f.Response is null) : null)
+                ?? throw new ScriptException($"fixture '{minimumId}' has no resource");
             if (resource is null) return (false, "no resource in the response to compare with the minimum");
             var missing = MinimumCheck.Missing(FhirJsonSerializer.Serialize(minimum), FhirJsonSerializer.Serialize(resource));
             return (missing is null, $"the response lacks {missing} of fixture '{minimumId}'");

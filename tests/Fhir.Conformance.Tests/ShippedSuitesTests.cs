@@ -11,8 +11,8 @@ public class DemoServerFixture : SecurityFixture
 {
     public DemoServerFixture() : this(consent: true) { }
 
-    protected DemoServerFixture(bool consent)
-        : base(new Dictionary<string, string> { ["Consent:Enabled"] = consent ? "true" : "false" }, shippedRecordProfiles: true) { }
+    protected DemoServerFixture(bool consent, Func<Dictionary<string, string>, Dictionary<string, string>>? storage = null)
+        : base((storage ?? (s => s))(new Dictionary<string, string> { ["Consent:Enabled"] = consent ? "true" : "false" }), shippedRecordProfiles: true) { }
 
     /// <summary>The runner's options: the suite's own platform client by default, Dr 吴昊 (北京安贞医院) as other-clinician.</summary>
     public async Task<RunnerOptions> OptionsAsync() => new()
@@ -35,16 +35,21 @@ public class DemoServerFixture : SecurityFixture
 /// <summary>The same server with the consent rules turned off: a broken server behaviour the consent suite must catch.</summary>
 public sealed class NoConsentServerFixture() : DemoServerFixture(consent: false);
 
-public sealed class ShippedSuitesTests(DemoServerFixture fx) : IClassFixture<DemoServerFixture>
+/// <summary>The demo server on PostgreSQL (skipped, with the reason, without the PostgreSQL binaries).</summary>
+public sealed class PostgresDemoServerFixture() : DemoServerFixture(consent: true, storage: s => PostgresCluster.Settings(s));
+
+public abstract class ShippedSuitesTestsBase<TFixture>(TFixture fx) where TFixture : DemoServerFixture
 {
-    [Fact]
+    protected TFixture Fx { get; } = fx;
+
+    [FhirFact]
     public async Task The_shipped_suites_pass_and_write_their_reports()
     {
         var output = Directory.CreateTempSubdirectory("testscript-out-").FullName;
         try
         {
             var log = new StringWriter();
-            var (runs, exit) = await TestScriptCommand.RunAsync(DemoServerFixture.Suites(), await fx.OptionsAsync(), output, log);
+            var (runs, exit) = await TestScriptCommand.RunAsync(DemoServerFixture.Suites(), await Fx.OptionsAsync(), output, log);
 
             Assert.True(exit == 0, log.ToString());
             Assert.Equal(["ConsentRules", "LocalHisSubmission", "R4BaseInteractions", "RecordRules"], runs.Select(r => r.Name).Order());
@@ -67,7 +72,12 @@ public sealed class ShippedSuitesTests(DemoServerFixture fx) : IClassFixture<Dem
         }
         finally { Directory.Delete(output, true); }
     }
+}
 
+public sealed class PostgresShippedSuitesTests(PostgresDemoServerFixture fx) : ShippedSuitesTestsBase<PostgresDemoServerFixture>(fx), IClassFixture<PostgresDemoServerFixture>;
+
+public sealed class ShippedSuitesTests(DemoServerFixture fx) : ShippedSuitesTestsBase<DemoServerFixture>(fx), IClassFixture<DemoServerFixture>
+{
     [Fact]
     public async Task A_wrong_expectation_fails_the_run_and_names_the_assert()
     {
@@ -86,7 +96,7 @@ public sealed class ShippedSuitesTests(DemoServerFixture fx) : IClassFixture<Dem
                 """);
             var output = Path.Combine(folder, "out");
             var log = new StringWriter();
-            var (runs, exit) = await TestScriptCommand.RunAsync(folder, await fx.OptionsAsync(), output, log);
+            var (runs, exit) = await TestScriptCommand.RunAsync(folder, await Fx.OptionsAsync(), output, log);
 
             Assert.Equal(1, exit);
             var run = Assert.Single(runs);
@@ -113,7 +123,7 @@ public sealed class ShippedSuitesTests(DemoServerFixture fx) : IClassFixture<Dem
     [Fact]
     public async Task Without_the_other_clinician_token_the_consent_tests_are_skipped_not_crashed()
     {
-        var options = await fx.OptionsAsync();
+        var options = await Fx.OptionsAsync();
         options.Variables.Clear();
         var (runs, exit) = await TestScriptCommand.RunAsync(DemoServerFixture.Suites("consent-rules.json"), options, null, TextWriter.Null);
         var run = Assert.Single(runs);

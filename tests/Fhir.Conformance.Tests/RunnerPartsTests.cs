@@ -156,6 +156,40 @@ public sealed class RunnerPartsTests
     }
 
     [Fact]
+    public async Task An_xml_script_with_a_contained_fixture_sends_it_in_the_format_asked_for()
+    {
+        var folder = Directory.CreateTempSubdirectory("testscript-unit-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(folder, "script.xml"), """
+                <TestScript xmlns="http://hl7.org/fhir">
+                  <contained><Patient><id value="p"/><gender value="female"/></Patient></contained>
+                  <name value="XmlScript"/><status value="active"/>
+                  <fixture id="patient"><autocreate value="false"/><autodelete value="false"/><resource><reference value="#p"/></resource></fixture>
+                  <test><name value="create"/>
+                    <action><operation><type><code value="create"/></type><resource value="Patient"/><contentType value="xml"/>
+                      <encodeRequestUrl value="true"/><sourceId value="patient"/><responseId value="created"/></operation></action>
+                    <action><assert><responseCode value="201"/><warningOnly value="false"/></assert></action>
+                    <action><assert><expression value="gender"/><compareToSourceId value="patient"/><compareToSourceExpression value="gender"/><warningOnly value="false"/></assert></action>
+                    <action><assert><path value="$.gender"/><value value="female"/><warningOnly value="false"/></assert></action>
+                  </test>
+                </TestScript>
+                """);
+            var recorder = new Recorder(_ => Json(HttpStatusCode.Created, """{"resourceType":"Patient","id":"p9","gender":"female"}"""));
+            var run = await new TestScriptRunner(new RunnerOptions { Http = new HttpClient(recorder), Base = new Uri("http://fhir.test") })
+                .RunAsync(Path.Combine(folder, "script.xml"));
+
+            Assert.Equal("XmlScript", run.Name);
+            Assert.Equal("pass", Assert.Single(run.Tests).Status);
+            var sent = Assert.Single(recorder.Sent);
+            Assert.Contains("<Patient xmlns=\"http://hl7.org/fhir\">", sent.Body);
+            Assert.Contains("<gender value=\"female\"", sent.Body);
+            Assert.Equal("application/fhir+xml; charset=utf-8", run.Tests[0].Actions[0].Exchange!.RequestHeader("Content-Type"));
+        }
+        finally { Directory.Delete(folder, true); }
+    }
+
+    [Fact]
     public async Task An_unsupported_part_skips_its_test_and_the_others_run()
     {
         var folder = Directory.CreateTempSubdirectory("testscript-unit-").FullName;

@@ -413,7 +413,9 @@ public sealed class TestScriptRunner(RunnerOptions options)
         if (body is not null)
         {
             request.Content = new StringContent(body, Encoding.UTF8);
+            // The body is sent as UTF-8 and says so.
             request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType ?? FhirJson);
+            request.Content.Headers.ContentType.CharSet ??= "utf-8";
             sent.Add(new("Content-Type", request.Content.Headers.ContentType.ToString()));
         }
         foreach (var (k, v) in headers)

@@ -190,6 +190,31 @@ public sealed class RunnerPartsTests
     }
 
     [Fact]
+    public async Task A_declared_variable_without_a_value_fails_the_test_an_undeclared_one_skips_it()
+    {
+        var folder = Directory.CreateTempSubdirectory("testscript-unit-").FullName;
+        try
+        {
+            File.WriteAllText(Path.Combine(folder, "script.json"), """
+                {"resourceType":"TestScript","name":"Variables","status":"active",
+                 "variable":[{"name":"patientId","expression":"Patient.id","sourceId":"created"}],
+                 "test":[{"name":"create","action":[{"operation":{"type":{"code":"create"},"resource":"Patient","sourceId":"p","responseId":"created","encodeRequestUrl":true}}]},
+                         {"name":"declared","action":[{"operation":{"type":{"code":"read"},"resource":"Patient","params":"/${patientId}","encodeRequestUrl":true}}]},
+                         {"name":"undeclared","action":[{"operation":{"type":{"code":"read"},"resource":"Patient","params":"/${other}","encodeRequestUrl":true}}]}],
+                 "fixture":[{"id":"p","autocreate":false,"autodelete":false,"resource":{"reference":"#p"}}],
+                 "contained":[{"resourceType":"Patient","id":"p"}]}
+                """);
+            // The create is refused: the response holds no Patient, so patientId has no value.
+            var http = new HttpClient(new Recorder(_ => Json(HttpStatusCode.UnprocessableEntity, """{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid"}]}""")));
+            var run = await new TestScriptRunner(new RunnerOptions { Http = http, Base = new Uri("http://fhir.test") }).RunAsync(Path.Combine(folder, "script.json"));
+            Assert.Equal(["pass", "fail", "skip"], run.Tests.Select(t => t.Status));
+            Assert.Contains("'patientId' has no value", run.Tests[1].FirstFailure!.Message);
+            Assert.Contains("'other' is not defined", run.Tests[2].SkipReason);
+        }
+        finally { Directory.Delete(folder, true); }
+    }
+
+    [Fact]
     public async Task An_unsupported_part_skips_its_test_and_the_others_run()
     {
         var folder = Directory.CreateTempSubdirectory("testscript-unit-").FullName;

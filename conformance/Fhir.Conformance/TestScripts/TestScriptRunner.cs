@@ -230,7 +230,10 @@ public sealed class TestScriptRunner(RunnerOptions options)
 
     private string? Resolve(string name)
     {
-        if (_variables.TryGetValue(name, out var v)) return EvaluateVariable(v);
+        // A declared variable without a value (its source failed or gave nothing) fails the action; only an
+        // undeclared name, which the runner was not given, skips the test.
+        if (_variables.TryGetValue(name, out var v))
+            return EvaluateVariable(v) ?? throw new ScriptException($"variable '{name}' has no value (no defaultValue, and its source gave nothing)");
         return options.Variables.GetValueOrDefault(name) ?? (name == "token" ? options.Token : null);
     }
 

@@ -215,7 +215,7 @@ public sealed class RunnerPartsTests
     }
 
     [Fact]
-    public async Task An_unsupported_part_skips_its_test_and_the_others_run()
+    public async Task An_unsupported_part_skips_its_test_and_a_warning_does_not_fail()
     {
         var folder = Directory.CreateTempSubdirectory("testscript-unit-").FullName;
         try
@@ -225,14 +225,16 @@ public sealed class RunnerPartsTests
                  "test":[{"name":"profile","action":[{"operation":{"type":{"code":"read"},"resource":"Patient","params":"/1","encodeRequestUrl":true}},
                                                     {"assert":{"validateProfileId":"p","warningOnly":false}}]},
                          {"name":"status","action":[{"operation":{"type":{"code":"read"},"resource":"Patient","params":"/1","encodeRequestUrl":true}},
-                                                   {"assert":{"responseCode":"404","warningOnly":false}}]}]}
+                                                   {"assert":{"responseCode":"404","warningOnly":false}},
+                                                   {"assert":{"label":"only a warning","responseCode":"200","warningOnly":true}}]}]}
                 """);
             var http = new HttpClient(new Recorder(_ => Json(HttpStatusCode.NotFound, """{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"not-found"}]}""")));
             var (runs, exit) = await TestScriptCommand.RunAsync(folder, new RunnerOptions { Http = http, Base = new Uri("http://fhir.test") }, null, TextWriter.Null);
             var run = Assert.Single(runs);
             Assert.Equal(["skip", "pass"], run.Tests.Select(t => t.Status));
             Assert.Contains("validateProfileId", run.Tests[0].SkipReason);
-            Assert.Equal(0, exit);
+            Assert.Equal(ActionOutcome.Warning, run.Tests[1].Actions[^1].Outcome);
+            Assert.Equal(0, exit); // neither a skip nor a warningOnly assert fails the run
         }
         finally { Directory.Delete(folder, true); }
     }

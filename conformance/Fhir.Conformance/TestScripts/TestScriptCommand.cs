@@ -8,8 +8,11 @@ namespace FhirArchive.Conformance.TestScripts;
 /// are left alone), prints a line per test and writes DIR/&lt;script&gt;.testreport.json, DIR/report.html and
 /// DIR/junit.xml. Exit status 1 when an assert failed (warningOnly ones excepted) or a script could not run, 2 on usage.
 /// </summary>
-public static class TestScriptCommand
+public static partial class TestScriptCommand
 {
+    [System.Text.RegularExpressions.GeneratedRegex("^[A-Za-z][A-Za-z0-9_-]*$")]
+    private static partial System.Text.RegularExpressions.Regex RoleName();
+
     private const string Usage = "usage: testscript <folder|file> --server <base> [--token T] [--token role=T] [--var name=value] [--out DIR] [--timeout seconds]";
 
     public static int Run(string[] args)
@@ -30,8 +33,9 @@ public static class TestScriptCommand
                     case "--token":
                         var t = Next();
                         // "role=T" names a caller the scripts use as ${token-role}; a bare token is the default caller.
+                        // A token's own '=' (base64 padding) ends it, so a role is a short name followed by a value.
                         var eq = t.IndexOf('=');
-                        if (eq > 0 && eq < 40 && !t[..eq].Contains('.')) variables["token-" + t[..eq]] = t[(eq + 1)..];
+                        if (eq is > 0 and < 40 && eq < t.Length - 1 && RoleName().IsMatch(t[..eq])) variables["token-" + t[..eq]] = t[(eq + 1)..];
                         else token = t;
                         break;
                     case "--var":
@@ -96,8 +100,13 @@ public static class TestScriptCommand
         var runs = new List<ScriptRun>();
         foreach (var file in Find(path))
         {
-            // Each script has its own fixtures and variables.
-            var run = await new TestScriptRunner(options).RunAsync(file, ct);
+            // Each script has its own fixtures and variables; a runner fault is that script's failure, not the run's end.
+            ScriptRun run;
+            try { run = await new TestScriptRunner(options).RunAsync(file, ct); }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                run = new ScriptRun(file) { Error = $"the runner failed: {e.GetType().Name}: {e.Message}" };
+            }
             runs.Add(run);
             log.WriteLine($"{(run.Failed ? "FAIL" : "pass")}  {run.Name}  ({Path.GetFileName(file)}, {run.Elapsed.TotalSeconds:0.0} s)");
             if (run.Error is not null) log.WriteLine($"      error: {run.Error}");

@@ -281,7 +281,8 @@ public sealed class TestScriptRunner(RunnerOptions options)
                 into.Actions.Add(new("action", "unsupported", ActionOutcome.Skip, e.Message, null));
                 return;
             }
-            catch (Exception e) when (e is ScriptException or FhirPathSyntaxException or FhirPathEvaluationException)
+            catch (Exception e) when (e is ScriptException or FhirPathSyntaxException or FhirPathEvaluationException
+                                          or FormatException or UriFormatException or InvalidOperationException)
             {
                 into.Actions.Add(new(action.Child("operation") is null ? "assert" : "operation", "error", ActionOutcome.Error, e.Message, _last));
             }

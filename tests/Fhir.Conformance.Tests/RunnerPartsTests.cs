@@ -238,4 +238,30 @@ public sealed class RunnerPartsTests
         }
         finally { Directory.Delete(folder, true); }
     }
+
+    [Fact]
+    public async Task A_fixture_that_is_no_file_skips_every_test_and_sends_nothing()
+    {
+        var folder = Directory.CreateTempSubdirectory("testscript-unit-").FullName;
+        try
+        {
+            // As the official R4 examples write it: a reference to a resource the runner cannot load.
+            File.WriteAllText(Path.Combine(folder, "script.json"), """
+                {"resourceType":"TestScript","name":"ServerFixture","status":"active",
+                 "fixture":[{"id":"p","autocreate":true,"autodelete":true,"resource":{"reference":"Patient/example"}}],
+                 "test":[{"name":"read","action":[{"operation":{"type":{"code":"read"},"resource":"Patient","targetId":"p","encodeRequestUrl":true}}]}]}
+                """);
+            var recorder = new Recorder(_ => throw new InvalidOperationException("nothing should be sent"));
+            var log = new StringWriter();
+            var (runs, exit) = await TestScriptCommand.RunAsync(folder, new RunnerOptions { Http = new HttpClient(recorder), Base = new Uri("http://fhir.test") }, null, log);
+            var run = Assert.Single(runs);
+            Assert.Equal("skip", Assert.Single(run.Tests).Status);
+            Assert.Contains("Patient/example", run.Tests[0].SkipReason);
+            Assert.Equal("skip", run.Status);
+            Assert.Empty(recorder.Sent);
+            Assert.StartsWith("skip  ServerFixture", log.ToString());
+            Assert.Equal(0, exit);
+        }
+        finally { Directory.Delete(folder, true); }
+    }
 }

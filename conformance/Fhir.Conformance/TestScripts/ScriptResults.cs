@@ -59,6 +59,8 @@ public sealed class ScriptRun(string file)
     public int Passed => Tests.Count(t => t.Status == "pass");
     public int FailedCount => Tests.Count(t => t.Failed);
     public int SkippedCount => Tests.Count(t => t.Skipped);
+    /// <summary>fail, skip (nothing ran: every test skipped) or pass.</summary>
+    public string Status => Failed ? "fail" : Tests.Count > 0 && SkippedCount == Tests.Count ? "skip" : "pass";
 
     /// <summary>What the reports list: the setup and teardown when they failed, then every test.</summary>
     public IEnumerable<TestRun> ReportedTests()

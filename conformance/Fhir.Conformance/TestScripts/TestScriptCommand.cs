@@ -108,7 +108,7 @@ public static partial class TestScriptCommand
                 run = new ScriptRun(file) { Error = $"the runner failed: {e.GetType().Name}: {e.Message}" };
             }
             runs.Add(run);
-            log.WriteLine($"{(run.Failed ? "FAIL" : "pass")}  {run.Name}  ({Path.GetFileName(file)}, {run.Elapsed.TotalSeconds:0.0} s)");
+            log.WriteLine($"{(run.Failed ? "FAIL" : run.Status)}  {run.Name}  ({Path.GetFileName(file)}, {run.Elapsed.TotalSeconds:0.0} s)");
             if (run.Error is not null) log.WriteLine($"      error: {run.Error}");
             foreach (var t in run.ReportedTests())
             {

@@ -148,7 +148,7 @@ public static class TestScriptReports
         sb.Append($"<span class=\"pass\">{passed} 通过 passed</span> · <span class=\"fail\">{failed} 失败 failed</span> · <span class=\"skip\">{skipped} 跳过 skipped</span></p>");
         foreach (var r in runs)
         {
-            var status = r.Failed ? "fail" : "pass";
+            var status = r.Status;
             sb.Append($"<h2><span class=\"{status}\">{status}</span> {H(r.Name)}</h2><p><code>{H(r.File)}</code> · {r.Elapsed.TotalSeconds:0.0} s</p>");
             if (r.Error is not null) { sb.Append($"<p class=\"fail\">{H(r.Error)}</p>"); continue; }
             sb.Append("<table><tr><th>结果 result</th><th>测试 test</th><th>说明 detail</th></tr>");

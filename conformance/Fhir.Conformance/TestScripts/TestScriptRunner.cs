@@ -85,16 +85,22 @@ public sealed class TestScriptRunner(RunnerOptions options)
             foreach (var v in script.ChildrenNamed("variable"))
                 if (v.Child("name")?.Value is { } name) _variables[name] = v;
         }
-        catch (Exception e) when (e is ScriptException or UnsupportedException or IOException)
+        catch (Exception e) when (e is ScriptException or IOException)
         {
             run.Error = e.Message;
             return run;
         }
+        catch (UnsupportedException e)
+        {
+            // A fixture the runner cannot load: nothing runs, every test is reported skipped with the reason.
+            run.Setup.SkipReason = e.Message;
+        }
 
         // Setup: the autocreate fixtures, then the setup actions; a failure leaves the tests unrun (skipped).
-        foreach (var f in _fixtures.Values.Where(f => f.AutoCreate))
-            if (!await AutoCreateAsync(run.Setup, f, ct)) break;
-        if (!run.Setup.Failed && script.Child("setup") is { } setup)
+        if (run.Setup.SkipReason is null)
+            foreach (var f in _fixtures.Values.Where(f => f.AutoCreate))
+                if (!await AutoCreateAsync(run.Setup, f, ct)) break;
+        if (run.Setup.SkipReason is null && !run.Setup.Failed && script.Child("setup") is { } setup)
             await RunActionsAsync(run.Setup, setup.ChildrenNamed("action"), ct);
 
         foreach (var test in script.ChildrenNamed("test"))
@@ -106,7 +112,7 @@ public sealed class TestScriptRunner(RunnerOptions options)
             else await RunActionsAsync(t, test.ChildrenNamed("action"), ct);
         }
 
-        if (script.Child("teardown") is { } teardown)
+        if (run.Setup.SkipReason is null && script.Child("teardown") is { } teardown)
             await RunActionsAsync(run.Teardown, teardown.ChildrenNamed("action"), ct);
         foreach (var f in _fixtures.Values.Where(f => f.AutoDelete && f.ServerId is not null))
             await AutoDeleteAsync(run.Teardown, f, ct);
@@ -135,8 +141,9 @@ public sealed class TestScriptRunner(RunnerOptions options)
                 throw new UnsupportedException($"fixture '{id}': absolute reference {reference}");
             else
             {
-                var path = Path.GetFullPath(Path.Combine(_folder, reference));
-                if (!File.Exists(path)) throw new ScriptException($"fixture '{id}': file {reference} not found");
+                // A file relative to the script (the name as written, or with .json / .xml added).
+                var path = new[] { "", ".json", ".xml" }.Select(ext => Path.GetFullPath(Path.Combine(_folder, reference + ext))).FirstOrDefault(File.Exists)
+                    ?? throw new UnsupportedException($"fixture '{id}': {reference} is no file beside the script (a server or package reference)");
                 text = File.ReadAllText(path);
                 xml = path.EndsWith(".xml", StringComparison.OrdinalIgnoreCase);
             }

@@ -12,6 +12,8 @@ public static class Cli
           definitions                  start-up cost of the embedded R4 definitions (time, memory)
           validator-suite <folder>     the HL7 validator test cases (R4): agreement with the reference validator
           package [out.tgz]            writes the FhirArchive FHIR package (profiles, terminology, naming systems, examples)
+          testscript <folder|file> --server <base> [--token T] [--token role=T] [--var name=value] [--out DIR]
+                                       runs FHIR TestScripts against a server; TestReport JSON, report.html, junit.xml
         """;
 
     public static int Run(string[] args)
@@ -31,6 +33,7 @@ public static class Cli
             "definitions" => DefinitionsInfo.Run(),
             "package" => PackageCommand.Run(rest),
             "validator-suite" => ValidatorSuite.Run(rest),
+            "testscript" => TestScripts.TestScriptCommand.Run(rest),
             _ => Fail($"unknown suite '{args[0]}'"),
         };
     }

@@ -65,11 +65,12 @@ public abstract class MigrationTestsBase
         await using (var db = new FhirDbContext(options))
         {
             await SchemaMigrator.MigrateAsync(db, Dialect, upTo: 13);
-            foreach (var (type, id) in new[] { ("Patient", "p"), ("Observation", "o"), ("Encounter", "e") })
-                await db.Database.ExecuteSqlRawAsync($"""
-                    INSERT INTO "ResourceVersion" ("ResourceType", "ResourceId", "Version", "LastUpdated", "IsDeleted", "IsCurrent", "Data")
-                    VALUES ('{type}', '{id}', 1, 0, FALSE, TRUE, NULL)
-                    """);
+            // Literals only, so the statement is built as text.
+            var versions = """
+                INSERT INTO "ResourceVersion" ("ResourceType", "ResourceId", "Version", "LastUpdated", "IsDeleted", "IsCurrent", "Data")
+                VALUES ('Patient', 'p', 1, 0, FALSE, TRUE, NULL), ('Observation', 'o', 1, 0, FALSE, TRUE, NULL), ('Encounter', 'e', 1, 0, FALSE, TRUE, NULL)
+                """;
+            await db.Database.ExecuteSqlRawAsync(versions);
             await db.Database.ExecuteSqlRawAsync("""
                 INSERT INTO "ReferenceIndex" ("ResourceRowId", "Param", "TargetType", "TargetId", "Url")
                 SELECT "Id", 'patient', 'Patient', 'p', 'Patient/p' FROM "ResourceVersion" WHERE "ResourceId" IN ('o', 'e')

@@ -36,6 +36,11 @@ for role in resident guardian clinician family-doctor record-admin public-health
 fhir 200 resident GET /Patient/zhang-wei
 fhir 200 resident GET '/Patient/zhang-wei/$summary'
 check 'a["type"] == "document" and "hypertension" in json.dumps(a) and [s["text"]["div"].count("<tr>") for s in a["entry"][0]["resource"]["section"] if s["title"].startswith("卫生健康")] == [4]'
+#    a shared document (WS/T 483 hypertension follow-up from 北京朝阳), signed by the server with SM2, which verifies / 共享文档及验签
+fhir 200 resident GET '/Composition/zhang-wei-hypertension-followup/$document'
+DOC=$ANSWER
+fhir 200 resident POST '/Bundle/$verify-signature' "$DOC"
+check 'next(p["valueBoolean"] for p in a["parameter"] if p["name"] == "valid")'
 # 2. Dr 吴昊 (北京安贞医院), authorised by 张伟, reads 张伟's record; to him 王芳's looks missing, a search finds 张伟 only
 fhir 200 other-clinician GET /Patient/zhang-wei
 fhir 404 other-clinician GET /Patient/wang-fang

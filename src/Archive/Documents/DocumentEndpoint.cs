@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using FhirArchive.Fhir.Model;
@@ -36,7 +35,6 @@ public static class DocumentEndpoint
     public const string IdentifierSystem = "urn:ietf:rfc:3986";
     private const string EmptyReason = "http://terminology.hl7.org/CodeSystem/list-empty-reason";
 
-    private static readonly JsonSerializerOptions Relaxed = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public static void Map(IEndpointRouteBuilder app)
     {
@@ -128,7 +126,7 @@ public static class DocumentEndpoint
         var visible = KeysOf(await guard.VisibleAsync(access, direct.Values));
         var hidden = direct.Where(kv => !visible.Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value);
         var candidate = hidden.Count > 0 && Cut(composition, hidden.Keys.ToHashSet(), baseUrl)
-            ? stored with { RowId = 0, Json = Utf8(composition) }
+            ? stored with { RowId = 0, Json = FhirFormats.Utf8(composition) }
             : stored;
         if (await guard.ShowOrGoneAsync(access, candidate) is not { } shown) throw NotKnown(id);
         // Decided again aloud (they show nothing): the audit names what was withheld, with the reason.
@@ -326,5 +324,4 @@ public static class DocumentEndpoint
         return $"urn:uuid:{hex[..8]}-{hex[8..12]}-{hex[12..16]}-{hex[16..20]}-{hex[20..]}";
     }
 
-    private static byte[] Utf8(JsonNode node) => FhirFormats.Utf8(node.ToJsonString(Relaxed));
 }

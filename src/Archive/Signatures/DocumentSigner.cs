@@ -1,5 +1,4 @@
 using System.Text;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using FhirArchive.Crypto;
@@ -35,7 +34,6 @@ public sealed class DocumentSigner(DocumentSigningKey key, SignatureOptions opti
     public const string TargetFormat = "application/fhir+json;canonicalization=" + DocumentCanonicalizer.Canonicalization;
     public const string KeyIdSystem = "http://fhirarchive.cn/fhir/sid/document-signing-key";
 
-    private static readonly JsonSerializerOptions Relaxed = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public DocumentSigningKey Key => key;
 
@@ -67,7 +65,7 @@ public sealed class DocumentSigner(DocumentSigningKey key, SignatureOptions opti
             ["sigFormat"] = SigFormat,
             ["data"] = Convert.ToBase64String(Encoding.ASCII.GetBytes(jws)),
         };
-        return JsonSerializer.SerializeToUtf8Bytes(root, Relaxed);
+        return FhirFormats.Utf8(root);
     }
 
     /// <summary>Whether the Bundle carries a signature of this server's key over exactly its content. Never throws for bad input.</summary>

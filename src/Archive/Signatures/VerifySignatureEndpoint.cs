@@ -64,6 +64,6 @@ public static class VerifySignatureEndpoint
         }
         if (check.When is { } when) parameters.Add(new JsonObject { ["name"] = "when", ["valueInstant"] = when });
         var result = new JsonObject { ["resourceType"] = "Parameters", ["parameter"] = parameters };
-        return FhirFormats.WriteJsonBytesAsync(ctx, 200, FhirFormats.Utf8(result.ToJsonString()));
+        return FhirFormats.WriteJsonBytesAsync(ctx, 200, FhirFormats.Utf8(result));
     }
 }

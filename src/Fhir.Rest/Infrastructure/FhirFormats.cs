@@ -207,4 +207,10 @@ public static class FhirFormats
     }
 
     public static byte[] Utf8(string s) => Encoding.UTF8.GetBytes(s);
+
+    /// <summary>A JSON tree built in code, as UTF-8 with Chinese and other text written as is (not \u-escaped).</summary>
+    public static byte[] Utf8(System.Text.Json.Nodes.JsonNode node) => System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(node, RelaxedJson);
+
+    private static readonly System.Text.Json.JsonSerializerOptions RelaxedJson =
+        new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 }

@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using FhirArchive.Fhir.Model;
 using FhirArchive.Fhir.Outcomes;

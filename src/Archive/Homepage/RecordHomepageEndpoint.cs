@@ -110,6 +110,10 @@ public static class RecordHomepageEndpoint
             // the social history, the payers; per visit of the page its reports and charges.
             var creation = OfType("Provenance").Where(k => IsCreationOf(nodes[k], id))
                 .OrderBy(k => nodes[k].Child("recorded")?.Value, StringComparer.Ordinal).Take(1).ToList();
+            // What the narrative tells of it is shown as any entry is: decided aloud (recorded, or redacted).
+            foreach (var key in creation.ToList())
+                if (await guard.ShowAsync(access, visible[key]) is { } s) nodes[key] = FhirFormats.ParseStored(s.Json!);
+                else creation.Remove(key);
             var social = OfType("Observation").Where(k => nodes[k].ChildrenNamed("code").SelectMany(c => c.ChildrenNamed("coding"))
                 .Any(c => c.Child("system")?.Value == Loinc && SocialHistoryCodes.Contains(c.Child("code")?.Value))).ToList();
             var coverages = OfType("Coverage");
@@ -320,7 +324,7 @@ public static class RecordHomepageEndpoint
 
     /// <summary>The contract period of a family doctor (cn-family-doctor-contract), "start – end".</summary>
     private static string? Contract(ElementNode generalPractitioner) =>
-        generalPractitioner.ChildrenNamed("extension").FirstOrDefault(e => e.Child("url")?.Value?.EndsWith("/cn-family-doctor-contract", StringComparison.Ordinal) == true)
+        generalPractitioner.ChildrenNamed("extension").FirstOrDefault(e => e.Child("url")?.Value == Records.RecordMaintainer.ContractExtension)
             ?.Child("value") is { Type: "Period" } p ? $"{p.Child("start")?.Value ?? "?"} – {p.Child("end")?.Value ?? "?"}" : null;
 
     /// <summary>The Patient's contacts of relationship C (emergency contact, HL7 v2 table 0131), else every contact.</summary>

@@ -91,11 +91,13 @@ public static class AccessRequests
     /// The request <paramref name="requestId"/> of the caller's institution about a record, still open: (row, patient id),
     /// or the refusal — unknown (another institution's is as unknown), decided, void or expired (marked so).
     /// </summary>
+    /// <param name="serves">Whether a request of that purpose is one this confirmation is for: a code the resident got to
+    /// agree to a transfer never opens an access grant, nor the reverse (either is "not known").</param>
     public static async Task<(AccessRequestRow? Row, string? PatientId, FhirException? Refusal)> OpenAsync(IWriteSession s, Caller caller, string requestId,
-        DateTimeOffset now, CancellationToken ct)
+        Func<string, bool> serves, DateTimeOffset now, CancellationToken ct)
     {
         var row = await FindAsync(s, requestId, ct);
-        if (row is null || row.Organization != caller.Organization || row.Subject.Split('/') is not ["Patient", var patientId])
+        if (row is null || row.Organization != caller.Organization || !serves(row.Purpose) || row.Subject.Split('/') is not ["Patient", var patientId])
             return (null, null, FhirException.NotFound($"Request '{requestId}' is not known / 请求不存在"));
         switch (row.Status)
         {

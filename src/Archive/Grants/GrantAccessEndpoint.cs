@@ -82,7 +82,7 @@ public static class GrantAccessEndpoint
     private static async Task<Decision> WithRequestAsync(IWriteSession s, ResourceWriter writer, RecordLookup lookup, IHealthCardVerifier cards, GrantOptions options,
         Caller caller, string requestId, string method, string secret, DateTimeOffset now, CancellationToken ct)
     {
-        var (row, patientId, refusal) = await AccessRequests.OpenAsync(s, caller, requestId, now, ct);
+        var (row, patientId, refusal) = await AccessRequests.OpenAsync(s, caller, requestId, purpose => RolePolicy.MayClaim(caller.Roles, purpose), now, ct);
         if (row is null) return new Decision(null, refusal);
         var patient = await lookup.PatientAsync(s, caller, patientId, null, ct);
         var verified = method == ConsentTerms.SmsCode

@@ -40,7 +40,7 @@ public static class TransferRequestEndpoint
         var p = await OperationParameters.ReadAsync(ctx);
         var reason = Lookup(terminology, TransferTerms.ReasonSystem, p.Required("reason"), "reason");
         var confirmation = Lookup(terminology, TransferTerms.ConfirmationSystem, p.Required("confirmation"), "confirmation");
-        var (sendCode, requestId, now, ct) = (p.Value("sendCode") == "true", p.Value("request"), clock.GetUtcNow(), ctx.RequestAborted);
+        var (sendCode, requestId, now, ct) = (p.Boolean("sendCode") == true, p.Value("request"), clock.GetUtcNow(), ctx.RequestAborted);
         if ((sendCode || requestId is not null) && confirmation.Concept.Code != TransferTerms.SmsConfirmation)
             throw FhirException.BadRequest($"A one-time code confirms by SMS: use confirmation {TransferTerms.SmsConfirmation} / 确认码仅用于短信确认（确认方式 {TransferTerms.SmsConfirmation}）");
         if (sendCode)
@@ -59,8 +59,8 @@ public static class TransferRequestEndpoint
             FhirException? refusal;
             (task, refusal) = await ResourceEndpoints.InSessionAsync(ctx, store, async s =>
             {
-                var (row, patientId, refused) = await AccessRequests.OpenAsync(s, ctx.GetCaller(), requestId, now, ct);
-                if (row is null || row.Purpose != TransferTerms.Code || patientId != id)
+                var (row, patientId, refused) = await AccessRequests.OpenAsync(s, ctx.GetCaller(), requestId, purpose => purpose == TransferTerms.Code, now, ct);
+                if (row is null || patientId != id)
                     return (null, refused ?? FhirException.NotFound($"Request '{requestId}' is not known / 请求不存在"));
                 if (!AccessCodes.Matches(row.Salt, row.Id, code, row.CodeHash))
                     return ((StoredResource?)null, await AccessRequests.FailedAttemptAsync(s, row, grants, "The code is wrong / 确认码错误", ct));

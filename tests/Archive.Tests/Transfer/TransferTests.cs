@@ -269,6 +269,9 @@ public abstract class TransferTestsBase<TFixture>(TFixture fx) : RecordTestsBase
 
         // A code proves an SMS confirmation only.
         Assert.Equal(HttpStatusCode.BadRequest, (await RequestAsync(patient, NewDoctor, SendCode("1"))).StatusCode);
+        // sendCode is a boolean: anything else is a 400, not a request filed without the resident's code.
+        var notBoolean = await RequestAsync(patient, NewDoctor, Params(("reason", "Code", "2"), ("confirmation", "Code", "3"), ("sendCode", "String", "yes")));
+        Assert.Equal(HttpStatusCode.BadRequest, notBoolean.StatusCode);
         var sent = await RequestAsync(patient, NewDoctor, SendCode("3"));
         Assert.True(sent.StatusCode == HttpStatusCode.OK, await sent.Content.ReadAsStringAsync());
         var answer = (await sent.JsonAsync()).GetProperty("parameter").EnumerateArray().ToDictionary(p => p.GetProperty("name").GetString()!);
@@ -280,6 +283,11 @@ public abstract class TransferTestsBase<TFixture>(TFixture fx) : RecordTestsBase
         Assert.Empty(await C.SearchIdsAsync($"/Task?code=transfer&subject=Patient/{patient}"));
 
         // A wrong code costs an attempt; another institution cannot use the request; the right one files it.
+        // The transfer's code opens no access grant: to $grant-access the request is unknown, and no Consent is written.
+        var asGrant = await Send(HttpMethod.Post, "/Patient/$grant-access", Params(("request", "String", request), ("code", "String", code!)), NewDoctor);
+        Assert.Equal(HttpStatusCode.NotFound, asGrant.StatusCode);
+        Assert.Empty(await C.SearchIdsAsync($"/Consent?patient=Patient/{patient}"));
+
         var wrong = await RequestAsync(patient, NewDoctor, Confirm(request, code == "000000" ? "111111" : "000000"));
         Assert.Equal(HttpStatusCode.UnprocessableEntity, wrong.StatusCode);
         Assert.Contains("attempt(s) left", Diagnostics(await wrong.JsonAsync()));

@@ -32,9 +32,7 @@ public sealed class PatientLinks(SearchParameterRegistry registry, ISearchExpres
     {
         var type = resource.Type!;
         if (type == "Patient") return resource.ResourceId is { } self ? [self] : [];
-        // A Binary is record data only through its securityContext: it is decided as what that names (ReadGuard's
-        // pointer check), in whatever compartment that is.
-        if (!RecordData.Is(type) || type == "Binary") return null;
+        if (!RecordData.Is(type)) return null;
         var ids = new List<string>();
         foreach (var p in Compartments.Params("Patient", type) ?? [])
         {
@@ -47,6 +45,9 @@ public sealed class PatientLinks(SearchParameterRegistry registry, ISearchExpres
         }
         foreach (var (t, id, _) in PointedAt(resource))
             if (t == "Patient" && !ids.Contains(id)) ids.Add(id);
+        // A Binary is record data only through its securityContext: one naming a Patient belongs to that record; one
+        // naming a document is decided as that document (ReadGuard's pointer check), in whatever compartment it is.
+        if (type == "Binary" && ids.Count == 0) return null;
         return ids;
     }
 

@@ -114,6 +114,17 @@ public abstract class MhdTestsBase<TFixture>(TFixture fx) : IAsyncLifetime where
             : [];
     }
 
+    [FhirFact]
+    public async Task A_Binary_whose_security_context_is_a_Patient_is_that_record_s_data()
+    {
+        // R4 lets securityContext name the Patient itself: the Binary is then as closed as the record.
+        var id = "bin-adult-" + Random.Shared.NextInt64(1, long.MaxValue);
+        await Put($$$"""{"resourceType":"Binary","id":"{{{id}}}","contentType":"text/plain","securityContext":{"reference":"Patient/adult"},"data":"5L2g5aW9"}""", HolderClinician);
+        Assert.Equal(HttpStatusCode.OK, (await RetrieveAsync(id, HolderClinician)).StatusCode);
+        foreach (var accept in new[] { "text/plain", "application/fhir+json" })
+            Assert.Equal(HttpStatusCode.NotFound, (await RetrieveAsync(id, StrangerDoctor, accept)).StatusCode);
+    }
+
     private async Task<HttpResponseMessage> RetrieveAsync(string binaryId, (string, string) caller, string accept = "text/plain")
     {
         var req = new HttpRequestMessage(HttpMethod.Get, $"/Binary/{binaryId}");

@@ -98,6 +98,9 @@ public static class ResourceEndpoints
         if (node.Child("securityContext")?.Child("reference")?.Value is { } context) ctx.Response.Headers["X-Security-Context"] = context;
         ctx.Response.StatusCode = 200;
         ctx.Response.ContentType = contentType;
+        // Stored content served from the API's origin: never sniffed into another type, never run as a page there.
+        ctx.Response.Headers.XContentTypeOptions = "nosniff";
+        ctx.Response.Headers.ContentSecurityPolicy = "sandbox";
         ctx.Response.ContentLength = bytes.Length;
         await ctx.Response.Body.WriteAsync(bytes, ctx.RequestAborted);
     }

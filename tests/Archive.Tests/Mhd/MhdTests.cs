@@ -120,7 +120,10 @@ public abstract class MhdTestsBase<TFixture>(TFixture fx) : IAsyncLifetime where
         // R4 lets securityContext name the Patient itself: the Binary is then as closed as the record.
         var id = "bin-adult-" + Random.Shared.NextInt64(1, long.MaxValue);
         await Put($$$"""{"resourceType":"Binary","id":"{{{id}}}","contentType":"text/plain","securityContext":{"reference":"Patient/adult"},"data":"5L2g5aW9"}""", HolderClinician);
-        Assert.Equal(HttpStatusCode.OK, (await RetrieveAsync(id, HolderClinician)).StatusCode);
+        var own = await RetrieveAsync(id, HolderClinician);
+        Assert.Equal(HttpStatusCode.OK, own.StatusCode);
+        Assert.Equal("nosniff", own.Headers.GetValues("X-Content-Type-Options").Single());
+        Assert.Equal("sandbox", own.Headers.GetValues("Content-Security-Policy").Single());
         foreach (var accept in new[] { "text/plain", "application/fhir+json" })
             Assert.Equal(HttpStatusCode.NotFound, (await RetrieveAsync(id, StrangerDoctor, accept)).StatusCode);
     }

@@ -1,0 +1,1 @@
+return FhirArchive.Tools.Cli.Run(args, Console.Out, Console.Error);

@@ -40,7 +40,7 @@ public static class GrantsModule
         var file = string.IsNullOrWhiteSpace(options.PlatformKeyFile) ? null : Path.GetFullPath(options.PlatformKeyFile, dataFolder);
         string pem;
         try { pem = file is null ? options.PlatformKey! : File.ReadAllText(file); }
-        catch (IOException e) { throw new InvalidOperationException($"Consent:HealthCard:PlatformKeyFile '{file}' cannot be read: {e.Message}", e); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new InvalidOperationException($"Consent:HealthCard:PlatformKeyFile '{file}' cannot be read: {e.Message}", e); }
         try { return Sm2Key.FromPem(pem); }
         catch (FormatException e) { throw new InvalidOperationException($"The card platform's key (Consent:HealthCard:{(file is null ? "PlatformKey" : "PlatformKeyFile")}) is not an SM2 PEM key: {e.Message}", e); }
     }

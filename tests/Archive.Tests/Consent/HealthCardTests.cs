@@ -192,6 +192,28 @@ public abstract class HealthCardTestsBase<TFixture>(TFixture fx) : GrantTestsBas
     }
 
     [FhirFact]
+    public async Task A_code_sent_by_GET_or_in_a_batch_entry_is_not_taken_and_stays_fresh()
+    {
+        var (patient, idCard, _) = await NewResidentAsync(phone: "");
+        var (doctor, _) = NewDoctor();
+        var code = Code(CardOf(idCard));
+        var query = $"method=health-card&identifier={Uri.EscapeDataString("urn:oid:2.16.156.10011.1.3|" + idCard)}&card={Uri.EscapeDataString(code)}";
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, (await Send(HttpMethod.Get, "/Patient/$grant-access?" + query, null, doctor)).StatusCode);
+        var batch = $$"""
+            {"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"POST","url":"Patient/$grant-access?{{query}}"},
+             "resource":{{Params(("method", "Code", "health-card"), ("identifier", "String", $"urn:oid:2.16.156.10011.1.3|{idCard}"), ("card", "String", code))}}}]}
+            """;
+        var r = await Post("/", batch, doctor);
+        // An operation is no batch entry: the whole Bundle is refused, or the entry answers 4xx.
+        var answer = await r.JsonAsync();
+        if (r.StatusCode != HttpStatusCode.BadRequest)
+            Assert.StartsWith("4", answer.GetProperty("entry")[0].GetProperty("response").GetProperty("status").GetString());
+        Assert.Empty(await C.SearchIdsAsync($"/Consent?patient=Patient/{patient}"));
+        // Neither spent it: the resident's code still authorises once.
+        Assert.Equal(HttpStatusCode.Created, (await GrantByIdentifier(idCard, code, doctor)).StatusCode);
+    }
+
+    [FhirFact]
     public async Task A_genuine_code_for_another_card_gets_the_answer_of_an_unknown_record()
     {
         var (patient, idCard, _) = await NewResidentAsync(phone: "");

@@ -19,12 +19,13 @@ namespace FhirArchive.Archive;
 /// </summary>
 public static class ArchiveModules
 {
-    public static IServiceCollection AddArchive(this IServiceCollection services, IConfiguration configuration, string dataFolder) =>
+    /// <param name="demo">Security:DemoAccounts: the demo stand-ins (the health card verifier) instead of the real ones.</param>
+    public static IServiceCollection AddArchive(this IServiceCollection services, IConfiguration configuration, string dataFolder, bool demo) =>
         services.AddPatientIdentity()
             .AddRecords(configuration)
             .AddConsent(configuration)
             .AddNotifications(configuration, dataFolder)
-            .AddGrants(configuration)
+            .AddGrants(configuration, dataFolder, demo)
             .AddTransfer(configuration)
             .AddHealthTags()
             .AddOffSite(configuration)

@@ -24,7 +24,7 @@ public static class FhirServer
         // The audit first: it answers for the authorisation server's events (the engine's security only adds a default).
         builder.Services.AddAudit();
         builder.AddFhirEngine(storage);
-        builder.Services.AddArchive(builder.Configuration, storage.DataFolder);
+        builder.Services.AddArchive(builder.Configuration, storage.DataFolder, DemoAccountsOn(builder.Configuration));
 
         var app = builder.Build();
         // The demo people and clients (public passwords: README), registered before the configured clients (UseFhirAccess).

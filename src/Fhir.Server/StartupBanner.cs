@@ -6,7 +6,7 @@ namespace FhirArchive.Server;
 
 /// <summary>
 /// What the server prints once it listens, in English and Chinese: the addresses to open (FHIR base, Swagger UI, the
-/// login page) and whether the demo accounts are on. The base printed is the one tokens are issued for: the README,
+/// login page), the electronic health card verifier and whether the demo accounts are on. The base printed is the one tokens are issued for: the README,
 /// scripts/get-token.sh and scripts/demo.sh use the same, <see cref="DefaultUrl"/>.
 /// </summary>
 public static class StartupBanner
@@ -22,7 +22,8 @@ public static class StartupBanner
     /// <summary>The lines to print: one "listening on" line per address (tests/clients/server.sh reads it), then where to go.</summary>
     /// <param name="listening">The addresses bound (after start: the real ports).</param>
     /// <param name="auth">Security: Security:BaseUrl, when set, is the base the tokens name whatever the address.</param>
-    public static IReadOnlyList<string> Lines(IEnumerable<string> listening, AuthOptions auth, bool demoAccounts)
+    /// <param name="healthCard">Which electronic health card verifier is active (its description), when known.</param>
+    public static IReadOnlyList<string> Lines(IEnumerable<string> listening, AuthOptions auth, bool demoAccounts, string? healthCard = null)
     {
         var urls = listening.Select(u => u.TrimEnd('/')).ToList();
         var lines = urls.Select(u => $"FhirArchive FHIR R4 server listening on {u} / 居民电子健康档案 FHIR 服务已启动").ToList();
@@ -30,6 +31,7 @@ public static class StartupBanner
         var fhirBase = auth.BaseUrl?.TrimEnd('/') ?? Reachable(urls[0]);
         lines.Add($"  FHIR base / FHIR 服务地址:       {fhirBase}   (CapabilityStatement / 能力声明: {fhirBase}/metadata)");
         lines.Add($"  Swagger UI / 接口文档:           {fhirBase}/swagger");
+        if (healthCard is not null) lines.Add($"  Health card / 电子健康卡:         {healthCard}");
         if (!auth.Enabled)
         {
             lines.Add("  Security is OFF: no token needed / 安全认证已关闭，无需令牌 (Security:Enabled=false)");

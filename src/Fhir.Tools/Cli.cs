@@ -11,6 +11,7 @@ public static class Cli
     private static readonly (string Name, string Help, Verb Run)[] Verbs =
     [
         ("sm2-keygen", "sm2-keygen <private.pem> [public.pem]   a new SM2 key pair (PKCS#8 and SubjectPublicKeyInfo PEM) / 生成 SM2 密钥对", Sm2KeygenCommand.Run),
+        ("health-card-issue", "health-card-issue <platform-private.pem> <card-id> [seconds]   a signed electronic health card QR code (demo platform) / 签发电子健康卡动态码（演示）", HealthCardIssueCommand.Run),
     ];
 
     public static int Run(string[] args, TextWriter output, TextWriter error)

@@ -14,7 +14,7 @@ public static class NamingSystems
     [
         new("resident-id-card", "ResidentIdCard", "公民身份号码 / Resident identity card number (GB 11643)", "2.16.156.10011.1.3", Hl7China: "2.16.840.1.113883.2.23.1.19.1"),
         new("health-record-number", "HealthRecordNumber", "居民健康档案编号 / Health record number", "2.16.156.10011.1.2"),
-        new("health-card", "HealthCard", "居民健康卡号 / Resident health card number", "2.16.156.10011.1.19"),
+        new("health-card", "HealthCard", "居民健康卡号（电子健康卡）/ Resident health card number (also the electronic health card id)", "2.16.156.10011.1.19"),
         new("social-security", "SocialSecurityCard", "社会保障卡号 / Social security card number", "2.16.840.1.113883.2.23.1.19.2"),
         new("institution", "HealthInstitution", "医疗卫生机构标识 / Health institution identifier", "2.16.156.10011.1.5"),
         new("health-professional", "HealthProfessional", "医疗卫生人员标识 / Health professional identifier", "2.16.156.10011.1.4"),

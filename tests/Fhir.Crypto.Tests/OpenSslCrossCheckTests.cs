@@ -45,6 +45,22 @@ public sealed class OpenSslCrossCheckTests(ITestOutputHelper output) : IDisposab
     }
 
     [Fact]
+    public void A_health_card_code_verifies_in_openssl_as_its_format_documents_it()
+    {
+        if (Skip()) return;
+        var key = Sm2Key.Generate();
+        var code = HealthCardCode.Issue(key, "HC310104199007240424", DateTimeOffset.UtcNow, TimeSpan.FromSeconds(60));
+        // The signature input is the ASCII text before the last dot; the signature r‖s, base64url.
+        var cut = code.LastIndexOf('.');
+        var input = File("code-input", System.Text.Encoding.ASCII.GetBytes(code[..cut]));
+        var b64 = code[(cut + 1)..].Replace('-', '+').Replace('_', '/');
+        File("code-sig", Sm2Key.RawToDer(Convert.FromBase64String(b64 + new string('=', (4 - b64.Length % 4) % 4))));
+        var ok = Run(_dir, "dgst", "-sm3", "-verify", File("code-pub.pem", key.PublicKeyPem()), "-sigopt", Distid, "-signature", "code-sig", input);
+        Assert.True(ok.Exit == 0, ok.Output);
+        Assert.Contains("Verified OK", ok.Output);
+    }
+
+    [Fact]
     public void Our_signature_verifies_in_openssl_and_a_changed_byte_does_not()
     {
         if (Skip()) return;

@@ -24,6 +24,14 @@ public sealed class StartupBannerTests
     }
 
     [Fact]
+    public void The_banner_says_which_health_card_verifier_is_active()
+    {
+        var text = string.Join('\n', StartupBanner.Lines(["http://127.0.0.1:5000"], new AuthOptions(), demoAccounts: false, healthCard: "card platform: key abc"));
+        Assert.Contains("Health card / 电子健康卡:         card platform: key abc", text);
+        Assert.DoesNotContain("电子健康卡", string.Join('\n', StartupBanner.Lines(["http://127.0.0.1:5000"], new AuthOptions(), demoAccounts: false)));
+    }
+
+    [Fact]
     public void A_configured_base_URL_is_the_one_announced_and_a_wildcard_address_is_opened_on_the_loopback()
     {
         var behindProxy = string.Join('\n', StartupBanner.Lines(["http://0.0.0.0:8080"], new AuthOptions { BaseUrl = "https://fhir.example.cn/r4/" }, demoAccounts: false));

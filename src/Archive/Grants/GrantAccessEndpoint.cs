@@ -14,10 +14,12 @@ namespace FhirArchive.Archive.Grants;
 /// <summary>
 /// Patient/$grant-access records the resident's authorisation as a record-access Consent (written by the server,
 /// audited, returned with 201): either the request id with the one-time code the resident passed on (sms-code), or
-/// method=health-card with the electronic health card number (checked by <see cref="IHealthCardVerifier"/>) — for
-/// a pending request, or for a record named by identifier with purpose and period as $request-access takes them.
-/// A wrong code or card costs one of the request's attempts (422 with the attempts left; void when none are left);
-/// an expired request gets 422 saying so. Only the requesting institution may use its request.
+/// method=health-card with the electronic health card (the platform's dynamic QR code, or the demo's card number:
+/// <see cref="IHealthCardVerifier"/>, redeemed before the session, so a code is spent once presented) whose card id
+/// is the record's health-card identifier — for a pending request, or for a record named by identifier with purpose
+/// and period as $request-access takes them. A wrong code or card costs one of the request's attempts (422 with the
+/// attempts left; void when none are left); an expired request gets 422 saying so. Only the requesting institution
+/// may use its request.
 /// </summary>
 public static class GrantAccessEndpoint
 {
@@ -45,16 +47,19 @@ public static class GrantAccessEndpoint
         if (requestId is not null)
         {
             var secret = method == ConsentTerms.SmsCode ? p.Required("code") : p.Required("card");
-            decision = await ResourceEndpoints.InSessionAsync(ctx, store, s => WithRequestAsync(s, writer, lookup, cards, options, caller, requestId, method, secret, now, ctx.RequestAborted));
+            // Outside the session: the verifier may spend the code in the grant state (on SQLite the session holds the one writer).
+            var card = method == ConsentTerms.HealthCard ? await cards.RedeemAsync(secret, ctx.RequestAborted) : null;
+            decision = await ResourceEndpoints.InSessionAsync(ctx, store, s => WithRequestAsync(s, writer, lookup, options, caller, requestId, secret, card, now, ctx.RequestAborted));
         }
         else
         {
             if (method != ConsentTerms.HealthCard) throw FhirException.BadRequest("$grant-access needs the 'request' id with its 'code', or method=health-card with the 'card'.");
-            var card = p.Required("card");
+            var presented = p.Required("card");
             var asked = AskedAccess.Read(p, caller, options, now);
             var identifier = p.Value("identifier");
             var patientId = p.Value("patient")?.Split('/')[^1];
             if (identifier is null && patientId is null) throw FhirException.BadRequest("Name the record: 'identifier' (e.g. the ID card number) or 'patient'.");
+            var card = await cards.RedeemAsync(presented, ctx.RequestAborted);
             decision = await ResourceEndpoints.InSessionAsync(ctx, store, async s =>
             {
                 var patient = await lookup.PatientAsync(s, caller, patientId, identifier, ctx.RequestAborted);
@@ -62,11 +67,11 @@ public static class GrantAccessEndpoint
                 var requester = caller.Practitioner ?? caller.Subject;
                 var subject = RequestLimits.Subject(patient?.ResourceId, patientId, identifier);
                 await RequestLimits.CheckAsync(s, options, requester, subject, now, ctx.RequestAborted);
-                // Unknown, closed and wrong card look alike.
-                if (patient is null || !await cards.VerifyAsync(patient, card, ctx.RequestAborted))
+                // Unknown, closed and another's card look alike (a code refused as such says why: that tells nothing of the record).
+                if (patient is null || card.CardId is null || !HealthCard.Belongs(patient, card.CardId))
                 {
                     await AccessRequests.AddAsync(s, CardAttempt(caller, requester, subject, asked, now, AccessRequestStatus.Void), ctx.RequestAborted);
-                    return new Decision(null, FhirException.Unprocessable(CardNotVerified));
+                    return new Decision(null, CardRefusal(card));
                 }
                 await AccessRequests.AddAsync(s, CardAttempt(caller, requester, subject, asked, now, AccessRequestStatus.Granted), ctx.RequestAborted);
                 var self = "Patient/" + patient.ResourceId;
@@ -79,24 +84,30 @@ public static class GrantAccessEndpoint
         await ConsentWrites.WriteCreatedAsync(ctx, decision.Consent!);
     }
 
-    private static async Task<Decision> WithRequestAsync(IWriteSession s, ResourceWriter writer, RecordLookup lookup, IHealthCardVerifier cards, GrantOptions options,
-        Caller caller, string requestId, string method, string secret, DateTimeOffset now, CancellationToken ct)
+    /// <param name="card">method=health-card: what the verifier made of the card; null for the SMS code (<paramref name="secret"/>).</param>
+    private static async Task<Decision> WithRequestAsync(IWriteSession s, ResourceWriter writer, RecordLookup lookup, GrantOptions options,
+        Caller caller, string requestId, string secret, HealthCardResult? card, DateTimeOffset now, CancellationToken ct)
     {
         var (row, patientId, refusal) = await AccessRequests.OpenAsync(s, caller, requestId, purpose => RolePolicy.MayClaim(caller.Roles, purpose), now, ct);
         if (row is null) return new Decision(null, refusal);
         var patient = await lookup.PatientAsync(s, caller, patientId, null, ct);
-        var verified = method == ConsentTerms.SmsCode
+        var verified = card is null
             ? AccessCodes.Matches(row.Salt, row.Id, secret, row.CodeHash)
-            : patient is not null && await cards.VerifyAsync(patient, secret, ct);
+            : patient is not null && card.CardId is not null && HealthCard.Belongs(patient, card.CardId);
         if (!verified || patient is null)
-            return new Decision(null, await AccessRequests.FailedAttemptAsync(s, row, options, method == ConsentTerms.SmsCode ? "The code is wrong / 授权码错误" : CardNotVerified, ct));
-        var consenter = method == ConsentTerms.SmsCode ? row.Recipient! : "Patient/" + patientId;
+            return new Decision(null, await AccessRequests.FailedAttemptAsync(s, row, options, card is null ? "The code is wrong / 授权码错误" : card.Refusal ?? CardNotVerified, ct));
+        var method = card is null ? ConsentTerms.SmsCode : ConsentTerms.HealthCard;
+        var consenter = card is null ? row.Recipient! : "Patient/" + patientId;
         var draft = RecordAccess(patient, consenter, new ConsentVerification(method, consenter, now), row.Organization, row.Practitioner,
             row.Purpose, new DateTimeOffset(row.PeriodStart, TimeSpan.Zero), new DateTimeOffset(row.PeriodEnd, TimeSpan.Zero), now);
         var consent = await ConsentWrites.CreateAsync(s, writer, draft.ToResource(), ct);
         await AccessRequests.ConfirmedAsync(s, row, $"Consent/{consent.Id}", ct);
         return new Decision(consent, null);
     }
+
+    /// <summary>A refused card: the verifier's reason when the code itself was refused, else the one answer for unknown, closed and another's.</summary>
+    private static FhirException CardRefusal(HealthCardResult card) =>
+        card.CardId is null && card.Refusal is not null ? new FhirException(422, card.IssueType ?? "security", card.Refusal) : FhirException.Unprocessable(CardNotVerified);
 
     /// <summary>A health-card authorisation without a prior request, kept as a decided request (no code) for the limits.</summary>
     private static AccessRequestRow CardAttempt(Caller caller, string requester, string subject, AskedAccess asked, DateTimeOffset now, string status) => new()

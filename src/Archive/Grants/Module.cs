@@ -1,3 +1,4 @@
+using FhirArchive.Crypto;
 using FhirArchive.Rest.Writing;
 using FhirArchive.Storage;
 
@@ -11,15 +12,37 @@ namespace FhirArchive.Archive.Grants;
 /// </summary>
 public static class GrantsModule
 {
-    /// <summary>Configuration "Consent:Grants" (<see cref="GrantOptions"/>).</summary>
-    public static IServiceCollection AddGrants(this IServiceCollection services, IConfiguration configuration)
+    /// <summary>
+    /// Configuration "Consent:Grants" (<see cref="GrantOptions"/>) and "Consent:HealthCard" (<see cref="HealthCardOptions"/>):
+    /// the card platform's verifier when its key is configured and <paramref name="demo"/> (Security:DemoAccounts) is
+    /// off, the demo verifier otherwise. A key file is under <paramref name="dataFolder"/> when relative.
+    /// </summary>
+    public static IServiceCollection AddGrants(this IServiceCollection services, IConfiguration configuration, string dataFolder, bool demo)
     {
         services.AddSingleton(configuration.GetSection("Consent:Grants").Get<GrantOptions>() ?? new GrantOptions());
         services.AddSchemaPart(AccessRequestSchema.Part);
-        services.AddSingleton<IHealthCardVerifier, PatientHealthCardVerifier>();
+        var cards = configuration.GetSection("Consent:HealthCard").Get<HealthCardOptions>() ?? new HealthCardOptions();
+        services.AddSingleton(cards);
+        if (demo || !cards.HasPlatformKey) services.AddSingleton<IHealthCardVerifier, PatientHealthCardVerifier>();
+        else
+        {
+            // Read now, so a wrong key stops the start rather than the first card.
+            var key = PlatformKey(cards, dataFolder);
+            services.AddSingleton<IHealthCardVerifier>(sp => ActivatorUtilities.CreateInstance<PlatformHealthCardVerifier>(sp, key));
+        }
         services.AddSingleton<RecordLookup>();
         services.AddSingleton<IWriteInterceptor, ConsentGuardInterceptor>();
         return services;
+    }
+
+    private static Sm2Key PlatformKey(HealthCardOptions options, string dataFolder)
+    {
+        var file = string.IsNullOrWhiteSpace(options.PlatformKeyFile) ? null : Path.GetFullPath(options.PlatformKeyFile, dataFolder);
+        string pem;
+        try { pem = file is null ? options.PlatformKey! : File.ReadAllText(file); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new InvalidOperationException($"Consent:HealthCard:PlatformKeyFile '{file}' cannot be read: {e.Message}", e); }
+        try { return Sm2Key.FromPem(pem); }
+        catch (FormatException e) { throw new InvalidOperationException($"The card platform's key (Consent:HealthCard:{(file is null ? "PlatformKey" : "PlatformKeyFile")}) is not an SM2 PEM key: {e.Message}", e); }
     }
 
     public static void MapGrants(this IEndpointRouteBuilder app)

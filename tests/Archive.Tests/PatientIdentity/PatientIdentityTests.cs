@@ -332,6 +332,46 @@ public abstract class PatientIdentityTestsBase<TFixture>(TFixture fx) : RecordTe
     }
 
     [FhirFact]
+    public async Task One_health_card_finds_the_resident_at_every_institution_by_search_and_by_ihe_pix()
+    {
+        // 一卡通: the electronic health card's id is an identifier of the record; each hospital knows the resident by its own MRN.
+        var healthCard = "HC" + Unique()[..10];
+        var (id, card, birth) = await RecordAsync(extraIdentifiers: "," + Id(HealthCardSystem, healthCard));
+        await GrantAsync(id, HospB, "Practitioner/pix-doc-b");
+        var (mrnA, mrnB) = (Mrn(), "IHEBLUE-" + Unique()[..6]);
+        Assert.Equal(HttpStatusCode.OK, (await FeedAsync(MrnA, mrnA, Residents.Patient(Residents.IdCardIdentifier(card) + "," + Id(MrnA, mrnA), birthDate: birth, org: HospA, id: id), DoctorA)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await FeedAsync(MrnB, mrnB, Residents.Patient(Residents.IdCardIdentifier(card) + "," + Id(MrnB, mrnB), birthDate: birth, org: HospB, id: id), DoctorB)).StatusCode);
+
+        // Patient?identifier=<card system>|<card id>: the one record, for each authorised hospital; nothing for one without authorisation.
+        async Task<List<string>> Found((string, string) who)
+        {
+            var r = await Send(HttpMethod.Get, $"/Patient?identifier={Q(HealthCardSystem, healthCard)}", null, who);
+            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+            var bundle = await r.JsonAsync();
+            return bundle.TryGetProperty("entry", out var entries) ? [.. entries.EnumerateArray().Select(e => e.GetProperty("resource").GetProperty("id").GetString()!)] : [];
+        }
+        Assert.Equal([id], await Found(DoctorA));
+        Assert.Equal([id], await Found(DoctorB));
+        Assert.Empty(await Found(DoctorC));
+        Assert.Empty(await C.SearchIdsAsync($"/Patient?identifier={Q(HealthCardSystem, healthCard + "0")}"));
+
+        // PIXm from the card: every hospital's own id for the resident, or the one asked for.
+        var (status, all) = await PixAsync($"sourceIdentifier={Q(HealthCardSystem, healthCard)}", DoctorB);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal([$"Patient/{id}"], TargetIds(all));
+        Assert.Contains($"{MrnA}|{mrnA}", TargetIdentifiers(all));
+        Assert.Contains($"{MrnB}|{mrnB}", TargetIdentifiers(all));
+        Assert.DoesNotContain($"{HealthCardSystem}|{healthCard}", TargetIdentifiers(all));
+        (status, var toA) = await PixAsync($"sourceIdentifier={Q(HealthCardSystem, healthCard)}&targetSystem={Uri.EscapeDataString(MrnA)}", DoctorB);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal([$"{MrnA}|{mrnA}"], TargetIdentifiers(toA));
+        // And back: hospital A's MRN gives the card.
+        (status, var toCard) = await PixAsync($"sourceIdentifier={Q(MrnA, mrnA)}&targetSystem={Uri.EscapeDataString(HealthCardSystem)}");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal([$"{HealthCardSystem}|{healthCard}"], TargetIdentifiers(toCard));
+    }
+
+    [FhirFact]
     public async Task Ihe_pix_answers_a_merged_record_s_MRN_with_the_surviving_record()
     {
         var (survivor, card, _) = await RecordAsync();

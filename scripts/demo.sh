@@ -83,8 +83,9 @@ fhir 200 other-clinician GET /Patient/wang-fang
 fhir 201 family-doctor POST '/Patient/wang-fang/$open-record'
 fhir 200 family-doctor POST '/Patient/zhang-wei/$open-record'
 # 10. off-site service (异地服务): Dr 吴昊 (北京安贞医院, not her holder) serves 李娜, who has hypertension: he reads her
-#     basic information and the list of past follow-ups, not her record / 异地服务机构查看基本信息与随访概要
-fhir 200 other-clinician GET '/Patient/li-na/$offsite-summary'
+#     basic information and the list of past follow-ups, not her record; she came a month ago (since: off-site service is
+#     for a stay under six months) / 异地服务机构查看基本信息与随访概要（本地居住不足6个月）
+fhir 200 other-clinician GET '/Patient/li-na/$offsite-summary?since='"$(python3 -c 'import datetime; print(datetime.date.today() - datetime.timedelta(days=30))')"
 check '"hypertension" in json.dumps(a) and "sh-xuhui-fenglin-chc" in json.dumps(a)'
 fhir 404 other-clinician GET /Patient/li-na
 # 11. her visit in Shanghai was pushed to her holder: 孙敏 finds it in the work list, reads it and acknowledges it / 推送至管档机构

@@ -24,4 +24,21 @@ public class ReferencePartsTests
     [InlineData("Patient/1/extra")]
     public void Anything_else_names_no_resource(string reference) =>
         Assert.False(ReferenceParts.TryParse(reference, out _, out _, out _));
+
+    [Theory]
+    [InlineData("Patient/1", "Patient", "1", null)]
+    [InlineData("http://fhir.example.cn/base/Patient/1/_history/2", "Patient", "1", "2")]
+    [InlineData("http://fhir.example.cn/base/DocumentReference/d-1", "DocumentReference", "d-1", null)]
+    public void Local_names_this_server_s_resources_relative_or_under_its_base(string reference, string type, string id, string? version) =>
+        Assert.Equal((type, id, version), ReferenceParts.Local(reference, "http://fhir.example.cn/base"));
+
+    [Theory]
+    [InlineData("http://elsewhere.example.cn/fhir/Patient/1")]
+    [InlineData("http://fhir.example.cn/base2/Patient/1")]
+    [InlineData("http://fhir.example.cn/Patient/1")]
+    [InlineData("urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0a")]
+    [InlineData("#p1")]
+    [InlineData("Unknown/1")]
+    public void Local_is_null_for_other_servers_logical_and_contained_references(string reference) =>
+        Assert.Null(ReferenceParts.Local(reference, "http://fhir.example.cn/base"));
 }

@@ -60,7 +60,7 @@ public static class DocumentEndpoint
         var input = await OperationParameters.ReadAsync(ctx);
         var named = input.Required("id");
         var id = ResourceWriter.IsValidId(named) ? named
-            : Local(named, FhirHeaders.BaseUrl(ctx.Request)) is ("Composition", var local, null) ? local
+            : ReferenceParts.Local(named, FhirHeaders.BaseUrl(ctx.Request)) is ("Composition", var local, null) ? local
             : throw new FhirException(400, "not-supported", $"'{named}' is not a Composition on this server: documents of other servers' Compositions are not assembled / 仅支持本服务器的文档");
         await Handle(ctx, input, id, store, guard, writer, signer, clock);
     }
@@ -181,7 +181,7 @@ public static class DocumentEndpoint
     private static bool Cut(JsonObject composition, IReadOnlySet<string> hidden, string baseUrl)
     {
         bool Hidden(JsonNode? reference) => reference is JsonObject o && o["reference"] is JsonValue v && v.TryGetValue<string>(out var text)
-            && Local(text, baseUrl) is { } t && hidden.Contains(Key(t));
+            && ReferenceParts.Local(text, baseUrl) is { } t && hidden.Contains(Key(t));
 
         bool Sections(JsonObject parent)
         {
@@ -252,7 +252,7 @@ public static class DocumentEndpoint
                         if (top && name is "contained" or "meta") continue;
                         if (name == "reference" && value is JsonValue v && v.TryGetValue<string>(out var text))
                         {
-                            if (Local(text, baseUrl) is { } t) found.Add(t);
+                            if (ReferenceParts.Local(text, baseUrl) is { } t) found.Add(t);
                         }
                         else Walk(value, false);
                     }
@@ -264,15 +264,6 @@ public static class DocumentEndpoint
         }
         Walk(resource, true);
         return found;
-    }
-
-    /// <summary>A reference to this server's resource (relative, or absolute under its base); null for contained, logical and other servers' references.</summary>
-    private static (string Type, string Id, string? Version)? Local(string reference, string baseUrl)
-    {
-        if (reference.StartsWith('#') || reference.StartsWith("urn:", StringComparison.Ordinal)) return null;
-        var relative = reference.StartsWith(baseUrl + "/", StringComparison.Ordinal) ? reference[(baseUrl.Length + 1)..] : reference;
-        if (relative.Contains("://", StringComparison.Ordinal)) return null;
-        return ReferenceParts.TryParse(relative, out var type, out var id, out var version) ? (type, id, version) : null;
     }
 
     private static string Key((string Type, string Id, string? Version) t) => $"{t.Type}/{t.Id}";

@@ -11,5 +11,7 @@ public static class MhdTerms
     /// <summary>The List types: code submissionset or folder.</summary>
     public const string ListTypes = "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes";
     public const string SubmissionSet = "submissionset";
+    /// <summary>The procedure of a document replaced by a newer one (ITI-65 relatesTo replaces): its DocumentReference's status only becomes superseded.</summary>
+    public const string Supersede = "document-supersede";
     public const string SourceIdExtension = Canonical + "ihe-sourceId";
 }

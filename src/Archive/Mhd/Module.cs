@@ -1,3 +1,4 @@
+using FhirArchive.Archive.Records;
 using FhirArchive.Rest.Batch;
 using FhirArchive.Rest.Writing;
 
@@ -17,6 +18,8 @@ public static class MhdModule
     {
         services.AddSingleton<ITransactionInterceptor, ProvideBundleRules>();
         services.AddSingleton<IWriteInterceptor, SupersedeGuard>();
+        // A replaced document's saved DocumentReference takes one more write (its status), held to that by SupersedeGuard.
+        services.AddSingleton(new SavedRecordAmendment(MhdTerms.Supersede, "DocumentReference"));
         return services;
     }
 }

@@ -86,11 +86,10 @@ public sealed class ProvideBundleRules(ResourceWriter writer, ReadGuard guard) :
     /// </summary>
     private async Task<string> SubjectAsync(TransactionContext t, ElementNode resource, string what, bool comprehensive, string? expected)
     {
-        var reference = resource.Child("subject")?.Child("reference")?.Value;
-        var baseUrl = FhirHeaders.BaseUrl(t.Http.Request) + "/";
-        if (reference?.StartsWith(baseUrl, StringComparison.Ordinal) == true) reference = reference[baseUrl.Length..];
-        if (reference is null || !ReferenceParts.TryParse(reference, out var type, out var id) || type != "Patient")
-            throw Rule("subject", $"{what} has no subject Patient reference ('{reference}') / 须指明患者");
+        var named = resource.Child("subject")?.Child("reference")?.Value;
+        if (LocalReference(t, named, "Patient") is not { } id)
+            throw Rule("subject", $"{what} has no subject reference to a Patient of this server ('{named}') / 须指明本服务器的患者");
+        var reference = $"Patient/{id}";
         if (expected is not null && reference != expected)
             throw Rule("subject-same", $"{what} is about {reference}, the SubmissionSet about {expected}: a submission is about one patient / 提交内文档须属于同一患者");
         if (t.Find(reference) is { Resource.Type: "Patient" } inBundle)
@@ -147,25 +146,30 @@ public sealed class ProvideBundleRules(ResourceWriter writer, ReadGuard guard) :
     /// </summary>
     private async Task SupersedeAsync(TransactionContext t, string what, string? target, string patient)
     {
-        if (target is null || !ReferenceParts.TryParse(target, out var type, out var id) || type != "DocumentReference")
-            throw Rule("replaces-target", $"{what}: relatesTo replaces names no DocumentReference ('{target}')");
+        if (LocalReference(t, target, "DocumentReference") is not { } id)
+            throw Rule("replaces-target", $"{what}: relatesTo replaces names no DocumentReference of this server ('{target}')");
+        const string type = "DocumentReference";
         var old = await t.Session.ReadAsync(type, id, t.CancellationToken);
         if (old is not { IsDeleted: false } || !await guard.MayKnowAsync(t.Http, "update", old))
             throw Rule("replaces-target", $"{what}: the replaced {target} is not known / 被替换的文档不存在");
         var node = FhirFormats.ParseStored(old.Json!);
         if (node.Child("status")?.Value != "current")
             throw Rule("replaces-current", $"{what}: the replaced {target} is {node.Child("status")?.Value}, not current / 被替换的文档已非当前版本");
-        if (node.Child("subject")?.Child("reference")?.Value != patient)
+        if (LocalReference(t, node.Child("subject")?.Child("reference")?.Value, "Patient") is not { } subject || $"Patient/{subject}" != patient)
             throw Rule("replaces-subject", $"{what}: the replaced {target} is not about {patient}");
-        var own = t.Entries.Where(e => e.Method is "PATCH" or "PUT" && e.Url.Split('?')[0].Trim('/') == target).ToList();
+        var own = t.Entries.Where(e => e.Method is "PATCH" or "PUT" && !e.Url.Contains('?') && LocalReference(t, e.Url.Trim('/'), type) == id).ToList();
         if (own.Count > 0)
         {
-            foreach (var e in own) t.SetProcedure(e, RecordProcedure.Supersede);
+            foreach (var e in own) t.SetProcedure(e, MhdTerms.Supersede);
             return;
         }
         node.Child("status")!.Value = "superseded";
-        await writer.UpdateAsync(t.Session, node, type, id, old.Version, t.CancellationToken, WriteIntent.Update.For(RecordProcedure.Supersede));
+        await writer.UpdateAsync(t.Session, node, type, id, old.Version, t.CancellationToken, WriteIntent.Update.For(MhdTerms.Supersede));
     }
+
+    /// <summary>The id of the <paramref name="type"/> a reference names on this server; null for another server's, a logical or another type's.</summary>
+    private static string? LocalReference(TransactionContext t, string? reference, string type) =>
+        reference is not null && ReferenceParts.Local(reference, FhirHeaders.BaseUrl(t.Http.Request)) is { } r && r.Type == type ? r.Id : null;
 
     private static FhirException Rule(string rule, string message) =>
         new(422, [new FhirIssue(IssueSeverity.Error, "business-rule", $"IHE MHD ITI-65 [{rule}]: {message}", "Bundle")]);

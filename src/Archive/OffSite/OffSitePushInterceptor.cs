@@ -2,7 +2,6 @@ using FhirArchive.Archive.Consent;
 using FhirArchive.Archive.Records;
 using FhirArchive.Fhir.Model;
 using FhirArchive.Fhir.Outcomes;
-using FhirArchive.Fhir.Serialization.Json;
 using FhirArchive.Rest.Access;
 using FhirArchive.Rest.Infrastructure;
 using FhirArchive.Rest.Search;
@@ -92,7 +91,7 @@ public sealed class OffSitePushInterceptor(RecordScope scope, OffSiteOptions opt
         var status = after.Child("status")?.Value;
         if (status is not ("completed" or "in-progress"))
             throw FhirException.Unprocessable($"An off-site service push is acknowledged with status 'completed', not '{status}' / 确认时状态应为 completed");
-        if (!SameBeyondAcknowledgement(before, after))
+        if (!ResourceContent.SameBut(before, after, AcknowledgementElements))
             throw FhirException.Unprocessable($"Acknowledging Communication/{context.Id} changes its status (and received, note) only / 确认推送仅可修改状态");
         if (status == "completed" && after.Child("received") is null) after.Add("received", FhirInstant.ToSecond(clock.GetUtcNow()));
     }
@@ -100,15 +99,4 @@ public sealed class OffSitePushInterceptor(RecordScope scope, OffSiteOptions opt
     private sealed record Pending(string Holder, string PatientId);
 
     private static readonly string[] AcknowledgementElements = ["id", "meta", "text", "status", "received", "note"];
-
-    private static bool SameBeyondAcknowledgement(ElementNode before, ElementNode after)
-    {
-        static byte[] Rest(ElementNode n)
-        {
-            var copy = FhirFormats.ParseStored(FhirJsonSerializer.SerializeToUtf8Bytes(n));
-            foreach (var name in AcknowledgementElements) copy.RemoveAll(name);
-            return FhirJsonSerializer.SerializeToUtf8Bytes(copy);
-        }
-        return Rest(before).AsSpan().SequenceEqual(Rest(after));
-    }
 }

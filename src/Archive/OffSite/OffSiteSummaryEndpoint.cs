@@ -19,6 +19,7 @@ namespace FhirArchive.Archive.OffSite;
 /// resident's one-time code. The consent decision's <see cref="ConsentDecision.OffSiteView"/> says whether; the request
 /// is audited with the purpose of use offsite-service and the decision's reason. Data labelled sensitive (severe mental
 /// disorder, HIV) is neither shown nor used. The operation decides its own visibility: every other path stays as it is.
+/// The caller names the day the resident's stay began (<c>since</c>): the service is for a stay under six months (五(一)).
 /// </summary>
 public static class OffSiteSummaryEndpoint
 {
@@ -34,6 +35,21 @@ public static class OffSiteSummaryEndpoint
         "(elderly, pregnant or postpartum, children 0-6, hypertension, diabetes); the record needs the resident's authorisation / " +
         "未找到该居民档案，或该居民不属于异地服务重点人群（老年人、孕产妇、0～6岁儿童、高血压、糖尿病患者），查看档案须经居民授权");
 
+    /// <summary>
+    /// The stay began on <paramref name="since"/> (a date, not in the future) less than six calendar months before
+    /// <paramref name="today"/>: a resident living here six months or more belongs to a local holder (常住地, 居住半年以上),
+    /// and the record moves with a transfer instead (422).
+    /// </summary>
+    private static void StayUnderSixMonths(string since, DateOnly today)
+    {
+        if (!DateOnly.TryParseExact(since, "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out var began) || began > today)
+            throw FhirException.BadRequest($"'since' must be the day (YYYY-MM-DD, not in the future) the resident's present stay here began, not '{since}' / since 须为本地居住起始日期");
+        if (began.AddMonths(6) <= today)
+            throw new FhirException(422, "business-rule",
+                $"Off-site service is for a stay under six months; since {since} the resident lives here: ask for a transfer of the record (Patient/[id]/$transfer-request) / " +
+                "异地服务适用于本地居住不足6个月的居民，居住满6个月应办理档案转迁");
+    }
+
     private static async Task Handle(HttpContext ctx, string id, IResourceStore store, RecordScope scope, RecordDirectory records, HealthTagReader tags,
         OffSiteOptions options, TerminologyService terminology, TimeProvider clock)
     {
@@ -41,7 +57,9 @@ public static class OffSiteSummaryEndpoint
         var ct = ctx.RequestAborted;
         if (!ConsentDecision.IsInstitutionStaff(caller))
             throw new FhirException(403, "forbidden", "Off-site service is given by the staff of an institution (clinician, family doctor, record administrator, its system) / 异地服务须由医疗卫生机构人员提供");
-        await OperationParameters.ReadAsync(ctx); // no input; a malformed body is still a 400
+        var input = await OperationParameters.ReadAsync(ctx);
+        // 五(一): off-site service is for a stay under six months; read before the record, so it tells nothing of it.
+        StayUnderSixMonths(input.Required("since"), ConsentDecision.ChinaDate(clock.GetUtcNow()));
         var stored = await store.ReadAsync("Patient", id, ct);
         var patient = RecordScope.Parse(stored is { IsDeleted: false } ? stored : null);
         if (patient is null || !scope.IsRecordPatient(patient)) throw NotKnown(id);

@@ -3,6 +3,7 @@ using FhirArchive.Fhir.Model;
 using FhirArchive.Profiles;
 using FhirArchive.Rest.Search;
 using FhirArchive.Storage;
+using Microsoft.Extensions.Caching.Memory;
 
 namespace FhirArchive.Archive.PatientIdentity;
 
@@ -36,17 +37,42 @@ public sealed class IdentifierDomains(IResourceStore store, SearchParser parser)
         new([IdentityKeys.MotherIdCardSystem], "母亲身份证号 / Mother's ID card number (undocumented infant)", null),
     ];
 
-    /// <summary>The domain a system URI names, or null when the server does not recognise it.</summary>
+    private readonly MemoryCache _found = new(new MemoryCacheOptions { SizeLimit = 10_000 });
+    private long _generation;
+
+    /// <summary>
+    /// The domain a system URI names, or null when the server does not recognise it. The answer (an unknown system
+    /// too) is kept until a NamingSystem is written (<see cref="Forget"/>): every Patient write asks.
+    /// </summary>
     public async Task<IdentifierDomain?> FindAsync(string system, CancellationToken ct)
     {
         if (National.FirstOrDefault(d => d.Names(system)) is { } national) return national;
+        if (_found.TryGetValue(system, out Found? kept)) return kept!.Domain;
+        var generation = Interlocked.Read(ref _generation);
+        var domain = await LookUpAsync(system, ct);
+        // A NamingSystem written during the look-up may not be in its answer: kept only when none was.
+        if (Interlocked.Read(ref _generation) == generation) _found.Set(system, new Found(domain), new MemoryCacheEntryOptions { Size = 1 });
+        return domain;
+    }
+
+    /// <summary>Drops every kept answer (a NamingSystem was written: a domain may be new, changed or gone).</summary>
+    public void Forget()
+    {
+        Interlocked.Increment(ref _generation);
+        _found.Clear();
+    }
+
+    private sealed record Found(IdentifierDomain? Domain);
+
+    private async Task<IdentifierDomain?> LookUpAsync(string system, CancellationToken ct)
+    {
         var isOid = system.StartsWith("urn:oid:", StringComparison.Ordinal);
         var value = isOid ? system[8..] : system;
         if (value.Length == 0) return null;
         Storage.Search.SearchQuery query;
         try
         {
-            (query, _) = await parser.ParseAsync("NamingSystem", [new("value:exact", Escape(value)), new("kind", "identifier"), new("status", "active")], strict: true, ct);
+            (query, _) = await parser.ParseAsync("NamingSystem", [new("value:exact", SearchParser.Escape(value)), new("kind", "identifier"), new("status", "active")], strict: true, ct);
         }
         catch (Rest.Infrastructure.FhirException)
         {
@@ -64,9 +90,6 @@ public sealed class IdentifierDomains(IResourceStore store, SearchParser parser)
         }
         return null;
     }
-
-    /// <summary>A search value's reserved characters (search.html#escaping): a system is matched as it is.</summary>
-    public static string Escape(string s) => s.Replace("\\", "\\\\").Replace(",", "\\,").Replace("|", "\\|").Replace("$", "\\$");
 
     /// <summary>The system URIs of a NamingSystem's unique ids (an oid as urn:oid:…).</summary>
     private static List<string> Systems(ElementNode ns) =>

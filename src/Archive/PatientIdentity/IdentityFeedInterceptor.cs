@@ -48,7 +48,7 @@ public sealed class IdentityFeedInterceptor(IdentifierDomains domains, RecordSco
         var current = context.CreatesResource ? null : RecordScope.Parse(context.Current);
         var before = (current?.ChildrenNamed("identifier") ?? []).Select(Key).OfType<(string, string)>().ToHashSet();
 
-        var maintainer = current is null || !scope.IsRecordPatient(current) || RecordMaintainer.Refusal(caller, current, context.Id, clock.GetUtcNow()) is null;
+        var maintainer = current is null || !scope.IsRecordPatient(current) || RecordMaintainer.Refusal(context, current, clock.GetUtcNow()) is null;
 
         await ResolveMergeAsync(context, patient, caller, InstitutionOf);
 

@@ -16,6 +16,7 @@ public static class PatientIdentityModule
     {
         services.AddSingleton<IdentifierDomains>();
         services.AddSingleton<IWriteInterceptor, IdentityFeedInterceptor>();
+        services.AddSingleton<IWriteInterceptor, IdentifierDomainCacheInterceptor>();
         return services;
     }
 

@@ -35,7 +35,7 @@ public static class PixQueryEndpoint
         var bar = source.IndexOf('|');
         if (bar <= 0 || bar == source.Length - 1)
             throw FhirException.BadRequest($"sourceIdentifier must be system|value (the assigning authority and the identifier), not '{source}' / sourceIdentifier 须为 体系|值");
-        var (system, value) = (source[..bar], Unescape(source[(bar + 1)..]));
+        var (system, value) = (source[..bar], SearchParser.Unescape(source[(bar + 1)..]));
         var baseUrl = FhirHeaders.BaseUrl(ctx.Request);
         // [base]|Patient/[id]: the logical id on this server is a domain of its own (ITI-83 2:3.83.4.1.2.1).
         var logical = system == baseUrl;
@@ -55,7 +55,7 @@ public static class PixQueryEndpoint
                 found = value.StartsWith("Patient/", StringComparison.Ordinal) && await store.ReadAsync("Patient", value["Patient/".Length..], ct) is { IsDeleted: false } r ? [r] : [];
             else
             {
-                var token = string.Join(",", domain!.Systems.Select(s => $"{Escape(s)}|{Escape(value)}"));
+                var token = string.Join(",", domain!.Systems.Select(s => $"{SearchParser.Escape(s)}|{SearchParser.Escape(value)}"));
                 var (query, _) = await parser.ParseAsync("Patient", [new("identifier", token)], strict: true, ct);
                 query.Count = 20;
                 query.IncludeTotal = false;
@@ -100,8 +100,4 @@ public static class PixQueryEndpoint
             return r;
         }
     }
-
-    private static string Escape(string s) => IdentifierDomains.Escape(s);
-
-    private static string Unescape(string s) => s.Replace("\\|", "|").Replace("\\,", ",").Replace("\\$", "$").Replace("\\\\", "\\");
 }

@@ -30,7 +30,7 @@ public static class MatchEndpoint
         var p = await OperationParameters.ReadAsync(ctx);
         var wanted = p.Resource("resource") ?? throw FhirException.BadRequest("$match needs the Patient to match in the parameter 'resource'.");
         if (wanted.Type != "Patient") throw FhirException.BadRequest($"$match matches a Patient, not a {wanted.Type}.");
-        var onlyCertain = p.Value("onlyCertainMatches") == "true";
+        var onlyCertain = p.Boolean("onlyCertainMatches") == true;
         var count = int.TryParse(p.Value("count"), out var c) && c > 0 ? Math.Min(c, 100) : 10;
         var probe = Person.Of(wanted);
         if (probe.IsEmpty) throw FhirException.BadRequest("$match needs at least an identifier, a name, a birth date or a phone number.");
@@ -55,7 +55,7 @@ public static class MatchEndpoint
         foreach (var (r, score) in scored.Take(count))
             entries.Add(new JsonObject
             {
-                ["fullUrl"] = $"{ctx.Request.Scheme}://{ctx.Request.Host}/Patient/{r.Id}",
+                ["fullUrl"] = $"{FhirHeaders.BaseUrl(ctx.Request)}/Patient/{r.Id}",
                 ["resource"] = JsonNode.Parse(r.Json!),
                 ["search"] = new JsonObject
                 {

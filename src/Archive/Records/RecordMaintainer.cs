@@ -2,6 +2,7 @@ using System.Globalization;
 using FhirArchive.Fhir.Model;
 using FhirArchive.Rest.Access;
 using FhirArchive.Rest.Infrastructure;
+using FhirArchive.Rest.Writing;
 
 namespace FhirArchive.Archive.Records;
 
@@ -64,15 +65,21 @@ public static class RecordMaintainer
             && i.Child("system")?.Value is { } s && !IdentityKeys.IsKeySystem(s) && s != Profiles.Identifiers.HealthRecordNumber.OidSystem;
         // An update carrying none of its own identifiers is an ordinary change, for the maintainer (even when it changes nothing).
         if (!written.ChildrenNamed("identifier").Any(Own)) return false;
-        byte[] Rest(ElementNode patient)
-        {
-            var copy = patient.DeepCopy();
-            copy.RemoveAll("meta");
-            copy.RemoveAll("text");
-            foreach (var identifier in copy.ChildrenNamed("identifier").Where(Own).ToList()) copy.Remove(identifier);
-            return Fhir.Serialization.Json.FhirJsonSerializer.SerializeToUtf8Bytes(copy);
-        }
-        return Rest(current).AsSpan().SequenceEqual(Rest(written));
+        return ResourceContent.SameBut(current, written, e => e.Name is "meta" or "text" || e.Name == "identifier" && Own(e));
+    }
+
+    private const string RefusalItem = "record-maintainer:refusal";
+
+    /// <summary>
+    /// <see cref="Refusal"/> for the caller of a write of the record <paramref name="current"/>, decided once per write
+    /// (the identity feed and the maintainer rule both ask; kept in the write's items).
+    /// </summary>
+    public static string? Refusal(WriteContext context, ElementNode current, DateTimeOffset now)
+    {
+        if (context.Items.TryGetValue(RefusalItem, out var kept)) return (string?)kept;
+        var why = Refusal(context.Http?.GetCaller() ?? Caller.Server, current, context.Id, now);
+        context.Items[RefusalItem] = why;
+        return why;
     }
 
     /// <summary>a ≤ b (or a &lt; b) comparing dates and dateTimes by their common date prefix; null when either is missing.</summary>

@@ -1,3 +1,4 @@
+using FhirArchive.Rest.Infrastructure;
 using FhirArchive.Rest.Access;
 using FhirArchive.Rest.Writing;
 
@@ -20,9 +21,10 @@ public sealed class RecordMaintainerInterceptor(RecordScope scope, TimeProvider 
         // Judged by the record as it stands: a payload cannot name itself a new maintainer.
         var current = RecordScope.Parse(context.Current);
         if (current is null || !scope.IsRecordPatient(current)) return ValueTask.CompletedTask;
-        if (RecordMaintainer.OnlyOwnIdentifiers(context.Http.GetCaller(), current, context.Resource!)) return ValueTask.CompletedTask;
-        RecordMaintainer.Demand(context.Http.GetCaller(), current, context.Id, clock.GetUtcNow());
-        return ValueTask.CompletedTask;
+        // The whole-record comparison only where the caller would be refused.
+        if (RecordMaintainer.Refusal(context, current, clock.GetUtcNow()) is not { } why
+            || RecordMaintainer.OnlyOwnIdentifiers(context.Http.GetCaller(), current, context.Resource!)) return ValueTask.CompletedTask;
+        throw new FhirException(403, "forbidden", why);
     }
 
     public ValueTask AfterWriteAsync(WriteContext context) => ValueTask.CompletedTask;

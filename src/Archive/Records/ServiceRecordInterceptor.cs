@@ -6,9 +6,10 @@ namespace FhirArchive.Archive.Records;
 /// <summary>
 /// Service records (the configured clinical types whose subject is a record Patient) are written once (Chongqing
 /// rules 三(一): once saved they may not be changed; a correction needs the institution's administrator, see
-/// Task/$approve): no ordinary update, patch or delete (409 / 405), and none at all while the record is sealed.
+/// Task/$approve): no ordinary update, patch or delete (409 / 405), and none at all while the record is sealed; an
+/// update under another module's declared <see cref="SavedRecordAmendment"/> passes.
 /// </summary>
-public sealed class ServiceRecordInterceptor(RecordScope scope) : IWriteInterceptor
+public sealed class ServiceRecordInterceptor(RecordScope scope, IEnumerable<SavedRecordAmendment> amendments) : IWriteInterceptor
 {
     public WriteStage Stage => WriteStage.Rules;
 
@@ -31,8 +32,8 @@ public sealed class ServiceRecordInterceptor(RecordScope scope) : IWriteIntercep
         var status = RecordStatus.Get(patient);
         if (RecordStatus.IsSealed(status))
             throw new FhirException(409, "conflict", $"Patient/{patientId} is sealed (record status {status}): its service records take no more writes / 档案已封存");
-        // A replaced document's DocumentReference is marked superseded (the Mhd module holds that write to the status change).
-        if (current is not null && procedure != RecordProcedure.Correction && !(procedure == RecordProcedure.Supersede && context.ResourceType == "DocumentReference"))
+        // Another module's declared amendment (a replaced document's DocumentReference marked superseded) is that module's to hold.
+        if (current is not null && procedure != RecordProcedure.Correction && !SavedRecordAmendment.MayAmendSaved(amendments, procedure, context.ResourceType))
             throw new FhirException(409, "conflict",
                 $"{what} is a saved service record and cannot be changed: ask for a correction (a Task with code 'correction' whose input holds the new content and the reason), " +
                 "approved by the record's responsible institution's administrator with Task/{id}/$approve / 服务记录一经保存不得修改，勘误须经管理员审批");

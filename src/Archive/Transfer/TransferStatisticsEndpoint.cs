@@ -14,8 +14,9 @@ namespace FhirArchive.Archive.Transfer;
 /// <summary>
 /// Task/$transfer-statistics (四(四) 转迁评价): for the requests authored in a period — of one holder, one requester or
 /// all — how many were completed, refused, left open or escalated, and how fast the holders answered (within the days
-/// allowed or late; median and longest response). The performance evaluation reads it: the city platform and the
-/// health administration for any institution, a record administrator for its own.
+/// allowed or late; median and longest response). The performance evaluation reads it: the city platform for any
+/// institution, the health administration and public health officers for the records of their division (the token's
+/// jurisdiction), a record administrator for its own institution.
 /// </summary>
 public static class TransferStatisticsEndpoint
 {
@@ -23,17 +24,21 @@ public static class TransferStatisticsEndpoint
         app.MapOperation(FhirOperation.Local(typeof(TransferStatisticsEndpoint).Assembly, "Task-transfer-statistics"), OperationLevel.Type, Handle)
             .WithTags("Transfer").WithSummary("transfer counts and response times for a period (转迁评价统计)");
 
-    private static async Task Handle(HttpContext ctx, IResourceStore store, SearchParser parser, ConsentDecision consent)
+    private static async Task Handle(HttpContext ctx, IResourceStore store, SearchParser parser, ConsentDecision consent, PatientLinks links)
     {
         var caller = ctx.GetCaller();
         var p = await OperationParameters.ReadAsync(ctx);
         var owner = p.Value("owner");
         var requester = p.Value("requester");
-        var everyone = caller.HasRole(Roles.HealthAdministrationOfficer) || consent.IsPlatformClient(caller) || caller.HasRole(Roles.Server);
+        var officer = caller.HasRole(Roles.HealthAdministrationOfficer) || caller.HasRole(Roles.PublicHealthOfficer);
+        var everyone = officer || consent.IsPlatformClient(caller) || caller.HasRole(Roles.Server);
+        // An officer's token names an administrative division: only the requests for its residents' records are counted
+        // (as every read of theirs is held to it, ScopedAccessPolicy).
+        var division = caller.Jurisdiction is { } jurisdiction && caller.Roles.Any(RolePolicy.BoundToDivision) ? jurisdiction : null;
         if (!everyone)
         {
             if (!caller.HasRole(Roles.RecordAdministrator) || caller.Organization is not { } org)
-                throw new FhirException(403, "forbidden", "Transfer statistics are for the health administration, the city platform and record administrators (their own institution) / 转迁统计仅限卫生健康行政部门、市级平台及本机构档案管理员");
+                throw new FhirException(403, "forbidden", "Transfer statistics are for the health administration and public health officers (their division), the city platform and record administrators (their own institution) / 转迁统计仅限卫生健康行政部门及公共卫生人员（本辖区）、市级平台及本机构档案管理员");
             if (owner is not null && owner != org || requester is not null && requester != org)
                 throw new FhirException(403, "forbidden", $"A record administrator reads the statistics of {org} only / 档案管理员仅可查询本机构统计");
             if (owner is null && requester is null) owner = org;
@@ -47,9 +52,11 @@ public static class TransferStatisticsEndpoint
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
         void Count(string name) => counts[name] = counts.GetValueOrDefault(name) + 1;
         var hours = new List<double>();
+        var residents = new Dictionary<string, object?>();
         await foreach (var match in parser.AllMatchesAsync(store, "Task", query, ctx.RequestAborted))
         {
             if (RecordScope.Parse(match) is not { } task) continue;
+            if (division is not null && !await links.InDivisionAsync(task, division, residents, ctx.RequestAborted)) continue;
             Count("requested");
             var status = task.Child("status")?.Value;
             if (TransferTerms.IsEscalated(task)) Count("escalated");

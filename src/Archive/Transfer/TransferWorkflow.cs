@@ -1,4 +1,5 @@
 using FhirArchive.Archive.Consent;
+using FhirArchive.Archive.Grants;
 using FhirArchive.Archive.Records;
 using FhirArchive.Fhir.Model;
 using FhirArchive.Rest.Access;
@@ -28,6 +29,10 @@ public sealed class TransferWorkflow(ResourceWriter writer, RecordScope scope, T
             throw FhirException.Conflict($"Patient/{patientId} is no longer held by {owner}: the request can only be refused / 档案管理机构已变更，该申请只能驳回");
         if (RecordStatus.Get(patient) is RecordStatus.Deceased or RecordStatus.Merged)
             throw FhirException.Conflict($"Patient/{patientId} is {RecordStatus.Get(patient)} since the request: it is not transferred; refuse the request / 死亡或已合并的档案不再流转，请驳回该申请");
+        // The request's own check (TransferRequestEndpoint): a classified person's record goes to no other institution,
+        // also when it was classified after the request was filed.
+        if (RecordLookup.IsClassified(patient) && RecordLookup.ResponsibleInstitution(patient) != TransferTerms.Ref(d.Task, "requester"))
+            throw FhirException.Conflict($"Patient/{patientId} is a classified person's record: it stays with its responsible institution; refuse the request / 涉密人员档案由责任机构管理，不予转出，请驳回该申请");
         return await TransferRules.CompleteAsync(d.Session, writer, options, d.Task, d.Id, patient, d.Caller, d.Comment, d.Now, d.Ct);
     }
 

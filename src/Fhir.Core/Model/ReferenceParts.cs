@@ -16,6 +16,20 @@ public static class ReferenceParts
     public static (string? Type, string? Id) Split(string reference) =>
         TryParse(reference, out var type, out var id) ? (type, id) : (null, null);
 
+    /// <summary>
+    /// Whether the reference names a resource of this server, and which: relative ("Patient/1"), or absolute under
+    /// <paramref name="baseUrl"/> (the server's FHIR base, without a trailing slash). Null for contained ("#x"), logical
+    /// (urn:…) and other servers' references, which are never taken for a local resource of the same id.
+    /// </summary>
+    public static (string Type, string Id, string? Version)? Local(string reference, string baseUrl)
+    {
+        if (reference.StartsWith('#') || reference.StartsWith("urn:", StringComparison.Ordinal)) return null;
+        var relative = reference.Length > baseUrl.Length && reference[baseUrl.Length] == '/' && reference.StartsWith(baseUrl, StringComparison.Ordinal)
+            ? reference[(baseUrl.Length + 1)..] : reference;
+        if (relative.Contains("://", StringComparison.Ordinal)) return null;
+        return TryParse(relative, out var type, out var id, out var version) ? (type, id, version) : null;
+    }
+
     /// <summary>Also gives the version of a versioned reference ("Patient/1/_history/2" → "2"; null when unversioned).</summary>
     public static bool TryParse(string reference, out string type, out string id, out string? version)
     {

@@ -32,6 +32,7 @@ public sealed class PatientLinks(SearchParameterRegistry registry, ISearchExpres
     {
         var type = resource.Type!;
         if (type == "Patient") return resource.ResourceId is { } self ? [self] : [];
+        if (type == "Bundle") return CarriedPatientIds(resource);
         if (!RecordData.Is(type)) return null;
         var ids = new List<string>();
         foreach (var p in Compartments.Params("Patient", type) ?? [])
@@ -48,6 +49,40 @@ public sealed class PatientLinks(SearchParameterRegistry registry, ISearchExpres
         // A Binary is record data only through its securityContext: one naming a Patient belongs to that record; one
         // naming a document is decided as that document (ReadGuard's pointer check), in whatever compartment it is.
         if (type == "Binary" && ids.Count == 0) return null;
+        return ids;
+    }
+
+    /// <summary>
+    /// A stored Bundle (a document, a collection) carries records itself: it belongs to each Patient among its entries
+    /// and to each entry's own Patients (what <see cref="PatientIds"/> says of it), a reference to another entry's
+    /// fullUrl (urn:uuid:…) resolved to the Patient that entry holds, and to the Patients its entries name literally.
+    /// So a Bundle is shown only to a caller who may see every record it carries, whatever its entries' references say.
+    /// </summary>
+    private List<string> CarriedPatientIds(ElementNode bundle)
+    {
+        var ids = new List<string>();
+        void Add(string id)
+        {
+            if (id.Length > 0 && !ids.Contains(id)) ids.Add(id);
+        }
+        var entries = bundle.ChildrenNamed("entry").Select(e => (FullUrl: e.Child("fullUrl")?.Value, Resource: e.Child("resource")))
+            .Where(e => e.Resource?.Type is not null).ToList();
+        var patients = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (fullUrl, resource) in entries.Where(e => e.Resource!.Type == "Patient"))
+        {
+            var id = resource!.ResourceId ?? (fullUrl is not null && ReferenceParts.TryParse(fullUrl, out var t, out var i) && t == "Patient" ? i : null);
+            if (id is null) continue;
+            Add(id);
+            if (fullUrl is not null) patients[fullUrl] = id;
+        }
+        foreach (var (_, resource) in entries.Where(e => e.Resource!.Type != "Patient"))
+        {
+            foreach (var id in PatientIds(resource!) ?? []) Add(id);
+            foreach (var n in resource!.Descendants())
+                if (n.Type == "Reference" && n.Child("reference")?.Value is { } reference && patients.TryGetValue(reference, out var id)) Add(id);
+        }
+        foreach (var (t, id, _) in PointedAt(bundle))
+            if (t == "Patient") Add(id);
         return ids;
     }
 

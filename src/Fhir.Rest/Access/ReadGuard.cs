@@ -53,8 +53,8 @@ public sealed class ReadGuard(IEnumerable<IAccessPolicy> registered, PatientLink
     private async ValueTask NameContextPatientsAsync(AccessContext ctx, IAccessRecorder recorder, StoredResource binary)
     {
         var patients = new HashSet<string>();
-        foreach (var (type, id, _) in ReferencesOf(binary).Pointers)
-            if (await store.ReadAsync(type, id, ctx.Http.RequestAborted) is { Json: not null } target)
+        foreach (var (type, id, version) in ReferencesOf(binary).Pointers)
+            if (await TargetAsync(ctx, type, id, version) is { Json: not null } target)
                 patients.UnionWith(links.PatientsOf(target));
         if (patients.Count > 0) recorder.About(binary, patients);
     }
@@ -198,9 +198,7 @@ public sealed class ReadGuard(IEnumerable<IAccessPolicy> registered, PatientLink
         if (depth > MaxPointerDepth) return true;
         var key = $"pointer:{type}/{id}/{version}";
         if (ctx.Items.TryGetValue(key, out var known)) return (bool)known!;
-        var ct = ctx.Http.RequestAborted;
-        var target = version is null ? await store.ReadAsync(type, id, ct)
-            : int.TryParse(version, out var v) ? await store.ReadVersionAsync(type, id, v, ct) : null;
+        var target = await TargetAsync(ctx, type, id, version);
         var counting = ctx.Counting;
         ctx.Counting = true;
         try
@@ -213,6 +211,21 @@ public sealed class ReadGuard(IEnumerable<IAccessPolicy> registered, PatientLink
         {
             ctx.Counting = counting;
         }
+    }
+
+    /// <summary>
+    /// What a reference names (the version named, else the current one), read once per operation: the pointer check
+    /// and the audit of a shown Binary ask for the same target.
+    /// </summary>
+    private async ValueTask<StoredResource?> TargetAsync(AccessContext ctx, string type, string id, string? version)
+    {
+        var key = $"target:{type}/{id}/{version}";
+        if (ctx.Items.TryGetValue(key, out var kept)) return (StoredResource?)kept;
+        var ct = ctx.Http.RequestAborted;
+        var target = version is null ? await store.ReadAsync(type, id, ct)
+            : int.TryParse(version, out var v) ? await store.ReadVersionAsync(type, id, v, ct) : null;
+        ctx.Items[key] = target;
+        return target;
     }
 
     /// <summary>

@@ -154,10 +154,13 @@ public static class BatchEndpoint
             foreach (var e in entries.Where(e => e.Resource is not null))
             {
                 ct.ThrowIfCancellationRequested();
-                foreach (var n in e.Resource!.Descendants().Where(n => n.Name == "reference" && n.Parent?.Type == "Reference" && n.Value is not null && !InNestedBundle(n, e.Resource!)).ToList())
+                // One walk of the entry: Reference.reference values, and (http.html#trules) elements of type uri, url,
+                // oid and uuid naming a fullUrl (an Attachment.url naming a Binary of the transaction).
+                foreach (var n in e.Resource!.Descendants().Where(n => n.Value is not null && (IsReference(n) || n.Type is "uri" or "url" or "oid" or "uuid") && !InNestedBundle(n, e.Resource!)).ToList())
                 {
                     var v = n.Value!;
                     if (map.TryGetValue(v, out var target)) n.Value = target;
+                    else if (!IsReference(n)) continue;
                     else if (v.StartsWith("urn:uuid:", StringComparison.Ordinal) || v.StartsWith("urn:oid:", StringComparison.Ordinal))
                         throw FhirException.BadRequest($"entry[{e.Index}]: reference '{v}' matches no fullUrl in the transaction.");
                     else if (v.Contains('?'))
@@ -169,10 +172,6 @@ public static class BatchEndpoint
                         n.Value = $"{rt}/{found[0].Id}";
                     }
                 }
-                // http.html#trules: links to a fullUrl in elements of type uri, url, oid and uuid are rewritten too
-                // (an Attachment.url naming a Binary of the transaction).
-                foreach (var n in e.Resource!.Descendants().Where(n => n.Type is "uri" or "url" or "oid" or "uuid" && n.Value is not null && !InNestedBundle(n, e.Resource!)))
-                    if (map.TryGetValue(n.Value!, out var target)) n.Value = target;
             }
 
             // 2b. The whole Bundle's checks (an exchange profile's rules), before anything is written.
@@ -212,6 +211,8 @@ public static class BatchEndpoint
         b.Entries.AddRange(entries.Select(e => e.Response!));
         return b;
     }
+
+    private static bool IsReference(ElementNode n) => n.Name == "reference" && n.Parent?.Type == "Reference";
 
     /// <summary>
     /// True for a reference inside an entry of a Bundle held by the entry's resource (a document or message stored

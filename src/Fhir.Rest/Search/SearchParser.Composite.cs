@@ -67,14 +67,6 @@ public sealed partial class SearchParser
         return result;
     }
 
-    private static string Unescape(string v)
-    {
-        var sb = new System.Text.StringBuilder(v.Length);
-        for (var i = 0; i < v.Length; i++)
-            sb.Append(v[i] == '\\' && i + 1 < v.Length && v[i + 1] is ',' or '$' or '\\' ? v[++i] : v[i]);
-        return sb.ToString();
-    }
-
     /// <summary>Composite alternatives: commas outside escapes; the '$' parts keep their escapes until split.</summary>
     private static List<string> SplitComposite(string value) => SplitUnescaped(value, ',');
 }

@@ -424,7 +424,28 @@ public sealed partial class SearchParser(SearchParameterRegistry registry, IReso
             : throw FhirException.BadRequest($"A search parameter has {values.Count} comma-separated values; at most {limits.MaxValues} are accepted.");
     }
 
-    /// <summary>Splits on commas not escaped with a backslash, unescaping \, \| \$ \\.</summary>
+    /// <summary>A value as a search names it (search.html#escaping): \\ \, \| \$ for its backslashes and separators.</summary>
+    public static string Escape(string value)
+    {
+        var sb = new System.Text.StringBuilder(value.Length + 4);
+        foreach (var c in value)
+        {
+            if (c is '\\' or ',' or '|' or '$') sb.Append('\\');
+            sb.Append(c);
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>The value an escaped one stands for, read in one pass (\\ \, \| \$; any other backslash stays).</summary>
+    public static string Unescape(string value)
+    {
+        var sb = new System.Text.StringBuilder(value.Length);
+        for (var i = 0; i < value.Length; i++)
+            sb.Append(value[i] == '\\' && i + 1 < value.Length && value[i + 1] is ',' or '$' or '|' or '\\' ? value[++i] : value[i]);
+        return sb.ToString();
+    }
+
+    /// <summary>Splits on commas not escaped with a backslash, unescaping \, \$ \\ (a token's \| stays for its system|code split).</summary>
     public static List<string> SplitAll(string value)
     {
         var result = new List<string>();

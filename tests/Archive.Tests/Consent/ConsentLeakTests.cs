@@ -151,6 +151,56 @@ public abstract class ConsentLeakTestsBase<TFixture>(TFixture fx) : IAsyncLifeti
             }
     }
 
+    /// <summary>
+    /// A stored Bundle carrying the adult's Patient and data that names it only by urn:uuid (a document from another
+    /// system, a collection): the records it carries decide it, not only its literal references.
+    /// </summary>
+    private const string CarriedPatient = "urn:uuid:0c3c1b9e-6a2f-4f43-9e71-5d2a7f0c1e11";
+
+    private static string CarriedBundle(string id, string extra) => $$$$"""
+        {"resourceType":"Bundle","id":"{{{{id}}}}","type":"collection","entry":[
+          {"fullUrl":"{{{{CarriedPatient}}}}","resource":{"resourceType":"Patient","id":"adult","name":[{"text":"成人"}]}},
+          {"fullUrl":"urn:uuid:5b7e0e55-2c1d-4a7e-8f00-000000000001","resource":{"resourceType":"Observation","status":"final",
+            "code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"subject":{"reference":"{{{{CarriedPatient}}}}"},
+            "valueQuantity":{"value":131,"unit":"mmHg"}}}{{{{extra}}}}]}
+        """;
+
+    [FhirFact]
+    public async Task A_stored_Bundle_is_decided_by_the_records_it_carries_on_every_read_path()
+    {
+        var psy = $$$$"""
+            ,{"fullUrl":"urn:uuid:5b7e0e55-2c1d-4a7e-8f00-000000000002","resource":{"resourceType":"Condition",
+              "code":{"coding":[{"system":"{{{{Icd10}}}}","code":"F20.0","display":"偏执型精神分裂症"}]},"subject":{"reference":"{{{{CarriedPatient}}}}"}}}
+            """;
+        foreach (var (id, extra) in new[] { ("bdl-carry", ""), ("bdl-carry-psy", psy) })
+        {
+            var put = await _c.SendAsync(HttpMethod.Put, $"/Bundle/{id}", CarriedBundle(id, extra), HolderClinician);
+            Assert.True((int)put.StatusCode is 200 or 201, await put.Content.ReadAsStringAsync());
+        }
+        string[] Paths(string id) => [$"/Bundle/{id}", $"/Bundle/{id}/_history/1", $"/Bundle?_id={id}", $"/Bundle/{id}/_history", "/Bundle/_history?_count=500", "/_history?_count=500"];
+        async Task<bool> SeesAsync((string, string) caller, string id)
+        {
+            var seen = new List<bool>();
+            foreach (var path in Paths(id))
+            {
+                var r = await _c.SendAsync(HttpMethod.Get, path, null, caller);
+                var body = await r.Content.ReadAsStringAsync();
+                seen.Add(r.StatusCode == HttpStatusCode.OK && body.Contains($"\"id\":\"{id}\"", StringComparison.Ordinal));
+            }
+            Assert.True(seen.Distinct().Count() == 1, $"{caller.Item2} on {id}: the paths disagree ({string.Join(",", seen)})");
+            return seen[0];
+        }
+        // The plain Bundle is the adult's record: the holder, the resident and the statutory guardian see it; a stranger does not.
+        Assert.True(await SeesAsync(HolderClinician, "bdl-carry"));
+        Assert.True(await SeesAsync(AdultResident, "bdl-carry"));
+        Assert.True(await SeesAsync(Guardian, "bdl-carry"));
+        Assert.False(await SeesAsync(StrangerDoctor, "bdl-carry"));
+        // With the severe-mental-disorder diagnosis inside, only the holder sees it.
+        Assert.True(await SeesAsync(HolderClinician, "bdl-carry-psy"));
+        foreach (var caller in new[] { StrangerDoctor, AdultResident, Guardian })
+            Assert.False(await SeesAsync(caller, "bdl-carry-psy"));
+    }
+
     [FhirFact]
     public async Task The_access_log_shows_the_reader_only_what_they_may_see_of_their_own_record()
     {

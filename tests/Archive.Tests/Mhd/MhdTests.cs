@@ -213,6 +213,32 @@ public abstract class MhdTestsBase<TFixture>(TFixture fx) : IAsyncLifetime where
     }
 
     [FhirFact]
+    public async Task Another_server_s_absolute_references_are_not_taken_for_this_server_s()
+    {
+        const string elsewhere = "http://records.elsewhere.example.cn/fhir/";
+        // A subject on another server is no Patient known here, even when its id is one of ours.
+        var foreign = Example("comprehensive-provide-bundle.json");
+        Res(foreign, 0)["subject"]!["reference"] = elsewhere + "Patient/adult";
+        Doc(foreign)["subject"]!["reference"] = elsewhere + "Patient/adult";
+        var (r, body) = await ProvideAsync(foreign);
+        Assert.True(r.StatusCode == HttpStatusCode.UnprocessableEntity, body.GetRawText());
+        AssertOutcome(body, "[subject]");
+
+        // This server's absolute URL is its own reference: the same patient as the relative one.
+        var own = Example("comprehensive-provide-bundle.json");
+        Res(own, 0)["subject"]!["reference"] = $"{_c.BaseAddress!.ToString().TrimEnd('/')}/Patient/adult";
+        var ids = await StoreAsync(own);
+
+        // A replaced document on another server is not this server's document of the same id: it stays current.
+        var replace = Example("comprehensive-replace-bundle.json", replaced: elsewhere + $"DocumentReference/{ids["DocumentReference"]}");
+        replace["entry"]!.AsArray().RemoveAt(1);
+        var (r2, b2) = await ProvideAsync(replace);
+        Assert.True(r2.StatusCode == HttpStatusCode.UnprocessableEntity, b2.GetRawText());
+        AssertOutcome(b2, "[replaces-target]");
+        Assert.Equal("current", (await ReadAsync($"/DocumentReference/{ids["DocumentReference"]}")).GetProperty("status").GetString());
+    }
+
+    [FhirFact]
     public async Task Bad_submissions_are_refused_with_the_rule_they_break_and_nothing_is_stored()
     {
         var cases = new (string Rule, Action<JsonObject> Break, (string, string)? Caller)[]

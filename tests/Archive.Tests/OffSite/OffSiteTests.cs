@@ -54,8 +54,12 @@ public abstract class OffSiteTestsBase<TFixture>(TFixture fx) : RecordTestsBase<
         return (await r.JsonAsync()).GetProperty("id").GetString()!;
     }
 
-    private async Task<HttpResponseMessage> SummaryAsync(string patient, (string, string) who) =>
-        await Send(HttpMethod.Get, $"/Patient/{patient}/$offsite-summary", null, who);
+    /// <summary>The summary for a resident staying here since <paramref name="monthsAgo"/> months before the test clock's day (China).</summary>
+    private async Task<HttpResponseMessage> SummaryAsync(string patient, (string, string) who, int monthsAgo = 2) =>
+        await Send(HttpMethod.Get, $"/Patient/{patient}/$offsite-summary?since={Since(monthsAgo)}", null, who);
+
+    private string Since(int monthsAgo) =>
+        DateOnly.FromDateTime(_clock.Now.ToOffset(TimeSpan.FromHours(8)).DateTime).AddMonths(-monthsAgo).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
 
     private static IEnumerable<JsonElement> Params(JsonElement parameters, string name) =>
         parameters.GetProperty("parameter").EnumerateArray().Where(p => p.GetProperty("name").GetString() == name);
@@ -116,7 +120,7 @@ public abstract class OffSiteTestsBase<TFixture>(TFixture fx) : RecordTestsBase<
         Assert.Equal(2026, Part(check, "year").GetProperty("valueInteger").GetInt32());
 
         // GET and POST alike; the audit names the purpose (local code) and the decision's reason.
-        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Post, $"/Patient/{patient}/$offsite-summary", """{"resourceType":"Parameters"}""", OffSiteDoctor)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Post, $"/Patient/{patient}/$offsite-summary", $$"""{"resourceType":"Parameters","parameter":[{"name":"since","valueDate":"{{Since(1)}}"}]}""", OffSiteDoctor)).StatusCode);
         var events = (await (await Send(HttpMethod.Get, $"/AuditEvent?patient=Patient/{patient}&_count=100", null, TestCallers.Auditor)).JsonAsync())
             .GetProperty("entry").EnumerateArray().Select(e => e.GetProperty("resource"))
             .Where(e => e.GetProperty("subtype").EnumerateArray().Any(s => s.GetProperty("code").GetString()!.Contains("offsite-summary"))).ToList();
@@ -222,6 +226,24 @@ public abstract class OffSiteTestsBase<TFixture>(TFixture fx) : RecordTestsBase<
         var bad = await Send(HttpMethod.Post, $"/Patient/{adult}/$offsite-summary", """{"resourceType":"Parameters","parameter":[{"name":"x","valueFoo":1}]}""", OffSiteDoctor);
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
         Assert.Equal("OperationOutcome", (await bad.JsonAsync()).GetProperty("resourceType").GetString());
+    }
+
+    [FhirFact]
+    public async Task Off_site_service_is_for_a_stay_under_six_months()
+    {
+        _clock.Now = new DateTimeOffset(2026, 6, 5, 2, 0, 0, TimeSpan.Zero); // 2026-06-05 in China
+        var elderly = await ResidentAsync("1945-03-03");
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Get, $"/Patient/{elderly}/$offsite-summary?since=2025-12-06", null, OffSiteDoctor)).StatusCode);
+        // Six months or more: the resident lives here, the record is transferred instead (422), for a missing record alike.
+        foreach (var patient in new[] { elderly, "no-such-record" })
+        {
+            var settled = await Send(HttpMethod.Get, $"/Patient/{patient}/$offsite-summary?since=2025-12-05", null, OffSiteDoctor);
+            Assert.Equal(HttpStatusCode.UnprocessableEntity, settled.StatusCode);
+            Assert.Contains("transfer-request", Diagnostics(await settled.JsonAsync()));
+            // No day, a future day or no date at all: 400.
+            foreach (var query in new[] { "", "?since=2026-06-06", "?since=June" })
+                Assert.Equal(HttpStatusCode.BadRequest, (await Send(HttpMethod.Get, $"/Patient/{patient}/$offsite-summary{query}", null, OffSiteDoctor)).StatusCode);
+        }
     }
 
     [FhirFact]

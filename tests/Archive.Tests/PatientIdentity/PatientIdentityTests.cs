@@ -1,3 +1,5 @@
+using FhirArchive.Archive.PatientIdentity;
+using Microsoft.Extensions.DependencyInjection;
 using System.Net;
 using System.Text.Json;
 using FhirArchive.Archive.Consent;
@@ -113,6 +115,26 @@ public abstract class PatientIdentityTestsBase<TFixture>(TFixture fx) : RecordTe
         [.. patient.GetProperty("identifier").EnumerateArray().Select(i => $"{i.GetProperty("system").GetString()}|{i.GetProperty("value").GetString()}").Order()];
 
     private static string Mrn() => "IHERED-" + Unique()[..6];
+
+    [FhirFact]
+    public async Task A_domain_is_looked_up_once_and_again_after_a_NamingSystem_is_written()
+    {
+        await WorldAsync();
+        var domains = _fx.Factory.Services.GetRequiredService<IdentifierDomains>();
+        // Asked again, the answer is the one kept (no second NamingSystem search on every Patient write).
+        var a = await domains.FindAsync(MrnA, default);
+        Assert.Equal(HospA, a?.Institution);
+        Assert.Same(a, await domains.FindAsync(MrnA, default));
+
+        // An unknown system is kept as unknown until a NamingSystem registers it; a change of institution counts at once.
+        var oid = "1.3.6.1.4.1.21367.13.20." + Random.Shared.Next(100_000, 999_999);
+        Assert.Null(await domains.FindAsync("urn:oid:" + oid, default));
+        var id = "mrn-cache-" + oid.Split('.')[^1];
+        await C.PutAsync(NamingSystem(id, "oid", oid, HospB));
+        Assert.Equal(HospB, (await domains.FindAsync("urn:oid:" + oid, default))?.Institution);
+        await C.PutAsync(NamingSystem(id, "oid", oid, HospC));
+        Assert.Equal(HospC, (await domains.FindAsync("urn:oid:" + oid, default))?.Institution);
+    }
 
     [FhirFact]
     public async Task A_hospital_feed_adds_its_MRN_to_the_record_once_and_takes_nothing_else_of_its_payload()

@@ -232,6 +232,20 @@ public abstract class MatchAndMergeTestsBase<TFixture>(TFixture fx) : RecordTest
     }
 
     [FhirFact]
+    public async Task Match_reads_onlyCertainMatches_as_a_strict_boolean()
+    {
+        var body = MatchBody("""{"resourceType":"Patient","name":[{"text":"测试"}],"birthDate":"1980-01-01"}""");
+        foreach (var loose in new[] { "yes", "TRUE", "1" })
+        {
+            var r = await C.PostAsync($"/Patient/$match?onlyCertainMatches={loose}", Body(body));
+            var text = await r.Content.ReadAsStringAsync();
+            Assert.True(r.StatusCode == HttpStatusCode.BadRequest, $"onlyCertainMatches={loose}: {r.StatusCode} {text}");
+            Assert.Contains("onlyCertainMatches", text);
+        }
+        Assert.Equal(HttpStatusCode.OK, (await C.PostAsync("/Patient/$match?onlyCertainMatches=false", Body(body))).StatusCode);
+    }
+
+    [FhirFact]
     public async Task Merge_folds_a_duplicate_into_the_survivor_and_repoints_its_service_records()
     {
         await EnsureInstitutionAsync();

@@ -250,6 +250,25 @@ public abstract class TransferTestsBase<TFixture>(TFixture fx) : RecordTestsBase
         Assert.Equal(HttpStatusCode.NotFound, await ReadAs($"/Patient/{patient}", NewDoctor));
     }
 
+    [FhirFact]
+    public async Task A_record_classified_while_its_transfer_is_open_is_not_moved_by_the_approval()
+    {
+        _clock.Now = new DateTimeOffset(2026, 4, 3, 3, 0, 0, TimeSpan.Zero);
+        var patient = await RecordAsync();
+        var task = await RequestedAsync(patient, NewDoctor);
+        // The holder's record administrator classifies the resident while the request is open.
+        var record = System.Text.Json.Nodes.JsonNode.Parse((await (await Send(HttpMethod.Get, $"/Patient/{patient}", null, Admin)).JsonAsync()).GetRawText())!;
+        record["meta"]!["security"] = System.Text.Json.Nodes.JsonNode.Parse($$"""[{"system":"{{ConsentTerms.SensitivitySystem}}","code":"{{ConsentTerms.Classified}}"}]""");
+        var classify = await Send(HttpMethod.Put, $"/Patient/{patient}", record.ToJsonString(), Admin);
+        Assert.True(classify.StatusCode == HttpStatusCode.OK, await classify.Content.ReadAsStringAsync());
+
+        // The same check as a request: a classified record goes to no other institution; the request can only be refused.
+        var approve = await Send(HttpMethod.Post, $"/Task/{task}/$approve", null, Admin);
+        Assert.True(approve.StatusCode == HttpStatusCode.Conflict, await approve.Content.ReadAsStringAsync());
+        Assert.Equal(Org, Holder(await (await Send(HttpMethod.Get, $"/Patient/{patient}", null, Admin)).JsonAsync()));
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Post, $"/Task/{task}/$reject", Params(("reason", "String", "涉密人员档案不转出")), Admin)).StatusCode);
+    }
+
     private async Task<List<string>> SearchAs(string url, (string, string) who)
     {
         var r = await Send(HttpMethod.Get, url, null, who);
@@ -310,7 +329,9 @@ public abstract class TransferTestsBase<TFixture>(TFixture fx) : RecordTestsBase
     {
         var asked = new DateTimeOffset(2027, 2, 1, 2, 0, 0, TimeSpan.Zero); // 10:00 in China, a day no other test uses
         _clock.Now = asked;
-        var approved = await RequestedAsync(await RecordAsync(), NewDoctor);
+        // The approved record's resident lives in Wanzhou (500101); the others name no division.
+        const string wanzhouAddress = ""","address":[{"extension":[{"url":"http://fhirarchive.cn/fhir/StructureDefinition/cn-division-code","valueCoding":{"system":"http://fhirarchive.cn/fhir/CodeSystem/gbt-2260-admin-division","code":"500101001"}}],"text":"万州区高笋塘街道"}]""";
+        var approved = await RequestedAsync(await RecordAsync(wanzhouAddress), NewDoctor);
         var refused = await RequestedAsync(await RecordAsync(), NewDoctor);
         await RequestedAsync(await RecordAsync(), NewDoctor); // left open
         var closed = await RecordAsync();
@@ -337,6 +358,20 @@ public abstract class TransferTestsBase<TFixture>(TFixture fx) : RecordTestsBase
                 p => p.TryGetProperty("valueInteger", out var i) ? i.GetDecimal() : p.GetProperty("valueDecimal").GetDecimal());
             Assert.Equal(expected, got);
         }
+        // An officer whose token names a division counts the requests for its residents only (a health administration
+        // officer of Wanzhou: the approved one; a public health officer of Fuling: none).
+        async Task<Dictionary<string, decimal>> StatisticsAsync((string, string) who)
+        {
+            var r = await Send(HttpMethod.Get, $"/Task/$transfer-statistics?owner={Org}&from=2027-02-01&to=2027-02-01", null, who);
+            Assert.True(r.StatusCode == HttpStatusCode.OK, await r.Content.ReadAsStringAsync());
+            return (await r.JsonAsync()).GetProperty("parameter").EnumerateArray().Where(p => p.TryGetProperty("valueInteger", out _))
+                .ToDictionary(p => p.GetProperty("name").GetString()!, p => p.GetProperty("valueInteger").GetDecimal());
+        }
+        var wanzhou = await StatisticsAsync(TestCallers.As("hc-wz-" + Unique(), Roles.HealthAdministrationOfficer, jurisdiction: "500101"));
+        Assert.Equal((1m, 1m, 0m, 0m), (wanzhou["requested"], wanzhou["completed"], wanzhou["rejected"], wanzhou["open"]));
+        var fuling = await StatisticsAsync(TestCallers.As("ph-fl-" + Unique(), Roles.PublicHealthOfficer, jurisdiction: "500102"));
+        Assert.Equal(0m, fuling["requested"]);
+
         // The next day holds none of them; a record administrator reads its own institution only; others none.
         var empty = await (await Send(HttpMethod.Get, $"/Task/$transfer-statistics?owner={Org}&from=2027-02-02&to=2027-02-02", null, officer)).JsonAsync();
         Assert.Equal(0, empty.GetProperty("parameter")[0].GetProperty("valueInteger").GetInt32());

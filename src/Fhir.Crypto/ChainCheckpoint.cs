@@ -23,7 +23,7 @@ namespace FhirArchive.Crypto;
 public sealed record ChainCheckpoint(long Sequence, byte[] Head, string Time, string KeyId, byte[] Signature)
 {
     public const string Format = "fhirarchive-audit-checkpoint/1";
-    public const string Algorithm = "SM2SM3";
+    public const string Algorithm = Sm2Key.JwsAlgorithm;
 
     /// <summary>The bytes the signature covers (see the remarks).</summary>
     public static byte[] SigningInput(long sequence, ReadOnlySpan<byte> head, string time, string keyId) =>

@@ -5,7 +5,7 @@ using Microsoft.IdentityModel.Tokens;
 namespace FhirArchive.Auth.Tokens;
 
 /// <summary>
-/// Creates and validates the server's access tokens: signed JWTs (RS256/ES256) whose issuer and audience are the
+/// Creates and validates the server's access tokens: signed JWTs (RS256/ES256/SM2SM3) whose issuer and audience are the
 /// FHIR base URL. Validation also accepts tokens of configured external OpenID Connect providers, each only with
 /// its own keys, and refuses revoked token ids.
 /// </summary>
@@ -92,7 +92,8 @@ public sealed class TokenService(AuthOptions options, SigningKeys keys, External
             // The server's own tokens name their base URL as audience too (the issuer's, under a loopback alias).
             ValidAudience = own ? issuer : provider!.Audience ?? baseUrl,
             IssuerSigningKeys = signingKeys,
-            ValidAlgorithms = AllowedAlgorithms,
+            // The server's own tokens carry its one algorithm (RS256, ES256 or SM2SM3): a header naming another is refused.
+            ValidAlgorithms = own ? [keys.Algorithm] : AllowedAlgorithms,
             ClockSkew = options.ClockSkew,
             RequireExpirationTime = true,
             RequireSignedTokens = true,

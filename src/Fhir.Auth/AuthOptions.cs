@@ -62,6 +62,8 @@ public sealed class ExternalProviderOptions
     public string Issuer { get; set; } = "";
     public string? JwksFile { get; set; }
     public string? JwksUrl { get; set; }
+    /// <summary>The provider's OpenID Connect discovery document (…/.well-known/openid-configuration); its jwks_uri gives the keys.</summary>
+    public string? MetadataUrl { get; set; }
     /// <summary>The audience its tokens must carry (default: the FHIR base URL).</summary>
     public string? Audience { get; set; }
     /// <summary>The claim holding the server roles (default "roles").</summary>

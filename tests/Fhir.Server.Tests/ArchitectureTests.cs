@@ -20,7 +20,7 @@ public sealed class ArchitectureTests
         ["Fhir.Rest"],                                            // the engine
         ["Fhir.Audit"],                                           // the audit trail
         ["Archive"],                                              // the record-sharing domain
-        ["Fhir.Server"],                                          // the host
+        ["Fhir.Server", "Fhir.Tools"],                            // the host; the operator's command line
     ];
 
     /// <summary>The FHIR engine and what it stands on: none of it knows the domain.</summary>

@@ -52,6 +52,22 @@ public sealed class SigningKeyTests
         finally { Directory.Delete(folder, true); }
     }
 
+    [Fact]
+    public void Switching_to_SM2_with_the_former_key_file_stops_with_the_reason_and_keeps_the_file()
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "fhirarchive-keys-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var file = Path.Combine(folder, "signing-key.pem");
+            _ = new SigningKeys(new AuthOptions { SigningAlgorithm = "RS256" }, file);
+            var rsa = File.ReadAllText(file);
+            var e = Assert.Throws<InvalidOperationException>(() => new SigningKeys(new AuthOptions { SigningAlgorithm = "SM2" }, file));
+            Assert.Contains("not an SM2 private key", e.Message);
+            Assert.Equal(rsa, File.ReadAllText(file));
+        }
+        finally { Directory.Delete(folder, true); }
+    }
+
     private static TokenService Service(AuthOptions o, SigningKeys k, TempAuthState state) =>
         new(o, k, new ExternalProviders(o), new RevocationList(state.Store, o, TimeProvider.System), TimeProvider.System);
 }

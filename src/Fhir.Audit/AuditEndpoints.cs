@@ -20,7 +20,8 @@ public static class AuditEndpoints
     public static void Map(IEndpointRouteBuilder app)
     {
         const string Type = "AuditEvent";
-        app.MapGet("/AuditEvent/{id}", Read).WithInteraction(InteractionKind.Read.On(Type)).WithTags("Audit").WithSummary("read an audit event (auditors)");
+        // Not "$…": an operation reached with a method it does not take is answered as one (405), not as an unknown event.
+        app.MapGet("/AuditEvent/{id:regex(^[^$])}", Read).WithInteraction(InteractionKind.Read.On(Type)).WithTags("Audit").WithSummary("read an audit event (auditors)");
         app.MapGet("/AuditEvent", (HttpContext c, AuditStore s) => Search(c, s, Pairs(c.Request.Query)))
             .WithInteraction(InteractionKind.SearchType.On(Type)).WithTags("Audit").WithSummary("search the audit trail (auditors)");
         app.MapPost("/AuditEvent/_search", async (HttpContext c, AuditStore s) => await Search(c, s, Pairs((await c.Request.ReadFormAsync()).Concat(c.Request.Query))))

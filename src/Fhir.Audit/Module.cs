@@ -1,3 +1,4 @@
+using FhirArchive.Audit.Checkpoints;
 using FhirArchive.Audit.Store;
 using FhirArchive.Rest.Metadata;
 using FhirArchive.Rest.Writing;
@@ -19,6 +20,10 @@ public static class AuditModule
         services.AddSingleton<IWriteInterceptor, AuditWriteInterceptor>();
         services.AddSingleton<AuditTrail>();
         services.AddHostedService(sp => sp.GetRequiredService<AuditTrail>());
+        // Signed checkpoints of the head (registered after the trail: stopped before it, so the last events are signed).
+        services.AddSingleton(sp => sp.GetRequiredService<IConfiguration>().GetSection("Audit:Checkpoints").Get<AuditCheckpointOptions>() ?? new AuditCheckpointOptions());
+        services.AddSingleton<AuditCheckpoints>();
+        services.AddHostedService<AuditCheckpointer>();
         services.AddSingleton(new OwnCapability("AuditEvent", DescribeTrail));
         return services;
     }
@@ -38,7 +43,11 @@ public static class AuditModule
         else app.Logger.LogWarning("Audit:Enabled=false: interactions are NOT audited. Use this for benchmarks only.");
     }
 
-    public static void MapAudit(this IEndpointRouteBuilder app) => AuditEndpoints.Map(app);
+    public static void MapAudit(this IEndpointRouteBuilder app)
+    {
+        AuditEndpoints.Map(app);
+        CheckpointEndpoints.Map(app);
+    }
 
     /// <summary>The audit trail is the server's own and append-only: read and search (auditors), and $verify.</summary>
     private static void DescribeTrail(Fhir.Model.ElementNode r, Storage.Indexing.SearchParameterRegistry registry)

@@ -8,7 +8,7 @@ public sealed class AuthOptions
 {
     public bool Enabled { get; set; } = true;
     public string? BaseUrl { get; set; }
-    /// <summary>RS256 (default) or ES256.</summary>
+    /// <summary>RS256 (default), ES256, or SM2 (JWS alg "SM2SM3", a local name: see Keys.SigningKeys).</summary>
     public string SigningAlgorithm { get; set; } = "RS256";
     /// <summary>PEM private key file; generated on first start when missing (relative paths are under the data folder).</summary>
     public string KeyFile { get; set; } = "auth/signing-key.pem";
@@ -62,6 +62,8 @@ public sealed class ExternalProviderOptions
     public string Issuer { get; set; } = "";
     public string? JwksFile { get; set; }
     public string? JwksUrl { get; set; }
+    /// <summary>The provider's OpenID Connect discovery document (…/.well-known/openid-configuration); its jwks_uri gives the keys.</summary>
+    public string? MetadataUrl { get; set; }
     /// <summary>The audience its tokens must carry (default: the FHIR base URL).</summary>
     public string? Audience { get; set; }
     /// <summary>The claim holding the server roles (default "roles").</summary>

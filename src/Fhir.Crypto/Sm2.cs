@@ -34,6 +34,12 @@ public enum Sm2SignatureFormat
 /// </summary>
 public sealed class Sm2Key
 {
+    /// <summary>
+    /// The JWS "alg" of SM2 signatures, a local name (not IANA-registered): SM2 with SM3 and the GM/T 0009 default
+    /// user id, the signature r ‖ s as JWS writes ECDSA's. Documents, audit checkpoints and tokens use it.
+    /// </summary>
+    public const string JwsAlgorithm = "SM2SM3";
+
     /// <summary>GM/T 0009-2012's default signer id.</summary>
     public static readonly byte[] DefaultUserId = "1234567812345678"u8.ToArray();
 

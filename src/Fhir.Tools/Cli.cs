@@ -12,6 +12,7 @@ public static class Cli
     [
         ("sm2-keygen", "sm2-keygen <private.pem> [public.pem]   a new SM2 key pair (PKCS#8 and SubjectPublicKeyInfo PEM) / 生成 SM2 密钥对", Sm2KeygenCommand.Run),
         ("health-card-issue", "health-card-issue <platform-private.pem> <card-id> [seconds]   a signed electronic health card QR code (demo platform) / 签发电子健康卡动态码（演示）", HealthCardIssueCommand.Run),
+        ("audit-checkpoint-verify", "audit-checkpoint-verify <checkpoint.json> <public.pem> [--events <chain.json> [--after <earlier.json>]]   check a signed audit checkpoint / 校验审计检查点", AuditCheckpointVerifyCommand.Run),
     ];
 
     public static int Run(string[] args, TextWriter output, TextWriter error)

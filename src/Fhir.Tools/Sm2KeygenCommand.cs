@@ -20,8 +20,7 @@ public static class Sm2KeygenCommand
             return 1;
         }
         var key = Sm2Key.Generate();
-        File.WriteAllText(privatePath, key.PrivateKeyPem());
-        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(privatePath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        Sm2KeyFile.WritePrivateKey(privatePath, key);
         File.WriteAllText(publicPath, key.PublicKeyPem());
         output.WriteLine($"private key / 私钥: {privatePath}");
         output.WriteLine($"public key / 公钥: {publicPath}");

@@ -203,7 +203,7 @@ public abstract class AuditTestsBase<TFixture>(TFixture fx) where TFixture : Ser
         var audit = cs.GetProperty("rest")[0].GetProperty("resource").EnumerateArray().Single(r => r.GetProperty("type").GetString() == "AuditEvent");
         Assert.Equal(["read", "search-type"], audit.GetProperty("interaction").EnumerateArray().Select(i => i.GetProperty("code").GetString()));
         Assert.Equal(["action", "agent", "date", "entity", "outcome", "patient", "subtype"], audit.GetProperty("searchParam").EnumerateArray().Select(p => p.GetProperty("name").GetString()));
-        Assert.Equal("verify", audit.GetProperty("operation")[0].GetProperty("name").GetString());
+        Assert.Equal(["chain", "checkpoint", "sign-checkpoint", "verify"], audit.GetProperty("operation").EnumerateArray().Select(o => o.GetProperty("name").GetString()).Order());
         var patient = cs.GetProperty("rest")[0].GetProperty("resource").EnumerateArray().Single(r => r.GetProperty("type").GetString() == "Patient");
         Assert.Contains(patient.GetProperty("operation").EnumerateArray(), o => o.GetProperty("name").GetString() == "access-log");
     }
@@ -364,6 +364,42 @@ public abstract class AuditTamperTestsBase
         Assert.Equal("false", result);
         Assert.Equal(seqs[3].ToString(), brokenAt);
         Assert.Contains("SM3", problem);
+    }
+
+    [FhirFact]
+    public async Task A_rewritten_event_no_longer_chains_to_the_signed_checkpoint_the_outside_verifier_checks()
+    {
+        var (fx, seqs) = await ServerWithEvents(6);
+        using var _ = fx;
+        var dir = Directory.CreateTempSubdirectory("checkpoint-").FullName;
+        try
+        {
+            async Task<string> Save(string name, string url, HttpMethod? method = null)
+            {
+                var r = await fx.Client.SendAsync(method ?? HttpMethod.Get, url, null, url.StartsWith("/.well-known", StringComparison.Ordinal) ? [] : [TestCallers.Auditor]);
+                Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+                var file = Path.Combine(dir, name);
+                await File.WriteAllTextAsync(file, await r.Content.ReadAsStringAsync());
+                return file;
+            }
+            var checkpoint = await Save("checkpoint.json", "/AuditEvent/$sign-checkpoint", HttpMethod.Post);
+            var through = Param(JsonDocument.Parse(await File.ReadAllTextAsync(checkpoint)).RootElement, "sequence");
+            var key = await Save("public.pem", Checkpoints.AuditCheckpoints.WellKnownPath);
+            int Check() => FhirArchive.Tools.Cli.Run(["audit-checkpoint-verify", checkpoint, key, "--events", Path.Combine(dir, "chain.json")], new StringWriter(), new StringWriter());
+            await Save("chain.json", $"/AuditEvent/$chain?through={through}");
+            Assert.Equal(0, Check());
+            // The stored event rewritten with its link kept: the exported bytes no longer reach the signed head.
+            await Rewrite(fx, events =>
+            {
+                var r = events.Single(e => e.Record.Seq == seqs[3]).Record;
+                var data = r.Data.ToArray();
+                data[Array.IndexOf(data, (byte)'R')] = (byte)'D';
+                r.Data = data;
+            });
+            await Save("chain.json", $"/AuditEvent/$chain?through={through}");
+            Assert.Equal(1, Check());
+        }
+        finally { Directory.Delete(dir, recursive: true); }
     }
 
     [FhirFact]

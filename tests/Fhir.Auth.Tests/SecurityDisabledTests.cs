@@ -31,6 +31,7 @@ public sealed class SigningKeyTests
     [Theory]
     [InlineData("RS256")]
     [InlineData("ES256")]
+    [InlineData("SM2")]
     public async Task The_key_is_generated_once_and_reused_after_a_restart(string alg)
     {
         var folder = Path.Combine(Path.GetTempPath(), "fhirarchive-keys-" + Guid.NewGuid().ToString("N"));
@@ -46,7 +47,23 @@ public sealed class SigningKeyTests
             var restarted = new SigningKeys(options, file);
             Assert.Equal(first.KeyId, restarted.KeyId);
             Assert.True((await Service(options, restarted, state).ValidateAsync(token, "http://x")).IsValid);
-            Assert.Equal(alg, new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(token).Alg);
+            Assert.Equal(alg == "SM2" ? "SM2SM3" : alg, new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(token).Alg);
+        }
+        finally { Directory.Delete(folder, true); }
+    }
+
+    [Fact]
+    public void Switching_to_SM2_with_the_former_key_file_stops_with_the_reason_and_keeps_the_file()
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "fhirarchive-keys-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var file = Path.Combine(folder, "signing-key.pem");
+            _ = new SigningKeys(new AuthOptions { SigningAlgorithm = "RS256" }, file);
+            var rsa = File.ReadAllText(file);
+            var e = Assert.Throws<InvalidOperationException>(() => new SigningKeys(new AuthOptions { SigningAlgorithm = "SM2" }, file));
+            Assert.Contains("not an SM2 private key", e.Message);
+            Assert.Equal(rsa, File.ReadAllText(file));
         }
         finally { Directory.Delete(folder, true); }
     }

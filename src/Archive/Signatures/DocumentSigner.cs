@@ -27,7 +27,7 @@ public sealed record SignatureCheck(bool Valid, string Reason, ElementNode? Sign
 /// </remarks>
 public sealed class DocumentSigner(DocumentSigningKey key, SignatureOptions options, TimeProvider clock)
 {
-    public const string Algorithm = "SM2SM3";
+    public const string Algorithm = Sm2Key.JwsAlgorithm;
     public const string SignatureTypeSystem = "urn:iso-astm:E1762-95:2013";
     public const string SignatureType = "1.2.840.10065.1.12.1.5";
     public const string SigFormat = "application/jose";

@@ -22,9 +22,7 @@ public sealed class DocumentSigningKey
     {
         var named = !string.IsNullOrWhiteSpace(options.KeyFile);
         var file = Path.GetFullPath(named ? options.KeyFile! : SignatureOptions.DefaultKeyFile, dataFolder);
-        if (File.Exists(file)) Key = Load(file);
-        else if (named) throw new InvalidOperationException($"Signatures:KeyFile '{file}' does not exist: give the SM2 private key (PKCS#8 PEM) there, or leave the setting out to have one generated.");
-        else Key = Create(file);
+        Key = Sm2KeyFile.LoadOrCreate(file, mustExist: named, "document-signing key", "Signatures:KeyFile");
         KeyId = Key.KeyId();
         PublicKeyPem = Key.PublicKeyPem();
     }
@@ -35,24 +33,5 @@ public sealed class DocumentSigningKey
         Key = key;
         KeyId = key.KeyId();
         PublicKeyPem = key.PublicKeyPem();
-    }
-
-    private static Sm2Key Load(string file)
-    {
-        Sm2Key key;
-        try { key = Sm2Key.FromPem(File.ReadAllText(file)); }
-        catch (FormatException e) { throw new InvalidOperationException($"The document-signing key '{file}' is not an SM2 private key: {e.Message}", e); }
-        return key.HasPrivateKey ? key : throw new InvalidOperationException($"The document-signing key '{file}' holds only a public key.");
-    }
-
-    private static Sm2Key Create(string file)
-    {
-        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
-        var key = Sm2Key.Generate();
-        // Created owner-only (0600) in one step: the private key is never readable by others, not even briefly.
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        using (var w = new StreamWriter(file, System.Text.Encoding.ASCII, options)) w.Write(key.PrivateKeyPem());
-        return key;
     }
 }

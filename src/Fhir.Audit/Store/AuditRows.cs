@@ -69,3 +69,14 @@ public sealed class AuditKeyRow
     public string Key { get; set; } = "";
     public long Bucket { get; set; }
 }
+
+/// <summary>A signed checkpoint of the chain (<see cref="FhirArchive.Crypto.ChainCheckpoint"/>), as stored.</summary>
+public sealed class AuditCheckpointRow
+{
+    public long Seq { get; set; }
+    public byte[] Head { get; set; } = [];
+    /// <summary>The time as signed (UTC, yyyy-MM-ddTHH:mm:ssZ).</summary>
+    public string Time { get; set; } = "";
+    public string KeyId { get; set; } = "";
+    public byte[] Signature { get; set; } = [];
+}

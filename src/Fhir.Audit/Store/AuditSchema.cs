@@ -4,7 +4,7 @@ using Microsoft.EntityFrameworkCore;
 
 namespace FhirArchive.Audit.Store;
 
-/// <summary>The audit trail's tables (migrations 4, 8, 9 and 10) and their mapping.</summary>
+/// <summary>The audit trail's tables (migrations 4, 8, 9, 10 and 15) and their mapping.</summary>
 public static class AuditSchema
 {
     public static readonly SchemaPart Part = new("audit",
@@ -13,6 +13,7 @@ public static class AuditSchema
         new(8, "Audit entities keyed by reference: one index per row instead of three", AuditEntityByReference),
         new(9, "Audit events as one row each, found through keys per bucket of 256 events", AuditKeysByBucket),
         new(10, "Audit events stored in blocks: one row per run of journal frames within a bucket", AuditBlocks),
+        new(15, "Signed audit checkpoints: the chain's head signed with the server's SM2 key", AuditCheckpoints),
     ], Map);
 
     private static void Map(ModelBuilder b)
@@ -30,11 +31,32 @@ public static class AuditSchema
             e.HasKey(x => x.First);
             e.Property(x => x.First).ValueGeneratedNever();
         });
+        b.Entity<AuditCheckpointRow>(e =>
+        {
+            e.ToTable("AuditCheckpoint");
+            e.HasKey(x => x.Seq);
+            e.Property(x => x.Seq).ValueGeneratedNever();
+        });
         b.Entity<AuditKeyRow>(e =>
         {
             e.ToTable("AuditKey");
             e.HasKey(x => new { x.Key, x.Bucket });
         });
+    }
+
+    /// <summary>
+    /// The signed checkpoints (<see cref="Checkpoints.AuditCheckpoints"/>): one row per signed head, keyed by its
+    /// sequence number, append-only like the trail. The time is kept as the text that was signed.
+    /// </summary>
+    private static IEnumerable<string> AuditCheckpoints(SqlDialect d)
+    {
+        var sqlite = d == SqlDialect.Sqlite;
+        var blob = sqlite ? "BLOB" : "bytea";
+        yield return $"""
+            CREATE TABLE "AuditCheckpoint" ("Seq" {(sqlite ? "INTEGER" : "bigint")} PRIMARY KEY, "Head" {blob} NOT NULL,
+              "Time" text NOT NULL, "KeyId" text NOT NULL, "Signature" {blob} NOT NULL)
+            """;
+        foreach (var s in AppendOnlyTriggers(d, "AuditCheckpoint")) yield return s;
     }
 
     /// <summary>
@@ -158,5 +180,6 @@ public static class AuditTables
         public DbSet<AuditRecordRow> AuditRecords => db.Set<AuditRecordRow>();
         public DbSet<AuditKeyRow> AuditKeys => db.Set<AuditKeyRow>();
         public DbSet<AuditBlockRow> AuditBlocks => db.Set<AuditBlockRow>();
+        public DbSet<AuditCheckpointRow> AuditCheckpoints => db.Set<AuditCheckpointRow>();
     }
 }

@@ -816,6 +816,38 @@ public sealed class AuditStore(IDbContextFactory<FhirDbContext> factory, Storage
         return _legacyEnd == 0 ? null : await db.AuditRecords.FirstOrDefaultAsync(r => r.EventId == eventId, ct);
     }
 
+    /// <summary>The chain's head now: the last event appended and its link (sequence 0 and the genesis link for an empty trail).</summary>
+    public async Task<(long Seq, byte[] Hash)> HeadAsync(CancellationToken ct = default)
+    {
+        await StartAsync(ct);
+        lock (_append) return _head;
+    }
+
+    /// <summary>
+    /// The chained bytes of the events after <paramref name="after"/> up to <paramref name="through"/>, in order, as
+    /// they were linked (what an outside verifier recomputes a checkpoint's head from). A frame that does not decode
+    /// ends the list there ($verify names it).
+    /// </summary>
+    public async Task<IReadOnlyList<(long Seq, byte[] Data)>> ChainAsync(long after, long through, CancellationToken ct = default)
+    {
+        await FlushAsync(ct);
+        await using var db = await factory.CreateDbContextAsync(ct);
+        var found = new List<(long Seq, byte[] Data)>();
+        if (after < _legacyEnd)
+            await foreach (var r in db.AuditRecords.Where(r => r.Seq > after && r.Seq <= through).OrderBy(r => r.Seq)
+                               .Select(r => new { r.Seq, r.Data }).AsAsyncEnumerable().WithCancellation(ct))
+                found.Add((r.Seq, r.Data));
+        var entries = new List<AuditJournalEntry>();
+        await foreach (var block in db.AuditBlocks.Where(b => b.Last > after && b.First <= through).OrderBy(b => b.First).AsAsyncEnumerable().WithCancellation(ct))
+        {
+            entries.Clear();
+            var whole = AuditJournal.TryDecodeAll(block.Frames, entries);
+            found.AddRange(entries.Where(e => e.Record.Seq > after && e.Record.Seq <= through).Select(e => (e.Record.Seq, e.Record.Data)));
+            if (!whole) break;
+        }
+        return found;
+    }
+
     private (long Seq, byte[] Hash)? KnownHead()
     {
         if (_started is null) return ReadHeadFile();

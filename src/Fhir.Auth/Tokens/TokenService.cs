@@ -5,7 +5,7 @@ using Microsoft.IdentityModel.Tokens;
 namespace FhirArchive.Auth.Tokens;
 
 /// <summary>
-/// Creates and validates the server's access tokens: signed JWTs (RS256/ES256) whose issuer and audience are the
+/// Creates and validates the server's access tokens: signed JWTs (RS256/ES256/SM2SM3) whose issuer and audience are the
 /// FHIR base URL. Validation also accepts tokens of configured external OpenID Connect providers, each only with
 /// its own keys, and refuses revoked token ids.
 /// </summary>
@@ -85,14 +85,21 @@ public sealed class TokenService(AuthOptions options, SigningKeys keys, External
         var provider = own ? null : external.Find(issuer);
         if (!own && provider is null)
             return new(null, $"untrusted issuer: expected {Printable(baseUrl)} (this server), presented {Printable(issuer)}; fetch the token from the base URL you call");
-        var signingKeys = own ? [keys.Key] : await external.KeysAsync(provider!);
+        IList<SecurityKey> signingKeys;
+        try { signingKeys = own ? [keys.Key] : await external.KeysAsync(provider!); }
+        catch (Exception e) when (e is InvalidOperationException or IOException or HttpRequestException or ArgumentException or UnauthorizedAccessException)
+        {
+            // The provider's keys cannot be had (unreachable, not HTTPS, not a key set): its tokens cannot be checked now.
+            return new(null, "the issuer's signing keys are unavailable");
+        }
         var parameters = new TokenValidationParameters
         {
             ValidIssuer = issuer,
             // The server's own tokens name their base URL as audience too (the issuer's, under a loopback alias).
             ValidAudience = own ? issuer : provider!.Audience ?? baseUrl,
             IssuerSigningKeys = signingKeys,
-            ValidAlgorithms = AllowedAlgorithms,
+            // The server's own tokens carry its one algorithm (RS256, ES256 or SM2SM3): a header naming another is refused.
+            ValidAlgorithms = own ? [keys.Algorithm] : AllowedAlgorithms,
             ClockSkew = options.ClockSkew,
             RequireExpirationTime = true,
             RequireSignedTokens = true,
@@ -101,6 +108,9 @@ public sealed class TokenService(AuthOptions options, SigningKeys keys, External
             LifetimeValidator = (nbf, exp, _, p) => Lifetime(nbf, exp, p.ClockSkew),
         };
         var result = await _handler.ValidateTokenAsync(parsed, parameters);
+        // A key the provider's set lacks (rotated since it was fetched): the set is fetched again in the background
+        // (at most every five minutes), so tokens under the new key validate once it is in — as with JwtBearer.
+        if (!own && result.Exception is SecurityTokenSignatureKeyNotFoundException) external.RequestRefresh(provider!);
         if (!result.IsValid || result.SecurityToken is not JsonWebToken jwt)
             return new(null, Describe(result.Exception));
         var principal = ToPrincipal(jwt, own ? "roles" : provider!.RoleClaim, own);

@@ -17,9 +17,10 @@ public static class TestCallers
 
     public static void Register(IServiceCollection s) => s.AddTransient<IStartupFilter, Filter>();
 
-    public static (string, string) As(string subject, string roles, string? patient = null, string? org = null, string kind = "person", string? practitioner = null) =>
+    public static (string, string) As(string subject, string roles, string? patient = null, string? org = null, string kind = "person", string? practitioner = null,
+        string? jurisdiction = null) =>
         (Header, $"{subject};kind={kind};roles={roles}" + (patient is null ? "" : $";patient={patient}") + (org is null ? "" : $";org={org}")
-                 + (practitioner is null ? "" : $";practitioner={practitioner}"));
+                 + (practitioner is null ? "" : $";practitioner={practitioner}") + (jurisdiction is null ? "" : $";jurisdiction={jurisdiction}"));
 
     public static readonly (string, string) Auditor = As("auditor-1", Roles.Auditor);
 
@@ -51,7 +52,7 @@ public static class TestCallers
         var rules = roles.Select(r => RolePolicy.Rules.GetValueOrDefault(r)).OfType<RolePolicy.Rule>().ToList();
         return new Auth.TokenPrincipal(parts[0], kv.GetValueOrDefault("kind") != "system", parts[0], roles,
             rules.SelectMany(r => r.Ceiling).Distinct().ToList(), kv.GetValueOrDefault("kind") == "system" ? parts[0] : "test-suite",
-            Organization: kv.GetValueOrDefault("org"), FhirUser: kv.GetValueOrDefault("practitioner"), Patient: kv.GetValueOrDefault("patient"),
+            Organization: kv.GetValueOrDefault("org"), FhirUser: kv.GetValueOrDefault("practitioner"), Patient: kv.GetValueOrDefault("patient"), Jurisdiction: kv.GetValueOrDefault("jurisdiction"),
             PurposeOfUse: rules.Select(r => r.Purposes[0]).FirstOrDefault());
     }
 }

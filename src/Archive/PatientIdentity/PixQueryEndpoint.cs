@@ -82,6 +82,9 @@ public static class PixQueryEndpoint
             }
         }
         var answer = new JsonObject { ["resourceType"] = "Parameters" };
+        // The identifiers answered are the records' as shown: masked for a masked view, and so labelled.
+        if (Redaction.Labels(ctx).ToList() is { Count: > 0 } labels)
+            answer["meta"] = new JsonObject { ["security"] = new JsonArray([.. labels.Select(c => new JsonObject { ["system"] = Redaction.System, ["code"] = c })]) };
         if (parameters.Count > 0) answer["parameter"] = parameters;
         await FhirFormats.WriteJsonBytesAsync(ctx, 200, FhirFormats.Utf8(answer.ToJsonString()));
 

@@ -1,4 +1,5 @@
 using FhirArchive.Archive.Consent;
+using FhirArchive.Archive.PatientIdentity;
 using FhirArchive.Fhir.Model;
 using FhirArchive.Fhir.Serialization.Json;
 using FhirArchive.Rest.Access;
@@ -15,9 +16,31 @@ namespace FhirArchive.Archive.Masking;
 /// when content that cannot be masked was withheld). It never hides anything. Quiet decisions (counts, matching) are
 /// left alone: nothing of them is shown.
 /// </summary>
-public sealed class MaskingPolicy(MaskingRule rule, RecordDirectory records, PatientLinks links, IResourceStore store) : IAccessPolicy
+public sealed class MaskingPolicy(MaskingRule rule, RecordDirectory records, PatientLinks links, IResourceStore store, IdentifierDomains domains) : IAccessPolicy
 {
-    public ValueTask OnStartAsync(AccessContext context) => ValueTask.CompletedTask;
+    /// <summary>
+    /// Search parameters that match masked text by part (an address, which holds its lines; the narrative and all
+    /// strings; names in the de-identified view): a caller who sees every record masked could recover a masked value
+    /// letter by letter, so they are refused (403). Exact identifiers and phones remain searchable: the full number
+    /// is the caller's own input, and the answer shows it masked. Chains and _has count by their parameter names.
+    /// </summary>
+    private static readonly IReadOnlySet<string> ProbingParameters = new HashSet<string> { "address", "_text", "_content" };
+    private static readonly IReadOnlySet<string> NameParameters = new HashSet<string> { "name", "family", "given", "phonetic" };
+
+    public ValueTask OnStartAsync(AccessContext context)
+    {
+        if (context.SearchParameters is not { Count: > 0 } parameters) return ValueTask.CompletedTask;
+        var caller = context.Http.GetCaller();
+        if (!rule.AlwaysMasked(caller)) return ValueTask.CompletedTask;
+        var deidentified = rule.ViewOf(caller, [], null) == MaskView.Deidentified;
+        foreach (var (key, _) in parameters)
+            foreach (var part in key.Split(['.', ':']))
+                if (ProbingParameters.Contains(part) || (deidentified && NameParameters.Contains(part)))
+                    throw new FhirException(403, "forbidden",
+                        $"Searching by '{key}' is not open to the caller: it sees addresses and narratives masked, and a search by part of them would tell what is masked / " +
+                        "调用方查看的地址与文本为脱敏内容，不能按其部分内容检索");
+        return ValueTask.CompletedTask;
+    }
     public ValueTask OnEndAsync(AccessContext context) => ValueTask.CompletedTask;
     public bool MayHide(Caller caller, string? type) => false;
 
@@ -27,7 +50,7 @@ public sealed class MaskingPolicy(MaskingRule rule, RecordDirectory records, Pat
         var view = await ViewAsync(context, resource);
         if (view == MaskView.Full) return resource;
         var node = FhirFormats.ParseStored(json);
-        var result = PersonDataMasker.Mask(node, view);
+        var result = PersonDataMasker.Mask(node, view, await OwnSystemsAsync(context, node));
         if (!result.Changed) return resource;
         if (result.Masked) Redaction.Mark(context, node, Redaction.Masked);
         if (result.Withheld) Redaction.Mark(context, node, Redaction.Code);
@@ -54,6 +77,25 @@ public sealed class MaskingPolicy(MaskingRule rule, RecordDirectory records, Pat
             facts.Add(record);
         }
         return rule.ViewOf(caller, facts, facts.Count == 0 ? Source(resource) : null);
+    }
+
+    /// <summary>
+    /// The identifier systems of the resource that are the caller's institution's own (an MRN domain registered for
+    /// it, as PIXm knows them): its own numbers are no one else's to mask from it. Looked up once per request.
+    /// </summary>
+    private async ValueTask<IReadOnlySet<string>?> OwnSystemsAsync(AccessContext context, ElementNode node)
+    {
+        var caller = context.Http.GetCaller();
+        if (caller.Organization is not { } org || !ConsentDecision.IsInstitutionStaff(caller)) return null;
+        HashSet<string>? own = null;
+        foreach (var system in PersonDataMasker.IdentifierSystems(node))
+        {
+            var key = "masking:domain:" + system;
+            if (!context.Items.TryGetValue(key, out var institution))
+                context.Items[key] = institution = (await domains.FindAsync(system, context.Http.RequestAborted))?.Institution;
+            if (institution as string == org) (own ??= []).Add(system);
+        }
+        return own;
     }
 
     private static string? Source(StoredResource resource) =>

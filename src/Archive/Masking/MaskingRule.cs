@@ -34,7 +34,9 @@ public enum MaskView
 /// diagnosis and treatment (annex 2 §五(二)) — the patient is before them and registered in their own system.</item>
 /// <item>De-identified (masked, and names too): researchers (annex 2 §六: de-identification for reading and exporting).</item>
 /// </list>
-/// A resource about several records is shown full only when every one of them is.
+/// A resource about several records is shown full only when every one of them is. An institution's own numbers (the
+/// identifiers of a domain registered for it, e.g. its MRNs as PIXm cross-references them) are shown to its staff in
+/// full: it issued them (<see cref="MaskingPolicy"/>).
 /// </summary>
 public sealed class MaskingRule(ConsentDecision consent)
 {
@@ -48,6 +50,14 @@ public sealed class MaskingRule(ConsentDecision consent)
             return IsStaffOf(caller, source) ? MaskView.Full : MaskView.Masked;
         return records.All(r => SeesFull(caller, r)) ? MaskView.Full : MaskView.Masked;
     }
+
+    /// <summary>
+    /// Whether the caller sees every record masked, whatever its relationships: not the server, a record
+    /// administrator, the platform, a resident or guardian, nor an institution's staff (who hold records of their own).
+    /// </summary>
+    public bool AlwaysMasked(Caller caller) =>
+        !(caller.HasRole(Roles.Server) || caller.HasRole(Roles.RecordAdministrator) || consent.IsPlatformClient(caller)
+          || caller.HasRole(Roles.Resident) || caller.HasRole(Roles.Guardian) || ConsentDecision.IsInstitutionStaff(caller));
 
     /// <summary>Whether the caller sees this record's identifying values in full (see the class summary).</summary>
     public static bool SeesFull(Caller caller, RecordFacts record)

@@ -31,14 +31,24 @@ public static class PersonDataMasker
 {
     public static readonly IReadOnlySet<string> PersonTypes = new HashSet<string> { "Patient", "RelatedPerson", "Person" };
 
-    /// <summary>Masks <paramref name="resource"/> for <paramref name="view"/> (nothing for <see cref="MaskView.Full"/>).</summary>
-    public static MaskResult Mask(ElementNode resource, MaskView view)
+    /// <summary>
+    /// Masks <paramref name="resource"/> for <paramref name="view"/> (nothing for <see cref="MaskView.Full"/>); identifiers
+    /// of the systems in <paramref name="ownSystems"/> (the caller's institution's own numbers) are kept.
+    /// </summary>
+    public static MaskResult Mask(ElementNode resource, MaskView view, IReadOnlySet<string>? ownSystems = null)
     {
         if (view == MaskView.Full) return default;
         var masked = false;
-        var result = Walk(resource, person: PersonTypes.Contains(resource.Type ?? ""), view, ref masked);
+        var result = Walk(resource, PersonTypes.Contains(resource.Type ?? ""), view, ownSystems ?? NoSystems, ref masked);
         return result.With(new MaskResult(masked, false));
     }
+
+    private static readonly IReadOnlySet<string> NoSystems = new HashSet<string>();
+
+    /// <summary>The identifier systems a resource's Identifiers name (to look up whose they are before masking).</summary>
+    public static IEnumerable<string> IdentifierSystems(ElementNode resource) =>
+        resource.Descendants().Where(n => n.Type == "Identifier").Select(n => n.Child("system")?.Value).OfType<string>().Distinct();
+
 
     /// <summary>
     /// Whether a stored resource can hold anything to mask, read from its bytes without parsing: a person's resource,
@@ -48,7 +58,7 @@ public static class PersonDataMasker
         PersonTypes.Contains(type) || type is "Binary" or "Bundle" or "Parameters"
         || json.IndexOf("\"contained\""u8) >= 0 || json.IndexOf("\"identifier\":{"u8) >= 0 || Masks.HasDigitRun(json, 11);
 
-    private static MaskResult Walk(ElementNode node, bool person, MaskView view, ref bool masked)
+    private static MaskResult Walk(ElementNode node, bool person, MaskView view, IReadOnlySet<string> own, ref bool masked)
     {
         var result = default(MaskResult);
         if (node.IsResource && node.Type == "Binary") result = result.With(MaskBinary(node, view));
@@ -56,7 +66,7 @@ public static class PersonDataMasker
         {
             if (child.IsResource)
             {
-                result = result.With(Walk(child, PersonTypes.Contains(child.Type ?? ""), view, ref masked));
+                result = result.With(Walk(child, PersonTypes.Contains(child.Type ?? ""), view, own, ref masked));
                 continue;
             }
             if (person && node.IsResource && child.Name == "text")
@@ -72,7 +82,7 @@ public static class PersonDataMasker
             switch (child.Type)
             {
                 case "Identifier" when person:
-                    masked |= MaskIdentifier(child);
+                    if (!own.Contains(child.Child("system")?.Value ?? "")) masked |= MaskIdentifier(child);
                     break;
                 case "ContactPoint" when person:
                     masked |= MaskContactPoint(child);
@@ -84,12 +94,12 @@ public static class PersonDataMasker
                     masked |= MaskName(child);
                     break;
                 case "Reference" when child.Child("identifier") is { } identifier:
-                    masked |= MaskIdentifier(identifier);
+                    if (!own.Contains(identifier.Child("system")?.Value ?? "")) masked |= MaskIdentifier(identifier);
                     masked |= MaskText(child.Child("display"));
                     break;
                 default:
                     if (child.IsPrimitive) masked |= MaskText(child);
-                    else result = result.With(Walk(child, person, view, ref masked));
+                    else result = result.With(Walk(child, person, view, own, ref masked));
                     break;
             }
         }

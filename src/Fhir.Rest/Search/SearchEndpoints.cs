@@ -80,7 +80,7 @@ public sealed class SearchService(SearchParser parser, IResourceStore store, Rea
             if (options.Warnings.Count > 0)
                 bundle.Entries.Add(new BundleEntry(null, FhirJsonSerializer.SerializeToUtf8Bytes(OperationOutcomes.Create(options.Warnings)), SearchMode: "outcome"));
             return bundle;
-        });
+        }, parameters);
     }
 
     /// <summary>

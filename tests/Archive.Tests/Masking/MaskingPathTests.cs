@@ -93,6 +93,12 @@ public static class MaskingWorld
             """;
         await Put(Patient("mk-p", IdCard, "1950-03-04", Mobile), HolderAdmin);
         await Put(Patient("mk-p2", IdCard2, "1952-07-08", "13512345678"), HolderAdmin);
+        // The hospital's MRN domain, registered for it once its records are on file (as PIXm knows it): its own numbers.
+        await Put($$$"""
+            {"resourceType":"NamingSystem","id":"mrn-mk-hospital","name":"MrnMkHospital","status":"active","kind":"identifier","date":"2026-12-07",
+             "useContext":[{"code":{"system":"http://terminology.hl7.org/CodeSystem/usage-context-type","code":"venue"},"valueReference":{"reference":"{{{Hospital}}}"}}],
+             "uniqueId":[{"type":"uri","value":"{{{MrnSystem}}}","preferred":true}]}
+            """);
         await Put($$$"""
             {"resourceType":"RelatedPerson","id":"mk-guardian","patient":{"reference":"Patient/mk-p"},
              "extension":[{"url":"{{{ConsentTerms.GuardianshipExtension}}}","valueCodeableConcept":{"coding":[{"system":"{{{ConsentTerms.GuardianshipSystem}}}","code":"statutory"}]}}],
@@ -357,7 +363,9 @@ public sealed class MaskingPathTests(MaskingFixture fx) : IClassFixture<MaskingF
         var line = patient.GetProperty("address")[0].GetProperty("line")[0].GetString();
         if (masked)
         {
-            Assert.Equal([MaskingWorld.MaskedIdCard, MaskedMrn(), new string('*', 13) + stored[2][^4..]], identifiers);
+            // The hospital's own MRN is its own number: shown to its staff in full, masked to everyone else.
+            var mrn = role == "authorised clinician elsewhere" ? stored[1] : MaskedMrn();
+            Assert.Equal([MaskingWorld.MaskedIdCard, mrn, new string('*', 13) + stored[2][^4..]], identifiers);
             Assert.Equal("138****1234", phone);
             Assert.Equal("139****1111", contact);
             Assert.Equal("***", line);
@@ -464,14 +472,42 @@ public sealed class MaskingPathTests(MaskingFixture fx) : IClassFixture<MaskingF
     }
 
     [Fact]
-    public async Task Pixm_answers_the_cross_referenced_identifiers_masked()
+    public async Task Pixm_answers_the_cross_referenced_identifiers_masked_except_the_caller_s_own_numbers()
     {
-        var query = "sourceIdentifier=" + Uri.EscapeDataString($"{MaskingWorld.IdCardSystem}|{MaskingWorld.IdCard}");
-        var body = await Ok(HttpMethod.Get, "/Patient/$ihe-pix?" + query, null, MaskingWorld.AuthorisedDoctor);
-        Assert.Contains(MaskedMrn(), body);
-        Assert.DoesNotContain(MaskingWorld.Mrn + "mk-p", body);
-        Assert.Contains(Masked, Labels(JsonDocument.Parse(body).RootElement));
-        Assert.Contains(MaskingWorld.Mrn + "mk-p", await Ok(HttpMethod.Get, "/Patient/$ihe-pix?" + query, null, MaskingWorld.HolderClinician));
+        string Pix(string system, string value) => "/Patient/$ihe-pix?sourceIdentifier=" + Uri.EscapeDataString($"{system}|{value}");
+        // By the ID card: the hospital's own MRN in full, the record number masked, the ID card (the source) not answered.
+        var byCard = await Ok(HttpMethod.Get, Pix(MaskingWorld.IdCardSystem, MaskingWorld.IdCard), null, MaskingWorld.AuthorisedDoctor);
+        var identifiers = JsonDocument.Parse(byCard).RootElement.GetProperty("parameter").EnumerateArray()
+            .Where(p => p.GetProperty("name").GetString() == "targetIdentifier").Select(p => p.GetProperty("valueIdentifier").GetProperty("value").GetString()!).ToList();
+        Assert.Equal(2, identifiers.Count);
+        Assert.Equal(MaskingWorld.Mrn + "mk-p", identifiers[0]);
+        Assert.Matches("^\\*{13}[0-9]{4}$", identifiers[1]);
+        Assert.Contains(Masked, Labels(JsonDocument.Parse(byCard).RootElement));
+        Assert.DoesNotContain(MaskingWorld.IdCard[6..14], byCard);
+        // By its MRN: the ID card number masked.
+        var byMrn = await Ok(HttpMethod.Get, Pix(MaskingWorld.MrnSystem, MaskingWorld.Mrn + "mk-p"), null, MaskingWorld.AuthorisedDoctor);
+        Assert.Contains(MaskingWorld.MaskedIdCard, byMrn);
+        Assert.DoesNotContain(MaskingWorld.IdCard, byMrn);
+        // The holder gets the numbers as they are.
+        Assert.Contains(MaskingWorld.IdCard, await Ok(HttpMethod.Get, Pix(MaskingWorld.MrnSystem, MaskingWorld.Mrn + "mk-p"), null, MaskingWorld.HolderClinician));
+    }
+
+    [Fact]
+    public async Task Searching_by_part_of_a_masked_value_is_refused_to_callers_who_see_every_record_masked()
+    {
+        foreach (var url in new[] { "/Patient?address=建国路", "/Patient?address:contains=88号", "/Patient?_content=建国路", "/Patient?_text=13812341234",
+                     "/Observation?subject:Patient.address=建国路", "/Observation?patient.address=建国路", "/Patient?_has:RelatedPerson:patient:address=建国路" })
+        {
+            var r = await Send(HttpMethod.Get, url, null, MaskingWorld.PublicHealth);
+            Assert.True(r.StatusCode == HttpStatusCode.Forbidden, $"{url}: {r.StatusCode}");
+            Assert.Equal("OperationOutcome", (await r.JsonAsync()).GetProperty("resourceType").GetString());
+        }
+        // In a batch too: that entry is refused.
+        var batch = await Ok(HttpMethod.Post, "/", """{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Patient?address=建国路"}}]}""", MaskingWorld.PublicHealth);
+        Assert.StartsWith("403", JsonDocument.Parse(batch).RootElement.GetProperty("entry")[0].GetProperty("response").GetProperty("status").GetString());
+        // What is not masked stays searchable; the holder searches its records by address.
+        Assert.Contains("\"id\":\"mk-p\"", await Ok(HttpMethod.Get, "/Patient?address-city=北京市&_id=mk-p", null, MaskingWorld.PublicHealth));
+        Assert.Contains("\"id\":\"mk-p\"", await Ok(HttpMethod.Get, "/Patient?address=建国路", null, MaskingWorld.HolderClinician));
     }
 
     [Fact]

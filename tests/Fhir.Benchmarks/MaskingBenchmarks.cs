@@ -20,7 +20,8 @@ namespace FhirArchive.Benchmarks;
 public class MaskingBenchmarks
 {
     private readonly string _folder = Path.Combine(Path.GetTempPath(), "fhirarchive-bench-masking-" + Guid.NewGuid().ToString("N"));
-    private WebApplicationFactory<Program> _factory = null!;
+    // Any type of the host's assembly names its entry point (this project has a Program of its own).
+    private WebApplicationFactory<Server.SampleData.SampleDataLoader.Resident> _factory = null!;
     private HttpClient _client = null!;
     private string _search = null!;
 
@@ -32,7 +33,7 @@ public class MaskingBenchmarks
     public void Setup()
     {
         Directory.CreateDirectory(_folder);
-        _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
+        _factory = new WebApplicationFactory<Server.SampleData.SampleDataLoader.Resident>().WithWebHostBuilder(b =>
         {
             b.UseSetting("Storage:DataFolder", _folder);
             b.UseSetting("SampleData:Load", "true");

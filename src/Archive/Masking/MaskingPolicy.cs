@@ -46,7 +46,9 @@ public sealed class MaskingPolicy(MaskingRule rule, RecordDirectory records, Pat
 
     public async ValueTask<StoredResource?> ShowAsync(AccessContext context, StoredResource resource)
     {
-        if (context.Counting || resource.Json is not { } json || !PersonDataMasker.MayHold(resource.ResourceType, json)) return resource;
+        // Types that are no resident's record data (institutions, practitioners, terminology) are nobody's to mask.
+        if (context.Counting || resource.Json is not { } json || !RecordData.Is(resource.ResourceType)
+            || !PersonDataMasker.MayHold(resource.ResourceType, json)) return resource;
         var view = await ViewAsync(context, resource);
         if (view == MaskView.Full) return resource;
         var node = FhirFormats.ParseStored(json);

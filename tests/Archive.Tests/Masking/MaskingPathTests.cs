@@ -49,6 +49,7 @@ public static class MaskingWorld
     public const string GuardianMobile = "13700002222";
     public const string NoteMobile = "13600003333";
     public const string Line = "建国路88号院3号楼";
+    public const string WorkMobile = "13311112222";
     public static string MaskedIdCard => IdCard[..6] + "********" + IdCard[^4..];
     public static string MaskedIdCard2 => IdCard2[..6] + "********" + IdCard2[^4..];
 
@@ -81,7 +82,7 @@ public static class MaskingWorld
         foreach (var org in new[] { Holder, Hospital, Clinic, OffSiteCentre })
             await Put($$$"""{"resourceType":"Organization","id":"{{{org.Split('/')[1]}}}","extension":[{{{division}}}],"name":"{{{org}}}"}""");
         foreach (var p in new[] { "mk-fd", "mk-hdoc", "mk-auth", "mk-os", "mk-admin" })
-            await Put($$$"""{"resourceType":"Practitioner","id":"{{{p}}}","name":[{"text":"{{{p}}}"}]}""");
+            await Put($$$"""{"resourceType":"Practitioner","id":"{{{p}}}","name":[{"text":"{{{p}}}"}],"telecom":[{"system":"phone","value":"{{{WorkMobile}}}"}]}""");
         string Patient(string id, string card, string birth, string mobile) => $$$"""
             {"resourceType":"Patient","id":"{{{id}}}","meta":{"profile":["{{{FhirArchive.Profiles.CnProfiles.ResidentPatient}}}"]},"text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">张伟 {{{card}}} {{{mobile}}}</div>"},
              "identifier":[{"system":"{{{IdCardSystem}}}","value":"{{{card}}}"},{"system":"{{{MrnSystem}}}","value":"{{{Mrn}}}{{{id}}}"}],
@@ -414,6 +415,15 @@ public sealed class MaskingPathTests(MaskingFixture fx) : IClassFixture<MaskingF
         Assert.Contains("家属电话136****3333", obs);
         Assert.Contains(Masked, Labels(JsonDocument.Parse(obs).RootElement));
         Assert.Contains(MaskingWorld.NoteMobile, await Ok(HttpMethod.Get, "/Observation/mk-obs", null, MaskingWorld.HolderClinician));
+    }
+
+    [Fact]
+    public async Task What_is_no_resident_s_record_data_is_not_masked()
+    {
+        // A family doctor's work phone is there to be called: practitioners and institutions are nobody's record.
+        var doctor = await Ok(HttpMethod.Get, "/Practitioner/mk-fd", null, MaskingWorld.AuthorisedDoctor);
+        Assert.Contains(MaskingWorld.WorkMobile, doctor);
+        Assert.DoesNotContain("MASKED", doctor);
     }
 
     [Fact]

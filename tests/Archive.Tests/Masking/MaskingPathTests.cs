@@ -352,7 +352,7 @@ public sealed class MaskingPathTests(MaskingFixture fx) : IClassFixture<MaskingF
     public async Task Each_role_reads_the_record_masked_or_in_full_as_the_rule_says(string role, bool masked)
     {
         var patient = JsonDocument.Parse(await Ok(HttpMethod.Get, "/Patient/mk-p", null, Caller(role))).RootElement;
-        var identifiers = patient.GetProperty("identifier").EnumerateArray().Select(i => i.GetProperty("value").GetString()).ToList();
+        var identifiers = patient.GetProperty("identifier").EnumerateArray().Select(i => i.GetProperty("value").GetString()!).ToList();
         // As stored (the holder's view): the ID card, the MRN, and the health record number the record rules assigned.
         var stored = JsonDocument.Parse(await Ok(HttpMethod.Get, "/Patient/mk-p", null, MaskingWorld.HolderClinician)).RootElement
             .GetProperty("identifier").EnumerateArray().Select(i => i.GetProperty("value").GetString()!).ToList();

@@ -25,7 +25,8 @@ public sealed class MaskingPolicy(MaskingRule rule, RecordDirectory records, Pat
     /// is the caller's own input, and the answer shows it masked. Chains and _has count by their parameter names.
     /// </summary>
     private static readonly IReadOnlySet<string> ProbingParameters = new HashSet<string> { "address", "_text", "_content" };
-    private static readonly IReadOnlySet<string> NameParameters = new HashSet<string> { "name", "family", "given", "phonetic" };
+    /// <summary>The de-identified view keeps the family name (张*): only what matches the masked given names is refused.</summary>
+    private static readonly IReadOnlySet<string> NameParameters = new HashSet<string> { "name", "given", "phonetic" };
 
     public ValueTask OnStartAsync(AccessContext context)
     {

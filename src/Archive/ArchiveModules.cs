@@ -2,6 +2,7 @@ using FhirArchive.Archive.Consent;
 using FhirArchive.Archive.Documents;
 using FhirArchive.Archive.Grants;
 using FhirArchive.Archive.HealthTags;
+using FhirArchive.Archive.Masking;
 using FhirArchive.Archive.Homepage;
 using FhirArchive.Archive.Mhd;
 using FhirArchive.Archive.Notifications;
@@ -24,6 +25,8 @@ public static class ArchiveModules
         services.AddPatientIdentity()
             .AddRecords(configuration)
             .AddConsent(configuration)
+            // Masking runs after the consent rules (policies run in registration order): it masks what they show.
+            .AddMasking()
             .AddNotifications(configuration, dataFolder)
             .AddGrants(configuration, dataFolder, demo)
             .AddTransfer(configuration)

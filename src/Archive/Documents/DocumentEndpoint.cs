@@ -165,8 +165,9 @@ public static class DocumentEndpoint
         {
             Identifier = (IdentifierSystem, ContentIdentifier(entries)),
             Timestamp = now,
-            Redacted = withheld || Redaction.Happened(access),
+            Redacted = withheld,
         };
+        builder.LabelFrom(access);
         builder.Entries.AddRange(entries);
         return new Document(builder.ToJson(), builder.Identifier!.Value.Value, status);
     }

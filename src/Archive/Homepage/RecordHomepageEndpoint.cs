@@ -231,8 +231,9 @@ public static class RecordHomepageEndpoint
             {
                 Identifier = ("urn:ietf:rfc:3986", $"urn:uuid:{Guid.NewGuid()}"),
                 Timestamp = now,
-                Redacted = withheld || Redaction.Happened(access),
+                Redacted = withheld,
             };
+            b.LabelFrom(access);
             b.Entries.Add(new BundleEntry($"urn:uuid:{Guid.NewGuid()}", FhirFormats.Utf8(composition.ToJsonString())));
             foreach (var s in shown.Values) b.Entries.Add(new BundleEntry($"{baseUrl}/{s.ResourceType}/{s.Id}", s.Json));
             foreach (var (fullUrl, json) in flags) b.Entries.Add(new BundleEntry(fullUrl, FhirFormats.Utf8(json.ToJsonString())));

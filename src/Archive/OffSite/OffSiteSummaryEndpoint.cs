@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using FhirArchive.Archive.Consent;
 using FhirArchive.Archive.HealthTags;
+using FhirArchive.Archive.Masking;
 using FhirArchive.Archive.Records;
 using FhirArchive.Fhir.Model;
 using FhirArchive.Fhir.Serialization.Json;
@@ -51,7 +52,7 @@ public static class OffSiteSummaryEndpoint
     }
 
     private static async Task Handle(HttpContext ctx, string id, IResourceStore store, RecordScope scope, RecordDirectory records, HealthTagReader tags,
-        OffSiteOptions options, TerminologyService terminology, TimeProvider clock)
+        OffSiteOptions options, TerminologyService terminology, MaskingRule masking, TimeProvider clock)
     {
         var caller = ctx.GetCaller();
         var ct = ctx.RequestAborted;
@@ -77,6 +78,9 @@ public static class OffSiteSummaryEndpoint
         if (!decision.Permit) throw NotKnown(id);
         var closed = AccessDecision.All.Except(decision.Cleared).ToHashSet();
         ConsentAccessPolicy.Redact(patient, closed);
+        // Off-site service sees identifiers, phones and addresses masked (the holder in full): the masking rule decides.
+        var masked = PersonDataMasker.Mask(patient, masking.ViewOf(caller, [facts], null)).Masked;
+        if (masked) Redaction.Label(patient, Redaction.Masked);
         recorder?.Shown(stored!);
 
         var now = clock.GetUtcNow();
@@ -141,7 +145,9 @@ public static class OffSiteSummaryEndpoint
             }
             parameters.Add(new JsonObject { ["name"] = "freeService", ["part"] = part });
         }
-        var result = new JsonObject { ["resourceType"] = "Parameters", ["parameter"] = parameters };
+        var result = new JsonObject { ["resourceType"] = "Parameters" };
+        if (masked) result["meta"] = new JsonObject { ["security"] = new JsonArray(new JsonObject { ["system"] = Redaction.System, ["code"] = Redaction.Masked }) };
+        result["parameter"] = parameters;
         await FhirFormats.WriteJsonBytesAsync(ctx, 200, FhirFormats.Utf8(result.ToJsonString()));
     }
 }

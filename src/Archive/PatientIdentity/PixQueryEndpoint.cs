@@ -61,43 +61,50 @@ public static class PixQueryEndpoint
                 query.IncludeTotal = false;
                 found = (await store.SearchAsync(query, ct)).Matches;
             }
-            var shown = new Dictionary<string, StoredResource>(StringComparer.Ordinal);
+            // Each record as stored (what the answer is decided on) and as the caller is shown it (what is answered: possibly masked).
+            var shown = new Dictionary<string, (StoredResource Stored, StoredResource Shown)>(StringComparer.Ordinal);
             foreach (var r in found)
-                if (await guard.ShowAsync(access, r) is { } s && await SurvivorAsync(access, s) is { } survivor) shown.TryAdd(survivor.Id, survivor);
-            return shown.Values.OrderBy(r => r.Id, StringComparer.Ordinal).ToList();
+                if (await guard.ShowAsync(access, r) is { } s && await SurvivorAsync(access, r, s) is { } survivor) shown.TryAdd(survivor.Shown.Id, survivor);
+            return shown.Values.OrderBy(r => r.Shown.Id, StringComparer.Ordinal).ToList();
         });
         if (records.Count == 0) throw FhirException.NotFound(SourceNotFound);
 
         var parameters = new JsonArray();
-        foreach (var record in records)
+        foreach (var (stored, record) in records)
         {
             parameters.Add(new JsonObject { ["name"] = "targetId", ["valueReference"] = new JsonObject { ["reference"] = $"Patient/{record.Id}" } });
-            var patient = JsonNode.Parse(record.Json!)!.AsObject();
-            foreach (var identifier in patient["identifier"]?.AsArray() ?? [])
+            // Decided on the stored identifiers; answered as shown (a policy masks values, never reorders or removes them).
+            var asStored = JsonNode.Parse(stored.Json!)!["identifier"]?.AsArray() ?? [];
+            var asShown = JsonNode.Parse(record.Json!)!["identifier"]?.AsArray() ?? [];
+            for (var i = 0; i < asStored.Count && i < asShown.Count; i++)
             {
+                var identifier = asStored[i];
                 if (identifier?["system"]?.GetValue<string>() is not { } s || identifier["value"]?.GetValue<string>() is not { } v) continue;
                 if (!logical && domain!.Names(s) && string.Equals(v.Trim(), value.Trim(), StringComparison.OrdinalIgnoreCase)) continue; // not the source itself
                 if (filtered && !targets.Any(t => t.Names(s))) continue;
-                parameters.Add(new JsonObject { ["name"] = "targetIdentifier", ["valueIdentifier"] = identifier.DeepClone() });
+                parameters.Add(new JsonObject { ["name"] = "targetIdentifier", ["valueIdentifier"] = asShown[i]!.DeepClone() });
             }
         }
         var answer = new JsonObject { ["resourceType"] = "Parameters" };
+        // The identifiers answered are the records' as shown: masked for a masked view, and so labelled.
+        if (Redaction.Labels(ctx).ToList() is { Count: > 0 } labels)
+            answer["meta"] = new JsonObject { ["security"] = new JsonArray([.. labels.Select(c => new JsonObject { ["system"] = Redaction.System, ["code"] = c })]) };
         if (parameters.Count > 0) answer["parameter"] = parameters;
         await FhirFormats.WriteJsonBytesAsync(ctx, 200, FhirFormats.Utf8(answer.ToJsonString()));
 
         // A merged record (link replaced-by) stands for its survivor; a survivor the caller may not see: nothing.
-        async Task<StoredResource?> SurvivorAsync(AccessContext access, StoredResource r)
+        async Task<(StoredResource Stored, StoredResource Shown)?> SurvivorAsync(AccessContext access, StoredResource r, StoredResource rShown)
         {
             for (var hops = 0; hops < MaxHops; hops++)
             {
                 var next = Rest.Infrastructure.FhirFormats.ParseStored(r.Json!).ChildrenNamed("link").FirstOrDefault(l => l.Child("type")?.Value == "replaced-by")
                     ?.Child("other")?.Child("reference")?.Value;
-                if (next is null || !next.StartsWith("Patient/", StringComparison.Ordinal)) return r;
+                if (next is null || !next.StartsWith("Patient/", StringComparison.Ordinal)) return (r, rShown);
                 if (await store.ReadAsync("Patient", next["Patient/".Length..], ct) is not { IsDeleted: false } survivor
                     || await guard.ShowAsync(access, survivor) is not { } shown) return null;
-                r = shown;
+                (r, rShown) = (survivor, shown);
             }
-            return r;
+            return (r, rShown);
         }
     }
 }

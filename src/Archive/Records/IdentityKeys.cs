@@ -16,6 +16,9 @@ public static class IdentityKeys
 
     private static readonly IReadOnlyList<string> IdCardSystems = NamingSystems.Aliases(ResidentIdCard.OidSystem);
 
+    /// <summary>Whether identifiers of this system are ID card numbers (the resident's, or the mother's on an infant's record).</summary>
+    public static bool IsIdCardSystem(string? system) => system is not null && (IdCardSystems.Contains(system) || system == MotherIdCardSystem);
+
     /// <summary>Whether identifiers of this system are identity keys (the ID card, the birth certificate, the mother's ID card).</summary>
     public static bool IsKeySystem(string system) =>
         IdCardSystems.Contains(system) || system is BirthCertificateNumber.System or MotherIdCardSystem;

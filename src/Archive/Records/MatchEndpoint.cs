@@ -35,22 +35,30 @@ public static class MatchEndpoint
         var probe = Person.Of(wanted);
         if (probe.IsEmpty) throw FhirException.BadRequest("$match needs at least an identifier, a name, a birth date or a phone number.");
 
+        List<string> labels = [];
         var scored = await guard.RunAsync(ctx, "operation", "Patient", async access =>
         {
-            var found = new Dictionary<string, StoredResource>(StringComparer.Ordinal);
+            // Scored on the record as stored, answered as the caller is shown it (possibly masked).
+            var found = new Dictionary<string, (StoredResource Stored, StoredResource Shown)>(StringComparer.Ordinal);
             foreach (var criteria in probe.Queries())
             {
                 var (query, _) = await parser.ParseAsync("Patient", criteria, strict: true, ctx.RequestAborted);
                 query.Count = CandidatesPerQuery;
                 query.IncludeTotal = false;
-                foreach (var r in await guard.FilterAsync(access, (await store.SearchAsync(query, ctx.RequestAborted)).Matches)) found.TryAdd(r.Id, r);
+                foreach (var r in (await store.SearchAsync(query, ctx.RequestAborted)).Matches)
+                    if (!found.ContainsKey(r.Id) && await guard.ShowAsync(access, r) is { } shown) found[r.Id] = (r, shown);
             }
-            return found.Values.Select(r => (Resource: r, Score: probe.Score(Person.Of(FhirFormats.ParseStored(r.Json!)))))
+            labels = [.. Redaction.Labels(access)];
+            return found.Values.Select(r => (Resource: r.Shown, Score: probe.Score(Person.Of(FhirFormats.ParseStored(r.Stored.Json!)))))
                 .Where(x => x.Score >= 0.5).OrderByDescending(x => x.Score).ThenBy(x => x.Resource.Id, StringComparer.Ordinal).ToList();
         });
         if (onlyCertain) scored = scored.Where(x => Grade(x.Score) == "certain").ToList();
 
-        var bundle = new JsonObject { ["resourceType"] = "Bundle", ["type"] = "searchset", ["total"] = Math.Min(scored.Count, count) };
+        var bundle = new JsonObject { ["resourceType"] = "Bundle" };
+        if (labels.Count > 0)
+            bundle["meta"] = new JsonObject { ["security"] = new JsonArray([.. labels.Select(c => new JsonObject { ["system"] = Redaction.System, ["code"] = c })]) };
+        bundle["type"] = "searchset";
+        bundle["total"] = Math.Min(scored.Count, count);
         var entries = new JsonArray();
         foreach (var (r, score) in scored.Take(count))
             entries.Add(new JsonObject

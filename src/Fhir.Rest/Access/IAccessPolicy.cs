@@ -13,6 +13,11 @@ public sealed class AccessContext(HttpContext http, string interaction, string? 
     public IDictionary<string, object?> Items { get; } = new Dictionary<string, object?>();
     /// <summary>Set while matches are only counted (search totals): nothing is disclosed, so nothing is recorded.</summary>
     public bool Counting { get; set; }
+    /// <summary>
+    /// A search's parameters as the caller gave them (REST, POST _search, a batch entry); null for other interactions.
+    /// A policy may refuse criteria it does not allow the caller (<see cref="IAccessPolicy.OnStartAsync"/>).
+    /// </summary>
+    public IReadOnlyList<KeyValuePair<string, string>>? SearchParameters { get; init; }
 }
 
 /// <summary>

@@ -20,9 +20,10 @@ public sealed class ReadGuard(IEnumerable<IAccessPolicy> registered, PatientLink
     private const int MaxPointerDepth = 3;
     private readonly PolicyChain policy = new([new ScopedAccessPolicy(links), .. registered]);
 
-    public async Task<T> RunAsync<T>(HttpContext http, string interaction, string? type, Func<AccessContext, Task<T>> body)
+    public async Task<T> RunAsync<T>(HttpContext http, string interaction, string? type, Func<AccessContext, Task<T>> body,
+        IReadOnlyList<KeyValuePair<string, string>>? searchParameters = null)
     {
-        var ctx = new AccessContext(http, interaction, type);
+        var ctx = new AccessContext(http, interaction, type) { SearchParameters = searchParameters };
         await policy.OnStartAsync(ctx);
         try
         {

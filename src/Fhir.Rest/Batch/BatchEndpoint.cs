@@ -56,6 +56,8 @@ public static class BatchEndpoint
         var response = type == "transaction"
             ? await TransactionAsync(ctx, bundle, entries, store, writer, patcher, search, guard, interceptors)
             : await BatchAsync(ctx, entries, store, writer, patcher, search, guard);
+        // What the entries' reads redacted or masked, the answer says too.
+        response.Labels.UnionWith(Redaction.Labels(ctx));
         await FhirFormats.WriteJsonBytesAsync(ctx, 200, response.ToJson());
     }
 

@@ -97,7 +97,7 @@ public static class EverythingEndpoint
                 var first = b.Links.First(l => l.Relation == "first").Url;
                 b.Links.Add(("next", QueryHelpers.AddQueryString(first, AfterReferenced, cursor.ToString(CultureInfo.InvariantCulture))));
             }
-            b.Redacted = Redaction.Happened(access);
+            b.LabelFrom(access);
             if (warnings.Count > 0)
                 b.Entries.Add(new BundleEntry(null, FhirJsonSerializer.SerializeToUtf8Bytes(OperationOutcomes.Create(warnings)), SearchMode: "outcome"));
             return b;

@@ -66,7 +66,7 @@ public static class HistoryEndpoints
             // Hidden versions are not counted: the database's total is the server's own; a first page that holds every
             // visible version counts what it shows.
             b.Total = ctx.GetCaller().HasRole(Roles.Server) ? total : offset == 0 && !page.More && !page.Bounded ? shown.Count : null;
-            b.Redacted = Redaction.Happened(access);
+            b.LabelFrom(access);
             foreach (var v in shown)
             {
                 var url = $"{v.ResourceType}/{v.Id}";

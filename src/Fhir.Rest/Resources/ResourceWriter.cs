@@ -63,7 +63,12 @@ public sealed class ResourceWriter(SearchParser parser, WritePipeline pipeline, 
             if (other is null || !other.StartsWith("Patient/", StringComparison.Ordinal)) break;
             var next = await s.ReadAsync("Patient", other["Patient/".Length..], ct);
             if (next is not { IsDeleted: false }) break;
-            if (caller.HttpContext is { } http && !await guard.RunAsync(http, "conditional-create", "Patient", async access => (await guard.FilterAsync(access, [next])).Count == 1)) break;
+            // The survivor as the caller may see it (a policy may redact or mask it), or none.
+            if (caller.HttpContext is { } http)
+            {
+                if (await guard.RunAsync(http, "conditional-create", "Patient", async access => (await guard.FilterAsync(access, [next])).FirstOrDefault()) is not { } shown) break;
+                next = shown;
+            }
             match = next;
         }
         return match;

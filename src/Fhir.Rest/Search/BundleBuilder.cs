@@ -19,8 +19,25 @@ public sealed record EntryResponse(int Status, string? Location = null, string? 
 public sealed class BundleBuilder(string type)
 {
     public int? Total { get; set; }
+    /// <summary>
+    /// The v3-ObservationValue labels of Bundle.meta.security (<see cref="Access.Redaction"/>): REDACTED when some entry
+    /// was cut for the caller, MASKED when some was masked.
+    /// </summary>
+    public SortedSet<string> Labels { get; } = new(StringComparer.Ordinal);
+
     /// <summary>Some entry was redacted for the caller: the Bundle carries the DS4P REDACTED label too.</summary>
-    public bool Redacted { get; set; }
+    public bool Redacted
+    {
+        get => Labels.Contains(Access.Redaction.Code);
+        set
+        {
+            if (value) Labels.Add(Access.Redaction.Code);
+            else Labels.Remove(Access.Redaction.Code);
+        }
+    }
+
+    /// <summary>Carries the labels the operation marked on its resources.</summary>
+    public void LabelFrom(Access.AccessContext access) => Labels.UnionWith(Access.Redaction.Labels(access));
     public List<(string Relation, string Url)> Links { get; } = [];
     public List<BundleEntry> Entries { get; } = [];
     public string Id { get; } = Guid.NewGuid().ToString();
@@ -39,13 +56,16 @@ public sealed class BundleBuilder(string type)
             w.WriteString("id", Id);
             w.WriteStartObject("meta");
             w.WriteString("lastUpdated", FhirInstant.Of(DateTimeOffset.UtcNow));
-            if (Redacted)
+            if (Labels.Count > 0)
             {
                 w.WriteStartArray("security");
-                w.WriteStartObject();
-                w.WriteString("system", Access.Redaction.System);
-                w.WriteString("code", Access.Redaction.Code);
-                w.WriteEndObject();
+                foreach (var code in Labels)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("system", Access.Redaction.System);
+                    w.WriteString("code", code);
+                    w.WriteEndObject();
+                }
                 w.WriteEndArray();
             }
             w.WriteEndObject();

@@ -76,11 +76,11 @@ public sealed class SearchService(SearchParser parser, IResourceStore store, Rea
                 recount: options.Total == "accurate" || query.CountOnly);
 
             await AddIncludesAsync(bundle, baseUrl, access, matches, options.Includes, options.RevIncludes, ct);
-            bundle.Redacted = Redaction.Happened(access);
+            bundle.LabelFrom(access);
             if (options.Warnings.Count > 0)
                 bundle.Entries.Add(new BundleEntry(null, FhirJsonSerializer.SerializeToUtf8Bytes(OperationOutcomes.Create(options.Warnings)), SearchMode: "outcome"));
             return bundle;
-        });
+        }, parameters);
     }
 
     /// <summary>

@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using System.Net;
 using System.Text.Json;
 using FhirArchive.Archive.Consent;
+using FhirArchive.Archive.Masking;
 using FhirArchive.Archive.Tests.Records;
 using FhirArchive.Rest.Access;
 using Xunit;
@@ -316,27 +317,28 @@ public abstract class PatientIdentityTestsBase<TFixture>(TFixture fx) : RecordTe
         var recordNumber = (await ReadAsync($"/Patient/{id}")).GetProperty("identifier").EnumerateArray()
             .Single(i => i.GetProperty("system").GetString() == "urn:oid:2.16.156.10011.1.2").GetProperty("value").GetString();
 
-        // Case 1 (IHE pixm-request-mohralice-red-all): every other identifier, and the record.
+        // Case 1 (IHE pixm-request-mohralice-red-all): every other identifier, and the record. Hospital A holds no
+        // record and reads under the resident's authorisation: the numbers that are not its own come masked (脱敏).
         var (status, all) = await PixAsync($"sourceIdentifier={Q(MrnA, mrnA)}");
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal("Parameters", all.GetProperty("resourceType").GetString());
-        Assert.Equal(new[] { $"{IdCardSystem}|{card}", $"{HealthCardSystem}|{healthCard}", $"urn:oid:2.16.156.10011.1.2|{recordNumber}", $"{MrnB}|{mrnB}" }.Order(), TargetIdentifiers(all));
+        Assert.Equal(new[] { $"{IdCardSystem}|{Masks.IdCard(card)}", $"{HealthCardSystem}|{Masks.Identifier(healthCard)}", $"urn:oid:2.16.156.10011.1.2|{Masks.Identifier(recordNumber)}", $"{MrnB}|{Masks.Identifier(mrnB)}" }.Order(), TargetIdentifiers(all));
         Assert.Equal([$"Patient/{id}"], TargetIds(all));
         Assert.DoesNotContain(mrnA, all.GetRawText()); // never the source identifier itself
 
         // By the ID card number (its HL7 China alias too), to A's domain only (pixm-request-mohralice-red-to-blue).
         (status, var toA) = await PixAsync($"sourceIdentifier={Q("urn:oid:2.16.840.1.113883.2.23.1.19.1", card)}&targetSystem={Uri.EscapeDataString(MrnA)}", DoctorB);
         Assert.Equal(HttpStatusCode.OK, status);
-        Assert.Equal([$"{MrnA}|{mrnA}"], TargetIdentifiers(toA));
+        Assert.Equal([$"{MrnA}|{Masks.Identifier(mrnA)}"], TargetIdentifiers(toA));
         Assert.Equal([$"Patient/{id}"], TargetIds(toA));
         // Two target domains; POST with a Parameters body alike; the server's own logical id as a domain.
         var posted = await Send(HttpMethod.Post, "/Patient/$ihe-pix", Params(("sourceIdentifier", "String", $"{MrnB}|{mrnB}"),
             ("targetSystem", "String", MrnA), ("targetSystem", "String", IdCardSystem)), DoctorB);
         Assert.Equal(HttpStatusCode.OK, posted.StatusCode);
-        Assert.Equal(new[] { $"{IdCardSystem}|{card}", $"{MrnA}|{mrnA}" }.Order(), TargetIdentifiers(await posted.JsonAsync()));
+        Assert.Equal(new[] { $"{IdCardSystem}|{Masks.IdCard(card)}", $"{MrnA}|{Masks.Identifier(mrnA)}" }.Order(), TargetIdentifiers(await posted.JsonAsync()));
         (status, var logical) = await PixAsync($"sourceIdentifier={Q(_fx.BaseAddress.ToString().TrimEnd('/'), "Patient/" + id)}&targetSystem={Uri.EscapeDataString(MrnB)}");
         Assert.Equal(HttpStatusCode.OK, status);
-        Assert.Equal([$"{MrnB}|{mrnB}"], TargetIdentifiers(logical));
+        Assert.Equal([$"{MrnB}|{Masks.Identifier(mrnB)}"], TargetIdentifiers(logical));
         (status, var onlyRecord) = await PixAsync($"sourceIdentifier={Q(MrnA, mrnA)}&targetSystem={Uri.EscapeDataString(_fx.BaseAddress.ToString().TrimEnd('/'))}");
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Empty(TargetIdentifiers(onlyRecord));
@@ -414,7 +416,7 @@ public abstract class PatientIdentityTestsBase<TFixture>(TFixture fx) : RecordTe
         (status, var after) = await PixAsync($"sourceIdentifier={Q(MrnA, mrn)}");
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal([$"Patient/{survivor}"], TargetIds(after));
-        Assert.Contains($"{IdCardSystem}|{card}", TargetIdentifiers(after));
+        Assert.Contains($"{IdCardSystem}|{Masks.IdCard(card)}", TargetIdentifiers(after));
     }
 
     [FhirFact]

@@ -321,6 +321,7 @@ public sealed class BlindIndexTests
         Assert.True(Encryption.IsBlinded("Patient", "address"));
         Assert.False(Encryption.IsBlinded("Patient", "address-city"));
         Assert.False(Encryption.IsBlinded("Patient", "name"));
+        Assert.False(Encryption.IsBlinded("Patient", "active"));
         Assert.False(Encryption.IsBlinded("Observation", "identifier"));
         Assert.True(Encryption.IsBlinded(null, "telecom"));
     }

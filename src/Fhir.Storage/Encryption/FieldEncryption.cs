@@ -166,7 +166,8 @@ public sealed partial class FieldEncryption
         foreach (var part in SearchParameterRegistry.SplitTopLevel(expression, '|'))
         {
             var plain = Functions().Replace(part.Trim().Trim('(', ')'), "");
-            if (plain.Length == 0) continue;
+            // A bare type ("Patient.extension(…)" reduced to "Patient") says nothing about which element it reads.
+            if (!plain.Contains('.')) continue;
             foreach (var path in paths)
                 if (path == plain || path.StartsWith(plain + ".", StringComparison.Ordinal) || plain.StartsWith(path + ".", StringComparison.Ordinal))
                     return true;

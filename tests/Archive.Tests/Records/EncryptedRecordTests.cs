@@ -32,3 +32,4 @@ public sealed class EncryptedOnePersonOneRecordTests(EncryptedRecordFixture fx) 
 
 public sealed class EncryptedMatchAndMergeTests(EncryptedRecordFixture fx) : MatchAndMergeTestsBase<EncryptedRecordFixture>(fx), IClassFixture<EncryptedRecordFixture>;
 public sealed class EncryptedMergedIdentityTests(EncryptedRecordFixture fx) : MergedIdentityTestsBase<EncryptedRecordFixture>(fx), IClassFixture<EncryptedRecordFixture>;
+

@@ -8,7 +8,8 @@ namespace FhirArchive.Audit;
 /// (status known, the disclosed resources reported by <see cref="ReadGuard"/>) and stored before a byte leaves.
 /// Sits before authentication in the pipeline, so a refused token is audited too.
 /// </summary>
-public sealed class AuditMiddleware(RequestDelegate next, AuditTrail trail, PatientLinks patients, TimeProvider clock)
+public sealed class AuditMiddleware(RequestDelegate next, AuditTrail trail, PatientLinks patients, TimeProvider clock,
+    Storage.Encryption.FieldEncryption encryption)
 {
     private const int MaxResources = 100;
     private const int MaxDenialsNamed = 20;
@@ -37,7 +38,7 @@ public sealed class AuditMiddleware(RequestDelegate next, AuditTrail trail, Pati
         IReadOnlyCollection<string> patientsAbout = recorder.Patients.Count > 0 ? recorder.Patients
             : interaction is { Type: "Patient", Id: { } id } ? [$"Patient/{id}"] : [];
         var draft = new AuditDraft(null, clock.GetUtcNow(), interaction, http.Response.StatusCode, caller,
-            http.Connection.RemoteIpAddress?.ToString(), QueryOf(http, interaction), recorder.Resources, patientsAbout,
+            http.Connection.RemoteIpAddress?.ToString(), QueryOf(http, interaction, encryption), recorder.Resources, patientsAbout,
             Decisions: recorder.Decisions());
         // A patient's data is searched through its patient; only resources of no patient are keys of their own.
         var entities = new List<(string Role, string Reference)>(patientsAbout.Count + recorder.Resources.Count);
@@ -47,7 +48,8 @@ public sealed class AuditMiddleware(RequestDelegate next, AuditTrail trail, Pati
     }
 
     /// <summary>Searches (GET query or POST form) and operations carry their parameters, as BALP's query entity asks.</summary>
-    private static string? QueryOf(HttpContext http, Interaction interaction)
+    /// <summary>Under field encryption the searched identifiers are kept as their blind index (<see cref="ProtectedQuery"/>).</summary>
+    private static string? QueryOf(HttpContext http, Interaction interaction, Storage.Encryption.FieldEncryption encryption)
     {
         var req = http.Request;
         var query = req.QueryString.HasValue ? req.QueryString.Value : "";
@@ -55,7 +57,7 @@ public sealed class AuditMiddleware(RequestDelegate next, AuditTrail trail, Pati
         if (HttpMethods.IsPost(req.Method) && req.HasFormContentType && req.Form is { Count: > 0 } form)
             query += (query!.Length == 0 ? "?" : "&") + string.Join('&', form.SelectMany(kv => kv.Value.Select(v => $"{Uri.EscapeDataString(kv.Key)}={Uri.EscapeDataString(v ?? "")}")));
         if (string.IsNullOrEmpty(query) && interaction.Code is not ("search-type" or "search-system" or "operation")) return null;
-        return $"{req.Method} {req.Path}{query}";
+        return $"{req.Method} {req.Path}{ProtectedQuery.Mask(query ?? "", interaction.Type, encryption)}";
     }
 
     /// <summary>What one request disclosed or wrote (bounded: a big search names its first resources and their patients).</summary>

@@ -1,4 +1,6 @@
 using Org.BouncyCastle.Crypto.Digests;
+using Org.BouncyCastle.Crypto.Macs;
+using Org.BouncyCastle.Crypto.Parameters;
 
 namespace FhirArchive.Crypto;
 
@@ -12,6 +14,17 @@ public static class Sm3
         var d = new SM3Digest();
         d.BlockUpdate(data, 0, data.Length);
         return Final(d);
+    }
+
+    /// <summary>HMAC-SM3 (RFC 2104 over SM3, GB/T 15852.2): a keyed 32-byte tag of <paramref name="data"/>.</summary>
+    public static byte[] Hmac(byte[] key, ReadOnlySpan<byte> data)
+    {
+        var mac = new HMac(new SM3Digest());
+        mac.Init(new KeyParameter(key));
+        mac.BlockUpdate(data);
+        var result = new byte[Size];
+        mac.DoFinal(result, 0);
+        return result;
     }
 
     /// <summary>

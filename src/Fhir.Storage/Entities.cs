@@ -14,8 +14,10 @@ public sealed class ResourceVersionRow
     public long LastUpdated { get; set; }
     public bool IsDeleted { get; set; }
     public bool IsCurrent { get; set; }
-    /// <summary>The resource's JSON bytes, Brotli-compressed (null for a delete).</summary>
+    /// <summary>The resource's JSON bytes, Brotli-compressed (null for a delete); sealed with SM4-GCM when <see cref="KeyId"/> is set.</summary>
     public byte[]? Data { get; set; }
+    /// <summary>Field encryption: the data key <see cref="Data"/> is sealed under; null when it is stored in clear.</summary>
+    public int? KeyId { get; set; }
 }
 
 /// <summary>Common shape of a search-index row: the parameter code and the current version row it belongs to.</summary>

@@ -38,6 +38,12 @@ public sealed class FhirDbContext(DbContextOptions<FhirDbContext> options) : DbC
         b.Entity<QuantityIndexRow>().ToTable("QuantityIndex").HasKey(x => x.Id);
         b.Entity<ReferenceIndexRow>().ToTable("ReferenceIndex").HasKey(x => x.Id);
         b.Entity<UriIndexRow>().ToTable("UriIndex").HasKey(x => x.Id);
+        b.Entity<Encryption.DataKeyRow>(e =>
+        {
+            e.ToTable("DataKey");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Id).ValueGeneratedNever();
+        });
         b.Entity<SchemaVersionRow>(e =>
         {
             e.ToTable("SchemaVersion");

@@ -12,7 +12,7 @@ namespace FhirArchive.Storage;
 /// </summary>
 internal sealed class ReadById(IDbContextFactory<FhirDbContext> factory) : IDisposable
 {
-    private const string Columns = """ "Id", "ResourceType", "ResourceId", "Version", "LastUpdated", "IsDeleted", "IsCurrent", "Data" """;
+    private const string Columns = """ "Id", "ResourceType", "ResourceId", "Version", "LastUpdated", "IsDeleted", "IsCurrent", "Data", "KeyId" """;
     private static readonly string CurrentSql = $"""SELECT {Columns} FROM "ResourceVersion" WHERE "ResourceType" = @t AND "ResourceId" = @i AND "IsCurrent" LIMIT 1""";
 
     // Enough for the reads in flight at once (on PostgreSQL they are truly asynchronous, so about one per client
@@ -98,7 +98,7 @@ internal sealed class ReadById(IDbContextFactory<FhirDbContext> factory) : IDisp
             {
                 Id = r.GetInt64(0), ResourceType = r.GetString(1), ResourceId = r.GetString(2), Version = r.GetInt32(3),
                 LastUpdated = r.GetInt64(4), IsDeleted = r.GetBoolean(5), IsCurrent = r.GetBoolean(6),
-                Data = r.IsDBNull(7) ? null : r.GetFieldValue<byte[]>(7),
+                Data = r.IsDBNull(7) ? null : r.GetFieldValue<byte[]>(7), KeyId = r.IsDBNull(8) ? null : r.GetInt32(8),
             };
         }
 

@@ -1,3 +1,4 @@
+using FhirArchive.Storage.Encryption;
 using FhirArchive.Storage.Indexing;
 using FhirArchive.Storage.Schema;
 using FhirArchive.Storage.Search;
@@ -59,9 +60,13 @@ public interface IWriteSession : IAsyncDisposable
     void OnCommitted(Func<Task> action);
 }
 
-public sealed class ResourceStore(IDbContextFactory<FhirDbContext> factory, StorageOptions options, DatabaseWriter? writer = null) : IResourceStore, IDisposable
+public sealed class ResourceStore(IDbContextFactory<FhirDbContext> factory, StorageOptions options, DatabaseWriter? writer = null,
+    FieldEncryption? encryption = null) : IResourceStore, IDisposable
 {
     private readonly ReadById _readById = new(factory);
+
+    /// <summary>Field encryption at rest (off unless configured): versions sealed on write, opened on read.</summary>
+    internal FieldEncryption Encryption { get; } = encryption ?? FieldEncryption.Off;
 
     // One writer at a time (shared with the audit trail): SQLite allows no more, and it makes version numbering race-free.
     private readonly SemaphoreSlim _writer = (writer ?? new DatabaseWriter()).Gate;
@@ -72,6 +77,7 @@ public sealed class ResourceStore(IDbContextFactory<FhirDbContext> factory, Stor
         if (options.Dialect == SqlDialect.Sqlite)
             await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", ct);
         await SchemaMigrator.MigrateAsync(db, options.Dialect, ct);
+        await Encryption.LoadKeysAsync(db, ct);
     }
 
     public async Task<StoredResource?> ReadAsync(string type, string id, CancellationToken ct = default)
@@ -150,12 +156,12 @@ public sealed class ResourceStore(IDbContextFactory<FhirDbContext> factory, Stor
         return await Search(db, query, ct);
     }
 
-    internal static async Task<SearchResult> Search(FhirDbContext db, SearchQuery query, CancellationToken ct)
+    internal async Task<SearchResult> Search(FhirDbContext db, SearchQuery query, CancellationToken ct)
     {
         // The first page fixes the snapshot (the newest row id) that the paging links carry, so rows written later
         // neither appear in nor shift the later pages.
         query.SnapshotRowId ??= await db.Resources.MaxAsync(r => (long?)r.Id, ct) ?? 0;
-        var q = SearchQueryBuilder.Build(db, query);
+        var q = SearchQueryBuilder.Build(db, query, Encryption.BlindCriteria(query.ResourceType, query.Criteria));
         int? total = query.IncludeTotal || query.CountOnly ? await q.CountAsync(ct) : null;
         if (query.CountOnly) return new SearchResult([], total, query.SnapshotRowId.Value);
         if (query.AfterRowId is { } after) q = q.Where(r => r.Id > after);
@@ -218,6 +224,8 @@ public sealed class ResourceStore(IDbContextFactory<FhirDbContext> factory, Stor
             // Under WAL, NORMAL syncs at checkpoints rather than at every commit: a commit survives a crash of the
             // process, and only an OS crash or power loss can lose the last ones (the database stays consistent).
             if (options.Dialect == SqlDialect.Sqlite) await db.Database.ExecuteSqlRawAsync("PRAGMA synchronous=NORMAL;", ct);
+            // Another server may have rotated the data key: new writes use the newest one.
+            if (Encryption.RefreshDue) await Encryption.LoadKeysAsync(db, ct);
             var tx = await db.Database.BeginTransactionAsync(ct);
             return new WriteSession(this, db, tx, _writer, options.Dialect);
         }
@@ -228,7 +236,23 @@ public sealed class ResourceStore(IDbContextFactory<FhirDbContext> factory, Stor
         }
     }
 
-    internal static StoredResource ToStored(ResourceVersionRow r) =>
-        new(r.Id, r.ResourceType, r.ResourceId, r.Version, new DateTimeOffset(r.LastUpdated, TimeSpan.Zero), r.IsDeleted,
-            r.Data is null ? null : Compression.Decompress(r.Data));
+    internal StoredResource ToStored(ResourceVersionRow r) =>
+        new(r.Id, r.ResourceType, r.ResourceId, r.Version, new DateTimeOffset(r.LastUpdated, TimeSpan.Zero), r.IsDeleted, Json(r));
+
+    /// <summary>The version's JSON bytes: opened (when sealed) and decompressed.</summary>
+    private byte[]? Json(ResourceVersionRow r)
+    {
+        if (r.Data is null) return null;
+        var data = r.KeyId is { } keyId ? Encryption.Open(r.ResourceType, r.ResourceId, r.Version, keyId, r.Data) : r.Data;
+        return Compression.Decompress(data);
+    }
+
+    /// <summary>The bytes to store for a version's JSON: compressed, then sealed when its type is encrypted.</summary>
+    internal (byte[] Data, int? KeyId) Pack(string type, string id, int version, byte[] json)
+    {
+        var compressed = Compression.Compress(json);
+        if (!Encryption.Encrypts(type)) return (compressed, null);
+        var (keyId, data) = Encryption.Seal(type, id, version, compressed);
+        return (data, keyId);
+    }
 }

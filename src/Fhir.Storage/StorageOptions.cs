@@ -1,4 +1,5 @@
 using FhirArchive.Auth.State;
+using FhirArchive.Storage.Encryption;
 using FhirArchive.Storage.Indexing;
 using FhirArchive.Storage.Schema;
 using Microsoft.EntityFrameworkCore;
@@ -19,6 +20,8 @@ public sealed class StorageOptions
     /// China Standard Time by default, so "2024-05-01" means that day in Beijing.
     /// </summary>
     public TimeSpan LocalTimeZone { get; set; } = TimeSpan.FromHours(8);
+    /// <summary>Field encryption at rest with a blind index (<c>Storage:FieldEncryption</c>): off unless a key is configured.</summary>
+    public FieldEncryptionOptions FieldEncryption { get; set; } = new();
 
     public SqlDialect Dialect => Provider.StartsWith("postgres", StringComparison.OrdinalIgnoreCase) ? SqlDialect.Postgres : SqlDialect.Sqlite;
 }
@@ -49,8 +52,13 @@ public static class StorageServiceCollectionExtensions
         services.TryAddSingleton(SearchParameterRegistry.R4);
         // Interim: replaced by the FHIRPath engine's adapter when it lands (register another ISearchExpressionEvaluator first).
         services.TryAddSingleton<ISearchExpressionEvaluator, FhirPathSearchEvaluator>();
+        services.AddSingleton(sp => options.FieldEncryption.Enabled
+            ? new FieldEncryption(options.FieldEncryption, sp.GetRequiredService<SearchParameterRegistry>(), sp.GetRequiredService<ISearchExpressionEvaluator>(),
+                sp.GetRequiredService<IDbContextFactory<FhirDbContext>>())
+            : FieldEncryption.Off);
         services.AddSingleton(sp => new IndexExtractor(
-            sp.GetRequiredService<SearchParameterRegistry>(), sp.GetRequiredService<ISearchExpressionEvaluator>(), options.LocalTimeZone));
+            sp.GetRequiredService<SearchParameterRegistry>(), sp.GetRequiredService<ISearchExpressionEvaluator>(), options.LocalTimeZone,
+            sp.GetRequiredService<FieldEncryption>()));
         services.AddSingleton<DatabaseWriter>();
         services.AddSingleton<IResourceStore, ResourceStore>();
         services.AddSchemaPart(AuthState.AuthStateSchema.Part);

@@ -132,4 +132,15 @@ public sealed class OpenSslCrossCheckTests(ITestOutputHelper output) : IDisposab
         Assert.True(enc.Exit == 0, enc.Output);
         Assert.Equal(Sm4.EncryptBlock(key, Data[..16]), System.IO.File.ReadAllBytes(Path.Combine(_dir, "block.enc")));
     }
+
+    [Fact]
+    public void Hmac_sm3_agrees_with_openssl()
+    {
+        if (Skip()) return;
+        var data = File("data", Data);
+        var key = Sm4.NewKey();
+        var mac = Run(_dir, "dgst", "-sm3", "-mac", "HMAC", "-macopt", "hexkey:" + Convert.ToHexString(key), "-r", data);
+        Assert.True(mac.Exit == 0, mac.Output);
+        Assert.StartsWith(Convert.ToHexStringLower(Sm3.Hmac(key, Data)), mac.Output);
+    }
 }

@@ -60,7 +60,9 @@ public sealed class SearchLimits
 public delegate Task<IReadOnlyList<StoredResource>> VisibleFilter(IReadOnlyList<StoredResource> resources);
 
 /// <summary>Parses FHIR search parameters into a storage <see cref="SearchQuery"/>.</summary>
-public sealed partial class SearchParser(SearchParameterRegistry registry, IResourceStore store, StorageOptions storage, TerminologyService terminology, SearchLimits limits)
+/// <param name="encryption">Field encryption: a partial match of a protected value is refused (400).</param>
+public sealed partial class SearchParser(SearchParameterRegistry registry, IResourceStore store, StorageOptions storage, TerminologyService terminology, SearchLimits limits,
+    Storage.Encryption.FieldEncryption? encryption = null)
 {
     public const int DefaultCount = 20;
     public const int MaxCount = 500;
@@ -278,6 +280,13 @@ public sealed partial class SearchParser(SearchParameterRegistry registry, IReso
                     "contains" => StringMatch.Contains,
                     _ => (StringMatch?)null,
                 };
+                // Protected values (address lines under field encryption) are indexed by their blind index: whole values
+                // only. :contains would silently miss them, so it is refused; the default (prefix) search matches the
+                // parts stored in clear by prefix and the protected ones whole.
+                if (match is StringMatch.Contains && encryption?.IsBlinded(type, name) == true)
+                    throw FhirException.BadRequest(
+                        $"{name}:contains is not available: the {name} values that identify a person are stored encrypted and searchable only as whole values " +
+                        $"({name}=, {name}:exact=). 该字段加密存储，仅支持完整值检索，不支持 :contains。");
                 return match is null ? null : new SearchCriterion(values.Select(v => (SearchPredicate)new StringPredicate(name, v, match.Value)).ToList());
             case SearchParamType.Token:
                 switch (modifier)

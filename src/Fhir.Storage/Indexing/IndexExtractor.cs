@@ -31,7 +31,9 @@ public sealed class IndexSet
 }
 
 /// <summary>Turns a resource into typed index rows for every search parameter of its type.</summary>
-public sealed class IndexExtractor(SearchParameterRegistry registry, ISearchExpressionEvaluator evaluator, TimeSpan localOffset = default)
+/// <param name="encryption">Field encryption: the protected values' rows hold their blind index (off when null).</param>
+public sealed class IndexExtractor(SearchParameterRegistry registry, ISearchExpressionEvaluator evaluator, TimeSpan localOffset = default,
+    Encryption.FieldEncryption? encryption = null)
 {
     public IndexSet Extract(ElementNode resource)
     {
@@ -48,7 +50,9 @@ public sealed class IndexExtractor(SearchParameterRegistry registry, ISearchExpr
             else
                 foreach (var n in nodes) Add(set, p, n);
         }
-        TextIndex.Add(set, resource);
+        var protectedValues = encryption?.ProtectedValues(resource);
+        TextIndex.Add(set, resource, protectedValues);
+        if (protectedValues is { Count: > 0 }) encryption!.BlindRows(set, protectedValues);
         foreach (var r in set.References) r.SourceType = resource.Type ?? resource.Name;
         return set;
     }

@@ -18,14 +18,16 @@ public static partial class TextIndex
     private const int ChunkLength = 480;
     private const int MaxChunks = 64;
 
-    public static void Add(IndexSet set, ElementNode resource)
+    /// <param name="without">Values left out of both (field encryption's protected values: an ID number in the
+    /// narrative or the content is not indexed in clear, and cannot be searched by these).</param>
+    public static void Add(IndexSet set, ElementNode resource, IReadOnlyCollection<string>? without = null)
     {
         var narrative = resource.Child("text")?.Child("div")?.Value is { } div ? NarrativeText(div) : "";
-        AddChunks(set, Text, narrative);
+        AddChunks(set, Text, narrative, without);
         var content = new StringBuilder(narrative);
         foreach (var n in resource.Descendants())
             if (n.IsPrimitive && n.Type is "string" or "markdown" && n.Value is { } v) content.Append(' ').Append(v);
-        AddChunks(set, Content, content.ToString());
+        AddChunks(set, Content, content.ToString(), without);
     }
 
     /// <summary>The words of a search value, normalised; all must occur.</summary>
@@ -35,9 +37,13 @@ public static partial class TextIndex
     public static string NarrativeText(string xhtml) =>
         Spaces().Replace(WebUtility.HtmlDecode(Tags().Replace(xhtml, " ")), " ").Trim();
 
-    private static void AddChunks(IndexSet set, string param, string text)
+    private static void AddChunks(IndexSet set, string param, string text, IReadOnlyCollection<string>? without)
     {
-        var norm = Spaces().Replace(TextNormalizer.Normalize(text), " ").Trim();
+        var norm = TextNormalizer.Normalize(text);
+        // Longest first, so a value containing another is removed whole.
+        foreach (var v in (without ?? []).Select(TextNormalizer.Normalize).OrderByDescending(v => v.Length))
+            if (v.Length > 0) norm = norm.Replace(v, " ", StringComparison.Ordinal);
+        norm = Spaces().Replace(norm, " ").Trim();
         for (int start = 0, n = 0; start < norm.Length && n < MaxChunks; start += ChunkLength - MaxWord, n++)
         {
             var chunk = norm.Substring(start, Math.Min(ChunkLength, norm.Length - start));

@@ -13,7 +13,19 @@ internal static class Migrations
         new(2, "Composite search components and search indexes leading with Param", CompositeAndSearchIndexes),
         new(5, "Unique keys and counters (one person one record, record numbers)", UniqueKeysAndCounters),
         new(14, "Reference index rows name their resource's type (the patient compartment of one type by an index probe)", ReferenceSourceType),
+        new(16, "Field encryption: the data key of a sealed version, and the wrapped data keys", FieldEncryptionKeys),
     ];
+
+    /// <summary>
+    /// A version's bytes sealed under a data key name it (null: stored in clear, as every version before); the data
+    /// keys are kept wrapped under the key-encryption key, which is never stored (Encryption/DataKeys).
+    /// </summary>
+    private static IEnumerable<string> FieldEncryptionKeys(SqlDialect d)
+    {
+        yield return """ALTER TABLE "ResourceVersion" ADD COLUMN "KeyId" integer NULL""";
+        var blob = d == SqlDialect.Postgres ? "bytea" : "blob";
+        yield return $"""CREATE TABLE "DataKey" ("Id" integer PRIMARY KEY, "WrappedKey" {blob} NOT NULL, "CreatedAt" bigint NOT NULL)""";
+    }
 
     /// <summary>
     /// "Encounter?patient=X" and the homepage's reads of a record by type: with the source type in the reference index

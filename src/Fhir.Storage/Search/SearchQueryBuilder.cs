@@ -11,14 +11,16 @@ namespace FhirArchive.Storage.Search;
 /// </summary>
 internal static class SearchQueryBuilder
 {
-    public static IQueryable<ResourceVersionRow> Build(FhirDbContext db, SearchQuery query)
+    /// <param name="criteria">The query's criteria as the index holds them (field encryption's blind index), or null: as they are.</param>
+    public static IQueryable<ResourceVersionRow> Build(FhirDbContext db, SearchQuery query, IReadOnlyList<SearchCriterion>? criteria = null)
     {
+        criteria ??= query.Criteria;
         var q = db.Resources.Where(r => r.IsCurrent && !r.IsDeleted);
         if (query.ResourceType is { } type) q = q.Where(r => r.ResourceType == type);
         if (query.Types is { } types) q = q.Where(r => types.Contains(r.ResourceType));
         if (query.SnapshotRowId is { } snapshot) q = q.Where(r => r.Id <= snapshot);
-        var driver = Driver(query.Criteria);
-        foreach (var c in query.Criteria)
+        var driver = Driver(criteria);
+        foreach (var c in criteria)
         {
             var any = c.AnyOf.Select(p => ToExpression(db, p, drives: ReferenceEquals(c, driver), query.ResourceType)).Aggregate(Or);
             q = q.Where(c.Negated ? Not(any) : any);

@@ -15,6 +15,7 @@ internal static class RowTables
         new("IsDeleted", DbType.Boolean, r => r.IsDeleted),
         new("IsCurrent", DbType.Boolean, r => r.IsCurrent),
         new("Data", DbType.Binary, r => r.Data),
+        new("KeyId", DbType.Int32, r => r.KeyId),
     ];
 
     public static readonly BulkColumn<TokenIndexRow>[] Tokens =

@@ -38,12 +38,14 @@ internal sealed class WriteSession(ResourceStore store, FhirDbContext db, IDbCon
     public async Task<SearchResult> SearchAsync(SearchQuery query, CancellationToken ct = default)
     {
         await FlushAsync(ct);
-        return await ResourceStore.Search(db, query, ct);
+        return await store.Search(db, query, ct);
     }
 
     public async Task<StoredResource> PutAsync(string type, string id, int version, DateTimeOffset lastUpdated, byte[] json, IndexSet index, CancellationToken ct = default)
     {
-        var row = await SupersedeAsync(type, id, version, lastUpdated, Compression.Compress(json), isDeleted: false, ct);
+        var (data, keyId) = store.Pack(type, id, version, json);
+        var row = await SupersedeAsync(type, id, version, lastUpdated, data, isDeleted: false, ct);
+        row.KeyId = keyId;
         foreach (var i in index.All) i.ResourceRowId = row.Id;
         _pending.Add((row, index));
         if (_pending.Count >= FlushAt) await FlushAsync(ct);
@@ -146,8 +148,15 @@ internal sealed class WriteSession(ResourceStore store, FhirDbContext db, IDbCon
         await BulkInsert.InsertAsync(c, t, dialect, "UriIndex", RowTables.Uris, sets.SelectMany(s => s.Uris).ToList(), ct);
     }
 
+    /// <summary>
+    /// Under field encryption a key is stored as its blind index: the one-person-one-record keys are ID numbers
+    /// ("id-card|110105…"), and the UNIQUE index decides on the blind index just as well.
+    /// </summary>
+    private string StoredKey(string key) => store.Encryption.Enabled ? store.Encryption.Blind(key) : key;
+
     public async Task<string> ClaimUniqueAsync(string scope, string key, string owner, CancellationToken ct = default)
     {
+        key = StoredKey(key);
         // INSERT .. ON CONFLICT DO NOTHING: the claim itself is the check (no failed statement aborts a PostgreSQL transaction).
         await db.Database.ExecuteSqlRawAsync(
             """INSERT INTO "UniqueKey" ("Scope", "Key", "Owner") VALUES ({0}, {1}, {2}) ON CONFLICT DO NOTHING""", [scope, key, owner], ct);
@@ -160,7 +169,8 @@ internal sealed class WriteSession(ResourceStore store, FhirDbContext db, IDbCon
     {
         var held = await db.Database.SqlQueryRaw<string>(
             """SELECT "Key" AS "Value" FROM "UniqueKey" WHERE "Scope" = {0} AND "Owner" = {1}""", scope, owner).ToListAsync(ct);
-        foreach (var key in held.Where(k => !keep.Contains(k)))
+        var kept = keep.Select(StoredKey).ToHashSet(StringComparer.Ordinal);
+        foreach (var key in held.Where(k => !kept.Contains(k)))
             await db.Database.ExecuteSqlRawAsync("""DELETE FROM "UniqueKey" WHERE "Scope" = {0} AND "Key" = {1}""", [scope, key], ct);
     }
 

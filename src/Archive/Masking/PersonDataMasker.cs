@@ -20,7 +20,8 @@ public readonly record struct MaskResult(bool Masked, bool Withheld)
 /// <item>in a person's resource (Patient, RelatedPerson, Person — top-level, contained, a Bundle's or Parameters' entry):
 /// every Identifier (ID card numbers as <see cref="Masks.IdCard"/>, the rest <see cref="Masks.Identifier"/>), every
 /// ContactPoint (phones as <see cref="Masks.Phone"/>), every Address (lines hidden, the text cut to the county), photos
-/// removed, the narrative removed (it may repeat any of these), and for the de-identified view every HumanName;</item>
+/// removed, the narrative removed (it may repeat any of these), and for the de-identified view every HumanName and the
+/// birth date's month and day;</item>
 /// <item>in every resource: a Reference's identifier (a logical reference by ID card number), and ID card and mobile
 /// numbers written in any text (<see cref="Masks.FreeText"/>: narratives, notes, displays);</item>
 /// <item>a Binary: FHIR JSON content masked as a resource; other text masked as free text; opaque content (PDF, images)
@@ -72,6 +73,14 @@ public static class PersonDataMasker
             if (person && node.IsResource && child.Name == "text")
             {
                 masked |= node.Remove(child);
+                continue;
+            }
+            // De-identified: the birth date told as its year only (GB/T 37964's generalisation; with the month and day
+            // it would restore the 8 digits the ID card mask hides).
+            if (person && node.IsResource && child.Name == "birthDate" && view == MaskView.Deidentified && child.Value is { Length: > 4 } born)
+            {
+                child.Value = born[..4];
+                masked = true;
                 continue;
             }
             if (person && node.IsResource && child.Name == "photo")

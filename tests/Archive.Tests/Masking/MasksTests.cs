@@ -162,13 +162,17 @@ public sealed class PersonDataMaskerTests
     }
 
     [Fact]
-    public void The_deidentified_view_masks_names_too_and_the_full_view_changes_nothing()
+    public void The_deidentified_view_masks_names_and_the_birth_date_to_its_year_and_the_full_view_changes_nothing()
     {
         var node = Parse(Patient);
         PersonDataMasker.Mask(node, MaskView.Deidentified);
         Assert.Equal("张*", node.Child("name")!.Child("text")!.Value);
         Assert.Equal("*", node.Child("name")!.Child("given")!.Value);
         Assert.Equal("李*", node.Child("contact")!.Child("name")!.Child("text")!.Value);
+        Assert.Equal("1980", node.Child("birthDate")!.Value);
+        var masked = Parse(Patient);
+        PersonDataMasker.Mask(masked, MaskView.Masked);
+        Assert.Equal("1980-06-15", masked.Child("birthDate")!.Value);
         var full = Parse(Patient);
         Assert.False(PersonDataMasker.Mask(full, MaskView.Full).Changed);
         Assert.Equal("110105198006153710", full.Child("identifier")!.Child("value")!.Value);

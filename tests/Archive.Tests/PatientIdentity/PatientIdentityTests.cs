@@ -383,16 +383,17 @@ public abstract class PatientIdentityTestsBase<TFixture>(TFixture fx) : RecordTe
         var (status, all) = await PixAsync($"sourceIdentifier={Q(HealthCardSystem, healthCard)}", DoctorB);
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal([$"Patient/{id}"], TargetIds(all));
-        Assert.Contains($"{MrnA}|{mrnA}", TargetIdentifiers(all));
+        // Hospital B, authorised but not the holder, sees its own MRN in full and hospital A's masked (masking by role).
+        Assert.Contains($"{MrnA}|{Masks.Identifier(mrnA)}", TargetIdentifiers(all));
         Assert.Contains($"{MrnB}|{mrnB}", TargetIdentifiers(all));
-        Assert.DoesNotContain($"{HealthCardSystem}|{healthCard}", TargetIdentifiers(all));
+        Assert.DoesNotContain(TargetIdentifiers(all), t => t.StartsWith(HealthCardSystem + "|", StringComparison.Ordinal));
         (status, var toA) = await PixAsync($"sourceIdentifier={Q(HealthCardSystem, healthCard)}&targetSystem={Uri.EscapeDataString(MrnA)}", DoctorB);
         Assert.Equal(HttpStatusCode.OK, status);
-        Assert.Equal([$"{MrnA}|{mrnA}"], TargetIdentifiers(toA));
+        Assert.Equal([$"{MrnA}|{Masks.Identifier(mrnA)}"], TargetIdentifiers(toA));
         // And back: hospital A's MRN gives the card.
         (status, var toCard) = await PixAsync($"sourceIdentifier={Q(MrnA, mrnA)}&targetSystem={Uri.EscapeDataString(HealthCardSystem)}");
         Assert.Equal(HttpStatusCode.OK, status);
-        Assert.Equal([$"{HealthCardSystem}|{healthCard}"], TargetIdentifiers(toCard));
+        Assert.Equal([$"{HealthCardSystem}|{Masks.Identifier(healthCard)}"], TargetIdentifiers(toCard)); // the card: the resident's number, masked to a hospital that does not hold the record
     }
 
     [FhirFact]

@@ -25,16 +25,29 @@ public static class ProtectedQuery
             if (eq <= 0) continue;
             var name = Uri.UnescapeDataString(pairs[i][..eq].Replace('+', ' '));
             if (!Protects(name, type, encryption)) continue;
+            var (onType, param) = Searched(name, type);
             var value = Uri.UnescapeDataString(pairs[i][(eq + 1)..].Replace('+', ' '));
-            var masked = string.Join(',', value.Split(',').Select(v =>
-            {
-                var bar = v.LastIndexOf('|');
-                return bar < 0 ? encryption.Blind(v) : v[..(bar + 1)] + encryption.Blind(v[(bar + 1)..]);
-            }));
+            var masked = string.Join(',', value.Split(',').Select(v => encryption.BlindQueryValue(onType, param, v)));
             pairs[i] = pairs[i][..eq] + "=" + Uri.EscapeDataString(masked);
             changed = true;
         }
         return changed ? "?" + string.Join('&', pairs) : query;
+    }
+
+    /// <summary>
+    /// The type and parameter whose index the value is looked up in, so the recorded tag is the index's: PIXm's
+    /// sourceIdentifier is a Patient identifier; a chain with a type (subject:Patient.identifier) searches that type;
+    /// a chain without one (subject.identifier) is recorded in the type-less domain.
+    /// </summary>
+    private static (string? Type, string Param) Searched(string name, string? type)
+    {
+        if (IdentifierParameters.Contains(name)) return ("Patient", "identifier");
+        var dot = name.LastIndexOf('.');
+        if (dot < 0) return (type, name);
+        var link = name[..dot];
+        var colon = link.LastIndexOf(':');
+        var target = colon >= 0 ? link[(colon + 1)..] : null;
+        return (target is { Length: > 0 } && char.IsUpper(target[0]) ? target : null, name[(dot + 1)..]);
     }
 
     private static bool Protects(string name, string? type, FieldEncryption encryption)

@@ -77,6 +77,7 @@ public sealed class ResourceStore(IDbContextFactory<FhirDbContext> factory, Stor
         if (options.Dialect == SqlDialect.Sqlite)
             await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", ct);
         await SchemaMigrator.MigrateAsync(db, options.Dialect, ct);
+        await Encryption.CheckStartAsync(db, ct);
         await Encryption.LoadKeysAsync(db, ct);
     }
 

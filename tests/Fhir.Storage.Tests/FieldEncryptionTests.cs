@@ -117,15 +117,41 @@ public abstract class FieldEncryptionTestsBase<TFixture>(TFixture fx) where TFix
         // The sealed bytes are not the compressed resource (that would start the same as its compression).
         var clear = Compression.Compress(await fx.Client.GetByteArrayAsync($"/Patient/{id}"));
         Assert.NotEqual(clear[..8], row.Data![..8]);
-        Assert.Contains(db.Tokens, t => t.ResourceRowId == row.Id && t.Param == "identifier" && t.Code == Encryption.Blind(who.IdCard));
-        Assert.Contains(db.Tokens, t => t.ResourceRowId == row.Id && t.Param == "phone" && t.Code == Encryption.Blind(who.Phone));
-        Assert.Contains(db.Strings, s => s.ResourceRowId == row.Id && s.Param == "address" && s.Normalized == Encryption.Blind(who.Line));
+        Assert.Contains(db.Tokens, t => t.ResourceRowId == row.Id && t.Param == "identifier" && t.Code == Encryption.Blind("Patient.identifier", who.IdCard));
+        Assert.Contains(db.Tokens, t => t.ResourceRowId == row.Id && t.Param == "phone" && t.Code == Encryption.Blind("Patient.phone", who.Phone));
+        Assert.Contains(db.Strings, s => s.ResourceRowId == row.Id && s.Param == "address" && s.Normalized == Encryption.Blind("Patient.address", who.Line));
         Assert.Contains(db.Strings, s => s.ResourceRowId == row.Id && s.Param == "address-city" && s.Value == "北京市");
         // Other types are stored and indexed as before.
         var org = await fx.Client.CreateAsync("""{"resourceType":"Organization","name":"明文机构","identifier":[{"value":"ORG-1"}]}""");
         var orgRow = db.Resources.Single(r => r.ResourceType == "Organization" && r.ResourceId == org);
         Assert.Null(orgRow.KeyId);
         Assert.Contains("明文机构", Encoding.UTF8.GetString(Compression.Decompress(orgRow.Data!)));
+    }
+
+    [FhirFact]
+    public async Task The_same_value_in_two_domains_gives_unrelated_index_rows_and_both_are_found()
+    {
+        // One number as a resident's identifier and as a relative's phone: equal tags would link the two people.
+        var (id, who) = await CreateAsync();
+        var relative = await fx.Client.CreateAsync($$$"""
+            {"resourceType":"RelatedPerson","patient":{"reference":"Patient/{{{id}}}"},"telecom":[{"system":"phone","value":"{{{who.IdCard}}}"}]}
+            """);
+        using (var db = Db())
+        {
+            var patientRow = db.Resources.Single(r => r.ResourceType == "Patient" && r.ResourceId == id && r.IsCurrent).Id;
+            var relativeRow = db.Resources.Single(r => r.ResourceType == "RelatedPerson" && r.ResourceId == relative && r.IsCurrent).Id;
+            var patientTag = db.Tokens.Single(t => t.ResourceRowId == patientRow && t.Param == "identifier").Code;
+            var relativeTags = db.Tokens.Where(t => t.ResourceRowId == relativeRow && (t.Param == "telecom" || t.Param == "phone")).Select(t => t.Code).ToList();
+            Assert.Equal(2, relativeTags.Count);
+            Assert.StartsWith(FieldEncryption.BlindPrefix, patientTag);
+            Assert.DoesNotContain(patientTag, relativeTags);
+            Assert.Equal(Encryption.Blind("RelatedPerson.phone", who.IdCard), relativeTags.Single(t => t != Encryption.Blind("RelatedPerson.telecom", who.IdCard)));
+            Assert.NotEqual(Encryption.Blind("Patient.identifier", who.IdCard), Encryption.Blind(FieldEncryption.UniqueDomain("id-card"), who.IdCard));
+        }
+        Assert.Equal([id], await fx.Client.SearchIdsAsync($"/Patient?identifier={who.IdCard}"));
+        Assert.Equal([relative], await fx.Client.SearchIdsAsync($"/RelatedPerson?telecom={who.IdCard}"));
+        Assert.Equal([relative], await fx.Client.SearchIdsAsync($"/RelatedPerson?phone={who.IdCard}"));
+        Assert.Empty(await fx.Client.SearchIdsAsync($"/RelatedPerson?identifier={who.IdCard}"));
     }
 
     [FhirFact]
@@ -159,7 +185,7 @@ public abstract class FieldEncryptionTestsBase<TFixture>(TFixture fx) where TFix
         var query = new SearchQuery { ResourceType = "Patient", SnapshotRowId = long.MaxValue };
         query.Criteria.Add(new SearchCriterion([new TokenPredicate("identifier", IdCardSystem, true, value, true)]));
         var criteria = Encryption.BlindCriteria("Patient", query.Criteria);
-        Assert.Equal(Encryption.Blind(value), ((TokenPredicate)Assert.Single(criteria.Single().AnyOf)).Code);
+        Assert.Equal(Encryption.Blind("Patient.identifier", value), ((TokenPredicate)Assert.Single(criteria.Single().AnyOf)).Code);
         return SearchQueryBuilder.Order(db, SearchQueryBuilder.Build(db, query, criteria), []).Take(20).CreateDbCommand();
     }
 

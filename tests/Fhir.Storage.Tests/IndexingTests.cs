@@ -130,4 +130,16 @@ public sealed class IndexingTests
         Assert.All(content, c => Assert.True(c.Normalized.Length <= 480));
         Assert.All(words, w => Assert.Contains(content, c => c.Normalized.Contains(w)));
     }
+
+    [Fact]
+    public void Text_index_leaves_out_protected_values_a_short_one_only_as_a_whole_word()
+    {
+        var set = new IndexSet();
+        TextIndex.Add(set, Parse("""
+            {"resourceType":"Patient","name":[{"text":"张伟 room 1 ward 12 phone 13912345678 floor 1a"}]}
+            """), ["1", "13912345678"]);
+        var content = Assert.Single(set.Strings, s => s.Param == TextIndex.Content).Normalized;
+        // "1" alone is removed; the "1" inside "12" and "1a" stays (it used to strip every "1" of the text).
+        Assert.Equal("张伟 room ward 12 phone floor 1a", content);
+    }
 }

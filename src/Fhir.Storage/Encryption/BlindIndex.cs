@@ -7,7 +7,7 @@ namespace FhirArchive.Storage.Encryption;
 public sealed partial class FieldEncryption
 {
     /// <summary>Protected values shorter than this are not looked for inside longer strings (a house number "1").</summary>
-    private const int MinContained = 4;
+    internal const int MinContained = 4;
 
     /// <summary>
     /// Replaces the protected values in a resource's index rows by their blind index: a token's code (and an
@@ -15,24 +15,24 @@ public sealed partial class FieldEncryption
     /// normalised value, so default and :exact searches find it alike), a uri. The _text/_content rows are built
     /// without them (<see cref="TextIndex"/>).
     /// </summary>
-    internal void BlindRows(IndexSet set, HashSet<string> values)
+    internal void BlindRows(IndexSet set, HashSet<string> values, string type)
     {
         if (values.Count == 0) return;
         foreach (var t in set.Tokens)
         {
             if (t.Code is not { } code) continue;
-            if (values.Contains(code)) t.Code = Blind(code);
+            if (values.Contains(code)) t.Code = Blind(IndexDomain(type, t.Param), code);
             else if (t.Param.EndsWith(":of-type", StringComparison.Ordinal) && code.IndexOf('|') is var bar and > 0 && values.Contains(code[(bar + 1)..]))
-                t.Code = IndexExtractor.OfTypeCode(code[..bar], Blind(code[(bar + 1)..]));
+                t.Code = IndexExtractor.OfTypeCode(code[..bar], Blind(IndexDomain(type, t.Param), code[(bar + 1)..]));
         }
         foreach (var s in set.Strings)
         {
             if (s.Param is TextIndex.Text or TextIndex.Content) continue;
             if (values.Contains(s.Value) || values.Any(v => v.Length >= MinContained && s.Value.Contains(v, StringComparison.Ordinal)))
-                s.Value = s.Normalized = Blind(TextNormalizer.Normalize(s.Value));
+                s.Value = s.Normalized = Blind(IndexDomain(type, s.Param), TextNormalizer.Normalize(s.Value));
         }
         foreach (var u in set.Uris)
-            if (values.Contains(u.Uri)) u.Uri = Blind(u.Uri);
+            if (values.Contains(u.Uri)) u.Uri = Blind(IndexDomain(type, u.Param), u.Uri);
     }
 
     /// <summary>
@@ -57,22 +57,25 @@ public sealed partial class FieldEncryption
         }
         // A type stored in clear may be searched too (a system-wide search): the clear value stays an alternative.
         var alsoClear = type is null || !Encrypts(type);
+        // Each type's rows are blinded in their own domain: a search spanning types probes each one's.
+        var domains = (type is null ? _pathsByType.Keys.Where(t => IsBlinded(t, p.Param)) : [type]).Select(t => IndexDomain(t, p.Param)).ToList();
         switch (p)
         {
             case TokenPredicate { MatchCode: true, Code: { } code } t:
                 if (alsoClear) yield return t;
-                yield return t with { Code = BlindCode(t.Param, code) };
+                foreach (var d in domains) yield return t with { Code = BlindCode(d, t.Param, code) };
                 break;
             case TokenInPredicate tin:
-                yield return tin with { Codes = [.. alsoClear ? tin.Codes : [], .. tin.Codes.Select(c => (c.System, BlindCode(tin.Param, c.Code)))] };
+                yield return tin with { Codes = [.. alsoClear ? tin.Codes : [], .. domains.SelectMany(d => tin.Codes.Select(c => (c.System, BlindCode(d, tin.Param, c.Code))))] };
                 break;
             case StringPredicate s:
                 yield return s;
-                if (s.Match is not StringMatch.Contains) yield return new StringPredicate(s.Param, Blind(TextNormalizer.Normalize(s.Value)), StringMatch.StartsWith);
+                if (s.Match is not StringMatch.Contains)
+                    foreach (var d in domains) yield return new StringPredicate(s.Param, Blind(d, TextNormalizer.Normalize(s.Value)), StringMatch.StartsWith);
                 break;
             case UriPredicate { Match: UriMatch.Exact } u:
                 if (alsoClear) yield return u;
-                yield return u with { Value = Blind(u.Value) };
+                foreach (var d in domains) yield return u with { Value = Blind(d, u.Value) };
                 break;
             default:
                 yield return p;
@@ -80,8 +83,21 @@ public sealed partial class FieldEncryption
         }
     }
 
-    private string BlindCode(string param, string code) =>
+    private string BlindCode(string domain, string param, string code) =>
         param.EndsWith(":of-type", StringComparison.Ordinal) && code.IndexOf('|') is var bar and > 0
-            ? IndexExtractor.OfTypeCode(code[..bar], Blind(code[(bar + 1)..]))
-            : Blind(code);
+            ? IndexExtractor.OfTypeCode(code[..bar], Blind(domain, code[(bar + 1)..]))
+            : Blind(domain, code);
+
+    /// <summary>
+    /// A searched value as the audit trail records it (<c>ProtectedQuery</c>): the blind index the search computes for
+    /// it on this type (a token's system kept; a string parameter's value normalised as the index normalises it).
+    /// </summary>
+    public string BlindQueryValue(string? type, string param, string value)
+    {
+        var domain = IndexDomain(type, param);
+        var isString = type is not null && _registry.For(type).Any(p => p.Code == param.Split(':')[0] && p.Type is SearchParamType.String);
+        if (isString) return Blind(domain, TextNormalizer.Normalize(value));
+        var bar = value.LastIndexOf('|');
+        return bar < 0 ? Blind(domain, value) : value[..(bar + 1)] + Blind(domain, value[(bar + 1)..]);
+    }
 }

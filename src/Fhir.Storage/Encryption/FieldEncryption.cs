@@ -65,6 +65,35 @@ public sealed partial class FieldEncryption
         Volatile.Write(ref _loadedAt, Environment.TickCount64);
     }
 
+    /// <summary>
+    /// Refuses a start that would mix clear and encrypted data, before the keys are loaded (and created): a server
+    /// without the key-encryption key on a database that holds encrypted data (reads would fail, searches miss, new
+    /// residents and one-person-one-record keys go in clear); a key on a database with sealed versions but no data
+    /// keys (a new index key would never find them); a key turned on over clear versions of protected types (their
+    /// index rows and unique keys stay clear: unfindable by identifier, duplicates accepted). There is no re-seal pass.
+    /// </summary>
+    internal async Task CheckStartAsync(FhirDbContext db, CancellationToken ct)
+    {
+        var types = _pathsByType.Keys.ToList();
+        var hasKeys = await db.Set<DataKeyRow>().AnyAsync(ct);
+        var hasSealed = await db.Resources.AnyAsync(r => types.Contains(r.ResourceType) && r.KeyId != null, ct);
+        if (_keys is null)
+        {
+            if (hasKeys || hasSealed)
+                throw new InvalidOperationException("Storage:FieldEncryption: this database holds encrypted data (data keys or sealed versions) and no " +
+                    "key-encryption key is configured (Storage:FieldEncryption:KeyEncryptionKey or …KeyEncryptionKeyFile): refusing to start. " +
+                    "本数据库含加密数据，但未配置密钥加密密钥，拒绝启动。");
+            return;
+        }
+        if (!hasKeys && hasSealed)
+            throw new InvalidOperationException("Storage:FieldEncryption: this database holds sealed versions but no data keys (table DataKey is empty): " +
+                "new keys would never open them nor find them by the blind index; restore the DataKey table. 数据库含加密数据但缺少数据密钥表，拒绝启动。");
+        if (await db.Resources.AnyAsync(r => types.Contains(r.ResourceType) && r.KeyId == null && r.Data != null, ct))
+            throw new InvalidOperationException($"Storage:FieldEncryption: this database holds versions of protected types ({string.Join(", ", types)}) stored " +
+                "in clear; turning encryption on over them would leave them unfindable by identifier and accept duplicate residents. Start it with " +
+                "encryption on over an empty database and load the data again. 数据库已有明文的受保护资源，不能直接开启字段加密，拒绝启动。");
+    }
+
     /// <summary>Whether the keys should be read again (another server may have rotated): at the start of a write.</summary>
     internal bool RefreshDue => _keys is not null && Environment.TickCount64 - Volatile.Read(ref _loadedAt) > _refresh.TotalMilliseconds;
 
@@ -113,15 +142,27 @@ public sealed partial class FieldEncryption
     private static byte[] Binding(string type, string id, int version) => Encoding.UTF8.GetBytes($"{type}/{id}/_history/{version}");
 
     /// <summary>
-    /// The blind index of a value: "bi:" and the first 128 bits of HMAC-SM3 under the index key, in lower-case hex
-    /// (so string normalisation leaves it as it is). Equal values give equal indexes; the value cannot be read back.
+    /// The blind index of a value in a domain: "bi:" and the first 128 bits of HMAC-SM3 under the index key over
+    /// domain ‖ 0x00 ‖ value, in lower-case hex (so string normalisation leaves it as it is). Equal values give equal
+    /// indexes within one domain only: a number as a Patient's identifier and as a RelatedPerson's phone give unrelated
+    /// tags (<see cref="IndexDomain"/>, <see cref="UniqueDomain"/>). The value cannot be read back.
     /// </summary>
-    public string Blind(string value)
+    public string Blind(string domain, string value)
     {
         var keys = _keys ?? throw new InvalidOperationException("Field encryption is off.");
-        var mac = Sm3.Hmac(keys.IndexKey, Encoding.UTF8.GetBytes(value));
+        var d = Encoding.UTF8.GetBytes(domain);
+        var message = new byte[d.Length + 1 + Encoding.UTF8.GetByteCount(value)];
+        d.CopyTo(message, 0);
+        Encoding.UTF8.GetBytes(value, message.AsSpan(d.Length + 1));
+        var mac = Sm3.Hmac(keys.IndexKey, message);
         return BlindPrefix + Convert.ToHexStringLower(mac, 0, 16);
     }
+
+    /// <summary>The domain of a search-index row: its resource type and its parameter ("Patient.identifier"; suffixes such as ":of-type" count as their parameter; "*" when the type is unknown).</summary>
+    public static string IndexDomain(string? type, string param) => $"{type ?? "*"}.{param.Split(':')[0]}";
+
+    /// <summary>The domain of a one-person-one-record key: its scope.</summary>
+    public static string UniqueDomain(string scope) => "unique:" + scope;
 
     /// <summary>The clear values at the protected paths of this resource (empty when encryption is off or its type has none).</summary>
     public HashSet<string> ProtectedValues(ElementNode resource)

@@ -52,7 +52,7 @@ public sealed class IndexExtractor(SearchParameterRegistry registry, ISearchExpr
         }
         var protectedValues = encryption?.ProtectedValues(resource);
         TextIndex.Add(set, resource, protectedValues);
-        if (protectedValues is { Count: > 0 }) encryption!.BlindRows(set, protectedValues);
+        if (protectedValues is { Count: > 0 }) encryption!.BlindRows(set, protectedValues, resource.Type ?? resource.Name);
         foreach (var r in set.References) r.SourceType = resource.Type ?? resource.Name;
         return set;
     }

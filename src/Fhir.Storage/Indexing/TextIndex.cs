@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using System.Text.RegularExpressions;
 using FhirArchive.Fhir.Model;
+using FhirArchive.Storage.Encryption;
 
 namespace FhirArchive.Storage.Indexing;
 
@@ -40,10 +41,13 @@ public static partial class TextIndex
     private static void AddChunks(IndexSet set, string param, string text, IReadOnlyCollection<string>? without)
     {
         var norm = TextNormalizer.Normalize(text);
-        // Longest first, so a value containing another is removed whole.
-        foreach (var v in (without ?? []).Select(TextNormalizer.Normalize).OrderByDescending(v => v.Length))
-            if (v.Length > 0) norm = norm.Replace(v, " ", StringComparison.Ordinal);
-        norm = Spaces().Replace(norm, " ").Trim();
+        // Longest first, so a value containing another is removed whole. A short one (an address line "1") only where
+        // it stands as a word: removed inside longer words it would strip every "1" of the text.
+        var values = (without ?? []).Select(TextNormalizer.Normalize).Where(v => v.Length > 0).OrderByDescending(v => v.Length).ToList();
+        foreach (var v in values.Where(v => v.Length >= FieldEncryption.MinContained))
+            norm = norm.Replace(v, " ", StringComparison.Ordinal);
+        var shortValues = values.Where(v => v.Length < FieldEncryption.MinContained).ToHashSet(StringComparer.Ordinal);
+        norm = string.Join(' ', Spaces().Replace(norm, " ").Trim().Split(' ').Where(w => !shortValues.Contains(w)));
         for (int start = 0, n = 0; start < norm.Length && n < MaxChunks; start += ChunkLength - MaxWord, n++)
         {
             var chunk = norm.Substring(start, Math.Min(ChunkLength, norm.Length - start));

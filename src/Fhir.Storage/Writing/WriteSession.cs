@@ -1,6 +1,7 @@
 using System.Data.Common;
 using FhirArchive.Storage.Indexing;
 using FhirArchive.Storage.Schema;
+using FhirArchive.Storage.Encryption;
 using FhirArchive.Storage.Search;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
@@ -152,11 +153,11 @@ internal sealed class WriteSession(ResourceStore store, FhirDbContext db, IDbCon
     /// Under field encryption a key is stored as its blind index: the one-person-one-record keys are ID numbers
     /// ("id-card|110105…"), and the UNIQUE index decides on the blind index just as well.
     /// </summary>
-    private string StoredKey(string key) => store.Encryption.Enabled ? store.Encryption.Blind(key) : key;
+    private string StoredKey(string scope, string key) => store.Encryption.Enabled ? store.Encryption.Blind(FieldEncryption.UniqueDomain(scope), key) : key;
 
     public async Task<string> ClaimUniqueAsync(string scope, string key, string owner, CancellationToken ct = default)
     {
-        key = StoredKey(key);
+        key = StoredKey(scope, key);
         // INSERT .. ON CONFLICT DO NOTHING: the claim itself is the check (no failed statement aborts a PostgreSQL transaction).
         await db.Database.ExecuteSqlRawAsync(
             """INSERT INTO "UniqueKey" ("Scope", "Key", "Owner") VALUES ({0}, {1}, {2}) ON CONFLICT DO NOTHING""", [scope, key, owner], ct);
@@ -169,7 +170,7 @@ internal sealed class WriteSession(ResourceStore store, FhirDbContext db, IDbCon
     {
         var held = await db.Database.SqlQueryRaw<string>(
             """SELECT "Key" AS "Value" FROM "UniqueKey" WHERE "Scope" = {0} AND "Owner" = {1}""", scope, owner).ToListAsync(ct);
-        var kept = keep.Select(StoredKey).ToHashSet(StringComparer.Ordinal);
+        var kept = keep.Select(k => StoredKey(scope, k)).ToHashSet(StringComparer.Ordinal);
         foreach (var key in held.Where(k => !kept.Contains(k)))
             await db.Database.ExecuteSqlRawAsync("""DELETE FROM "UniqueKey" WHERE "Scope" = {0} AND "Key" = {1}""", [scope, key], ct);
     }

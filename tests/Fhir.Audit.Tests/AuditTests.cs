@@ -367,6 +367,36 @@ public abstract class AuditTamperTestsBase
     }
 
     [FhirFact]
+    public async Task An_event_rewritten_after_the_last_checkpoint_is_not_signed_as_the_next_checkpoint()
+    {
+        var (fx, _) = await ServerWithEvents(3);
+        using var server = fx;
+        var first = await fx.Client.SendAsync(HttpMethod.Post, "/AuditEvent/$sign-checkpoint", null, TestCallers.Auditor);
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        var signed = long.Parse(Param(await first.JsonAsync(), "sequence")!);
+        for (var i = 0; i < 3; i++) await fx.Client.SendAsync(HttpMethod.Get, $"/Patient/after{i}", null, TestCallers.As("u", Roles.Clinician));
+        var store = fx.Factory.Services.GetRequiredService<AuditStore>();
+        await store.FlushAsync();
+        // An event after the checkpoint rewritten offline (its stored link kept): the in-memory head still holds.
+        await Rewrite(fx, events =>
+        {
+            var r = events.First(e => e.Record.Seq > signed && Array.IndexOf(e.Record.Data, (byte)'R') >= 0).Record;
+            var data = r.Data.ToArray();
+            data[Array.IndexOf(data, (byte)'R')] = (byte)'D';
+            r.Data = data;
+        });
+        var checkpoints = fx.Factory.Services.GetRequiredService<Checkpoints.AuditCheckpoints>();
+        var refused = await Assert.ThrowsAsync<Checkpoints.CheckpointRefusedException>(() => checkpoints.SignAsync());
+        Assert.Contains($"last checkpoint (event {signed})", refused.Message);
+        var answer = await fx.Client.SendAsync(HttpMethod.Post, "/AuditEvent/$sign-checkpoint", null, TestCallers.Auditor);
+        Assert.Equal(HttpStatusCode.Conflict, answer.StatusCode);
+        var outcome = await answer.JsonAsync();
+        Assert.Equal("OperationOutcome", outcome.GetProperty("resourceType").GetString());
+        Assert.Contains("do not continue the last checkpoint", outcome.GetRawText());
+        Assert.Equal(signed, (await checkpoints.LatestAsync())!.Sequence);
+    }
+
+    [FhirFact]
     public async Task A_rewritten_event_no_longer_chains_to_the_signed_checkpoint_the_outside_verifier_checks()
     {
         var (fx, seqs) = await ServerWithEvents(6);

@@ -106,6 +106,31 @@ public sealed class CheckpointTests(AuditFixture fx) : IClassFixture<AuditFixtur
     }
 
     [Fact]
+    public async Task Two_instances_on_one_database_signing_the_same_head_both_succeed_with_one_row()
+    {
+        var services = fx.Factory.Services;
+        AuditCheckpoints Instance() => new(services.GetRequiredService<AuditStore>(), services.GetRequiredService<IDbContextFactory<FhirDbContext>>(),
+            services.GetRequiredService<AuditCheckpointOptions>(), services.GetRequiredService<StorageOptions>(), TimeProvider.System,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<AuditCheckpoints>.Instance);
+        var (a, b) = (Instance(), Instance());
+        await _c.SendAsync(HttpMethod.Get, "/Patient/two-instances", null, TestCallers.As("u", Roles.Clinician));
+        _ = await a.LatestAsync(); // a has looked before b signs
+        var byB = await b.SignAsync();
+        var byA = await a.SignAsync();
+        Assert.NotNull(byB);
+        Assert.Equal(byB.Sequence, byA!.Sequence);
+        Assert.Equal(byB.Signature, byA.Signature);
+        // Both at once on a new head: both answer the one stored checkpoint.
+        await _c.SendAsync(HttpMethod.Get, "/Patient/two-instances-2", null, TestCallers.As("u", Roles.Clinician));
+        var both = await Task.WhenAll(Instance().SignAsync(), Instance().SignAsync());
+        Assert.Equal(both[0]!.Sequence, both[1]!.Sequence);
+        Assert.Equal(both[0]!.Signature, both[1]!.Signature);
+        await using var db = await services.GetRequiredService<IDbContextFactory<FhirDbContext>>().CreateDbContextAsync();
+        Assert.Equal(1, await db.AuditCheckpoints.CountAsync(c => c.Seq == byB.Sequence));
+        Assert.Equal(both[0]!.Signature, (await db.AuditCheckpoints.SingleAsync(c => c.Seq == both[0]!.Sequence)).Signature);
+    }
+
+    [Fact]
     public async Task Only_auditors_read_or_sign_checkpoints_and_export_the_chain()
     {
         var clinician = TestCallers.As("dr-cp", Roles.Clinician);

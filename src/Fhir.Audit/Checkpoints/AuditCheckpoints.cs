@@ -19,13 +19,11 @@ namespace FhirArchive.Audit.Checkpoints;
 /// from the platform's CA points both settings at the same file; the signing inputs differ in their first line, so
 /// one kind of signature is never taken for the other. Loading is shared (<see cref="Sm2KeyFile"/>).
 /// </remarks>
-public sealed class AuditCheckpoints(AuditStore store, IDbContextFactory<FhirDbContext> factory, AuditCheckpointOptions options, StorageOptions storage, TimeProvider clock)
+public sealed class AuditCheckpoints(AuditStore store, IDbContextFactory<FhirDbContext> factory, AuditCheckpointOptions options, StorageOptions storage, TimeProvider clock, ILogger<AuditCheckpoints> log)
 {
     public const string WellKnownPath = "/.well-known/audit-signing-key.pem";
 
     private readonly SemaphoreSlim _signing = new(1, 1);
-    private ChainCheckpoint? _last;
-    private bool _lastLoaded;
 
     /// <summary>The signing key, loaded (or generated) on first use.</summary>
     public Sm2Key Key => _key.Value;
@@ -60,40 +58,56 @@ public sealed class AuditCheckpoints(AuditStore store, IDbContextFactory<FhirDbC
         return IsDue(options, seq, await LatestAsync(ct), since, clock.GetUtcNow()) ? await SignAsync(ct) : null;
     }
 
-    /// <summary>Signs the head now and stores the checkpoint; a head signed already gives its checkpoint. Null for an empty trail.</summary>
+    /// <summary>
+    /// Signs the head now and stores the checkpoint; a head signed already gives its checkpoint. Null for an empty trail.
+    /// The head is signed only when the stored events since the last checkpoint recompute it from that checkpoint's
+    /// head: otherwise (an event rewritten or lost since) <see cref="CheckpointRefusedException"/>, and nothing is signed.
+    /// </summary>
     public async Task<ChainCheckpoint?> SignAsync(CancellationToken ct = default)
     {
         await _signing.WaitAsync(ct);
         try
         {
+            await store.FlushAsync(ct);
             var (seq, hash) = await store.HeadAsync(ct);
             if (seq == 0) return null;
-            if (await LatestAsync(ct) is { } last && last.Sequence >= seq) return last;
-            var checkpoint = ChainCheckpoint.Sign(seq, hash, clock.GetUtcNow(), Key);
-            await using (var db = await factory.CreateDbContextAsync(ct))
+            var last = await LatestAsync(ct);
+            if (last is not null && last.Sequence >= seq) return last;
+            var (fromSeq, fromHead) = last is null ? (0L, Sm3.Genesis) : (last.Sequence, last.Head);
+            var (reached, head, problem) = ChainCheckpoint.Recompute(fromSeq, fromHead, await store.ChainAsync(fromSeq, seq, ct));
+            if (problem is not null || reached != seq || !head.AsSpan().SequenceEqual(hash))
             {
+                var why = problem ?? (reached != seq ? $"the stored events end at {reached}, the head is at {seq}" : $"event {seq}'s recomputed link differs from the head");
+                log.LogError("The audit checkpoint at event {Seq} was not signed: the stored chain does not continue the last checkpoint (event {From}): {Problem}.", seq, fromSeq, why);
+                throw new CheckpointRefusedException(
+                    $"The audit trail's head (event {seq}) was not signed: the stored events do not continue the last checkpoint (event {fromSeq}): {why}. Run AuditEvent/$verify / 审计链与上一检查点不连续，拒绝签名.");
+            }
+            var checkpoint = ChainCheckpoint.Sign(seq, hash, clock.GetUtcNow(), Key);
+            try
+            {
+                await using var db = await factory.CreateDbContextAsync(ct);
                 db.AuditCheckpoints.Add(new AuditCheckpointRow
                 {
                     Seq = checkpoint.Sequence, Head = checkpoint.Head, Time = checkpoint.Time, KeyId = checkpoint.KeyId, Signature = checkpoint.Signature,
                 });
                 await db.SaveChangesAsync(ct);
             }
-            _last = checkpoint;
+            catch (DbUpdateException)
+            {
+                // Another instance signed this head first (the same sequence number is the key): its checkpoint stands.
+                if (await FindAsync(seq, ct) is { } other) return other;
+                throw;
+            }
             return checkpoint;
         }
         finally { _signing.Release(); }
     }
 
-    /// <summary>The newest checkpoint, or null.</summary>
+    /// <summary>The newest checkpoint, or null (read each time: other instances sign too).</summary>
     public async Task<ChainCheckpoint?> LatestAsync(CancellationToken ct = default)
     {
-        if (_lastLoaded) return _last;
         await using var db = await factory.CreateDbContextAsync(ct);
-        var row = await db.AuditCheckpoints.OrderByDescending(c => c.Seq).FirstOrDefaultAsync(ct);
-        // Only the signer (under its lock) moves _last on; a load racing it keeps the newer one.
-        if (row is not null && (_last is null || row.Seq > _last.Sequence)) _last = ToCheckpoint(row);
-        _lastLoaded = true;
-        return _last;
+        return await db.AuditCheckpoints.OrderByDescending(c => c.Seq).FirstOrDefaultAsync(ct) is { } row ? ToCheckpoint(row) : null;
     }
 
     /// <summary>The checkpoint at exactly this sequence number, or null.</summary>
@@ -112,3 +126,6 @@ public sealed class AuditCheckpoints(AuditStore store, IDbContextFactory<FhirDbC
 
     private static ChainCheckpoint ToCheckpoint(AuditCheckpointRow r) => new(r.Seq, r.Head, r.Time, r.KeyId, r.Signature);
 }
+
+/// <summary>The head was not signed: the stored events since the last checkpoint do not recompute it.</summary>
+public sealed class CheckpointRefusedException(string message) : InvalidOperationException(message);

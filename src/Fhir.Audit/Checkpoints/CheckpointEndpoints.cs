@@ -54,8 +54,10 @@ public static class CheckpointEndpoints
     {
         RequireAuditor(c);
         await OperationParameters.ReadAsync(c);
-        var checkpoint = await checkpoints.SignAsync(c.RequestAborted)
-            ?? throw new FhirException(409, "conflict", "The audit trail is empty: there is no head to sign / 审计链为空.");
+        ChainCheckpoint? checkpoint;
+        try { checkpoint = await checkpoints.SignAsync(c.RequestAborted); }
+        catch (CheckpointRefusedException e) { throw new FhirException(409, "conflict", e.Message); }
+        if (checkpoint is null) throw new FhirException(409, "conflict", "The audit trail is empty: there is no head to sign / 审计链为空.");
         await FhirFormats.WriteNodeAsync(c, 200, ToParameters(checkpoint));
     }
 

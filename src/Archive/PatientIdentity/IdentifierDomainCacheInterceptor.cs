@@ -4,7 +4,8 @@ namespace FhirArchive.Archive.PatientIdentity;
 
 /// <summary>
 /// Forgets the identifier domains' kept answers when a NamingSystem is written: once after the write and once more
-/// when the response completes (after the commit), so a look-up made in between with the old state is not kept.
+/// when its write session commits (with or without an HTTP request), so a look-up made in between with the old state
+/// is not kept. Other instances' writes are not seen here: their answers expire (<see cref="IdentifierDomains"/>).
 /// </summary>
 public sealed class IdentifierDomainCacheInterceptor(IdentifierDomains domains) : IWriteInterceptor
 {
@@ -16,7 +17,7 @@ public sealed class IdentifierDomainCacheInterceptor(IdentifierDomains domains) 
     {
         if (context.ResourceType != "NamingSystem") return ValueTask.CompletedTask;
         domains.Forget();
-        context.Http?.Response.OnCompleted(() =>
+        context.Session.OnCommitted(() =>
         {
             domains.Forget();
             return Task.CompletedTask;

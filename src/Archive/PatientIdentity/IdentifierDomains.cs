@@ -37,12 +37,15 @@ public sealed class IdentifierDomains(IResourceStore store, SearchParser parser)
         new([IdentityKeys.MotherIdCardSystem], "母亲身份证号 / Mother's ID card number (undocumented infant)", null),
     ];
 
+    /// <summary>How long an answer is kept at most: a NamingSystem written through another instance is seen after it.</summary>
+    private static readonly TimeSpan KeptFor = TimeSpan.FromMinutes(5);
+
     private readonly MemoryCache _found = new(new MemoryCacheOptions { SizeLimit = 10_000 });
     private long _generation;
 
     /// <summary>
     /// The domain a system URI names, or null when the server does not recognise it. The answer (an unknown system
-    /// too) is kept until a NamingSystem is written (<see cref="Forget"/>): every Patient write asks.
+    /// too) is kept until a NamingSystem is written here (<see cref="Forget"/>), at most <see cref="KeptFor"/>: every Patient write asks.
     /// </summary>
     public async Task<IdentifierDomain?> FindAsync(string system, CancellationToken ct)
     {
@@ -51,7 +54,7 @@ public sealed class IdentifierDomains(IResourceStore store, SearchParser parser)
         var generation = Interlocked.Read(ref _generation);
         var domain = await LookUpAsync(system, ct);
         // A NamingSystem written during the look-up may not be in its answer: kept only when none was.
-        if (Interlocked.Read(ref _generation) == generation) _found.Set(system, new Found(domain), new MemoryCacheEntryOptions { Size = 1 });
+        if (Interlocked.Read(ref _generation) == generation) _found.Set(system, new Found(domain), new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = KeptFor });
         return domain;
     }
 

@@ -26,9 +26,17 @@ public static class ReferenceParts
         if (reference.StartsWith('#') || reference.StartsWith("urn:", StringComparison.Ordinal)) return null;
         var relative = reference.Length > baseUrl.Length && reference[baseUrl.Length] == '/' && reference.StartsWith(baseUrl, StringComparison.Ordinal)
             ? reference[(baseUrl.Length + 1)..] : reference;
-        if (relative.Contains("://", StringComparison.Ordinal)) return null;
-        return TryParse(relative, out var type, out var id, out var version) ? (type, id, version) : null;
+        // Exactly [type]/[id] or [type]/[id]/_history/[vid]: anything before the type ("//other.example/fhir/…",
+        // "other.example/fhir/…", another base) names another server's resource, never ours.
+        var parts = relative.Split('/');
+        if (parts.Length is not (2 or 4) || (parts.Length == 4 && parts[2] != "_history")) return null;
+        if (!FhirDefinitions.R4.IsResourceType(parts[0]) || !IsId(parts[1]) || (parts.Length == 4 && !IsId(parts[3]))) return null;
+        return (parts[0], parts[1], parts.Length == 4 ? parts[3] : null);
     }
+
+    /// <summary>The R4 id (and version id) rule: 1 to 64 of [A-Za-z0-9\-\.].</summary>
+    private static bool IsId(string s) =>
+        s.Length is > 0 and <= 64 && s.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.');
 
     /// <summary>Also gives the version of a versioned reference ("Patient/1/_history/2" → "2"; null when unversioned).</summary>
     public static bool TryParse(string reference, out string type, out string id, out string? version)

@@ -138,6 +138,27 @@ public abstract class PatientIdentityTestsBase<TFixture>(TFixture fx) : RecordTe
     }
 
     [FhirFact]
+    public async Task A_NamingSystem_written_without_an_HTTP_request_is_forgotten_once_its_session_commits()
+    {
+        await WorldAsync();
+        var services = _fx.Factory.Services;
+        var domains = services.GetRequiredService<IdentifierDomains>();
+        var oid = "1.3.6.1.4.1.21367.13.21." + Random.Shared.Next(100_000, 999_999);
+        Assert.Null(await domains.FindAsync("urn:oid:" + oid, default));
+        var store = services.GetRequiredService<Storage.IResourceStore>();
+        var pipeline = services.GetRequiredService<Rest.Writing.WritePipeline>();
+        await using (var session = await store.BeginWriteAsync())
+        {
+            var resource = Rest.Infrastructure.FhirFormats.ParseStored(System.Text.Encoding.UTF8.GetBytes(NamingSystem("mrn-nohttp-" + oid.Split('.')[^1], "oid", oid, HospB)));
+            await pipeline.StoreAsync(session, Rest.Writing.WriteIntent.Create, resource, "NamingSystem", "mrn-nohttp-" + oid.Split('.')[^1], null, default);
+            // Asked between the write and its commit: the committed state does not hold it yet, and this answer is kept.
+            Assert.Null(await domains.FindAsync("urn:oid:" + oid, default));
+            await session.CommitAsync();
+        }
+        Assert.Equal(HospB, (await domains.FindAsync("urn:oid:" + oid, default))?.Institution);
+    }
+
+    [FhirFact]
     public async Task A_hospital_feed_adds_its_MRN_to_the_record_once_and_takes_nothing_else_of_its_payload()
     {
         var (id, card, birth) = await RecordAsync();

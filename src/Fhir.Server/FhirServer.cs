@@ -32,6 +32,8 @@ public static class FhirServer
         {
             DemoAccounts.AddTo(app.Services.GetRequiredService<FhirArchive.Auth.Accounts.InMemoryAuthDirectory>());
             app.Logger.LogWarning("Demo accounts are enabled (Security:DemoAccounts): their passwords are public (README). 演示账户已启用，切勿用于生产环境。");
+            if (app.Services.GetRequiredService<FhirArchive.Archive.Grants.IHealthCardVerifier>() is FhirArchive.Archive.Grants.PatientHealthCardVerifier)
+                app.Logger.LogWarning("Health card: no Consent:HealthCard:PlatformKey, the demo verifier takes the card number as the card. 电子健康卡使用演示校验（仅核对卡号），切勿用于生产环境。");
         }
         app.UseFhirFront();
         app.UseAudit();

@@ -15,7 +15,8 @@ namespace FhirArchive.Archive.Grants;
 /// Patient/$grant-access records the resident's authorisation as a record-access Consent (written by the server,
 /// audited, returned with 201): either the request id with the one-time code the resident passed on (sms-code), or
 /// method=health-card with the electronic health card (the platform's dynamic QR code, or the demo's card number:
-/// <see cref="IHealthCardVerifier"/>, redeemed before the session, so a code is spent once presented) whose card id
+/// <see cref="IHealthCardVerifier"/>: its signature and validity checked first, spent only right before the grant is
+/// written, after the request, record and rate-limit checks, so a refused attempt leaves the code fresh) whose card id
 /// is the record's health-card identifier — for a pending request, or for a record named by identifier with purpose
 /// and period as $request-access takes them. A wrong code or card costs one of the request's attempts (422 with the
 /// attempts left; void when none are left); an expired request gets 422 saying so. Only the requesting institution
@@ -47,8 +48,7 @@ public static class GrantAccessEndpoint
         if (requestId is not null)
         {
             var secret = method == ConsentTerms.SmsCode ? p.Required("code") : p.Required("card");
-            // Outside the session: the verifier may spend the code in the grant state (on SQLite the session holds the one writer).
-            var card = method == ConsentTerms.HealthCard ? await cards.RedeemAsync(secret, ctx.RequestAborted) : null;
+            var card = method == ConsentTerms.HealthCard ? Verify(cards, secret) : null;
             decision = await ResourceEndpoints.InSessionAsync(ctx, store, s => WithRequestAsync(s, writer, lookup, options, caller, requestId, secret, card, now, ctx.RequestAborted));
         }
         else
@@ -59,7 +59,7 @@ public static class GrantAccessEndpoint
             var identifier = p.Value("identifier");
             var patientId = p.Value("patient")?.Split('/')[^1];
             if (identifier is null && patientId is null) throw FhirException.BadRequest("Name the record: 'identifier' (e.g. the ID card number) or 'patient'.");
-            var card = await cards.RedeemAsync(presented, ctx.RequestAborted);
+            var card = Verify(cards, presented);
             decision = await ResourceEndpoints.InSessionAsync(ctx, store, async s =>
             {
                 var patient = await lookup.PatientAsync(s, caller, patientId, identifier, ctx.RequestAborted);
@@ -72,6 +72,12 @@ public static class GrantAccessEndpoint
                 {
                     await AccessRequests.AddAsync(s, CardAttempt(caller, requester, subject, asked, now, AccessRequestStatus.Void), ctx.RequestAborted);
                     return new Decision(null, CardRefusal(card));
+                }
+                // Spent only now, in the session that writes the grant: a replay is the refusal.
+                if (!await HealthCard.SpendAsync(s, card, ctx.RequestAborted))
+                {
+                    await AccessRequests.AddAsync(s, CardAttempt(caller, requester, subject, asked, now, AccessRequestStatus.Void), ctx.RequestAborted);
+                    return new Decision(null, Duplicate);
                 }
                 await AccessRequests.AddAsync(s, CardAttempt(caller, requester, subject, asked, now, AccessRequestStatus.Granted), ctx.RequestAborted);
                 var self = "Patient/" + patient.ResourceId;
@@ -96,6 +102,9 @@ public static class GrantAccessEndpoint
             : patient is not null && card.CardId is not null && HealthCard.Belongs(patient, card.CardId);
         if (!verified || patient is null)
             return new Decision(null, await AccessRequests.FailedAttemptAsync(s, row, options, card is null ? "The code is wrong / 授权码错误" : card.Refusal ?? CardNotVerified, ct));
+        // Spent only now, right before the grant is written: a replay costs an attempt like a wrong card.
+        if (card is not null && !await HealthCard.SpendAsync(s, card, ct))
+            return new Decision(null, await AccessRequests.FailedAttemptAsync(s, row, options, HealthCardResult.DuplicateReason, ct));
         var method = card is null ? ConsentTerms.SmsCode : ConsentTerms.HealthCard;
         var consenter = card is null ? row.Recipient! : "Patient/" + patientId;
         var draft = RecordAccess(patient, consenter, new ConsentVerification(method, consenter, now), row.Organization, row.Practitioner,
@@ -104,6 +113,16 @@ public static class GrantAccessEndpoint
         await AccessRequests.ConfirmedAsync(s, row, $"Consent/{consent.Id}", ct);
         return new Decision(consent, null);
     }
+
+    /// <summary>The pure check of what was presented (nothing spent); no verifier configured → 501 at once.</summary>
+    private static HealthCardResult Verify(IHealthCardVerifier cards, string presented)
+    {
+        var card = cards.Verify(presented);
+        if (card.Status == 501) throw new FhirException(501, card.IssueType ?? "not-supported", card.Refusal ?? UnconfiguredHealthCardVerifier.Reason);
+        return card;
+    }
+
+    private static FhirException Duplicate => new(422, "duplicate", HealthCardResult.DuplicateReason);
 
     /// <summary>A refused card: the verifier's reason when the code itself was refused, else the one answer for unknown, closed and another's.</summary>
     private static FhirException CardRefusal(HealthCardResult card) =>

@@ -14,8 +14,9 @@ public static class GrantsModule
 {
     /// <summary>
     /// Configuration "Consent:Grants" (<see cref="GrantOptions"/>) and "Consent:HealthCard" (<see cref="HealthCardOptions"/>):
-    /// the card platform's verifier when its key is configured and <paramref name="demo"/> (Security:DemoAccounts) is
-    /// off, the demo verifier otherwise. A key file is under <paramref name="dataFolder"/> when relative.
+    /// the card platform's verifier whenever its key is configured; without a key the demo verifier when
+    /// <paramref name="demo"/> (the demo accounts, Security:DemoAccounts) is on, else none (method=health-card answers 501).
+    /// A key file is under <paramref name="dataFolder"/> when relative.
     /// </summary>
     public static IServiceCollection AddGrants(this IServiceCollection services, IConfiguration configuration, string dataFolder, bool demo)
     {
@@ -23,13 +24,14 @@ public static class GrantsModule
         services.AddSchemaPart(AccessRequestSchema.Part);
         var cards = configuration.GetSection("Consent:HealthCard").Get<HealthCardOptions>() ?? new HealthCardOptions();
         services.AddSingleton(cards);
-        if (demo || !cards.HasPlatformKey) services.AddSingleton<IHealthCardVerifier, PatientHealthCardVerifier>();
-        else
+        if (cards.HasPlatformKey)
         {
             // Read now, so a wrong key stops the start rather than the first card.
             var key = PlatformKey(cards, dataFolder);
             services.AddSingleton<IHealthCardVerifier>(sp => ActivatorUtilities.CreateInstance<PlatformHealthCardVerifier>(sp, key));
         }
+        else if (demo) services.AddSingleton<IHealthCardVerifier, PatientHealthCardVerifier>();
+        else services.AddSingleton<IHealthCardVerifier, UnconfiguredHealthCardVerifier>();
         services.AddSingleton<RecordLookup>();
         services.AddSingleton<IWriteInterceptor, ConsentGuardInterceptor>();
         return services;

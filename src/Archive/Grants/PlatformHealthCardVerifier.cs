@@ -1,4 +1,3 @@
-using FhirArchive.Auth.State;
 using FhirArchive.Crypto;
 
 namespace FhirArchive.Archive.Grants;
@@ -7,25 +6,19 @@ namespace FhirArchive.Archive.Grants;
 /// The card platform's verifier: <c>card</c> is the dynamic QR code (<see cref="HealthCardCode"/>) the card
 /// management system issued and signed with SM2; it proves its card id when the signature is the platform key's,
 /// it is within its validity (± Consent:HealthCard:ClockSkewSeconds, at most MaxValiditySeconds long) and it was
-/// not presented before. Each code is accepted once: its name is kept in the grant state's used-once table until
-/// it expires (on the database, so every server instance refuses the replay).
+/// not presented before. <see cref="Verify"/> spends nothing; each code is accepted once through its
+/// <see cref="HealthCardResult.OnceKey"/>, claimed in the grant's write session (<see cref="HealthCard.SpendAsync"/>, on the
+/// database, so every server instance refuses the replay).
 /// </summary>
-public sealed class PlatformHealthCardVerifier(Sm2Key platformKey, HealthCardOptions options, IGrantState state, TimeProvider clock) : IHealthCardVerifier
+public sealed class PlatformHealthCardVerifier(Sm2Key platformKey, HealthCardOptions options, TimeProvider clock) : IHealthCardVerifier
 {
-    private const string UsedPrefix = "health-card-code ";
-
     public string Description => $"card platform: SM2-signed dynamic QR codes, key {platformKey.KeyId()} / 电子健康卡平台动态码（SM2 验签）";
 
-    public async Task<HealthCardResult> RedeemAsync(string presented, CancellationToken ct)
+    public HealthCardResult Verify(string presented)
     {
-        var now = clock.GetUtcNow();
         var skew = TimeSpan.FromSeconds(options.ClockSkewSeconds);
-        var (status, code) = HealthCardCode.Verify(presented, platformKey, now, skew, TimeSpan.FromSeconds(options.MaxValiditySeconds));
-        if (code is null) return Refusal(status);
-        // Kept until no clock we tolerate still takes it for valid.
-        if (!await state.UseOnceAsync(UsedPrefix + code.Key, (code.Expires + skew).UtcTicks, now.UtcTicks, ct))
-            return HealthCardResult.Refused("duplicate", "This health card code was used already: show a fresh one / 该电子健康卡动态码已使用，请刷新后重试");
-        return new HealthCardResult(code.CardId);
+        var (status, code) = HealthCardCode.Verify(presented, platformKey, clock.GetUtcNow(), skew, TimeSpan.FromSeconds(options.MaxValiditySeconds));
+        return code is null ? Refusal(status) : new HealthCardResult(code.CardId, OnceKey: code.Key);
     }
 
     private static HealthCardResult Refusal(HealthCardCodeStatus status) => status switch

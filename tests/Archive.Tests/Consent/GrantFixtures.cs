@@ -12,9 +12,11 @@ using static FhirArchive.Tests.Support.Http;
 namespace FhirArchive.Archive.Tests.Consent;
 
 /// <summary>Callers named by the test header, the demo file SMS sink (in the fixture's data folder) and a clock the tests move.</summary>
-public sealed class GrantFixture() : ServerFixtureWith(Settings, Services)
+public sealed class GrantFixture() : ServerFixtureWith(DemoCards, Services)
 {
     public static readonly Dictionary<string, string> Settings = new() { ["Consent:Sms:Sender"] = "file", ["Records:LostToFollowUpJob"] = "false" };
+    /// <summary>No platform key and the demo accounts on: the demo card verifier (the card number is the card).</summary>
+    public static readonly Dictionary<string, string> DemoCards = new(Settings) { ["Security:DemoAccounts"] = "true" };
     public static void Services(IServiceCollection s)
     {
         TestCallers.Register(s);
@@ -22,7 +24,7 @@ public sealed class GrantFixture() : ServerFixtureWith(Settings, Services)
     }
 }
 
-public sealed class PostgresGrantFixture() : PostgresServerFixture(GrantFixture.Settings, GrantFixture.Services);
+public sealed class PostgresGrantFixture() : PostgresServerFixture(GrantFixture.DemoCards, GrantFixture.Services);
 
 /// <summary>Shared set-up: a responsible institution with its residents, another hospital's doctors, the SMS outbox.</summary>
 public abstract class GrantTestsBase<TFixture>(TFixture fx) where TFixture : ServerFixture

@@ -46,84 +46,83 @@ public abstract class HealthCardTestsBase<TFixture>(TFixture fx) : GrantTestsBas
     }
 
     [FhirFact]
-    public async Task The_verifier_accepts_a_fresh_code_and_names_its_card()
+    public void The_verifier_accepts_a_fresh_code_and_names_its_card()
     {
-        var result = await Verifier.RedeemAsync(Code("HC-FRESH-" + Unique()), CancellationToken.None);
+        var result = Verifier.Verify(Code("HC-FRESH-" + Unique()));
         Assert.StartsWith("HC-FRESH-", result.CardId);
         Assert.Null(result.Refusal);
     }
 
     [FhirFact]
-    public async Task The_verifier_refuses_a_replay_here_and_on_a_second_instance_over_the_same_database()
+    public void The_verifier_spends_nothing_and_names_the_code_s_once_key_on_every_instance_alike()
     {
         var card = "HC-REPLAY-" + Unique();
         var code = Code(card);
-        Assert.Equal(card, (await Verifier.RedeemAsync(code, CancellationToken.None)).CardId);
-        var again = await Verifier.RedeemAsync(code, CancellationToken.None);
-        Assert.Null(again.CardId);
-        Assert.Equal("duplicate", again.IssueType);
-        // Another server instance: its own verifier, the same grant state (database).
-        var second = new PlatformHealthCardVerifier(Sm2Key.FromPem(HealthCardFixture.Platform.PublicKeyPem()), new HealthCardOptions(),
-            _services.GetRequiredService<IGrantState>(), Clock);
-        Assert.Equal("duplicate", (await second.RedeemAsync(code, CancellationToken.None)).IssueType);
+        var first = Verifier.Verify(code);
+        Assert.Equal(card, first.CardId);
+        Assert.NotNull(first.OnceKey);
+        // Verifying is pure: the same code verifies again, under the same once key (the grant's session spends it).
+        Assert.Equal(first, Verifier.Verify(code));
+        var second = new PlatformHealthCardVerifier(Sm2Key.FromPem(HealthCardFixture.Platform.PublicKeyPem()), new HealthCardOptions(), Clock);
+        Assert.Equal(first.OnceKey, second.Verify(code).OnceKey);
         // Two codes for one card are two codes.
-        Assert.Equal(card, (await second.RedeemAsync(Code(card), CancellationToken.None)).CardId);
+        Assert.NotEqual(first.OnceKey, second.Verify(Code(card)).OnceKey);
     }
 
     [FhirFact]
-    public async Task The_verifier_refuses_an_expired_code()
+    public void The_verifier_refuses_an_expired_code()
     {
         // Issued 2 minutes ago for 60 seconds: past its end plus the 30 seconds of skew.
-        var result = await Verifier.RedeemAsync(Code("HC-OLD-" + Unique(), issuedAgo: TimeSpan.FromMinutes(2)), CancellationToken.None);
+        var result = Verifier.Verify(Code("HC-OLD-" + Unique(), issuedAgo: TimeSpan.FromMinutes(2)));
         Assert.Null(result.CardId);
         Assert.Equal("expired", result.IssueType);
         // Within the skew it still counts.
-        Assert.NotNull((await Verifier.RedeemAsync(Code("HC-LATE-" + Unique(), issuedAgo: TimeSpan.FromSeconds(80)), CancellationToken.None)).CardId);
+        Assert.NotNull((Verifier.Verify(Code("HC-LATE-" + Unique(), issuedAgo: TimeSpan.FromSeconds(80)))).CardId);
     }
 
     [FhirFact]
-    public async Task The_verifier_refuses_a_code_not_yet_valid()
+    public void The_verifier_refuses_a_code_not_yet_valid()
     {
-        var result = await Verifier.RedeemAsync(Code("HC-EARLY-" + Unique(), issuedAgo: TimeSpan.FromMinutes(-2)), CancellationToken.None);
+        var result = Verifier.Verify(Code("HC-EARLY-" + Unique(), issuedAgo: TimeSpan.FromMinutes(-2)));
         Assert.Null(result.CardId);
         Assert.Contains("not valid yet", result.Refusal);
     }
 
     [FhirFact]
-    public async Task The_verifier_refuses_a_forged_signature()
+    public void The_verifier_refuses_a_forged_signature()
     {
         var parts = Code("HC-FORGED-" + Unique()).Split('.');
         // Someone changes the card id of a genuine code and keeps its signature.
         parts[1] = Sm2Key.Base64Url("HC-SOMEONE-ELSE"u8);
-        var result = await Verifier.RedeemAsync(string.Join('.', parts), CancellationToken.None);
+        var result = Verifier.Verify(string.Join('.', parts));
         Assert.Null(result.CardId);
         Assert.Contains("signature does not verify", result.Refusal);
     }
 
     [FhirFact]
-    public async Task The_verifier_refuses_a_code_signed_by_another_key()
+    public void The_verifier_refuses_a_code_signed_by_another_key()
     {
-        var result = await Verifier.RedeemAsync(Code("HC-OTHER-" + Unique(), key: Sm2Key.Generate()), CancellationToken.None);
+        var result = Verifier.Verify(Code("HC-OTHER-" + Unique(), key: Sm2Key.Generate()));
         Assert.Null(result.CardId);
         Assert.Equal("security", result.IssueType);
         Assert.Contains("signature does not verify", result.Refusal);
     }
 
     [FhirFact]
-    public async Task The_verifier_refuses_garbage_and_the_bare_card_number()
+    public void The_verifier_refuses_garbage_and_the_bare_card_number()
     {
         foreach (var garbage in new[] { "HC110105198001010012", "", "EHC1.x.y.z.w.v", "{\"card\":\"HC1\"}", new string('.', 3000) })
         {
-            var result = await Verifier.RedeemAsync(garbage, CancellationToken.None);
+            var result = Verifier.Verify(garbage);
             Assert.Null(result.CardId);
             Assert.Equal("invalid", result.IssueType);
         }
     }
 
     [FhirFact]
-    public async Task The_verifier_refuses_a_code_claiming_a_longer_validity_than_allowed()
+    public void The_verifier_refuses_a_code_claiming_a_longer_validity_than_allowed()
     {
-        var result = await Verifier.RedeemAsync(Code("HC-LONG-" + Unique(), seconds: 3600), CancellationToken.None);
+        var result = Verifier.Verify(Code("HC-LONG-" + Unique(), seconds: 3600));
         Assert.Null(result.CardId);
         Assert.Contains("too long", result.Refusal);
     }
@@ -244,7 +243,8 @@ public abstract class HealthCardTestsBase<TFixture>(TFixture fx) : GrantTestsBas
         Assert.Equal(HttpStatusCode.UnprocessableEntity, other.StatusCode);
         Assert.Contains("4 attempt(s) left", (await Issue(other)).Diagnostics);
         var spent = Code(CardOf(idCard));
-        Assert.NotNull((await Verifier.RedeemAsync(spent, CancellationToken.None)).CardId); // shown once already (elsewhere)
+        var (elsewhere, _) = NewDoctor(org: "Organization/gr-third-hospital");
+        Assert.Equal(HttpStatusCode.Created, (await GrantByIdentifier(idCard, spent, elsewhere)).StatusCode); // shown once already (elsewhere)
         var replay = await Grant(spent);
         Assert.Equal(HttpStatusCode.UnprocessableEntity, replay.StatusCode);
         Assert.Contains("used already", (await Issue(replay)).Diagnostics);
@@ -253,7 +253,32 @@ public abstract class HealthCardTestsBase<TFixture>(TFixture fx) : GrantTestsBas
         var ok = await Grant(Code(CardOf(idCard)));
         Assert.True(ok.StatusCode == HttpStatusCode.Created, await ok.Content.ReadAsStringAsync());
         Assert.Equal(ConsentTerms.HealthCard, Method(await ok.JsonAsync()));
-        Assert.Single(await C.SearchIdsAsync($"/Consent?patient=Patient/{patient}"));
+        Assert.Equal(2, (await C.SearchIdsAsync($"/Consent?patient=Patient/{patient}")).Count);
+    }
+
+    [FhirFact]
+    public async Task A_code_presented_with_an_unknown_request_is_refused_and_stays_fresh()
+    {
+        var (patient, idCard, _) = await NewResidentAsync(phone: "");
+        var (doctor, _) = NewDoctor();
+        var code = Code(CardOf(idCard));
+        var r = await Post("/Patient/$grant-access", Params(("method", "Code", "health-card"), ("request", "String", "garbage"), ("card", "String", code)), doctor);
+        Assert.Equal(HttpStatusCode.NotFound, r.StatusCode);
+        Assert.Empty(await C.SearchIdsAsync($"/Consent?patient=Patient/{patient}"));
+        // Not spent: the resident's code still authorises once.
+        Assert.Equal(HttpStatusCode.Created, (await GrantByIdentifier(idCard, code, doctor)).StatusCode);
+    }
+
+    [FhirFact]
+    public async Task A_code_presented_with_a_malformed_identifier_is_a_400_and_stays_fresh()
+    {
+        var (patient, idCard, _) = await NewResidentAsync(phone: "");
+        var (doctor, _) = NewDoctor();
+        var code = Code(CardOf(idCard));
+        var r = await Post("/Patient/$grant-access", Params(("method", "Code", "health-card"), ("identifier", "String", string.Join(",", Enumerable.Repeat(idCard, 101))), ("card", "String", code)), doctor);
+        Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
+        Assert.Empty(await C.SearchIdsAsync($"/Consent?patient=Patient/{patient}"));
+        Assert.Equal(HttpStatusCode.Created, (await GrantByIdentifier(idCard, code, doctor)).StatusCode);
     }
 }
 
@@ -276,12 +301,21 @@ public sealed class HealthCardVerifierChoiceTests
     }
 
     [Fact]
-    public void The_demo_verifier_without_a_key_or_with_the_demo_on_the_platform_s_otherwise()
+    public void A_configured_platform_key_is_always_the_platform_s_verifier_even_with_the_demo_on()
     {
         var key = ("Consent:HealthCard:PlatformKey", Sm2Key.Generate().PublicKeyPem());
-        Assert.Equal(typeof(PatientHealthCardVerifier), Registered(Grants(demo: false)));
-        Assert.Equal(typeof(PatientHealthCardVerifier), Registered(Grants(demo: true, key)));
+        Assert.Equal(typeof(PlatformHealthCardVerifier), Registered(Grants(demo: true, key)));
         Assert.Equal(typeof(PlatformHealthCardVerifier), Registered(Grants(demo: false, key)));
+    }
+
+    [Fact]
+    public void Without_a_key_the_demo_verifier_only_with_the_demo_accounts_on_else_none()
+    {
+        Assert.Equal(typeof(PatientHealthCardVerifier), Registered(Grants(demo: true)));
+        Assert.Equal(typeof(UnconfiguredHealthCardVerifier), Registered(Grants(demo: false)));
+        var refused = new UnconfiguredHealthCardVerifier().Verify("HC110105198001010012");
+        Assert.Null(refused.CardId);
+        Assert.Equal((501, "not-supported"), (refused.Status, refused.IssueType));
     }
 
     [Fact]
@@ -290,4 +324,33 @@ public sealed class HealthCardVerifierChoiceTests
         Assert.Contains("not an SM2 PEM key", Assert.Throws<InvalidOperationException>(() => Grants(false, ("Consent:HealthCard:PlatformKey", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"))).Message);
         Assert.Contains("cannot be read", Assert.Throws<InvalidOperationException>(() => Grants(false, ("Consent:HealthCard:PlatformKeyFile", "no-such-dir-" + Guid.NewGuid() + "/platform.pub.pem"))).Message);
     }
+}
+
+/// <summary>A server without a platform key and with the demo accounts off (sample data still on): no card verifier.</summary>
+public sealed class NoHealthCardFixture() : ServerFixtureWith(new Dictionary<string, string>(GrantFixture.Settings) { ["Security:DemoAccounts"] = "false" }, GrantFixture.Services);
+
+public sealed class HealthCardUnconfiguredTests(NoHealthCardFixture fx) : GrantTestsBase<NoHealthCardFixture>(fx), IClassFixture<NoHealthCardFixture>
+{
+    private readonly IServiceProvider _services = fx.Factory.Services;
+
+    [FhirFact]
+    public async Task Method_health_card_answers_501_on_both_paths_and_the_banner_says_not_configured()
+    {
+        var (patient, idCard, phone) = await NewResidentAsync();
+        var (doctor, _) = NewDoctor();
+        var (request, _, _) = await RequestAsync(patient, phone, doctor);
+        foreach (var named in new[] { ("identifier", "String", $"urn:oid:2.16.156.10011.1.3|{idCard}"), ("request", "String", request) })
+        {
+            var r = await Post("/Patient/$grant-access", Params(("method", "Code", "health-card"), named, ("card", "String", "HC" + idCard)), doctor);
+            Assert.Equal(HttpStatusCode.NotImplemented, r.StatusCode);
+            var outcome = await r.JsonAsync();
+            Assert.Equal("OperationOutcome", outcome.GetProperty("resourceType").GetString());
+            Assert.Equal("not-supported", outcome.GetProperty("issue")[0].GetProperty("code").GetString());
+            Assert.Contains("未配置电子健康卡", Diagnostics(outcome));
+        }
+        Assert.Empty(await C.SearchIdsAsync($"/Consent?patient=Patient/{patient}"));
+        Assert.IsType<UnconfiguredHealthCardVerifier>(_services.GetRequiredService<IHealthCardVerifier>());
+        Assert.Contains("not configured", _services.GetRequiredService<IHealthCardVerifier>().Description);
+    }
+
 }

@@ -73,6 +73,7 @@ public sealed class ScopedWriteGuard(PatientLinks links) : IWriteInterceptor
         if (patient is null) return false;
         // A new Patient's id is the server's to assign after the interceptors ran: the write's id is the one.
         if (context.ResourceType == "Patient") return context.Id == patient;
-        return links.PatientIds(resource) is { } ids && ids.Contains(patient);
+        // Every patient it names: a resource that also names another patient belongs to that record too.
+        return links.PatientIds(resource) is { Count: > 0 } ids && ids.All(id => id == patient);
     }
 }

@@ -59,6 +59,10 @@ public abstract class PatientScopedWriteTestsBase<TFixture>(TFixture fx) where T
         var c = Clinician("patient/Observation.c");
         await Succeeds(await c.PostAsync("/Observation", Body(Obs(Launch))), HttpStatusCode.Created);
         await Forbidden(await c.PostAsync("/Observation", Body(Obs(Other))), "compartment");
+        // In the launch patient's compartment but naming another patient too (performer): it would land in that
+        // patient's record as well, where the token may not write.
+        var both = Obs(Launch).Replace("\"subject\"", "\"performer\":[{\"reference\":\"Patient/" + Other + "\"}],\"subject\"");
+        await Forbidden(await c.PostAsync("/Observation", Body(both)), "compartment");
         // A type outside the Patient compartment is no patient's data to write, and a new Patient is not the launch patient.
         await Forbidden(await Clinician("patient/*.c").PostAsync("/Organization", Body("""{"resourceType":"Organization","name":"某诊所"}""")), "compartment");
         await Forbidden(await Clinician("patient/*.c").PostAsync("/Patient", Body("""{"resourceType":"Patient","name":[{"family":"新"}]}""")), "compartment");

@@ -19,13 +19,14 @@ public readonly record struct MaskResult(bool Masked, bool Withheld)
 /// <list type="bullet">
 /// <item>in a person's resource (Patient, RelatedPerson, Person — top-level, contained, a Bundle's or Parameters' entry):
 /// every Identifier (ID card numbers as <see cref="Masks.IdCard"/>, the rest <see cref="Masks.Identifier"/>), every
-/// ContactPoint (phones as <see cref="Masks.Phone"/>), every Address (lines hidden, the text cut to the county), photos
-/// removed, the narrative removed (it may repeat any of these), and for the de-identified view every HumanName and the
+/// ContactPoint (phones as <see cref="Masks.Phone"/>), every Address (lines and postal code hidden, the text cut to the county), photos
+/// removed, the narrative removed (it may repeat any of these), and for the de-identified view every HumanName, and for it and the oversight view the
 /// birth date's month and day;</item>
 /// <item>in every resource: a Reference's identifier (a logical reference by ID card number), and ID card and mobile
 /// numbers written in any text (<see cref="Masks.FreeText"/>: narratives, notes, displays);</item>
-/// <item>a Binary: FHIR JSON content masked as a resource; other text masked as free text; opaque content (PDF, images)
-/// cannot be masked and is withheld (its data removed).</item>
+/// <item>a Binary's content and an Attachment's inline data (a document's content, an observation's value, a message's
+/// payload): FHIR JSON masked as a resource; other text masked as free text; opaque content (PDF, images) cannot be
+/// masked and is withheld (its data removed).</item>
 /// </list>
 /// </summary>
 public static class PersonDataMasker
@@ -53,16 +54,17 @@ public static class PersonDataMasker
 
     /// <summary>
     /// Whether a stored resource can hold anything to mask, read from its bytes without parsing: a person's resource,
-    /// a Binary, nested resources, a Reference by identifier, or a run of 11 digits (a phone or an ID card number).
+    /// a Binary, nested resources, a Reference by identifier, inline data (an Attachment's), or a run of 11 digits (a phone or an ID card number).
     /// </summary>
     public static bool MayHold(string type, ReadOnlySpan<byte> json) =>
         PersonTypes.Contains(type) || type is "Binary" or "Bundle" or "Parameters"
-        || json.IndexOf("\"contained\""u8) >= 0 || json.IndexOf("\"identifier\":{"u8) >= 0 || Masks.HasDigitRun(json, 11);
+        || json.IndexOf("\"contained\""u8) >= 0 || json.IndexOf("\"identifier\":{"u8) >= 0 || json.IndexOf("\"data\":"u8) >= 0
+        || Masks.HasDigitRun(json, 11);
 
     private static MaskResult Walk(ElementNode node, bool person, MaskView view, IReadOnlySet<string> own, ref bool masked)
     {
         var result = default(MaskResult);
-        if (node.IsResource && node.Type == "Binary") result = result.With(MaskBinary(node, view));
+        if (node.IsResource && node.Type == "Binary") result = result.With(MaskContent(node, view));
         foreach (var child in node.Children.ToList())
         {
             if (child.IsResource)
@@ -75,9 +77,10 @@ public static class PersonDataMasker
                 masked |= node.Remove(child);
                 continue;
             }
-            // De-identified: the birth date told as its year only (GB/T 37964's generalisation; with the month and day
-            // it would restore the 8 digits the ID card mask hides).
-            if (person && node.IsResource && child.Name == "birthDate" && view == MaskView.Deidentified && child.Value is { Length: > 4 } born)
+            // De-identified and oversight views: the birth date told as its year only (GB/T 37964's generalisation; with
+            // the month and day it would restore the 8 digits the ID card mask hides).
+            if (person && node.IsResource && child.Name == "birthDate" && view is MaskView.MaskedBirthYear or MaskView.Deidentified
+                && child.Value is { Length: > 4 } born)
             {
                 child.Value = born[..4];
                 masked = true;
@@ -86,6 +89,13 @@ public static class PersonDataMasker
             if (person && node.IsResource && child.Name == "photo")
             {
                 masked |= node.Remove(child);
+                continue;
+            }
+            // An Attachment: its inline data as a Binary's.
+            if (child.Type == "Attachment")
+            {
+                result = result.With(MaskContent(child, view));
+                masked |= MaskText(child.Child("title"));
                 continue;
             }
             switch (child.Type)
@@ -146,6 +156,8 @@ public static class PersonDataMasker
                 if (coding.Child("display") is { } display) coding.Remove(display);
                 changed = true;
             }
+        // A postal code names an area below the county: it goes.
+        if (address.Child("postalCode") is { } postalCode) changed |= address.Remove(postalCode);
         if (address.Child("text") is { Value: { Length: > 0 } } text)
         {
             // The text is the whole address: it is told down to the county only.
@@ -176,8 +188,11 @@ public static class PersonDataMasker
 
     private static readonly HashSet<string> FhirJsonTypes = ["application/fhir+json", "application/json+fhir", "application/json"];
 
-    /// <summary>A Binary's content: FHIR JSON masked as a resource, other text as free text, anything else withheld.</summary>
-    private static MaskResult MaskBinary(ElementNode binary, MaskView view)
+    /// <summary>
+    /// Inline content (a Binary, an Attachment's data: its contentType beside it): FHIR JSON masked as a resource,
+    /// other text as free text, anything else withheld (its data removed).
+    /// </summary>
+    private static MaskResult MaskContent(ElementNode binary, MaskView view)
     {
         if (binary.Child("data") is not { Value: { Length: > 0 } data } dataNode) return default;
         var contentType = (binary.Child("contentType")?.Value ?? "").Split(';')[0].Trim().ToLowerInvariant();

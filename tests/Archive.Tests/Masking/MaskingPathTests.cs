@@ -372,8 +372,10 @@ public sealed class MaskingPathTests(MaskingFixture fx) : IClassFixture<MaskingF
             Assert.Equal("***", line);
             Assert.Contains(Masked, Labels(patient));
             Assert.False(patient.TryGetProperty("text", out _));
-            // Names are not masked for these roles (the seeds ask it of research only).
-            Assert.Equal("张伟", patient.GetProperty("name")[0].GetProperty("text").GetString());
+            // Names are masked for the de-identified view only (research; health administration, seed 001 第十七条).
+            Assert.Equal(role == "health-administration officer" ? "张*" : "张伟", patient.GetProperty("name")[0].GetProperty("text").GetString());
+            // The birth date is told in full to those who give care, as its year to the rest (it restores the ID card's digits).
+            Assert.Equal(role == "authorised clinician elsewhere" ? "1950-03-04" : "1950", patient.GetProperty("birthDate").GetString());
         }
         else
         {
@@ -542,5 +544,57 @@ public sealed class MaskingPathTests(MaskingFixture fx) : IClassFixture<MaskingF
         Assert.Contains("\"id\":\"mk-p\"", phone);
         Assert.DoesNotContain(MaskingWorld.Mobile, phone);
         Assert.DoesNotContain(MaskingWorld.IdCard, phone);
+    }
+
+    private async Task<string> Patch(string url, string patch, (string, string) caller)
+    {
+        var req = new HttpRequestMessage(HttpMethod.Patch, url) { Content = new StringContent(patch, Encoding.UTF8, "application/json-patch+json") };
+        req.Headers.TryAddWithoutValidation(caller.Item1, caller.Item2);
+        var r = await _c.SendAsync(req);
+        var text = await r.Content.ReadAsStringAsync();
+        Assert.True(r.StatusCode == HttpStatusCode.OK, $"PATCH {url}: {r.StatusCode} {text}");
+        return text;
+    }
+
+    private static string Followup(string? id = null) => $$$"""
+        {"resourceType":"Observation",{{{(id is null ? "" : $"\"id\":\"{id}\",")}}}"status":"final","code":{"text":"随访"},
+         "subject":{"reference":"Patient/mk-p"},"effectiveDateTime":"2026-11-02T09:00:00+08:00",
+         "note":[{"text":"居民身份证{{{MaskingWorld.IdCard}}}，家属电话{{{MaskingWorld.NoteMobile}}}"}]}
+        """;
+
+    [Fact]
+    public async Task A_write_answers_the_written_resource_masked_to_a_masked_view_writer_with_its_label()
+    {
+        // Another hospital's doctor (authorised) adds a service record: the answer is a read of what was written.
+        var r = await _c.SendAsync(HttpMethod.Post, "/Observation", Followup(), MaskingWorld.AuthorisedDoctor);
+        var body = await r.Content.ReadAsStringAsync();
+        Assert.True(r.StatusCode == HttpStatusCode.Created, body);
+        Assert.DoesNotContain(MaskingWorld.IdCard, body);
+        Assert.DoesNotContain(MaskingWorld.NoteMobile, body);
+        Assert.Contains($"居民身份证{MaskingWorld.MaskedIdCard}，家属电话136****3333", body);
+        Assert.Contains(Masked, Labels(JsonDocument.Parse(body).RootElement));
+        // The holder's own write answers the stored values in full, unlabelled.
+        var holder = await Patch("/Patient/mk-p", """[{"op":"add","path":"/active","value":true}]""", MaskingWorld.HolderClinician);
+        Assert.Contains(MaskingWorld.IdCard, holder);
+        Assert.Contains(MaskingWorld.Mobile, holder);
+        Assert.DoesNotContain(Masked, Labels(JsonDocument.Parse(holder).RootElement));
+    }
+
+    [Fact]
+    public async Task A_transaction_entry_answers_the_written_resource_masked_to_a_masked_view_writer()
+    {
+        var bundle = $$$"""
+            {"resourceType":"Bundle","type":"transaction","entry":[{"fullUrl":"urn:uuid:0c1d2e3f-0000-4000-8000-000000000001",
+              "resource":{{{Followup()}}},"request":{"method":"POST","url":"Observation"}}]}
+            """;
+        var body = await Ok(HttpMethod.Post, "/", bundle, MaskingWorld.AuthorisedDoctor);
+        var entry = JsonDocument.Parse(body).RootElement.GetProperty("entry")[0].GetProperty("resource");
+        Assert.DoesNotContain(MaskingWorld.NoteMobile, body);
+        Assert.DoesNotContain(MaskingWorld.IdCard, body);
+        Assert.Contains("136****3333", body);
+        Assert.Contains(Masked, Labels(entry));
+        var holder = await Ok(HttpMethod.Post, "/", bundle, MaskingWorld.HolderClinician);
+        Assert.Contains(MaskingWorld.NoteMobile, holder);
+        Assert.DoesNotContain(Masked, Labels(JsonDocument.Parse(holder).RootElement.GetProperty("entry")[0].GetProperty("resource")));
     }
 }

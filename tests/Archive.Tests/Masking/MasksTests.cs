@@ -84,17 +84,19 @@ public sealed class MaskingRuleTests
         { "holder family doctor", Person(Roles.FamilyDoctor, Holder, "Practitioner/x"), MaskView.Full },
         { "holder system client", new Caller(CallerKind.System, "his", null, new HashSet<string> { Roles.SystemClient }, [], Holder, ClientId: "his"), MaskView.Full },
         { "signed family doctor elsewhere", Person(Roles.FamilyDoctor, Other, "Practitioner/fd"), MaskView.Full },
-        { "record administrator", Person(Roles.RecordAdministrator, Other), MaskView.Full },
+        { "holder record administrator", Person(Roles.RecordAdministrator, Holder), MaskView.Full },
+        { "record administrator elsewhere", Person(Roles.RecordAdministrator, Other), MaskView.Masked },
+        { "record administrator of no institution", Person(Roles.RecordAdministrator), MaskView.MaskedBirthYear },
         { "the resident", Person(Roles.Resident, patient: "Patient/p"), MaskView.Full },
         { "the guardian", Person(Roles.Guardian, patient: "Patient/p", practitioner: "RelatedPerson/g"), MaskView.Full },
         { "the platform's client", new Caller(CallerKind.System, "platform", null, new HashSet<string> { Roles.SystemClient }, [], ClientId: "platform"), MaskView.Full },
-        { "another resident", Person(Roles.Resident, patient: "Patient/q"), MaskView.Masked },
+        { "another resident", Person(Roles.Resident, patient: "Patient/q"), MaskView.MaskedBirthYear },
         { "clinician elsewhere (authorised or off-site)", Person(Roles.Clinician, Other, "Practitioner/o"), MaskView.Masked },
         { "other system client", new Caller(CallerKind.System, "his2", null, new HashSet<string> { Roles.SystemClient }, [], Other, ClientId: "his2"), MaskView.Masked },
-        { "public-health officer", Person(Roles.PublicHealthOfficer), MaskView.Masked },
-        { "health-administration officer", Person(Roles.HealthAdministrationOfficer), MaskView.Masked },
-        { "mental-health staff", Person(Roles.MentalHealthStaff), MaskView.Masked },
-        { "auditor", Person(Roles.Auditor), MaskView.Masked },
+        { "public-health officer", Person(Roles.PublicHealthOfficer), MaskView.MaskedBirthYear },
+        { "health-administration officer", Person(Roles.HealthAdministrationOfficer), MaskView.Deidentified },
+        { "mental-health staff", Person(Roles.MentalHealthStaff), MaskView.MaskedBirthYear },
+        { "auditor", Person(Roles.Auditor), MaskView.MaskedBirthYear },
         { "researcher", Person(Roles.Researcher), MaskView.Deidentified },
     };
 
@@ -131,7 +133,7 @@ public sealed class PersonDataMaskerTests
          "name":[{"text":"张伟","family":"张","given":["伟"]}],
          "telecom":[{"system":"phone","value":"13812341234"},{"system":"email","value":"zw@example.cn"}],
          "birthDate":"1980-06-15",
-         "address":[{"text":"北京市朝阳区建国路88号","line":["建国路88号"],"city":"北京市","district":"朝阳区",
+         "address":[{"text":"北京市朝阳区建国路88号","line":["建国路88号"],"city":"北京市","district":"朝阳区","postalCode":"100022",
            "extension":[{"url":"http://fhirarchive.cn/fhir/StructureDefinition/cn-division-code","valueCoding":{"system":"http://fhirarchive.cn/fhir/CodeSystem/gbt-2260-admin-division","code":"110105001","display":"建外街道"}}]}],
          "photo":[{"contentType":"image/png","data":"iVBORw0KGgo="}],
          "contact":[{"name":{"text":"李娜"},"telecom":[{"system":"phone","value":"13900001111"}]}]}
@@ -150,6 +152,7 @@ public sealed class PersonDataMaskerTests
         var address = node.Child("address")!;
         Assert.Equal("***", address.Child("line")!.Value);
         Assert.Equal("北京市朝阳区***", address.Child("text")!.Value);
+        Assert.Null(address.Child("postalCode"));
         Assert.Contains("\"code\":\"110105\"", json);
         Assert.DoesNotContain("建外街道", json);
         Assert.Equal("139****1111", node.Child("contact")!.Child("telecom")!.Child("value")!.Value);
@@ -173,6 +176,10 @@ public sealed class PersonDataMaskerTests
         var masked = Parse(Patient);
         PersonDataMasker.Mask(masked, MaskView.Masked);
         Assert.Equal("1980-06-15", masked.Child("birthDate")!.Value);
+        var oversight = Parse(Patient);
+        PersonDataMasker.Mask(oversight, MaskView.MaskedBirthYear);
+        Assert.Equal("1980", oversight.Child("birthDate")!.Value);
+        Assert.Equal("张伟", oversight.Child("name")!.Child("text")!.Value);
         var full = Parse(Patient);
         Assert.False(PersonDataMasker.Mask(full, MaskView.Full).Changed);
         Assert.Equal("110105198006153710", full.Child("identifier")!.Child("value")!.Value);
@@ -214,6 +221,30 @@ public sealed class PersonDataMaskerTests
         var r = PersonDataMasker.Mask(pdf, MaskView.Masked);
         Assert.True(r.Withheld);
         Assert.Null(pdf.Child("data"));
+    }
+
+    [Fact]
+    public void Inline_attachment_data_is_masked_when_text_or_fhir_and_withheld_when_opaque()
+    {
+        string B64(string s) => Convert.ToBase64String(Encoding.UTF8.GetBytes(s));
+        var json = $$$"""
+            {"resourceType":"DocumentReference","status":"current","content":[
+              {"attachment":{"contentType":"text/plain","data":"{{{B64("出院小结：电话13812341234")}}}"}},
+              {"attachment":{"contentType":"application/fhir+json","data":"{{{B64(Patient)}}}"}},
+              {"attachment":{"contentType":"application/pdf","data":"JVBERi0xLjQ=","title":"scan"}}]}
+            """;
+        Assert.True(PersonDataMasker.MayHold("DocumentReference", Encoding.UTF8.GetBytes(json)));
+        var doc = Parse(json);
+        var r = PersonDataMasker.Mask(doc, MaskView.Masked);
+        Assert.True(r.Masked);
+        Assert.True(r.Withheld);
+        var attachments = doc.ChildrenNamed("content").Select(c => c.Child("attachment")!).ToList();
+        Assert.Equal("出院小结：电话138****1234", Encoding.UTF8.GetString(Convert.FromBase64String(attachments[0].Child("data")!.Value!)));
+        var patient = Encoding.UTF8.GetString(Convert.FromBase64String(attachments[1].Child("data")!.Value!));
+        Assert.Contains("110105********3710", patient);
+        Assert.DoesNotContain("110105198006153710", patient);
+        Assert.Null(attachments[2].Child("data"));
+        Assert.Equal("scan", attachments[2].Child("title")!.Value);
     }
 
     [Fact]

@@ -48,14 +48,6 @@ public sealed class ReadGuard(IEnumerable<IAccessPolicy> registered, PatientLink
     }
 
     /// <summary>
-    /// A resource just written, as its writer may see it when the response carries it (create, update, PATCH, a
-    /// batch or transaction entry): shown as a read of what was written, so the read rules (masking and its label)
-    /// hold on write answers too. Null: the caller may not read it, and the answer carries no body (return=minimal).
-    /// </summary>
-    public Task<StoredResource?> ShowWrittenAsync(HttpContext http, StoredResource written) =>
-        RunAsync(http, "read", written.ResourceType, async access => await ShowAsync(access, written));
-
-    /// <summary>
     /// A Binary is about the patients of its securityContext (a document's DocumentReference): the audit names them,
     /// as it names a DocumentReference's (BALP: the patient of a retrieved document).
     /// </summary>

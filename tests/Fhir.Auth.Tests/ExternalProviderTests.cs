@@ -34,9 +34,11 @@ public sealed class ExternalProviderTests : IAsyncLifetime
         public System.Collections.Concurrent.ConcurrentDictionary<string, string> Served { get; } = [];
         public int Fetches;
         public TaskCompletionSource SecondFetch { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public System.Collections.Concurrent.ConcurrentBag<string> Requested { get; } = [];
 
         public Task<string> GetDocumentAsync(string address, CancellationToken cancel)
         {
+            Requested.Add(address);
             var n = Interlocked.Increment(ref Fetches);
             if (!Served.TryGetValue(address, out var d)) throw new IOException($"no document at {address}");
             if (n == 2) _ = Task.Run(SecondFetch.SetResult, CancellationToken.None); // after this fetch's answer is taken in
@@ -44,10 +46,12 @@ public sealed class ExternalProviderTests : IAsyncLifetime
         }
     }
 
+    private readonly ManualClock _clock = new();
+
     private TokenService Service(ExternalProviderOptions provider, IDocumentRetriever documents)
     {
         var options = new AuthOptions { External = [provider] };
-        return new TokenService(options, new SigningKeys(options, Path.Combine(_folder, "key.pem")), new ExternalProviders(options, null, documents),
+        return new TokenService(options, new SigningKeys(options, Path.Combine(_folder, "key.pem")), new ExternalProviders(options, null, documents, _clock),
             new RevocationList(_state.Store, options, TimeProvider.System), TimeProvider.System);
     }
 
@@ -137,5 +141,53 @@ public sealed class ExternalProviderTests : IAsyncLifetime
         await File.WriteAllTextAsync(file, "not json");
         var broken = Service(new ExternalProviderOptions { Issuer = Issuer, JwksFile = file, Audience = Audience }, new Documents());
         Assert.Equal("the issuer's signing keys are unavailable", (await broken.ValidateAsync(Token(key, "k1"), Audience)).Error);
+    }
+
+    [Fact]
+    public async Task A_discovery_document_naming_another_issuer_or_plain_http_keys_is_refused()
+    {
+        using var key = RSA.Create(2048);
+        const string metadata = "https://idp.example.test/.well-known/openid-configuration";
+        // OpenID Connect Discovery 1.0 §4.3: the document's issuer must be exactly the issuer configured.
+        var documents = new Documents();
+        documents.Served[metadata] = """{"issuer":"https://evil.example.test","jwks_uri":"https://idp.example.test/keys"}""";
+        documents.Served["https://idp.example.test/keys"] = SecurityFixture.Jwks(key, "d1", "RS256");
+        var other = Service(new ExternalProviderOptions { Issuer = Issuer, MetadataUrl = metadata, Audience = Audience }, documents);
+        Assert.Equal("the issuer's signing keys are unavailable", (await other.ValidateAsync(Token(key, "d1"), Audience)).Error);
+
+        // A jwks_uri over plain HTTP to another host is not followed, whatever retriever serves the documents.
+        var plain = new Documents();
+        plain.Served[metadata] = $$"""{"issuer":"{{Issuer}}","jwks_uri":"http://idp.example.test/keys"}""";
+        plain.Served["http://idp.example.test/keys"] = SecurityFixture.Jwks(key, "d1", "RS256");
+        var http = Service(new ExternalProviderOptions { Issuer = Issuer, MetadataUrl = metadata, Audience = Audience }, plain);
+        Assert.Equal("the issuer's signing keys are unavailable", (await http.ValidateAsync(Token(key, "d1"), Audience)).Error);
+        Assert.DoesNotContain("http://idp.example.test/keys", plain.Requested);
+    }
+
+    [Fact]
+    public async Task Keys_that_could_not_be_had_are_tried_again_and_tokens_validate_once_they_are_there()
+    {
+        using var key = RSA.Create(2048);
+        // A JWKS URL that does not answer at first (the provider is down when the server starts).
+        var documents = new Documents();
+        var service = Service(new ExternalProviderOptions { Issuer = Issuer, JwksUrl = "https://idp.example.test/jwks", Audience = Audience }, documents);
+        Assert.Equal("the issuer's signing keys are unavailable", (await service.ValidateAsync(Token(key, "k1"), Audience)).Error);
+        documents.Served["https://idp.example.test/jwks"] = SecurityFixture.Jwks(key, "k1", "RS256");
+        // Not fetched again for each token while the failure is fresh; fetched again once the retry is due.
+        Assert.Equal("the issuer's signing keys are unavailable", (await service.ValidateAsync(Token(key, "k1"), Audience)).Error);
+        Assert.Equal(1, documents.Fetches);
+        _clock.Now += ExternalProviders.RetryAfterFailure;
+        var later = await service.ValidateAsync(Token(key, "k1"), Audience);
+        Assert.True(later.IsValid, later.Error);
+
+        // A JWKS file that is missing at first, then written.
+        Directory.CreateDirectory(_folder);
+        var file = Path.Combine(_folder, "late-jwks.json");
+        var fromFile = Service(new ExternalProviderOptions { Issuer = Issuer, JwksFile = file, Audience = Audience }, new Documents());
+        Assert.Equal("the issuer's signing keys are unavailable", (await fromFile.ValidateAsync(Token(key, "k1"), Audience)).Error);
+        await File.WriteAllTextAsync(file, SecurityFixture.Jwks(key, "k1", "RS256"));
+        _clock.Now += ExternalProviders.RetryAfterFailure;
+        var written = await fromFile.ValidateAsync(Token(key, "k1"), Audience);
+        Assert.True(written.IsValid, written.Error);
     }
 }

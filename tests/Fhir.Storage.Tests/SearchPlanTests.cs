@@ -12,8 +12,8 @@ using Xunit.Sdk;
 namespace FhirArchive.Storage.Tests;
 
 /// <summary>
-/// The query plans of the load test's search scenarios, on a database loaded with a few thousand resources of a
-/// hundred patients and analysed. Every statement the store sends for a scenario (the same calls the server makes:
+/// The query plans of the load test's search scenarios, on a database loaded with ~28,000 resources of 400 patients
+/// and analysed (fewer, and PostgreSQL rightly prefers scanning a type's few versions to probing them). Every statement the store sends for a scenario (the same calls the server makes:
 /// the snapshot, the total, the page, an include's or a chain's steps) is captured on its way to the database and
 /// explained with its own parameters: PostgreSQL <c>EXPLAIN (ANALYZE, FORMAT JSON)</c>, SQLite <c>EXPLAIN QUERY PLAN</c>.
 /// The rules: no full scan of a search-index table or of the version rows, version rows reached by their key, and
@@ -26,25 +26,25 @@ public abstract class SearchPlanTestsBase
     protected abstract DbContextOptionsBuilder<FhirDbContext> NewDatabase();
 
     private const int Patients = 400, ObservationsPerPatient = 60, EncountersPerPatient = 10, Practitioners = 20, Codes = 10;
-    private const string Loinc = "http://loinc.org", Mrn = "urn:oid:2.16.156.mrn";
+    private protected const string Loinc = "http://loinc.org", Mrn = "urn:oid:2.16.156.mrn";
     private static readonly long Day = TimeSpan.TicksPerDay, Day0 = new DateTime(2024, 1, 1, 0, 0, 0, DateTimeKind.Utc).Ticks;
 
     private static readonly string[] IndexTables = ["TokenIndex", "StringIndex", "DateIndex", "NumberIndex", "QuantityIndex", "ReferenceIndex", "UriIndex"];
 
     /// <summary>A scenario: what the server does for one of the load test's requests, the indexes it needs, and at most how
-    /// many rows one plan node may read (of ~7,100 resources and ~35,000 index rows).</summary>
-    public sealed record Scenario(string Name, string[] Needs, int MaxRows, Func<ResourceStore, Task> Run);
+    /// many rows one plan node may read (of ~28,400 resources and ~150,000 index rows).</summary>
+    private sealed record Scenario(string Name, string[] Needs, int MaxRows, Func<ResourceStore, Task> Run);
 
-    private static SearchQuery Query(string type, params SearchCriterion[] criteria)
+    private protected static SearchQuery Query(string type, params SearchCriterion[] criteria)
     {
         var q = new SearchQuery { ResourceType = type };
         q.Criteria.AddRange(criteria);
         return q;
     }
 
-    private static SearchCriterion One(SearchPredicate p) => new([p]);
+    private protected static SearchCriterion One(SearchPredicate p) => new([p]);
 
-    /// <summary>Patient 7 (Observations of it have codes c0..c9, one each per ten days).</summary>
+    /// <summary>Patient 7 has an Observation a day for 60 days, coded c0..c9 in turn: one of c3 on 2024-01-04.</summary>
     private static readonly Scenario[] Scenarios =
     [
         // Patient?identifier=urn:oid:2.16.156.mrn|mrn-7
@@ -95,8 +95,6 @@ public abstract class SearchPlanTestsBase
         }),
     ];
 
-    public static TheoryData<string> ScenarioNames() => new(Scenarios.Select(s => s.Name));
-
     private static Scenario Named(string name) => Scenarios.Single(s => s.Name == name);
 
     [FhirFact] public Task Identifier_is_one_probe_of_the_token_index() => Check(Named("identifier"), singleProbe: true);
@@ -134,7 +132,7 @@ public abstract class SearchPlanTestsBase
     }
 
     /// <summary>A fresh database with the data loaded (and one index dropped), analysed.</summary>
-    private async Task<(DbContextOptions<FhirDbContext>, PlanCapture)> LoadAsync(string? dropped = null)
+    private protected async Task<(DbContextOptions<FhirDbContext>, PlanCapture)> LoadAsync(string? dropped = null)
     {
         var capture = new PlanCapture(Dialect);
         var options = NewDatabase().AddInterceptors(capture).Options;
@@ -215,8 +213,8 @@ public abstract class SearchPlanTestsBase
                 foreach (var child in children.EnumerateArray()) Walk(child);
         }
         foreach (var statement in JsonDocument.Parse(json).RootElement.EnumerateArray()) Walk(statement.GetProperty("Plan"));
-        // A bitmap heap scan is judged by its index scan (and the rows it rechecks).
-        return result.Where(a => a.How != "Bitmap Heap Scan" || a.Rows > 0).Select(a => a.How == "Bitmap Heap Scan" ? a with { ByKey = true } : a).ToList();
+        // A bitmap heap scan reads what its index scan found (judged there), and counts the rows it rechecks.
+        return result.Select(a => a.How == "Bitmap Heap Scan" ? a with { ByKey = true } : a).ToList();
     }
 
     /// <summary>SQLite names a table in its plan by the query's alias: "SEARCH r USING INTEGER PRIMARY KEY (rowid=?)".</summary>
@@ -302,13 +300,13 @@ public abstract class SearchPlanTestsBase
         foreach (var statement in sql) await db.Database.ExecuteSqlRawAsync(statement);
     }
 
-    private sealed class Factory(DbContextOptions<FhirDbContext> options) : IDbContextFactory<FhirDbContext>
+    private protected sealed class Factory(DbContextOptions<FhirDbContext> options) : IDbContextFactory<FhirDbContext>
     {
         public FhirDbContext CreateDbContext() => new(options);
     }
 
     /// <summary>Explains every query the store sends while <see cref="On"/>, on the same connection with the same parameters.</summary>
-    private sealed class PlanCapture(SqlDialect dialect) : DbCommandInterceptor
+    private protected sealed class PlanCapture(SqlDialect dialect) : DbCommandInterceptor
     {
         public bool On { get; set; }
         public List<(string Sql, string Plan)> Plans { get; } = [];
@@ -370,6 +368,34 @@ public sealed class SqliteSearchPlanTests : SearchPlanTestsBase, IDisposable
 public sealed class PostgresSearchPlanTests : SearchPlanTestsBase
 {
     protected override SqlDialect Dialect => SqlDialect.Postgres;
+
+    /// <summary>
+    /// A code occurs under one parameter and one system: with the dependency statistics of schema step 17 the planner
+    /// estimates a code's token rows from the code alone, not as the product of three independent columns (which made
+    /// it expect a tenth of them, and drive the patient+code+date search from a common code).
+    /// </summary>
+    [FhirFact]
+    public async Task A_codes_token_rows_are_estimated_within_a_factor_of_two()
+    {
+        var (options, capture) = await LoadAsync();
+        using var store = new ResourceStore(new Factory(options), new StorageOptions { Provider = "postgres" });
+        capture.On = true;
+        await store.SearchAsync(Query("Observation", One(new TokenPredicate("code", Loinc, true, "c3", true))));
+        capture.On = false;
+        // The total's statement reads every match once (the page's stops at its limit).
+        var scans = capture.Plans.Where(p => p.Sql.StartsWith("SELECT count(*)", StringComparison.Ordinal))
+            .SelectMany(p => Nodes(JsonDocument.Parse(p.Plan).RootElement[0].GetProperty("Plan")))
+            .Where(n => n.TryGetProperty("Index Name", out var i) && i.GetString() == "IX_TokenIndex_Param" && n.GetProperty("Actual Loops").GetInt32() == 1).ToList();
+        Assert.NotEmpty(scans);
+        foreach (var n in scans)
+        {
+            double estimated = n.GetProperty("Plan Rows").GetDouble(), actual = n.GetProperty("Actual Rows").GetDouble();
+            Assert.InRange(estimated / actual, 0.5, 2.0);
+        }
+    }
+
+    private static IEnumerable<JsonElement> Nodes(JsonElement node) =>
+        node.TryGetProperty("Plans", out var children) ? children.EnumerateArray().SelectMany(Nodes).Prepend(node) : [node];
 
     protected override DbContextOptionsBuilder<FhirDbContext> NewDatabase() =>
         new DbContextOptionsBuilder<FhirDbContext>().UseNpgsql(PostgresCluster.CreateDatabase()).UseSchema();

@@ -54,8 +54,9 @@ function makeCopy(template, copy) {
 
 // Reservoir samples of request paths for the wrk scenarios.
 const sampleSize = 20000;
-const samples = { read: [], identifier: [], observation: [], include: [], everything: [] };
-let seen = { read: 0, identifier: 0, observation: 0, include: 0, everything: 0 };
+const kinds = ['read', 'identifier', 'observation', 'include', 'everything', 'chained', 'history'];
+const samples = Object.fromEntries(kinds.map(k => [k, []]));
+const seen = Object.fromEntries(kinds.map(k => [k, 0]));
 function sample(kind, path) {
   const s = samples[kind];
   const n = ++seen[kind];
@@ -71,9 +72,15 @@ function collect(plan, response) {
     ids.set(plan[i].fullUrl, id);
     if (type && id) sample('read', `/${type}/${id}`);
   });
+  const identifiers = new Map(plan.filter(p => p.type === 'Patient' && p.identifier).map(p => [p.fullUrl, p.identifier]));
   for (const p of plan) {
     const pid = ids.get(p.subject);
-    if (p.type === 'Patient' && ids.get(p.fullUrl)) sample('everything', `/Patient/${ids.get(p.fullUrl)}/$everything?_count=100`);
+    if (p.type === 'Patient' && ids.get(p.fullUrl)) {
+      sample('everything', `/Patient/${ids.get(p.fullUrl)}/$everything?_count=100`);
+      sample('history', `/Observation?patient=${ids.get(p.fullUrl)}&_sort=-date&_count=50`);
+    }
+    if (p.type === 'Observation' && p.coding && identifiers.has(p.subject))
+      sample('chained', `/Observation?subject:Patient.identifier=${encodeURIComponent(identifiers.get(p.subject))}&code=${encodeURIComponent(`${p.coding.system}|${p.coding.code}`)}`);
     if (p.type === 'Patient' && p.identifier) sample('identifier', `/Patient?identifier=${encodeURIComponent(p.identifier)}`);
     else if (p.type === 'Observation' && pid && p.coding && p.day)
       sample('observation', `/Observation?patient=${pid}&code=${encodeURIComponent(`${p.coding.system}|${p.coding.code}`)}&date=${p.day}`);

@@ -18,7 +18,7 @@ public sealed class MaskingWriteAnswerTests(MaskingFixture fx) : IClassFixture<M
     public Task InitializeAsync() => fx.SeedOnceAsync();
     public Task DisposeAsync() => Task.CompletedTask;
 
-    private const string Masked = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue|MASKED";
+    private const string Masked = MaskingPathTests.Masked;
     private const string KeySystem = "http://example.org/mk-relative";
 
     /// <summary>A relative of 张伟 carrying an ID card number and a mobile phone (a person's resource: both are masked).</summary>
@@ -128,10 +128,7 @@ public sealed class MaskingWriteAnswerTests(MaskingFixture fx) : IClassFixture<M
         return await entry(type, "PUT", $"RelatedPerson/{id}", Relative(key, id, "张强强"));
     }
 
-    private static List<string> Labels(JsonElement resource) =>
-        resource.TryGetProperty("meta", out var meta) && meta.TryGetProperty("security", out var s)
-            ? [.. s.EnumerateArray().Select(l => $"{l.GetProperty("system").GetString()}|{l.GetProperty("code").GetString()}")]
-            : [];
+    private static List<string> Labels(JsonElement resource) => MaskingPathTests.Labels(resource);
 
     [Theory]
     [MemberData(nameof(Paths))]

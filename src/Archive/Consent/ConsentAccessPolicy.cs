@@ -30,16 +30,39 @@ public sealed class ConsentAccessPolicy(ConsentDecision decision, RecordDirector
         // Types outside the Patient compartment (institutions, practitioners, terminology, profiles) are nobody's record.
         if (!RecordData.Is(resource.ResourceType)) return resource;
 
-        var facts = FactsOf(resource);
-        var contexts = new List<RecordContext>();
-        foreach (var id in facts.PatientIds?.Distinct() ?? [])
-            contexts.Add(await ContextAsync(context, caller, id));
-        var d = decision.Decide(caller, facts, contexts, clock.GetUtcNow());
+        var facts = FactsOf(resource, FhirHeaders.BaseUrl(context.Http.Request));
+        var d = await DecideAsync(context, caller, facts);
         if (!context.Counting) context.Http.Features.Get<IAccessRecorder>()?.Decided(resource, d.Permit, d.Reason);
-        if (!d.Permit) return null;
-        if (facts.Redactable is not { Count: > 0 } redactable || redactable.IsSubsetOf(d.Cleared)) return resource;
-        var closed = redactable.Except(d.Cleared).ToHashSet();
-        var node = FhirFormats.ParseStored(resource.Json);
+        return d.Permit ? Redacted(context, resource, facts, d.Cleared) : null;
+    }
+
+    /// <summary>
+    /// A write's answer: the sensitive parts of a summary resource the caller is not cleared for are cut out (a health
+    /// tag the data rules derived), whether or not the caller could read it; nothing is hidden or recorded.
+    /// </summary>
+    public async ValueTask<StoredResource> ShapeAsync(AccessContext context, StoredResource resource)
+    {
+        var caller = context.Http.GetCaller();
+        if (!decision.Options.Enabled || caller.HasRole(Roles.Server) || resource.Json is null || !RecordData.Is(resource.ResourceType)) return resource;
+        var facts = FactsOf(resource, FhirHeaders.BaseUrl(context.Http.Request));
+        if (facts.Redactable is not { Count: > 0 }) return resource;
+        return Redacted(context, resource, facts, (await DecideAsync(context, caller, facts)).Cleared);
+    }
+
+    private async ValueTask<AccessDecision> DecideAsync(AccessContext context, Caller caller, ResourceFacts facts)
+    {
+        var contexts = new List<RecordContext>();
+        foreach (var id in facts.PatientIds?.Distinct().Where(id => id != PatientLinks.ForeignPatient) ?? [])
+            contexts.Add(await ContextAsync(context, caller, id));
+        return decision.Decide(caller, facts, contexts, clock.GetUtcNow());
+    }
+
+    /// <summary>The resource without the sensitive parts the caller is not cleared for, labelled REDACTED when any were cut.</summary>
+    private static StoredResource Redacted(AccessContext context, StoredResource resource, ResourceFacts facts, IReadOnlySet<string> cleared)
+    {
+        if (facts.Redactable is not { Count: > 0 } redactable || redactable.IsSubsetOf(cleared)) return resource;
+        var closed = redactable.Except(cleared).ToHashSet();
+        var node = FhirFormats.ParseStored(resource.Json!);
         if (!RedactChildren(node, closed)) return resource;
         Redaction.Mark(context, node);
         return resource with { Json = FhirJsonSerializer.SerializeToUtf8Bytes(node) };
@@ -55,15 +78,16 @@ public sealed class ConsentAccessPolicy(ConsentDecision decision, RecordDirector
     public bool ShowsWhole(Caller caller, string type) => ConsentDecision.ReadsAuditTrail(caller, type);
 
     /// <summary>
-    /// A stored version never changes, so its facts are kept by row id (bounded): repeated reads of the same
-    /// version skip parsing it.
+    /// A stored version never changes, so its facts are kept by row id and the base its references are read against
+    /// (bounded): repeated reads of the same version skip parsing it.
     /// </summary>
-    private ResourceFacts FactsOf(StoredResource resource)
+    private ResourceFacts FactsOf(StoredResource resource, string baseUrl)
     {
-        if (_facts.TryGetValue(resource.RowId, out ResourceFacts? cached) && cached!.Id == resource.Id) return cached;
+        var key = (resource.RowId, baseUrl);
+        if (_facts.TryGetValue(key, out ResourceFacts? cached) && cached!.Id == resource.Id) return cached;
         var node = FhirFormats.ParseStored(resource.Json!);
-        var facts = Facts(node, links.PatientIds(node));
-        if (resource.RowId > 0) _facts.Set(resource.RowId, facts, new MemoryCacheEntryOptions { Size = 1 });
+        var facts = Facts(node, links.PatientIds(node, baseUrl));
+        if (resource.RowId > 0) _facts.Set(key, facts, new MemoryCacheEntryOptions { Size = 1 });
         return facts;
     }
 

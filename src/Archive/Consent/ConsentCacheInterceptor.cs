@@ -17,7 +17,8 @@ public sealed class ConsentCacheInterceptor(RecordDirectory records, PatientLink
     public ValueTask AfterWriteAsync(WriteContext context)
     {
         if (context.ResourceType is not ("Patient" or "Consent" or "RelatedPerson")) return ValueTask.CompletedTask;
-        var ids = context.ResourceType == "Patient" ? [context.Id] : new[] { PatientOf(context.Resource), PatientOf(Previous(context)) }.Distinct().ToList();
+        var baseUrl = Rest.Infrastructure.FhirHeaders.BaseUrl(context.Http);
+        var ids = context.ResourceType == "Patient" ? [context.Id] : new[] { PatientOf(context.Resource, baseUrl), PatientOf(Previous(context), baseUrl) }.Distinct().ToList();
         void Forget()
         {
             if (ids.Contains(null)) records.ForgetAll();
@@ -32,6 +33,6 @@ public sealed class ConsentCacheInterceptor(RecordDirectory records, PatientLink
         context.Current?.Json is { } json ? Rest.Infrastructure.FhirFormats.ParseStored(json) : context.Resource;
 
     /// <summary>Consent.patient / RelatedPerson.patient, their Patient compartment link (null when there is none: then every record is forgotten).</summary>
-    private string? PatientOf(Fhir.Model.ElementNode? resource) =>
-        resource is not null && links.PatientIds(resource) is [var id, ..] ? id : null;
+    private string? PatientOf(Fhir.Model.ElementNode? resource, string? baseUrl) =>
+        resource is not null && links.PatientIds(resource, baseUrl) is [var id, ..] && id != PatientLinks.ForeignPatient ? id : null;
 }

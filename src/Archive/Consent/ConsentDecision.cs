@@ -32,6 +32,10 @@ public sealed class ConsentDecision(ConsentOptions options)
         if (caller.HasRole(Roles.Server)) return AccessDecision.Allow("the server itself", AccessDecision.All);
         if (ReadsAuditTrail(caller, resource.Type))
             return AccessDecision.Allow("the audit trail, read by an auditor", AccessDecision.None);
+        // A record this server does not hold (a stored Bundle carrying another server's Patient) cannot be decided as
+        // one: only the platform's own client, which sees every record, is shown it (fail closed).
+        if (resource.PatientIds?.Contains(PatientLinks.ForeignPatient) == true && !IsPlatformClient(caller))
+            return AccessDecision.Deny("it carries a patient record that is not on this server");
 
         var existing = records.Where(r => r.Record.Exists).ToList();
         AccessDecision decision;

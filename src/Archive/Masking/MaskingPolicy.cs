@@ -45,7 +45,10 @@ public sealed class MaskingPolicy(MaskingRule rule, RecordDirectory records, Pat
     public ValueTask OnEndAsync(AccessContext context) => ValueTask.CompletedTask;
     public bool MayHide(Caller caller, string? type) => false;
 
-    public async ValueTask<StoredResource?> ShowAsync(AccessContext context, StoredResource resource)
+    public async ValueTask<StoredResource?> ShowAsync(AccessContext context, StoredResource resource) => await ShapeAsync(context, resource);
+
+    /// <summary>The resource masked as the caller's view asks (masking never hides: showing and shaping are one).</summary>
+    public async ValueTask<StoredResource> ShapeAsync(AccessContext context, StoredResource resource)
     {
         // Types that are no resident's record data (institutions, practitioners, terminology) are nobody's to mask.
         if (context.Counting || resource.Json is not { } json || !RecordData.Is(resource.ResourceType)

@@ -56,7 +56,7 @@ public static class TransferStatisticsEndpoint
         await foreach (var match in parser.AllMatchesAsync(store, "Task", query, ctx.RequestAborted))
         {
             if (RecordScope.Parse(match) is not { } task) continue;
-            if (division is not null && !await links.InDivisionAsync(task, division, residents, ctx.RequestAborted)) continue;
+            if (division is not null && !await links.InDivisionAsync(task, division, FhirHeaders.BaseUrl(ctx), residents, ctx.RequestAborted)) continue;
             Count("requested");
             var status = task.Child("status")?.Value;
             if (TransferTerms.IsEscalated(task)) Count("escalated");

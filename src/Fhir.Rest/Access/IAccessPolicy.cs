@@ -36,6 +36,14 @@ public interface IAccessPolicy
     ValueTask OnEndAsync(AccessContext context);
 
     /// <summary>
+    /// The resource as this policy shows it, without deciding whether the caller may see it: only its showing
+    /// transformations (masking, redaction and their labels), never hiding or refusing. Asked for the answers that carry
+    /// what the caller has just written (create, update, patch, batch and transaction entries): the writer knows it
+    /// exists, and a write-only scope may not read it (<see cref="ReadGuard.ShowWrittenAsync"/>). Default: as it is.
+    /// </summary>
+    ValueTask<StoredResource> ShapeAsync(AccessContext context, StoredResource resource) => ValueTask.FromResult(resource);
+
+    /// <summary>
     /// Whether this policy lets the caller create under an id of its own choosing (update-as-create): a policy that
     /// hides resources must refuse where "created" against "not found" would reveal a hidden id.
     /// </summary>

@@ -25,27 +25,38 @@ public sealed class PatientLinks(SearchParameterRegistry registry, ISearchExpres
     private readonly MemoryCache _patientsByRow = new(new MemoryCacheOptions { SizeLimit = 200_000 });
 
     /// <summary>
+    /// The patient id given for a Patient a resource names or carries that is not on this server (another server's
+    /// Patient, a stored Bundle's urn:uuid reference no entry holds, a carried Patient with no id of ours): no record of
+    /// ours is it, so it cannot be decided as one — the consent rules show such a resource only to callers who see
+    /// every record (fail closed). Not a FHIR id, so no stored Patient has it.
+    /// </summary>
+    public const string ForeignPatient = "(not-on-this-server)";
+
+    /// <summary>
     /// The ids of the Patients the resource belongs to: its Patient compartment links, and the Patients it points at
     /// through the elements <see cref="RecordData"/> names; null when its type is no one's record data at all.
+    /// A reference counts as ours when it is relative or under <paramref name="baseUrl"/> (the server's FHIR base,
+    /// <see cref="FhirHeaders.BaseUrl"/>; null: relative ones only); another server's Patient is <see cref="ForeignPatient"/>.
     /// </summary>
-    public List<string>? PatientIds(ElementNode resource)
+    public List<string>? PatientIds(ElementNode resource, string? baseUrl) => PatientIds(resource, baseUrl, r => PatientOf(r, baseUrl));
+
+    private List<string>? PatientIds(ElementNode resource, string? baseUrl, Func<string, string?> patientOf)
     {
         var type = resource.Type!;
         if (type == "Patient") return resource.ResourceId is { } self ? [self] : [];
-        if (type == "Bundle") return CarriedPatientIds(resource);
+        if (type == "Bundle") return CarriedPatientIds(resource, baseUrl);
         if (!RecordData.Is(type)) return null;
         var ids = new List<string>();
         foreach (var p in Compartments.Params("Patient", type) ?? [])
         {
             if (registry.Get(type, p)?.Expression is not { } expr) continue;
             foreach (var n in evaluator.Select(resource, expr))
-            {
-                var reference = n.Type == "Reference" ? n.Child("reference")?.Value : n.Value;
-                if (reference is not null && ReferenceParts.TryParse(reference, out var t, out var id) && t == "Patient") ids.Add(id);
-            }
+                if ((n.Type == "Reference" ? n.Child("reference")?.Value : n.Value) is { } reference && patientOf(reference) is { } id && !ids.Contains(id))
+                    ids.Add(id);
         }
-        foreach (var (t, id, _) in PointedAt(resource))
-            if (t == "Patient" && !ids.Contains(id)) ids.Add(id);
+        foreach (var element in RecordData.PointingElements(type))
+            foreach (var reference in LiteralReferences(resource.ChildrenNamed(element)))
+                if (patientOf(reference) is { } id && !ids.Contains(id)) ids.Add(id);
         // A Binary is record data only through its securityContext: one naming a Patient belongs to that record; one
         // naming a document is decided as that document (ReadGuard's pointer check), in whatever compartment it is.
         if (type == "Binary" && ids.Count == 0) return null;
@@ -53,12 +64,30 @@ public sealed class PatientLinks(SearchParameterRegistry registry, ISearchExpres
     }
 
     /// <summary>
-    /// A stored Bundle (a document, a collection) carries records itself: it belongs to each Patient among its entries
-    /// and to each entry's own Patients (what <see cref="PatientIds"/> says of it), a reference to another entry's
-    /// fullUrl (urn:uuid:…) resolved to the Patient that entry holds, and to the Patients its entries name literally.
-    /// So a Bundle is shown only to a caller who may see every record it carries, whatever its entries' references say.
+    /// The Patient a reference names: ours (<see cref="ReferenceParts.Local"/>) by its id, another server's as
+    /// <see cref="ForeignPatient"/>; null when it names no Patient (or nothing a server could resolve: contained, logical).
     /// </summary>
-    private List<string> CarriedPatientIds(ElementNode bundle)
+    private static string? PatientOf(string reference, string? baseUrl)
+    {
+        if (ReferenceParts.Local(reference, baseUrl ?? "") is { } local) return local.Type == "Patient" ? local.Id : null;
+        return !reference.StartsWith('#') && !reference.StartsWith("urn:", StringComparison.Ordinal)
+            && ReferenceParts.TryParse(reference, out var type, out _) && type == "Patient" ? ForeignPatient : null;
+    }
+
+    /// <summary>Each literal reference value in the elements and their descendants.</summary>
+    private static IEnumerable<string> LiteralReferences(IEnumerable<ElementNode> elements) =>
+        elements.SelectMany(e => e.Descendants().Prepend(e))
+            .Where(n => n.Type == "Reference").Select(n => n.Child("reference")?.Value).OfType<string>();
+
+    /// <summary>
+    /// A stored Bundle (a document, a collection) carries records itself: it belongs to each Patient among its entries
+    /// and to each entry's own Patients (what <see cref="PatientIds"/> says of it), with every reference of an entry
+    /// resolved as the Bundle rules say: to another entry by its fullUrl (urn:uuid:…, or absolute), a relative one
+    /// against the entry's own absolute fullUrl (so it names that server's resource). A carried Patient or a reference
+    /// that is not on this server — another base, a urn:uuid no entry holds, a Patient entry with no id of ours — makes
+    /// it <see cref="ForeignPatient"/>'s too. So a Bundle is shown only to a caller who may see every record it carries.
+    /// </summary>
+    private List<string> CarriedPatientIds(ElementNode bundle, string? baseUrl)
     {
         var ids = new List<string>();
         void Add(string id)
@@ -67,23 +96,45 @@ public sealed class PatientLinks(SearchParameterRegistry registry, ISearchExpres
         }
         var entries = bundle.ChildrenNamed("entry").Select(e => (FullUrl: e.Child("fullUrl")?.Value, Resource: e.Child("resource")))
             .Where(e => e.Resource?.Type is not null).ToList();
+        var fullUrls = entries.Select(e => e.FullUrl).OfType<string>().ToHashSet(StringComparer.Ordinal);
         var patients = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (fullUrl, resource) in entries.Where(e => e.Resource!.Type == "Patient"))
         {
-            var id = resource!.ResourceId ?? (fullUrl is not null && ReferenceParts.TryParse(fullUrl, out var t, out var i) && t == "Patient" ? i : null);
-            if (id is null) continue;
+            var id = fullUrl is not null && Absolute(fullUrl)
+                ? PatientOf(fullUrl, baseUrl) ?? ForeignPatient
+                : resource!.ResourceId ?? ForeignPatient;
             Add(id);
             if (fullUrl is not null) patients[fullUrl] = id;
         }
-        foreach (var (_, resource) in entries.Where(e => e.Resource!.Type != "Patient"))
+        foreach (var (fullUrl, resource) in entries.Where(e => e.Resource!.Type != "Patient"))
         {
-            foreach (var id in PatientIds(resource!) ?? []) Add(id);
-            foreach (var n in resource!.Descendants())
-                if (n.Type == "Reference" && n.Child("reference")?.Value is { } reference && patients.TryGetValue(reference, out var id)) Add(id);
+            var entryBase = fullUrl is not null && Absolute(fullUrl) ? ServerBase(fullUrl) : null;
+            string? PatientOfEntry(string reference)
+            {
+                if (patients.TryGetValue(reference, out var carried)) return carried;
+                if (reference.StartsWith("urn:", StringComparison.Ordinal)) return fullUrls.Contains(reference) ? null : ForeignPatient;
+                if (entryBase is not null && !Absolute(reference) && !reference.StartsWith('#'))
+                {
+                    var resolved = entryBase + "/" + reference;
+                    return patients.TryGetValue(resolved, out var named) ? named : PatientOf(resolved, baseUrl);
+                }
+                return PatientOf(reference, baseUrl);
+            }
+            foreach (var id in PatientIds(resource!, baseUrl, PatientOfEntry) ?? []) Add(id);
+            foreach (var reference in LiteralReferences([resource!]))
+                if (PatientOfEntry(reference) is { } id) Add(id);
         }
-        foreach (var (t, id, _) in PointedAt(bundle))
-            if (t == "Patient") Add(id);
         return ids;
+    }
+
+    private static bool Absolute(string url) => url.Contains("://", StringComparison.Ordinal);
+
+    /// <summary>The base of an absolute resource URL ("https://x/fhir/Observation/1[/_history/2]" → "https://x/fhir"); null when it names none.</summary>
+    private static string? ServerBase(string url)
+    {
+        var parts = url.Split('/');
+        var cut = parts.Length > 4 && parts[^2] == "_history" ? 4 : 2;
+        return parts.Length > cut + 2 ? string.Join('/', parts[..^cut]) : null;
     }
 
     /// <summary>
@@ -192,9 +243,9 @@ public sealed class PatientLinks(SearchParameterRegistry registry, ISearchExpres
     }
 
     /// <summary>In the compartment of Patient/<paramref name="patientId"/>; types outside the compartment (Organization, Practitioner, terminology) are not patient data.</summary>
-    public bool InCompartment(ElementNode resource, string? patientId)
+    public bool InCompartment(ElementNode resource, string? patientId, string? baseUrl)
     {
-        var ids = PatientIds(resource);
+        var ids = PatientIds(resource, baseUrl);
         return ids is null || (patientId is not null && ids.Contains(patientId));
     }
 
@@ -231,12 +282,12 @@ public sealed class PatientLinks(SearchParameterRegistry registry, ISearchExpres
     /// Whether the resource's residents live in the division (a code prefix: 110105 county, 110100 city, 110000
     /// province). Resources that are no resident's data pass; a resident without a division code is outside every one.
     /// </summary>
-    public async ValueTask<bool> InDivisionAsync(ElementNode resource, string division, IDictionary<string, object?> cache, CancellationToken ct)
+    public async ValueTask<bool> InDivisionAsync(ElementNode resource, string division, string? baseUrl, IDictionary<string, object?> cache, CancellationToken ct)
     {
-        var ids = PatientIds(resource);
+        var ids = PatientIds(resource, baseUrl);
         if (ids is null) return true;
         var prefix = DivisionPrefix(division);
-        foreach (var id in ids.Distinct())
+        foreach (var id in ids.Distinct().Where(id => id != ForeignPatient))
         {
             var key = "division:" + id;
             if (!cache.TryGetValue(key, out var codes))

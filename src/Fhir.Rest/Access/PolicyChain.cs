@@ -20,6 +20,12 @@ public sealed class PolicyChain(IReadOnlyList<IAccessPolicy> policies) : IAccess
         return shown;
     }
 
+    public async ValueTask<StoredResource> ShapeAsync(AccessContext context, StoredResource resource)
+    {
+        foreach (var p in policies) resource = await p.ShapeAsync(context, resource);
+        return resource;
+    }
+
     public async ValueTask OnEndAsync(AccessContext context)
     {
         for (var i = policies.Count - 1; i >= 0; i--) await policies[i].OnEndAsync(context);

@@ -48,6 +48,15 @@ public sealed class ReadGuard(IEnumerable<IAccessPolicy> registered, PatientLink
     }
 
     /// <summary>
+    /// A resource just written, as the answer to its writer carries it (create, update, PATCH, a batch or transaction
+    /// entry): only the policies' showing transformations (<see cref="IAccessPolicy.ShapeAsync"/>: masking, redaction),
+    /// never their decisions — the writer knows what it wrote, and a write-only scope still gets its answer. The write
+    /// itself is audited; nothing is recorded as read.
+    /// </summary>
+    public async Task<StoredResource> ShowWrittenAsync(HttpContext http, StoredResource written) =>
+        await policy.ShapeAsync(new AccessContext(http, "write", written.ResourceType), written);
+
+    /// <summary>
     /// A Binary is about the patients of its securityContext (a document's DocumentReference): the audit names them,
     /// as it names a DocumentReference's (BALP: the patient of a retrieved document).
     /// </summary>

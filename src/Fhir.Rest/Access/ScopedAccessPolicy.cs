@@ -67,11 +67,11 @@ public sealed class ScopedAccessPolicy(PatientLinks links) : IAccessPolicy
         if (unconditional && !divisionBound) return null;
         var node = FhirFormats.ParseStored(resource.Json);
         var patient = caller.Patient?.Replace("Patient/", "");
-        if (!unconditional && !grants.Any(g => (g.Context != "patient" || links.InCompartment(node, patient)) && (g.Query is null || links.Matches(node, g.Query))))
+        if (!unconditional && !grants.Any(g => (g.Context != "patient" || links.InCompartment(node, patient, FhirHeaders.BaseUrl(context.Http))) && (g.Query is null || links.Matches(node, g.Query))))
             return patient is null && grants.All(g => g.Context == "patient")
                 ? "a patient/ scope needs a launch patient."
                 : "outside the record(s) the token's scopes reach.";
-        if (divisionBound && !await links.InDivisionAsync(node, caller.Jurisdiction!, context.Items, context.Http.RequestAborted))
+        if (divisionBound && !await links.InDivisionAsync(node, caller.Jurisdiction!, FhirHeaders.BaseUrl(context.Http), context.Items, context.Http.RequestAborted))
             return $"outside the caller's division {caller.Jurisdiction}.";
         return null;
     }

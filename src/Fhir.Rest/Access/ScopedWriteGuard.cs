@@ -74,6 +74,6 @@ public sealed class ScopedWriteGuard(PatientLinks links) : IWriteInterceptor
         // A new Patient's id is the server's to assign after the interceptors ran: the write's id is the one.
         if (context.ResourceType == "Patient") return context.Id == patient;
         // Every patient it names: a resource that also names another patient belongs to that record too.
-        return links.PatientIds(resource) is { Count: > 0 } ids && ids.All(id => id == patient);
+        return links.PatientIds(resource, FhirHeaders.BaseUrl(context.Http)) is { Count: > 0 } ids && ids.All(id => id == patient);
     }
 }

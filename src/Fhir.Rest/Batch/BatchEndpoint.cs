@@ -35,6 +35,8 @@ public static class BatchEndpoint
         /// <summary>The procedure a transaction interceptor named for this entry's write (<see cref="TransactionContext.SetProcedure"/>).</summary>
         public string? Procedure { get; set; }
         public BundleEntry? Response { get; set; }
+        /// <summary>The resource this entry wrote: its response shows it once the writes are committed (<see cref="ShowWrittenAsync"/>).</summary>
+        public StoredResource? Written { get; set; }
 
         public string Path => Url.Split('?')[0].Trim('/');
         public string Query => Url.Contains('?') ? Url[(Url.IndexOf('?') + 1)..] : "";
@@ -113,6 +115,7 @@ public static class BatchEndpoint
                     }
                     e.Response = await WriteAsync(ctx, s, e, writer, patcher);
                     await s.CommitAsync(ctx.RequestAborted);
+                    await ShowWrittenAsync(ctx, guard, e);
                 }
             }
             catch (FhirException fe)
@@ -201,6 +204,7 @@ public static class BatchEndpoint
             }
             await s.CommitAsync(ct);
         }
+        foreach (var e in entries) await ShowWrittenAsync(ctx, guard, e);
         // 4. Reads come last and see the transaction's writes.
         foreach (var e in entries.Where(e => e.Method is "GET" or "HEAD"))
         {
@@ -254,7 +258,7 @@ public static class BatchEndpoint
             {
                 var r = e.Resource ?? throw FhirException.BadRequest($"entry[{e.Index}]: POST needs a resource.");
                 var o = await writer.CreateAsync(s, r, type, e.IfNoneExist, ct, e.AssignedId, e.Procedure is null ? null : WriteIntent.Create.For(e.Procedure));
-                return Written(ctx, baseUrl, o);
+                return Written(ctx, baseUrl, o, e);
             }
             case "PUT":
             {
@@ -263,7 +267,7 @@ public static class BatchEndpoint
                 var o = id is null
                     ? await writer.ConditionalUpdateAsync(s, r, type, QueryHelpers.ParseQuery(e.Query), ifMatch, ct)
                     : await writer.UpdateAsync(s, r, type, id, ifMatch, ct, e.Procedure is null ? null : WriteIntent.Update.For(e.Procedure));
-                return Written(ctx, baseUrl, o);
+                return Written(ctx, baseUrl, o, e);
             }
             case "PATCH":
             {
@@ -272,7 +276,7 @@ public static class BatchEndpoint
                 var o = id is null
                     ? await patcher.ConditionalPatchAsync(s, type, QueryHelpers.ParseQuery(e.Query), patch, ifMatch, ct)
                     : await patcher.PatchAsync(s, type, id, patch, ifMatch, ct, e.Procedure);
-                return Written(ctx, baseUrl, o);
+                return Written(ctx, baseUrl, o, e);
             }
             case "DELETE":
             {
@@ -290,13 +294,23 @@ public static class BatchEndpoint
     }
 
     /// <summary>A written entry; the warnings its write raised go in response.outcome (R4: hints and warnings of the entry).</summary>
-    private static BundleEntry Written(HttpContext ctx, string baseUrl, WriteOutcome o)
+    private static BundleEntry Written(HttpContext ctx, string baseUrl, WriteOutcome o, Entry e)
     {
-        var s = o.Stored;
+        var s = e.Written = o.Stored;
         var warnings = WriteWarnings.Of(ctx, s);
         return new BundleEntry($"{baseUrl}/{s.ResourceType}/{s.Id}", s.Json,
             Response: new(o.Status, $"{s.ResourceType}/{s.Id}/_history/{s.Version}", FhirHeaders.ETag(s.Version), s.LastUpdated,
                 warnings.Count > 0 ? FhirJsonSerializer.SerializeToUtf8Bytes(OperationOutcomes.Create(warnings)) : null));
+    }
+
+    /// <summary>
+    /// A written entry's resource as its writer is shown it, once committed (the access policies' masking and
+    /// redaction, never their decisions: <see cref="ReadGuard.ShowWrittenAsync"/>).
+    /// </summary>
+    private static async Task ShowWrittenAsync(HttpContext ctx, ReadGuard guard, Entry e)
+    {
+        if (e.Written is not { } written || e.Response is not { Json: not null } response) return;
+        e.Response = response with { Json = (await guard.ShowWrittenAsync(ctx, written)).Json };
     }
 
     private static async Task<BundleEntry> GetAsync(HttpContext ctx, Entry e, IResourceStore store, SearchService search, ReadGuard guard)

@@ -15,6 +15,9 @@ public static class FhirHeaders
 
     public static string BaseUrl(HttpRequest r) => $"{r.Scheme}://{r.Host}{r.PathBase}";
 
+    /// <summary>The FHIR base of the request, if there is one (a write without a request: the sample data loader).</summary>
+    public static string? BaseUrl(HttpContext? http) => http is null ? null : BaseUrl(http.Request);
+
     public static string VersionUrl(HttpRequest r, StoredResource s) => $"{BaseUrl(r)}/{s.ResourceType}/{s.Id}/_history/{s.Version}";
 
     public static void SetVersionHeaders(HttpResponse response, StoredResource s)

@@ -198,7 +198,9 @@ public static class ResourceEndpoints
                     [new FhirIssue(IssueSeverity.Information, "informational", $"{message}: {s.ResourceType}/{s.Id} version {s.Version}."), .. warnings]));
                 break;
             default:
-                await FhirFormats.WriteJsonBytesAsync(ctx, o.Status, s.Json!);
+                // The body as its writer is shown it: the access policies' masking and redaction, never their decisions.
+                var shown = await ctx.RequestServices.GetRequiredService<ReadGuard>().ShowWrittenAsync(ctx, s);
+                await FhirFormats.WriteJsonBytesAsync(ctx, o.Status, shown.Json!);
                 break;
         }
     }

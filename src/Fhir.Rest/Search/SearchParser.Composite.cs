@@ -14,12 +14,13 @@ public sealed partial class SearchParser
         var parts = SplitUnescaped(value, '$');
         if (parts.Count != p.Components.Count)
             throw FhirException.BadRequest($"{p.Code} takes {p.Components.Count} parts separated by '$', not '{value}'.");
-        return new CompositePredicate(p.Code, parts.Select((v, i) => ParseValue(p.ComponentParam(i), p.Components[i].Type, Unescape(v))).ToList());
+        return new CompositePredicate(p.Code, parts.Select((v, i) => ParseValue(p.ComponentParam(i), p.Components[i].Type, v)).ToList());
     }
 
-    /// <summary>A plain value of a parameter type (no modifier): used for composite components.</summary>
-    private SearchPredicate ParseValue(string param, SearchParamType type, string v)
+    /// <summary>A plain value of a parameter type (no modifier), as written (escapes kept): used for composite components.</summary>
+    private SearchPredicate ParseValue(string param, SearchParamType type, string escaped)
     {
+        var v = type is SearchParamType.Token or SearchParamType.Quantity ? escaped : Unescape(escaped);
         switch (type)
         {
             case SearchParamType.Token: return ParseToken(param, v);
@@ -40,7 +41,7 @@ public sealed partial class SearchParser
             }
             case SearchParamType.Quantity:
             {
-                var parts = v.Split('|');
+                var parts = SplitBars(v);
                 var (prefix, rest) = SplitPrefix(parts[0]);
                 var (lo, hi) = NumberRange(rest);
                 return new QuantityPredicate(param, prefix, lo, hi, parts.Length > 1 && parts[1].Length > 0 ? parts[1] : null, parts.Length > 2 && parts[2].Length > 0 ? parts[2] : null);

@@ -226,9 +226,9 @@ public sealed partial class SearchParser(SearchParameterRegistry registry, IReso
         CancellationToken ct, IWriteSession? session, VisibleFilter? visible)
     {
         if (name == "_id")
-            return modifier is null ? new SearchCriterion(SplitValues(value).Select(v => (SearchPredicate)new IdPredicate(v)).ToList()) : null;
+            return modifier is null ? new SearchCriterion(SplitValues(value).Select(v => (SearchPredicate)new IdPredicate(Unescape(v))).ToList()) : null;
         if (name == "_lastUpdated")
-            return modifier is null ? new SearchCriterion(SplitValues(value).Select(v =>
+            return modifier is null ? new SearchCriterion(SplitValues(value).Select(Unescape).Select(v =>
             {
                 var (prefix, rest) = SplitPrefix(v);
                 var r = ParseDate(rest);
@@ -249,7 +249,7 @@ public sealed partial class SearchParser(SearchParameterRegistry registry, IReso
 
         // _text (narrative) and _content (all text): every word of a value must occur; commas give alternatives.
         if (name is TextIndex.Text or TextIndex.Content && modifier is null)
-            return new SearchCriterion(SplitValues(value).Select(v => (SearchPredicate)new TextPredicate(name, TextIndex.Words(v).ToList())).ToList());
+            return new SearchCriterion(SplitValues(value).Select(Unescape).Select(v => (SearchPredicate)new TextPredicate(name, TextIndex.Words(v).ToList())).ToList());
         if (name == "_list" && modifier is null && type is not null) return await ParseListAsync(type, value, ct);
 
         if (type is null) return null; // system-level search supports only the common parameters above
@@ -269,7 +269,9 @@ public sealed partial class SearchParser(SearchParameterRegistry registry, IReso
             return value is "true" or "false" ? new SearchCriterion([new MissingPredicate(name, p.Type, value == "true")])
                 : throw FhirException.BadRequest($"{name}:missing takes true or false.");
 
-        var values = SplitValues(value);
+        // Token and quantity values split on '|' first, by their escapes; every other value is read unescaped.
+        var escaped = SplitValues(value);
+        var values = escaped.Select(Unescape).ToList();
         switch (p.Type)
         {
             case SearchParamType.String:
@@ -292,10 +294,10 @@ public sealed partial class SearchParser(SearchParameterRegistry registry, IReso
                 switch (modifier)
                 {
                     case "text": return new SearchCriterion(values.Select(v => (SearchPredicate)new TokenTextPredicate(name, v)).ToList());
-                    case null or "not": return new SearchCriterion(values.Select(v => (SearchPredicate)ParseToken(name, v)).ToList(), Negated: modifier == "not");
-                    case "of-type": return new SearchCriterion(values.Select(v => (SearchPredicate)ParseOfType(name, v)).ToList());
+                    case null or "not": return new SearchCriterion(escaped.Select(v => (SearchPredicate)ParseToken(name, v)).ToList(), Negated: modifier == "not");
+                    case "of-type": return new SearchCriterion(escaped.Select(v => (SearchPredicate)ParseOfType(name, v)).ToList());
                     case "in" or "not-in": return new SearchCriterion(values.Select(v => (SearchPredicate)InValueSet(name, v)).ToList(), Negated: modifier == "not-in");
-                    case "below" or "above": return new SearchCriterion(values.Select(v => Subsumption(name, v, modifier == "below", strict, warnings)).ToList());
+                    case "below" or "above": return new SearchCriterion(escaped.Select(v => Subsumption(name, v, modifier == "below", strict, warnings)).ToList());
                     default: return null;
                 }
             case SearchParamType.Date:
@@ -316,9 +318,9 @@ public sealed partial class SearchParser(SearchParameterRegistry registry, IReso
                 }).ToList());
             case SearchParamType.Quantity:
                 if (modifier is not null) return null;
-                return new SearchCriterion(values.Select(v =>
+                return new SearchCriterion(escaped.Select(v =>
                 {
-                    var parts = v.Split('|');
+                    var parts = SplitBars(v);
                     var (prefix, rest) = SplitPrefix(parts[0]);
                     var (lo, hi) = NumberRange(rest);
                     string? system = parts.Length > 1 && parts[1].Length > 0 ? parts[1] : null;
@@ -327,7 +329,7 @@ public sealed partial class SearchParser(SearchParameterRegistry registry, IReso
                 }).ToList());
             case SearchParamType.Reference:
                 if (modifier == "identifier")
-                    return new SearchCriterion(values.Select(v => (SearchPredicate)ParseToken(name + ":identifier", v)).ToList());
+                    return new SearchCriterion(escaped.Select(v => (SearchPredicate)ParseToken(name + ":identifier", v)).ToList());
                 if (modifier is "below" or "above")
                     return new SearchCriterion(values.Select(v => (SearchPredicate)new CanonicalPredicate(name, v, modifier == "below" ? UriMatch.Below : UriMatch.Above)).ToList());
                 if (modifier is not null && !Fhir.Definitions.FhirDefinitions.R4.IsResourceType(modifier)) return null;
@@ -381,7 +383,7 @@ public sealed partial class SearchParser(SearchParameterRegistry registry, IReso
     /// <summary>identifier:of-type=type-system|type-code|value (indexed under "name:of-type").</summary>
     private static TokenPredicate ParseOfType(string name, string v)
     {
-        var parts = v.Split('|');
+        var parts = SplitBars(v);
         if (parts.Length != 3 || parts[1].Length == 0 || parts[2].Length == 0)
             throw FhirException.BadRequest($"{name}:of-type takes type-system|type-code|value, not '{v}'.");
         return new TokenPredicate(name + ":of-type", parts[0].Length == 0 ? null : parts[0], true, IndexExtractor.OfTypeCode(parts[1], parts[2]), true);
@@ -391,18 +393,19 @@ public sealed partial class SearchParser(SearchParameterRegistry registry, IReso
     private async Task<SearchCriterion> ParseListAsync(string type, string value, CancellationToken ct)
     {
         var ids = new List<string>();
-        foreach (var listId in SplitValues(value))
+        foreach (var listId in SplitValues(value).Select(Unescape))
             if (await store.ReadAsync("List", listId, ct) is { IsDeleted: false } list)
                 ids.AddRange(await store.ReferencedIdsAsync([list.RowId], "item", type, ct));
         return new SearchCriterion([new IdInPredicate(ids)]);
     }
 
+    /// <summary>A token value as written (escapes kept): system|code split at the first '|' not escaped, each part then unescaped.</summary>
     public static TokenPredicate ParseToken(string name, string v)
     {
-        var bar = v.IndexOf('|');
-        if (bar < 0) return new TokenPredicate(name, null, false, v, true);
-        var system = v[..bar];
-        var code = v[(bar + 1)..];
+        var bar = IndexOfUnescaped(v, '|');
+        if (bar < 0) return new TokenPredicate(name, null, false, Unescape(v), true);
+        var system = Unescape(v[..bar]);
+        var code = Unescape(v[(bar + 1)..]);
         if (system.Length == 0) return new TokenPredicate(name, null, true, code, true);
         return code.Length == 0 ? new TokenPredicate(name, system, true, null, false) : new TokenPredicate(name, system, true, code, true);
     }
@@ -425,7 +428,7 @@ public sealed partial class SearchParser(SearchParameterRegistry registry, IReso
         return parts.Length >= 2 ? new ReferencePredicate(name, parts[^2], parts[^1], null) : new ReferencePredicate(name, null, v, null);
     }
 
-    /// <summary>Splits on commas not escaped with a backslash, unescaping \, \| \$ \\; at most <see cref="SearchLimits.MaxValues"/>.</summary>
+    /// <summary>Splits on commas not escaped with a backslash, the escapes kept (<see cref="Unescape"/>); at most <see cref="SearchLimits.MaxValues"/>.</summary>
     private List<string> SplitValues(string value)
     {
         var values = SplitAll(value);
@@ -454,19 +457,24 @@ public sealed partial class SearchParser(SearchParameterRegistry registry, IReso
         return sb.ToString();
     }
 
-    /// <summary>Splits on commas not escaped with a backslash, unescaping \, \$ \\ (a token's \| stays for its system|code split).</summary>
-    public static List<string> SplitAll(string value)
+    /// <summary>
+    /// Splits on commas not escaped with a backslash, keeping the escapes: a token's or quantity's parts are split on
+    /// their '|' first (<see cref="SplitBars"/>, <see cref="ParseToken"/>), then unescaped.
+    /// </summary>
+    public static List<string> SplitAll(string value) => SplitUnescaped(value, ',');
+
+    /// <summary>The '|'-separated parts of a value as written, each unescaped (a quantity's number|system|code, of-type's three parts).</summary>
+    private static string[] SplitBars(string value) => [.. SplitUnescaped(value, '|').Select(Unescape)];
+
+    /// <summary>Where the first <paramref name="separator"/> not escaped with a backslash is; -1 when there is none.</summary>
+    private static int IndexOfUnescaped(string value, char separator)
     {
-        var result = new List<string>();
-        var sb = new System.Text.StringBuilder();
         for (var i = 0; i < value.Length; i++)
         {
-            if (value[i] == '\\' && i + 1 < value.Length && value[i + 1] is ',' or '$' or '\\') sb.Append(value[++i]);
-            else if (value[i] == ',') { result.Add(sb.ToString()); sb.Clear(); }
-            else sb.Append(value[i]);
+            if (value[i] == '\\') i++;
+            else if (value[i] == separator) return i;
         }
-        result.Add(sb.ToString());
-        return result;
+        return -1;
     }
 
     private static readonly Dictionary<string, Prefix> Prefixes = new()

@@ -201,6 +201,72 @@ public abstract class ConsentLeakTestsBase<TFixture>(TFixture fx) : IAsyncLifeti
             Assert.False(await SeesAsync(caller, "bdl-carry-psy"));
     }
 
+    /// <summary>
+    /// A stored Bundle carrying a Patient that is not on this server — another server's Patient (with the id of one of
+    /// ours), a urn:uuid reference no entry holds, a relative reference in an entry whose fullUrl is another server's —
+    /// fails closed: no one but the platform's client (which sees every record) is shown it, on read, vread, search,
+    /// the histories and _include; one whose absolute URLs are this server's is decided as the record it names.
+    /// </summary>
+    [FhirFact]
+    public async Task A_stored_Bundle_carrying_a_patient_not_on_this_server_is_shown_to_no_one_but_the_platform()
+    {
+        var ours = _c.BaseAddress!.ToString().TrimEnd('/');
+        const string other = "https://other-hospital.example/fhir";
+        static string Entry(string fullUrl, string resource) => $$$"""{"fullUrl":"{{{fullUrl}}}","resource":{{{resource}}}}""";
+        static string Patient(string? id) => $$$"""{"resourceType":"Patient",{{{(id is null ? "" : $"\"id\":\"{id}\",")}}}"name":[{"text":"成人"}]}""";
+        static string Obs(string subject) => $$$"""
+            {"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},
+             "subject":{"reference":"{{{subject}}}"},"valueQuantity":{"value":131,"unit":"mmHg"}}
+            """;
+        static string Uuid() => "urn:uuid:" + Guid.NewGuid();
+        var foreign = new Dictionary<string, string[]>
+        {
+            ["bdl-far-patient"] = [Entry($"{other}/Patient/adult", Patient("adult")), Entry(Uuid(), Obs($"{other}/Patient/adult"))],
+            ["bdl-far-no-id"] = [Entry(Uuid(), Patient(null))],
+            ["bdl-far-urn"] = [Entry(Uuid(), Obs("urn:uuid:9d0c7d1e-0000-4000-8000-00000000dead"))],
+            ["bdl-far-relative"] = [Entry($"{other}/Observation/9", Obs("Patient/adult"))],
+            ["bdl-far-subject"] = [Entry(Uuid(), Obs($"{other}/Patient/adult"))],
+        };
+        var local = new Dictionary<string, string[]>
+        {
+            ["bdl-our-absolute"] = [Entry($"{ours}/Patient/adult", Patient("adult")), Entry($"{ours}/Observation/9", Obs("Patient/adult"))],
+        };
+        foreach (var (id, entries) in foreign.Concat(local))
+        {
+            var put = await _c.SendAsync(HttpMethod.Put, $"/Bundle/{id}",
+                $$$"""{"resourceType":"Bundle","id":"{{{id}}}","type":"collection","entry":[{{{string.Join(",", entries)}}}]}""");
+            Assert.True((int)put.StatusCode is 200 or 201, await put.Content.ReadAsStringAsync());
+            put = await _c.SendAsync(HttpMethod.Put, $"/Provenance/prov-{id}", $$$"""
+                {"resourceType":"Provenance","id":"prov-{{{id}}}","target":[{"reference":"Bundle/{{{id}}}"},{"reference":"Patient/adult"}],"recorded":"2026-12-01T08:00:00+08:00",
+                 "agent":[{"who":{"reference":"Organization/holder"}}]}
+                """);
+            Assert.True((int)put.StatusCode is 200 or 201, await put.Content.ReadAsStringAsync());
+        }
+        string[] Paths(string id) => [$"/Bundle/{id}", $"/Bundle/{id}/_history/1", $"/Bundle?_id={id}", $"/Bundle/{id}/_history", "/Bundle/_history?_count=500",
+            "/_history?_count=500", $"/Provenance?_id=prov-{id}&_include=Provenance:target", $"/Bundle?_id={id}&_revinclude=Provenance:target"];
+        async Task<bool> SeesAsync((string, string)? caller, string id)
+        {
+            var seen = new List<bool>();
+            foreach (var path in Paths(id))
+            {
+                var r = caller is { } c ? await _c.SendAsync(HttpMethod.Get, path, null, c) : await _c.GetAsync(path);
+                var body = await r.Content.ReadAsStringAsync();
+                seen.Add(r.StatusCode == HttpStatusCode.OK && body.Contains($"\"id\":\"{id}\"", StringComparison.Ordinal));
+            }
+            Assert.True(seen.Distinct().Count() == 1, $"{caller?.Item2 ?? "platform"} on {id}: the paths disagree ({string.Join(",", seen)})");
+            return seen[0];
+        }
+        foreach (var id in foreign.Keys)
+        {
+            Assert.True(await SeesAsync(null, id), $"the platform's client does not see {id}");
+            foreach (var caller in new[] { StrangerDoctor, AdultResident, HolderClinician, AuthorisedDoctor })
+                Assert.False(await SeesAsync(caller, id), $"{caller.Item2} sees {id}");
+        }
+        Assert.True(await SeesAsync(AdultResident, "bdl-our-absolute"));
+        Assert.True(await SeesAsync(HolderClinician, "bdl-our-absolute"));
+        Assert.False(await SeesAsync(StrangerDoctor, "bdl-our-absolute"));
+    }
+
     [FhirFact]
     public async Task The_access_log_shows_the_reader_only_what_they_may_see_of_their_own_record()
     {

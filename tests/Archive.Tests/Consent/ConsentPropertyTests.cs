@@ -53,7 +53,7 @@ public abstract class ConsentPropertyTestsBase<TFixture>(TFixture fx, ITestOutpu
                 var stored = await store.ReadAsync(e.Type, e.Id);
                 Assert.NotNull(stored);
                 var node = FhirFormats.ParseStored(stored!.Json!);
-                var facts = ConsentAccessPolicy.Facts(node, links.PatientIds(node));
+                var facts = ConsentAccessPolicy.Facts(node, links.PatientIds(node, null));
                 var contexts = new List<RecordContext>();
                 foreach (var pid in facts.PatientIds?.Distinct() ?? [])
                 {

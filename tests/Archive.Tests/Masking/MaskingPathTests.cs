@@ -150,7 +150,7 @@ public sealed class MaskingPathTests(MaskingFixture fx) : IClassFixture<MaskingF
     public Task InitializeAsync() => fx.SeedOnceAsync();
     public Task DisposeAsync() => Task.CompletedTask;
 
-    private const string Masked = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue|MASKED";
+    internal const string Masked = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue|MASKED";
     private static readonly string[] ClearValues = [MaskingWorld.IdCard, MaskingWorld.Mobile, MaskingWorld.ContactMobile, MaskingWorld.Line];
 
     public static TheoryData<string, bool> Roles => new()
@@ -190,7 +190,8 @@ public sealed class MaskingPathTests(MaskingFixture fx) : IClassFixture<MaskingF
         return text;
     }
 
-    private static List<string> Labels(JsonElement resource) =>
+    /// <summary>The security labels of a resource as system|code.</summary>
+    internal static List<string> Labels(JsonElement resource) =>
         resource.TryGetProperty("meta", out var meta) && meta.TryGetProperty("security", out var s)
             ? [.. s.EnumerateArray().Select(l => $"{l.GetProperty("system").GetString()}|{l.GetProperty("code").GetString()}")]
             : [];

@@ -57,7 +57,12 @@ public abstract class PatientScopedWriteTestsBase<TFixture>(TFixture fx) where T
     public async Task Create_is_allowed_in_the_launch_patients_compartment_only()
     {
         var c = Clinician("patient/Observation.c");
-        await Succeeds(await c.PostAsync("/Observation", Body(Obs(Launch))), HttpStatusCode.Created);
+        var created = await c.PostAsync("/Observation", Body(Obs(Launch)));
+        await Succeeds(created, HttpStatusCode.Created);
+        // A write-only scope is still answered what it wrote (the answer is shaped by the access policies, not decided as a read).
+        var written = await created.JsonAsync();
+        Assert.Equal("Observation", written.GetProperty("resourceType").GetString());
+        Assert.Equal("Patient/" + Launch, written.GetProperty("subject").GetProperty("reference").GetString());
         await Forbidden(await c.PostAsync("/Observation", Body(Obs(Other))), "compartment");
         // In the launch patient's compartment but naming another patient too (performer): it would land in that
         // patient's record as well, where the token may not write.

@@ -14,7 +14,7 @@ internal static class Migrations
         new(5, "Unique keys and counters (one person one record, record numbers)", UniqueKeysAndCounters),
         new(14, "Reference index rows name their resource's type (the patient compartment of one type by an index probe)", ReferenceSourceType),
         new(16, "Field encryption: the data key of a sealed version, and the wrapped data keys", FieldEncryptionKeys),
-        new(17, "Field encryption: the sealed versions by data key (start checks, re-sealing)", SealedVersionsByKey),
+        new(18, "Field encryption: the sealed versions by data key (start checks, re-sealing)", SealedVersionsByKey),
     ];
 
     /// <summary>

@@ -13,6 +13,7 @@ public static class Cli
         ("sm2-keygen", "sm2-keygen <private.pem> [public.pem]   a new SM2 key pair (PKCS#8 and SubjectPublicKeyInfo PEM) / 生成 SM2 密钥对", Sm2KeygenCommand.Run),
         ("health-card-issue", "health-card-issue <platform-private.pem> <card-id> [seconds]   a signed electronic health card QR code (demo platform) / 签发电子健康卡动态码（演示）", HealthCardIssueCommand.Run),
         ("audit-checkpoint-verify", "audit-checkpoint-verify <checkpoint.json> <public.pem> [--events <chain.json> [--after <earlier.json>]]   check a signed audit checkpoint / 校验审计检查点", AuditCheckpointVerifyCommand.Run),
+        ("data-key-rotate", "data-key-rotate --connection <connection string> [--provider sqlite|postgres] --key-file <kek> [--batch <n>] [--resume]   a new field-encryption data key; every sealed version re-sealed under it / 轮换数据密钥并重新加密", DataKeyRotateCommand.Run),
     ];
 
     public static int Run(string[] args, TextWriter output, TextWriter error)

@@ -86,6 +86,74 @@ public abstract class FieldEncryptionTestsBase<TFixture>(TFixture fx) where TFix
     }
 
     [FhirFact]
+    public async Task Modifiers_that_compare_protected_values_by_part_hierarchy_or_order_are_refused_with_400_on_every_search_path()
+    {
+        var (id, who) = await CreateAsync();
+        string[] refused =
+        [
+            "/Patient?_sort=phone", "/Patient?_sort=-identifier,birthdate", "/Patient?_sort=address",
+            $"/Patient?identifier:below={IdCardSystem}|{who.IdCard[..6]}", $"/Patient?identifier:above={IdCardSystem}|{who.IdCard}",
+            $"/Patient?telecom:below=phone|{who.Phone[..3]}", $"/Patient?address:contains={Uri.EscapeDataString(who.Line[2..])}",
+            $"/Observation?subject:Patient.identifier:below={IdCardSystem}|{who.IdCard[..6]}", // chained
+            $"/Patient?_has:Observation:subject:_id=x&_sort=email",
+        ];
+        foreach (var url in refused)
+        {
+            var r = await fx.Client.GetAsync(url);
+            Assert.True(r.StatusCode == HttpStatusCode.BadRequest, $"{url}: {r.StatusCode}");
+            AssertOutcome(await r.JsonAsync(), "is not available");
+        }
+        // POST _search, a batch entry and a conditional create parse the same way.
+        var post = await fx.Client.PostAsync("/Patient/_search", new FormUrlEncodedContent([new("_sort", "phone")]));
+        Assert.Equal(HttpStatusCode.BadRequest, post.StatusCode);
+        var batch = await (await fx.Client.SendAsync(HttpMethod.Post, "/",
+            """{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Patient?_sort=phone"}}]}""")).JsonAsync();
+        Assert.StartsWith("400", batch.GetProperty("entry")[0].GetProperty("response").GetProperty("status").GetString());
+        var conditional = await fx.Client.SendAsync(HttpMethod.Post, "/Patient", who.Json(), [("If-None-Exist", $"identifier:below={IdCardSystem}|{who.IdCard[..6]}")]);
+        Assert.Equal(HttpStatusCode.BadRequest, conditional.StatusCode);
+        // Types and parameters stored in clear keep them.
+        Assert.Equal([id], await fx.Client.SearchIdsAsync($"/Patient?identifier={who.IdCard}&_sort=birthdate,-address-city"));
+        Assert.Equal(HttpStatusCode.OK, (await fx.Client.GetAsync("/Organization?_sort=address")).StatusCode);
+    }
+
+    [FhirFact]
+    public async Task Whole_value_modifiers_missing_text_not_and_of_type_work_on_protected_values()
+    {
+        var (id, who) = await CreateAsync();
+        var card = Resident.New().IdCard;
+        var noPhone = await fx.Client.CreateAsync($$$"""
+            {"resourceType":"Patient","identifier":[{"system":"{{{IdCardSystem}}}","value":"{{{card}}}","type":{"text":"居民身份证"}}],"name":[{"family":"王"}]}
+            """);
+        Assert.Equal([id], await fx.Client.SearchIdsAsync($"/Patient?identifier={who.IdCard}&phone:missing=false"));
+        Assert.Empty(await fx.Client.SearchIdsAsync($"/Patient?identifier={who.IdCard}&phone:missing=true"));
+        Assert.Equal([noPhone], await fx.Client.SearchIdsAsync($"/Patient?identifier={card}&phone:missing=true"));
+        Assert.Empty(await fx.Client.SearchIdsAsync($"/Patient?identifier={card}&phone:missing=false"));
+        // :text reads the identifier's type text, which is not protected.
+        Assert.Equal([noPhone], await fx.Client.SearchIdsAsync($"/Patient?identifier:text={Uri.EscapeDataString("居民身份证")}&identifier={card}"));
+        Assert.Empty(await fx.Client.SearchIdsAsync($"/Patient?identifier={who.IdCard}&phone:not={who.Phone}"));
+        Assert.Equal([id], await fx.Client.SearchIdsAsync($"/Patient?identifier={who.IdCard}&phone:not={who.Phone}0"));
+    }
+
+    [FhirFact]
+    public async Task A_subscription_by_identifier_or_phone_fires_for_the_matching_resident_only()
+    {
+        await using var hook = await HookListener.StartAsync();
+        var (who, other) = (Resident.New(), Resident.New());
+        foreach (var (criteria, path) in new[] { ($"Patient?identifier={IdCardSystem}|{who.IdCard}", "/id"), ($"Patient?phone={who.Phone}", "/phone") })
+            await fx.Client.CreateAsync($$$"""
+                {"resourceType":"Subscription","status":"requested","reason":"test","criteria":"{{{criteria}}}",
+                 "channel":{"type":"rest-hook","endpoint":"{{{hook.Url}}}{{{path}}}","payload":"application/fhir+json"}}
+                """);
+        var otherId = await fx.Client.CreateAsync(other.Json());
+        var id = await fx.Client.CreateAsync(who.Json());
+        var paths = new[] { (await hook.NextAsync()).Path, (await hook.NextAsync()).Path };
+        Assert.Equal([$"/hook/id/Patient/{id}", $"/hook/phone/Patient/{id}"], paths.Order());
+        await fx.OutboxEmptiedAsync();
+        Assert.Equal(2, hook.Calls);
+        Assert.DoesNotContain(hook.Pending(), n => n.Path.Contains(otherId));
+    }
+
+    [FhirFact]
     public async Task Reads_vreads_history_and_search_pages_serve_the_clear_resource()
     {
         var (id, who) = await CreateAsync();

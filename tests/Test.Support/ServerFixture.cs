@@ -73,6 +73,21 @@ public class ServerFixture : IDisposable
     /// <summary>The server's data folder.</summary>
     public string Folder => _folder;
 
+    /// <summary>
+    /// Waits until the notification outbox is empty: every write matched, every notification sent or given up
+    /// (bounded: fails after 20 s; not a timing assertion).
+    /// </summary>
+    public async Task OutboxEmptiedAsync()
+    {
+        var outbox = Factory.Services.GetRequiredService<Rest.Subscriptions.NotificationOutbox>();
+        var until = DateTime.UtcNow.AddSeconds(20);
+        while (await outbox.CountAsync() > 0)
+        {
+            if (DateTime.UtcNow > until) throw new Xunit.Sdk.XunitException("the outbox did not empty within 20 s");
+            await Task.Delay(50);
+        }
+    }
+
     /// <summary>A client without a token (the negative security tests).</summary>
     public HttpClient BareClient() => Factory.CreateClient();
 

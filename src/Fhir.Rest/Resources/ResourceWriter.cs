@@ -172,6 +172,8 @@ public sealed class ResourceWriter(SearchParser parser, WritePipeline pipeline, 
     /// <summary>
     /// Up to two resources matching the criteria, of those the access policy shows the caller (a conditional
     /// operation must neither reveal nor act on what the caller cannot see); the server's own writes have no caller.
+    /// The criteria reach the access policies as a search's parameters: what the caller may not search by (a partial
+    /// match of values it sees masked) it may not match a conditional write by either (201/200/412 would tell).
     /// </summary>
     public async Task<IReadOnlyList<StoredResource>> FindAsync(IWriteSession s, string type,
         IEnumerable<KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues>> criteria, CancellationToken ct,
@@ -195,7 +197,7 @@ public sealed class ResourceWriter(SearchParser parser, WritePipeline pipeline, 
                 if (visible.Count >= 2 || page.Count < query.Count) return (IReadOnlyList<StoredResource>)visible.Take(2).ToList();
                 query.Offset += page.Count;
             }
-        });
+        }, flat);
     }
 
     /// <summary>The id of a created resource: the server's.</summary>

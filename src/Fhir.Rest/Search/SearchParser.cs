@@ -182,7 +182,11 @@ public sealed partial class SearchParser(SearchParameterRegistry registry, IReso
                     var desc = key.StartsWith('-');
                     var code = desc ? key[1..] : key;
                     if (code is "_id" or "_lastUpdated") query.Sort.Add(new SortKey(code, SearchParamType.Token, desc));
-                    else if (type is not null && registry.Get(type, code) is { } p) query.Sort.Add(new SortKey(code, p.Type, desc));
+                    else if (type is not null && registry.Get(type, code) is { } p)
+                    {
+                        RefuseOnBlinded(type, code, $"_sort={code}");
+                        query.Sort.Add(new SortKey(code, p.Type, desc));
+                    }
                     else if (strict) throw FhirException.BadRequest($"Unknown sort parameter '{code}'.");
                     else
                     {
@@ -282,13 +286,7 @@ public sealed partial class SearchParser(SearchParameterRegistry registry, IReso
                     "contains" => StringMatch.Contains,
                     _ => (StringMatch?)null,
                 };
-                // Protected values (address lines under field encryption) are indexed by their blind index: whole values
-                // only. :contains would silently miss them, so it is refused; the default (prefix) search matches the
-                // parts stored in clear by prefix and the protected ones whole.
-                if (match is StringMatch.Contains && encryption?.IsBlinded(type, name) == true)
-                    throw FhirException.BadRequest(
-                        $"{name}:contains is not available: the {name} values that identify a person are stored encrypted and searchable only as whole values " +
-                        $"({name}=, {name}:exact=). 该字段加密存储，仅支持完整值检索，不支持 :contains。");
+                if (match is StringMatch.Contains) RefuseOnBlinded(type, name, $"{name}:contains");
                 return match is null ? null : new SearchCriterion(values.Select(v => (SearchPredicate)new StringPredicate(name, v, match.Value)).ToList());
             case SearchParamType.Token:
                 switch (modifier)
@@ -297,7 +295,9 @@ public sealed partial class SearchParser(SearchParameterRegistry registry, IReso
                     case null or "not": return new SearchCriterion(escaped.Select(v => (SearchPredicate)ParseToken(name, v)).ToList(), Negated: modifier == "not");
                     case "of-type": return new SearchCriterion(escaped.Select(v => (SearchPredicate)ParseOfType(name, v)).ToList());
                     case "in" or "not-in": return new SearchCriterion(values.Select(v => (SearchPredicate)InValueSet(name, v)).ToList(), Negated: modifier == "not-in");
-                    case "below" or "above": return new SearchCriterion(escaped.Select(v => Subsumption(name, v, modifier == "below", strict, warnings)).ToList());
+                    case "below" or "above":
+                        RefuseOnBlinded(type, name, $"{name}:{modifier}");
+                        return new SearchCriterion(escaped.Select(v => Subsumption(name, v, modifier == "below", strict, warnings)).ToList());
                     default: return null;
                 }
             case SearchParamType.Date:
@@ -338,9 +338,27 @@ public sealed partial class SearchParser(SearchParameterRegistry registry, IReso
                 return new SearchCriterion(values.Select(v => (SearchPredicate)ParseReference(name, modifier, v)).ToList());
             case SearchParamType.Uri:
                 var uriMatch = modifier switch { null => UriMatch.Exact, "below" => UriMatch.Below, "above" => UriMatch.Above, _ => (UriMatch?)null };
+                if (uriMatch is UriMatch.Below or UriMatch.Above) RefuseOnBlinded(type, name, $"{name}:{modifier}");
                 return uriMatch is null ? null : new SearchCriterion(values.Select(v => (SearchPredicate)new UriPredicate(name, v, uriMatch.Value)).ToList());
         }
         return null;
+    }
+
+    /// <summary>
+    /// Field encryption: the values of a protected parameter (an identifier, a phone, an address line) are indexed by
+    /// their blind index, which matches whole values only. A search that compares them by part, by hierarchy or by
+    /// order (:contains, :above, :below, _sort) would silently miss them or order them by their tags: refused (400),
+    /// here, for every path that parses a search (REST, POST _search, batch entries, conditional writes, chains,
+    /// _has, Subscription criteria). What compares whole values works: the plain value, :exact, :not, :of-type, :in,
+    /// :missing, :text (an identifier type's text is not protected), and a string's default prefix match on the parts
+    /// stored in clear (an address's city and district; a protected line only whole).
+    /// </summary>
+    private void RefuseOnBlinded(string type, string name, string what)
+    {
+        if (encryption?.IsBlinded(type, name) == true)
+            throw FhirException.BadRequest(
+                $"{what} is not available: the {name} values that identify a person are stored encrypted and searchable only as whole values. " +
+                $"该字段加密存储，仅支持完整值检索，不支持 {what}。");
     }
 
     private async Task<SearchCriterion?> ParseChainAsync(string type, string refParam, string? targetType, string chained, string value, CancellationToken ct, IWriteSession? session, VisibleFilter? visible)

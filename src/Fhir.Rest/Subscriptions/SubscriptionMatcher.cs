@@ -2,6 +2,7 @@ using FhirArchive.Rest.Access;
 using FhirArchive.Rest.Infrastructure;
 using FhirArchive.Rest.Search;
 using FhirArchive.Storage;
+using FhirArchive.Storage.Encryption;
 using FhirArchive.Storage.Search;
 using Microsoft.EntityFrameworkCore;
 
@@ -16,11 +17,17 @@ namespace FhirArchive.Rest.Subscriptions;
 /// Before the search, a cheap pre-filter: criteria made only of plain token values (code=system|value, status=final,
 /// _tag=…) are checked against the written resources' token index rows — the rows that search would compare, with the
 /// same comparisons — so a resource that cannot match costs no search, and a Subscription none of the batch can match
-/// none at all. The search still decides for the rest (access, chains, every other parameter type).
+/// none at all. The search still decides for the rest (access, chains, every other parameter type). Under field
+/// encryption the pre-filter compares the criteria as the search does, blinded (<see cref="FieldEncryption.BlindCriteria"/>):
+/// the rows of protected values hold their blind index. The criteria pass through the access policies as a search's
+/// parameters, so a criterion the subscriber may not search by (a partial match of masked values) matches nothing.
 /// </summary>
 public sealed class SubscriptionMatcher(SubscriptionRegistry registry, SearchParser parser, IResourceStore store, ReadGuard guard,
-    IDbContextFactory<FhirDbContext> factory, IServiceProvider services, TimeProvider clock, ILogger<SubscriptionMatcher> log)
+    IDbContextFactory<FhirDbContext> factory, IServiceProvider services, TimeProvider clock, ILogger<SubscriptionMatcher> log,
+    FieldEncryption? encryption = null)
 {
+    private readonly FieldEncryption _encryption = encryption ?? FieldEncryption.Off;
+
     /// <summary>For each marker, the Subscriptions its resource matches.</summary>
     public async Task<List<(NotificationRow Marker, string SubscriptionId)>> MatchAsync(IReadOnlyList<NotificationRow> markers, CancellationToken ct)
     {
@@ -75,14 +82,16 @@ public sealed class SubscriptionMatcher(SubscriptionRegistry registry, SearchPar
             return await guard.RunAsync(http, "search-type", sub.ResourceType, async access =>
             {
                 var (query, _) = await parser.ParseAsync(sub.ResourceType, sub.Parameters, strict: false, ct, visible: rs => guard.VisibleAsync(access, rs));
+                // As the index holds them (blinded protected values); the search blinds the query's own criteria again.
+                var criteria = _encryption.BlindCriteria(sub.ResourceType, query.Criteria);
                 // Kept for the next batches: plain codes only (an :in expansion may change while the Subscription does not).
-                sub.TokenCriteria ??= [.. query.Criteria.Where(c => IsPlainToken(c) && c.AnyOf.All(p => p is TokenPredicate))];
-                var candidates = written.Where(w => query.Criteria.All(c => MayHold(c, w.Value))).Select(w => w.Key).ToList();
+                sub.TokenCriteria ??= [.. criteria.Where(c => IsPlainToken(c) && c.AnyOf.All(p => p is TokenPredicate))];
+                var candidates = written.Where(w => criteria.All(c => MayHold(c, w.Value))).Select(w => w.Key).ToList();
                 if (candidates.Count == 0) return [];
                 query.Criteria.Add(new SearchCriterion([new IdInPredicate(candidates)]));
                 (query.Count, query.Offset, query.CountOnly, query.IncludeTotal) = (candidates.Count, 0, false, false);
                 return (await store.SearchAsync(query, ct)).Matches.Select(m => m.Id).ToHashSet();
-            });
+            }, sub.Parameters);
         }
         catch (FhirException e)
         {

@@ -70,7 +70,7 @@ public sealed partial class FieldEncryption
     /// without the key-encryption key on a database that holds encrypted data (reads would fail, searches miss, new
     /// residents and one-person-one-record keys go in clear); a key on a database with sealed versions but no data
     /// keys (a new index key would never find them); a key turned on over clear versions of protected types (their
-    /// index rows and unique keys stay clear: unfindable by identifier, duplicates accepted). There is no re-seal pass.
+    /// index rows and unique keys stay clear: unfindable by identifier, duplicates accepted). No pass seals clear versions.
     /// </summary>
     internal async Task CheckStartAsync(FhirDbContext db, CancellationToken ct)
     {

@@ -62,6 +62,9 @@ public static class MaskingWorld
     public static readonly (string, string) AuthorisedDoctor = TestCallers.As("mk-auth", Roles.Clinician, org: Hospital, practitioner: "Practitioner/mk-auth");
     public static readonly (string, string) OffSiteDoctor = TestCallers.As("mk-os", Roles.Clinician, org: OffSiteCentre, practitioner: "Practitioner/mk-os");
     public static readonly (string, string) PublicHealth = TestCallers.As("mk-cdc", Roles.PublicHealthOfficer, jurisdiction: "110105");
+    /// <summary>A CDC's surveillance system: public health's view (masked), and a system client's writes and Subscriptions.</summary>
+    public static readonly (string, string) PublicHealthSystem =
+        TestCallers.As("mk-cdc-sys", $"{Roles.PublicHealthOfficer},{Roles.SystemClient}", kind: "system", jurisdiction: "110105");
     public static readonly (string, string) HealthAdmin = TestCallers.As("mk-hc", Roles.HealthAdministrationOfficer, jurisdiction: "110000");
     public static readonly (string, string) MentalHealth = TestCallers.As("mk-mh", Roles.MentalHealthStaff, jurisdiction: "110105");
     public static readonly (string, string) Researcher = TestCallers.As("mk-rs", Roles.Researcher);
@@ -524,6 +527,63 @@ public sealed class MaskingPathTests(MaskingFixture fx) : IClassFixture<MaskingF
         // What is not masked stays searchable; the holder searches its records by address.
         Assert.Contains("\"id\":\"mk-p\"", await Ok(HttpMethod.Get, "/Patient?address-city=北京市&_id=mk-p", null, MaskingWorld.PublicHealth));
         Assert.Contains("\"id\":\"mk-p\"", await Ok(HttpMethod.Get, "/Patient?address=建国路", null, MaskingWorld.HolderClinician));
+    }
+
+    [Fact]
+    public async Task A_conditional_write_by_part_of_a_masked_value_is_refused_as_the_search_is()
+    {
+        // Matching or not matching the resident's address line (201/200/412 would tell which): refused alike, before any match.
+        var patient = """{"resourceType":"Patient","name":[{"family":"探"}]}""";
+        foreach (var line in new[] { "建国路", "不存在的路" + Unique() })
+        {
+            var criteria = "address=" + Uri.EscapeDataString(line);
+            var requests = new (HttpMethod Method, string Url, string? Body, (string, string)[] Headers)[]
+            {
+                (HttpMethod.Post, "/Patient", patient, [("If-None-Exist", criteria)]),
+                (HttpMethod.Put, "/Patient?" + criteria, patient, []),
+                (HttpMethod.Delete, "/Patient?" + criteria, null, []),
+                (HttpMethod.Delete, "/Observation?patient.address=" + Uri.EscapeDataString(line), null, []),
+            };
+            foreach (var (method, url, body, headers) in requests)
+            {
+                var r = await _c.SendAsync(method, url, body, [.. headers, MaskingWorld.PublicHealthSystem]);
+                var text = await r.Content.ReadAsStringAsync();
+                Assert.True(r.StatusCode == HttpStatusCode.Forbidden, $"{method} {url} {string.Join(",", headers)}: {r.StatusCode} {text}");
+                Assert.Contains("Searching by", text);
+            }
+            // A transaction's conditional entry too (the same finder).
+            var bundle = $$$"""{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"DELETE","url":"Patient?{{{criteria}}}"}}]}""";
+            var batch = await Ok(HttpMethod.Post, "/", bundle, MaskingWorld.PublicHealthSystem);
+            Assert.StartsWith("403", JsonDocument.Parse(batch).RootElement.GetProperty("entry")[0].GetProperty("response").GetProperty("status").GetString());
+        }
+        // The holder still matches its records by address (nothing is written: two candidates or one, the answer is no 403).
+        var holder = await _c.SendAsync(HttpMethod.Post, "/Patient", patient, [("If-None-Exist", "address=" + Uri.EscapeDataString("不存在的路" + Unique())),
+            MaskingWorld.HolderClinician]);
+        Assert.NotEqual(HttpStatusCode.Forbidden, holder.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_subscription_by_part_of_a_masked_value_notifies_nothing()
+    {
+        await using var probing = await HookListener.StartAsync();
+        await using var exact = await HookListener.StartAsync();
+        var code = Unique();
+        string Subscription(string criteria, Uri hook) => $$$"""
+            {"resourceType":"Subscription","status":"requested","reason":"test","criteria":"{{{criteria}}}",
+             "channel":{"type":"rest-hook","endpoint":"{{{hook}}}","payload":"application/fhir+json"}}
+            """;
+        foreach (var (criteria, hook) in new[] { ($"Observation?code=urn:test|{code}&patient.address=建国路", probing.Url), ($"Observation?code=urn:test|{code}&patient=Patient/mk-p", exact.Url) })
+        {
+            var r = await _c.SendAsync(HttpMethod.Post, "/Subscription", Subscription(criteria, hook), MaskingWorld.PublicHealthSystem);
+            Assert.True(r.StatusCode == HttpStatusCode.Created, await r.Content.ReadAsStringAsync());
+        }
+        var obs = $$$"""{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"urn:test","code":"{{{code}}}"}]},"subject":{"reference":"Patient/mk-p"}}""";
+        var created = await _c.SendAsync(HttpMethod.Post, "/Observation", obs, MaskingWorld.HolderClinician);
+        Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
+        // The exact criteria are notified; by then the probing ones were matched in the same batch and sent nothing.
+        Assert.StartsWith("/hook/Observation/", (await exact.NextAsync()).Path);
+        await fx.OutboxEmptiedAsync();
+        Assert.Equal(0, probing.Calls);
     }
 
     [Fact]

@@ -1,8 +1,6 @@
 using System.Net;
 using System.Text.Json;
 using FhirArchive.Archive.Tests.Consent;
-using FhirArchive.Rest.Subscriptions;
-using Microsoft.Extensions.DependencyInjection;
 using Xunit;
 using static FhirArchive.Archive.Tests.Consent.ConsentData;
 using static FhirArchive.Tests.Support.Http;
@@ -62,13 +60,7 @@ public abstract class SubscriptionConsentTestsBase<TFixture>(TFixture fx) : IAsy
         // The authorised hospital gets the ordinary one only: nothing at all is sent for the diagnosis hidden from it.
         var toHospital = await hospitalHook.NextAsync();
         Assert.Equal($"/hook/Condition/{ordinary}", toHospital.Path);
-        var outbox = fx.Factory.Services.GetRequiredService<NotificationOutbox>();
-        var until = DateTime.UtcNow.AddSeconds(20);
-        while (await outbox.CountAsync() > 0)
-        {
-            Assert.True(DateTime.UtcNow < until, "the outbox did not empty within 20 s");
-            await Task.Delay(50);
-        }
+        await fx.OutboxEmptiedAsync();
         Assert.Equal(1, hospitalHook.Calls);
         Assert.DoesNotContain("F20", toHospital.Body);
     }

@@ -8,14 +8,16 @@ namespace FhirArchive.Differential.Tests.Search;
 
 /// <summary>
 /// The server's search against an independent in-memory oracle (<see cref="SearchOracle"/>) on the Synthea data set,
-/// on SQLite and on PostgreSQL: 200 searches generated from a fixed seed (SEARCH_DIFF_SEED to try another), each
+/// on SQLite and on PostgreSQL: 200 searches generated from a fixed seed (SEARCH_DIFF_SEED to try another,
+/// SEARCH_DIFF_COUNT for more), each
 /// compared by its matched ids (and their order under _sort, across pages), its included ids and its total. A
 /// failure prints the seed and the URL of every search that differs, with the ids on each side.
 /// </summary>
 public abstract class SearchDifferentialTestsBase<TFixture>(TFixture fx, ITestOutputHelper output) where TFixture : SyntheaServerFixture
 {
     public const int DefaultSeed = 20261207;
-    private const int Searches = 200;
+    /// <summary>200 searches; SEARCH_DIFF_COUNT asks for more (exploring with several seeds).</summary>
+    private static int Searches => int.TryParse(Environment.GetEnvironmentVariable("SEARCH_DIFF_COUNT"), out var n) ? n : 200;
 
     private static int Seed => int.TryParse(Environment.GetEnvironmentVariable("SEARCH_DIFF_SEED"), out var s) ? s : DefaultSeed;
 

@@ -118,13 +118,16 @@ public sealed class SearchGenerator(SearchOracle oracle, int seed)
         var value = modifier switch
         {
             "exact" => s,
-            "contains" => s.Length <= 3 ? s : s.Substring(_rnd.Next(s.Length - 2), _rnd.Next(2, Math.Min(6, s.Length - 1))),
+            "contains" => s.Length <= 3 ? s : Middle(s, _rnd.Next(2, Math.Min(6, s.Length - 1))),
             // A prefix, in other case half of the time (the match ignores case and accents).
             _ => (s[..Math.Max(1, _rnd.Next(1, Math.Min(8, s.Length + 1)))]) is var p && _rnd.Next(2) == 0 ? p.ToUpperInvariant() : p,
         };
         if (modifier == "contains" && _rnd.Next(2) == 0) value = value.ToUpperInvariant();
         return new SearchCase(i, "", type, [(modifier is null ? param : param + ":" + modifier, value)]);
     }
+
+    /// <summary>A part of <paramref name="s"/> of this length at a random place.</summary>
+    private string Middle(string s, int length) => s.Substring(_rnd.Next(s.Length - length + 1), length);
 
     /// <summary>A date value of the data at a random precision (year, month, day, or as written), with a random prefix.</summary>
     private string DateValue(string text)
@@ -273,7 +276,7 @@ public sealed class SearchGenerator(SearchOracle oracle, int seed)
         var name = patient.Name.First().Family ?? "";
         return _rnd.Next(3) switch
         {
-            0 => new SearchCase(i, "", type, [("subject:Patient.name", name[..Math.Min(name.Length, 3 + _rnd.Next(4))])]),
+            0 => new SearchCase(i, "", type, [((type == "Immunization" ? "patient" : "subject") + ":Patient.name", name[..Math.Min(name.Length, 3 + _rnd.Next(4))])]),
             1 => new SearchCase(i, "", type, [("patient.birthdate", DateValue(patient.BirthDate ?? "1900"))]),
             _ => new SearchCase(i, "", type, [("patient.gender", patient.Gender?.ToString().ToLowerInvariant() ?? "unknown"), (date, "ge" + (2000 + _rnd.Next(20)))]),
         };

@@ -70,7 +70,8 @@ public sealed class SearchOracle
 
     /// <summary>The parameter's FHIRPath result on a resource (cached).</summary>
     public IReadOnlyList<Base> Values(OracleResource r, string param) =>
-        _values.GetOrAdd((r.Key, param), k => Definition(r.Type, param) is { } d ? Evaluate(r, r.Node, d.Expression!) : []);
+        _values.GetOrAdd((r.Key, param), k => Definition(r.Type, param) is { } d ? Evaluate(r, r.Node, d.Expression!)
+            : throw new InvalidOperationException($"no SearchParameter {r.Type}.{param}"));
 
     private IReadOnlyList<Base> Evaluate(OracleResource r, PocoNode focus, string expression)
     {

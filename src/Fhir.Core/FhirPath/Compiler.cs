@@ -185,15 +185,24 @@ internal static class TypeSystem
             ns = typeName[..dot];
             typeName = typeName[(dot + 1)..];
         }
-        if (item.Node is { } n)
-        {
-            if (ns == "System") return false;
-            if (exact && n.IsPrimitive) return n.Type == typeName;
-            return NodeIs(n, typeName, ns);
-        }
+        if (item.Node is { } n) return IsNode(n, ns, typeName, exact);
         if (ns == "FHIR") return false;
         var actual = item.TypeName;
         return actual == typeName || typeName == "Any";
+    }
+
+    /// <summary>The type test of an element; <paramref name="typeName"/> may be qualified ("FHIR.Quantity").</summary>
+    public static bool IsNode(ElementNode n, string typeName, bool exact)
+    {
+        var dot = typeName.IndexOf('.');
+        return dot > 0 ? IsNode(n, typeName[..dot], typeName[(dot + 1)..], exact) : IsNode(n, null, typeName, exact);
+    }
+
+    private static bool IsNode(ElementNode n, string? ns, string typeName, bool exact)
+    {
+        if (ns == "System") return false;
+        if (exact && n.IsPrimitive) return n.Type == typeName;
+        return NodeIs(n, typeName, ns);
     }
 
     public static bool NodeIs(ElementNode n, string typeName, string? ns)

@@ -37,7 +37,13 @@ public sealed class CompiledExpression
         Expression = expression;
         Ast = ast;
         _eval = Compiler.Compile(ast);
+        _selector = NodeSelector.TryCreate(ast);
     }
+
+    private readonly NodeSelector? _selector;
+
+    /// <summary>True when <see cref="SelectNodes"/> walks the tree directly (a path, a union of paths; see NodeSelector).</summary>
+    public bool HasFastSelector => _selector is not null;
 
     public string Expression { get; }
 
@@ -60,6 +66,25 @@ public sealed class CompiledExpression
         }
         var env = new Env { Ctx = ctx, Context = focus, Resource = resource, RootResource = root, Now = ctx.Now };
         return _eval(env, focus);
+    }
+
+    /// <summary>
+    /// The elements <see cref="Evaluate(ElementNode, EvaluationContext?)"/> gives, in its order (System values left out):
+    /// walked directly for the shapes of search parameter expressions, else evaluated. Throws as Evaluate does.
+    /// </summary>
+    public IReadOnlyList<ElementNode> SelectNodes(ElementNode focus, EvaluationContext? ctx = null)
+    {
+        ctx ??= DefaultContext;
+        if (_selector is not null)
+        {
+            var nodes = new List<ElementNode>();
+            if (_selector.TrySelect(focus, ctx, nodes)) return nodes;
+        }
+        var items = Evaluate(focus, ctx);
+        var result = new List<ElementNode>(items.Count);
+        foreach (var item in items)
+            if (item.Node is { } node) result.Add(node);
+        return result;
     }
 
     /// <summary>True only when the result is the single value true (empty and false give false).</summary>

@@ -122,7 +122,7 @@ internal static partial class Functions
     }
 
     /// <summary>Finds a reference's target: contained resources, then the enclosing Bundle(s), then the caller's resolver.</summary>
-    private static ElementNode? Resolve(Env env, ElementNode? from, string reference)
+    internal static ElementNode? Resolve(Env env, ElementNode? from, string reference)
     {
         var resource = from?.ContainingResource ?? env.Resource;
         if (reference.StartsWith('#'))

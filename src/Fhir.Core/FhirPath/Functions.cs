@@ -107,7 +107,8 @@ internal static partial class Functions
         };
     }
 
-    private static string? TypeName(Expr e) => e switch
+    /// <summary>The type name argument of is(), as(), ofType(); null when the argument is not one.</summary>
+    internal static string? TypeName(Expr e) => e switch
     {
         IdentifierExpr id => id.Name,
         MemberExpr { Target: IdentifierExpr ns } m => ns.Name + "." + m.Name,

@@ -12,19 +12,27 @@ public sealed class FhirPathSearchEvaluator : ISearchExpressionEvaluator
 {
     private static readonly EvaluationContext Context = new() { Resolver = TypedStub };
 
+    /// <summary>
+    /// Walk the tree directly for the common shapes (paths, unions, as/ofType, where(resolve() is T); see
+    /// <see cref="CompiledExpression.SelectNodes"/>). Off only to compare with the general evaluation (tests, benchmarks).
+    /// </summary>
+    public bool FastPaths { get; init; } = true;
+
     public IEnumerable<ElementNode> Select(ElementNode resource, string expression)
     {
-        IReadOnlyList<FhirPathItem> items;
+        var compiled = FhirPathCompiler.Default.Compile(expression);
         try
         {
-            items = FhirPathCompiler.Default.Compile(expression).Evaluate(resource, Context);
+            if (FastPaths) return compiled.SelectNodes(resource, Context);
+            var nodes = new List<ElementNode>();
+            foreach (var item in compiled.Evaluate(resource, Context))
+                if (item.Node is { } node) nodes.Add(node);
+            return nodes;
         }
         catch (FhirPathEvaluationException)
         {
-            yield break; // data the expression cannot handle (e.g. several values where one is expected): not indexed
+            return []; // data the expression cannot handle (e.g. several values where one is expected): not indexed
         }
-        foreach (var item in items)
-            if (item.Node is { } node) yield return node;
     }
 
     /// <summary>"Patient/1", "http://x/fhir/Patient/1/_history/2" → an empty Patient with id 1.</summary>

@@ -56,33 +56,45 @@ public static partial class Masks
     }
 
     /// <summary>
-    /// Free text (a narrative, a note, a display): every ID card number and mainland mobile number written in it is
-    /// masked as its kind is; the rest of the text stays.
+    /// Free text (a narrative, a note, a display): every ID card number (18 digits, the last maybe X; or the first
+    /// generation's 15, told by the birth date in them) and phone number written in it is masked as its kind is — a
+    /// mainland mobile, also written in groups (138 1234 5678, 138-1234-5678) or after +86/0086, and a landline with its
+    /// area code (010-12345678, (0571)8765432, 0571-87654321-123). The rest of the text stays: dates, postal codes,
+    /// codes such as LOINC's 8302-2 and quantities have no such shape.
     /// </summary>
     public static string FreeText(string? text)
     {
-        if (string.IsNullOrEmpty(text) || !HasDigitRun(text, 11)) return text ?? "";
+        if (string.IsNullOrEmpty(text) || !MayHoldNumber(text)) return text ?? "";
         text = IdCardPattern().Replace(text, m => IdCard(m.Value));
-        return MobilePattern().Replace(text, m => Phone(m.Value));
+        return PhonePattern().Replace(text, m => Phone(m.Value));
     }
 
-    /// <summary>Whether the text holds a run of at least <paramref name="length"/> ASCII digits (cheap pre-check for <see cref="FreeText"/>).</summary>
-    public static bool HasDigitRun(ReadOnlySpan<char> text, int length)
+    /// <summary>The fewest digits a number <see cref="FreeText"/> masks holds (a landline with a 3-digit area code and a 7-digit number).</summary>
+    private const int NumberDigits = 10;
+
+    /// <summary>
+    /// Whether the text may hold a number <see cref="FreeText"/> masks: a run of at least <see cref="NumberDigits"/>
+    /// ASCII digits, counted across separators (up to two in a row of space, '-', parentheses) as phone numbers are written (cheap
+    /// pre-check; a date with its time, 2024-01-02 10:30, passes it too, and the patterns then decide).
+    /// </summary>
+    public static bool MayHoldNumber(ReadOnlySpan<char> text)
     {
-        var run = 0;
+        var (digits, separators) = (0, 0);
         foreach (var c in text)
-            if (char.IsAsciiDigit(c)) { if (++run >= length) return true; }
-            else run = 0;
+            if (char.IsAsciiDigit(c)) { if (++digits >= NumberDigits) return true; separators = 0; }
+            else if (c is ' ' or '-' or '(' or ')' && ++separators <= 2) { }
+            else (digits, separators) = (0, 0);
         return false;
     }
 
     /// <summary>The same check on UTF-8 bytes (a stored resource), without decoding them.</summary>
-    public static bool HasDigitRun(ReadOnlySpan<byte> utf8, int length)
+    public static bool MayHoldNumber(ReadOnlySpan<byte> utf8)
     {
-        var run = 0;
+        var (digits, separators) = (0, 0);
         foreach (var b in utf8)
-            if (b is >= (byte)'0' and <= (byte)'9') { if (++run >= length) return true; }
-            else run = 0;
+            if (b is >= (byte)'0' and <= (byte)'9') { if (++digits >= NumberDigits) return true; separators = 0; }
+            else if (b is (byte)' ' or (byte)'-' or (byte)'(' or (byte)')' && ++separators <= 2) { }
+            else (digits, separators) = (0, 0);
         return false;
     }
 
@@ -94,9 +106,17 @@ public static partial class Masks
         return list;
     }
 
-    [GeneratedRegex(@"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")]
+    /// <summary>An ID card number: 18 characters (17 digits and a check digit or X), or the first generation's 15 digits
+    /// (division, YYMMDD, sequence), told from other 15-digit numbers by the birth date in them.</summary>
+    [GeneratedRegex(@"(?<![0-9])(?:[0-9]{17}[0-9Xx]|[1-9][0-9]{5}[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])[0-9]{3})(?![0-9A-Za-z])")]
     private static partial Regex IdCardPattern();
 
-    [GeneratedRegex(@"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")]
-    private static partial Regex MobilePattern();
+    /// <summary>
+    /// A phone number: a mainland mobile (1[3-9]x xxxx xxxx, in one run or in groups of 3-4-4 by spaces or hyphens,
+    /// maybe after +86 or 0086), or a landline with its area code (0 and 2–3 digits, in parentheses or followed by a
+    /// space or hyphen), a 7–8 digit number (not beginning with 0) and maybe an extension (-123). A landline without the separator is left:
+    /// a bare run of 10–12 digits beginning with 0 is as likely any other number.
+    /// </summary>
+    [GeneratedRegex(@"(?<![0-9])(?:(?:(?<![+0-9])(?:\+|00)86[ -]?)?1[3-9][0-9](?:[ -]?[0-9]{4}){2}|(?:\(0[1-9][0-9]{1,2}\)[ -]?|0[1-9][0-9]{1,2}[ -])[1-9][0-9]{6,7}(?:-[0-9]{1,5})?)(?![0-9])")]
+    private static partial Regex PhonePattern();
 }

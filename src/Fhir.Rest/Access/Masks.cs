@@ -2,10 +2,11 @@ using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace FhirArchive.Archive.Masking;
+namespace FhirArchive.Rest.Access;
 
 /// <summary>
-/// The masking functions (脱敏), one per kind of value, on the text as written. Characters are counted as the reader
+/// The masking functions (脱敏), one per kind of value (used by the Masking module on every read path, and by the audit
+/// trail for the searched values it records), on the text as written. Characters are counted as the reader
 /// sees them (text elements: a Chinese character, a surrogate pair or a combined accent is one), and at least
 /// <see cref="MinHidden"/> of them are always hidden (all of a shorter value): a short value is never shown whole.
 /// </summary>

@@ -48,7 +48,7 @@ public sealed class AuditMiddleware(RequestDelegate next, AuditTrail trail, Pati
     }
 
     /// <summary>Searches (GET query or POST form) and operations carry their parameters, as BALP's query entity asks.</summary>
-    /// <summary>Under field encryption the searched identifiers are kept as their blind index (<see cref="ProtectedQuery"/>).</summary>
+    /// <summary>Searched identifiers, phones and ID card numbers are kept blinded or masked, never in clear (<see cref="ProtectedQuery"/>).</summary>
     private static string? QueryOf(HttpContext http, Interaction interaction, Storage.Encryption.FieldEncryption encryption)
     {
         var req = http.Request;

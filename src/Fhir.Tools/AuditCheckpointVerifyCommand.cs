@@ -34,7 +34,7 @@ public static class AuditCheckpointVerifyCommand
         List<(long, byte[])>? chain = null;
         try
         {
-            key = Sm2Key.FromPem(File.ReadAllText(positional[1]));
+            key = Sm2KeyFile.LoadPublic(positional[1], "checkpoint signer's public key");
             checkpoint = ReadCheckpoint(positional[0]);
             previous = after is null ? new ChainCheckpoint(0, Sm3.Genesis, "", "", []) : ReadCheckpoint(after);
             if (events is not null) chain = ReadChain(events);

@@ -21,15 +21,10 @@ public static class HealthCardIssueCommand
             return 2;
         }
         Sm2Key key;
-        try { key = Sm2Key.FromPem(File.ReadAllText(args[0])); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+        try { key = Sm2KeyFile.Load(args[0], "card platform's private key / 平台私钥"); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)
         {
             error.WriteLine($"{args[0]}: {e.Message}");
-            return 1;
-        }
-        if (!key.HasPrivateKey)
-        {
-            error.WriteLine($"{args[0]} holds only a public key: give the platform's private key / 需要私钥");
             return 1;
         }
         string code;

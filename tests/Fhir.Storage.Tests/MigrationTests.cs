@@ -125,6 +125,26 @@ public abstract class MigrationTestsBase
         await Assert.ThrowsAnyAsync<Exception>(() => db.Database.ExecuteSqlRawAsync("""DELETE FROM "AuditRecord" """));
     }
 
+    /// <summary>Access requests of version 16: the record found moves to its column; no identifier stays in clear.</summary>
+    [FhirFact]
+    public async Task Version_16_access_requests_keep_their_record_and_lose_the_clear_identifier()
+    {
+        var options = NewDatabase();
+        await using var db = new FhirDbContext(options);
+        await SchemaMigrator.MigrateAsync(db, Dialect, upTo: 16);
+        // Literals only, so the statement is built as text.
+        var legacy = $$"""
+            INSERT INTO "AccessRequest" ("Id", "Subject", "Requester", "Organization", "Purpose", "PeriodStart", "PeriodEnd", "Salt", "CodeHash", "Created", "Expires", "Attempts", "Status")
+            VALUES ('r1', 'Patient/p1', 'dr', 'Organization/h', 'TREAT', 0, 0, {{Bytes("")}}, {{Bytes("")}}, 0, 0, 0, 'pending'),
+                   ('r2', 'identifier:urn:oid:2.16.156.10011.1.3|110105199003071234', 'dr', 'Organization/h', 'TREAT', 0, 0, {{Bytes("")}}, {{Bytes("")}}, 0, 0, 1, 'void')
+            """;
+        await db.Database.ExecuteSqlRawAsync(legacy);
+        await SchemaMigrator.MigrateAsync(db, Dialect);
+        var rows = await db.AccessRequests.OrderBy(r => r.Id).ToListAsync();
+        Assert.Equal(("Patient/p1", "Patient/p1"), (rows[0].Subject, rows[0].Patient));
+        Assert.Equal(("identifier:row:r2", null), (rows[1].Subject, rows[1].Patient));
+    }
+
     private string Bytes(string text) =>
         Dialect == SqlDialect.Sqlite ? $"X'{Convert.ToHexString(System.Text.Encoding.UTF8.GetBytes(text))}'" : $"'\\x{Convert.ToHexString(System.Text.Encoding.UTF8.GetBytes(text))}'::bytea";
 }

@@ -9,8 +9,13 @@ public sealed class AccessRequestRow
 {
     /// <summary>Random, unguessable (32 hex digits): it is half of what $grant-access needs, the code the other half.</summary>
     public string Id { get; set; } = "";
-    /// <summary>"Patient/{id}" when the record is known; otherwise the identifier asked for, so per-patient limits apply alike.</summary>
+    /// <summary>
+    /// What the caller named, the per-record limit's key (<see cref="RequestSubjects"/>): "Patient/{id}", or
+    /// "identifier:" and a keyed hash of the identifier — never the number in clear, nor what it resolved to.
+    /// </summary>
     public string Subject { get; set; } = "";
+    /// <summary>"Patient/{id}" of the record found (what a code confirms); null when none was.</summary>
+    public string? Patient { get; set; }
     /// <summary>Who asks (the practitioner, else the client or user subject): the per-requester rate limit's key.</summary>
     public string Requester { get; set; } = "";
     public string Organization { get; set; } = "";

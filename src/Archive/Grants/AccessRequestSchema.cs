@@ -4,11 +4,14 @@ using Microsoft.EntityFrameworkCore;
 
 namespace FhirArchive.Archive.Grants;
 
-/// <summary>The pending access requests' table (migration 6) and its mapping.</summary>
+/// <summary>The pending access requests' table (migrations 6 and 17) and its mapping.</summary>
 public static class AccessRequestSchema
 {
     public static readonly SchemaPart Part = new("access-requests",
-        [new(6, "Pending access requests (one-time codes of Patient/$request-access)", AccessRequests)], Map);
+        [
+            new(6, "Pending access requests (one-time codes of Patient/$request-access)", AccessRequests),
+            new(17, "Access requests: the record found in its own column, no identifier kept in clear", SubjectWithoutNumbers),
+        ], Map);
 
     private static void Map(ModelBuilder b) => b.Entity<AccessRequestRow>(e =>
     {
@@ -32,6 +35,19 @@ public static class AccessRequestSchema
             """;
         yield return """CREATE INDEX "IX_AccessRequest_Requester" ON "AccessRequest" ("Requester", "Created")""";
         yield return """CREATE INDEX "IX_AccessRequest_Subject" ON "AccessRequest" ("Subject", "Created")""";
+    }
+
+    /// <summary>
+    /// The record a request found moves to "Patient" (a code confirms it); "Subject" keeps what the caller named. An
+    /// identifier kept in clear (an unknown record asked for by ID card number) cannot be hashed in SQL: it is replaced
+    /// by a key of its own row, so such a row still counts for its requester but no longer for the identifier — for at
+    /// most one rate window after the upgrade.
+    /// </summary>
+    private static IEnumerable<string> SubjectWithoutNumbers(SqlDialect d)
+    {
+        yield return """ALTER TABLE "AccessRequest" ADD COLUMN "Patient" text NULL""";
+        yield return """UPDATE "AccessRequest" SET "Patient" = "Subject" WHERE "Subject" LIKE 'Patient/%'""";
+        yield return """UPDATE "AccessRequest" SET "Subject" = 'identifier:row:' || "Id" WHERE "Subject" LIKE 'identifier:%'""";
     }
 }
 

@@ -58,7 +58,7 @@ public static class AccessRequests
         var requestId = AccessCodes.NewRequestId();
         var row = new AccessRequestRow
         {
-            Id = requestId, Subject = subject, Requester = requester, Organization = caller.Organization!, Practitioner = caller.Practitioner,
+            Id = requestId, Subject = subject, Patient = patient is null ? null : "Patient/" + patient.ResourceId, Requester = requester, Organization = caller.Organization!, Practitioner = caller.Practitioner,
             Recipient = phone is null ? null : to, Purpose = purpose, PeriodStart = start.UtcTicks, PeriodEnd = end.UtcTicks,
             Salt = salt, CodeHash = AccessCodes.Hash(salt, requestId, code), Created = now.UtcTicks,
             Expires = now.AddMinutes(options.CodeMinutes).UtcTicks,
@@ -97,7 +97,7 @@ public static class AccessRequests
         Func<string, bool> serves, DateTimeOffset now, CancellationToken ct)
     {
         var row = await FindAsync(s, requestId, ct);
-        if (row is null || row.Organization != caller.Organization || !serves(row.Purpose) || row.Subject.Split('/') is not ["Patient", var patientId])
+        if (row is null || row.Organization != caller.Organization || !serves(row.Purpose) || row.Patient?.Split('/') is not ["Patient", var patientId])
             return (null, null, FhirException.NotFound($"Request '{requestId}' is not known / 请求不存在"));
         switch (row.Status)
         {

@@ -34,7 +34,7 @@ public static class GrantAccessEndpoint
     private sealed record Decision(StoredResource? Consent, FhirException? Refusal);
 
     private static async Task Handle(HttpContext ctx, IResourceStore store, ResourceWriter writer, RecordLookup lookup, IHealthCardVerifier cards,
-        GrantOptions options, TimeProvider clock)
+        GrantOptions options, RequestSubjects subjects, TimeProvider clock)
     {
         var caller = ctx.GetCaller();
         RecordLookup.RequireInstitutionClinician(caller, "$grant-access");
@@ -65,21 +65,22 @@ public static class GrantAccessEndpoint
                 var patient = await lookup.PatientAsync(s, caller, patientId, identifier, ctx.RequestAborted);
                 // A card attempt counts against the same limits as a code request, so card numbers cannot be tried at will.
                 var requester = caller.Practitioner ?? caller.Subject;
-                var subject = RequestLimits.Subject(patient?.ResourceId, patientId, identifier);
+                // Keyed on what was sent (the id or the identifier), not on the record found: unknown and known alike.
+                var subject = subjects.Of(patientId, identifier);
                 await RequestLimits.CheckAsync(s, options, requester, subject, now, ctx.RequestAborted);
                 // Unknown, closed and another's card look alike (a code refused as such says why: that tells nothing of the record).
                 if (patient is null || card.CardId is null || !HealthCard.Belongs(patient, card.CardId))
                 {
-                    await AccessRequests.AddAsync(s, CardAttempt(caller, requester, subject, asked, now, AccessRequestStatus.Void), ctx.RequestAborted);
+                    await AccessRequests.AddAsync(s, CardAttempt(caller, requester, subject, patient, asked, now, AccessRequestStatus.Void), ctx.RequestAborted);
                     return new Decision(null, CardRefusal(card));
                 }
                 // Spent only now, in the session that writes the grant: a replay is the refusal.
                 if (!await HealthCard.SpendAsync(s, card, ctx.RequestAborted))
                 {
-                    await AccessRequests.AddAsync(s, CardAttempt(caller, requester, subject, asked, now, AccessRequestStatus.Void), ctx.RequestAborted);
+                    await AccessRequests.AddAsync(s, CardAttempt(caller, requester, subject, patient, asked, now, AccessRequestStatus.Void), ctx.RequestAborted);
                     return new Decision(null, Duplicate);
                 }
-                await AccessRequests.AddAsync(s, CardAttempt(caller, requester, subject, asked, now, AccessRequestStatus.Granted), ctx.RequestAborted);
+                await AccessRequests.AddAsync(s, CardAttempt(caller, requester, subject, patient, asked, now, AccessRequestStatus.Granted), ctx.RequestAborted);
                 var self = "Patient/" + patient.ResourceId;
                 var draft = RecordAccess(patient, self, new ConsentVerification(ConsentTerms.HealthCard, self, now), caller.Organization!, caller.Practitioner,
                     asked.Purpose, asked.Start, asked.End, now);
@@ -129,9 +130,9 @@ public static class GrantAccessEndpoint
         card.CardId is null && card.Refusal is not null ? new FhirException(422, card.IssueType ?? "security", card.Refusal) : FhirException.Unprocessable(CardNotVerified);
 
     /// <summary>A health-card authorisation without a prior request, kept as a decided request (no code) for the limits.</summary>
-    private static AccessRequestRow CardAttempt(Caller caller, string requester, string subject, AskedAccess asked, DateTimeOffset now, string status) => new()
+    private static AccessRequestRow CardAttempt(Caller caller, string requester, string subject, ElementNode? patient, AskedAccess asked, DateTimeOffset now, string status) => new()
     {
-        Id = AccessCodes.NewRequestId(), Subject = subject, Requester = requester, Organization = caller.Organization!, Practitioner = caller.Practitioner,
+        Id = AccessCodes.NewRequestId(), Subject = subject, Patient = patient is null ? null : "Patient/" + patient.ResourceId, Requester = requester, Organization = caller.Organization!, Practitioner = caller.Practitioner,
         Purpose = asked.Purpose, PeriodStart = asked.Start.UtcTicks, PeriodEnd = asked.End.UtcTicks, Salt = [], CodeHash = [],
         Created = now.UtcTicks, Expires = now.UtcTicks, Attempts = 1, Status = status,
     };

@@ -33,19 +33,15 @@ public static class GrantsModule
         else if (demo) services.AddSingleton<IHealthCardVerifier, PatientHealthCardVerifier>();
         else services.AddSingleton<IHealthCardVerifier, UnconfiguredHealthCardVerifier>();
         services.AddSingleton<RecordLookup>();
+        services.AddSingleton<RequestSubjects>();
         services.AddSingleton<IWriteInterceptor, ConsentGuardInterceptor>();
         return services;
     }
 
-    private static Sm2Key PlatformKey(HealthCardOptions options, string dataFolder)
-    {
-        var file = string.IsNullOrWhiteSpace(options.PlatformKeyFile) ? null : Path.GetFullPath(options.PlatformKeyFile, dataFolder);
-        string pem;
-        try { pem = file is null ? options.PlatformKey! : File.ReadAllText(file); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new InvalidOperationException($"Consent:HealthCard:PlatformKeyFile '{file}' cannot be read: {e.Message}", e); }
-        try { return Sm2Key.FromPem(pem); }
-        catch (FormatException e) { throw new InvalidOperationException($"The card platform's key (Consent:HealthCard:{(file is null ? "PlatformKey" : "PlatformKeyFile")}) is not an SM2 PEM key: {e.Message}", e); }
-    }
+    private static Sm2Key PlatformKey(HealthCardOptions options, string dataFolder) =>
+        string.IsNullOrWhiteSpace(options.PlatformKeyFile)
+            ? Sm2KeyFile.PublicFromPem(options.PlatformKey!, "card platform's key (Consent:HealthCard:PlatformKey)")
+            : Sm2KeyFile.LoadPublic(Path.GetFullPath(options.PlatformKeyFile, dataFolder), "card platform's key (Consent:HealthCard:PlatformKeyFile)");
 
     public static void MapGrants(this IEndpointRouteBuilder app)
     {

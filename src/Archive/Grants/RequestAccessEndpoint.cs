@@ -50,7 +50,7 @@ public static class RequestAccessEndpoint
         var (row, phone, institution) = await ResourceEndpoints.InSessionAsync(ctx, store, async s =>
         {
             var patient = await lookup.PatientAsync(s, caller, id, identifier, ctx.RequestAborted);
-            var subject = RequestLimits.Subject(patient?.ResourceId, id, identifier);
+            var subject = sp.GetRequiredService<RequestSubjects>().Of(id, identifier);
             var (row, phone) = await AccessRequests.IssueAsync(s, lookup, options, caller, patient, subject, recipient, asked.Purpose, asked.Start, asked.End,
                 code, now, ctx.RequestAborted);
             return (row, phone, await InstitutionNameAsync(s, caller, ctx.RequestAborted));

@@ -26,7 +26,7 @@ public readonly record struct MaskResult(bool Masked, bool Withheld)
 /// numbers written in any text (<see cref="Masks.FreeText"/>: narratives, notes, displays);</item>
 /// <item>a Binary's content and an Attachment's inline data (a document's content, an observation's value, a message's
 /// payload): FHIR JSON masked as a resource; other text masked as free text; opaque content (PDF, images) cannot be
-/// masked and is withheld (its data removed).</item>
+/// masked and is withheld (its data removed); content unknown to R4 (kept verbatim) that may hold either is withheld whole.</item>
 /// </list>
 /// </summary>
 public static class PersonDataMasker
@@ -54,12 +54,12 @@ public static class PersonDataMasker
 
     /// <summary>
     /// Whether a stored resource can hold anything to mask, read from its bytes without parsing: a person's resource,
-    /// a Binary, nested resources, a Reference by identifier, inline data (an Attachment's), or a run of 11 digits (a phone or an ID card number).
+    /// a Binary, nested resources, a Reference by identifier, inline data (an Attachment's), or what may be a phone or ID card number (<see cref="Masks.MayHoldNumber(ReadOnlySpan{byte})"/>).
     /// </summary>
     public static bool MayHold(string type, ReadOnlySpan<byte> json) =>
         PersonTypes.Contains(type) || type is "Binary" or "Bundle" or "Parameters"
         || json.IndexOf("\"contained\""u8) >= 0 || json.IndexOf("\"identifier\":{"u8) >= 0 || json.IndexOf("\"data\":"u8) >= 0
-        || Masks.HasDigitRun(json, 11);
+        || Masks.MayHoldNumber(json);
 
     private static MaskResult Walk(ElementNode node, bool person, MaskView view, IReadOnlySet<string> own, ref bool masked)
     {
@@ -91,15 +91,25 @@ public static class PersonDataMasker
                 masked |= node.Remove(child);
                 continue;
             }
-            // An Attachment: its inline data as a Binary's.
-            if (child.Type == "Attachment")
+            // Content the server does not know, kept verbatim by the lenient parser (an Observation.valueAttachment
+            // written as R5 has it: R4's Observation.value[x] has no Attachment), cannot be masked by its type: it is
+            // withheld whenever it may hold inline data or a number.
+            if (child.RawJson is { } raw)
             {
-                result = result.With(MaskContent(child, view));
-                masked |= MaskText(child.Child("title"));
+                if (raw.Contains("\"data\"", StringComparison.Ordinal) || Masks.MayHoldNumber(raw))
+                {
+                    node.Remove(child);
+                    result = result.With(new MaskResult(false, true));
+                }
                 continue;
             }
+            // An Attachment, wherever it is (valueAttachment of a choice or an extension too): its inline data as a Binary's.
             switch (child.Type)
             {
+                case "Attachment":
+                    result = result.With(MaskContent(child, view));
+                    masked |= MaskText(child.Child("title"));
+                    break;
                 case "Identifier" when person:
                     if (!own.Contains(child.Child("system")?.Value ?? "")) masked |= MaskIdentifier(child);
                     break;
@@ -116,12 +126,26 @@ public static class PersonDataMasker
                     if (!own.Contains(identifier.Child("system")?.Value ?? "")) masked |= MaskIdentifier(identifier);
                     masked |= MaskText(child.Child("display"));
                     break;
+                case var _ when !child.IsPrimitive:
+                    result = result.With(Walk(child, person, view, own, ref masked));
+                    continue;
                 default:
-                    if (child.IsPrimitive) masked |= MaskText(child);
-                    else result = result.With(Walk(child, person, view, own, ref masked));
+                    masked |= MaskText(child);
                     break;
             }
+            // What was masked by its type above keeps its extensions (a primitive's too: "_status"), which may hold
+            // anything, an Attachment or a number in text included: they are walked as any element.
+            result = result.With(WalkExtensions(child, person, view, own, ref masked));
         }
+        return result;
+    }
+
+    private static MaskResult WalkExtensions(ElementNode node, bool person, MaskView view, IReadOnlySet<string> own, ref bool masked)
+    {
+        var result = default(MaskResult);
+        foreach (var extension in node.Children.ToList())
+            if (extension.Name is "extension" or "modifierExtension")
+                result = result.With(Walk(extension, person, view, own, ref masked));
         return result;
     }
 

@@ -96,12 +96,6 @@ public sealed class SigningKeys
     private static void Save(string file, AsymmetricAlgorithm key)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
-        var pem = key.ExportPkcs8PrivateKeyPem();
-        using (var f = new FileStream(file, FileMode.CreateNew, FileAccess.Write))
-        {
-            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            using var w = new StreamWriter(f);
-            w.Write(pem);
-        }
+        Sm2KeyFile.WriteNew(file, key.ExportPkcs8PrivateKeyPem());
     }
 }

@@ -5,6 +5,8 @@ using FhirArchive.Archive.Grants;
 using FhirArchive.Archive.Tests.Records;
 using FhirArchive.Auth.State;
 using FhirArchive.Crypto;
+using FhirArchive.Storage;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit;
@@ -227,6 +229,36 @@ public abstract class HealthCardTestsBase<TFixture>(TFixture fx) : GrantTestsBas
         Assert.Equal(GrantAccessEndpoint.CardNotVerified, anotherText);
         Assert.Equal((anotherIssue, anotherText), (unknownIssue, unknownText));
         Assert.Empty(await C.SearchIdsAsync($"/Consent?patient=Patient/{patient}"));
+    }
+
+    [FhirFact]
+    public async Task The_rate_limit_counts_what_the_caller_sent_so_known_and_unknown_identifiers_are_answered_alike_and_none_is_kept_in_clear()
+    {
+        var limit = _services.GetRequiredService<GrantOptions>().RateLimit;
+        var (patient, idCard, _) = await NewResidentAsync(phone: "");
+        var unknownIdCard = Residents.IdCard("female", "1991-03-04");
+        var (doctor, _) = NewDoctor();
+        Task<HttpResponseMessage> Grant(string name, string value) =>
+            Post("/Patient/$grant-access", Params(("method", "Code", "health-card"), (name, "String", value), ("card", "String", Code("HC-WRONG-" + Unique()))), doctor);
+        // Wrong cards for the known record named by its id count under that id, not under the record it is.
+        for (var i = 0; i < limit; i++) Assert.Equal(HttpStatusCode.UnprocessableEntity, (await Grant("patient", $"Patient/{patient}")).StatusCode);
+        // By identifier, known and unknown get the same answers attempt by attempt, and the same 429 after as many;
+        // the identifier with or without its system is one key.
+        for (var i = 0; i <= limit; i++)
+        {
+            var system = i % 2 == 0 ? "urn:oid:2.16.156.10011.1.3|" : "";
+            var known = await Grant("identifier", system + idCard);
+            var unknown = await Grant("identifier", system + unknownIdCard);
+            Assert.Equal(i < limit ? HttpStatusCode.UnprocessableEntity : HttpStatusCode.TooManyRequests, known.StatusCode);
+            Assert.Equal(known.StatusCode, unknown.StatusCode);
+            Assert.Equal(await Issue(known), await Issue(unknown));
+        }
+        // The requests table keeps what was named as a keyed hash: neither number in clear.
+        await using var db = await _services.GetRequiredService<IDbContextFactory<FhirDbContext>>().CreateDbContextAsync();
+        var rows = await db.AccessRequests.Where(r => r.Patient == $"Patient/{patient}" || r.Subject.StartsWith("identifier:")).Select(r => new { r.Subject, r.Patient }).ToListAsync();
+        Assert.Contains(rows, r => r.Subject == $"Patient/{patient}");
+        Assert.Contains(rows, r => r.Subject.StartsWith("identifier:", StringComparison.Ordinal) && r.Patient == $"Patient/{patient}");
+        Assert.DoesNotContain(rows, r => r.Subject.Contains(idCard[..14], StringComparison.Ordinal) || r.Subject.Contains(unknownIdCard[..14], StringComparison.Ordinal));
     }
 
     [FhirFact]

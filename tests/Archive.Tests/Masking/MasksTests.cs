@@ -248,6 +248,71 @@ public sealed class PersonDataMaskerTests
     }
 
     [Fact]
+    public void A_choice_typed_attachment_is_masked_or_withheld_as_any_attachment()
+    {
+        string B64(string s) => Convert.ToBase64String(Encoding.UTF8.GetBytes(s));
+        // Observation.valueAttachment (as R5 has it) and in a component, an extension's valueAttachment (on the resource, on
+        // a primitive, on a Reference); the JSON in the stored (canonical) order, as ParseStored reads it.
+        var json = $$$"""
+            {"resourceType":"Observation",
+             "extension":[{"url":"http://example.org/x","valueAttachment":{"contentType":"text/plain","data":"{{{B64("家属电话13700002222")}}}"}}],
+             "status":"final","_status":{"extension":[{"url":"http://example.org/s","valueAttachment":{"contentType":"application/pdf","data":"JVBERi0xLjQ="}}]},
+             "code":{"text":"scan"},
+             "subject":{"extension":[{"url":"http://example.org/r","valueAttachment":{"contentType":"image/png","data":"iVBORw0KGgo="}}],"identifier":{"value":"x"}},
+             "valueAttachment":{"contentType":"application/pdf","data":"JVBERi0xLjQ=","title":"report 13812341234"},
+             "component":[{"code":{"text":"c"},"valueAttachment":{"contentType":"text/plain","data":"{{{B64("身份证110105198006153710")}}}"}}]}
+            """;
+        Assert.True(PersonDataMasker.MayHold("Observation", Encoding.UTF8.GetBytes(json)));
+        var observation = Parse(json);
+        var r = PersonDataMasker.Mask(observation, MaskView.Masked);
+        Assert.True(r.Masked);
+        Assert.True(r.Withheld);
+        // R4's Observation.value[x] has no Attachment (R5's has): kept verbatim as unknown content, it is withheld whole.
+        Assert.Null(observation.Child("valueAttachment"));
+        Assert.Null(observation.Child("component")!.Child("valueAttachment"));
+        var shown = Encoding.UTF8.GetString(FhirJsonSerializer.SerializeToUtf8Bytes(observation));
+        foreach (var clear in new[] { "JVBERi0xLjQ=", "iVBORw0KGgo=", "13812341234", "13700002222" }) Assert.DoesNotContain(clear, shown);
+        var extension = observation.Child("extension")!.Child("value")!;
+        Assert.Equal("家属电话137****2222", Encoding.UTF8.GetString(Convert.FromBase64String(extension.Child("data")!.Value!)));
+        // On a primitive (_status) and on a Reference: extensions are walked wherever they are.
+        Assert.Null(observation.Child("status")!.Child("extension")!.Child("value")!.Child("data"));
+        Assert.Null(observation.Child("subject")!.Child("extension")!.Child("value")!.Child("data"));
+    }
+
+    [Theory]
+    [InlineData("电话138 1234 5678。", "电话138******5678。")]
+    [InlineData("电话138-1234-5678。", "电话138******5678。")]
+    [InlineData("电话+8613812345678", "电话+86*******5678")]
+    [InlineData("电话+86 138 1234 5678", "电话+86**********5678")]
+    [InlineData("电话0086-13812345678", "电话008*********5678")]
+    [InlineData("座机010-12345678", "座机010*****5678")]
+    [InlineData("座机(0571)8765432", "座机(05******5432")]
+    [InlineData("座机0571-87654321-123", "座机057**********-123")]
+    [InlineData("座机 0571 87654321", "座机 057******4321")]
+    [InlineData("座机(0571) 8765432", "座机(05*******5432")]
+    [InlineData("旧身份证110105800615371", "旧身份证110105*****5371")]
+    [InlineData("身份证11010519800615371X号", "身份证110105********371X号")]
+    [InlineData("身份证11010519800615371x", "身份证110105********371x")]
+    public void Free_text_masks_separated_prefixed_and_landline_phones_and_old_and_x_id_cards(string text, string masked) =>
+        Assert.Equal(masked, Masks.FreeText(text));
+
+    [Theory]
+    [InlineData("复查日期2024-01-02 10:30，2024-01-02至2024-03-15")]
+    [InlineData("住址邮编100020，血压128/80 mmHg，体重70.5 kg")]
+    [InlineData("LOINC 8302-2 与 29463-7，8480-6")]
+    [InlineData("血糖 5.6 mmol/L，计数 1234567 次，金额 12,345,678.90 元")]
+    [InlineData("记录号 50010120261200001，订单 123456789012345")] // 15 digits that are no date of birth: no old ID card
+    public void Free_text_leaves_dates_postal_codes_codes_and_quantities_alone(string text) => Assert.Equal(text, Masks.FreeText(text));
+
+    [Fact]
+    public void A_separated_phone_in_stored_bytes_is_worth_parsing()
+    {
+        Assert.True(PersonDataMasker.MayHold("Observation", """{"resourceType":"Observation","note":[{"text":"电话138 1234 5678"}]}"""u8));
+        Assert.True(PersonDataMasker.MayHold("Observation", """{"resourceType":"Observation","note":[{"text":"座机(0571)8765432"}]}"""u8));
+        Assert.False(PersonDataMasker.MayHold("Observation", """{"resourceType":"Observation","effectiveDateTime":"2026-11-01T09:00:00+08:00","valueQuantity":{"value":128}}"""u8));
+    }
+
+    [Fact]
     public void A_resource_with_nothing_to_mask_is_told_from_its_bytes()
     {
         Assert.False(PersonDataMasker.MayHold("Observation", """{"resourceType":"Observation","valueQuantity":{"value":128}}"""u8));

@@ -10,7 +10,7 @@ public static class AccessRequestSchema
     public static readonly SchemaPart Part = new("access-requests",
         [
             new(6, "Pending access requests (one-time codes of Patient/$request-access)", AccessRequests),
-            new(17, "Access requests: the record found in its own column, no identifier kept in clear", SubjectWithoutNumbers),
+            new(19, "Access requests: the record found in its own column, no identifier kept in clear", SubjectWithoutNumbers),
         ], Map);
 
     private static void Map(ModelBuilder b) => b.Entity<AccessRequestRow>(e =>

@@ -2,7 +2,7 @@ namespace FhirArchive.Storage.Schema;
 
 /// <summary>
 /// The resource store's own schema steps, written for both dialects (they differ only in a few column types). The
-/// other tables' steps are their parts' (<see cref="SchemaPart"/>): 4, 8, 9, 10 the audit trail's, 6 and 17 the access
+/// other tables' steps are their parts' (<see cref="SchemaPart"/>): 4, 8, 9, 10, 15 the audit trail's, 6 and 19 the access
 /// requests', 7 the authorisation server's grant state; 3 was never released.
 /// </summary>
 internal static class Migrations

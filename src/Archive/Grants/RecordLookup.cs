@@ -52,13 +52,6 @@ public sealed class RecordLookup(SearchParser parser)
         return mobile?.Child("value")?.Value;
     }
 
-    /// <summary>138****1234: the first three and the last four digits.</summary>
-    public static string MaskPhone(string phone)
-    {
-        var digits = new string(phone.Where(char.IsAsciiDigit).ToArray());
-        return digits.Length >= 7 ? digits[..3] + "****" + digits[^4..] : "****";
-    }
-
     /// <summary>RelatedPerson/{id} when it is an active RelatedPerson of Patient/{patientId}; null otherwise.</summary>
     public static async Task<ElementNode?> RelatedPersonOfAsync(IWriteSession s, string? reference, string patientId, CancellationToken ct)
     {

@@ -65,7 +65,7 @@ public static class RequestAccessEndpoint
         var result = FhirParameters.Create();
         FhirParameters.Add(result, "request", row.Id, "string");
         FhirParameters.Add(result, "expires", FhirInstant.ToSecond(new DateTimeOffset(row.Expires, TimeSpan.Zero)), "instant");
-        FhirParameters.Add(result, "phone", RecordLookup.MaskPhone(phone), "string");
+        FhirParameters.Add(result, "phone", Masks.Phone(phone), "string");
         FhirParameters.Add(result, "start", FhirInstant.ToSecond(asked.Start), "dateTime");
         FhirParameters.Add(result, "end", FhirInstant.ToSecond(asked.End), "dateTime");
         FhirParameters.Add(result, "attempts", options.MaxAttempts.ToString(CultureInfo.InvariantCulture), "integer");

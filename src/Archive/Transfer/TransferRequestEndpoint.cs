@@ -101,7 +101,7 @@ public static class TransferRequestEndpoint
         var result = FhirParameters.Create();
         FhirParameters.Add(result, "request", row.Id, "string");
         FhirParameters.Add(result, "expires", FhirInstant.ToSecond(new DateTimeOffset(row.Expires, TimeSpan.Zero)), "instant");
-        FhirParameters.Add(result, "phone", RecordLookup.MaskPhone(phone), "string");
+        FhirParameters.Add(result, "phone", Masks.Phone(phone), "string");
         FhirParameters.Add(result, "attempts", grants.MaxAttempts.ToString(CultureInfo.InvariantCulture), "integer");
         await FhirFormats.WriteNodeAsync(ctx, 200, result);
     }

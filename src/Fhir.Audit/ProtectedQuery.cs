@@ -53,8 +53,7 @@ public static class ProtectedQuery
     /// <summary>The protected parameter a name searches with encryption off (a chain's last one; sourceIdentifier an identifier), or null.</summary>
     private static string? ProtectedParameter(string name)
     {
-        if (IdentifierParameters.Contains(name)) return "identifier";
-        var param = name[(name.LastIndexOf('.') + 1)..].Split(':')[0];
+        var param = Searched(name, null).Param.Split(':')[0];
         return ClearProtected.Contains(param) ? param : null;
     }
 

@@ -1,6 +1,4 @@
 using System.Security.Cryptography;
-using System.Text;
-using FhirArchive.Crypto;
 using FhirArchive.Rest.Infrastructure;
 using FhirArchive.Storage;
 using FhirArchive.Storage.Encryption;
@@ -55,5 +53,5 @@ public sealed class RequestSubjects(FieldEncryption encryption)
 
     private string Hash(string value) => encryption.Enabled
         ? encryption.Blind(Domain, value)
-        : Convert.ToHexStringLower(Sm3.Hmac(_key, Encoding.UTF8.GetBytes(Domain + "\0" + value)), 0, 16);
+        : FieldEncryption.KeyedTag(_key, Domain, value);
 }

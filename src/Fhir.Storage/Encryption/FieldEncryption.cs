@@ -150,12 +150,20 @@ public sealed partial class FieldEncryption
     public string Blind(string domain, string value)
     {
         var keys = _keys ?? throw new InvalidOperationException("Field encryption is off.");
+        return BlindPrefix + KeyedTag(keys.IndexKey, domain, value);
+    }
+
+    /// <summary>
+    /// The first 128 bits of HMAC-SM3 under <paramref name="key"/> over domain ‖ 0x00 ‖ value, in lower-case hex: the
+    /// blind index's tag, also for a keyed hash under another key (an access request's identifier with encryption off).
+    /// </summary>
+    public static string KeyedTag(byte[] key, string domain, string value)
+    {
         var d = Encoding.UTF8.GetBytes(domain);
         var message = new byte[d.Length + 1 + Encoding.UTF8.GetByteCount(value)];
         d.CopyTo(message, 0);
         Encoding.UTF8.GetBytes(value, message.AsSpan(d.Length + 1));
-        var mac = Sm3.Hmac(keys.IndexKey, message);
-        return BlindPrefix + Convert.ToHexStringLower(mac, 0, 16);
+        return Convert.ToHexStringLower(Sm3.Hmac(key, message), 0, 16);
     }
 
     /// <summary>The domain of a search-index row: its resource type and its parameter ("Patient.identifier"; suffixes such as ":of-type" count as their parameter; "*" when the type is unknown).</summary>

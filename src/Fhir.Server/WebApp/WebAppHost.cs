@@ -21,6 +21,9 @@ public static class WebAppHost
     /// <summary>The folder the build copied the bundle into (next to the server's assembly).</summary>
     public static string Folder => System.IO.Path.Combine(AppContext.BaseDirectory, "app");
 
+    /// <summary>Whether /app is served: WebApp:Enabled (default true) and the bundle built.</summary>
+    public static bool Served(IConfiguration c) => c.GetValue("WebApp:Enabled", true) && Directory.Exists(Folder);
+
     public static bool RegisterClientOn(IConfiguration c) => c.GetValue("WebApp:RegisterClient", FhirServer.DemoAccountsOn(c));
 
     /// <summary>The app as a public client (PKCE, no secret, no roles of its own: a person's token carries the person's).</summary>
@@ -38,7 +41,7 @@ public static class WebAppHost
     public static void UseWebApp(this WebApplication app)
     {
         if (!app.Configuration.GetValue("WebApp:Enabled", true)) return;
-        if (!Directory.Exists(Folder))
+        if (!Served(app.Configuration))
         {
             app.Logger.LogWarning("The web app was not built ({Folder} is missing): /app is not served. Web 应用未构建。", Folder);
             return;

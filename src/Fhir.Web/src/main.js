@@ -85,6 +85,11 @@ function Login({ error }) {
     </section>`;
 }
 
+/** Whether a navigation entry is the current screen (a record opened from the search belongs to the search). */
+function current(entry, path = "") {
+  return path.startsWith(entry) || (entry === "/find" && path.startsWith("/record/"));
+}
+
 function Shell({ who, nav = [], path, children }) {
   return html`
     <a class="skip" href="#main">跳到正文 / Skip to content</a>
@@ -100,7 +105,7 @@ function Shell({ who, nav = [], path, children }) {
       </div>
     </header>
     ${nav.length ? html`<nav aria-label=${t("app.nav")}><ul>${nav.map(([p, key]) => html`
-      <li><a href=${`#${p}`} aria-current=${path?.startsWith(p) ? "page" : undefined}>${t(key)}</a></li>`)}</ul></nav>` : null}
+      <li><a href=${`#${p}`} aria-current=${current(p, path) ? "page" : undefined}>${t(key)}</a></li>`)}</ul></nav>` : null}
     <main id="main" tabindex="-1">${children}</main>`;
 }
 

@@ -351,6 +351,21 @@ public abstract class MhdTestsBase<TFixture>(TFixture fx) : IAsyncLifetime where
     private static JsonObject Folder(JsonObject bundle) => bundle["entry"]!.AsArray().Select(e => e!["resource"]!.AsObject())
         .Single(r => (string?)r["code"]?["coding"]?[0]?["code"] == "folder");
 
+    /// <summary>Each broken submission is refused with 422 naming its rule, and its document is not stored.</summary>
+    private async Task AssertRefusedAsync(Func<JsonObject> submission, (string Rule, Action<JsonObject> Break)[] cases)
+    {
+        foreach (var (rule, breakIt) in cases)
+        {
+            var bundle = submission();
+            var master = (string)Doc(bundle)["masterIdentifier"]!["value"]!;
+            breakIt(bundle);
+            var (r, body) = await ProvideAsync(bundle);
+            Assert.True(r.StatusCode == HttpStatusCode.UnprocessableEntity, $"{rule}: {r.StatusCode} {body}");
+            AssertOutcome(body, rule);
+            Assert.Empty(await SearchAsync($"/DocumentReference?identifier={Uri.EscapeDataString(master)}"));
+        }
+    }
+
     [FhirFact]
     public async Task Inline_attachment_data_is_checked_as_a_Binary_s_bytes_and_kept()
     {
@@ -382,16 +397,7 @@ public abstract class MhdTestsBase<TFixture>(TFixture fx) : IAsyncLifetime where
             ("[attachment-hash]", b => Attachment(b)["hash"] = "6OMXIUMAFYfLdQhEaqCS61GZWAk="),
             ("[document-attachment]", b => Attachment(b)["url"] = "https://documents.example.org/hello.txt"),
         };
-        foreach (var (rule, breakIt) in cases)
-        {
-            var bundle = Inline();
-            var master = (string)Doc(bundle)["masterIdentifier"]!["value"]!;
-            breakIt(bundle);
-            var (r, body) = await ProvideAsync(bundle);
-            Assert.True(r.StatusCode == HttpStatusCode.UnprocessableEntity, $"{rule}: {r.StatusCode} {body}");
-            AssertOutcome(body, rule);
-            Assert.Empty(await SearchAsync($"/DocumentReference?identifier={Uri.EscapeDataString(master)}"));
-        }
+        await AssertRefusedAsync(Inline, cases);
     }
 
     [FhirFact]
@@ -409,16 +415,7 @@ public abstract class MhdTestsBase<TFixture>(TFixture fx) : IAsyncLifetime where
             ("[attachment-creation]", b => Attachment(b)["creation"] = DateTimeOffset.UtcNow.AddDays(2).ToString("yyyy-MM-ddTHH:mm:ssZ")),
             ("[attachment-creation]", b => Attachment(b)["creation"] = $"{DateTime.UtcNow.Year + 1}"),
         };
-        foreach (var (rule, breakIt) in cases)
-        {
-            var bad = Example("comprehensive-provide-bundle.json");
-            var master = (string)Doc(bad)["masterIdentifier"]!["value"]!;
-            breakIt(bad);
-            var (r, body) = await ProvideAsync(bad);
-            Assert.True(r.StatusCode == HttpStatusCode.UnprocessableEntity, $"{rule}: {r.StatusCode} {body}");
-            AssertOutcome(body, rule);
-            Assert.Empty(await SearchAsync($"/DocumentReference?identifier={Uri.EscapeDataString(master)}"));
-        }
+        await AssertRefusedAsync(() => Example("comprehensive-provide-bundle.json"), cases);
         // Minimal metadata may leave it out.
         var minimal = Example("comprehensive-provide-bundle.json");
         minimal["meta"]!["profile"] = JsonNode.Parse("""["https://profiles.ihe.net/ITI/MHD/StructureDefinition/IHE.MHD.Minimal.ProvideBundle"]""");
@@ -453,16 +450,7 @@ public abstract class MhdTestsBase<TFixture>(TFixture fx) : IAsyncLifetime where
                 Res(b, 0)["entry"]!.AsArray().Add(JsonNode.Parse("""{"item":{"reference":"urn:uuid:aaaaaaaa-bbbb-cccc-dddd-e00333300006"}}"""));
             }),
         };
-        foreach (var (rule, breakIt) in cases)
-        {
-            var bad = Example("comprehensive-provide-bundle.json");
-            var master = (string)Doc(bad)["masterIdentifier"]!["value"]!;
-            breakIt(bad);
-            var (r, body) = await ProvideAsync(bad);
-            Assert.True(r.StatusCode == HttpStatusCode.UnprocessableEntity, $"{rule}: {r.StatusCode} {body}");
-            AssertOutcome(body, rule);
-            Assert.Empty(await SearchAsync($"/DocumentReference?identifier={Uri.EscapeDataString(master)}"));
-        }
+        await AssertRefusedAsync(() => Example("comprehensive-provide-bundle.json"), cases);
     }
 
     [FhirFact]

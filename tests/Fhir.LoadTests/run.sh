@@ -107,7 +107,8 @@ port=$(free_port); base="http://127.0.0.1:$port"
 start_server() {
   dotnet "$dll" --urls "$base" >>"$tmp/server.log" 2>&1 &
   server_pid=$!
-  for _ in $(seq 1 120); do
+  # Up to 5 minutes: on a machine loaded by other builds the start-up took more than the minute allowed before.
+  for _ in $(seq 1 600); do
     curl -fs "$base/health" >/dev/null 2>&1 && break
     kill -0 "$server_pid" 2>/dev/null || { cat "$tmp/server.log"; exit 1; }
     sleep 0.5

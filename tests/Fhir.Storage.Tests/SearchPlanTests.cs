@@ -149,6 +149,39 @@ public abstract class SearchPlanTestsBase
         await Check(scenario, options, capture, singleProbe);
     }
 
+    private protected ResourceStore NewStore(DbContextOptions<FhirDbContext> options) =>
+        new(new Factory(options), new StorageOptions { Provider = Dialect == SqlDialect.Postgres ? "postgres" : "sqlite" });
+
+    /// <summary>
+    /// A page by offset that is not full ends the matches, so it gives the total: the search sends the snapshot and the
+    /// page, no count. A full page, or one after a row id, still counts.
+    /// </summary>
+    [FhirFact]
+    public async Task A_page_that_is_not_full_gives_the_total_without_a_count()
+    {
+        var (options, capture) = await LoadAsync();
+        using var store = NewStore(options);
+        // Patient 7's Observations coded c3: 6.
+        async Task<(int? Total, int Shown, int Counts)> Run(int count, int offset = 0, long? after = null)
+        {
+            var q = Query("Observation", One(new ReferencePredicate("patient", null, "p7", null)), One(new TokenPredicate("code", Loinc, true, "c3", true)));
+            (q.Count, q.Offset, q.AfterRowId) = (count, offset, after);
+            capture.Plans.Clear();
+            capture.On = true;
+            try
+            {
+                var r = await store.SearchAsync(q);
+                return (r.Total, r.Matches.Count, capture.Plans.Count(p => p.Sql.Contains("count(", StringComparison.OrdinalIgnoreCase)));
+            }
+            finally { capture.On = false; }
+        }
+        Assert.Equal((6, 6, 0), await Run(20));
+        Assert.Equal((6, 2, 0), await Run(4, offset: 4));
+        Assert.Equal((6, 4, 1), await Run(4));
+        Assert.Equal((6, 0, 1), await Run(4, offset: 8));
+        Assert.Equal((6, 6, 1), await Run(20, after: 0));
+    }
+
     /// <summary>A fresh database with the data loaded (and one index dropped), analysed.</summary>
     private protected async Task<(DbContextOptions<FhirDbContext>, PlanCapture)> LoadAsync(string? dropped = null)
     {
@@ -167,7 +200,7 @@ public abstract class SearchPlanTestsBase
     /// <summary>Runs the scenario with every statement explained, and checks the plans.</summary>
     private async Task Check(Scenario scenario, DbContextOptions<FhirDbContext> options, PlanCapture capture, bool singleProbe = false, string? dropped = null)
     {
-        using var store = new ResourceStore(new Factory(options), new StorageOptions { Provider = Dialect == SqlDialect.Postgres ? "postgres" : "sqlite" });
+        using var store = NewStore(options);
         capture.Plans.Clear();
         capture.On = true;
         try { await scenario.Run(store); }

@@ -163,10 +163,14 @@ public sealed class ResourceStore(IDbContextFactory<FhirDbContext> factory, Stor
         // neither appear in nor shift the later pages.
         query.SnapshotRowId ??= await db.Resources.MaxAsync(r => (long?)r.Id, ct) ?? 0;
         var q = SearchQueryBuilder.Build(db, query, Encryption.BlindCriteria(query.ResourceType, query.Criteria));
-        int? total = query.IncludeTotal || query.CountOnly ? await q.CountAsync(ct) : null;
-        if (query.CountOnly) return new SearchResult([], total, query.SnapshotRowId.Value);
-        if (query.AfterRowId is { } after) q = q.Where(r => r.Id > after);
-        var rows = await SearchQueryBuilder.Order(db, q, query.Sort).Skip(query.Offset).Take(query.Count).ToListAsync(ct);
+        if (query.CountOnly) return new SearchResult([], await q.CountAsync(ct), query.SnapshotRowId.Value);
+        var page = query.AfterRowId is { } after ? q.Where(r => r.Id > after) : q;
+        var rows = await SearchQueryBuilder.Order(db, page, query.Sort).Skip(query.Offset).Take(query.Count).ToListAsync(ct);
+        // A page by offset that is not full ends the matches: it gives the total without counting them again (a page
+        // after a row id does not: the rows before it are not known here).
+        int? total = !query.IncludeTotal ? null
+            : query.AfterRowId is null && rows.Count < query.Count && (query.Offset == 0 || rows.Count > 0) ? query.Offset + rows.Count
+            : await q.CountAsync(ct);
         return new SearchResult(rows.Select(ToStored).ToList(), total, query.SnapshotRowId.Value);
     }
 

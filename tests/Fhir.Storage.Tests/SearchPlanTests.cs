@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using FhirArchive.Fhir.Definitions;
 using FhirArchive.Storage.Schema;
 using FhirArchive.Storage.Search;
 using FhirArchive.Tests.Support;
@@ -84,6 +85,16 @@ public abstract class SearchPlanTestsBase
             var found = await store.SearchAsync(Query("Patient", One(new IdInPredicate(ids))));
             Assert.Equal(Patients / 10, found.Total);
         }),
+        // Patient/p7/$everything?_count=100 (first page): the compartment's members, then what they refer to
+        new("everything", ["IX_ReferenceIndex_Param"], 400, async store =>
+        {
+            var members = PatientCompartment();
+            var q = new SearchQuery { Types = [.. members.Keys, "Patient"], Count = 100 };
+            q.Criteria.Add(One(new CompartmentPredicate("Patient", "p7", members)));
+            var page = await store.SearchAsync(q);
+            Assert.Equal(1 + ObservationsPerPatient + EncountersPerPatient, page.Total);
+            Assert.NotEmpty(await store.IncludesAsync(page.Matches.Select(m => m.RowId).ToList(), null, null));
+        }),
         // Observation?patient=p7&_sort=-date&_count=50
         new("history", ["IX_ReferenceIndex_Param", "IX_DateIndex_Row"], 200, async store =>
         {
@@ -95,6 +106,12 @@ public abstract class SearchPlanTestsBase
         }),
     ];
 
+    /// <summary>The official Patient compartment: each member type with its linking parameters (as $everything searches it).</summary>
+    private static Dictionary<string, string[]> PatientCompartment() =>
+        FhirDefinitions.OpenDefinitionFile("CompartmentDefinition-patient.json").RootElement.GetProperty("resource").EnumerateArray()
+            .Where(r => r.TryGetProperty("param", out _))
+            .ToDictionary(r => r.GetProperty("code").GetString()!, r => r.GetProperty("param").EnumerateArray().Select(p => p.GetString()!).ToArray());
+
     private static Scenario Named(string name) => Scenarios.Single(s => s.Name == name);
 
     [FhirFact] public Task Identifier_is_one_probe_of_the_token_index() => Check(Named("identifier"), singleProbe: true);
@@ -102,6 +119,7 @@ public abstract class SearchPlanTestsBase
     [FhirFact] public Task Include_uses_the_reference_indexes() => Check(Named("include"));
     [FhirFact] public Task Chained_search_uses_the_token_and_reference_indexes() => Check(Named("chained"));
     [FhirFact] public Task Has_search_uses_the_token_and_reference_indexes() => Check(Named("has"));
+    [FhirFact] public Task Everything_uses_the_reference_index() => Check(Named("everything"));
     [FhirFact] public Task Sorted_page_by_date_uses_the_reference_and_date_indexes() => Check(Named("history"));
 
     /// <summary>The checks are not vacuous: with any one of the indexes a scenario needs dropped, its plan fails them.</summary>
@@ -131,6 +149,39 @@ public abstract class SearchPlanTestsBase
         await Check(scenario, options, capture, singleProbe);
     }
 
+    private protected ResourceStore NewStore(DbContextOptions<FhirDbContext> options) =>
+        new(new Factory(options), new StorageOptions { Provider = Dialect == SqlDialect.Postgres ? "postgres" : "sqlite" });
+
+    /// <summary>
+    /// A page by offset that is not full ends the matches, so it gives the total: the search sends the snapshot and the
+    /// page, no count. A full page, or one after a row id, still counts.
+    /// </summary>
+    [FhirFact]
+    public async Task A_page_that_is_not_full_gives_the_total_without_a_count()
+    {
+        var (options, capture) = await LoadAsync();
+        using var store = NewStore(options);
+        // Patient 7's Observations coded c3: 6.
+        async Task<(int? Total, int Shown, int Counts)> Run(int count, int offset = 0, long? after = null)
+        {
+            var q = Query("Observation", One(new ReferencePredicate("patient", null, "p7", null)), One(new TokenPredicate("code", Loinc, true, "c3", true)));
+            (q.Count, q.Offset, q.AfterRowId) = (count, offset, after);
+            capture.Plans.Clear();
+            capture.On = true;
+            try
+            {
+                var r = await store.SearchAsync(q);
+                return (r.Total, r.Matches.Count, capture.Plans.Count(p => p.Sql.Contains("count(", StringComparison.OrdinalIgnoreCase)));
+            }
+            finally { capture.On = false; }
+        }
+        Assert.Equal((6, 6, 0), await Run(20));
+        Assert.Equal((6, 2, 0), await Run(4, offset: 4));
+        Assert.Equal((6, 4, 1), await Run(4));
+        Assert.Equal((6, 0, 1), await Run(4, offset: 8));
+        Assert.Equal((6, 6, 1), await Run(20, after: 0));
+    }
+
     /// <summary>A fresh database with the data loaded (and one index dropped), analysed.</summary>
     private protected async Task<(DbContextOptions<FhirDbContext>, PlanCapture)> LoadAsync(string? dropped = null)
     {
@@ -149,7 +200,7 @@ public abstract class SearchPlanTestsBase
     /// <summary>Runs the scenario with every statement explained, and checks the plans.</summary>
     private async Task Check(Scenario scenario, DbContextOptions<FhirDbContext> options, PlanCapture capture, bool singleProbe = false, string? dropped = null)
     {
-        using var store = new ResourceStore(new Factory(options), new StorageOptions { Provider = Dialect == SqlDialect.Postgres ? "postgres" : "sqlite" });
+        using var store = NewStore(options);
         capture.Plans.Clear();
         capture.On = true;
         try { await scenario.Run(store); }

@@ -54,6 +54,9 @@ public sealed class SearchLimits
 
     /// <summary>The most comma-separated values in one parameter.</summary>
     public int MaxValues { get; set; } = 100;
+
+    /// <summary>The most matches a chained or _has parameter's inner search may have (more: 400 too-costly, never a cut answer).</summary>
+    public int MaxChainedMatches { get; set; } = 10_000;
 }
 
 /// <summary>The resources of a set the caller may see (see <see cref="SearchParser.ParseAsync"/>).</summary>
@@ -373,10 +376,7 @@ public sealed partial class SearchParser(SearchParameterRegistry registry, IReso
         foreach (var target in targets)
         {
             var (inner, _) = await ParseAsync(target, [new(chained, value)], strict: true, ct, session, visible);
-            inner.Count = 1000;
-            inner.IncludeTotal = false;
-            var found = session is null ? await store.SearchAsync(inner, ct) : await session.SearchAsync(inner, ct);
-            var matches = visible is null ? found.Matches : await visible(found.Matches);
+            var matches = await InnerMatchesAsync(inner, $"{refParam}.{chained}", ct, session, visible);
             alternatives.Add(new ReferenceToAnyPredicate(refParam, target, matches.Select(m => m.Id).ToList()));
         }
         return new SearchCriterion(alternatives);
@@ -390,12 +390,33 @@ public sealed partial class SearchParser(SearchParameterRegistry registry, IReso
         var (source, refParam, inner) = (parts[0], parts[1], parts[2]);
         Resources.ResourceWriter.CheckType(source);
         var (query, _) = await ParseAsync(source, [new(inner, value)], strict: true, ct, session, visible);
-        query.Count = 1000;
-        query.IncludeTotal = false;
-        var found = session is null ? await store.SearchAsync(query, ct) : await session.SearchAsync(query, ct);
-        var matches = visible is null ? found.Matches : await visible(found.Matches);
+        var matches = await InnerMatchesAsync(query, $"_has:{spec}", ct, session, visible);
         var ids = await store.ReferencedIdsAsync(matches.Select(m => m.RowId).ToList(), refParam, type, ct);
         return new SearchCriterion([new IdInPredicate(ids)]);
+    }
+
+    /// <summary>
+    /// Every match of a chained or _has parameter's inner search that the caller may see, read in batches by row id
+    /// under one snapshot. More than <see cref="SearchLimits.MaxChainedMatches"/> is refused (400 too-costly): a cut
+    /// inner result would answer the outer search wrongly, without saying so.
+    /// </summary>
+    private async Task<List<StoredResource>> InnerMatchesAsync(SearchQuery inner, string what, CancellationToken ct, IWriteSession? session, VisibleFilter? visible)
+    {
+        const int Batch = 1000;
+        (inner.Count, inner.IncludeTotal) = (Batch, false);
+        var result = new List<StoredResource>();
+        for (var read = 0; ; )
+        {
+            var found = session is null ? await store.SearchAsync(inner, ct) : await session.SearchAsync(inner, ct);
+            read += found.Matches.Count;
+            if (read > limits.MaxChainedMatches)
+                throw new FhirException(400, "too-costly",
+                    $"{what} matches more than {limits.MaxChainedMatches:N0} resources; narrow it (Search:MaxChainedMatches). " +
+                    $"{what} 匹配的资源超过 {limits.MaxChainedMatches:N0} 个，请缩小检索条件。");
+            result.AddRange(visible is null ? found.Matches : await visible(found.Matches));
+            if (found.Matches.Count < Batch) return result;
+            (inner.SnapshotRowId, inner.AfterRowId) = (found.Snapshot, found.Matches[^1].RowId);
+        }
     }
 
     /// <summary>identifier:of-type=type-system|type-code|value (indexed under "name:of-type").</summary>

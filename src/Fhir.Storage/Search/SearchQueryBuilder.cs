@@ -119,18 +119,20 @@ internal static class SearchQueryBuilder
             }
             case CompartmentPredicate cp:
             {
+                // One row-id set: the compartment resource's own row UNION ALL, per group of types sharing their linking
+                // parameters, the rows referring to it through one of them. An OR of one IN per group instead makes
+                // PostgreSQL scan every version row; one IN over the union is a probe of each index.
                 var (ctype, cid) = (cp.Compartment, cp.Id);
-                Expression<Func<ResourceVersionRow, bool>> member = cid is null ? r => r.ResourceType == ctype : r => r.ResourceType == ctype && r.ResourceId == cid;
-                // Types with the same linking parameters share one reference subquery.
+                var own = db.Resources.Where(x => x.ResourceType == ctype && x.IsCurrent);
+                var rowIds = (cid is null ? own : own.Where(x => x.ResourceId == cid)).Select(x => x.Id);
                 foreach (var g in cp.ParamsByType.Where(kv => kv.Value.Length > 0).GroupBy(kv => string.Join(",", kv.Value.Order(StringComparer.Ordinal))))
                 {
                     var types = g.Select(kv => kv.Key).ToList();
                     var ps = g.First().Value.ToList();
                     var refs = db.References.Where(x => ps.Contains(x.Param) && x.TargetType == ctype && types.Contains(x.SourceType!));
-                    var rowIds = (cid is null ? refs : refs.Where(x => x.TargetId == cid)).Select(x => x.ResourceRowId);
-                    member = Or(member, r => types.Contains(r.ResourceType) && rowIds.Contains(r.Id));
+                    rowIds = rowIds.Concat((cid is null ? refs : refs.Where(x => x.TargetId == cid)).Select(x => x.ResourceRowId));
                 }
-                return member;
+                return r => rowIds.Contains(r.Id);
             }
             case TextPredicate text:
                 return text.Words.Select(w =>

@@ -57,10 +57,28 @@ public abstract class SearchDifferentialTestsBase<TFixture>(TFixture fx, ITestOu
     public async Task Random_searches_answer_what_the_oracle_computes()
     {
         var data = await fx.DataAsync();
-        var sw = Stopwatch.StartNew();
         var oracle = new SearchOracle(data.StoredJson);
         var cases = new SearchGenerator(oracle, Seed).Generate(Searches);
         output.WriteLine($"{data.StoredJson.Count} resources loaded in {data.LoadTime.TotalSeconds:F1} s; seed {Seed}; {cases.Count} searches");
+        await CompareAsync(oracle, cases, Seed);
+    }
+
+    /// <summary>
+    /// Each date prefix (eq, ne, gt, lt, ge, le, sa, eb, ap) against dateTime and instant values at full precision
+    /// (seconds with a zone, milliseconds, the same instant in UTC and +08:00): 8 searches per prefix.
+    /// </summary>
+    [SyntheaFact]
+    public async Task Full_precision_dates_with_every_prefix_answer_what_the_oracle_computes()
+    {
+        var data = await fx.DataAsync();
+        var oracle = new SearchOracle(data.StoredJson);
+        await CompareAsync(oracle, new SearchGenerator(oracle, Seed).FullPrecisionDates(perPrefix: 8), Seed);
+    }
+
+    /// <summary>Asks the server each search and compares its answer with the oracle's; fails listing every difference.</summary>
+    private async Task CompareAsync(SearchOracle oracle, List<SearchCase> cases, int seed)
+    {
+        var sw = Stopwatch.StartNew();
         var failures = new List<string>();
         var nonEmpty = 0;
         foreach (var c in cases)
@@ -73,12 +91,12 @@ public abstract class SearchDifferentialTestsBase<TFixture>(TFixture fx, ITestOu
             }
             catch (Exception e) when (e is NotSupportedException or FormatException or InvalidOperationException)
             {
-                failures.Add($"seed {Seed} #{c.Index} [{c.Kind}] GET {c.Url}\n  the oracle cannot answer it: {e.Message}");
+                failures.Add($"seed {seed} #{c.Index} [{c.Kind}] GET {c.Url}\n  the oracle cannot answer it: {e.Message}");
                 continue;
             }
             if (expected.Count > 0) nonEmpty++;
             if (Compare(oracle, c, expected, answer) is { } problem)
-                failures.Add($"seed {Seed} #{c.Index} [{c.Kind}] GET {c.Url}\n{problem}");
+                failures.Add($"seed {seed} #{c.Index} [{c.Kind}] GET {c.Url}\n{problem}");
         }
         output.WriteLine($"compared in {sw.Elapsed.TotalSeconds:F1} s; {nonEmpty} of {cases.Count} searches match something; " +
                          string.Join(", ", cases.GroupBy(c => c.Kind).Select(g => $"{g.Key} {g.Count()}")));

@@ -65,6 +65,38 @@ public sealed class SearchGenerator(SearchOracle oracle, int seed)
         return result;
     }
 
+    /// <summary>
+    /// Every date prefix against dateTime and instant values of the data at full precision: as written (seconds, with
+    /// its zone), at millisecond precision (the same second, and half a second into it) and as the same instant in
+    /// another zone (UTC, +08:00). At these precisions a search range equals or lies within an indexed one, where gt
+    /// and ge, lt and le, sa and gt part ways.
+    /// </summary>
+    public List<SearchCase> FullPrecisionDates(int perPrefix)
+    {
+        var values = DateParams.SelectMany(tp => oracle.All(tp.Type).Select(r => DateText(r, tp.Param)).OfType<string>()
+                .Where(t => t.Length > 19 && t[10] == 'T').Select(t => (tp.Type, tp.Param, Text: t)))
+            .Concat(oracle.Types.Order(StringComparer.Ordinal).Take(5).SelectMany(type => oracle.All(type).Take(20)
+                .Select(r => (Type: type, Param: "_lastUpdated", Text: OracleValues.PrimitiveText(r.Poco.Meta!.LastUpdatedElement!)))))
+            .ToList();
+        var result = new List<SearchCase>();
+        foreach (var prefix in DatePrefixes.Where(p => p.Length > 0))
+            for (var k = 0; k < perPrefix; k++)
+            {
+                var (type, param, text) = Pick(values);
+                var instant = DateTimeOffset.Parse(text, CultureInfo.InvariantCulture);
+                var value = (k % 5) switch
+                {
+                    0 => text,
+                    1 => instant.ToString("yyyy-MM-dd'T'HH:mm:ss'.000'zzz", CultureInfo.InvariantCulture),
+                    2 => instant.AddMilliseconds(500).ToString("yyyy-MM-dd'T'HH:mm:ss.fffzzz", CultureInfo.InvariantCulture),
+                    3 => instant.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
+                    _ => instant.ToOffset(TimeSpan.FromHours(8)).ToString("yyyy-MM-dd'T'HH:mm:sszzz", CultureInfo.InvariantCulture),
+                };
+                result.Add(new SearchCase(result.Count, "full-precision date", type, [(param, prefix + value)]));
+            }
+        return result;
+    }
+
     private T Pick<T>(IReadOnlyList<T> list) => list[_rnd.Next(list.Count)];
 
     /// <summary>A random resource of the type whose parameter gives values (as <paramref name="read"/> reads them), and one of them.</summary>

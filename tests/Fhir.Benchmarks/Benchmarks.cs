@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Xml;
 using BenchmarkDotNet.Attributes;
@@ -14,7 +16,7 @@ public class JsonParseBenchmarks
     private List<byte[]> _files = [];
     private readonly FhirJsonParser _parser = new();
 
-    [Params("typical", "all")]
+    [Params("typical", "synthea", "all")]
     public string Set { get; set; } = "typical";
 
     [GlobalSetup]
@@ -53,13 +55,17 @@ public class JsonParseBenchmarks
     }
 }
 
-/// <summary>Writing JSON and XML from parsed models (MB/s counts the JSON input size for JSON, the XML size for XML).</summary>
+/// <summary>
+/// Writing JSON and XML from parsed models (MB/s counts the JSON input size for JSON, the XML size for XML); the
+/// baseline is System.Text.Json writing the same documents from their <see cref="JsonDocument"/>.
+/// </summary>
 [MemoryDiagnoser]
 public class SerializeBenchmarks
 {
     private List<ElementNode> _models = [];
+    private List<JsonDocument> _documents = [];
 
-    [Params("typical", "all")]
+    [Params("typical", "synthea", "all")]
     public string Set { get; set; } = "typical";
 
     [GlobalSetup]
@@ -67,6 +73,27 @@ public class SerializeBenchmarks
     {
         var parser = new FhirJsonParser();
         _models = Corpus.Get(Set).Select(f => parser.Parse(f).Resource!).ToList();
+        _documents = Corpus.Get(Set).Select(f => JsonDocument.Parse(f)).ToList();
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        foreach (var d in _documents) d.Dispose();
+    }
+
+    [Benchmark(Baseline = true)]
+    public long JsonDocumentWrite()
+    {
+        long n = 0;
+        foreach (var d in _documents)
+        {
+            var buffer = new ArrayBufferWriter<byte>(4096);
+            using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+                d.WriteTo(writer);
+            n += buffer.WrittenSpan.ToArray().Length;
+        }
+        return n;
     }
 
     [Benchmark]

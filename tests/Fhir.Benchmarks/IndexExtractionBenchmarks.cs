@@ -22,7 +22,7 @@ public class IndexExtractionBenchmarks
     public void Setup()
     {
         var parser = new FhirJsonParser();
-        foreach (var file in Directory.EnumerateFiles(SyntheaFolder(), "*.json").Order(StringComparer.Ordinal))
+        foreach (var file in Directory.EnumerateFiles(Corpus.SyntheaFolder(), "*.json").Order(StringComparer.Ordinal))
             foreach (var entry in parser.Parse(File.ReadAllBytes(file)).Resource!.ChildrenNamed("entry"))
                 if (entry.Child("resource") is { } r) _resources.Add(r);
         var registry = SearchParameterRegistry.R4;
@@ -42,16 +42,5 @@ public class IndexExtractionBenchmarks
         var rows = 0;
         foreach (var r in _resources) rows += extractor.Extract(r).Tokens.Count;
         return rows;
-    }
-
-    private static string SyntheaFolder()
-    {
-        if (Environment.GetEnvironmentVariable("SYNTHEA_DIR") is { Length: > 0 } given) return given;
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)
-        {
-            var folder = Path.Combine(d.FullName, "shared", "conformance-data", "synthea");
-            if (Directory.Exists(folder)) return folder;
-        }
-        throw new InvalidOperationException("Set SYNTHEA_DIR to the folder of the Synthea transaction bundles");
     }
 }

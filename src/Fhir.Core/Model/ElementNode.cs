@@ -137,6 +137,9 @@ public sealed class ElementNode
         return new ElementNode(def.Name, def, typeDef);
     }
 
+    /// <summary>A node for a known element whose type the caller has already resolved (the parsers).</summary>
+    internal static ElementNode CreateTyped(ElementDef def, TypeDefinition typeDef) => new(def.Name, def, typeDef);
+
     /// <summary>A node for a resource held in an element of type Resource (contained, Bundle.entry.resource).</summary>
     public static ElementNode CreateResourceIn(ElementDef def, TypeDefinition resourceType) =>
         new(def.Name, def, resourceType);

@@ -26,7 +26,8 @@ public static class PrimitiveValidator
     private const string ControlMessage = "the value holds a control character (only tab, CR and LF are allowed) or U+FFFE/U+FFFF";
 
     /// <summary>U+FFFE and U+FFFF in UTF-8.</summary>
-    private static bool HasNonCharacter(ReadOnlySpan<byte> utf8) => utf8.IndexOf("\uFFFE"u8) >= 0 || utf8.IndexOf("\uFFFF"u8) >= 0;
+    private static bool HasNonCharacter(ReadOnlySpan<byte> utf8) =>
+        utf8.Contains((byte)0xEF) && (utf8.IndexOf("\uFFFE"u8) >= 0 || utf8.IndexOf("\uFFFF"u8) >= 0);
 
     /// <summary>Returns null when valid, else a message saying what is wrong.</summary>
     public static string? Check(TypeDefinition type, string value) => Check(type, value.AsSpan());
@@ -40,7 +41,7 @@ public static class PrimitiveValidator
             case "string" or "markdown":
                 return utf8.IsEmpty ? Empty(type) : null;
             case "xhtml":
-                return XhtmlProblem(Encoding.UTF8.GetString(utf8));
+                return XhtmlShape.Accepts(utf8) ? null : XhtmlProblem(Encoding.UTF8.GetString(utf8));
             case "base64Binary":
                 return IsBase64(utf8) ? null : $"the value is not valid {type.Name}";
         }
@@ -61,10 +62,13 @@ public static class PrimitiveValidator
             case "string" or "markdown":
                 return null; // the regex only forbids emptiness (checked above)
         }
-        var regex = Cache.GetOrAdd(type.Name, _ => type.Regex is null ? null
-            : new Regex("^(?:" + XsdWhitespace(type.Regex) + ")$", RegexOptions.NonBacktracking | RegexOptions.CultureInvariant));
-        if (regex is not null && !regex.IsMatch(value))
-            return $"'{Shorten(value)}' is not a valid {type.Name}";
+        if (!CommonShapes.Match(type.Name, value))
+        {
+            var regex = Cache.GetOrAdd(type.Name, static (_, t) => t.Regex is null ? null
+                : new Regex("^(?:" + XsdWhitespace(t.Regex) + ")$", RegexOptions.NonBacktracking | RegexOptions.CultureInvariant), type);
+            if (regex is not null && !regex.IsMatch(value))
+                return $"'{Shorten(value)}' is not a valid {type.Name}";
+        }
         switch (type.Name)
         {
             case "integer" or "positiveInt" or "unsignedInt":
@@ -106,7 +110,7 @@ public static class PrimitiveValidator
     /// FHIR's regexes follow XML Schema, where \s is only space, tab, CR and LF; .NET's \s also matches
     /// U+00A0 and other Unicode spaces, which would reject valid codes such as "CHEST\u00A0".
     /// </summary>
-    private static string XsdWhitespace(string regex) =>
+    internal static string XsdWhitespace(string regex) =>
         regex.Replace(@"[^\s]", @"[^ \t\r\n]").Replace(@"\S", @"[^ \t\r\n]").Replace(@"\s", @"[ \t\r\n]");
 
     private static int Number(ReadOnlySpan<char> s, int start, int length)

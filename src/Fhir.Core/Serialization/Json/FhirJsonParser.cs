@@ -244,21 +244,18 @@ public sealed class FhirJsonParser
             var count = type.Elements.Count;
             Span<ulong> seen = stackalloc ulong[(2 * count + 63) / 64];
             HashSet<string>? unknownSeen = null;
-            Span<char> nameBuffer = stackalloc char[64];
+            var table = JsonPropertyTable.For(type, p._defs);
 
             while (true)
             {
                 reader.Read();
                 if (reader.TokenType == JsonTokenType.EndObject) break;
 
-                scoped ReadOnlySpan<char> name;
+                // The name as UTF-8: straight from the document, or unescaped (rare) through a string.
                 string? nameString = null;
-                if (!reader.ValueIsEscaped && reader.ValueSpan.Length <= nameBuffer.Length)
-                    name = nameBuffer[..Encoding.UTF8.GetChars(reader.ValueSpan, nameBuffer)];
-                else
-                    name = nameString = reader.GetString()!;
+                var name = reader.ValueIsEscaped ? Encoding.UTF8.GetBytes(nameString = reader.GetString()!) : reader.ValueSpan;
 
-                if (isResource && name.SequenceEqual("resourceType"))
+                if (isResource && name.SequenceEqual("resourceType"u8))
                 {
                     if (!MarkUnknown(ref unknownSeen, "resourceType"))
                         sink.Error("structure", "Duplicate JSON property 'resourceType'", node.Location);
@@ -268,29 +265,33 @@ public sealed class FhirJsonParser
 
                 var underscore = name.Length > 1 && name[0] == '_';
                 var lookup = underscore ? name[1..] : name;
-                if (!type.TryGetBySerialName(lookup, out var def, out var choice) || (underscore && def.Name == "id" && def.IsXmlAttribute))
+                if (!table.TryGet(lookup, out var property) || (underscore && property.Def.Name == "id" && property.Def.IsXmlAttribute))
                 {
-                    nameString ??= name.ToString();
+                    nameString ??= Encoding.UTF8.GetString(name);
                     if (!MarkUnknown(ref unknownSeen, nameString))
                         sink.Error("structure", $"Duplicate JSON property '{nameString}'", node.Location);
                     Unknown(ref reader, node, nameString);
                     continue;
                 }
 
+                var def = property.Def;
+                var choice = property.Choice;
                 var bit = 2 * def.Order + (underscore ? 1 : 0);
-                if ((seen[bit / 64] & (1UL << (bit % 64))) != 0)
+                if (IsSet(seen, bit))
                 {
                     var previous = def.IsChoice ? FirstChild(node, def)?.Type : choice;
                     sink.Error("structure", previous == choice
-                        ? $"Duplicate JSON property '{name.ToString()}'"
-                        : $"Only one type is allowed for {def.Name}[x]: found {def.Name}{Cap(previous)} and {name.ToString()}",
+                        ? $"Duplicate JSON property '{Encoding.UTF8.GetString(name)}'"
+                        : $"Only one type is allowed for {def.Name}[x]: found {def.Name}{Cap(previous)} and {Encoding.UTF8.GetString(name)}",
                         node.Location);
                     reader.Read();
                     reader.Skip();
                     continue;
                 }
                 seen[bit / 64] |= 1UL << (bit % 64);
-                if (def.IsChoice && underscore == false && HasOtherChoice(node, def, choice))
+                // Nodes of this element exist only when its other form ("name" for "_name", or the reverse) came first.
+                var counterpartSeen = IsSet(seen, bit ^ 1);
+                if (def.IsChoice && underscore == false && counterpartSeen && HasOtherChoice(node, def, choice))
                 {
                     sink.Error("structure", $"Only one type is allowed for {def.Name}[x]", node.Location);
                     reader.Read();
@@ -299,13 +300,15 @@ public sealed class FhirJsonParser
                 }
 
                 reader.Read();
-                if (underscore) ParsePrimitiveExtras(ref reader, node, def, choice);
-                else ParseProperty(ref reader, node, def, choice);
+                if (underscore) ParsePrimitiveExtras(ref reader, node, def, property.ValueType, counterpartSeen);
+                else ParseProperty(ref reader, node, def, property.ValueType, counterpartSeen);
             }
 
             node.SortChildren();
             CheckPrimitivesHaveContent(node);
         }
+
+        private static bool IsSet(ReadOnlySpan<ulong> bits, int bit) => (bits[bit / 64] & (1UL << (bit % 64))) != 0;
 
         private static string Cap(string? s) => string.IsNullOrEmpty(s) ? "" : char.ToUpperInvariant(s[0]) + s[1..];
 
@@ -355,10 +358,9 @@ public sealed class FhirJsonParser
         }
 
         /// <summary>The value of a known element (array or single), reader on its first token.</summary>
-        private void ParseProperty(ref Utf8JsonReader reader, ElementNode node, ElementDef def, string? choice)
+        private void ParseProperty(ref Utf8JsonReader reader, ElementNode node, ElementDef def, TypeDefinition? valueType, bool counterpartSeen)
         {
-            var typeCode = choice ?? def.SingleType;
-            var existing = CollectExisting(node, def);
+            var existing = counterpartSeen ? CollectExisting(node, def) : null;
             if (reader.TokenType == JsonTokenType.StartArray)
             {
                 if (!def.IsCollection)
@@ -371,7 +373,7 @@ public sealed class FhirJsonParser
                         reader.Skip();
                         continue;
                     }
-                    ParseSingle(ref reader, node, def, typeCode, existing is not null && index < existing.Count ? existing[index] : null, inArray: true);
+                    ParseSingle(ref reader, node, def, valueType, existing is not null && index < existing.Count ? existing[index] : null, inArray: true);
                     index++;
                 }
                 if (index == 0)
@@ -383,25 +385,23 @@ public sealed class FhirJsonParser
             {
                 if (def.IsCollection)
                     sink.Recoverable("structure", $"'{def.Name}' repeats and must be a JSON array", $"{node.Location}.{def.Name}");
-                ParseSingle(ref reader, node, def, typeCode, existing?[0], inArray: false);
+                ParseSingle(ref reader, node, def, valueType, existing?[0], inArray: false);
             }
         }
 
         /// <summary>The "_name" object(s) holding a primitive's id and extensions.</summary>
-        private void ParsePrimitiveExtras(ref Utf8JsonReader reader, ElementNode node, ElementDef def, string? choice)
+        private void ParsePrimitiveExtras(ref Utf8JsonReader reader, ElementNode node, ElementDef def, TypeDefinition? type, bool counterpartSeen)
         {
-            var type = p._defs.GetType(choice ?? def.SingleType ?? "");
-            var where = $"{node.Location}.{def.Name}"; // the FHIRPath of the element; messages name "_x"
             if (type is not { Kind: TypeKind.Primitive })
             {
-                sink.Recoverable("structure", $"'_{def.Name}' is only allowed for primitive elements", where);
+                sink.Recoverable("structure", $"'_{def.Name}' is only allowed for primitive elements", Where(node, def));
                 reader.Skip();
                 return;
             }
-            var existing = CollectExisting(node, def);
+            var existing = counterpartSeen ? CollectExisting(node, def) : null;
             if (reader.TokenType == JsonTokenType.StartArray)
             {
-                if (!def.IsCollection) sink.Recoverable("structure", $"'_{def.Name}' must not be an array", where);
+                if (!def.IsCollection) sink.Recoverable("structure", $"'_{def.Name}' must not be an array", Where(node, def));
                 var index = 0;
                 while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
                 {
@@ -412,26 +412,29 @@ public sealed class FhirJsonParser
                     }
                     else
                     {
-                        ExtrasObject(ref reader, node, def, type, target, where);
+                        ExtrasObject(ref reader, node, def, type, target);
                     }
                     index++;
                 }
-                if (index == 0) sink.Recoverable("structure", $"'_{def.Name}' is an empty array", where);
+                if (index == 0) sink.Recoverable("structure", $"'_{def.Name}' is an empty array", Where(node, def));
                 if (existing is not null && existing.Count != index)
-                    sink.Recoverable("structure", $"'{def.Name}' and '_{def.Name}' have different lengths ({existing.Count} and {index})", where);
+                    sink.Recoverable("structure", $"'{def.Name}' and '_{def.Name}' have different lengths ({existing.Count} and {index})", Where(node, def));
             }
             else
             {
-                if (def.IsCollection) sink.Recoverable("structure", $"'_{def.Name}' repeats and must be a JSON array", where);
-                ExtrasObject(ref reader, node, def, type, existing?[0], where);
+                if (def.IsCollection) sink.Recoverable("structure", $"'_{def.Name}' repeats and must be a JSON array", Where(node, def));
+                ExtrasObject(ref reader, node, def, type, existing?[0]);
             }
         }
 
-        private void ExtrasObject(ref Utf8JsonReader reader, ElementNode node, ElementDef def, TypeDefinition type, ElementNode? target, string where)
+        /// <summary>The FHIRPath of a "_name" element (messages name "_x"); built only for an issue.</summary>
+        private static string Where(ElementNode node, ElementDef def) => $"{node.Location}.{def.Name}";
+
+        private void ExtrasObject(ref Utf8JsonReader reader, ElementNode node, ElementDef def, TypeDefinition type, ElementNode? target)
         {
             if (reader.TokenType != JsonTokenType.StartObject)
             {
-                sink.Recoverable("structure", $"'_{def.Name}' must hold objects with id/extension", where);
+                sink.Recoverable("structure", $"'_{def.Name}' must hold objects with id/extension", Where(node, def));
                 reader.Skip();
                 return;
             }
@@ -439,11 +442,11 @@ public sealed class FhirJsonParser
             var before = target.Children.Count;
             ParseObjectBody(ref reader, target, type, isResource: false);
             if (target.Children.Count == before)
-                sink.Recoverable("structure", $"'_{def.Name}' is an empty object", where);
+                sink.Recoverable("structure", $"'_{def.Name}' is an empty object", Where(node, def));
         }
 
-        private ElementNode AddPrimitive(ElementNode parent, ElementDef def, TypeDefinition type) =>
-            parent.Add(def.IsChoice ? ElementNode.Create(def, type.Name, p._defs) : ElementNode.Create(def, null, p._defs));
+        private static ElementNode AddPrimitive(ElementNode parent, ElementDef def, TypeDefinition type) =>
+            parent.Add(ElementNode.CreateTyped(def, type));
 
         /// <summary>Nodes already made for this element (by a "_name" seen before "name", or the reverse).</summary>
         private static List<ElementNode>? CollectExisting(ElementNode node, ElementDef def)
@@ -454,14 +457,13 @@ public sealed class FhirJsonParser
             return list;
         }
 
-        private void ParseSingle(ref Utf8JsonReader reader, ElementNode parent, ElementDef def, string? typeCode, ElementNode? existing, bool inArray)
+        private void ParseSingle(ref Utf8JsonReader reader, ElementNode parent, ElementDef def, TypeDefinition? type, ElementNode? existing, bool inArray)
         {
             if (def.Backbone is not null)
             {
-                ParseComplex(ref reader, parent, def, null);
+                ParseComplex(ref reader, parent, def, def.Backbone);
                 return;
             }
-            var type = typeCode is null ? null : p._defs.GetType(typeCode);
             if (type is null)
             {
                 reader.Skip();
@@ -482,12 +484,12 @@ public sealed class FhirJsonParser
                     ParseResource(ref reader, def, parent);
                     break;
                 default:
-                    ParseComplex(ref reader, parent, def, type.Name);
+                    ParseComplex(ref reader, parent, def, type);
                     break;
             }
         }
 
-        private void ParseComplex(ref Utf8JsonReader reader, ElementNode parent, ElementDef def, string? typeCode)
+        private void ParseComplex(ref Utf8JsonReader reader, ElementNode parent, ElementDef def, TypeDefinition type)
         {
             if (reader.TokenType != JsonTokenType.StartObject)
             {
@@ -495,7 +497,7 @@ public sealed class FhirJsonParser
                 reader.Skip();
                 return;
             }
-            var child = parent.Add(ElementNode.Create(def, typeCode, p._defs));
+            var child = parent.Add(ElementNode.CreateTyped(def, type));
             ParseObjectBody(ref reader, child, child.TypeDef!, isResource: false);
             if (!child.HasChildren)
             {

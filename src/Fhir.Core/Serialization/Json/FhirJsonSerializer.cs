@@ -60,7 +60,14 @@ public static class FhirJsonSerializer
 
     private static void WriteChildren(ElementNode node, Utf8JsonWriter writer)
     {
-        var children = InOrder(node.Children);
+        // The children as they are (a struct, not boxed) when already in definition order, as parsed ones are.
+        var children = node.Children;
+        if (IsInOrder(children)) WriteChildren(children, writer);
+        else WriteChildren(InOrder(children), writer);
+    }
+
+    private static void WriteChildren<TList>(TList children, Utf8JsonWriter writer) where TList : IReadOnlyList<ElementNode>
+    {
         var i = 0;
         while (i < children.Count)
         {
@@ -75,7 +82,7 @@ public static class FhirJsonSerializer
         }
     }
 
-    private static void WriteGroup(IReadOnlyList<ElementNode> nodes, int start, int end, Utf8JsonWriter writer)
+    private static void WriteGroup<TList>(TList nodes, int start, int end, Utf8JsonWriter writer) where TList : IReadOnlyList<ElementNode>
     {
         var first = nodes[start];
         if (first.Definition is null)
@@ -204,12 +211,15 @@ public static class FhirJsonSerializer
     }
 
     /// <summary>The children in definition order (already so unless a caller appended out of order).</summary>
-    internal static IReadOnlyList<ElementNode> InOrder(ChildList children)
+    internal static IReadOnlyList<ElementNode> InOrder(ChildList children) =>
+        IsInOrder(children) ? children
+            : children.Select((c, k) => (c, k)).OrderBy(x => Order(x.c)).ThenBy(x => x.k).Select(x => x.c).ToList();
+
+    private static bool IsInOrder(ChildList children)
     {
         for (var i = 1; i < children.Count; i++)
-            if (Order(children[i - 1]) > Order(children[i]))
-                return children.Select((c, k) => (c, k)).OrderBy(x => Order(x.c)).ThenBy(x => x.k).Select(x => x.c).ToList();
-        return children;
+            if (Order(children[i - 1]) > Order(children[i])) return false;
+        return true;
     }
 
     private static int Order(ElementNode n) => n.Definition?.Order ?? int.MaxValue;

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using FhirArchive.Rest.Access;
 using FhirArchive.Rest.Bulk;
+using FhirArchive.Rest.Infrastructure;
 using FhirArchive.Storage;
 using Microsoft.AspNetCore.Http;
 using Microsoft.EntityFrameworkCore;
@@ -310,11 +311,18 @@ public abstract class BulkExportTestsBase<TFixture>(TFixture fx) where TFixture 
         AssertIds([id], files.Ids("Observation"));
     }
 
-    [FhirFact]
-    public async Task Without_the_domain_policy_only_system_clients_export()
+    [Fact]
+    public async Task Without_a_domain_policy_only_system_clients_and_the_server_export()
     {
-        foreach (var role in new[] { Roles.Clinician, Roles.PublicHealthOfficer, Roles.Researcher })
-            await Forbidden(await _c.SendAsync(HttpMethod.Get, "/$export", null, BulkExportClient.RespondAsync, TestCallers.As("person-" + role, role)));
+        var policy = new SystemClientExportPolicy();
+        var spec = new BulkExportSpec(BulkExportLevel.System, "/$export", ["Observation"]);
+        foreach (var role in Roles.All)
+        {
+            var http = new DefaultHttpContext();
+            http.SetCaller(new Caller(CallerKind.Person, "someone", null, new HashSet<string> { role }, []));
+            if (role is Roles.SystemClient or Roles.Server) Assert.Same(spec, await policy.AuthorizeAsync(http, spec));
+            else Assert.Equal(403, (await Assert.ThrowsAsync<FhirException>(async () => await policy.AuthorizeAsync(http, spec))).Status);
+        }
     }
 
     [FhirFact]

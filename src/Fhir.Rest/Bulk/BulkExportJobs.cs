@@ -108,6 +108,8 @@ public sealed class BulkExportJobs(IResourceStore store, IDbContextFactory<FhirD
         await using var db = await factory.CreateDbContextAsync(ct);
         var due = await db.BulkExportJobs.Where(j => (j.Status == Completed || j.Status == Failed) && j.Expires <= now).Select(j => j.Id).ToListAsync(ct);
         var forgotten = now - options.FileLifetime.Ticks;
+        // Nothing due (the usual round): no write, so the single writer is not taken every poll.
+        if (due.Count == 0 && !await db.BulkExportJobs.AnyAsync(j => j.Status == Expired && j.Expires <= forgotten, ct)) return 0;
         await WriteAsync(async w =>
         {
             if (due.Count > 0) await w.BulkExportJobs.Where(j => due.Contains(j.Id)).ExecuteUpdateAsync(s => s.SetProperty(j => j.Status, Expired), ct);

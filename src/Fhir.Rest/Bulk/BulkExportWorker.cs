@@ -70,7 +70,8 @@ public sealed class BulkExportWorker(BulkExportJobs jobs, BulkExportOptions opti
                 File.Delete(Path.Combine(folder, empty.Name));
                 progress.Files.Remove(empty);
             }
-            await jobs.FinishAsync(job.Id, claim, progress, null, ct);
+            // Cancelled after its last batch (the row is gone): its files go too.
+            if (!await jobs.FinishAsync(job.Id, claim, progress, null, ct)) jobs.DeleteFiles(job.Id);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested) { throw; } // stopping: resumed by the next start
         catch (Exception e)

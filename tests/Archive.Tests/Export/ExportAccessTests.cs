@@ -40,13 +40,7 @@ public static class ExportWorld
 
     public static async Task SeedAsync(HttpClient c)
     {
-        async Task Put(string json, (string, string)? caller = null)
-        {
-            var root = JsonDocument.Parse(json).RootElement;
-            var url = $"/{root.GetProperty("resourceType").GetString()}/{root.GetProperty("id").GetString()}";
-            var r = caller is null ? await c.PutAsync(url, Body(json)) : await c.SendAsync(HttpMethod.Put, url, json, caller.Value);
-            if ((int)r.StatusCode is not (200 or 201)) throw new Exception($"seed {url}: {r.StatusCode} {await r.Content.ReadAsStringAsync()}");
-        }
+        Task Put(string json, params (string, string)[] caller) => c.PutAsync(json, caller);
         foreach (var org in new[] { Holder, Other })
             await Put($$$"""{"resourceType":"Organization","id":"{{{org.Split('/')[1]}}}","name":"{{{org}}}"}""");
         string Patient(string id, string birth, string division, string? security = null) => $$$"""
@@ -70,38 +64,34 @@ public interface IExportWorld
     Task SeedOnceAsync();
 }
 
-public sealed class ExportFixture() : ServerFixtureWith(ExportWorld.Settings, TestCallers.Register), IExportWorld
+/// <summary>Seeds <see cref="ExportWorld"/> into a fixture's server once, whichever test asks first.</summary>
+public sealed class SeedGate
 {
     private readonly SemaphoreSlim _once = new(1);
     private bool _seeded;
 
-    public async Task SeedOnceAsync()
+    public async Task SeedOnceAsync(HttpClient c)
     {
         await _once.WaitAsync();
         try
         {
-            if (!_seeded) await ExportWorld.SeedAsync(Client);
+            if (!_seeded) await ExportWorld.SeedAsync(c);
             _seeded = true;
         }
         finally { _once.Release(); }
     }
 }
 
+public sealed class ExportFixture() : ServerFixtureWith(ExportWorld.Settings, TestCallers.Register), IExportWorld
+{
+    private readonly SeedGate _gate = new();
+    public Task SeedOnceAsync() => _gate.SeedOnceAsync(Client);
+}
+
 public sealed class PostgresExportFixture() : PostgresServerFixture(ExportWorld.Settings, TestCallers.Register), IExportWorld
 {
-    private readonly SemaphoreSlim _once = new(1);
-    private bool _seeded;
-
-    public async Task SeedOnceAsync()
-    {
-        await _once.WaitAsync();
-        try
-        {
-            if (!_seeded) await ExportWorld.SeedAsync(Client);
-            _seeded = true;
-        }
-        finally { _once.Release(); }
-    }
+    private readonly SeedGate _gate = new();
+    public Task SeedOnceAsync() => _gate.SeedOnceAsync(Client);
 }
 
 /// <summary>

@@ -328,8 +328,7 @@ public abstract class BulkExportTestsBase<TFixture>(TFixture fx) where TFixture 
     [FhirFact]
     public async Task The_status_of_a_job_not_yet_run_is_202_with_progress_and_Retry_After()
     {
-        var folder = ServerFixture.NewFolder();
-        try
+        await ServerFixture.WithFolderAsync(async folder =>
         {
             using var server = new BulkServer(BulkSettings.Fast(new Dictionary<string, string>(FreshDatabase()) { ["BulkExport:Run"] = "false" }), folder: folder);
             var status = await server.Client.KickOffAsync("/$export?_type=Observation");
@@ -340,20 +339,14 @@ public abstract class BulkExportTestsBase<TFixture>(TFixture fx) where TFixture 
                 Assert.Equal("queued", r.Headers.GetValues("X-Progress").Single());
                 Assert.Equal(TimeSpan.FromSeconds(1), r.Headers.RetryAfter?.Delta);
             }
-        }
-        finally
-        {
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            try { Directory.Delete(folder, true); } catch (IOException) { }
-        }
+        });
     }
 
     [FhirFact]
     public async Task A_job_cut_short_by_a_stop_is_resumed_by_the_next_start_with_every_resource_once()
     {
         var database = BulkSettings.Fast(new Dictionary<string, string>(FreshDatabase()) { ["BulkExport:ClaimLease"] = "00:00:01" });
-        var folder = ServerFixture.NewFolder();
-        try
+        await ServerFixture.WithFolderAsync(async folder =>
         {
             // Batches of 2: the 1st and 2nd batch are saved, the 3rd has written its first line when the worker is
             // stopped on its second (that line is past the saved position, on disk when the file is closed).
@@ -375,13 +368,9 @@ public abstract class BulkExportTestsBase<TFixture>(TFixture fx) where TFixture 
             var files = await second.Client.DownloadAsync(await second.Client.ManifestAsync(status));
             Assert.Equal(9, files["Observation"].Count);
             AssertIds(ids, files.Ids("Observation"));
-        }
-        finally
-        {
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            try { Directory.Delete(folder, true); } catch (IOException) { }
-        }
+        });
     }
+
 }
 
 public sealed class BulkExportTests(BulkExportFixture fx) : BulkExportTestsBase<BulkExportFixture>(fx), IClassFixture<BulkExportFixture>

@@ -1,5 +1,6 @@
 using FhirArchive.Archive.Consent;
 using FhirArchive.Archive.Documents;
+using FhirArchive.Archive.Export;
 using FhirArchive.Archive.Grants;
 using FhirArchive.Archive.HealthTags;
 using FhirArchive.Archive.Masking;
@@ -33,7 +34,8 @@ public static class ArchiveModules
             .AddHealthTags()
             .AddOffSite(configuration)
             .AddMhd()
-            .AddSignatures(configuration, dataFolder);
+            .AddSignatures(configuration, dataFolder)
+            .AddExport();
 
     public static void MapArchive(this IEndpointRouteBuilder app)
     {

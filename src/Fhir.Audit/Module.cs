@@ -17,6 +17,8 @@ public static class AuditModule
         services.AddSingleton<FhirArchive.Auth.IAuthEvents, AuditAuthEvents>();
         // And for each Subscription notification sent (a disclosure to the subscriber).
         services.AddSingleton<FhirArchive.Rest.Subscriptions.INotificationAudit, AuditNotificationEvents>();
+        // And for each batch a bulk export writes (a disclosure of those patients' data to the requester).
+        services.AddSingleton<FhirArchive.Rest.Bulk.IBulkExportAudit, AuditBulkExportEvents>();
         services.AddSingleton<IWriteInterceptor, AuditWriteInterceptor>();
         services.AddSingleton<AuditTrail>();
         services.AddHostedService(sp => sp.GetRequiredService<AuditTrail>());

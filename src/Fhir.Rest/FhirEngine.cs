@@ -1,6 +1,7 @@
 using System.IO.Compression;
 using FhirArchive.Rest.Access;
 using FhirArchive.Rest.Batch;
+using FhirArchive.Rest.Bulk;
 using FhirArchive.Rest.ConformanceResources;
 using FhirArchive.Rest.Everything;
 using FhirArchive.Rest.History;
@@ -51,6 +52,8 @@ public static class FhirEngine
         services.AddSingleton<WritePipeline>();
         // Subscriptions (R4 rest-hook, websocket): each write recorded in a durable outbox in its transaction, matched and sent by a background worker.
         services.AddSubscriptions(configuration);
+        // Bulk Data export ($export): jobs in the database, run by a background worker, NDJSON files in the data folder.
+        services.AddBulkExport(configuration);
         services.AddHttpContextAccessor();
         services.AddExceptionHandler<FhirExceptionHandler>();
         services.AddProblemDetails();
@@ -113,7 +116,8 @@ public static class FhirEngine
         {
             // A FHIR interaction whose answer cannot be given in a format asked for (_format, Accept) is a 406 before any
             // work: found only when the answer is written, a write would be done. Other endpoints (OAuth, health) have their own types.
-            if (ctx.GetEndpoint()?.Metadata.GetMetadata<InteractionKind>() is not null && !FhirFormats.WantsNativeBinary(ctx)) FhirFormats.ResponseFormat(ctx);
+            if (ctx.GetEndpoint()?.Metadata is { } metadata && metadata.GetMetadata<InteractionKind>() is not null && metadata.GetMetadata<AnswersOwnFormat>() is null
+                && !FhirFormats.WantsNativeBinary(ctx)) FhirFormats.ResponseFormat(ctx);
             await RequestGuard.ReadFormAsync(ctx);
             await next(ctx);
         });
@@ -142,6 +146,7 @@ public static class FhirEngine
         TerminologyEndpoints.Map(fhir);
         ValidateEndpoint.Map(fhir);
         fhir.MapSubscriptions();
+        fhir.MapBulkExport();
         fhir.MapUnknownOperations();
         return fhir;
     }

@@ -116,9 +116,9 @@ public sealed class TerminologyOperationTests(ServerFixture fx) : IClassFixture<
     public async Task The_capability_statement_lists_the_operations()
     {
         var cs = await (await _c.GetAsync("/metadata")).JsonAsync();
-        // $validate applies to every type; the terminology operations are listed under the type they are invoked on.
+        // $validate applies to every type, Bulk Data $export is system-level; the terminology operations are listed under the type they are invoked on.
         var rest = cs.GetProperty("rest")[0];
-        Assert.Equal(["validate"], rest.GetProperty("operation").EnumerateArray().Select(o => o.GetProperty("name").GetString()));
+        Assert.Equal(["export", "validate"], rest.GetProperty("operation").EnumerateArray().Select(o => o.GetProperty("name").GetString()));
         List<string?> On(string type) => rest.GetProperty("resource").EnumerateArray().Single(r => r.GetProperty("type").GetString() == type)
             .GetProperty("operation").EnumerateArray().Select(o => o.GetProperty("name").GetString()).ToList();
         Assert.Equal(["lookup", "subsumes"], On("CodeSystem"));

@@ -38,10 +38,11 @@ public static class Http
         return (await r.JsonAsync()).GetProperty("id").GetString()!;
     }
 
-    public static async Task PutAsync(this HttpClient c, string json)
+    /// <summary>Writes the resource under its own id (as the caller the headers name, if any); fails unless 200 or 201.</summary>
+    public static async Task PutAsync(this HttpClient c, string json, params (string Name, string Value)[] headers)
     {
         var root = JsonDocument.Parse(json).RootElement;
-        var r = await c.PutAsync($"/{root.GetProperty("resourceType").GetString()}/{root.GetProperty("id").GetString()}", Body(json));
+        var r = await c.SendAsync(HttpMethod.Put, $"/{root.GetProperty("resourceType").GetString()}/{root.GetProperty("id").GetString()}", json, headers);
         if ((int)r.StatusCode is not (200 or 201)) throw new Exception($"update failed: {r.StatusCode} {await r.Content.ReadAsStringAsync()}");
     }
 

@@ -70,6 +70,24 @@ public class ServerFixture : IDisposable
     /// <summary>A fresh temp folder name for <see cref="Folder"/>.</summary>
     public static string NewFolder() => Path.Combine(Path.GetTempPath(), "fhirarchive-tests-" + Guid.NewGuid().ToString("N"));
 
+    /// <summary>
+    /// Runs a test with a data folder of its own (for servers it starts one after another on the same database, to test
+    /// a restart), removed at the end.
+    /// </summary>
+    public static async Task WithFolderAsync(Func<string, Task> test)
+    {
+        var folder = NewFolder();
+        try
+        {
+            await test(folder);
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            try { Directory.Delete(folder, true); } catch (IOException) { }
+        }
+    }
+
     /// <summary>The server's data folder.</summary>
     public string Folder => _folder;
 

@@ -214,3 +214,7 @@ public static class FhirFormats
     private static readonly System.Text.Json.JsonSerializerOptions RelaxedJson =
         new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 }
+
+/// <summary>Endpoint metadata: the endpoint answers in a format of its own (NDJSON files), not one a FHIR Accept or _format chooses.</summary>
+public sealed class AnswersOwnFormat;
+

@@ -60,6 +60,9 @@ public static class FhirHeaders
     /// <summary>Prefer: handling=strict turns ignored search parameters into errors; lenient is the default.</summary>
     public static bool StrictHandling(HttpRequest r) => Prefer(r).GetValueOrDefault("handling") == "strict";
 
+    /// <summary>Prefer: respond-async (the Bulk Data kick-off requires it).</summary>
+    public static bool RespondAsync(HttpRequest r) => Prefer(r).ContainsKey("respond-async");
+
     /// <summary>True when the client's cached copy (If-None-Match / If-Modified-Since) is still current.</summary>
     public static bool NotModified(HttpRequest r, StoredResource s)
     {

@@ -279,27 +279,12 @@ public abstract class SubscriptionTestsBase<TFixture>(TFixture fx) where TFixtur
         Assert.Equal(1, hook.Calls);
     }
 
-    /// <summary>Runs <paramref name="test"/> with a data folder kept across the servers it starts, deleted afterwards.</summary>
-    private static async Task WithFolderAsync(Func<string, Task> test)
-    {
-        var folder = ServerFixture.NewFolder();
-        try
-        {
-            await test(folder);
-        }
-        finally
-        {
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-            try { Directory.Delete(folder, true); } catch (IOException) { }
-        }
-    }
-
     [FhirFact]
     public async Task A_committed_write_is_delivered_after_a_restart_before_it_was_matched()
     {
         await using var hook = await HookListener.StartAsync();
         var database = SubscriptionSettings.Fast(FreshDatabase());
-        await WithFolderAsync(async folder =>
+        await ServerFixture.WithFolderAsync(async folder =>
         {
             string sub, id;
             // The first instance only records its writes (Subscriptions:Deliver=false: no worker), then stops: as a
@@ -331,7 +316,7 @@ public abstract class SubscriptionTestsBase<TFixture>(TFixture fx) where TFixtur
         await using var hook = await HookListener.StartAsync(holdFirst: 1);
         var database = SubscriptionSettings.Fast(new Dictionary<string, string>(FreshDatabase())
             { ["Subscriptions:Timeout"] = "00:00:03", ["Subscriptions:ClaimLease"] = "00:00:06" });
-        await WithFolderAsync(async folder =>
+        await ServerFixture.WithFolderAsync(async folder =>
         {
             string sub, id;
             using (var first = new SubscriptionServer(database, folder: folder))
@@ -354,7 +339,7 @@ public abstract class SubscriptionTestsBase<TFixture>(TFixture fx) where TFixtur
     public async Task Two_instances_on_one_database_send_each_notification_once()
     {
         await using var hook = await HookListener.StartAsync();
-        await WithFolderAsync(async folder =>
+        await ServerFixture.WithFolderAsync(async folder =>
         {
             var database = SubscriptionSettings.Fast(SharedDatabase(folder));
             using var a = new SubscriptionServer(database, folder: Path.Combine(folder, "a"));

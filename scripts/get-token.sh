@@ -15,7 +15,7 @@ role=${1:?usage: get-token.sh [-v] ROLE [BASE_URL]}
 base=${2:-${FHIR_BASE:-http://127.0.0.1:5000}}
 base=${base%/}
 
-# The demo accounts (README "Security / 安全"): user, password, TOTP secret, scopes asked for.
+# The demo accounts (README, the table at the top): user, password, TOTP secret, scopes asked for.
 person_scopes="openid fhirUser offline_access"
 case "$role" in
   resident)      user=zhangwei     pass='Zhangwei#2024'    secret=YK2322W5NKNV635SJSKR6EZWLEVXQ6GH scope="$person_scopes launch/patient patient/*.rs" ;;

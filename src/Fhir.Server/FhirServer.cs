@@ -2,6 +2,7 @@ using FhirArchive.Archive;
 using FhirArchive.Audit;
 using FhirArchive.Rest;
 using FhirArchive.Server.SampleData;
+using FhirArchive.Server.WebApp;
 using FhirArchive.Storage;
 
 namespace FhirArchive.Server;
@@ -9,7 +10,8 @@ namespace FhirArchive.Server;
 /// <summary>
 /// Host composition: the engine, the audit trail and the record-sharing modules over one store. Configuration:
 /// Storage:Provider (sqlite|postgres), Storage:ConnectionString, Storage:DataFolder (default "data"), SampleData:Load
-/// (default true), Security:DemoAccounts (default: SampleData:Load), ConformanceResources:Load (default true); the
+/// (default true), Security:DemoAccounts (default: SampleData:Load), ConformanceResources:Load (default true), WebApp:*
+/// (the web app at /app: <see cref="WebAppHost"/>); the
 /// engine's and the modules' own sections (README).
 /// </summary>
 public static class FhirServer
@@ -35,6 +37,10 @@ public static class FhirServer
             if (app.Services.GetRequiredService<FhirArchive.Archive.Grants.IHealthCardVerifier>() is FhirArchive.Archive.Grants.PatientHealthCardVerifier)
                 app.Logger.LogWarning("Health card: no Consent:HealthCard:PlatformKey, the demo verifier takes the card number as the card. 电子健康卡使用演示校验（仅核对卡号），切勿用于生产环境。");
         }
+        // The web app's public client (its redirect URIs), and its files ahead of the FHIR pipeline.
+        if (WebAppHost.RegisterClientOn(app.Configuration))
+            WebAppHost.Register(app.Services.GetRequiredService<FhirArchive.Auth.Accounts.InMemoryAuthDirectory>(), app.Configuration);
+        app.UseWebApp();
         app.UseFhirFront();
         app.UseAudit();
         app.UseFhirAccess();

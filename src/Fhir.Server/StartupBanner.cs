@@ -5,7 +5,7 @@ using FhirArchive.Auth.Tokens;
 namespace FhirArchive.Server;
 
 /// <summary>
-/// What the server prints once it listens, in English and Chinese: the addresses to open (FHIR base, Swagger UI, the
+/// What the server prints once it listens, in English and Chinese: the addresses to open (the web app, FHIR base, Swagger UI, the
 /// login page), the electronic health card verifier and whether the demo accounts are on. The base printed is the one tokens are issued for: the README,
 /// scripts/get-token.sh and scripts/demo.sh use the same, <see cref="DefaultUrl"/>.
 /// </summary>
@@ -23,12 +23,14 @@ public static class StartupBanner
     /// <param name="listening">The addresses bound (after start: the real ports).</param>
     /// <param name="auth">Security: Security:BaseUrl, when set, is the base the tokens name whatever the address.</param>
     /// <param name="healthCard">Which electronic health card verifier is active (its description), when known.</param>
-    public static IReadOnlyList<string> Lines(IEnumerable<string> listening, AuthOptions auth, bool demoAccounts, string? healthCard = null)
+    /// <param name="webApp">Whether the web app is served (at <see cref="WebApp.WebAppHost.Path"/>): then it is the first address to open.</param>
+    public static IReadOnlyList<string> Lines(IEnumerable<string> listening, AuthOptions auth, bool demoAccounts, string? healthCard = null, bool webApp = false)
     {
         var urls = listening.Select(u => u.TrimEnd('/')).ToList();
         var lines = urls.Select(u => $"FhirArchive FHIR R4 server listening on {u} / 居民电子健康档案 FHIR 服务已启动").ToList();
         if (urls.Count == 0) return lines;
         var fhirBase = auth.BaseUrl?.TrimEnd('/') ?? Reachable(urls[0]);
+        if (webApp) lines.Add($"  Web app / Web 应用:              {fhirBase}{WebApp.WebAppHost.Path}");
         lines.Add($"  FHIR base / FHIR 服务地址:       {fhirBase}   (CapabilityStatement / 能力声明: {fhirBase}/metadata)");
         lines.Add($"  Swagger UI / 接口文档:           {fhirBase}/swagger");
         if (healthCard is not null) lines.Add($"  Health card / 电子健康卡:         {healthCard}");

@@ -6,8 +6,8 @@
 # Authentication stays on: the run takes the demo hospital system client's token (scripts/get-token.sh system).
 # --audit off measures the same server without its audit trail (Audit:Enabled=false), for the audit's cost;
 # --consent off without the consent rules (Consent:Enabled=false), for the cost of deciding every resource shown.
-# --only runs one scenario; --trace writes a CPU profile of each timed scenario into DIR (perf record; the server
-# writes its JIT symbol map to /tmp/perf-PID.map for perf report).
+# --only runs one scenario; --trace writes a CPU profile of the ingest and of each timed scenario into DIR (perf record;
+# the server writes its JIT symbol map to /tmp/perf-PID.map for perf report).
 # --pairs N measures the audit's cost: after one ingest, N rounds each run the scenarios with the audit on, then off
 # (the server restarted on the same database between), and a table gives every pair's ratio and the median.
 # --only subscriptions skips the ingest and the wrk scenarios: notify.mjs measures write throughput with 50 active
@@ -107,7 +107,8 @@ port=$(free_port); base="http://127.0.0.1:$port"
 start_server() {
   dotnet "$dll" --urls "$base" >>"$tmp/server.log" 2>&1 &
   server_pid=$!
-  for _ in $(seq 1 120); do
+  # Up to 5 minutes: on a machine loaded by other builds the start-up took more than the minute allowed before.
+  for _ in $(seq 1 600); do
     curl -fs "$base/health" >/dev/null 2>&1 && break
     kill -0 "$server_pid" 2>/dev/null || { cat "$tmp/server.log"; exit 1; }
     sleep 0.5
@@ -150,7 +151,15 @@ if [ "$only" = homepage ]; then
   ingest='{"resources":0,"bundles":0,"megabytes":0,"seconds":0,"resourcesPerSecond":0,"failures":0}'
 else
   echo "ingesting $resources resources into $db..."
+  # --trace profiles the ingest too (until it ends): DIR/ingest-<db>-audit-<on|off>-consent-<on|off>.perf.data.
+  if [ -n "$trace" ]; then
+    perf record -F 499 -e cpu-clock -g -p "$server_pid" -o "$trace/ingest-$db-audit-$audit-consent-$consent.perf.data" \
+      >"$tmp/trace-ingest.log" 2>&1 &
+    ingest_trace_pid=$!
+    sleep 1
+  fi
   ingest=$(node "$here/ingest.mjs" "$base" "$synthea" "$resources" "$tmp" 2) || { tail -50 "$tmp/server.log"; exit 1; }
+  [ -n "$trace" ] && { kill -INT "$ingest_trace_pid"; wait "$ingest_trace_pid" || cat "$tmp/trace-ingest.log"; }
 fi
 ingest_cpu=$(echo "$(cpu_seconds) - $cpu0" | bc)
 # Database size on disk after the ingest (SQLite: the database folder with its WAL; PostgreSQL: the database).

@@ -21,6 +21,14 @@ public sealed class StartupBannerTests
         Assert.Contains("Demo accounts ON / 演示账户已启用", text);
         Assert.Contains("scripts/get-token.sh resident http://127.0.0.1:5000", text);
         Assert.Contains("有效期 900 s", text);
+        Assert.DoesNotContain("Web app", text);
+    }
+
+    [Fact]
+    public void The_banner_names_the_web_app_first_when_it_is_served()
+    {
+        var lines = StartupBanner.Lines(["http://127.0.0.1:5000"], new AuthOptions(), demoAccounts: true, webApp: true);
+        Assert.Equal("  Web app / Web 应用:              http://127.0.0.1:5000/app", lines[1]);
     }
 
     [Fact]

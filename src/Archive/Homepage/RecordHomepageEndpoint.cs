@@ -234,9 +234,9 @@ public static class RecordHomepageEndpoint
                 Redacted = withheld,
             };
             b.LabelFrom(access);
-            b.Entries.Add(new BundleEntry($"urn:uuid:{Guid.NewGuid()}", FhirFormats.Utf8(composition.ToJsonString())));
+            b.Entries.Add(new BundleEntry($"urn:uuid:{Guid.NewGuid()}", FhirFormats.Utf8(composition)));
             foreach (var s in shown.Values) b.Entries.Add(new BundleEntry($"{baseUrl}/{s.ResourceType}/{s.Id}", s.Json));
-            foreach (var (fullUrl, json) in flags) b.Entries.Add(new BundleEntry(fullUrl, FhirFormats.Utf8(json.ToJsonString())));
+            foreach (var (fullUrl, json) in flags) b.Entries.Add(new BundleEntry(fullUrl, FhirFormats.Utf8(json)));
             if (offset + page.Count < encounters.Count)
                 b.Links.Add(("next", $"{baseUrl}/Patient/{id}/$summary?_count={count}&{TimelineOffset}={offset + page.Count}"));
             return b;

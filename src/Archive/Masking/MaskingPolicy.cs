@@ -16,7 +16,7 @@ namespace FhirArchive.Archive.Masking;
 /// when content that cannot be masked was withheld). It never hides anything. Quiet decisions (counts, matching) are
 /// left alone: nothing of them is shown.
 /// </summary>
-public sealed class MaskingPolicy(MaskingRule rule, RecordDirectory records, PatientLinks links, IResourceStore store, IdentifierDomains domains) : IAccessPolicy
+public sealed class MaskingPolicy(MaskingRule rule, RecordDirectory records, PatientLinks links, IResourceStore store, IdentifierDomains domains, ShapedAnswers answers) : IAccessPolicy
 {
     /// <summary>
     /// Search parameters that match masked text by part (an address, which holds its lines; the narrative and all
@@ -47,7 +47,11 @@ public sealed class MaskingPolicy(MaskingRule rule, RecordDirectory records, Pat
 
     public async ValueTask<StoredResource?> ShowAsync(AccessContext context, StoredResource resource) => await ShapeAsync(context, resource);
 
-    /// <summary>The resource masked as the caller's view asks (masking never hides: showing and shaping are one).</summary>
+    /// <summary>
+    /// The resource masked as the caller's view asks (masking never hides: showing and shaping are one). What masking
+    /// made of the same content for the same view and own systems before is served again (<see cref="ShapedAnswers"/>):
+    /// a resource read again is neither parsed nor serialised again.
+    /// </summary>
     public async ValueTask<StoredResource> ShapeAsync(AccessContext context, StoredResource resource)
     {
         // Types that are no resident's record data (institutions, practitioners, terminology) are nobody's to mask.
@@ -55,12 +59,23 @@ public sealed class MaskingPolicy(MaskingRule rule, RecordDirectory records, Pat
             || !PersonDataMasker.MayHold(resource.ResourceType, json)) return resource;
         var view = await ViewAsync(context, resource);
         if (view == MaskView.Full) return resource;
-        var node = FhirFormats.ParseStored(json);
-        var result = PersonDataMasker.Mask(node, view, await OwnSystemsAsync(context, node));
-        if (!result.Changed) return resource;
-        if (result.Masked) Redaction.Mark(context, node, Redaction.Masked);
-        if (result.Withheld) Redaction.Mark(context, node, Redaction.Code);
-        return resource with { Json = FhirJsonSerializer.SerializeToUtf8Bytes(node) };
+        var content = ShapedAnswers.ContentKey(json);
+        ElementNode? node = null;
+        ElementNode Parsed() => node ??= FhirFormats.ParseStored(json);
+        var own = await OwnSystemsAsync(context, () => answers.IdentifierSystems(content, Parsed));
+        var ownKey = ShapedAnswers.OwnKey(own);
+        if (!answers.TryGet(content, view, ownKey, out var answer))
+        {
+            var parsed = Parsed();
+            var result = PersonDataMasker.Mask(parsed, view, own);
+            if (result.Masked) Redaction.Label(parsed, Redaction.Masked);
+            if (result.Withheld) Redaction.Label(parsed, Redaction.Code);
+            answer = new ShapedAnswer(result.Changed ? FhirJsonSerializer.SerializeToUtf8Bytes(parsed) : null, result.Masked, result.Withheld);
+            answers.Set(content, view, ownKey, answer);
+        }
+        if (answer.Masked) Redaction.Note(context, Redaction.Masked);
+        if (answer.Withheld) Redaction.Note(context, Redaction.Code);
+        return answer.Json is { } shaped ? resource with { Json = shaped } : resource;
     }
 
     /// <summary>The caller's view of the records the resource is about (a Binary naming a document: that document's).</summary>
@@ -89,12 +104,12 @@ public sealed class MaskingPolicy(MaskingRule rule, RecordDirectory records, Pat
     /// The identifier systems of the resource that are the caller's institution's own (an MRN domain registered for
     /// it, as PIXm knows them): its own numbers are no one else's to mask from it. Looked up once per request.
     /// </summary>
-    private async ValueTask<IReadOnlySet<string>?> OwnSystemsAsync(AccessContext context, ElementNode node)
+    private async ValueTask<IReadOnlySet<string>?> OwnSystemsAsync(AccessContext context, Func<IReadOnlyList<string>> identifierSystems)
     {
         var caller = context.Http.GetCaller();
         if (caller.Organization is not { } org || !ConsentDecision.IsInstitutionStaff(caller)) return null;
         HashSet<string>? own = null;
-        foreach (var system in PersonDataMasker.IdentifierSystems(node))
+        foreach (var system in identifierSystems())
         {
             var key = "masking:domain:" + system;
             if (!context.Items.TryGetValue(key, out var institution))

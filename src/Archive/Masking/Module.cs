@@ -12,6 +12,7 @@ public static class MaskingModule
     public static IServiceCollection AddMasking(this IServiceCollection services)
     {
         services.AddSingleton<MaskingRule>();
+        services.AddSingleton<ShapedAnswers>();
         services.AddSingleton<MaskingPolicy>();
         services.AddSingleton<IAccessPolicy>(sp => sp.GetRequiredService<MaskingPolicy>());
         return services;

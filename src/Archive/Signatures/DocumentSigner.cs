@@ -45,18 +45,18 @@ public sealed class DocumentSigner(DocumentSigningKey key, SignatureOptions opti
     {
         var node = FhirFormats.ParseStored(bundleJson);
         if (node.Type != "Bundle") throw new ArgumentException($"Only a Bundle is signed, not a {node.Type}.", nameof(bundleJson));
+        var signed = node.Child("signature") is not null;
         var when = FhirInstant.Of(clock.GetUtcNow());
         var header = Sm2Key.Base64Url(Header(key.KeyId, when));
-        var signature = key.Key.Sign(SigningInput(header, DocumentCanonicalizer.Canonicalize(node)), Sm2SignatureFormat.Raw);
+        // The parse is this call's own: canonicalised in place, not copied.
+        var signature = key.Key.Sign(SigningInput(header, DocumentCanonicalizer.CanonicalizeOwned(node)), Sm2SignatureFormat.Raw);
         var jws = header + ".." + Sm2Key.Base64Url(signature);
 
         var who = new JsonObject();
         if (options.SignerReference is { Length: > 0 } reference) who["reference"] = reference;
         who["identifier"] = new JsonObject { ["system"] = KeyIdSystem, ["value"] = key.KeyId };
         who["display"] = options.SignerDisplay;
-        var root = JsonNode.Parse(bundleJson)!.AsObject();
-        root.Remove("signature");
-        root["signature"] = new JsonObject
+        var element = new JsonObject
         {
             ["type"] = new JsonArray(new JsonObject { ["system"] = SignatureTypeSystem, ["code"] = SignatureType, ["display"] = "Verification Signature" }),
             ["when"] = when,
@@ -65,7 +65,27 @@ public sealed class DocumentSigner(DocumentSigningKey key, SignatureOptions opti
             ["sigFormat"] = SigFormat,
             ["data"] = Convert.ToBase64String(Encoding.ASCII.GetBytes(jws)),
         };
+        if (!signed) return Appended(bundleJson, element);
+        var root = JsonNode.Parse(bundleJson)!.AsObject();
+        root.Remove("signature");
+        root["signature"] = element;
         return FhirFormats.Utf8(root);
+    }
+
+    /// <summary>
+    /// The Bundle's JSON with "signature" added as its last member (Bundle.signature is the Bundle's last element):
+    /// the bytes as they were, not parsed and written again.
+    /// </summary>
+    private static byte[] Appended(byte[] bundleJson, JsonObject signature)
+    {
+        var end = Array.LastIndexOf(bundleJson, (byte)'}');
+        var member = FhirFormats.Utf8(new JsonObject { ["signature"] = signature });
+        // The Bundle has members (resourceType at least): a comma, then the new member without its own braces.
+        var result = new byte[end + 1 + member.Length - 1];
+        bundleJson.AsSpan(0, end).CopyTo(result);
+        result[end] = (byte)',';
+        member.AsSpan(1).CopyTo(result.AsSpan(end + 1));
+        return result;
     }
 
     /// <summary>Whether the Bundle carries a signature of this server's key over exactly its content. Never throws for bad input.</summary>

@@ -22,6 +22,12 @@ public static class Redaction
     public static void Mark(AccessContext context, ElementNode resource, string code = Code)
     {
         Label(resource, code);
+        Note(context, code);
+    }
+
+    /// <summary>Notes that this operation (and its request) shows a resource labelled <paramref name="code"/> (labelled already).</summary>
+    public static void Note(AccessContext context, string code = Code)
+    {
         context.Items[Item + code] = true;
         context.Http.Items[Item + code] = true;
     }

@@ -9,10 +9,14 @@ namespace FhirArchive.Rest.Metadata;
 /// <summary>A resource type a module serves its own way (the audit trail): it describes the type's entry itself.</summary>
 public sealed record OwnCapability(string Type, Action<ElementNode, SearchParameterRegistry> Describe);
 
+/// <summary>The canonical URL of a CapabilityStatement the server instantiates (an IHE actor's, say): a module declares it.</summary>
+public sealed record InstantiatedCapability(string Canonical);
+
 /// <summary>
 /// The CapabilityStatement, generated from what the server really implements and indexes: the engine's interactions
 /// and the operations mapped (<see cref="Operations.MapOperation"/>: what the router has is what is listed), and the
-/// types modules describe themselves (<see cref="OwnCapability"/>). _summary and _elements shape it as they shape a read.
+/// types modules describe themselves (<see cref="OwnCapability"/>), the actors' CapabilityStatements modules say the
+/// server instantiates (<see cref="InstantiatedCapability"/>). _summary and _elements shape it as they shape a read.
 /// </summary>
 public static class CapabilityEndpoint
 {
@@ -21,16 +25,17 @@ public static class CapabilityEndpoint
         [SearchParamType.String, SearchParamType.Token, SearchParamType.Date, SearchParamType.Number, SearchParamType.Quantity, SearchParamType.Reference, SearchParamType.Uri];
 
     public static void Map(IEndpointRouteBuilder app) =>
-        app.MapGet("/metadata", (HttpContext ctx, SearchParameterRegistry registry, EndpointDataSource endpoints, IEnumerable<OwnCapability> own) =>
+        app.MapGet("/metadata", (HttpContext ctx, SearchParameterRegistry registry, EndpointDataSource endpoints, IEnumerable<OwnCapability> own,
+            IEnumerable<InstantiatedCapability> instantiated) =>
             // Through JSON bytes: shaping reads each element's definition (summary, cardinality), which a parse gives.
             FhirFormats.WriteJsonBytesAsync(ctx, 200,
                 Fhir.Serialization.Json.FhirJsonSerializer.SerializeToUtf8Bytes(Build(FhirHeaders.BaseUrl(ctx.Request), registry, Operations.Declared(endpoints.Endpoints), own,
-                    ctx.RequestServices.GetService<Subscriptions.SubscriptionOptions>() is { Enabled: true })),
+                    ctx.RequestServices.GetService<Subscriptions.SubscriptionOptions>() is { Enabled: true }, instantiated)),
                 Search.ResultShaping.ForRead(ctx.Request)))
             .WithInteraction(InteractionKind.Capabilities).WithTags("Metadata").WithSummary("CapabilityStatement (_summary, _elements)");
 
     public static ElementNode Build(string baseUrl, SearchParameterRegistry registry, IReadOnlyList<FhirOperation> operations, IEnumerable<OwnCapability> own,
-        bool websocket = false)
+        bool websocket = false, IEnumerable<InstantiatedCapability>? instantiated = null)
     {
         var ownTypes = own.ToDictionary(o => o.Type);
         var cs = ElementNode.CreateResource("CapabilityStatement");
@@ -39,6 +44,8 @@ public static class CapabilityEndpoint
         cs.Add("status", "active");
         cs.Add("date", DateTime.UtcNow.ToString("yyyy-MM-dd"));
         cs.Add("kind", "instance");
+        foreach (var canonical in (instantiated ?? []).Select(i => i.Canonical).Distinct(StringComparer.Ordinal))
+            cs.Add("instantiates", canonical);
         var software = cs.Add("software");
         software.Add("name", "FhirArchive");
         var impl = cs.Add("implementation");

@@ -5,7 +5,7 @@ namespace FhirArchive.Server.SampleData;
 
 /// <summary>
 /// One demo person or client per role, linked to the sample residents, doctors and institution, so each role can
-/// be tried at once (README "Security / 安全" lists the passwords and one-time-code secrets). Only the PBKDF2
+/// be tried at once (README, the table at the top, lists the passwords and one-time-code secrets). Only the PBKDF2
 /// hashes are kept here. Never enable them on a real server (Security:DemoAccounts).
 /// </summary>
 public static class DemoAccounts

@@ -273,6 +273,195 @@ public abstract class MhdTestsBase<TFixture>(TFixture fx) : IAsyncLifetime where
         Assert.Equal(binariesBefore, await CountAsync("/Binary?_summary=count"));
     }
 
+    /// <summary>A Folder (List of code folder) for the example's document, listed in its SubmissionSet.</summary>
+    private static JsonObject WithFolder(JsonObject bundle, string? subject = "Patient/adult")
+    {
+        var folder = new JsonObject
+        {
+            ["resourceType"] = "List",
+            ["extension"] = JsonNode.Parse("""[{"url":"https://profiles.ihe.net/ITI/MHD/StructureDefinition/ihe-designationType","valueCodeableConcept":{"coding":[{"system":"http://loinc.org","code":"11369-6"}]}}]"""),
+            ["identifier"] = JsonNode.Parse($$"""[{"use":"usual","system":"urn:ietf:rfc:3986","value":"urn:oid:1.2.3.4.5.{{Random.Shared.NextInt64(1, long.MaxValue)}}"}]"""),
+            ["status"] = "current",
+            ["mode"] = "working",
+            ["title"] = "随访文档 / follow-up documents",
+            ["code"] = JsonNode.Parse("""{"coding":[{"system":"https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes","code":"folder"}]}"""),
+            ["date"] = "2024-05-01T10:00:00+08:00",
+            ["entry"] = JsonNode.Parse("""[{"item":{"reference":"urn:uuid:aaaaaaaa-bbbb-cccc-dddd-e00333300002"}}]"""),
+        };
+        if (subject is not null) folder["subject"] = new JsonObject { ["reference"] = subject };
+        const string fullUrl = "urn:uuid:aaaaaaaa-bbbb-cccc-dddd-e00333300005";
+        bundle["entry"]!.AsArray().Add(new JsonObject { ["fullUrl"] = fullUrl, ["resource"] = folder, ["request"] = JsonNode.Parse("""{"method":"POST","url":"List"}""") });
+        Res(bundle, 0)["entry"]!.AsArray().Add(new JsonObject { ["item"] = new JsonObject { ["reference"] = fullUrl } });
+        return bundle;
+    }
+
+    [FhirFact]
+    public async Task A_Folder_of_the_submission_s_documents_is_stored_and_found_by_ITI_66()
+    {
+        var bundle = WithFolder(Example("comprehensive-provide-bundle.json"));
+        var (r, body) = await ProvideAsync(bundle);
+        Assert.True(r.StatusCode == HttpStatusCode.OK, body.GetRawText());
+        var lists = body.GetProperty("entry").EnumerateArray().Select(e => e.GetProperty("response").GetProperty("location").GetString()!)
+            .Where(l => l.StartsWith("List/")).Select(l => l.Split('/')[1]).ToList();
+        Assert.Equal(2, lists.Count);
+        var document = body.GetProperty("entry").EnumerateArray().Select(e => e.GetProperty("response").GetProperty("location").GetString()!)
+            .Single(l => l.StartsWith("DocumentReference/")).Split('/')[1];
+        var folder = (await Task.WhenAll(lists.Select(id => ReadAsync($"/List/{id}")))).Single(l => l.GetProperty("code").GetProperty("coding")[0].GetProperty("code").GetString() == "folder");
+        // Its entry now names the stored document, and ITI-66 finds it by its code.
+        Assert.Equal($"DocumentReference/{document}", folder.GetProperty("entry")[0].GetProperty("item").GetProperty("reference").GetString());
+        var found = await SearchAsync("/List?code=https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes|folder&patient=Patient/adult&_count=500");
+        Assert.Contains(folder.GetProperty("id").GetString(), found);
+    }
+
+    [FhirFact]
+    public async Task Bad_folders_are_refused_and_nothing_is_stored()
+    {
+        var stored = await StoreAsync(Example("comprehensive-provide-bundle.json"));
+        var cases = new (string Rule, Action<JsonObject> Break)[]
+        {
+            // Not an entry of the SubmissionSet.
+            ("[folder-member]", b => Res(b, 0)["entry"]!.AsArray().RemoveAt(1)),
+            // A document that is not of this submission (a stored one), and a reference to no document.
+            ("[folder-entry]", b => Folder(b)["entry"]![0]!["item"]!["reference"] = $"DocumentReference/{stored["DocumentReference"]}"),
+            ("[folder-entry]", b => Folder(b)["entry"]![0]!["item"]!["reference"] = "http://records.elsewhere.example.cn/fhir/DocumentReference/1"),
+            ("[folder-entry]", b => Folder(b).Remove("entry")),
+            ("[folder-identifier]", b => Folder(b).Remove("identifier")),
+            // About another patient; under Comprehensive, about nobody.
+            ("[subject-same]", b => Folder(b)["subject"] = JsonNode.Parse("""{"reference":"Patient/minor"}""")),
+            ("[subject]", b => Folder(b).Remove("subject")),
+        };
+        foreach (var (rule, breakIt) in cases)
+        {
+            var bundle = WithFolder(Example("comprehensive-provide-bundle.json"));
+            var master = (string)Doc(bundle)["masterIdentifier"]!["value"]!;
+            var folderId = (string)Folder(bundle)["identifier"]?[0]?["value"]!;
+            breakIt(bundle);
+            var (r, body) = await ProvideAsync(bundle);
+            Assert.True(r.StatusCode == HttpStatusCode.UnprocessableEntity, $"{rule}: {r.StatusCode} {body}");
+            AssertOutcome(body, rule);
+            Assert.Empty(await SearchAsync($"/DocumentReference?identifier={Uri.EscapeDataString(master)}"));
+            Assert.Empty(await SearchAsync($"/List?identifier={Uri.EscapeDataString(folderId)}"));
+        }
+        // A Minimal Folder may leave its subject out.
+        var minimal = WithFolder(Example("comprehensive-provide-bundle.json"), subject: null);
+        minimal["meta"]!["profile"] = JsonNode.Parse("""["https://profiles.ihe.net/ITI/MHD/StructureDefinition/IHE.MHD.Minimal.ProvideBundle"]""");
+        Assert.Equal(HttpStatusCode.OK, (await ProvideAsync(minimal)).Response.StatusCode);
+    }
+
+    private static JsonObject Folder(JsonObject bundle) => bundle["entry"]!.AsArray().Select(e => e!["resource"]!.AsObject())
+        .Single(r => (string?)r["code"]?["coding"]?[0]?["code"] == "folder");
+
+    /// <summary>Each broken submission is refused with 422 naming its rule, and its document is not stored.</summary>
+    private async Task AssertRefusedAsync(Func<JsonObject> submission, (string Rule, Action<JsonObject> Break)[] cases)
+    {
+        foreach (var (rule, breakIt) in cases)
+        {
+            var bundle = submission();
+            var master = (string)Doc(bundle)["masterIdentifier"]!["value"]!;
+            breakIt(bundle);
+            var (r, body) = await ProvideAsync(bundle);
+            Assert.True(r.StatusCode == HttpStatusCode.UnprocessableEntity, $"{rule}: {r.StatusCode} {body}");
+            AssertOutcome(body, rule);
+            Assert.Empty(await SearchAsync($"/DocumentReference?identifier={Uri.EscapeDataString(master)}"));
+        }
+    }
+
+    [FhirFact]
+    public async Task Inline_attachment_data_is_checked_as_a_Binary_s_bytes_and_kept()
+    {
+        // The document's bytes in attachment.data, no Binary: size and hash checked, filled in when left out.
+        static JsonObject Inline()
+        {
+            var b = Example("comprehensive-provide-bundle.json");
+            b["entry"]!.AsArray().RemoveAt(2);
+            var a = Attachment(b);
+            a.Remove("url");
+            a["data"] = "SGVsbG8gV29ybGQ=";
+            return b;
+        }
+        var ids = await StoreAsync(Inline());
+        Assert.False(ids.ContainsKey("Binary"));
+        var attachment = (await ReadAsync($"/DocumentReference/{ids["DocumentReference"]}")).GetProperty("content")[0].GetProperty("attachment");
+        Assert.Equal("SGVsbG8gV29ybGQ=", attachment.GetProperty("data").GetString());
+        var filled = Inline();
+        Attachment(filled).Remove("size");
+        Attachment(filled).Remove("hash");
+        var filledIds = await StoreAsync(filled);
+        attachment = (await ReadAsync($"/DocumentReference/{filledIds["DocumentReference"]}")).GetProperty("content")[0].GetProperty("attachment");
+        Assert.Equal(11, attachment.GetProperty("size").GetInt32());
+        Assert.Equal("Ck1VqNd45QIvq3AZd8XYQLvEhtA=", attachment.GetProperty("hash").GetString());
+
+        var cases = new (string Rule, Action<JsonObject> Break)[]
+        {
+            ("[attachment-size]", b => Attachment(b)["size"] = 12),
+            ("[attachment-hash]", b => Attachment(b)["hash"] = "6OMXIUMAFYfLdQhEaqCS61GZWAk="),
+            ("[document-attachment]", b => Attachment(b)["url"] = "https://documents.example.org/hello.txt"),
+        };
+        await AssertRefusedAsync(Inline, cases);
+    }
+
+    [FhirFact]
+    public async Task Attachment_creation_is_kept_as_sent_required_under_Comprehensive_and_never_in_the_future()
+    {
+        var bundle = Example("comprehensive-provide-bundle.json");
+        Attachment(bundle)["creation"] = "2020-02-01T23:50:50.123-05:00";
+        var ids = await StoreAsync(bundle);
+        var stored = (await ReadAsync($"/DocumentReference/{ids["DocumentReference"]}")).GetProperty("content")[0].GetProperty("attachment");
+        Assert.Equal("2020-02-01T23:50:50.123-05:00", stored.GetProperty("creation").GetString());
+
+        var cases = new (string Rule, Action<JsonObject> Break)[]
+        {
+            ("[attachment-creation]", b => Attachment(b).Remove("creation")),
+            ("[attachment-creation]", b => Attachment(b)["creation"] = DateTimeOffset.UtcNow.AddDays(2).ToString("yyyy-MM-ddTHH:mm:ssZ")),
+            ("[attachment-creation]", b => Attachment(b)["creation"] = $"{DateTime.UtcNow.Year + 1}"),
+        };
+        await AssertRefusedAsync(() => Example("comprehensive-provide-bundle.json"), cases);
+        // Minimal metadata may leave it out.
+        var minimal = Example("comprehensive-provide-bundle.json");
+        minimal["meta"]!["profile"] = JsonNode.Parse("""["https://profiles.ihe.net/ITI/MHD/StructureDefinition/IHE.MHD.Minimal.ProvideBundle"]""");
+        Attachment(minimal).Remove("creation");
+        await StoreAsync(minimal);
+    }
+
+    [FhirFact]
+    public async Task A_Minimal_SubmissionSet_without_subject_is_filed_with_its_documents_patient_a_Comprehensive_one_is_refused()
+    {
+        // MHD 4.2: the Minimal SubmissionSet's subject is 0..1, the Comprehensive one's 1..1.
+        var minimal = Example("comprehensive-provide-bundle.json");
+        minimal["meta"]!["profile"] = JsonNode.Parse("""["https://profiles.ihe.net/ITI/MHD/StructureDefinition/IHE.MHD.Minimal.ProvideBundle"]""");
+        Res(minimal, 0).Remove("subject");
+        var ids = await StoreAsync(minimal);
+        Assert.Equal("Patient/adult", (await ReadAsync($"/DocumentReference/{ids["DocumentReference"]}")).GetProperty("subject").GetProperty("reference").GetString());
+
+        var cases = new (string Rule, Action<JsonObject> Break)[]
+        {
+            ("[subject]", b => Res(b, 0).Remove("subject")),
+            // Minimal: without it, the documents still name one patient between them.
+            ("[subject-same]", b =>
+            {
+                b["meta"]!["profile"] = JsonNode.Parse("""["https://profiles.ihe.net/ITI/MHD/StructureDefinition/IHE.MHD.Minimal.ProvideBundle"]""");
+                Res(b, 0).Remove("subject");
+                var second = JsonNode.Parse(b["entry"]![1]!.ToJsonString().Replace("e00333300002", "e00333300006").Replace("e00333300003", "e00333300007"))!.AsObject();
+                second["resource"]!["subject"]!["reference"] = "Patient/minor";
+                second["resource"]!["masterIdentifier"]!["value"] = "urn:oid:1.2.3.9." + Random.Shared.NextInt64(1, long.MaxValue);
+                var binary = JsonNode.Parse(b["entry"]![2]!.ToJsonString().Replace("e00333300003", "e00333300007"))!;
+                b["entry"]!.AsArray().Add(second);
+                b["entry"]!.AsArray().Add(binary);
+                Res(b, 0)["entry"]!.AsArray().Add(JsonNode.Parse("""{"item":{"reference":"urn:uuid:aaaaaaaa-bbbb-cccc-dddd-e00333300006"}}"""));
+            }),
+        };
+        await AssertRefusedAsync(() => Example("comprehensive-provide-bundle.json"), cases);
+    }
+
+    [FhirFact]
+    public async Task The_CapabilityStatement_instantiates_the_Document_Recipient_and_Responder()
+    {
+        var cs = await ReadAsync("/metadata");
+        var instantiates = cs.GetProperty("instantiates").EnumerateArray().Select(i => i.GetString()).ToList();
+        Assert.Contains("https://profiles.ihe.net/ITI/MHD/CapabilityStatement/IHE.MHD.DocumentRecipient", instantiates);
+        Assert.Contains("https://profiles.ihe.net/ITI/MHD/CapabilityStatement/IHE.MHD.DocumentResponder", instantiates);
+    }
+
     private async Task<int> CountAsync(string url) => (await ReadAsync(url, HolderAdmin)).GetProperty("total").GetInt32();
 
     /// <summary>A document of Patient/mhd-pt with every ITI-67 metadata element, stored through ITI-65.</summary>

@@ -116,8 +116,13 @@ public static class FhirEngine
         {
             // A FHIR interaction whose answer cannot be given in a format asked for (_format, Accept) is a 406 before any
             // work: found only when the answer is written, a write would be done. Other endpoints (OAuth, health) have their own types.
-            if (ctx.GetEndpoint()?.Metadata is { } metadata && metadata.GetMetadata<InteractionKind>() is not null && metadata.GetMetadata<AnswersOwnFormat>() is null
-                && !FhirFormats.WantsNativeBinary(ctx)) FhirFormats.ResponseFormat(ctx);
+            if (ctx.GetEndpoint()?.Metadata is { } metadata && metadata.GetMetadata<InteractionKind>() is not null)
+            {
+                if (metadata.GetMetadata<AnswersOwnFormat>() is null && !FhirFormats.WantsNativeBinary(ctx)) FhirFormats.ResponseFormat(ctx);
+                // Health records are decided per request (a revoked authorisation refuses the next read): no browser or
+                // proxy may keep an answer and show it again without asking. Conditional reads still revalidate (304).
+                ctx.Response.Headers.CacheControl = "no-store";
+            }
             await RequestGuard.ReadFormAsync(ctx);
             await next(ctx);
         });

@@ -44,6 +44,27 @@ public sealed class HttpConformanceTests(ServerFixture fx) : IClassFixture<Serve
         return outcome;
     }
 
+    // ---- caching ----
+
+    [Fact]
+    public async Task No_answer_of_the_fhir_api_may_be_stored_by_a_browser_or_proxy()
+    {
+        var created = await _c.PostAsync("/Patient", new StringContent(Patient("缓存"), System.Text.Encoding.UTF8, Json));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var location = created.Headers.Location!.ToString();
+        var id = location.Split('/')[^3];
+        foreach (var url in new[] { $"/Patient/{id}", $"/Patient/{id}/_history/1", $"/Patient?_id={id}", $"/Patient/{id}/_history", "/Patient/no-such-patient", $"/Patient/{id}/$everything" })
+        {
+            var r = await _c.GetAsync(url);
+            Assert.True(r.Headers.CacheControl?.NoStore == true, $"GET {url} ({(int)r.StatusCode}): Cache-Control {r.Headers.CacheControl}");
+        }
+        Assert.True(created.Headers.CacheControl?.NoStore == true, $"POST: Cache-Control {created.Headers.CacheControl}");
+        // A conditional read is still answered 304 (the client revalidates instead of keeping the answer).
+        var etag = (await _c.GetAsync($"/Patient/{id}")).Headers.ETag!;
+        var again = await _c.SendAsync(Request(HttpMethod.Get, $"/Patient/{id}", ("If-None-Match", etag.ToString())));
+        Assert.Equal(HttpStatusCode.NotModified, again.StatusCode);
+    }
+
     // ---- CORS ----
 
     [Fact]

@@ -7,31 +7,37 @@ using FhirArchive.Storage.Indexing;
 using FhirArchive.Storage.Search;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using FhirArchive.Tests.Support;
 using Xunit;
 
 namespace FhirArchive.Tools.Tests;
 
-/// <summary>data-key-rotate on a SQLite store with field encryption on: residents written by the store, then rotated.</summary>
-public sealed class DataKeyRotateCommandTests : IDisposable
+/// <summary>data-key-rotate on a store with field encryption on: residents written by the store, then rotated; on each provider.</summary>
+public abstract class DataKeyRotateCommandTests : IDisposable
 {
     private const string Kek = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
     private const string IdCardSystem = "urn:oid:2.16.156.10011.1.3";
-    private readonly string _dir = Directory.CreateTempSubdirectory("tools-").FullName;
-    private string Connection => $"Data Source={Path.Combine(_dir, "fhirarchive.db")};Pooling=False";
+    protected readonly string _dir = Directory.CreateTempSubdirectory("tools-").FullName;
+    protected abstract string Provider { get; }
+    protected abstract string Connection { get; }
     private string KeyFile => Path.Combine(_dir, "kek");
 
-    public DataKeyRotateCommandTests() => File.WriteAllText(KeyFile, Kek);
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    protected DataKeyRotateCommandTests() => File.WriteAllText(KeyFile, Kek);
+    public void Dispose()
+    {
+        Directory.Delete(_dir, recursive: true);
+        GC.SuppressFinalize(this);
+    }
 
-    private ServiceProvider Store(string kek = Kek) => new ServiceCollection()
-        .AddFhirStorage(new StorageOptions { ConnectionString = Connection, FieldEncryption = new FieldEncryptionOptions { KeyEncryptionKey = kek } })
+    protected ServiceProvider Store(string kek = Kek) => new ServiceCollection()
+        .AddFhirStorage(new StorageOptions { Provider = Provider, ConnectionString = Connection, FieldEncryption = new FieldEncryptionOptions { KeyEncryptionKey = kek } })
         .BuildServiceProvider();
 
     private static string Patient(string id, int n) =>
         $$$"""{"resourceType":"Patient","id":"{{{id}}}","identifier":[{"system":"{{{IdCardSystem}}}","value":"11010519900307{{{n:D4}}}"}],"telecom":[{"system":"phone","value":"1391234{{{n:D4}}}"}]}""";
 
     /// <summary>Residents r0..r(n-1), two versions each, and an Observation (stored in clear).</summary>
-    private async Task SeedAsync(ServiceProvider sp, int residents)
+    protected async Task SeedAsync(ServiceProvider sp, int residents)
     {
         var store = sp.GetRequiredService<IResourceStore>();
         await store.InitializeAsync();
@@ -49,7 +55,7 @@ public sealed class DataKeyRotateCommandTests : IDisposable
     }
 
     private int Rotate(StringWriter output, StringWriter error, params string[] more) =>
-        Cli.Run(["data-key-rotate", "--connection", Connection, "--key-file", KeyFile, .. more], output, error);
+        Cli.Run(["data-key-rotate", "--connection", Connection, "--provider", Provider, "--key-file", KeyFile, .. more], output, error);
 
     private async Task<List<(string Type, int? KeyId)>> KeysAsync()
     {
@@ -58,7 +64,7 @@ public sealed class DataKeyRotateCommandTests : IDisposable
         return [.. (await db.Resources.Select(r => new { r.ResourceType, r.KeyId }).ToListAsync()).Select(r => (r.ResourceType, r.KeyId))];
     }
 
-    [Fact]
+    [FhirFact]
     public async Task Every_sealed_version_is_resealed_under_a_new_key_and_stays_readable_and_searchable()
     {
         byte[] indexKey, tokensBefore;
@@ -98,7 +104,7 @@ public sealed class DataKeyRotateCommandTests : IDisposable
         }
     }
 
-    [Fact]
+    [FhirFact]
     public async Task A_rotation_cut_short_is_resumed_under_the_newest_key_without_another()
     {
         await using (var sp = Store())
@@ -117,7 +123,7 @@ public sealed class DataKeyRotateCommandTests : IDisposable
         Assert.Contains("re-sealed 0 versions under key 2; 0 left", output.ToString());
     }
 
-    [Fact]
+    [FhirFact]
     public async Task A_wrong_key_encryption_key_changes_nothing_and_exits_1()
     {
         await using (var sp = Store()) await SeedAsync(sp, residents: 1);
@@ -127,6 +133,12 @@ public sealed class DataKeyRotateCommandTests : IDisposable
         Assert.Contains("does not open", error.ToString());
         Assert.All((await KeysAsync()).Where(r => r.Type == "Patient"), r => Assert.Equal(1, r.KeyId));
     }
+}
+
+public sealed class SqliteDataKeyRotateCommandTests : DataKeyRotateCommandTests
+{
+    protected override string Provider => "sqlite";
+    protected override string Connection => $"Data Source={Path.Combine(_dir, "fhirarchive.db")};Pooling=False";
 
     [Fact]
     public async Task The_store_finds_sealed_versions_by_the_key_id_index()
@@ -155,4 +167,12 @@ public sealed class DataKeyRotateCommandTests : IDisposable
         Assert.Equal(2, Cli.Run(args, new StringWriter(), error));
         Assert.Contains("usage: data-key-rotate", error.ToString());
     }
+}
+
+/// <summary>The same rotation on PostgreSQL (skipped with the reason when its binaries are not installed).</summary>
+public sealed class PostgresDataKeyRotateCommandTests : DataKeyRotateCommandTests
+{
+    private readonly string _connection = PostgresCluster.MissingReason is null ? PostgresCluster.CreateDatabase() : "";
+    protected override string Provider => "postgres";
+    protected override string Connection => _connection;
 }

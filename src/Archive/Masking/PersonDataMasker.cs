@@ -201,9 +201,12 @@ public static class PersonDataMasker
         return changed;
     }
 
+    /// <summary>Primitives that are no text: a number's digits (a decimal's 0.13812345678) or base64 are never a phone number written by someone.</summary>
+    private static readonly HashSet<string> NotText = ["base64Binary", "decimal", "integer", "integer64", "positiveInt", "unsignedInt", "boolean"];
+
     private static bool MaskText(ElementNode? node)
     {
-        if (node?.Value is not { Length: >= 11 } value || node.Type is "base64Binary") return false;
+        if (node?.Value is not { Length: >= 11 } value || NotText.Contains(node.Type ?? "")) return false;
         var masked = Masks.FreeText(value);
         if (masked == value) return false;
         node.Value = masked;

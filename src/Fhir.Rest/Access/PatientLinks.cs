@@ -38,9 +38,10 @@ public sealed class PatientLinks(SearchParameterRegistry registry, ISearchExpres
     /// A reference counts as ours when it is relative or under <paramref name="baseUrl"/> (the server's FHIR base,
     /// <see cref="FhirHeaders.BaseUrl"/>; null: relative ones only); another server's Patient is <see cref="ForeignPatient"/>.
     /// </summary>
-    public List<string>? PatientIds(ElementNode resource, string? baseUrl) => PatientIds(resource, baseUrl, r => PatientOf(r, baseUrl));
+    public List<string>? PatientIds(ElementNode resource, string? baseUrl) =>
+        PatientIds(resource, baseUrl, (reference, node) => PatientOf(reference, baseUrl) ?? Unresolved(reference, node));
 
-    private List<string>? PatientIds(ElementNode resource, string? baseUrl, Func<string, string?> patientOf)
+    private List<string>? PatientIds(ElementNode resource, string? baseUrl, Func<string, ElementNode, string?> patientOf)
     {
         var type = resource.Type!;
         if (type == "Patient") return resource.ResourceId is { } self ? [self] : [];
@@ -51,12 +52,12 @@ public sealed class PatientLinks(SearchParameterRegistry registry, ISearchExpres
         {
             if (registry.Get(type, p)?.Expression is not { } expr) continue;
             foreach (var n in evaluator.Select(resource, expr))
-                if ((n.Type == "Reference" ? n.Child("reference")?.Value : n.Value) is { } reference && patientOf(reference) is { } id && !ids.Contains(id))
+                if ((n.Type == "Reference" ? n.Child("reference")?.Value : n.Value) is { } reference && patientOf(reference, n) is { } id && !ids.Contains(id))
                     ids.Add(id);
         }
         foreach (var element in RecordData.PointingElements(type))
-            foreach (var reference in LiteralReferences(resource.ChildrenNamed(element)))
-                if (patientOf(reference) is { } id && !ids.Contains(id)) ids.Add(id);
+            foreach (var node in LiteralReferenceNodes(resource.ChildrenNamed(element)))
+                if (patientOf(node.Reference, node.Node) is { } id && !ids.Contains(id)) ids.Add(id);
         // A Binary is record data only through its securityContext: one naming a Patient belongs to that record; one
         // naming a document is decided as that document (ReadGuard's pointer check), in whatever compartment it is.
         if (type == "Binary" && ids.Count == 0) return null;
@@ -74,10 +75,22 @@ public sealed class PatientLinks(SearchParameterRegistry registry, ISearchExpres
             && ReferenceParts.TryParse(reference, out var type, out _) && type == "Patient" ? ForeignPatient : null;
     }
 
+    /// <summary>
+    /// A logical reference (urn:uuid:…, urn:oid:…) left in a stored resource outside a Bundle names nothing any server
+    /// resolves: it may be a Patient no one can decide, so unless its Reference.type says it is not a Patient it counts
+    /// as <see cref="ForeignPatient"/> (fail closed) instead of making the resource no one's record.
+    /// </summary>
+    private static string? Unresolved(string reference, ElementNode node) =>
+        reference.StartsWith("urn:", StringComparison.Ordinal) && node.Type == "Reference" && node.Child("type")?.Value is null or "Patient"
+            ? ForeignPatient : null;
+
     /// <summary>Each literal reference value in the elements and their descendants.</summary>
     private static IEnumerable<string> LiteralReferences(IEnumerable<ElementNode> elements) =>
+        LiteralReferenceNodes(elements).Select(r => r.Reference);
+
+    private static IEnumerable<(ElementNode Node, string Reference)> LiteralReferenceNodes(IEnumerable<ElementNode> elements) =>
         elements.SelectMany(e => e.Descendants().Prepend(e))
-            .Where(n => n.Type == "Reference").Select(n => n.Child("reference")?.Value).OfType<string>();
+            .Where(n => n.Type == "Reference" && n.Child("reference")?.Value is not null).Select(n => (n, n.Child("reference")!.Value!));
 
     /// <summary>
     /// A stored Bundle (a document, a collection) carries records itself: it belongs to each Patient among its entries
@@ -120,7 +133,7 @@ public sealed class PatientLinks(SearchParameterRegistry registry, ISearchExpres
                 }
                 return PatientOf(reference, baseUrl);
             }
-            foreach (var id in PatientIds(resource!, baseUrl, PatientOfEntry) ?? []) Add(id);
+            foreach (var id in PatientIds(resource!, baseUrl, (reference, _) => PatientOfEntry(reference)) ?? []) Add(id);
             foreach (var reference in LiteralReferences([resource!]))
                 if (PatientOfEntry(reference) is { } id) Add(id);
         }

@@ -15,7 +15,7 @@ namespace FhirArchive.Rest.Subscriptions;
 /// holds one — and sends. Deletes send nothing: R4 Subscriptions are checked for "every resource that is created or
 /// updated" (http://hl7.org/fhir/R4/subscription.html, Scope and Usage).
 /// </summary>
-public sealed class SubscriptionWriteHook(SearchParser parser, SubscriptionRegistry registry, NotificationSignal signal, SubscriptionOptions options,
+public sealed class SubscriptionWriteHook(SearchParser parser, ReadGuard guard, SubscriptionRegistry registry, NotificationSignal signal, SubscriptionOptions options,
     EndpointPolicy endpoints, TimeProvider clock) : IWriteInterceptor
 {
     public const string Type = "Subscription";
@@ -37,6 +37,10 @@ public sealed class SubscriptionWriteHook(SearchParser parser, SubscriptionRegis
         {
             throw new FhirException(e.Status, "invalid", $"Subscription.criteria cannot be run: {e.Message} / 订阅条件无法作为检索执行");
         }
+        // The writer becomes the subscriber: criteria it could not search by (a masked caller probing by part of a
+        // masked value) are refused now, as the search refuses them, not accepted and then never matched.
+        if (context.Http is { } http)
+            await guard.RunAsync(http, "search-type", spec.ResourceType, _ => Task.FromResult(0), spec.Parameters);
         if (spec.Status == "requested")
         {
             // R4: the server checks what it was asked for, then activates it; an old error no longer applies.

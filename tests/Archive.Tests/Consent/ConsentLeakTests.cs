@@ -267,6 +267,48 @@ public abstract class ConsentLeakTestsBase<TFixture>(TFixture fx) : IAsyncLifeti
         Assert.False(await SeesAsync(StrangerDoctor, "bdl-our-absolute"));
     }
 
+    /// <summary>
+    /// A resource stored outside a Bundle whose subject is a logical reference (urn:uuid:…, which nothing resolves) or
+    /// another server's Patient cannot be decided as any record of ours: it fails closed (the platform's client only)
+    /// on read, search and history — before, the urn:uuid subject made it no one's record, open to every clinician.
+    /// </summary>
+    [FhirFact]
+    public async Task A_resource_whose_subject_names_no_patient_of_ours_is_shown_to_no_one_but_the_platform()
+    {
+        static string Obs(string id, string subject) => $$$"""
+            {"resourceType":"Observation","id":"{{{id}}}","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},
+             "subject":{{{subject}}},"valueQuantity":{"value":131,"unit":"mmHg"}}
+            """;
+        var cases = new Dictionary<string, string>
+        {
+            ["obs-far-urn"] = """{"reference":"urn:uuid:9d0c7d1e-0000-4000-8000-00000000beef"}""",
+            ["obs-far-urn-typed"] = """{"reference":"urn:uuid:9d0c7d1e-0000-4000-8000-00000000cafe","type":"Patient"}""",
+            ["obs-far-base"] = """{"reference":"https://other-hospital.example/fhir/Patient/adult"}""",
+        };
+        foreach (var (id, subject) in cases)
+        {
+            var put = await _c.SendAsync(HttpMethod.Put, $"/Observation/{id}", Obs(id, subject));
+            Assert.True((int)put.StatusCode is 200 or 201, await put.Content.ReadAsStringAsync());
+        }
+        async Task<bool> SeesAsync((string, string)? caller, string id)
+        {
+            var seen = new List<bool>();
+            foreach (var path in new[] { $"/Observation/{id}", $"/Observation/{id}/_history/1", $"/Observation?_id={id}", $"/Observation/{id}/_history" })
+            {
+                var r = caller is { } c ? await _c.SendAsync(HttpMethod.Get, path, null, c) : await _c.GetAsync(path);
+                seen.Add(r.StatusCode == HttpStatusCode.OK && (await r.Content.ReadAsStringAsync()).Contains($"\"id\":\"{id}\"", StringComparison.Ordinal));
+            }
+            Assert.True(seen.Distinct().Count() == 1, $"{caller?.Item2 ?? "platform"} on {id}: the paths disagree ({string.Join(",", seen)})");
+            return seen[0];
+        }
+        foreach (var id in cases.Keys)
+        {
+            Assert.True(await SeesAsync(null, id), $"the platform's client does not see {id}");
+            foreach (var caller in new[] { StrangerDoctor, AdultResident, HolderClinician, AuthorisedDoctor })
+                Assert.False(await SeesAsync(caller, id), $"{caller.Item2} sees {id}");
+        }
+    }
+
     [FhirFact]
     public async Task The_access_log_shows_the_reader_only_what_they_may_see_of_their_own_record()
     {

@@ -94,6 +94,27 @@ public sealed class ShapedAnswersTests(MaskingFixture fx) : IClassFixture<Maskin
     }
 
     [Fact]
+    public async Task A_long_decimal_is_a_number_not_a_phone_and_stays_valid_json()
+    {
+        // 0.13812345678: its digits after the point read like a mobile number (138 1234 5678).
+        var json = """
+            {"resourceType":"Observation","id":"mk-obs-decimal","status":"final",
+             "code":{"coding":[{"system":"http://loinc.org","code":"2339-0"}],"text":"血糖"},
+             "subject":{"reference":"Patient/mk-p"},"effectiveDateTime":"2026-11-02T09:00:00+08:00",
+             "valueQuantity":{"value":0.13812345678,"unit":"mmol/L"},
+             "note":[{"text":"复查电话13812345678"}]}
+            """;
+        var put = await _c.SendAsync(HttpMethod.Put, "/Observation/mk-obs-decimal", json, MaskingWorld.HolderClinician);
+        Assert.True(put.StatusCode is HttpStatusCode.OK or HttpStatusCode.Created, await put.Content.ReadAsStringAsync());
+        for (var i = 0; i < 2; i++)
+        {
+            var obs = JsonDocument.Parse(await Get("/Observation/mk-obs-decimal", MaskingWorld.AuthorisedDoctor)).RootElement;
+            Assert.Equal(0.13812345678m, obs.GetProperty("valueQuantity").GetProperty("value").GetDecimal());
+            Assert.Equal("复查电话138****5678", obs.GetProperty("note")[0].GetProperty("text").GetString());
+        }
+    }
+
+    [Fact]
     public void Answers_are_kept_apart_by_content_view_and_own_systems()
     {
         var answers = new ShapedAnswers();

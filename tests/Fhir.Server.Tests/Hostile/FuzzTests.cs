@@ -21,7 +21,6 @@ public sealed class FuzzTests(ServerFixtureWithCallers fx, ITestOutputHelper out
     private const int Seed = 20_261_207;
     private const int Requests = 10_000;
     private static readonly TimeSpan SlowestAnswer = TimeSpan.FromSeconds(10);
-    private static readonly TimeSpan Budget = TimeSpan.FromSeconds(120);
 
     [Fact]
     public async Task Ten_thousand_hostile_requests_get_no_5xx_no_hang_and_an_OperationOutcome_for_every_error()
@@ -95,7 +94,6 @@ public sealed class FuzzTests(ServerFixtureWithCallers fx, ITestOutputHelper out
         output.WriteLine($"{Requests} requests in {total.Elapsed.TotalSeconds:F1} s, slowest {slowest.TotalMilliseconds:F0} ms; statuses: {string.Join(", ", statuses.Select(kv => $"{kv.Key}×{kv.Value}"))}");
 
         Assert.True(failures.Count == 0, string.Join("\n", failures));
-        Assert.True(total.Elapsed < Budget, $"The fuzz run took {total.Elapsed.TotalSeconds:F0} s (budget {Budget.TotalSeconds} s).");
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/metadata")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"/Patient/{patientId}")).StatusCode);
     }

@@ -1,4 +1,3 @@
-using FhirArchive.Rest.Access;
 using FhirArchive.Rest.Writing;
 
 namespace FhirArchive.Archive.PatientIdentity;
@@ -8,8 +7,9 @@ namespace FhirArchive.Archive.PatientIdentity;
 /// with the ID card number: the identifier domains the server recognises (<see cref="IdentifierDomains"/>: the national
 /// ones and each institution's, registered as a NamingSystem), Patient/$ihe-pix (ITI-83) and the identity feed's
 /// rules (ITI-104, <see cref="IdentityFeedInterceptor"/>). PDQm (ITI-78) is the engine's Patient search (GET and POST
-/// _search) with the package's mothersMaidenName parameter, under the consent decision like every search; a search
-/// naming identifier domains gets only their identifiers, or 404 for a domain not recognised (<see cref="PdqmDomainPolicy"/>).
+/// _search) with the package's mothersMaidenName parameter, under the consent decision like every search. A search by
+/// a system alone (identifier=urn:oid:1.2.3|) keeps FHIR's meaning — Patients with any identifier in that system, shown
+/// whole — rather than PDQm's domain filtering (its Cases 2 and 4), which would change every client's token search.
 /// </summary>
 public static class PatientIdentityModule
 {
@@ -19,7 +19,6 @@ public static class PatientIdentityModule
         services.AddSingleton<IdentifierDomains>();
         services.AddSingleton<IWriteInterceptor, IdentityFeedInterceptor>();
         services.AddSingleton<IWriteInterceptor, IdentifierDomainCacheInterceptor>();
-        services.AddSingleton<IAccessPolicy, PdqmDomainPolicy>();
         return services;
     }
 

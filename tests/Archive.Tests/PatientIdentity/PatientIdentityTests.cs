@@ -546,52 +546,6 @@ public abstract class PatientIdentityTestsBase<TFixture>(TFixture fx) : RecordTe
         var total = await (await Send(HttpMethod.Get, $"/Patient?family=MOHR&{within}&_total=accurate", null, DoctorC)).JsonAsync();
         Assert.Equal(0, total.GetProperty("total").GetInt32());
     }
-
-    [FhirFact]
-    public async Task Pdqm_domains_requested_return_only_their_identifiers_and_an_unknown_domain_is_404()
-    {
-        var (id, card, birth) = await RecordAsync();
-        var mrn = Mrn();
-        Assert.Equal(HttpStatusCode.OK, (await FeedAsync(MrnA, mrn, Residents.Patient(Residents.IdCardIdentifier(card) + "," + Id(MrnA, mrn), birthDate: birth, org: HospA, id: id), DoctorA)).StatusCode);
-        async Task<List<string>> Systems(string query)
-        {
-            var r = await Send(HttpMethod.Get, $"/Patient?_id={id}&{query}", null, Doctor);
-            var body = await r.JsonAsync();
-            Assert.True(r.StatusCode == HttpStatusCode.OK, $"{query}: {body}");
-            var patient = body.GetProperty("entry").EnumerateArray().Single().GetProperty("resource");
-            return [.. patient.GetProperty("identifier").EnumerateArray().Select(i => i.GetProperty("system").GetString()!)];
-        }
-        // Case 1: no domain named, every identifier; the record has the ID card, the record number and hospital A's MRN.
-        var all = await Systems($"identifier={Q(IdCardSystem, card)}");
-        Assert.Contains(MrnA, all);
-        Assert.Contains(IdCardSystem, all);
-        // Case 2: the domains named (OR-ed) and only theirs.
-        Assert.Equal([MrnA], await Systems($"identifier={Uri.EscapeDataString(MrnA + "|")}"));
-        Assert.Equal(new[] { IdCardSystem, MrnA }.Order(StringComparer.Ordinal), (await Systems($"identifier={Uri.EscapeDataString($"{MrnA}|,{IdCardSystem}|")}")).Order(StringComparer.Ordinal));
-        // With a patient's own identifier beside it (AND), the domain still narrows what is shown.
-        Assert.Equal([MrnA], await Systems($"identifier={Q(IdCardSystem, card)}&identifier={Uri.EscapeDataString(MrnA + "|")}"));
-        // Case 4: a domain not recognised: 404, warning not-found "targetSystem not found" — alone or beside a known one.
-        foreach (var query in new[] { "identifier=" + Uri.EscapeDataString("urn:oid:1.3.6.1.4.1.21367.13.20.2000|"), "identifier=" + Uri.EscapeDataString($"{MrnA}|,urn:oid:1.2.3.999|") })
-        {
-            var r = await Send(HttpMethod.Get, $"/Patient?{query}", null, Doctor);
-            var body = await r.JsonAsync();
-            Assert.True(r.StatusCode == HttpStatusCode.NotFound, $"{query}: {r.StatusCode} {body}");
-            AssertOutcome(body, PixQueryEndpoint.TargetNotFound);
-            Assert.Equal("warning", body.GetProperty("issue")[0].GetProperty("severity").GetString());
-            Assert.Equal("not-found", body.GetProperty("issue")[0].GetProperty("code").GetString());
-        }
-        // POST _search follows the same rule.
-        var post = await C.SendAsync(new HttpRequestMessage(HttpMethod.Post, "/Patient/_search")
-        {
-            Content = new FormUrlEncodedContent([new("identifier", "urn:oid:1.2.3.999|")]),
-            Headers = { { Doctor.Item1, Doctor.Item2 } },
-        });
-        Assert.Equal(HttpStatusCode.NotFound, post.StatusCode);
-        // Case 3: nothing matches: 200 with total 0 and no entry.
-        var none = await (await Send(HttpMethod.Get, $"/Patient?identifier={Q(IdCardSystem, "110101199001011237")}&_total=accurate", null, Doctor)).JsonAsync();
-        Assert.Equal(0, none.GetProperty("total").GetInt32());
-        Assert.False(none.TryGetProperty("entry", out _));
-    }
 }
 
 public sealed class PatientIdentityTests(RecordFixture fx) : PatientIdentityTestsBase<RecordFixture>(fx), IClassFixture<RecordFixture>;

@@ -129,14 +129,5 @@ public sealed class BulkExportJobs(IResourceStore store, IDbContextFactory<FhirD
         catch (IOException) { } // a file still open by the worker: it deletes the folder itself when it sees the job gone
     }
 
-    private async Task<bool> WriteAsync(Func<FhirDbContext, Task<bool>> change, CancellationToken ct)
-    {
-        await using var s = await store.BeginWriteAsync(ct);
-        var db = s.DbContext();
-        var commit = await change(db);
-        if (db.ChangeTracker.HasChanges()) await db.SaveChangesAsync(ct);
-        db.ChangeTracker.Clear();
-        if (commit) await s.CommitAsync(ct);
-        return commit;
-    }
+    private Task<bool> WriteAsync(Func<FhirDbContext, Task<bool>> change, CancellationToken ct) => store.WriteOwnRowsAsync(change, ct);
 }

@@ -96,13 +96,5 @@ public sealed class NotificationOutbox(IResourceStore store, IDbContextFactory<F
         s.DbContext().Notifications.Where(n => n.SubscriptionId == subscriptionId).ExecuteDeleteAsync(ct);
 
     /// <summary>Runs a change in a session of the single writer; commits when it returns true.</summary>
-    private async Task<bool> WriteAsync(Func<FhirDbContext, Task<bool>> change, CancellationToken ct)
-    {
-        await using var s = await store.BeginWriteAsync(ct);
-        var db = s.DbContext();
-        var commit = await change(db);
-        db.ChangeTracker.Clear();
-        if (commit) await s.CommitAsync(ct);
-        return commit;
-    }
+    private Task<bool> WriteAsync(Func<FhirDbContext, Task<bool>> change, CancellationToken ct) => store.WriteOwnRowsAsync(change, ct);
 }
